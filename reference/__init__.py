@@ -1,0 +1,39 @@
+"""optim-reference: the optimization algorithms of machine learning, written as executable math.
+
+    import reference as ref
+    opt = ref.adam(lr=1e-3)
+    state = opt.init(theta0)
+    state = opt.step(state, grad)
+    state.params
+
+Every algorithm is one module ``reference/<name>.py`` beside its spec ``specs/<name>.md``.
+"""
+
+from __future__ import annotations
+
+from . import schedules
+from ._core import OptState, Optimizer
+from ._registry import ALGORITHMS, ENTRIES, Entry, entry, make
+from ._types import Array, LearningRate, Schedule
+from .adam import adam
+from .gd import gd
+from .sgd import sgd
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ALGORITHMS",
+    "ENTRIES",
+    "Array",
+    "Entry",
+    "LearningRate",
+    "OptState",
+    "Optimizer",
+    "Schedule",
+    "adam",
+    "entry",
+    "gd",
+    "make",
+    "schedules",
+    "sgd",
+]

@@ -1,0 +1,5 @@
+"""``python -m reference`` is ``optref``."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,193 @@
+"""The optimizer object every factory returns, and the argument checks shared by the factories.
+
+An optimizer is a pair of pure functions bound to validated hyperparameters:
+
+    opt = ref.adam(lr=1e-3)          # factory: validates and binds hyperparameters
+    state = opt.init(params)         # typed, immutable state holding params, buffers and t
+    state = opt.step(state, grad)    # pure: (state, grad) -> new state; inputs are never written
+    opt.query(state)                 # the point where the caller evaluates the next gradient
+
+``step`` checks the gradient (shape, finiteness) and then calls the module's bare ``step``
+function, which holds the math. Everything here is transparent to autograd: hyperparameters and
+params may be autograd boxes, so a loss after n steps can be differentiated with respect to the
+learning rate or the initial point.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, Mapping, Protocol, Sequence, TypeVar
+
+import numpy as np
+from autograd.tracer import getval, isbox
+
+from ._types import Array, ArrayLike, LearningRate
+
+
+class OptState(Protocol):
+    """What every state has: the iterate ``params`` and the count ``t`` of completed steps."""
+
+    @property
+    def params(self) -> Array: ...
+
+    @property
+    def t(self) -> int: ...
+
+
+S = TypeVar("S", bound=OptState)
+
+
+@dataclass(frozen=True, eq=False)
+class Optimizer(Generic[S]):
+    """An algorithm with its hyperparameters bound: ``init``, ``step`` and ``query``.
+
+    Attributes:
+        name: the registered name (``ref.ALGORITHMS``), e.g. ``"adam"``.
+        hyperparams: the bound hyperparameters, as passed to the factory (defaults filled in).
+        init_fn: the module's ``init`` with any structural options bound.
+        step_fn: the module's bare ``step`` with the hyperparameters bound.
+        query_fn: where the next gradient is taken; ``None`` means ``state.params``.
+        allow_nonfinite: if False (default) a gradient with NaN or inf raises ``ValueError``.
+    """
+
+    name: str
+    hyperparams: Mapping[str, object]
+    init_fn: Callable[[Array], S]
+    step_fn: Callable[[S, Array], S]
+    query_fn: Callable[[S], Array] | None = None
+    allow_nonfinite: bool = False
+
+    def init(self, params: ArrayLike) -> S:
+        """The state at t = 0. ``params`` is copied and converted to float64 once, here."""
+        return self.init_fn(as_params(params))
+
+    def step(self, state: S, grad: ArrayLike) -> S:
+        """One step: check ``grad`` against ``state.params``, then apply the update rule."""
+        g = check_grad(grad, state.params, t=state.t, allow_nonfinite=self.allow_nonfinite)
+        return self.step_fn(state, g)
+
+    def query(self, state: S) -> Array:
+        """The point at which the caller should evaluate the next gradient."""
+        if self.query_fn is None:
+            return state.params
+        return self.query_fn(state)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams.items())
+        return f"ref.{self.name}({args})"
+
+
+# ----------------------------------------------------------------------------------------------
+# Arrays at the boundary
+
+
+def as_params(params: ArrayLike) -> Array:
+    """Copy ``params`` into a fresh float64 array (autograd boxes pass through untouched).
+
+    Raises:
+        TypeError: complex or non-numeric input.
+        ValueError: non-finite entries.
+    """
+    if isbox(params):
+        return params  # type: ignore[return-value]
+    raw = np.asarray(params)
+    if raw.dtype.kind not in "biuf":
+        raise TypeError(f"params must be real numbers, got dtype {raw.dtype}")
+    x = np.array(raw, dtype=np.float64)  # a copy: later writes by the caller cannot reach the state
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"params must be finite; {int(np.sum(~np.isfinite(x)))} entries are not")
+    return x
+
+
+def check_grad(grad: ArrayLike, params: Array, *, t: int, allow_nonfinite: bool = False) -> Array:
+    """Return ``grad`` as float64 after checking its shape (and finiteness) against ``params``."""
+    if isbox(grad):
+        g: Any = grad
+    else:
+        raw_g = np.asarray(grad)
+        if raw_g.dtype.kind not in "biuf":
+            raise TypeError(f"grad must be real numbers, got dtype {raw_g.dtype}")
+        g = raw_g.astype(np.float64, copy=False)
+    if np.shape(g) != np.shape(params):
+        raise ValueError(
+            f"grad has shape {np.shape(g)} but params have shape {np.shape(params)}"
+        )
+    if not allow_nonfinite:
+        raw = np.asarray(getval(g))
+        bad = ~np.isfinite(raw)
+        if np.any(bad):
+            raise ValueError(
+                f"grad has {int(np.sum(bad))} non-finite entries at step t={t + 1}; "
+                "pass allow_nonfinite=True (dataclasses.replace(opt, allow_nonfinite=True)) "
+                "to let them through"
+            )
+    return g  # type: ignore[no-any-return]
+
+
+# ----------------------------------------------------------------------------------------------
+# Hyperparameter checks: each raises ValueError naming the argument, its value and the valid range.
+
+
+def _value(x: object) -> float:
+    v = getval(x)
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise TypeError(f"expected a real number, got {x!r}") from None
+
+
+def check_positive(algo: str, name: str, value: float) -> None:
+    """``value`` must be a finite number > 0."""
+    v = _value(value)
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{algo}: {name} must be a finite number > 0, got {value!r}")
+
+
+def check_nonnegative(algo: str, name: str, value: float) -> None:
+    """``value`` must be a finite number >= 0."""
+    v = _value(value)
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"{algo}: {name} must be a finite number >= 0, got {value!r}")
+
+
+def check_unit_interval(algo: str, name: str, value: float) -> None:
+    """``value`` must lie in [0, 1)."""
+    v = _value(value)
+    if not (0.0 <= v < 1.0):
+        raise ValueError(f"{algo}: {name} must be in [0, 1), got {value!r}")
+
+
+def check_closed_unit_interval(algo: str, name: str, value: float) -> None:
+    """``value`` must lie in [0, 1]."""
+    v = _value(value)
+    if not (0.0 <= v <= 1.0):
+        raise ValueError(f"{algo}: {name} must be in [0, 1], got {value!r}")
+
+
+def check_choice(algo: str, name: str, value: object, choices: Sequence[object]) -> None:
+    """``value`` must be one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{algo}: {name} must be one of {list(choices)}, got {value!r}")
+
+
+def check_lr(algo: str, lr: LearningRate, name: str = "lr") -> None:
+    """A learning rate is a finite float > 0 or a schedule (a callable of the step index)."""
+    if callable(lr):
+        return
+    check_positive(algo, name, lr)
+
+
+def lr_at(lr: LearningRate, t: int) -> Any:
+    """The learning rate for the step that follows ``t`` completed steps.
+
+    A schedule is called with ``t`` (0 for the first step), the convention of torch's LambdaLR
+    and optax's ``count`` before increment. Its value must be finite and >= 0.
+    """
+    if not callable(lr):
+        return lr
+    value = lr(t)
+    v = _value(value)
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"lr schedule returned {value!r} at t={t}; it must be finite and >= 0")
+    return value

@@ -1,0 +1,51 @@
+"""The table of registered algorithms: name, factory, one-line update rule, spec file.
+
+``ref.ALGORITHMS`` is the tuple of names; ``ref.make(name, **hyperparameters)`` calls the factory.
+Add a row here when a module is added (and the module's spec under specs/).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .adam import adam
+from .gd import gd
+from .sgd import sgd
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered algorithm."""
+
+    name: str
+    factory: Callable[..., Any]
+    rule: str  # the update rule in one line, as in the spec
+    family: str  # "first-order", "curvature", "variance-reduction", "proximal", ...
+
+    @property
+    def spec(self) -> str:
+        return f"specs/{self.name}.md"
+
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry("gd", gd, "theta_t = theta_{t-1} - eta_t grad L(theta_{t-1})", "first-order"),
+    Entry("sgd", sgd, "theta_t = theta_{t-1} - eta_t (1/b) sum_{i in B_t} grad l_i(theta_{t-1})", "first-order"),
+    Entry("adam", adam, "theta_t = theta_{t-1} - eta_t mhat_t / (sqrt(vhat_t) + eps), m, v EMAs of g, g^2", "first-order"),
+)  # fmt: skip
+
+_BY_NAME = {e.name: e for e in ENTRIES}
+ALGORITHMS: tuple[str, ...] = tuple(e.name for e in ENTRIES)
+
+
+def entry(name: str) -> Entry:
+    """The registry row for ``name``; ValueError listing the valid names otherwise."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"unknown algorithm {name!r}; registered: {', '.join(ALGORITHMS)}") from None
+
+
+def make(name: str, **hyperparameters: Any) -> Any:
+    """Build the registered algorithm ``name`` with ``hyperparameters`` (validated by its factory)."""
+    return entry(name).factory(**hyperparameters)

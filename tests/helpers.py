@@ -1,0 +1,55 @@
+"""Helpers for the tests: read-only inputs, state comparison, running a gradient stream."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+from numpy.testing import assert_allclose
+
+
+def readonly(a: Any) -> np.ndarray:
+    """A float64 copy of ``a`` that raises on any in-place write."""
+    out = np.array(a, dtype=np.float64)
+    out.setflags(write=False)
+    return out
+
+
+def assert_states_close(a: Any, b: Any, rtol: float = 1e-14, atol: float = 0.0) -> None:
+    """Every field of two states of the same type agrees (arrays to ``rtol``/``atol``)."""
+    assert type(a) is type(b), (type(a), type(b))
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if x is None or y is None:
+            assert x is None and y is None, f.name
+        elif isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            assert_allclose(x, y, rtol=rtol, atol=atol, err_msg=f.name)
+        else:
+            assert x == y, (f.name, x, y)
+
+
+def run(opt: Any, x0: Any, grads: Iterable[Any]) -> list[np.ndarray]:
+    """Iterates theta_1..theta_n of ``opt`` fed the gradient stream ``grads`` (open loop)."""
+    state = opt.init(x0)
+    out = []
+    for g in grads:
+        state = opt.step(state, g)
+        out.append(np.array(state.params))
+    return out
+
+
+def run_closed(opt: Any, x0: Any, grad_fn: Any, n: int) -> list[np.ndarray]:
+    """Iterates of ``opt`` when each gradient is taken at ``opt.query(state)`` (closed loop)."""
+    state = opt.init(x0)
+    out = []
+    for _ in range(n):
+        state = opt.step(state, grad_fn(opt.query(state)))
+        out.append(np.array(state.params))
+    return out
+
+
+def stream(seed: int, shape: Sequence[int], n: int, scale: float = 1.0) -> list[np.ndarray]:
+    """A reproducible stream of ``n`` normal gradients."""
+    rng = np.random.default_rng(seed)
+    return [scale * rng.standard_normal(tuple(shape)) for _ in range(n)]

@@ -1,0 +1,8 @@
+"""Theory checks: one module per documented claim of the seeds (see _base.py, _template.py).
+
+``CHECKS`` lists the module names in the order the report shows them.
+"""
+
+from __future__ import annotations
+
+CHECKS: tuple[str, ...] = ()
