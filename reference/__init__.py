@@ -12,7 +12,7 @@ Every algorithm is one module ``reference/<name>.py`` beside its spec ``specs/<n
 from __future__ import annotations
 
 from . import schedules
-from ._core import OptState, Optimizer
+from ._core import Method, OptState, Optimizer
 from ._registry import ALGORITHMS, ENTRIES, Entry, entry, make
 from ._types import Array, LearningRate, Schedule
 from .adam import adam
@@ -27,6 +27,7 @@ __all__ = [
     "Array",
     "Entry",
     "LearningRate",
+    "Method",
     "OptState",
     "Optimizer",
     "Schedule",

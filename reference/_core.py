@@ -78,6 +78,44 @@ class Optimizer(Generic[S]):
         return f"ref.{self.name}({args})"
 
 
+I = TypeVar("I")
+
+
+@dataclass(frozen=True, eq=False)
+class Method(Generic[S, I]):
+    """A method whose step needs more than a gradient (an oracle, a curvature record, ...).
+
+    ``step(state, inp)`` takes the input type ``I`` that the module documents (for example an
+    oracle that evaluates loss, gradient and Hessian-vector products at points the method asks
+    for). Same contract otherwise: ``init`` copies params to float64, states are immutable,
+    ``state.params`` is the iterate, ``query(state)`` is where the caller evaluates next.
+    """
+
+    name: str
+    hyperparams: Mapping[str, object]
+    init_fn: Callable[[Array], S]
+    step_fn: Callable[[S, I], S]
+    query_fn: Callable[[S], Array] | None = None
+
+    def init(self, params: ArrayLike) -> S:
+        """The state at t = 0. ``params`` is copied and converted to float64 once, here."""
+        return self.init_fn(as_params(params))
+
+    def step(self, state: S, inp: I) -> S:
+        """One step of the method with its documented input."""
+        return self.step_fn(state, inp)
+
+    def query(self, state: S) -> Array:
+        """The point at which the caller should evaluate next."""
+        if self.query_fn is None:
+            return state.params
+        return self.query_fn(state)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams.items())
+        return f"ref.{self.name}({args})"
+
+
 # ----------------------------------------------------------------------------------------------
 # Arrays at the boundary
 
