@@ -167,38 +167,40 @@ def check_grad(grad: ArrayLike, params: Array, *, t: int, allow_nonfinite: bool 
 # Hyperparameter checks: each raises ValueError naming the argument, its value and the valid range.
 
 
-def _value(x: object) -> float:
+def _value(x: object, name: str = "value") -> float:
     v = getval(x)
+    if isinstance(v, (str, bytes, bool)) or np.ndim(v) != 0:
+        raise TypeError(f"{name} must be a real number, got {x!r}")
     try:
         return float(v)
     except (TypeError, ValueError):
-        raise TypeError(f"expected a real number, got {x!r}") from None
+        raise TypeError(f"{name} must be a real number, got {x!r}") from None
 
 
 def check_positive(algo: str, name: str, value: float) -> None:
     """``value`` must be a finite number > 0."""
-    v = _value(value)
+    v = _value(value, f"{algo}: {name}")
     if not (math.isfinite(v) and v > 0):
         raise ValueError(f"{algo}: {name} must be a finite number > 0, got {value!r}")
 
 
 def check_nonnegative(algo: str, name: str, value: float) -> None:
     """``value`` must be a finite number >= 0."""
-    v = _value(value)
+    v = _value(value, f"{algo}: {name}")
     if not (math.isfinite(v) and v >= 0):
         raise ValueError(f"{algo}: {name} must be a finite number >= 0, got {value!r}")
 
 
 def check_unit_interval(algo: str, name: str, value: float) -> None:
     """``value`` must lie in [0, 1)."""
-    v = _value(value)
+    v = _value(value, f"{algo}: {name}")
     if not (0.0 <= v < 1.0):
         raise ValueError(f"{algo}: {name} must be in [0, 1), got {value!r}")
 
 
 def check_closed_unit_interval(algo: str, name: str, value: float) -> None:
     """``value`` must lie in [0, 1]."""
-    v = _value(value)
+    v = _value(value, f"{algo}: {name}")
     if not (0.0 <= v <= 1.0):
         raise ValueError(f"{algo}: {name} must be in [0, 1], got {value!r}")
 
@@ -225,7 +227,7 @@ def lr_at(lr: LearningRate, t: int) -> Any:
     if not callable(lr):
         return lr
     value = lr(t)
-    v = _value(value)
+    v = _value(value, "lr schedule value")
     if not (math.isfinite(v) and v >= 0):
         raise ValueError(f"lr schedule returned {value!r} at t={t}; it must be finite and >= 0")
     return value
