@@ -1,0 +1,86 @@
+"""The contract of design.md, checked for every registered first-order algorithm at once:
+factory -> init/step/query, typed immutable state, purity, shapes and dtypes, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given
+from numpy.testing import assert_array_equal
+
+import reference as ref
+
+from .helpers import readonly
+from .strategies import params_and_grads
+
+FIRST_ORDER = [e.name for e in ref.ENTRIES if e.family == "first-order"]
+
+
+def test_registry_names_are_unique_and_lowercase() -> None:
+    assert len(set(ref.ALGORITHMS)) == len(ref.ALGORITHMS)
+    assert all(n == n.lower() for n in ref.ALGORITHMS)
+    for name in ("gd", "sgd", "adam"):
+        assert name in ref.ALGORITHMS
+
+
+def test_make_unknown_name_lists_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match="unknown algorithm 'adamm'; registered: .*adam"):
+        ref.make("adamm")
+
+
+@pytest.mark.parametrize("name", FIRST_ORDER)
+def test_state_is_frozen_and_init_is_identity(name: str) -> None:
+    opt = ref.make(name, lr=0.01)
+    x = np.array([1.0, -2.0, 3.0])
+    s = opt.init(x)
+    assert_array_equal(s.params, x)
+    assert s.t == 0
+    assert dataclasses.is_dataclass(s)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.t = 5  # type: ignore[misc]
+    assert_array_equal(opt.query(s).shape, x.shape)
+    assert repr(opt).startswith(f"ref.{name}(")
+
+
+@pytest.mark.parametrize("name", FIRST_ORDER)
+@given(xg=params_and_grads(n_grads=3))
+def test_step_contract(name: str, xg: tuple[np.ndarray, list[np.ndarray]]) -> None:
+    x, gs = xg
+    opt = ref.make(name, lr=0.01)
+    s = opt.init(readonly(x))
+    for i, g in enumerate(gs):
+        for f in dataclasses.fields(s):  # every buffer of the incoming state is read-only
+            v = getattr(s, f.name)
+            if isinstance(v, np.ndarray):
+                v.setflags(write=False)
+        g_ro = readonly(g)
+        s2 = opt.step(s, g_ro)
+        again = opt.step(s, g_ro)
+        assert_array_equal(s2.params, again.params)  # same input, same output
+        assert s2.t == s.t + 1 == i + 1
+        assert s2.params.shape == x.shape and s2.params.dtype == np.float64
+        assert np.all(np.isfinite(s2.params))
+        assert opt.query(s2).shape == x.shape
+        s = s2
+
+
+@pytest.mark.parametrize("name", FIRST_ORDER)
+def test_bad_lr_and_grad_shape(name: str) -> None:
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+        ref.make(name, lr=-1.0)
+    opt = ref.make(name, lr=0.01)
+    s = opt.init(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"grad has shape \(3, 2\) but params have shape \(2, 3\)"):
+        opt.step(s, np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="non-finite"):
+        opt.step(s, np.full((2, 3), np.nan))
+
+
+@pytest.mark.parametrize("name", FIRST_ORDER)
+def test_allow_nonfinite_lets_nan_through(name: str) -> None:
+    opt = dataclasses.replace(ref.make(name, lr=0.01), allow_nonfinite=True)
+    with np.errstate(invalid="ignore"):
+        s = opt.step(opt.init(np.zeros(2)), np.array([np.nan, 1.0]))
+    assert np.isnan(s.params[0])  # the NaN propagates to the iterate; it is never hidden
