@@ -1,0 +1,168 @@
+"""Statistics shared by the checks: seeds for trials, intervals, fitted slopes, number formatting.
+
+Every tolerance in the suite comes from here or from a rounding bound derived in the check itself:
+
+* ``t_interval``: the Student-t confidence interval of a mean over independent seeds.
+* ``bootstrap_interval``: a percentile bootstrap interval of any statistic of independent samples.
+* ``slope_interval``: the log-log slope fitted per seed, then a t-interval over seeds (the seeds'
+  slopes are independent, so this is the honest interval for "the exponent").
+* ``ols_slope``: least-squares slope with its classical standard error, for one noisy curve.
+
+Nothing here tunes a tolerance: every interval is at the one stated confidence level ``LEVEL``
+(99.9 %, for ``quick`` and ``full`` alike; ``full`` is tighter because it uses more seeds). The
+level is a multiple-comparison choice, not slack: the suite reports a few dozen intervals, and at
+99.9 % each, a correct suite run with an arbitrary ``--seed`` fails by chance with probability
+below about 5 % (Bonferroni), while every sabotage is off by many interval widths.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ._base import Context, Row
+
+Floats = NDArray[np.float64]
+
+#: Confidence level of every interval the checks report unless they say otherwise.
+LEVEL = 0.999
+
+
+def trial_seeds(ctx: Context, k: int, *, stream: int = 0) -> list[np.random.SeedSequence]:
+    """``k`` independent, picklable seeds for trials, derived from ``ctx.seed`` (and ``stream``,
+    so that two experiments of one check draw independent randomness)."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    return list(np.random.SeedSequence([ctx.seed, stream]).spawn(k))
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An estimate with a confidence interval [lo, hi] at ``level``."""
+
+    estimate: float
+    lo: float
+    hi: float
+    level: float
+    n: int  # number of independent samples behind it
+
+    def contains(self, value: float) -> bool:
+        return self.lo <= value <= self.hi
+
+    @property
+    def half_width(self) -> float:
+        return 0.5 * (self.hi - self.lo)
+
+    def __str__(self) -> str:
+        return f"{fmt(self.estimate)} [{fmt(self.lo)}, {fmt(self.hi)}]"
+
+
+def t_interval(samples: ArrayLike, level: float = LEVEL) -> Interval:
+    """Student-t interval for the mean of independent ``samples`` (n >= 2)."""
+    from scipy import stats
+
+    x = np.asarray(samples, dtype=np.float64).ravel()
+    n = x.size
+    if n < 2:
+        raise ValueError(f"t_interval needs at least 2 samples, got {n}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"t_interval: {int(np.sum(~np.isfinite(x)))} samples are not finite")
+    mean = float(np.mean(x))
+    se = float(np.std(x, ddof=1)) / math.sqrt(n)
+    q = float(stats.t.ppf(0.5 + level / 2.0, df=n - 1))
+    return Interval(mean, mean - q * se, mean + q * se, level, n)
+
+
+def bootstrap_interval(
+    samples: ArrayLike,
+    statistic: Callable[[Floats], float],
+    rng: np.random.Generator,
+    *,
+    n_boot: int = 2000,
+    level: float = LEVEL,
+) -> Interval:
+    """Percentile bootstrap interval of ``statistic`` over the rows of ``samples``."""
+    x = np.asarray(samples, dtype=np.float64)
+    n = x.shape[0]
+    if n < 2:
+        raise ValueError(f"bootstrap_interval needs at least 2 samples, got {n}")
+    idx = rng.integers(0, n, size=(n_boot, n))
+    boots = np.array([statistic(x[i]) for i in idx])
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(boots, [a, 1.0 - a])
+    return Interval(float(statistic(x)), float(lo), float(hi), level, n)
+
+
+def loglog_slope(x: ArrayLike, y: ArrayLike) -> float:
+    """Least-squares slope of log y against log x."""
+    lx = np.log(np.asarray(x, dtype=np.float64))
+    ly = np.log(np.asarray(y, dtype=np.float64))
+    return float(np.polyfit(lx, ly, 1)[0])
+
+
+def slope_interval(x: ArrayLike, ys: ArrayLike, level: float = LEVEL) -> tuple[Interval, Floats]:
+    """Fit a log-log slope to each row of ``ys`` (one row per independent seed) against ``x``;
+    return the t-interval of the mean slope and the per-seed slopes."""
+    y = np.asarray(ys, dtype=np.float64)
+    if y.ndim != 2:
+        raise ValueError(f"ys must be (seeds, points), got shape {y.shape}")
+    slopes = np.array([loglog_slope(x, row) for row in y])
+    return t_interval(slopes, level), slopes
+
+
+def ols_slope(x: ArrayLike, y: ArrayLike, level: float = LEVEL) -> Interval:
+    """Least-squares slope of y on x with the classical t-interval (needs >= 3 points)."""
+    from scipy import stats
+
+    xa = np.asarray(x, dtype=np.float64)
+    ya = np.asarray(y, dtype=np.float64)
+    n = xa.size
+    if n < 3:
+        raise ValueError(f"ols_slope needs at least 3 points, got {n}")
+    res = stats.linregress(xa, ya)
+    q = float(stats.t.ppf(0.5 + level / 2.0, df=n - 2))
+    slope, se = float(res.slope), float(res.stderr)
+    return Interval(slope, slope - q * se, slope + q * se, level, n)
+
+
+def interval_row(quantity: str, predicted: float, iv: Interval, *, what: str = "") -> Row:
+    """A row that holds iff the prediction lies in the interval."""
+    tol = f"{iv.level:.0%} CI over {iv.n} {what or 'seeds'}"
+    return Row(
+        quantity=quantity,
+        predicted=fmt(predicted),
+        measured=str(iv),
+        tolerance=tol,
+        holds=iv.contains(predicted),
+    )
+
+
+def bound_row(quantity: str, predicted: str, measured: float, bound: float, *, why: str) -> Row:
+    """A row that holds iff ``measured <= bound`` (a derived bound, e.g. rounding)."""
+    return Row(
+        quantity=quantity,
+        predicted=predicted,
+        measured=fmt(measured),
+        tolerance=f"<= {fmt(bound)} ({why})",
+        holds=bool(np.isfinite(measured) and measured <= bound),
+    )
+
+
+def fmt(x: float | int | Sequence[float]) -> str:
+    """Compact number formatting for the table (4 significant digits)."""
+    if isinstance(x, (list, tuple)):
+        return "[" + ", ".join(fmt(v) for v in x) + "]"
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return str(int(x))
+    v = float(x)  # type: ignore[arg-type]
+    if not math.isfinite(v):
+        return str(v)
+    if v == 0.0:
+        return "0"
+    if 1e-3 <= abs(v) < 1e4:
+        return f"{v:.4g}"
+    return f"{v:.3e}"
