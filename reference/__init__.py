@@ -15,6 +15,7 @@ from . import schedules
 from ._core import Method, OptState, Optimizer
 from ._registry import ALGORITHMS, ENTRIES, Entry, entry, make
 from ._types import Array, LearningRate, Schedule
+from .adagrad import adagrad
 from .adam import adam
 from .gd import gd
 from .sgd import sgd
@@ -31,6 +32,7 @@ __all__ = [
     "OptState",
     "Optimizer",
     "Schedule",
+    "adagrad",
     "adam",
     "entry",
     "gd",
