@@ -4,15 +4,33 @@ curvature methods). Concrete problems live beside this file, one module each.
 A problem is L(theta) over a flat float64 vector theta of size ``dim``. Finite-sum problems are
 L(theta) = reduce_i l_i(theta) with ``reduction`` "mean" (default) or "sum", and offer
 per-sample quantities and minibatch gradients; all derivatives come from autograd.
+
+Every finite-sum problem is also "model + per-sample loss on the outputs", so that curvature
+methods (Gauss-Newton, K-FAC, natural gradient) can be built generically:
+
+    L(theta) = reduce_i  losses_from_outputs(predict(theta, X), y)_i  +  (l2 / 2) ||theta||^2
+
+with ``predict(theta, X) -> (n, output_dim)`` and ``losses_from_outputs(outputs, y) -> (n,)``
+both traceable by autograd. The regulariser (``l2`` = 0 for unregularised problems) is shared
+among the samples, so that the per-sample losses still reduce to L exactly:
+
+    l_i(theta) = data_i(theta) + s (l2 / 2) ||theta||^2,   s = 1 (mean) or 1/N (sum).
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .._types import Array
+
+#: Integer sample indices (minibatches).
+IndexArray: TypeAlias = NDArray[np.intp]
+
+#: How the per-sample losses are combined into L.
+Reduction: TypeAlias = Literal["mean", "sum"]
 
 
 @runtime_checkable
@@ -45,11 +63,44 @@ class FiniteSumProblem(Problem, Protocol):
     @property
     def n_samples(self) -> int: ...
 
-    def per_sample_losses(self, params: Array) -> Array:
-        """(N,) the l_i(theta)."""
+    @property
+    def reduction(self) -> Reduction:
+        """"mean" (L = (1/N) sum_i l_i) or "sum" (L = sum_i l_i)."""
         ...
 
-    def per_sample_grads(self, params: Array, idx: Array | None = None) -> Array:
+    @property
+    def X(self) -> Array:
+        """(N, d_in) inputs (read-only)."""
+        ...
+
+    @property
+    def y(self) -> NDArray[Any]:
+        """(N,) targets: floats for regression, integer labels for classification (read-only)."""
+        ...
+
+    @property
+    def output_dim(self) -> int:
+        """m, the number of model outputs per sample."""
+        ...
+
+    @property
+    def l2(self) -> float:
+        """Coefficient of the regulariser (l2 / 2) ||theta||^2 in L (0 if none); its Hessian is l2 I."""
+        ...
+
+    def predict(self, params: Array, X: Array) -> Array:
+        """(n, output_dim) model outputs for the rows of ``X``; traceable by autograd."""
+        ...
+
+    def losses_from_outputs(self, outputs: Array, y: NDArray[Any]) -> Array:
+        """(n,) data losses of ``outputs`` against targets ``y`` (no regulariser); traceable."""
+        ...
+
+    def per_sample_losses(self, params: Array, idx: IndexArray | None = None) -> Array:
+        """(N,) or (len(idx),) the l_i(theta), regulariser share included."""
+        ...
+
+    def per_sample_grads(self, params: Array, idx: IndexArray | None = None) -> Array:
         """(N, dim) or (len(idx), dim): grad l_i(theta), vectorized (one backward pass)."""
         ...
 
@@ -62,6 +113,6 @@ class FiniteSumProblem(Problem, Protocol):
 
     def batch_indices(
         self, rng: np.random.Generator, batch_size: int, *, replace: bool = True
-    ) -> Array:
+    ) -> IndexArray:
         """The (b,) integer indices the next minibatch uses."""
         ...

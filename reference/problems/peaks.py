@@ -1,0 +1,226 @@
+r"""Seed 000's running example: Peaks classification with a two-layer ReLU MLP.
+
+Data. N = ``n_samples`` points x ~ U([-3, 3]^2) from ``numpy.random.default_rng(seed)``, labelled
+by the level sets of MATLAB's peaks function
+
+    z(x1, x2) = 3 (1 - x1)^2 exp(-x1^2 - (x2 + 1)^2)
+              - 10 (x1/5 - x1^3 - x2^5) exp(-x1^2 - x2^2)
+              - 1/3 exp(-(x1 + 1)^2 - x2^2)
+
+into 5 classes: class k = #{j : z >= tau_j}, with the fixed thresholds ``PEAKS_THRESHOLDS``
+tau = (-0.3069, 0.0017, 0.1528, 1.3115), the 20/40/60/80 % quantiles of z over the uniform
+2001 x 2001 grid of [-3, 3]^2 (rounded to 4 decimals), so the classes have probability ~1/5
+each under U([-3, 3]^2). The first ``n_train`` points are the training set (the finite sum), the
+rest the test set (the points are i.i.d., so this is a random split).
+
+Model (seed 000), width w (32 in the seed), ReLU, logits F_theta(x) in R^5:
+
+    h = ReLU(W1 x + b1),  W1 in R^{w x 2},  b1 in R^w
+    F = W2 h + b2,        W2 in R^{5 x w},  b2 in R^5
+    l(F, y) = -F_y + log(sum_c exp(F_c))   (softmax cross-entropy, by log-sum-exp)
+
+p = (2 w + w) + (5 w + 5) = 8 w + 5 (261 at w = 32). theta is flat, in the order
+(W1 row-major, b1, W2 row-major, b2); ``unflatten`` / ``flatten`` convert.
+L(theta) = (1/N_train) sum_i l(F_theta(x_i), y_i) (reduction "mean").
+
+Initialisation (biases 0): "he" (Kaiming normal) W ~ N(0, 2 / fan_in);
+"xavier" / "glorot" (Glorot uniform) W ~ U(-a, a), a = sqrt(6 / (fan_in + fan_out)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import autograd.numpy as anp
+import numpy as np
+from autograd.tracer import getval
+from numpy.typing import NDArray
+
+from .._types import Array
+from ._base import IndexArray
+from ._finite_sum import FiniteSumBase, check_matrix, check_params, check_rng
+
+#: 20/40/60/80 % quantiles of the peaks function over the 2001 x 2001 grid of [-3, 3]^2.
+PEAKS_THRESHOLDS: tuple[float, float, float, float] = (-0.3069, 0.0017, 0.1528, 1.3115)
+N_CLASSES = 5
+Init = Literal["he", "xavier", "glorot"]
+_INITS = ("he", "xavier", "glorot")
+
+
+def peaks_function(X: Array) -> Array:
+    """z(x1, x2) of MATLAB's peaks for the rows of the (n, 2) array ``X``."""
+    x, y = X[:, 0], X[:, 1]
+    return np.asarray(
+        3.0 * (1.0 - x) ** 2 * np.exp(-(x**2) - (y + 1.0) ** 2)
+        - 10.0 * (x / 5.0 - x**3 - y**5) * np.exp(-(x**2) - y**2)
+        - np.exp(-((x + 1.0) ** 2) - y**2) / 3.0,
+        dtype=np.float64,
+    )
+
+
+def peaks_labels(X: Array) -> NDArray[np.intp]:
+    """Class k in {0, ..., 4} = number of thresholds tau_j <= z(x)."""
+    z = peaks_function(X)
+    return np.searchsorted(np.asarray(PEAKS_THRESHOLDS), z, side="right").astype(np.intp)
+
+
+def _log_softmax_ce(logits: Any, y: NDArray[Any]) -> Any:
+    """-F_y + logsumexp(F), row by row; the shift m = max_c F_c is a constant (exact derivative)."""
+    m = getval(anp.max(logits, axis=1, keepdims=True))
+    lse = anp.log(anp.sum(anp.exp(logits - m), axis=1)) + m[:, 0]
+    picked = logits[np.arange(logits.shape[0]), np.asarray(y, dtype=np.intp)]
+    return lse - picked
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Peaks(FiniteSumBase):
+    """The training finite sum of the Peaks task; the held-out points are ``X_test``, ``y_test``."""
+
+    width: int
+    init: Init
+    X_test: Array
+    y_test: NDArray[np.intp]
+
+    @property
+    def dim(self) -> int:
+        return 8 * self.width + 5
+
+    @property
+    def output_dim(self) -> int:
+        return N_CLASSES
+
+    # -- parameters ----------------------------------------------------------------------------
+
+    def unflatten(self, params: Array) -> tuple[Array, Array, Array, Array]:
+        """(W1 (w, 2), b1 (w,), W2 (5, w), b2 (5,)) views of the flat theta (autograd-traceable)."""
+        w = self.width
+        p = check_params(params, self.dim, self.name)
+        W1 = anp.reshape(p[: 2 * w], (w, 2))
+        b1 = p[2 * w : 3 * w]
+        W2 = anp.reshape(p[3 * w : 8 * w], (N_CLASSES, w))
+        b2 = p[8 * w :]
+        return W1, b1, W2, b2
+
+    def flatten(self, W1: object, b1: object, W2: object, b2: object) -> Array:
+        """The flat theta of the four layer arrays (shapes are checked)."""
+        w = self.width
+        parts = []
+        for name, a, shape in (
+            ("W1", W1, (w, 2)), ("b1", b1, (w,)), ("W2", W2, (N_CLASSES, w)), ("b2", b2, (N_CLASSES,)),
+        ):  # fmt: skip
+            arr = np.asarray(a, dtype=np.float64)
+            if arr.shape != shape:
+                raise ValueError(f"{self.name}: {name} must have shape {shape}, got {arr.shape}")
+            parts.append(arr.ravel())
+        return np.concatenate(parts)
+
+    def init_params(self, rng: np.random.Generator, scheme: Init | None = None) -> Array:
+        """He (default of the problem) or Xavier/Glorot weights, zero biases."""
+        check_rng(rng)
+        s = self.init if scheme is None else scheme
+        if s not in _INITS:
+            raise ValueError(f"{self.name}: scheme must be one of {list(_INITS)}, got {s!r}")
+        w = self.width
+        if s == "he":
+            W1 = rng.normal(0.0, np.sqrt(2.0 / 2), (w, 2))
+            W2 = rng.normal(0.0, np.sqrt(2.0 / w), (N_CLASSES, w))
+        else:
+            a1, a2 = np.sqrt(6.0 / (2 + w)), np.sqrt(6.0 / (w + N_CLASSES))
+            W1 = rng.uniform(-a1, a1, (w, 2))
+            W2 = rng.uniform(-a2, a2, (N_CLASSES, w))
+        return self.flatten(W1, np.zeros(w), W2, np.zeros(N_CLASSES))
+
+    # -- model ---------------------------------------------------------------------------------
+
+    def predict(self, params: Array, X: Array) -> Array:
+        """(n, 5) logits W2 ReLU(W1 x + b1) + b2 for the rows of X."""
+        W1, b1, W2, b2 = self.unflatten(params)
+        z = anp.dot(X, W1.T) + b1
+        h = anp.where(z > 0, z, 0.0)
+        return anp.dot(h, W2.T) + b2  # type: ignore[no-any-return]
+
+    def predict_rowwise(self, thetas: Array, X: Array) -> Array:
+        """(n, 5): sample i through the network with parameters Theta_i."""
+        n, w = thetas.shape[0], self.width
+        W1 = anp.reshape(thetas[:, : 2 * w], (n, w, 2))
+        b1 = thetas[:, 2 * w : 3 * w]
+        W2 = anp.reshape(thetas[:, 3 * w : 8 * w], (n, N_CLASSES, w))
+        b2 = thetas[:, 8 * w :]
+        z = anp.einsum("nwk,nk->nw", W1, X) + b1
+        h = anp.where(z > 0, z, 0.0)
+        return anp.einsum("ncw,nw->nc", W2, h) + b2  # type: ignore[no-any-return]
+
+    def losses_from_outputs(self, outputs: Array, y: NDArray[Any]) -> Array:
+        """Softmax cross-entropy -F_y + log sum_c exp(F_c), stable (log-sum-exp)."""
+        return _log_softmax_ce(outputs, y)  # type: ignore[no-any-return]
+
+    # -- evaluation ----------------------------------------------------------------------------
+
+    def test_loss(self, params: Array) -> Any:
+        """Mean cross-entropy over the test set (traceable)."""
+        p = check_params(params, self.dim, self.name)
+        return anp.mean(self.losses_from_outputs(self.predict(p, self.X_test), self.y_test))
+
+    def accuracy(self, params: Array, X: object, y: object) -> float:
+        """Fraction of rows of X whose argmax logit equals the label in y."""
+        Xm = check_matrix(self.name, "X", X)
+        if Xm.shape[1] != 2:
+            raise ValueError(f"{self.name}: X must have 2 columns, got shape {Xm.shape}")
+        ym = np.asarray(y)
+        if ym.shape != (Xm.shape[0],):
+            raise ValueError(f"{self.name}: y must have shape ({Xm.shape[0]},), got {ym.shape}")
+        logits = np.asarray(getval(self.predict(params, Xm)))
+        return float(np.mean(np.argmax(logits, axis=1) == ym))
+
+    def train_accuracy(self, params: Array) -> float:
+        return self.accuracy(params, self.X, self.y)
+
+    def test_accuracy(self, params: Array) -> float:
+        if self.X_test.shape[0] == 0:
+            raise ValueError(f"{self.name}: there is no test set (n_train == n_samples)")
+        return self.accuracy(params, self.X_test, self.y_test)
+
+    def class_counts(self, idx: IndexArray | None = None) -> NDArray[np.intp]:
+        """(5,) number of training samples in each class."""
+        _, y = self._data(idx)
+        return np.bincount(np.asarray(y, dtype=np.intp), minlength=N_CLASSES).astype(np.intp)
+
+
+def _check_int(who: str, name: str, v: object, minimum: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+        raise ValueError(f"{who}: {name} must be an integer >= {minimum}, got {v!r}")
+    return int(v)
+
+
+def peaks(
+    *,
+    width: int = 32,
+    n_samples: int = 1000,
+    seed: int = 0,
+    n_train: int = 800,
+    init: Init = "he",
+) -> Peaks:
+    """The Peaks task of seed 000: 2-``width``-5 ReLU MLP on ``n_samples`` points, ``n_train`` train.
+
+    Raises ValueError for width < 1, n_samples < 1, n_train outside [1, n_samples], seed < 0,
+    or an unknown init.
+    """
+    who = "peaks"
+    w = _check_int(who, "width", width, 1)
+    n = _check_int(who, "n_samples", n_samples, 1)
+    s = _check_int(who, "seed", seed, 0)
+    n_tr = _check_int(who, "n_train", n_train, 1)
+    if n_tr > n:
+        raise ValueError(f"{who}: n_train must be in [1, n_samples={n}], got {n_train!r}")
+    if init not in _INITS:
+        raise ValueError(f"{who}: init must be one of {list(_INITS)}, got {init!r}")
+    rng = np.random.default_rng(s)
+    X = rng.uniform(-3.0, 3.0, (n, 2))
+    y = peaks_labels(X)
+    X.setflags(write=False)
+    y.setflags(write=False)
+    return Peaks(
+        name=who, X=X[:n_tr], y=y[:n_tr], X_test=X[n_tr:], y_test=y[n_tr:],
+        reduction="mean", l2=0.0, width=w, init=init,
+    )  # fmt: skip
