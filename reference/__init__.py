@@ -18,6 +18,7 @@ from ._types import Array, LearningRate, Schedule
 from .adagrad import adagrad
 from .adam import adam
 from .gd import gd
+from .momentum import momentum
 from .sgd import sgd
 
 __version__ = "0.1.0"
@@ -37,6 +38,7 @@ __all__ = [
     "entry",
     "gd",
     "make",
+    "momentum",
     "schedules",
     "sgd",
 ]

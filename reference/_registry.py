@@ -12,6 +12,7 @@ from typing import Any, Callable
 from .adagrad import adagrad
 from .adam import adam
 from .gd import gd
+from .momentum import momentum
 from .sgd import sgd
 
 
@@ -33,6 +34,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("gd", gd, "theta_t = theta_{t-1} - eta_t grad L(theta_{t-1})", "first-order"),
     Entry("sgd", sgd, "theta_t = theta_{t-1} - eta_t (1/b) sum_{i in B_t} grad l_i(theta_{t-1})", "first-order"),
     Entry("adagrad", adagrad, "s_t = s_{t-1} + g_t^2; theta_t = theta_{t-1} - eta_t g_t / (sqrt(s_t) + eps)", "first-order"),
+    Entry("momentum", momentum, "v_t = beta v_{t-1} + g_t; theta_t = theta_{t-1} - eta_t v_t (forms ema, sutskever)", "first-order"),
     Entry("adam", adam, "theta_t = theta_{t-1} - eta_t mhat_t / (sqrt(vhat_t) + eps), m, v EMAs of g, g^2", "first-order"),
 )  # fmt: skip
 
