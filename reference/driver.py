@@ -1,0 +1,156 @@
+r"""The driver: run an optimizer on a problem for n steps and return the trajectory.
+
+    traj = run(ref.adam(lr=1e-2), problems.peaks(), x0, 500, batch_size=32, seed=0)
+    traj.losses      # (steps + 1,) full loss L(theta_t), t = 0..steps
+    traj.params      # (steps + 1, p) iterates theta_t (None with record_params=False)
+    traj.lrs         # (steps,) learning rate eta used by step t + 1 (schedule read at t)
+    traj.final       # the optimizer state after the last step
+
+Each step t + 1 evaluates the gradient at the query point q_t = ``opt.query(state)`` (theta_t
+for most methods, the look-ahead theta_t + beta v_t for Nesterov):
+
+    g_t = grad L(q_t)                                           full batch (batch_size None)
+    g_t = problem.minibatch_grad(q_t, rng, b, replace=replace)   minibatch, rng from ``seed``
+
+The run is deterministic for a given seed (one ``numpy.random.default_rng(seed)`` Generator drives
+all minibatches) and transparent to autograd: with full batches, a loss taken from ``run`` can be
+differentiated with respect to the learning rate or x0 (the losses and iterates are stacked with
+``autograd.numpy``). The driver is for gradient-fed optimizers (``reference.Optimizer``); methods
+that take an oracle or a curvature record (``reference.Method``) document their own loops.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import autograd.numpy as anp
+import numpy as np
+from autograd.tracer import getval, isbox
+
+from ._core import lr_at
+from ._types import Array, ArrayLike
+from .problems._base import FiniteSumProblem, Problem
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """What ``run`` records.
+
+    Attributes:
+        params: (steps + 1, p) iterates theta_0..theta_steps, or None (record_params=False).
+        losses: (steps + 1,) full loss L(theta_t) at each iterate (not at the query point).
+        lrs: (steps,) the learning rate of each step: the optimizer's ``lr`` hyperparameter (a
+            float, or a schedule read at t completed steps); NaN if it has no ``lr``.
+        final: the optimizer state after ``steps`` steps.
+    """
+
+    params: Array | None
+    losses: Array
+    lrs: Array
+    final: Any
+
+    @property
+    def steps(self) -> int:
+        return int(np.shape(self.lrs)[0])
+
+
+def _lr_value(opt: Any, t: int) -> float:
+    hp = getattr(opt, "hyperparams", {})
+    if "lr" not in hp:
+        return math.nan
+    return float(getval(lr_at(hp["lr"], t)))
+
+
+def run(
+    opt: Any,
+    problem: Problem,
+    x0: ArrayLike,
+    steps: int,
+    *,
+    batch_size: int | None = None,
+    replace: bool = True,
+    seed: int | None = None,
+    rng: np.random.Generator | None = None,
+    record_params: bool = True,
+) -> Trajectory:
+    """Run ``opt`` on ``problem`` from ``x0`` for ``steps`` steps.
+
+    Args:
+        opt: a gradient-fed optimizer (``init``, ``step``, ``query``), e.g. ``ref.make("adam")``.
+        problem: a ``Problem``; a ``FiniteSumProblem`` when ``batch_size`` is given.
+        x0: the initial point, shape (problem.dim,).
+        steps: number of steps, an integer >= 0.
+        batch_size: None for full-batch gradients, else b >= 1 samples per step.
+        replace: minibatches drawn with (True) or without (False) replacement.
+        seed, rng: the minibatch randomness, at most one of them; required when batch_size is
+            given (the run is then a deterministic function of the seed).
+        record_params: keep all iterates (memory (steps + 1) p); False keeps only the final state.
+
+    Raises:
+        ValueError: steps < 0, bad batch_size, x0 of the wrong shape, seed and rng both given, or
+            minibatches without a seed/rng.
+        TypeError: batch_size given for a problem that is not a finite sum.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"run: steps must be an integer >= 0, got {steps!r}")
+    if not isinstance(problem, Problem):
+        raise TypeError(f"run: problem must implement reference.problems.Problem, got {problem!r}")
+    if np.shape(x0) != (problem.dim,):
+        raise ValueError(
+            f"run: x0 must have shape ({problem.dim},) for problem {problem.name!r}, "
+            f"got {np.shape(x0)}"
+        )
+    if seed is not None and rng is not None:
+        raise ValueError("run: pass seed or rng, not both")
+    gen: np.random.Generator | None = None
+    fs: FiniteSumProblem | None = None
+    if batch_size is not None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"run: batch_size must be None or an integer >= 1, got {batch_size!r}")
+        if not isinstance(problem, FiniteSumProblem):
+            raise TypeError(
+                f"run: batch_size needs a finite-sum problem; {problem.name!r} is not one "
+                "(pass batch_size=None for full-batch gradients)"
+            )
+        fs = problem
+        if not replace and batch_size > fs.n_samples:
+            raise ValueError(
+                f"run: batch_size={batch_size} > n_samples={fs.n_samples} without replacement"
+            )
+        if rng is not None:
+            if not isinstance(rng, np.random.Generator):
+                raise TypeError(f"run: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+            gen = rng
+        elif seed is not None:
+            gen = np.random.default_rng(seed)
+        else:
+            raise ValueError("run: minibatches need randomness: pass seed=<int> or rng=<Generator>")
+
+    state = opt.init(x0)
+    iterates = [state.params] if record_params else None
+    losses = [problem.loss(state.params)]
+    lrs: list[float] = []
+    for _ in range(int(steps)):
+        lrs.append(_lr_value(opt, int(state.t)))
+        q = opt.query(state)
+        if fs is None:
+            g = problem.grad(q)
+        else:
+            assert gen is not None and batch_size is not None
+            g = fs.minibatch_grad(q, gen, int(batch_size), replace=replace)
+        state = opt.step(state, g)
+        if iterates is not None:
+            iterates.append(state.params)
+        losses.append(problem.loss(state.params))
+
+    traced = any(isbox(v) for v in losses) or (
+        iterates is not None and any(isbox(v) for v in iterates)
+    )
+    stack: Any = anp.stack if traced else np.stack
+    params_arr = None if iterates is None else stack(iterates)
+    losses_arr = anp.stack(losses) if traced else np.array(losses, dtype=np.float64)
+    return Trajectory(
+        params=params_arr, losses=losses_arr, lrs=np.array(lrs, dtype=np.float64), final=state
+    )
