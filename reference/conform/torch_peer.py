@@ -1,0 +1,233 @@
+"""Adapter for torch.optim (optional extra ``peers``; torch is imported when this module is).
+
+    peer = torch_peer(torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True))
+    peer = torch_peer("Adam", [(3, 4), (5,)], lr=1e-3)   # fresh tensors of these shapes
+    conform(peer)
+
+The adapter reads the optimizer's own configuration (``param_groups``, which torch fills with its
+defaults) and builds the equivalent reference optimizer (``ReferenceSpec``); the user writes no
+mapping. A model's parameter list is flattened in order and concatenated: elementwise algorithms
+compute the same thing on the concatenation. Every run starts from fresh tensors and a fresh
+optimizer of the same class and configuration, so runs never share state.
+
+Mapping (torch 2.13.0; specs/conformance.md "Peers", shared/conventions.md section 2):
+
+| torch | reference |
+|---|---|
+| SGD(momentum=0) | sgd(lr, weight_decay) |
+| SGD(momentum, dampening) | momentum(lr, beta, form="polyak", dampening, first_step="grad", weight_decay) |
+| SGD(momentum, nesterov=True) | nesterov(lr, beta, form="torch", weight_decay) |
+| Adam(betas, eps, weight_decay, amsgrad) | adam(..., amsgrad_max="raw") |
+| Adam(decoupled_weight_decay=True), AdamW | adamw(..., decay_scaling="lr", amsgrad_max="raw") |
+| Adagrad(lr_decay, initial_accumulator_value, eps) | adagrad(..., eps_placement="outside") |
+| RMSprop(alpha, eps, centered, momentum) | rmsprop(..., eps_placement="outside", momentum_lr="outside") |
+| Adadelta(lr, rho, eps) | adadelta(lr, rho, eps, weight_decay) |
+
+``maximize=True`` and several param groups with different hyperparameters are refused
+(``NotComparable``); LBFGS is not a gradient-stream optimizer (it needs a closure) and is refused
+here (see specs/conformance.md).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Sequence
+
+import numpy as np
+
+from .._types import Array
+from .core import NotComparable, ReferenceSpec
+
+try:
+    import torch
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "the torch adapter needs torch: pip install 'optim-reference[peers]' (torch==2.13.0, CPU)"
+    ) from exc
+
+_T: Any = torch
+
+Shapes = Sequence[Sequence[int]]
+_IGNORED = {"foreach", "fused", "differentiable", "capturable", "initial_lr"}
+
+
+def _f(x: Any) -> float:
+    return float(x.item()) if hasattr(x, "item") else float(x)
+
+
+def _spec(cls_name: str, g: dict[str, Any]) -> ReferenceSpec:
+    if g.get("maximize", False):
+        raise NotComparable(f"torch.optim.{cls_name}(maximize=True): the reference minimizes")
+    lr = _f(g["lr"])
+    wd = _f(g.get("weight_decay", 0.0))
+    if cls_name == "SGD":
+        mu, damp = _f(g["momentum"]), _f(g["dampening"])
+        if mu == 0.0:
+            return ReferenceSpec("sgd", {"lr": lr, "weight_decay": wd})
+        if g["nesterov"]:
+            return ReferenceSpec("nesterov", {"lr": lr, "beta": mu, "form": "torch", "weight_decay": wd})
+        return ReferenceSpec(
+            "momentum",
+            {"lr": lr, "beta": mu, "form": "polyak", "dampening": damp, "first_step": "grad", "weight_decay": wd},
+        )
+    if cls_name in ("Adam", "AdamW"):
+        b1, b2 = (_f(b) for b in g["betas"])
+        common = {"lr": lr, "beta1": b1, "beta2": b2, "eps": _f(g["eps"]), "weight_decay": wd,
+                  "amsgrad": bool(g["amsgrad"]), "amsgrad_max": "raw"}  # fmt: skip
+        if cls_name == "AdamW" or g.get("decoupled_weight_decay", False):
+            return ReferenceSpec("adamw", {**common, "decay_scaling": "lr"})
+        return ReferenceSpec("adam", common)
+    if cls_name == "Adagrad":
+        return ReferenceSpec("adagrad", {
+            "lr": lr, "eps": _f(g["eps"]), "eps_placement": "outside",
+            "initial_accumulator_value": _f(g["initial_accumulator_value"]),
+            "lr_decay": _f(g["lr_decay"]), "weight_decay": wd,
+        })  # fmt: skip
+    if cls_name == "RMSprop":
+        return ReferenceSpec("rmsprop", {
+            "lr": lr, "alpha": _f(g["alpha"]), "eps": _f(g["eps"]), "eps_placement": "outside",
+            "centered": bool(g["centered"]), "momentum": _f(g["momentum"]),
+            "momentum_lr": "outside", "initial_scale": 0.0, "bias_correction": False,
+            "weight_decay": wd,
+        })  # fmt: skip
+    if cls_name == "Adadelta":
+        return ReferenceSpec("adadelta", {"lr": lr, "rho": _f(g["rho"]), "eps": _f(g["eps"]), "weight_decay": wd})
+    if cls_name == "LBFGS":
+        raise NotComparable(
+            "torch.optim.LBFGS needs a closure (loss re-evaluation, inner iterations, optional line "
+            "search); it is not a gradient-stream optimizer and cannot be compared step by step here"
+        )
+    raise NotComparable(f"torch.optim.{cls_name} has no reference mapping")
+
+
+def _resolve_class(name_or_cls: Any) -> Any:
+    if isinstance(name_or_cls, str):
+        short = name_or_cls.split(".")[-1]
+        cls = getattr(_T.optim, short, None)
+        if cls is None or not isinstance(cls, type):
+            raise ValueError(f"torch.optim has no optimizer {short!r}")
+        return cls
+    if isinstance(name_or_cls, type) and issubclass(name_or_cls, _T.optim.Optimizer):
+        return name_or_cls
+    raise TypeError(f"expected a torch.optim optimizer, its class or its name, got {name_or_cls!r}")
+
+
+class TorchPeer:
+    """A torch.optim optimizer class with one configuration, over tensors of fixed shapes."""
+
+    def __init__(self, cls: Any, config: dict[str, Any], shapes: Shapes, dtype: Any) -> None:
+        self.cls = cls
+        self.config = dict(config)
+        self.shapes = [tuple(int(d) for d in s) for s in shapes]
+        self.torch_dtype = dtype
+        self._spec = _spec(cls.__name__, self.config)
+        self._spec.build()  # the reference validates the translated hyperparameters
+        self._sizes = [int(np.prod(s)) for s in self.shapes]
+        self._tensors: list[Any] = []
+        self._opt: Any = None
+        shown = {k: v for k, v in self.config.items() if k not in _IGNORED and v is not None}
+        self._name = f"torch.optim.{cls.__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())}) [{dtype}]"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def spec(self) -> ReferenceSpec:
+        return self._spec
+
+    @property
+    def dim(self) -> int:
+        return sum(self._sizes)
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return np.dtype(str(self.torch_dtype).replace("torch.", ""))
+
+    def _split(self, flat: Array) -> list[Any]:
+        out, k = [], 0
+        for s, n in zip(self.shapes, self._sizes):
+            out.append(_T.tensor(np.array(flat[k : k + n]).reshape(s), dtype=self.torch_dtype))
+            k += n
+        return out
+
+    def start(self, params: Array) -> None:
+        if params.size != self.dim:
+            raise ValueError(f"params have {params.size} entries; the torch parameters have {self.dim}")
+        self._tensors = [t.requires_grad_(True) for t in self._split(params)]
+        self._opt = self.cls(self._tensors, **self.config)
+
+    def step(self, grad: Array) -> Array:
+        for p, g in zip(self._tensors, self._split(grad)):
+            p.grad = g
+        self._opt.step()
+        with _T.no_grad():
+            return np.concatenate([p.detach().cpu().double().numpy().ravel() for p in self._tensors])
+
+
+def _config(opt: Any) -> tuple[dict[str, Any], list[tuple[int, ...]], Any]:
+    groups = opt.param_groups
+    keys = set(inspect.signature(type(opt).__init__).parameters) - {"self", "params"}
+    first = {k: v for k, v in groups[0].items() if k in keys}
+    for i, g in enumerate(groups[1:], start=1):
+        for k in keys:
+            if k in g and not _equal(g[k], first.get(k)):
+                raise NotComparable(
+                    f"param group {i} differs from group 0 in {k!r} ({g[k]!r} vs {first.get(k)!r}); "
+                    "compare groups separately (one torch_peer per group)"
+                )
+    tensors = [p for g in groups for p in g["params"]]
+    if not tensors:
+        raise ValueError("the optimizer has no parameters")
+    dtypes = {p.dtype for p in tensors}
+    if len(dtypes) != 1:
+        raise NotComparable(f"parameters have mixed dtypes {sorted(map(str, dtypes))}")
+    return first, [tuple(p.shape) for p in tensors], tensors[0].dtype
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:
+        return a is b
+
+
+def torch_peer(
+    optimizer_or_name: Any, shapes: Shapes | None = None, *, dtype: Any = None, **hyperparams: Any
+) -> TorchPeer:
+    """A peer from a torch optimizer instance, or from its class/name plus shapes and hyperparameters.
+
+    Args:
+        optimizer_or_name: ``torch.optim.Adam(params, ...)`` (its param groups, shapes and dtype
+            are read), or ``torch.optim.Adam`` / ``"Adam"`` / ``"torch.optim.Adam"``.
+        shapes: parameter shapes when a class/name is given (default ``[(7,)]``).
+        dtype: ``torch.float64`` (default) or ``torch.float32``, or the numpy names.
+        hyperparams: constructor keywords when a class/name is given (torch fills the rest).
+    """
+    if isinstance(optimizer_or_name, _T.optim.Optimizer):
+        if shapes is not None or hyperparams or dtype is not None:
+            raise ValueError("pass shapes/dtype/hyperparameters only with a class or name, not an instance")
+        config, shp, dt = _config(optimizer_or_name)
+        return TorchPeer(type(optimizer_or_name), config, shp, dt)
+    cls = _resolve_class(optimizer_or_name)
+    shp = [(7,)] if shapes is None else [tuple(int(d) for d in s) for s in shapes]
+    if not shp or any(int(np.prod(s)) < 1 for s in shp):
+        raise ValueError(f"shapes must be a non-empty list of non-empty shapes, got {shapes!r}")
+    dt = _torch_dtype(dtype)
+    probe = cls([_T.zeros(s, dtype=dt, requires_grad=True) for s in shp], **hyperparams)
+    config, _, _ = _config(probe)
+    return TorchPeer(cls, config, shp, dt)
+
+
+def _torch_dtype(dtype: Any) -> Any:
+    if dtype is None:
+        return _T.float64
+    if isinstance(dtype, _T.dtype):
+        return dtype
+    name = np.dtype(dtype).name
+    if name not in ("float64", "float32"):
+        raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
+    return getattr(_T, name)
+
+
+__all__ = ["TorchPeer", "torch_peer"]
