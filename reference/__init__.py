@@ -17,6 +17,7 @@ from ._registry import ALGORITHMS, ENTRIES, Entry, entry, make
 from ._types import Array, LearningRate, Schedule
 from .adagrad import adagrad
 from .adam import adam
+from .gauss_newton import gauss_newton
 from .gd import gd
 from .momentum import momentum
 from .sgd import sgd
@@ -36,6 +37,7 @@ __all__ = [
     "adagrad",
     "adam",
     "entry",
+    "gauss_newton",
     "gd",
     "make",
     "momentum",

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from .adagrad import adagrad
 from .adam import adam
+from .gauss_newton import gauss_newton
 from .gd import gd
 from .momentum import momentum
 from .sgd import sgd
@@ -36,6 +37,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("adagrad", adagrad, "s_t = s_{t-1} + g_t^2; theta_t = theta_{t-1} - eta_t g_t / (sqrt(s_t) + eps)", "first-order"),
     Entry("momentum", momentum, "v_t = beta v_{t-1} + g_t; theta_t = theta_{t-1} - eta_t v_t (forms ema, sutskever)", "first-order"),
     Entry("adam", adam, "theta_t = theta_{t-1} - eta_t mhat_t / (sqrt(vhat_t) + eps), m, v EMAs of g, g^2", "first-order"),
+    Entry("gauss_newton", gauss_newton, "(s sum_i J_i^T H_i J_i + l2 I + lambda I) delta = -grad L; theta_t = theta_{t-1} + alpha delta", "curvature"),
 )  # fmt: skip
 
 _BY_NAME = {e.name: e for e in ENTRIES}
