@@ -20,6 +20,7 @@ from .adam import adam
 from .gauss_newton import gauss_newton
 from .gd import gd
 from .momentum import momentum
+from .rmsprop import rmsprop
 from .sgd import sgd
 
 __version__ = "0.1.0"
@@ -41,6 +42,7 @@ __all__ = [
     "gd",
     "make",
     "momentum",
+    "rmsprop",
     "schedules",
     "sgd",
 ]
