@@ -5,4 +5,7 @@
 
 from __future__ import annotations
 
-CHECKS: tuple[str, ...] = ()
+CHECKS: tuple[str, ...] = (
+    "gd_stability",
+    "adaptive_effective_step",
+)
