@@ -20,6 +20,7 @@ from .adam import adam
 from .gauss_newton import gauss_newton
 from .gd import gd
 from .momentum import momentum
+from .nesterov import nesterov
 from .rmsprop import rmsprop
 from .sgd import sgd
 
@@ -42,6 +43,7 @@ __all__ = [
     "gd",
     "make",
     "momentum",
+    "nesterov",
     "rmsprop",
     "schedules",
     "sgd",

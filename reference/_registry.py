@@ -14,6 +14,7 @@ from .adam import adam
 from .gauss_newton import gauss_newton
 from .gd import gd
 from .momentum import momentum
+from .nesterov import nesterov
 from .rmsprop import rmsprop
 from .sgd import sgd
 
@@ -38,6 +39,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("adagrad", adagrad, "s_t = s_{t-1} + g_t^2; theta_t = theta_{t-1} - eta_t g_t / (sqrt(s_t) + eps)", "first-order"),
     Entry("rmsprop", rmsprop, "v_t = alpha v_{t-1} + (1 - alpha) g_t^2; theta_t = theta_{t-1} - eta_t g_t / (sqrt(v_t) + eps)", "first-order"),
     Entry("momentum", momentum, "v_t = beta v_{t-1} + g_t; theta_t = theta_{t-1} - eta_t v_t (forms ema, sutskever)", "first-order"),
+    Entry("nesterov", nesterov, "v_t = beta v_{t-1} - eta_t grad L(theta_{t-1} + beta v_{t-1}); theta_t = theta_{t-1} + v_t", "first-order"),
     Entry("adam", adam, "theta_t = theta_{t-1} - eta_t mhat_t / (sqrt(vhat_t) + eps), m, v EMAs of g, g^2", "first-order"),
     Entry("gauss_newton", gauss_newton, "(s sum_i J_i^T H_i J_i + l2 I + lambda I) delta = -grad L; theta_t = theta_{t-1} + alpha delta", "curvature"),
 )  # fmt: skip
