@@ -1,0 +1,226 @@
+"""Adapter for optax (optional extra ``peers``; jax and optax are imported when this module is).
+
+optax transformations do not expose their hyperparameters, so the adapter builds the optax
+optimizer itself and records the keyword arguments:
+
+    peer = optax_peer("adam", learning_rate=1e-3)            # or "optax.adam"
+    peer = optax_peer("sgd", [(3, 4), (5,)], learning_rate=0.1, momentum=0.9, nesterov=True)
+    conform(peer)
+
+The hyperparameters are the call's keywords merged with the optax function's own defaults (read
+from its signature), translated to the equivalent reference optimizer (no user mapping). A list of
+arrays (a model's parameters) is a pytree; it is flattened in order for the comparison.
+
+Importing this module sets ``jax_enable_x64`` (float64 peers need it; it is a process-wide jax
+setting). The default peer dtype is float64; ``dtype="float32"`` compares a float32 optax run
+against the float64 reference under the float32 tolerance.
+
+Mapping (optax 0.2.8; specs/conformance.md "Peers"):
+
+| optax | reference |
+|---|---|
+| sgd(lr) | sgd(lr) |
+| sgd(lr, momentum=b) | momentum(lr, beta=b, form="polyak", first_step="zeros") |
+| sgd(lr, momentum=b, nesterov=True) | nesterov(lr, beta=b, form="torch") |
+| adam(lr, b1, b2, eps, eps_root) | adam(lr, beta1, beta2, eps, eps_root) |
+| amsgrad(lr, b1, b2, eps, eps_root) | adam(..., amsgrad=True, amsgrad_max="corrected") |
+| adamw(..., weight_decay) | adamw(..., decay_scaling="lr") |
+| lion(lr, b1, b2, weight_decay) | lion(lr, beta1, beta2, weight_decay, decay_scaling="lr") |
+| rmsprop(lr, decay, eps, initial_scale, eps_in_sqrt, centered, momentum, bias_correction) | rmsprop(alpha=decay, eps_placement="inside"/"outside", momentum_lr="inside", ...) |
+| adagrad(lr, initial_accumulator_value, eps) | adagrad(..., eps_placement="inside") |
+| adadelta(lr, rho, eps, weight_decay) | adadelta(lr, rho, eps, weight_decay) (coupled: decay before the scaling) |
+| sign_sgd(lr), signum(lr, beta) | signsgd(lr), signsgd(lr, momentum=beta) |
+
+Refused with ``NotComparable`` and the reason: adam/adamw ``nesterov=True`` (NAdam), ``mu_dtype``,
+masks, callable weight decay, ``amsgrad(bias_correction_*=False)``, rmsprop ``nesterov=True``,
+``adadelta(learning_rate=None)`` (no sign flip: optax then moves uphill).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .._types import Array
+from .core import NotComparable, ReferenceSpec
+
+try:
+    import jax
+    import jax.numpy as jnp
+    import optax
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "the optax adapter needs jax and optax: pip install 'optim-reference[peers]'"
+    ) from exc
+
+jax.config.update("jax_enable_x64", True)
+_J: Any = jax
+_JNP: Any = jnp
+_OPTAX: Any = optax
+
+Shapes = Sequence[Sequence[int]]
+SUPPORTED = ("sgd", "adam", "amsgrad", "adamw", "lion", "rmsprop", "adagrad", "adadelta", "sign_sgd", "signum")
+
+
+def _lr(value: Any, name: str) -> Any:
+    if value is None:
+        raise NotComparable(f"optax.{name}: learning_rate is None")
+    if callable(value):
+        sched = value
+        return lambda t: float(np.asarray(sched(t)))  # optax reads the schedule at the count before the increment
+    return float(value)
+
+
+def _none_only(name: str, hp: dict[str, Any], *keys: str) -> None:
+    for k in keys:
+        if hp.get(k) is not None:
+            raise NotComparable(f"optax.{name}({k}={hp[k]!r}) has no reference equivalent")
+
+
+def _spec(name: str, hp: dict[str, Any]) -> ReferenceSpec:
+    if name == "sgd":
+        lr, mu = _lr(hp["learning_rate"], name), hp["momentum"]
+        if mu is None or float(mu) == 0.0:
+            if hp["nesterov"]:
+                raise NotComparable("optax.sgd(nesterov=True) without momentum is plain SGD; set momentum")
+            return ReferenceSpec("sgd", {"lr": lr})
+        if hp["nesterov"]:
+            return ReferenceSpec("nesterov", {"lr": lr, "beta": float(mu), "form": "torch"})
+        return ReferenceSpec("momentum", {"lr": lr, "beta": float(mu), "form": "polyak", "dampening": 0.0, "first_step": "zeros"})
+    if name in ("adam", "adamw", "amsgrad"):
+        if hp.get("nesterov"):
+            raise NotComparable(f"optax.{name}(nesterov=True) is NAdam (no mu-schedule), not reproduced by ref.adam")
+        _none_only(name, hp, "mu_dtype", "mask")
+        common: dict[str, Any] = {"lr": _lr(hp["learning_rate"], name), "beta1": float(hp["b1"]), "beta2": float(hp["b2"]),
+                                  "eps": float(hp["eps"]), "eps_root": float(hp["eps_root"])}  # fmt: skip
+        if name == "amsgrad":
+            if not (hp["bias_correction_mu"] and hp["bias_correction_nu"]):
+                raise NotComparable("optax.amsgrad with bias_correction_mu/nu=False has no reference equivalent")
+            return ReferenceSpec("adam", {**common, "amsgrad": True, "amsgrad_max": "corrected"})
+        if name == "adamw":
+            if callable(hp["weight_decay"]):
+                raise NotComparable("optax.adamw with a weight-decay schedule has no reference equivalent")
+            return ReferenceSpec("adamw", {**common, "weight_decay": float(hp["weight_decay"]), "decay_scaling": "lr"})
+        return ReferenceSpec("adam", common)
+    if name == "lion":
+        _none_only(name, hp, "mu_dtype", "mask")
+        if callable(hp["weight_decay"]):
+            raise NotComparable("optax.lion with a weight-decay schedule has no reference equivalent")
+        return ReferenceSpec("lion", {"lr": _lr(hp["learning_rate"], name), "beta1": float(hp["b1"]), "beta2": float(hp["b2"]),
+                                      "weight_decay": float(hp["weight_decay"]), "decay_scaling": "lr"})  # fmt: skip
+    if name == "rmsprop":
+        if hp["nesterov"]:
+            raise NotComparable("optax.rmsprop(nesterov=True) has no reference equivalent")
+        mu = 0.0 if hp["momentum"] is None else float(hp["momentum"])
+        return ReferenceSpec("rmsprop", {
+            "lr": _lr(hp["learning_rate"], name), "alpha": float(hp["decay"]), "eps": float(hp["eps"]),
+            "eps_placement": "inside" if hp["eps_in_sqrt"] else "outside", "centered": bool(hp["centered"]),
+            "momentum": mu, "momentum_lr": "inside", "initial_scale": float(hp["initial_scale"]),
+            "bias_correction": bool(hp["bias_correction"]),
+        })  # fmt: skip
+    if name == "adagrad":
+        return ReferenceSpec("adagrad", {"lr": _lr(hp["learning_rate"], name), "eps": float(hp["eps"]), "eps_placement": "inside",
+                                         "initial_accumulator_value": float(hp["initial_accumulator_value"])})  # fmt: skip
+    if name == "adadelta":
+        if hp["learning_rate"] is None:
+            raise NotComparable(
+                "optax.adadelta(learning_rate=None) applies scale_by_learning_rate(None), the identity: "
+                "the update is +Delta, not -Delta, so the iterate moves uphill; pass learning_rate (torch's default is 1.0)"
+            )
+        _none_only(name, hp, "weight_decay_mask")
+        return ReferenceSpec("adadelta", {"lr": _lr(hp["learning_rate"], name), "rho": float(hp["rho"]), "eps": float(hp["eps"]),
+                                          "weight_decay": float(hp["weight_decay"])})  # fmt: skip
+    if name == "sign_sgd":
+        return ReferenceSpec("signsgd", {"lr": _lr(hp["learning_rate"], name)})
+    if name == "signum":
+        _none_only(name, hp, "accumulator_dtype")
+        return ReferenceSpec("signsgd", {"lr": _lr(hp["learning_rate"], name), "momentum": float(hp["beta"])})
+    raise NotComparable(f"optax.{name} has no reference mapping (supported: {', '.join(SUPPORTED)})")
+
+
+class OptaxPeer:
+    """An optax optimizer built by the adapter from recorded keyword arguments."""
+
+    def __init__(self, name: str, kwargs: dict[str, Any], shapes: Shapes, dtype: Any) -> None:
+        fn: Callable[..., Any] | None = getattr(_OPTAX, name, None)
+        if fn is None or not callable(fn):
+            raise ValueError(f"optax has no optimizer {name!r}")
+        sig = inspect.signature(fn)
+        unknown = sorted(set(kwargs) - set(sig.parameters))
+        if unknown:
+            raise ValueError(f"optax.{name}: unknown keyword(s) {unknown}; valid: {sorted(sig.parameters)}")
+        self.hyperparams = {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
+        self.hyperparams.update(kwargs)
+        missing = [k for k, p in sig.parameters.items() if p.default is inspect.Parameter.empty and k not in kwargs]
+        if missing:
+            raise ValueError(f"optax.{name} needs {missing}")
+        self.kwargs = dict(kwargs)
+        self.optax_name = name
+        self._spec = _spec(name, self.hyperparams)
+        self._spec.build()
+        self.tx = fn(**kwargs)
+        self.shapes = [tuple(int(d) for d in s) for s in shapes]
+        self._sizes = [int(np.prod(s)) for s in self.shapes]
+        self._np_dtype = np.dtype(dtype if dtype is not None else np.float64)
+        if self._np_dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+            raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
+        self._update = _J.jit(self.tx.update)
+        self._params: Any = None
+        self._state: Any = None
+        shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        self._name = f"optax.{name}({shown}) [{self._np_dtype}]"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def spec(self) -> ReferenceSpec:
+        return self._spec
+
+    @property
+    def dim(self) -> int:
+        return sum(self._sizes)
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self._np_dtype
+
+    def _tree(self, flat: Array) -> list[Any]:
+        out, k = [], 0
+        for s, n in zip(self.shapes, self._sizes):
+            out.append(_JNP.asarray(np.asarray(flat[k : k + n]).reshape(s), dtype=self._np_dtype))
+            k += n
+        return out
+
+    def start(self, params: Array) -> None:
+        if params.size != self.dim:
+            raise ValueError(f"params have {params.size} entries; the optax parameters have {self.dim}")
+        self._params = self._tree(params)
+        self._state = self.tx.init(self._params)
+
+    def step(self, grad: Array) -> Array:
+        updates, self._state = self._update(self._tree(grad), self._state, self._params)
+        self._params = _OPTAX.apply_updates(self._params, updates)
+        return np.concatenate([np.asarray(p, dtype=np.float64).ravel() for p in self._params])
+
+
+def optax_peer(name: str, shapes: Shapes | None = None, *, dtype: Any = None, **kwargs: Any) -> OptaxPeer:
+    """A peer from an optax optimizer's name and keyword arguments (recorded, then translated).
+
+    Args:
+        name: ``"adam"`` or ``"optax.adam"`` (see ``SUPPORTED``).
+        shapes: parameter shapes (a list of arrays, as a model's parameters); default ``[(7,)]``.
+        dtype: ``"float64"`` (default; jax_enable_x64 is on) or ``"float32"``.
+        kwargs: the optax function's keyword arguments (its own defaults fill the rest).
+    """
+    short = name.split(".")[-1]
+    shp = [(7,)] if shapes is None else [tuple(int(d) for d in s) for s in shapes]
+    if not shp or any(int(np.prod(s)) < 1 for s in shp):
+        raise ValueError(f"shapes must be a non-empty list of non-empty shapes, got {shapes!r}")
+    return OptaxPeer(short, kwargs, shp, dtype)
+
+
+__all__ = ["SUPPORTED", "OptaxPeer", "optax_peer"]

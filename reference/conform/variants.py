@@ -1,0 +1,412 @@
+"""Diagnosis: when a peer does not match its reference, which documented variant does it match?
+
+Every algorithm's documented keywords (specs/notation.md, "Keyword table") are the search space.
+A *knob* changes one convention: eps placement, bias correction, momentum form, dampening and the
+first step, Nesterov form, weight-decay coupling and its lr scaling, the initial accumulator, the
+AMSGrad maximum, a default that differs between frameworks (RMSprop's alpha 0.99 vs 0.9, Adagrad's
+initial accumulator 0 vs 0.1), ... For each knob (then each pair of knobs, if no single one fits)
+the variant is replayed on the gradients the peer itself was fed, from the same theta_0, and
+compared with the peer's iterates under the same tolerance model. Replaying the peer's own
+gradients makes closed-loop runs diagnosable too: if the variant is what the peer computes, it
+reproduces the peer's trajectory.
+
+    d = diagnose(report)
+    d.summary()   # "matches ref.adam with eps inside the sqrt (eps=0, eps_root=1e-08); differs
+                  #  from the default from step 1 (open/normal)"
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from .._registry import ALGORITHMS, entry
+from .core import Comparison, ConformanceReport, ReferenceSpec, Run, run_reference
+
+Apply = Callable[[dict[str, Any]], "tuple[str, dict[str, Any]] | None"]
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One documented convention change: ``apply(hp)`` gives (algorithm, new hp) or None (n/a)."""
+
+    algorithm: str
+    key: str  # short identifier, e.g. "eps_inside"
+    describe: Callable[[dict[str, Any]], str]
+    apply: Apply
+    needs: tuple[str, ...] = ()  # keywords the target factory must have
+
+
+def factory_defaults(algorithm: str) -> dict[str, Any]:
+    """The keyword defaults of the registered factory (lr included when it has one)."""
+    sig = inspect.signature(entry(algorithm).factory)
+    return {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
+
+
+def full_hyperparams(spec: ReferenceSpec) -> dict[str, Any]:
+    return {**factory_defaults(spec.algorithm), **dict(spec.hyperparams)}
+
+
+def _set(**changes: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda hp: {**hp, **changes}
+
+
+def _knob(algo: str, key: str, text: str | Callable[[dict[str, Any]], str], when: Callable[[dict[str, Any]], bool],
+          change: Callable[[dict[str, Any]], dict[str, Any]], *, to: str | None = None,
+          needs: tuple[str, ...] = ()) -> Knob:  # fmt: skip
+    def apply(hp: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        if not when(hp):
+            return None
+        new = change(hp)
+        return (to or algo), new
+
+    describe = text if callable(text) else (lambda hp, _t=text: _t)
+    return Knob(algo, key, describe, apply, needs)
+
+
+def _adam_like(algo: str) -> list[Knob]:
+    k = [
+        _knob(algo, "eps_inside", lambda hp: f"eps inside the sqrt (eps=0, eps_root={hp['eps']!r})",
+              lambda hp: hp["eps"] > 0 and hp["eps_root"] == 0, lambda hp: {**hp, "eps": 0.0, "eps_root": hp["eps"]},
+              needs=("eps_root",)),
+        _knob(algo, "eps_sq_inside", lambda hp: f"eps squared inside the sqrt (eps=0, eps_root={hp['eps'] ** 2!r})",
+              lambda hp: hp["eps"] > 0 and hp["eps_root"] == 0, lambda hp: {**hp, "eps": 0.0, "eps_root": hp["eps"] ** 2},
+              needs=("eps_root",)),
+        _knob(algo, "eps_outside", lambda hp: f"eps outside the sqrt (eps={hp['eps_root']!r}, eps_root=0)",
+              lambda hp: hp["eps_root"] > 0 and hp["eps"] == 0, lambda hp: {**hp, "eps": hp["eps_root"], "eps_root": 0.0},
+              needs=("eps_root",)),
+        _knob(algo, "no_bias_correction", "no bias correction (bias_correction=False)",
+              lambda hp: bool(hp["bias_correction"]), _set(bias_correction=False, **({"epsilon_hat": False} if algo == "adam" else {})),
+              needs=("bias_correction",)),
+        _knob(algo, "bias_correction", "bias correction (bias_correction=True)",
+              lambda hp: not hp["bias_correction"], _set(bias_correction=True), needs=("bias_correction",)),
+        _knob(algo, "amsgrad_raw", "AMSGrad, maximum of the raw v (amsgrad=True, amsgrad_max='raw')",
+              lambda hp: not hp["amsgrad"] or hp["amsgrad_max"] != "raw", _set(amsgrad=True, amsgrad_max="raw"),
+              needs=("amsgrad", "amsgrad_max")),
+        _knob(algo, "amsgrad_corrected", "AMSGrad, maximum of the bias-corrected v (amsgrad=True, amsgrad_max='corrected')",
+              lambda hp: not hp["amsgrad"] or hp["amsgrad_max"] != "corrected", _set(amsgrad=True, amsgrad_max="corrected"),
+              needs=("amsgrad", "amsgrad_max")),
+        _knob(algo, "no_amsgrad", "no AMSGrad maximum (amsgrad=False)", lambda hp: bool(hp["amsgrad"]), _set(amsgrad=False),
+              needs=("amsgrad",)),
+        _knob(algo, "no_eps", "no eps at all (eps=0, eps_root=0)", lambda hp: hp["eps"] > 0 or hp["eps_root"] > 0,
+              _set(eps=0.0, eps_root=0.0), needs=("eps_root",)),
+        _knob(algo, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0,
+              _set(weight_decay=0.0)),
+    ]
+    if algo == "adam":
+        k += [
+            _knob(algo, "epsilon_hat", "eps added to the uncorrected sqrt(v) (TensorFlow's epsilon-hat, epsilon_hat=True)",
+                  lambda hp: not hp["epsilon_hat"] and hp["bias_correction"] and hp["eps"] > 0, _set(epsilon_hat=True),
+                  needs=("epsilon_hat",)),
+            _knob(algo, "decoupled_lr", "decoupled weight decay multiplied by lr (adamw, decay_scaling='lr')",
+                  lambda hp: hp["weight_decay"] > 0,
+                  lambda hp: {**{k: v for k, v in hp.items() if k != "epsilon_hat"}, "decay_scaling": "lr"},
+                  to="adamw", needs=("decay_scaling",)),
+            _knob(algo, "decoupled_schedule", "decoupled weight decay, not multiplied by the base lr (adamw, decay_scaling='schedule')",
+                  lambda hp: hp["weight_decay"] > 0,
+                  lambda hp: {**{k: v for k, v in hp.items() if k != "epsilon_hat"}, "decay_scaling": "schedule"},
+                  to="adamw", needs=("decay_scaling",)),
+        ]
+    else:
+        k += [
+            _knob(algo, "decay_schedule", "weight decay not multiplied by the base lr (decay_scaling='schedule')",
+                  lambda hp: hp["weight_decay"] > 0 and hp["decay_scaling"] == "lr", _set(decay_scaling="schedule"),
+                  needs=("decay_scaling",)),
+            _knob(algo, "decay_lr", "weight decay multiplied by lr (decay_scaling='lr')",
+                  lambda hp: hp["weight_decay"] > 0 and hp["decay_scaling"] == "schedule", _set(decay_scaling="lr"),
+                  needs=("decay_scaling",)),
+            _knob(algo, "coupled", "coupled L2 weight decay in the gradient (adam with weight_decay)",
+                  lambda hp: hp["weight_decay"] > 0,
+                  lambda hp: {k: v for k, v in hp.items() if k != "decay_scaling"}, to="adam"),
+        ]
+    return k
+
+
+def _momentum() -> list[Knob]:
+    a = "momentum"
+    out = [
+        _knob(a, f"form_{f}", f"momentum form {f!r} ({desc})", lambda hp, f=f: hp["form"] != f,
+              lambda hp, f=f: {**hp, "form": f, **({"dampening": 0.0} if f != "polyak" else {})})
+        for f, desc in (("polyak", "v = beta v + (1 - d) g, theta -= lr v"),
+                        ("ema", "v = beta v + (1 - beta) g, theta -= lr v"),
+                        ("sutskever", "v = beta v + lr g, theta -= v"))
+    ]  # fmt: skip
+    out += [
+        _knob(a, "first_step_grad", "first step v_1 = g (torch: no dampening on step 1, first_step='grad')",
+              lambda hp: hp["first_step"] != "grad", _set(first_step="grad")),
+        _knob(a, "first_step_zeros", "first step from v_0 = 0 (dampening also on step 1, first_step='zeros')",
+              lambda hp: hp["first_step"] != "zeros", _set(first_step="zeros")),
+        _knob(a, "no_dampening", "no dampening (dampening=0)", lambda hp: hp["dampening"] > 0 and hp["form"] == "polyak",
+              _set(dampening=0.0)),
+        _knob(a, "dampening_beta", lambda hp: f"dampening = beta (dampening={hp['beta']!r})",
+              lambda hp: hp["dampening"] != hp["beta"] and hp["form"] == "polyak", lambda hp: {**hp, "dampening": hp["beta"]}),
+        _knob(a, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0, _set(weight_decay=0.0)),
+    ]
+    for f in ("torch", "lookahead", "sutskever"):
+        out.append(_knob(a, f"nesterov_{f}", f"Nesterov momentum, form {f!r} (nesterov)",
+                         lambda hp: True,
+                         lambda hp, f=f: {"lr": hp["lr"], "beta": hp["beta"], "form": f, "weight_decay": hp["weight_decay"]},
+                         to="nesterov"))  # fmt: skip
+    return out
+
+
+def _nesterov() -> list[Knob]:
+    a = "nesterov"
+    out = [
+        _knob(a, f"form_{f}", f"Nesterov form {f!r}", lambda hp, f=f: hp["form"] != f, lambda hp, f=f: {**hp, "form": f})
+        for f in ("lookahead", "sutskever", "torch")
+    ]
+    for fs in ("grad", "zeros"):
+        out.append(_knob(a, f"heavy_ball_{fs}", f"plain heavy-ball momentum without the Nesterov correction (momentum, first_step={fs!r})",
+                         lambda hp: True,
+                         lambda hp, fs=fs: {"lr": hp["lr"], "beta": hp["beta"], "form": "polyak", "first_step": fs,
+                                            "weight_decay": hp["weight_decay"]}, to="momentum"))  # fmt: skip
+    out.append(_knob(a, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0, _set(weight_decay=0.0)))
+    return out
+
+
+def _plain(a: str) -> list[Knob]:
+    return [_knob(a, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0, _set(weight_decay=0.0))]
+
+
+def _adagrad() -> list[Knob]:
+    a = "adagrad"
+    return [
+        _knob(a, "eps_inside", "eps inside the sqrt (eps_placement='inside')", lambda hp: hp["eps_placement"] != "inside",
+              _set(eps_placement="inside")),
+        _knob(a, "eps_outside", "eps outside the sqrt (eps_placement='outside')", lambda hp: hp["eps_placement"] != "outside",
+              _set(eps_placement="outside")),
+        _knob(a, "accumulator_0.1", "initial accumulator 0.1 (optax's default)", lambda hp: hp["initial_accumulator_value"] != 0.1,
+              _set(initial_accumulator_value=0.1)),
+        _knob(a, "accumulator_0", "initial accumulator 0 (torch's default)", lambda hp: hp["initial_accumulator_value"] != 0.0,
+              _set(initial_accumulator_value=0.0)),
+        _knob(a, "no_lr_decay", "no lr decay (lr_decay=0)", lambda hp: hp["lr_decay"] > 0, _set(lr_decay=0.0)),
+        _knob(a, "no_eps", "no eps (eps=0)", lambda hp: hp["eps"] > 0, _set(eps=0.0)),
+        _knob(a, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0, _set(weight_decay=0.0)),
+    ]  # fmt: skip
+
+
+def _rmsprop() -> list[Knob]:
+    a = "rmsprop"
+    return [
+        _knob(a, "eps_inside", "eps inside the sqrt (eps_placement='inside')", lambda hp: hp["eps_placement"] != "inside",
+              _set(eps_placement="inside")),
+        _knob(a, "eps_outside", "eps outside the sqrt (eps_placement='outside')", lambda hp: hp["eps_placement"] != "outside",
+              _set(eps_placement="outside")),
+        _knob(a, "centered", "centered (centered=True)", lambda hp: not hp["centered"], _set(centered=True)),
+        _knob(a, "uncentered", "not centered (centered=False)", lambda hp: bool(hp["centered"]), _set(centered=False)),
+        _knob(a, "momentum_lr_inside", "lr inside the momentum buffer (momentum_lr='inside', optax)",
+              lambda hp: hp["momentum"] > 0 and hp["momentum_lr"] != "inside", _set(momentum_lr="inside")),
+        _knob(a, "momentum_lr_outside", "lr outside the momentum buffer (momentum_lr='outside', torch)",
+              lambda hp: hp["momentum"] > 0 and hp["momentum_lr"] != "outside", _set(momentum_lr="outside")),
+        _knob(a, "initial_scale_1", "second moment started at 1 (initial_scale=1, TF1)", lambda hp: hp["initial_scale"] != 1.0,
+              _set(initial_scale=1.0)),
+        _knob(a, "initial_scale_0", "second moment started at 0 (initial_scale=0)", lambda hp: hp["initial_scale"] != 0.0,
+              _set(initial_scale=0.0)),
+        _knob(a, "bias_correction", "bias-corrected second moment (bias_correction=True)", lambda hp: not hp["bias_correction"],
+              _set(bias_correction=True)),
+        _knob(a, "no_bias_correction", "no bias correction (bias_correction=False)", lambda hp: bool(hp["bias_correction"]),
+              _set(bias_correction=False)),
+        _knob(a, "alpha_0.9", "alpha = 0.9 (optax's decay default)", lambda hp: hp["alpha"] != 0.9, _set(alpha=0.9)),
+        _knob(a, "alpha_0.99", "alpha = 0.99 (torch's default)", lambda hp: hp["alpha"] != 0.99, _set(alpha=0.99)),
+        _knob(a, "no_momentum", "no momentum (momentum=0)", lambda hp: hp["momentum"] > 0, _set(momentum=0.0)),
+        _knob(a, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0, _set(weight_decay=0.0)),
+    ]  # fmt: skip
+
+
+def _adadelta() -> list[Knob]:
+    a = "adadelta"
+    return [
+        _knob(a, "lr_1", "learning rate ignored (lr=1, Zeiler's method)", lambda hp: hp["lr"] != 1.0, _set(lr=1.0)),
+        _knob(a, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0, _set(weight_decay=0.0)),
+    ]
+
+
+def _lion() -> list[Knob]:
+    a = "lion"
+    return [
+        _knob(a, "betas_swapped", "beta1 and beta2 swapped", lambda hp: hp["beta1"] != hp["beta2"],
+              lambda hp: {**hp, "beta1": hp["beta2"], "beta2": hp["beta1"]}),
+        _knob(a, "decay_schedule", "weight decay not multiplied by the base lr (decay_scaling='schedule')",
+              lambda hp: hp["weight_decay"] > 0 and hp["decay_scaling"] == "lr", _set(decay_scaling="schedule")),
+        _knob(a, "decay_lr", "weight decay multiplied by lr (decay_scaling='lr')",
+              lambda hp: hp["weight_decay"] > 0 and hp["decay_scaling"] == "schedule", _set(decay_scaling="lr")),
+        _knob(a, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0, _set(weight_decay=0.0)),
+    ]  # fmt: skip
+
+
+def _signsgd() -> list[Knob]:
+    a = "signsgd"
+    return [
+        _knob(a, "no_momentum", "no momentum: plain signSGD (momentum=0)", lambda hp: hp["momentum"] > 0, _set(momentum=0.0)),
+        _knob(a, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0, _set(weight_decay=0.0)),
+    ]  # fmt: skip
+
+
+_BUILDERS: dict[str, Callable[[], list[Knob]]] = {
+    "adam": lambda: _adam_like("adam"),
+    "adamw": lambda: _adam_like("adamw"),
+    "momentum": _momentum,
+    "nesterov": _nesterov,
+    "sgd": lambda: _plain("sgd"),
+    "gd": lambda: _plain("gd"),
+    "adagrad": _adagrad,
+    "rmsprop": _rmsprop,
+    "adadelta": _adadelta,
+    "lion": _lion,
+    "signsgd": _signsgd,
+}
+
+
+def knobs(algorithm: str) -> tuple[list[Knob], list[str]]:
+    """The knobs of ``algorithm`` usable now, and a note for each whose keyword the reference lacks."""
+    usable, missing = [], []
+    for k in _BUILDERS.get(algorithm, lambda: [])():
+        target = k.apply  # the target algorithm is only known after apply; check both ends
+        del target
+        algo_params = set(factory_defaults(algorithm)) if algorithm in ALGORITHMS else set()
+        lacking = [n for n in k.needs if n not in algo_params and not _in_target(k, n)]
+        if lacking:
+            missing.append(f"{algorithm}: knob {k.key!r} needs keyword(s) {lacking}")
+        else:
+            usable.append(k)
+    return usable, missing
+
+
+def _in_target(k: Knob, name: str) -> bool:
+    for algo in ALGORITHMS:
+        if algo != k.algorithm and name in factory_defaults(algo):
+            return True
+    return False
+
+
+def candidate_specs(spec: ReferenceSpec, *, pairs: bool = False) -> Iterable[tuple[str, ReferenceSpec]]:
+    """(description, spec) for every applicable knob (or pair of knobs) of ``spec``'s algorithm."""
+    hp = full_hyperparams(spec)
+    ks, _ = knobs(spec.algorithm)
+    combos: Iterable[tuple[Knob, ...]] = (
+        itertools.combinations(ks, 2) if pairs else ((k,) for k in ks)
+    )
+    seen: set[str] = set()
+    for combo in combos:
+        algo, cur, texts = spec.algorithm, dict(hp), []
+        ok = True
+        for k in combo:
+            if k.algorithm != algo:
+                ok = False
+                break
+            r = k.apply(cur)
+            if r is None:
+                ok = False
+                break
+            texts.append(k.describe(cur))
+            algo, cur = r
+        if not ok or algo not in ALGORITHMS:
+            continue
+        allowed = factory_defaults(algo)
+        cur = {k: v for k, v in cur.items() if k in allowed}
+        try:
+            cand = ReferenceSpec(algo, cur)
+            cand.build()
+        except (ValueError, TypeError):
+            continue
+        key = cand.describe()
+        if key in seen or cur == hp and algo == spec.algorithm:
+            continue
+        seen.add(key)
+        yield " and ".join(texts), cand
+
+
+@dataclass
+class Candidate:
+    description: str
+    spec: ReferenceSpec
+    worst_ratio: float  # max over runs of dev/tol against the peer (<= 1: matches)
+
+    @property
+    def matched(self) -> bool:
+        return self.worst_ratio <= 1.0
+
+
+@dataclass
+class Diagnosis:
+    """Which documented variants reproduce the peer, and where it departs from the default."""
+
+    algorithm: str
+    default_first_fail: tuple[int, str, str] | None  # (step, mode, stream) of the first departure
+    matches: list[Candidate]
+    nearest: Candidate | None
+    tried: int
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def matched(self) -> bool:
+        return bool(self.matches)
+
+    def summary(self) -> str:
+        where = ""
+        if self.default_first_fail is not None:
+            s, m, st = self.default_first_fail
+            where = f"; differs from the default from step {s} ({m}/{st})"
+        if self.matches:
+            best = self.matches[0]
+            also = ""
+            if len(self.matches) > 1:
+                also = " (equally consistent on these runs: " + "; ".join(c.description for c in self.matches[1:]) + ")"
+            return f"matches {self.algorithm} with {best.description} [{best.spec.describe()}]{where}{also}"
+        near = ""
+        if self.nearest is not None:
+            near = f"; nearest: {self.nearest.description} (dev/tol {self.nearest.worst_ratio:.3g})"
+        return f"no documented variant of {self.algorithm} matches ({self.tried} tried){near}{where}"
+
+
+def _replay(spec: ReferenceSpec, comp: Comparison) -> float:
+    """max_t dev/tol of ``spec`` replayed on the peer's own gradients against the peer's iterates."""
+    grads = comp.peer.grads
+    finite = np.all(np.isfinite(grads), axis=1)
+    n_ok = int(np.argmin(finite)) if not np.all(finite) else grads.shape[0]
+    with np.errstate(all="ignore"):
+        try:
+            run = run_reference(spec.build(), comp.x0, grads=grads[:n_ok]) if n_ok else None
+        except (ValueError, FloatingPointError, ZeroDivisionError, OverflowError):
+            return float("inf")
+    if run is None or n_ok < grads.shape[0]:
+        return float("inf")
+    cand = Comparison(comp.mode, comp.stream, comp.x0, run, comp.peer, comp.tolerance)
+    return cand.worst_ratio if np.all(np.isfinite(cand.abs_dev)) else float("inf")
+
+
+def _score(spec: ReferenceSpec, failing: list[Comparison], rest: list[Comparison]) -> float:
+    worst = 0.0
+    for comp in failing + rest:  # failing runs first: most candidates are rejected there
+        worst = max(worst, _replay(spec, comp))
+        if worst > 1.0 and comp in failing:
+            return worst
+    return worst
+
+
+def diagnose(report: ConformanceReport, *, pairs: bool = True) -> Diagnosis:
+    """Search the documented variants of the report's reference algorithm for one the peer matches."""
+    spec = report.spec
+    failing = report.failures
+    rest = [c for c in report.comparisons if c.passed]
+    first = min(failing, key=lambda c: c.first_fail or 0) if failing else None
+    where = (int(first.first_fail or 0), first.mode, first.stream) if first else None
+    _, missing = knobs(spec.algorithm)
+    tried: list[Candidate] = []
+    for use_pairs in ((False, True) if pairs else (False,)):
+        for text, cand in candidate_specs(spec, pairs=use_pairs):
+            tried.append(Candidate(text, cand, _score(cand, failing, rest)))
+        matches = sorted((c for c in tried if c.matched), key=lambda c: c.worst_ratio)
+        if matches:
+            break
+    nearest = min(tried, key=lambda c: c.worst_ratio) if tried else None
+    return Diagnosis(spec.algorithm, where, matches, nearest, len(tried), missing)
+
+
+__all__ = ["Candidate", "Diagnosis", "Knob", "candidate_specs", "diagnose", "factory_defaults", "knobs"]
+_ = Run  # re-exported type used in annotations of callers
