@@ -174,3 +174,24 @@ def as_flat(x: Any, name: str = "params") -> Array:
             "params with autograd.misc.flatten"
         )
     return arr
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Sample:
+    """The input of one SVRG / SAGA step: the finite sum and the indices the caller drew.
+
+    The sampling (with or without replacement, from an explicit ``numpy.random.Generator``) stays
+    with the caller, e.g. ``problem.batch_indices(rng, b)``, so that the steps are deterministic
+    functions of their input.
+    """
+
+    problem: FiniteSum
+    idx: Array
+
+    def __post_init__(self) -> None:
+        if not hasattr(self.problem, "per_sample_grads") or not hasattr(self.problem, "n_samples"):
+            raise TypeError(
+                "Sample: problem must offer n_samples and per_sample_grads(params, idx), got "
+                f"{type(self.problem).__name__}"
+            )
+        object.__setattr__(self, "idx", check_indices(self.idx, int(self.problem.n_samples)))
