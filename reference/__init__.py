@@ -15,6 +15,7 @@ from . import schedules
 from ._core import Method, OptState, Optimizer
 from ._registry import ALGORITHMS, ENTRIES, Entry, entry, make
 from ._types import Array, LearningRate, Schedule
+from .adadelta import adadelta
 from .adagrad import adagrad
 from .adam import adam
 from .gauss_newton import gauss_newton
@@ -36,6 +37,7 @@ __all__ = [
     "OptState",
     "Optimizer",
     "Schedule",
+    "adadelta",
     "adagrad",
     "adam",
     "entry",
