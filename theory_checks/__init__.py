@@ -7,5 +7,7 @@ from __future__ import annotations
 
 CHECKS: tuple[str, ...] = (
     "gd_stability",
+    "momentum_speedup",
+    "sgd_interpolation",
     "adaptive_effective_step",
 )

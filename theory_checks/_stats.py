@@ -131,7 +131,7 @@ def ols_slope(x: ArrayLike, y: ArrayLike, level: float = LEVEL) -> Interval:
 
 def interval_row(quantity: str, predicted: float, iv: Interval, *, what: str = "") -> Row:
     """A row that holds iff the prediction lies in the interval."""
-    tol = f"{iv.level:.0%} CI over {iv.n} {what or 'seeds'}"
+    tol = f"{iv.level * 100:g}% CI over {iv.n} {what or 'seeds'}"
     return Row(
         quantity=quantity,
         predicted=fmt(predicted),
