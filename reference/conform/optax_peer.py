@@ -55,8 +55,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "the optax adapter needs jax and optax: pip install 'optim-reference[peers]'"
     ) from exc
 
-jax.config.update("jax_enable_x64", True)
 _J: Any = jax
+_J.config.update("jax_enable_x64", True)
 _JNP: Any = jnp
 _OPTAX: Any = optax
 
@@ -68,7 +68,7 @@ def _lr(value: Any, name: str) -> Any:
     if value is None:
         raise NotComparable(f"optax.{name}: learning_rate is None")
     if callable(value):
-        sched = value
+        sched: Any = value
         return lambda t: float(np.asarray(sched(t)))  # optax reads the schedule at the count before the increment
     return float(value)
 

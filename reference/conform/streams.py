@@ -88,8 +88,8 @@ def open_loop(name: str, seed: int, n: int, dim: int) -> Array:
         return LARGE * z
     if name == "small":
         return SMALL * z
-    # sign_flip
-    return _alternating(n)[:, None] * z[0][None, :]
+    flip: Array = _alternating(n)[:, None] * z[0][None, :]  # sign_flip
+    return flip
 
 
 def closed_loop(name: str, seed: int, n: int, dim: int) -> tuple[Array, Array]:

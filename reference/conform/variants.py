@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .._registry import ALGORITHMS, entry
-from .core import Comparison, ConformanceReport, ReferenceSpec, Run, run_reference
+from .core import Comparison, ConformanceReport, ReferenceSpec, run_reference
 
 Apply = Callable[[dict[str, Any]], "tuple[str, dict[str, Any]] | None"]
 
@@ -47,12 +47,29 @@ def factory_defaults(algorithm: str) -> dict[str, Any]:
     return {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
 
 
+def factory_params(algorithm: str) -> set[str]:
+    """Every keyword the registered factory takes (required ones such as a default-less lr too)."""
+    return set(inspect.signature(entry(algorithm).factory).parameters)
+
+
 def full_hyperparams(spec: ReferenceSpec) -> dict[str, Any]:
     return {**factory_defaults(spec.algorithm), **dict(spec.hyperparams)}
 
 
 def _set(**changes: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return lambda hp: {**hp, **changes}
+
+
+def _differs(key: str, value: Any) -> Callable[[dict[str, Any]], bool]:
+    return lambda hp: bool(hp[key] != value)
+
+
+def _always(hp: dict[str, Any]) -> bool:
+    return True
+
+
+def _pick(keys: tuple[str, ...], **fixed: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda hp: {**{k: hp[k] for k in keys}, **fixed}
 
 
 def _knob(algo: str, key: str, text: str | Callable[[dict[str, Any]], str], when: Callable[[dict[str, Any]], bool],
@@ -129,8 +146,8 @@ def _adam_like(algo: str) -> list[Knob]:
 def _momentum() -> list[Knob]:
     a = "momentum"
     out = [
-        _knob(a, f"form_{f}", f"momentum form {f!r} ({desc})", lambda hp, f=f: hp["form"] != f,
-              lambda hp, f=f: {**hp, "form": f, **({"dampening": 0.0} if f != "polyak" else {})})
+        _knob(a, f"form_{f}", f"momentum form {f!r} ({desc})", _differs("form", f),
+              _set(form=f, **({"dampening": 0.0} if f != "polyak" else {})))
         for f, desc in (("polyak", "v = beta v + (1 - d) g, theta -= lr v"),
                         ("ema", "v = beta v + (1 - beta) g, theta -= lr v"),
                         ("sutskever", "v = beta v + lr g, theta -= v"))
@@ -148,23 +165,19 @@ def _momentum() -> list[Knob]:
     ]
     for f in ("torch", "lookahead", "sutskever"):
         out.append(_knob(a, f"nesterov_{f}", f"Nesterov momentum, form {f!r} (nesterov)",
-                         lambda hp: True,
-                         lambda hp, f=f: {"lr": hp["lr"], "beta": hp["beta"], "form": f, "weight_decay": hp["weight_decay"]},
-                         to="nesterov"))  # fmt: skip
+                         _always, _pick(("lr", "beta", "weight_decay"), form=f), to="nesterov"))  # fmt: skip
     return out
 
 
 def _nesterov() -> list[Knob]:
     a = "nesterov"
     out = [
-        _knob(a, f"form_{f}", f"Nesterov form {f!r}", lambda hp, f=f: hp["form"] != f, lambda hp, f=f: {**hp, "form": f})
+        _knob(a, f"form_{f}", f"Nesterov form {f!r}", _differs("form", f), _set(form=f))
         for f in ("lookahead", "sutskever", "torch")
     ]
     for fs in ("grad", "zeros"):
         out.append(_knob(a, f"heavy_ball_{fs}", f"plain heavy-ball momentum without the Nesterov correction (momentum, first_step={fs!r})",
-                         lambda hp: True,
-                         lambda hp, fs=fs: {"lr": hp["lr"], "beta": hp["beta"], "form": "polyak", "first_step": fs,
-                                            "weight_decay": hp["weight_decay"]}, to="momentum"))  # fmt: skip
+                         _always, _pick(("lr", "beta", "weight_decay"), form="polyak", first_step=fs), to="momentum"))  # fmt: skip
     out.append(_knob(a, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0, _set(weight_decay=0.0)))
     return out
 
@@ -265,10 +278,8 @@ _BUILDERS: dict[str, Callable[[], list[Knob]]] = {
 def knobs(algorithm: str) -> tuple[list[Knob], list[str]]:
     """The knobs of ``algorithm`` usable now, and a note for each whose keyword the reference lacks."""
     usable, missing = [], []
+    algo_params = factory_params(algorithm) if algorithm in ALGORITHMS else set()
     for k in _BUILDERS.get(algorithm, lambda: [])():
-        target = k.apply  # the target algorithm is only known after apply; check both ends
-        del target
-        algo_params = set(factory_defaults(algorithm)) if algorithm in ALGORITHMS else set()
         lacking = [n for n in k.needs if n not in algo_params and not _in_target(k, n)]
         if lacking:
             missing.append(f"{algorithm}: knob {k.key!r} needs keyword(s) {lacking}")
@@ -279,7 +290,7 @@ def knobs(algorithm: str) -> tuple[list[Knob], list[str]]:
 
 def _in_target(k: Knob, name: str) -> bool:
     for algo in ALGORITHMS:
-        if algo != k.algorithm and name in factory_defaults(algo):
+        if algo != k.algorithm and name in factory_params(algo):
             return True
     return False
 
@@ -307,7 +318,7 @@ def candidate_specs(spec: ReferenceSpec, *, pairs: bool = False) -> Iterable[tup
             algo, cur = r
         if not ok or algo not in ALGORITHMS:
             continue
-        allowed = factory_defaults(algo)
+        allowed = factory_params(algo)
         cur = {k: v for k, v in cur.items() if k in allowed}
         try:
             cand = ReferenceSpec(algo, cur)
@@ -408,5 +419,14 @@ def diagnose(report: ConformanceReport, *, pairs: bool = True) -> Diagnosis:
     return Diagnosis(spec.algorithm, where, matches, nearest, len(tried), missing)
 
 
-__all__ = ["Candidate", "Diagnosis", "Knob", "candidate_specs", "diagnose", "factory_defaults", "knobs"]
-_ = Run  # re-exported type used in annotations of callers
+__all__ = [
+    "Candidate",
+    "Diagnosis",
+    "Knob",
+    "candidate_specs",
+    "diagnose",
+    "factory_defaults",
+    "factory_params",
+    "full_hyperparams",
+    "knobs",
+]
