@@ -24,6 +24,7 @@ from .momentum import momentum
 from .nesterov import nesterov
 from .rmsprop import rmsprop
 from .sgd import sgd
+from .signsgd import signsgd
 
 __version__ = "0.1.0"
 
@@ -49,4 +50,5 @@ __all__ = [
     "rmsprop",
     "schedules",
     "sgd",
+    "signsgd",
 ]

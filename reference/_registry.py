@@ -18,6 +18,7 @@ from .momentum import momentum
 from .nesterov import nesterov
 from .rmsprop import rmsprop
 from .sgd import sgd
+from .signsgd import signsgd
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("adadelta", adadelta, "v_t = rho v + (1-rho) g^2; delta = sqrt(u + eps)/sqrt(v_t + eps) g; u_t = rho u + (1-rho) delta^2; theta -= eta delta", "first-order"),
     Entry("momentum", momentum, "v_t = beta v_{t-1} + g_t; theta_t = theta_{t-1} - eta_t v_t (forms ema, sutskever)", "first-order"),
     Entry("nesterov", nesterov, "v_t = beta v_{t-1} - eta_t grad L(theta_{t-1} + beta v_{t-1}); theta_t = theta_{t-1} + v_t", "first-order"),
+    Entry("signsgd", signsgd, "m_t = beta m_{t-1} + (1 - beta) g_t (m_t = g_t if beta = 0); theta_t = theta_{t-1} - eta_t sign(m_t)", "first-order"),
     Entry("adam", adam, "theta_t = theta_{t-1} - eta_t mhat_t / (sqrt(vhat_t) + eps), m, v EMAs of g, g^2", "first-order"),
     Entry("gauss_newton", gauss_newton, "(s sum_i J_i^T H_i J_i + l2 I + lambda I) delta = -grad L; theta_t = theta_{t-1} + alpha delta", "curvature"),
 )  # fmt: skip
