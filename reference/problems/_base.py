@@ -92,6 +92,11 @@ class FiniteSumProblem(Problem, Protocol):
         """(n, output_dim) model outputs for the rows of ``X``; traceable by autograd."""
         ...
 
+    def predict_rowwise(self, thetas: Array, X: Array) -> Array:
+        """(n, output_dim): row i is predict(thetas[i], X[i:i+1]) (each sample its own copy of
+        the parameters; the replicated-parameters trick for per-sample gradients/Jacobians)."""
+        ...
+
     def losses_from_outputs(self, outputs: Array, y: NDArray[Any]) -> Array:
         """(n,) data losses of ``outputs`` against targets ``y`` (no regulariser); traceable."""
         ...
