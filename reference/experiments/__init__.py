@@ -1,0 +1,1 @@
+"""Experiments that reproduce the seeds' figures (``optref peaks``)."""
