@@ -221,42 +221,24 @@ def _same(a: Any, b: Any) -> bool:
 # Problems for the closed loop
 
 
-@dataclass(frozen=True)
-class LeastSquares:
-    """L(theta) = ||A theta - b||^2 / (2 m) for A of shape (m, p); grad = A^T (A theta - b) / m."""
+def least_squares(dim: int, seed: int = 0) -> Any:
+    """The default closed-loop problem: ``reference.problems.least_squares`` on R^dim, N = 2 dim rows.
 
-    A: Array
-    b: Array
-
-    @property
-    def dim(self) -> int:
-        return int(self.A.shape[1])
-
-    def grad(self, params: Array) -> Array:
-        out: Array = self.A.T @ (self.A @ params - self.b) / self.A.shape[0]
-        return out
-
-    def __call__(self, params: Array) -> Array:
-        return self.grad(params)
-
-
-def least_squares(dim: int, seed: int = 0) -> LeastSquares:
-    """A well-conditioned least-squares problem on R^dim with m = 2 dim rows.
-
-    A = sqrt(m) U diag(s) V^T with s evenly spaced in [0.5, 1], so the Hessian A^T A / m has
-    eigenvalues s^2 in [0.25, 1]: L = 1, and the closed-loop map of GD with lr <= 2 is
-    non-expansive, as the tolerance model assumes. b ~ N(0, I).
+    L(w) = ||X w - y||^2 / N with X = sqrt(N / 2) U diag(s) V^T, s evenly spaced in [0.5, 1], so the
+    Hessian 2 X^T X / N has eigenvalues s^2 in [0.25, 1]: L-smooth with L = 1, and the closed-loop
+    map of GD with lr <= 2 is non-expansive, as the tolerance model assumes. y ~ N(0, I).
     """
+    from ..problems import least_squares as _ls
+
     if not (isinstance(dim, (int, np.integer)) and dim >= 1):
         raise ValueError(f"dim must be an integer >= 1, got {dim!r}")
     rng = np.random.default_rng([int(seed), 2000])
-    m = 2 * dim
-    u, _ = np.linalg.qr(rng.standard_normal((m, dim)))
+    n = 2 * int(dim)
+    u, _ = np.linalg.qr(rng.standard_normal((n, dim)))
     v, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
     s = np.linspace(0.5, 1.0, dim)
-    a = (u * s) @ v.T * math.sqrt(m)  # A^T A / m = V diag(s^2) V^T
-    b = rng.standard_normal(m)
-    return LeastSquares(A=a, b=b)
+    x = (u * s) @ v.T * math.sqrt(n / 2)
+    return _ls(x, rng.standard_normal(n), reduction="mean")
 
 
 def as_grad_fn(problem: Any) -> GradFn:
@@ -437,7 +419,7 @@ class ConformanceReport:
         return "\n".join(lines)
 
 
-def default_problem(dim: int, seed: int = 0) -> LeastSquares:
+def default_problem(dim: int, seed: int = 0) -> Any:
     """The closed-loop problem used when none is given: ``least_squares(dim, seed)``."""
     return least_squares(dim, seed)
 
@@ -520,7 +502,6 @@ __all__ = [
     "Comparison",
     "ConformanceReport",
     "FunctionPeer",
-    "LeastSquares",
     "NotComparable",
     "Peer",
     "ReferencePeer",

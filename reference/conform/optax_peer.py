@@ -207,6 +207,15 @@ class OptaxPeer:
         return np.concatenate([np.asarray(p, dtype=np.float64).ravel() for p in self._params])
 
 
+def required_learning_rate(name: str) -> bool:
+    """Whether ``optax.<name>`` has a learning_rate argument without a default."""
+    fn = getattr(_OPTAX, name, None)
+    if fn is None or not callable(fn):
+        return False
+    p = inspect.signature(fn).parameters.get("learning_rate")
+    return p is not None and p.default is inspect.Parameter.empty
+
+
 def optax_peer(name: str, shapes: Shapes | None = None, *, dtype: Any = None, **kwargs: Any) -> OptaxPeer:
     """A peer from an optax optimizer's name and keyword arguments (recorded, then translated).
 
@@ -223,4 +232,4 @@ def optax_peer(name: str, shapes: Shapes | None = None, *, dtype: Any = None, **
     return OptaxPeer(short, kwargs, shp, dtype)
 
 
-__all__ = ["SUPPORTED", "OptaxPeer", "optax_peer"]
+__all__ = ["SUPPORTED", "OptaxPeer", "optax_peer", "required_learning_rate"]
