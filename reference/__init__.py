@@ -18,6 +18,7 @@ from ._types import Array, LearningRate, Schedule
 from .adadelta import adadelta
 from .adagrad import adagrad
 from .adam import adam
+from .adamw import adamw
 from .gauss_newton import gauss_newton
 from .gd import gd
 from .momentum import momentum
@@ -41,6 +42,7 @@ __all__ = [
     "adadelta",
     "adagrad",
     "adam",
+    "adamw",
     "entry",
     "gauss_newton",
     "gd",

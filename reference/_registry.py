@@ -12,6 +12,7 @@ from typing import Any, Callable
 from .adadelta import adadelta
 from .adagrad import adagrad
 from .adam import adam
+from .adamw import adamw
 from .gauss_newton import gauss_newton
 from .gd import gd
 from .momentum import momentum
@@ -45,6 +46,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("nesterov", nesterov, "v_t = beta v_{t-1} - eta_t grad L(theta_{t-1} + beta v_{t-1}); theta_t = theta_{t-1} + v_t", "first-order"),
     Entry("signsgd", signsgd, "m_t = beta m_{t-1} + (1 - beta) g_t (m_t = g_t if beta = 0); theta_t = theta_{t-1} - eta_t sign(m_t)", "first-order"),
     Entry("adam", adam, "theta_t = theta_{t-1} - eta_t mhat_t / (sqrt(vhat_t) + eps), m, v EMAs of g, g^2", "first-order"),
+    Entry("adamw", adamw, "theta_t = theta_{t-1} - eta_t (mhat_t / (sqrt(vhat_t) + eps) + lambda theta_{t-1})", "first-order"),
     Entry("gauss_newton", gauss_newton, "(s sum_i J_i^T H_i J_i + l2 I + lambda I) delta = -grad L; theta_t = theta_{t-1} + alpha delta", "curvature"),
 )  # fmt: skip
 
