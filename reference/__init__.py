@@ -18,14 +18,26 @@ from ._types import Array, LearningRate, Schedule
 from .adadelta import adadelta
 from .adagrad import adagrad
 from .adam import adam
+from .bfgs import bfgs
+from .cg import LinearSystem, cg
+from .cg import solve as cg_solve
+from .fista import fista
 from .adamw import adamw
 from .gauss_newton import gauss_newton
 from .gd import gd
+from .lbfgs import lbfgs
+from .linesearch import armijo, strong_wolfe
 from .momentum import momentum
 from .nesterov import nesterov
+from .newton import newton
+from .oracle import FunctionOracle, Sample
+from .prox_grad import prox_grad
 from .rmsprop import rmsprop
+from .saga import saga
 from .sgd import sgd
 from .signsgd import signsgd
+from .svrg import svrg
+from .trust_region import trust_region
 
 __version__ = "0.1.0"
 
@@ -34,7 +46,9 @@ __all__ = [
     "ENTRIES",
     "Array",
     "Entry",
+    "FunctionOracle",
     "LearningRate",
+    "LinearSystem",
     "Method",
     "OptState",
     "Optimizer",
@@ -42,15 +56,28 @@ __all__ = [
     "adadelta",
     "adagrad",
     "adam",
+    "armijo",
+    "bfgs",
+    "cg",
+    "cg_solve",
     "adamw",
     "entry",
+    "fista",
     "gauss_newton",
     "gd",
+    "lbfgs",
     "make",
     "momentum",
     "nesterov",
+    "newton",
+    "prox_grad",
     "rmsprop",
+    "saga",
+    "Sample",
     "schedules",
     "sgd",
     "signsgd",
+    "strong_wolfe",
+    "svrg",
+    "trust_region",
 ]

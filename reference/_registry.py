@@ -12,14 +12,23 @@ from typing import Any, Callable
 from .adadelta import adadelta
 from .adagrad import adagrad
 from .adam import adam
+from .bfgs import bfgs
+from .cg import cg
+from .fista import fista
 from .adamw import adamw
 from .gauss_newton import gauss_newton
 from .gd import gd
+from .lbfgs import lbfgs
 from .momentum import momentum
 from .nesterov import nesterov
+from .newton import newton
+from .prox_grad import prox_grad
 from .rmsprop import rmsprop
+from .saga import saga
 from .sgd import sgd
 from .signsgd import signsgd
+from .svrg import svrg
+from .trust_region import trust_region
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,15 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("adam", adam, "theta_t = theta_{t-1} - eta_t mhat_t / (sqrt(vhat_t) + eps), m, v EMAs of g, g^2", "first-order"),
     Entry("adamw", adamw, "theta_t = theta_{t-1} - eta_t (mhat_t / (sqrt(vhat_t) + eps) + lambda theta_{t-1})", "first-order"),
     Entry("gauss_newton", gauss_newton, "(s sum_i J_i^T H_i J_i + l2 I + lambda I) delta = -grad L; theta_t = theta_{t-1} + alpha delta", "curvature"),
+    Entry("newton", newton, "(H_t + (mu + tau) I) d_t = -g_t; theta_t = theta_{t-1} + alpha_t d_t (line search)", "curvature"),
+    Entry("bfgs", bfgs, "d = -H g; strong Wolfe alpha; s = alpha d, y = g_t - g_{t-1}; H = (I - rho s y^T) H (I - rho y s^T) + rho s s^T", "curvature"),
+    Entry("lbfgs", lbfgs, "d = -H_m g by the two-loop recursion over the last m pairs (s, y), H_0 = (s^T y / y^T y) I; strong Wolfe", "curvature"),
+    Entry("trust_region", trust_region, "p ~ argmin_{||p|| <= Delta} g^T p + 1/2 p^T H p (Steihaug-CG); rho = actual/predicted; Delta update", "curvature"),
+    Entry("cg", cg, "alpha = r^T r / p^T A p; x += alpha p; r += alpha A p; p = -r + (r^T r)_new / (r^T r)_old p", "linear-solver"),
+    Entry("svrg", svrg, "g_t = grad l_i(theta) - grad l_i(theta~) + grad L(theta~); theta_t = theta_{t-1} - eta g_t", "variance-reduction"),
+    Entry("saga", saga, "g_t = grad l_j(theta) - alpha_j + mean(alpha); alpha_j = grad l_j(theta); theta_t = theta_{t-1} - eta g_t", "variance-reduction"),
+    Entry("prox_grad", prox_grad, "theta_t = sign(z) max(|z| - eta lambda, 0), z = theta_{t-1} - eta grad f(theta_{t-1})", "proximal"),
+    Entry("fista", fista, "theta_t = prox(y - eta grad f(y)); s_t = (1 + sqrt(1 + 4 s^2))/2; y_t = theta_t + (s_{t-1} - 1)/s_t (theta_t - theta_{t-1})", "proximal"),
 )  # fmt: skip
 
 _BY_NAME = {e.name: e for e in ENTRIES}
