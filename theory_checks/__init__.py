@@ -7,7 +7,9 @@ from __future__ import annotations
 
 CHECKS: tuple[str, ...] = (
     "gd_stability",
+    "robbins_monro",
     "momentum_speedup",
     "sgd_interpolation",
+    "sgd_temperature",
     "adaptive_effective_step",
 )
