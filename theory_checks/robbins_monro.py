@@ -67,7 +67,7 @@ class _Frozen:
     """The sabotage schedule: eta_t = c/t0^a for every t (picklable, unlike a lambda)."""
 
     def __init__(self, c: float, t0: float, a: float) -> None:
-        self.value = c / t0**a
+        self.value: float = float(c / t0**a)
 
     def __call__(self, t: int) -> float:
         return self.value
