@@ -24,6 +24,11 @@ from .cg import solve as cg_solve
 from .fista import fista
 from .adamw import adamw
 from .gauss_newton import gauss_newton
+from .hessian_free import hessian_free
+from .kfac import kfac
+from .levenberg_marquardt import levenberg_marquardt
+from .natural_gradient import natural_gradient
+from .shampoo import shampoo
 from .gd import gd
 from .lbfgs import lbfgs
 from .linesearch import armijo, strong_wolfe
@@ -64,6 +69,11 @@ __all__ = [
     "entry",
     "fista",
     "gauss_newton",
+    "hessian_free",
+    "kfac",
+    "levenberg_marquardt",
+    "natural_gradient",
+    "shampoo",
     "gd",
     "lbfgs",
     "make",

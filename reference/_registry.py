@@ -17,6 +17,11 @@ from .cg import cg
 from .fista import fista
 from .adamw import adamw
 from .gauss_newton import gauss_newton
+from .hessian_free import hessian_free
+from .kfac import kfac
+from .levenberg_marquardt import levenberg_marquardt
+from .natural_gradient import natural_gradient
+from .shampoo import shampoo
 from .gd import gd
 from .lbfgs import lbfgs
 from .momentum import momentum
@@ -57,6 +62,11 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("adam", adam, "theta_t = theta_{t-1} - eta_t mhat_t / (sqrt(vhat_t) + eps), m, v EMAs of g, g^2", "first-order"),
     Entry("adamw", adamw, "theta_t = theta_{t-1} - eta_t (mhat_t / (sqrt(vhat_t) + eps) + lambda theta_{t-1})", "first-order"),
     Entry("gauss_newton", gauss_newton, "(s sum_i J_i^T H_i J_i + l2 I + lambda I) delta = -grad L; theta_t = theta_{t-1} + alpha delta", "curvature"),
+    Entry("levenberg_marquardt", levenberg_marquardt, "(G + mu I) delta = -g; accept if gain ratio rho > 0; mu by Nielsen's rule", "curvature"),
+    Entry("hessian_free", hessian_free, "truncated CG on (G + lambda I) delta = -g with matrix-free G v; lambda by Martens' rule", "curvature"),
+    Entry("natural_gradient", natural_gradient, "theta_t = theta_{t-1} - eta_t (F + lambda I)^{-1} grad L, F true or empirical Fisher", "curvature"),
+    Entry("kfac", kfac, "Wbar_l <- Wbar_l - eta (S_l + sqrt(g)/pi I)^{-1} grad_l (A_l + pi sqrt(g) I)^{-1}", "curvature"),
+    Entry("shampoo", shampoo, "L += G G^T, R += G^T G; W <- W - eta L^{-1/4} G R^{-1/4}", "curvature"),
     Entry("newton", newton, "(H_t + (mu + tau) I) d_t = -g_t; theta_t = theta_{t-1} + alpha_t d_t (line search)", "curvature"),
     Entry("bfgs", bfgs, "d = -H g; strong Wolfe alpha; s = alpha d, y = g_t - g_{t-1}; H = (I - rho s y^T) H (I - rho y s^T) + rho s s^T", "curvature"),
     Entry("lbfgs", lbfgs, "d = -H_m g by the two-loop recursion over the last m pairs (s, y), H_0 = (s^T y / y^T y) I; strong Wolfe", "curvature"),

@@ -38,9 +38,9 @@ from typing import Any
 
 import autograd.numpy as anp
 
-from ._core import Method, check_nonnegative, check_positive, check_unit_interval
+from ._core import Method, check_choice, check_nonnegative, check_positive, check_unit_interval
 from ._types import Array
-from .model_oracle import OutputModel, check_count, evaluate, gn_matrix, loss_at
+from .model_oracle import ACTIVATIONS, OutputModel, check_count, evaluate, gn_matrix, loss_at
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -80,10 +80,11 @@ def step(
     c: float = 1e-4,
     beta: float = 0.5,
     max_backtracks: int = 30,
+    activation: str | None = None,
 ) -> GaussNewtonState:
     """One Gauss-Newton step, eqs. (GN1)-(GN5) of specs/gauss_newton.md."""
     theta = state.params
-    rec = evaluate(model, theta, jacobians=True, who="gauss_newton")  # (GN1)
+    rec = evaluate(model, theta, jacobians=True, activation=activation, who="gauss_newton")  # (GN1)
     G = gn_matrix(rec)  # (GN2)
     p = anp.shape(theta)[0]
     delta = anp.linalg.solve(G + damping * anp.eye(p), -rec.grad)  # (GN3)
@@ -102,6 +103,7 @@ def gauss_newton(
     c: float = 1e-4,
     beta: float = 0.5,
     max_backtracks: int = 30,
+    activation: str | None = None,
 ) -> Method[GaussNewtonState, OutputModel]:
     """Gauss-Newton with hyperparameters bound; ``opt.step(state, problem)``.
 
@@ -111,6 +113,9 @@ def gauss_newton(
         c: Armijo constant in (0, 1).
         beta: backtracking factor in (0, 1).
         max_backtracks: integer >= 0, halvings tried before the step is rejected.
+        activation: None (generic per-sample Jacobians through ``predict_rowwise``) or the hidden
+            activation of a dense-MLP problem ("relu" for Peaks, "tanh", "identity"): the faster
+            layer-wise Jacobian formula, checked against the problem's ``predict`` at every step.
     """
     name = "gauss_newton"
     check_nonnegative(name, "damping", damping)
@@ -119,11 +124,12 @@ def gauss_newton(
     check_positive(name, "beta", beta)
     check_unit_interval(name, "beta", beta)
     check_count(name, "max_backtracks", max_backtracks, minimum=0)
+    check_choice(name, "activation", activation, (None, *ACTIVATIONS))
     if not isinstance(line_search, bool):
         raise TypeError(f"{name}: line_search must be a bool, got {line_search!r}")
     step_fn = partial(
         step, damping=damping, line_search=line_search, c=c, beta=beta,
-        max_backtracks=max_backtracks,
+        max_backtracks=max_backtracks, activation=activation,
     )  # fmt: skip
     return Method(name=name, hyperparams=dict(step_fn.keywords), init_fn=init, step_fn=step_fn)
 

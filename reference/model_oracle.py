@@ -43,6 +43,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import grad as ag_grad
 from autograd import make_jvp
+from autograd.tracer import getval as _getval
 from autograd.tracer import isbox
 from numpy.typing import NDArray
 
@@ -160,6 +161,109 @@ def per_sample_jacobians(model: OutputModel, params: Any, X: Array | None = None
     return anp.stack(rows, axis=1)
 
 
+# ----------------------------------------------------------------------------------------------
+# Dense MLPs: the layer structure that K-FAC, Shampoo and the fast Jacobian path read
+
+ACTIVATIONS = ("relu", "tanh", "identity")
+
+
+def _act(name: str, z: Any) -> Any:
+    if name == "relu":
+        return anp.where(z > 0, z, 0.0)
+    if name == "tanh":
+        return anp.tanh(z)
+    return z
+
+
+def dense_layers(who: str, model: Any, params: Any) -> list[tuple[Any, Any]]:
+    """[(W_l (out, in), b_l (out,)), ...] from ``model.unflatten(params)`` = (W1, b1, W2, b2, ...).
+
+    Checks that the flat vector is the row-major concatenation W1, b1, W2, b2, ... (the layout the
+    per-layer methods write back into) and that consecutive shapes chain.
+    """
+    if not hasattr(model, "unflatten"):
+        raise TypeError(f"{who}: the problem needs unflatten(params) -> (W1, b1, W2, b2, ...) (a dense MLP)")
+    arrays = model.unflatten(params)
+    if len(arrays) % 2 or not arrays:
+        raise ValueError(f"{who}: unflatten must return (W1, b1, W2, b2, ...), got {len(arrays)} arrays")
+    layers = [(arrays[i], arrays[i + 1]) for i in range(0, len(arrays), 2)]
+    prev = int(model.X.shape[1])
+    for l, (W, b) in enumerate(layers):
+        if anp.ndim(W) != 2 or anp.shape(W)[1] != prev or anp.shape(b) != (anp.shape(W)[0],):
+            raise ValueError(f"{who}: layer {l + 1} has W {anp.shape(W)}, b {anp.shape(b)}; expected W (out, {prev}), b (out,)")
+        prev = int(anp.shape(W)[0])
+    flat = np.concatenate([np.ravel(np.asarray(_getval(a))) for a in arrays])
+    if flat.shape != np.shape(_getval(params)) or not np.array_equal(flat, np.asarray(_getval(params))):
+        raise ValueError(f"{who}: params are not the row-major concatenation W1, b1, W2, b2, ... of unflatten")
+    return layers
+
+
+def dense_forward(layers: list[tuple[Any, Any]], X: Any, activation: str, taps: list[Any] | None = None) -> tuple[Any, list[Any]]:
+    """Outputs and the layer inputs [a_0 = X, a_1, ...]: s_l = a_{l-1} W_l^T + b_l (+ tap_l), a_l = act(s_l).
+
+    The last layer is linear (its s_L is the output). ``taps`` are zeros added to the
+    pre-activations: d(loss)/d(tap_l) is the per-sample backpropagated delta of layer l.
+    """
+    a = X
+    inputs = []
+    for l, (W, b) in enumerate(layers):
+        inputs.append(a)
+        s = anp.dot(a, W.T) + b
+        if taps is not None:
+            s = s + taps[l]
+        a = s if l == len(layers) - 1 else _act(activation, s)
+    return a, inputs
+
+
+def check_dense_model(who: str, model: Any, params: Any, activation: str, layers: list[tuple[Any, Any]]) -> None:
+    """The dense forward with ``activation`` must reproduce ``model.predict`` at ``params``."""
+    mine, _ = dense_forward(layers, model.X, activation)
+    theirs = model.predict(params, model.X)
+    a, b = np.asarray(_getval(mine)), np.asarray(_getval(theirs))
+    if a.shape != b.shape or not np.allclose(a, b, rtol=1e-12, atol=1e-12 * (1 + np.abs(b).max())):
+        raise ValueError(
+            f"{who}: the problem's predict is not a dense MLP with activation={activation!r} "
+            "(the layer-wise forward does not reproduce it)"
+        )
+
+
+def dense_deltas(model: Any, layers: list[tuple[Any, Any]], activation: str, cotangent_fn: Any) -> tuple[list[Any], list[Any]]:
+    """Per-sample deltas d(sum_i c_i(o_i))/d s_l, (n, out_l) each, in one backward pass.
+
+    ``cotangent_fn(outputs) -> scalar`` is the function of the outputs to backpropagate
+    (e.g. sum_i l(o_i, y_i) or sum_i o_ik). Returns (deltas, layer inputs).
+    """
+    X = model.X
+    n = int(X.shape[0])
+    taps0 = [anp.zeros((n, anp.shape(W)[0])) for W, _ in layers]
+    _, inputs = dense_forward(layers, X, activation)
+    deltas = ag_grad(lambda taps: cotangent_fn(dense_forward(layers, X, activation, taps)[0]))(taps0)
+    return list(deltas), inputs
+
+
+def dense_jacobians(model: Any, params: Any, activation: str, who: str = "jacobians") -> Any:
+    """(n, m, p) per-sample Jacobians of a dense MLP by the layer-wise outer-product formula
+
+        dF_k(x_i)/dW_l = delta_{l,k,i} a_{l-1,i}^T,   dF_k(x_i)/db_l = delta_{l,k,i},
+
+    with delta_{l,k} from one backward pass of sum_i F_k(x_i) into the pre-activation taps
+    (m passes of the ordinary network; never a loop over samples).
+    """
+    layers = dense_layers(who, model, params)
+    check_dense_model(who, model, params, activation, layers)
+    m = int(model.output_dim)
+    blocks_k = []
+    for k in range(m):
+        deltas, inputs = dense_deltas(model, layers, activation, lambda O, k=k: anp.sum(O[:, k]))
+        parts = []
+        for d, a in zip(deltas, inputs):
+            n = anp.shape(d)[0]
+            parts.append(anp.reshape(d[:, :, None] * a[:, None, :], (n, -1)))
+            parts.append(d)
+        blocks_k.append(anp.concatenate(parts, axis=1))
+    return anp.stack(blocks_k, axis=1)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class ModelRecord:
     """Everything the curvature methods read at one point theta (shapes in the comments)."""
@@ -176,8 +280,15 @@ class ModelRecord:
     l2: float  # the problem's regulariser coefficient
 
 
-def evaluate(model: OutputModel, params: Any, *, jacobians: bool = True, who: str = "evaluate") -> ModelRecord:
+def evaluate(
+    model: OutputModel, params: Any, *, jacobians: bool = True, activation: str | None = None,
+    who: str = "evaluate",
+) -> ModelRecord:
     """The record at ``params``: outputs, losses, L, output derivatives, J (optional) and grad L.
+
+    ``activation`` (one of ``ACTIVATIONS``) declares the problem a dense MLP with that hidden
+    activation and computes J by ``dense_jacobians`` (checked against ``predict``); None uses the
+    generic replicated-parameters path ``per_sample_jacobians``.
 
     With ``jacobians=True`` grad L = s sum_i J_i^T out_grad_i + l2 theta (chain rule on autograd's
     factors); otherwise one reverse pass ``J^T out_grad`` through ``predict`` (a VJP).
@@ -190,7 +301,14 @@ def evaluate(model: OutputModel, params: Any, *, jacobians: bool = True, who: st
     losses = model.losses_from_outputs(outputs, model.y)
     loss = s * anp.sum(losses) + (0.5 * l2 * anp.sum(theta * theta) if l2 else 0.0)
     out_grad, out_hess = output_derivatives(model, outputs)
-    jac = per_sample_jacobians(model, theta) if jacobians else None
+    if not jacobians:
+        jac = None
+    elif activation is None:
+        jac = per_sample_jacobians(model, theta)
+    else:
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"{who}: activation must be one of {list(ACTIVATIONS)} or None, got {activation!r}")
+        jac = dense_jacobians(model, theta, activation, who)
     if jac is not None:
         g = s * anp.einsum("nkp,nk->p", jac, out_grad)
     else:
@@ -214,7 +332,7 @@ def gn_matrix(rec: ModelRecord) -> Any:
         raise ValueError("gn_matrix: the record has no Jacobians; evaluate(..., jacobians=True)")
     J = rec.jac
     n, m, p = anp.shape(J)
-    HJ = anp.einsum("nkl,nlq->nkq", rec.out_hess, J)
+    HJ = anp.matmul(rec.out_hess, J)  # (n, m, p)
     G = rec.scale * anp.dot(anp.reshape(J, (n * m, p)).T, anp.reshape(HJ, (n * m, p)))
     G = 0.5 * (G + G.T)  # exact symmetry (the two products round differently)
     return G + rec.l2 * anp.eye(p) if rec.l2 else G
