@@ -30,6 +30,7 @@ from .levenberg_marquardt import levenberg_marquardt
 from .natural_gradient import natural_gradient
 from .shampoo import shampoo
 from .gd import gd
+from .lion import lion
 from .lbfgs import lbfgs
 from .linesearch import armijo, strong_wolfe
 from .momentum import momentum
@@ -75,6 +76,7 @@ __all__ = [
     "natural_gradient",
     "shampoo",
     "gd",
+    "lion",
     "lbfgs",
     "make",
     "momentum",
