@@ -24,13 +24,15 @@ Mapping (torch 2.13.0; specs/conformance.md "Peers", shared/conventions.md secti
 | Adadelta(lr, rho, eps) | adadelta(lr, rho, eps, weight_decay) |
 
 ``maximize=True`` and several param groups with different hyperparameters are refused
-(``NotComparable``); LBFGS is not a gradient-stream optimizer (it needs a closure) and is refused
-here (see specs/conformance.md).
+(``NotComparable``). LBFGS is not a gradient-stream optimizer (it needs a closure and runs a line
+search): ``torch_peer`` refuses it, and ``compare_lbfgs`` compares the end points of torch's
+LBFGS(line_search_fn="strong_wolfe") and ``ref.lbfgs`` on a strongly convex least-squares problem.
 """
 
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -230,4 +232,84 @@ def _torch_dtype(dtype: Any) -> Any:
     return getattr(_T, name)
 
 
-__all__ = ["TorchPeer", "torch_peer"]
+
+
+# ----------------------------------------------------------------------------------------------
+# L-BFGS: compared where comparable, i.e. at the end of a run on a strongly convex problem
+
+
+@dataclass(frozen=True)
+class LBFGSComparison:
+    """torch.optim.LBFGS(strong_wolfe) and ref.lbfgs run to convergence on a least-squares problem.
+
+    The two line searches differ (torch: cubic interpolation ported from lswolfe.lua, first trial
+    step min(1, 1/||g||_1) lr; reference: Nocedal & Wright Alg. 3.5/3.6, first trial 1), so the
+    iterates differ from step 1 and only the end points are comparable. For a mu-strongly convex
+    f, ||x - x*|| <= ||grad f(x)|| / mu; each end point must be within that bound of x* (exact
+    solution by numpy.linalg.lstsq) plus float64 rounding of x*, and both gradients must be small.
+    """
+
+    x_star: Array
+    x_torch: Array
+    x_ref: Array
+    grad_torch: float
+    grad_ref: float
+    mu: float
+    torch_evals: int
+    ref_steps: int
+
+    def bound(self, g: float) -> float:
+        return g / self.mu + 64 * float(np.finfo(np.float64).eps) * max(1.0, float(np.max(np.abs(self.x_star))))
+
+    @property
+    def err_torch(self) -> float:
+        return float(np.linalg.norm(self.x_torch - self.x_star))
+
+    @property
+    def err_ref(self) -> float:
+        return float(np.linalg.norm(self.x_ref - self.x_star))
+
+    @property
+    def passed(self) -> bool:
+        return self.err_torch <= self.bound(self.grad_torch) and self.err_ref <= self.bound(self.grad_ref)
+
+
+def compare_lbfgs(dim: int = 12, seed: int = 0, *, history_size: int = 10, max_iter: int = 100) -> LBFGSComparison:
+    """Run torch LBFGS (strong Wolfe, ``history_size``) and ``ref.lbfgs(m=history_size)`` on
+    ``least_squares(dim, seed)`` from the conformance theta_0 and compare the end points."""
+    from .._registry import make
+    from ..oracle import FunctionOracle
+    from .core import least_squares
+    from .streams import initial_point
+
+    prob = least_squares(dim, seed)
+    x0 = initial_point(seed, dim)
+    X, y = np.asarray(prob.X), np.asarray(prob.y)
+    x_star = np.linalg.lstsq(X, y, rcond=None)[0]
+    mu = float(np.min(np.linalg.eigvalsh(2 * X.T @ X / X.shape[0])))
+    w = _T.tensor(x0.copy(), dtype=_T.float64, requires_grad=True)
+    opt = _T.optim.LBFGS([w], lr=1, max_iter=max_iter, history_size=history_size, line_search_fn="strong_wolfe",
+                         tolerance_grad=1e-12, tolerance_change=0.0)  # fmt: skip
+    evals = [0]
+
+    def closure() -> Any:
+        evals[0] += 1
+        x = w.detach().numpy().copy()
+        w.grad = _T.tensor(np.asarray(prob.grad(x)), dtype=_T.float64)
+        return _T.tensor(float(prob.loss(x)), dtype=_T.float64)
+
+    opt.step(closure)
+    x_t = w.detach().numpy().copy()
+    method = make("lbfgs", m=history_size)
+    oracle = FunctionOracle.from_problem(prob)
+    state = method.init(x0)
+    steps = 0
+    while steps < max_iter and float(np.linalg.norm(prob.grad(state.params))) > 1e-12 and not state.stalled:
+        state = method.step(state, oracle)
+        steps += 1
+    x_r = np.array(state.params)
+    return LBFGSComparison(x_star, x_t, x_r, float(np.linalg.norm(prob.grad(x_t))),
+                           float(np.linalg.norm(prob.grad(x_r))), mu, evals[0], steps)  # fmt: skip
+
+
+__all__ = ["LBFGSComparison", "TorchPeer", "compare_lbfgs", "torch_peer"]
