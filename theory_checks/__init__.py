@@ -8,8 +8,10 @@ from __future__ import annotations
 CHECKS: tuple[str, ...] = (
     "gd_stability",
     "robbins_monro",
+    "early_stopping_ridge",
     "momentum_speedup",
     "sgd_interpolation",
     "sgd_temperature",
+    "adam_fixed_points",
     "adaptive_effective_step",
 )
