@@ -21,6 +21,7 @@ from .adam import adam
 from .bfgs import bfgs
 from .cg import LinearSystem, cg
 from .cg import solve as cg_solve
+from .clip import clip_by_global_norm
 from .fista import fista
 from .adamw import adamw
 from .gauss_newton import gauss_newton
@@ -38,6 +39,7 @@ from .nesterov import nesterov
 from .newton import newton
 from .oracle import FunctionOracle, Sample
 from .prox_grad import prox_grad
+from .pytree import flat
 from .rmsprop import rmsprop
 from .saga import saga
 from .sgd import sgd
@@ -66,9 +68,11 @@ __all__ = [
     "bfgs",
     "cg",
     "cg_solve",
+    "clip_by_global_norm",
     "adamw",
     "entry",
     "fista",
+    "flat",
     "gauss_newton",
     "hessian_free",
     "kfac",

@@ -1,0 +1,148 @@
+"""clip_by_global_norm: golden values from specs/clip.md, the norm bound, pass-through below the
+threshold, composition with any optimizer, purity, hypergradients, bad input."""
+
+from __future__ import annotations
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from autograd import grad as agrad
+from hypothesis import given
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+
+import reference as ref
+from reference.clip import clip_grad
+from reference.clip import step as clip_step
+
+from .helpers import assert_states_close, readonly, run, stream
+from .strategies import params_and_grads
+
+
+def test_clip_golden() -> None:
+    opt = ref.clip_by_global_norm(ref.sgd(lr=0.5), 1.0)
+    s = opt.step(opt.init([0.0, 0.0]), [3.0, 4.0])
+    assert_allclose(s.params, [-0.3, -0.4], rtol=1e-15)
+    s = opt.step(s, [0.3, -0.4])
+    assert_allclose(s.params, [-0.45, -0.2], rtol=1e-15)
+    assert s.t == 2
+
+
+def test_clip_golden_torch_eps() -> None:
+    assert_allclose(clip_grad(np.array([3.0, 4.0]), max_norm=1.0, eps=1e-6),
+                    [0.59999988000002400, 0.79999984000003200], rtol=1e-15)  # fmt: skip
+
+
+@given(params_and_grads(n_grads=1), st.floats(1e-3, 1e3))
+def test_norm_is_at_most_max_norm_and_direction_kept(xg: tuple[np.ndarray, list[np.ndarray]], tau: float) -> None:
+    _, (g,) = xg
+    c = clip_grad(g, max_norm=tau)
+    n = np.linalg.norm(g)
+    if n <= tau:
+        assert c is g  # passed through untouched
+    else:
+        assert_allclose(np.linalg.norm(c), tau, rtol=1e-14)
+        assert_allclose(c * n, g * tau, rtol=1e-13, atol=1e-300)
+
+
+def test_zero_gradient_passes_without_warning() -> None:
+    z = np.zeros(3)
+    assert clip_grad(z, max_norm=1.0) is z
+
+
+@pytest.mark.parametrize("make", [lambda: ref.adam(lr=0.01, weight_decay=0.1), lambda: ref.rmsprop(momentum=0.9),
+                                  lambda: ref.adagrad(), lambda: ref.adamw(), lambda: ref.adadelta()])  # fmt: skip
+def test_wraps_any_optimizer_as_clipping_then_stepping(make: object) -> None:
+    inner = make()  # type: ignore[operator]
+    opt = ref.clip_by_global_norm(inner, 0.7)
+    gs = stream(41, (5,), 8, scale=2.0)
+    sa, sb = opt.init(np.ones(5)), inner.init(np.ones(5))
+    assert type(sa) is type(sb)
+    for g in gs:
+        n = np.linalg.norm(g)
+        sb = inner.step(sb, g * min(1.0, 0.7 / n))
+        sa = opt.step(sa, g)
+        assert_states_close(sa, sb, rtol=1e-12, atol=1e-14)  # np.linalg.norm rounds differently
+
+
+def test_large_max_norm_is_the_identity() -> None:
+    gs = stream(42, (4,), 6)
+    a = run(ref.clip_by_global_norm(ref.adam(lr=0.1), 1e6), np.zeros(4), gs)
+    b = run(ref.adam(lr=0.1), np.zeros(4), gs)
+    assert_array_equal(a[-1], b[-1])
+
+
+def test_clip_happens_before_coupled_weight_decay() -> None:
+    # sgd with wd: theta - lr (clip(g) + lambda theta); the decay term is not clipped.
+    opt = ref.clip_by_global_norm(ref.sgd(lr=0.1, weight_decay=1.0), 1.0)
+    s = opt.step(opt.init([10.0, 0.0]), [0.0, 4.0])
+    assert_allclose(s.params, [10.0 - 0.1 * 10.0, -0.1 * 1.0], rtol=1e-15)
+
+
+def test_keeps_query_and_hyperparams() -> None:
+    inner = ref.adam(lr=0.1)
+    opt = ref.clip_by_global_norm(inner, 2.0, eps=1e-6)
+    assert opt.hyperparams["opt"] is inner and opt.hyperparams["max_norm"] == 2.0
+    assert opt.query_fn is inner.query_fn and opt.name == "clip_by_global_norm"
+    assert "ref.clip_by_global_norm(opt=ref.adam(lr=0.1" in repr(opt)
+
+
+def test_hypergradient_through_20_steps() -> None:
+    h = np.array([1.0, 4.0, 0.25])
+
+    def loss_after(lr: float) -> float:
+        opt = ref.clip_by_global_norm(ref.sgd(lr=lr), 1.0)
+        s = opt.init(np.array([1.0, -1.0, 2.0]))
+        for _ in range(20):
+            s = opt.step(s, h * s.params)
+        return 0.5 * anp.sum(h * s.params**2)
+
+    lr, d = 0.2, 1e-6
+    fd = (loss_after(lr + d) - loss_after(lr - d)) / (2 * d)
+    got = agrad(loss_after)(lr)
+    assert np.isfinite(got) and abs(got) > 1e-3
+    assert_allclose(got, fd, rtol=1e-6)
+
+
+def test_purity_readonly_inputs() -> None:
+    opt = ref.clip_by_global_norm(ref.adam(lr=0.1), 0.5)
+    s0 = opt.init(readonly([1.0, 2.0]))
+    for arr in (s0.params, s0.m, s0.v):
+        arr.setflags(write=False)
+    g = readonly([3.0, -4.0])
+    s1, s1b = opt.step(s0, g), opt.step(s0, g)
+    assert_array_equal(s1.params, s1b.params)
+    assert_array_equal(g, [3.0, -4.0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(max_norm=0.0), "clip_by_global_norm: max_norm must be a finite number > 0"),
+        (dict(max_norm=-1.0), "max_norm must be a finite number > 0"),
+        (dict(max_norm=float("inf")), "max_norm must be a finite number > 0"),
+        (dict(max_norm=1.0, eps=-1e-6), "eps must be a finite number >= 0"),
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, float], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        ref.clip_by_global_norm(ref.sgd(lr=0.1), **kwargs)
+
+
+def test_bad_opt_and_grad() -> None:
+    with pytest.raises(TypeError, match="opt must be a reference Optimizer"):
+        ref.clip_by_global_norm("adam", 1.0)  # type: ignore[arg-type]
+    opt = ref.clip_by_global_norm(ref.sgd(lr=0.1), 1.0)
+    s = opt.init(np.zeros(3))
+    with pytest.raises(ValueError, match=r"grad has shape \(2,\) but params have shape \(3,\)"):
+        opt.step(s, np.zeros(2))
+    with pytest.raises(ValueError, match="non-finite"):
+        opt.step(s, np.array([0.0, np.inf, 1.0]))
+
+
+def test_bare_step_matches_factory() -> None:
+    inner = ref.sgd(lr=0.1)
+    s0 = inner.init(np.ones(2))
+    a = clip_step(s0, np.array([3.0, 4.0]), inner_step=inner.step_fn, max_norm=1.0)
+    b = ref.clip_by_global_norm(inner, 1.0).step(s0, [3.0, 4.0])
+    assert_array_equal(a.params, b.params)
