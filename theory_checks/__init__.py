@@ -10,6 +10,7 @@ CHECKS: tuple[str, ...] = (
     "robbins_monro",
     "early_stopping_ridge",
     "momentum_speedup",
+    "nesterov_rate",
     "sgd_interpolation",
     "sgd_temperature",
     "adam_fixed_points",
