@@ -419,6 +419,14 @@ class ConformanceReport:
         return "\n".join(lines)
 
 
+def spec_of(opt: Optimizer[Any]) -> ReferenceSpec:
+    """The ``ReferenceSpec`` of a built reference optimizer (its name and factory keywords)."""
+    if opt.name not in ALGORITHMS:
+        raise NotComparable(f"reference optimizer {opt.name!r} is not registered")
+    keys = set(inspect.signature(entry(opt.name).factory).parameters)
+    return ReferenceSpec(opt.name, {k: v for k, v in opt.hyperparams.items() if k in keys})
+
+
 def default_problem(dim: int, seed: int = 0) -> Any:
     """The closed-loop problem used when none is given: ``least_squares(dim, seed)``."""
     return least_squares(dim, seed)
@@ -463,7 +471,8 @@ def conform(
 
     Args:
         peer: the implementation under test (``torch_peer``, ``optax_peer``, ``FunctionPeer`` ...).
-        reference: the reference optimizer; default ``peer.spec.build()``.
+        reference: the reference optimizer; default ``peer.spec.build()``. When given, the
+            report and the diagnosis are about it (``spec_of(reference)``), not the peer's claim.
         streams, modes: which of ``STREAMS`` and ``MODES`` to run.
         n_steps: steps per run (>= 1). seed: the explicit seed of streams and theta_0.
         dim: parameter count; default the peer's own (``peer.dim``), else 7.
@@ -489,7 +498,8 @@ def conform(
         for m in modes
         for s in streams
     ]
-    report = ConformanceReport(peer.name, peer.spec, comps[0].tolerance, comps)
+    spec = peer.spec if reference is None else spec_of(reference)
+    report = ConformanceReport(peer.name, spec, comps[0].tolerance, comps)
     if diagnose and not report.passed:
         from .variants import diagnose as _diagnose
 
@@ -513,4 +523,5 @@ __all__ = [
     "least_squares",
     "run_peer",
     "run_reference",
+    "spec_of",
 ]
