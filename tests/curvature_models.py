@@ -138,3 +138,62 @@ def mlp_problem(seed: int = 0, n: int = 25, d: int = 2, h: int = 4, m: int = 3, 
 
 def square_problem(target: float = 4.0) -> Square:
     return Square(name="square", X=np.array([[1.0]]), y=np.array([target]), reduction="sum")
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class DenseLogistic(FiniteSumBase):
+    """One dense layer o = W x + b (W is 1 x d), binary logistic loss log(1 + e^o) - y o."""
+
+    @property
+    def dim(self) -> int:
+        return int(self.X.shape[1]) + 1
+
+    @property
+    def output_dim(self) -> int:
+        return 1
+
+    def unflatten(self, theta: Any) -> tuple[Any, Any]:
+        d = int(self.X.shape[1])
+        return anp.reshape(theta[:d], (1, d)), theta[d:]
+
+    def predict(self, params: Any, X: Any) -> Any:
+        W, b = self.unflatten(params)
+        return anp.dot(X, W.T) + b
+
+    def predict_rowwise(self, thetas: Any, X: Any) -> Any:
+        d = int(self.X.shape[1])
+        return anp.sum(thetas[:, :d] * X, axis=1, keepdims=True) + thetas[:, d:]
+
+    def losses_from_outputs(self, outputs: Any, y: Any) -> Any:
+        z = outputs[:, 0]
+        return anp.logaddexp(0.0, z) - y * z
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class ExpFit(FiniteSumBase):
+    """F(theta; x) = theta_0 exp(theta_1 x), l = (o - y)^2: a classic nonlinear least-squares fit."""
+
+    @property
+    def dim(self) -> int:
+        return 2
+
+    @property
+    def output_dim(self) -> int:
+        return 1
+
+    def predict(self, params: Any, X: Any) -> Any:
+        return params[0] * anp.exp(params[1] * X[:, :1])
+
+    def predict_rowwise(self, thetas: Any, X: Any) -> Any:
+        return thetas[:, :1] * anp.exp(thetas[:, 1:2] * X[:, :1])
+
+    def losses_from_outputs(self, outputs: Any, y: Any) -> Any:
+        r = outputs[:, 0] - y
+        return r * r
+
+
+def expfit_problem(seed: int = 0, n: int = 15, noise: float = 0.05) -> ExpFit:
+    rng = np.random.default_rng(seed)
+    x = np.linspace(0.0, 3.0, n)[:, None]
+    y = 2.0 * np.exp(-0.7 * x[:, 0]) + noise * rng.standard_normal(n)
+    return ExpFit(name="expfit", X=x, y=y, reduction="sum")
