@@ -8,6 +8,7 @@ from __future__ import annotations
 CHECKS: tuple[str, ...] = (
     "gd_stability",
     "robbins_monro",
+    "minibatch_noise",
     "early_stopping_ridge",
     "momentum_speedup",
     "nesterov_rate",
