@@ -85,7 +85,7 @@ def step(
     v = beta2 * state.v + (1 - beta2) * g * g  # (A3)
     bc1 = 1 - beta1**t if bias_correction else 1.0
     bc2 = 1 - beta2**t if bias_correction else 1.0
-    mhat, vhat = m / bc1, v / bc2  # (A4)
+    mhat, vhat = (m / bc1, v / bc2) if bias_correction else (m, v)  # (A4)
     vmax = state.vmax
     if amsgrad:
         assert vmax is not None, "AMSGrad state needs vmax: init with amsgrad=True"
@@ -95,10 +95,11 @@ def step(
         else:
             vmax = anp.maximum(vmax, vhat)  # (A5)
             vhat = vmax
+    root = anp.sqrt(vhat + eps_root) if eps_root else anp.sqrt(vhat)  # skip a no-op pass at 0
     if epsilon_hat:  # TensorFlow form: eps meets the uncorrected sqrt(v_t)
-        theta = theta - eta * mhat / (anp.sqrt(vhat + eps_root) + eps / anp.sqrt(bc2))  # (A6)
+        theta = theta - eta * mhat / (root + eps / anp.sqrt(bc2))  # (A6)
     else:
-        theta = theta - eta * mhat / (anp.sqrt(vhat + eps_root) + eps)  # (A6)
+        theta = theta - eta * mhat / (root + eps)  # (A6)
     return AdamState(params=theta, m=m, v=v, vmax=vmax, t=t)
 
 

@@ -89,7 +89,7 @@ def step(
     if first_step == "grad" and state.t == 0:
         v = new  # (M2)  torch: v_1 = g_1, no dampening on the first step
     else:
-        v = beta * state.velocity + (1 - d) * new  # (M2)
+        v = beta * state.velocity + ((1 - d) * new if d else new)  # (M2)  (1 - 0) g: no pass
     if form == "sutskever":
         theta = theta - v  # (M3)
     else:

@@ -100,7 +100,7 @@ def step(
         assert gbar is not None, "centered RMSprop state needs gbar: init with centered=True"
         gbar = alpha * gbar + (1 - alpha) * g  # (R3)
     bc = 1 - alpha**t if bias_correction else 1.0
-    vhat = v / bc  # (R4)
+    vhat = v / bc if bias_correction else v  # (R4)
     if gbar is not None:
         gbarhat = gbar / bc
         vhat = vhat - gbarhat * gbarhat  # >= 0 in exact arithmetic; rounding may dip below
