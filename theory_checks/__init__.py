@@ -16,4 +16,7 @@ CHECKS: tuple[str, ...] = (
     "sgd_temperature",
     "adam_fixed_points",
     "adaptive_effective_step",
+    "gn_one_step",
+    "gn_softmax_matrix",
+    "natural_gradient_invariance",
 )
