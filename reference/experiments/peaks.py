@@ -2,29 +2,45 @@ r"""``optref peaks``: the seeds' running example, Peaks classification, reproduc
 
 Seed 000 trains a 2-32-5 ReLU MLP (p = 261) on 1000 points of U([-3, 3]^2) labelled by 5 level
 sets of the peaks function (800 train / 200 test) with Gauss-Newton and SGD, and SGD again in the
-lazy regime at width 8192; seed 001 compares SGD, SGD+momentum, SGD+Nesterov, Adam, AdamW and Lion
-at both widths. This module trains the same methods (plus L-BFGS and K-FAC, beyond the seeds) on
-``reference.problems.peaks`` and prints our numbers beside the seeds'.
+lazy regime at width 8192 (p = 65541); seed 001 compares SGD, SGD+momentum, SGD+Nesterov, Adam,
+AdamW and Lion at both widths. This module trains the same methods (plus K-FAC and L-BFGS, beyond
+the seeds) on ``reference.problems.peaks`` and prints our numbers beside the seeds'. Results:
+specs/peaks.md.
 
-Protocol (the seeds give no seeds, epochs or batch sizes, so these are ours):
-    * data: ``peaks(width=w, seed=0)`` (one fixed data set); trial k uses
-      ``SeedSequence(seed).spawn(n_seeds)[k]`` for the He initialisation and the minibatch order.
-    * first-order methods: minibatch b = 32 with replacement, ``epochs`` passes (25 steps each),
-      constant learning rate from ``TUNED``; momentum/Nesterov beta = 0.9; AdamW weight decay
-      1e-2 (torch's default); Lion beta = (0.9, 0.99).
-    * Gauss-Newton: full batch, damping 1e-3, Armijo line search, ``gn_steps`` steps (seed 000).
-    * L-BFGS: full batch, history 10, strong Wolfe, ``lbfgs_steps`` steps.
-    * K-FAC (if registered): minibatch like the first-order methods.
-    * Hyperparameter search (``--search``): for each method and width, the learning rates in
-      ``GRID`` are tried on a 640/160 split of the training set with one seed and the same
-      budget; the lr with the lowest validation loss wins. Budget: len(GRID[m]) runs per method
-      and width. ``TUNED`` holds the result of that search as run for the release (see
-      ``SEARCH_RECORD``); ``--search`` reruns it and uses its winners.
+Protocol (the seeds give no seeds, epochs, batch sizes or learning rates, so these are ours):
+    * data: ``peaks(width=w, seed=0)``, one fixed data set (800 train / 200 test). Trial k uses
+      the k-th child of ``SeedSequence(seed)`` for the He initialisation, the minibatch order and
+      K-FAC's sampled targets (three independent streams); trials differ only there.
+    * first-order methods: minibatch b = 32 drawn with replacement, 25 steps per epoch,
+      ``epochs`` epochs at width <= 1024 (default 100, 2500 steps) and ``wide_epochs`` above
+      (default 30, 750 steps), constant learning rate from ``TUNED``. Momentum: heavy ball
+      v = beta v + g, theta -= lr v, beta = 0.9 (seed 001, torch). Nesterov: seed 001's look-ahead
+      form, beta = 0.9. AdamW: decoupled weight decay 1e-2 scaled by lr (torch's default). Lion:
+      beta = (0.9, 0.99). Adam: beta = (0.9, 0.999), eps = 1e-8.
+    * Gauss-Newton (seed 000): full batch, damping lambda = 1e-3, Armijo backtracking,
+      ``gn_steps`` = 30 steps; width <= 1024 only (G is p x p).
+    * K-FAC (Martens & Grosse): the minibatches of the first-order methods, damping 1e-3, sampled
+      targets, factor decay 0.95, inverses every step; width <= 1024 only (the second layer's
+      factor A is (w+1) x (w+1) and inverted every step: 8193^3 flops per step at width 8192).
+    * L-BFGS: full batch, history 10, strong Wolfe, ``lbfgs_steps`` = 300 steps at width <= 1024
+      and ``wide_lbfgs_steps`` = 40 above (about 1.2 s a step at width 8192 on this machine).
+    * Reported: final train/test cross-entropy and accuracy, mean ± sample std over ``seeds`` = 3
+      trials; the training-loss curve after every epoch (first-order, K-FAC) or every iteration
+      (Gauss-Newton, L-BFGS), starting with the loss at theta_0.
+    * Learning-rate search (``--search``; ``SEARCH_PROTOCOL``): for each method with a learning
+      rate and each width, every lr of ``GRID[method]`` is trained once (trial seed = child 0 of
+      ``SeedSequence(seed + 1000)``, disjoint from the reported trials) on the first 640 training
+      points with the reported budget (same epochs), and scored by the cross-entropy on the other
+      160 training points (the 200 test points are never used). The lowest validation loss wins;
+      a diverged run scores inf. ``TUNED`` holds the winners of the run recorded in
+      ``SEARCH_RECORD``; ``--search`` reruns it and trains with its winners.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import math
 import sys
 import time
@@ -36,7 +52,7 @@ import numpy as np
 
 from .. import _registry
 from ..problems import peaks
-from ..problems.peaks import Peaks
+from ..problems.peaks import Peaks, peaks_labels
 
 # Seed 000: (train acc %, test acc %). Seed 001: (train loss, test loss, train acc %, test acc %).
 SEED_000: dict[tuple[str, int], tuple[float, float]] = {
@@ -60,12 +76,19 @@ SEED_001: dict[tuple[str, int], tuple[float, float, float, float]] = {
 }
 
 FIRST_ORDER = ("sgd", "momentum", "nesterov", "adam", "adamw", "lion")
+METHODS = ("gauss_newton", *FIRST_ORDER, "kfac", "lbfgs")
+#: Widths above this are "wide": fewer epochs, no Gauss-Newton and no K-FAC.
+WIDE = 1024
+BATCH_SIZE = 32
 EXTRA_HP: dict[str, dict[str, Any]] = {
     "momentum": {"beta": 0.9},
-    "nesterov": {"beta": 0.9, "form": "torch"},
+    "nesterov": {"beta": 0.9, "form": "lookahead"},
     "adamw": {"weight_decay": 1e-2},
+    "kfac": {"damping": 1e-3, "activation": "relu"},
 }
-#: Learning rates tried by ``--search`` (log-spaced, around each method's usual range).
+GN_DAMPING = 1e-3
+LBFGS_MEMORY = 10
+#: Learning rates tried by ``--search`` (factors of ~3, around each method's usual range).
 GRID: dict[str, tuple[float, ...]] = {
     "sgd": (0.03, 0.1, 0.3, 1.0),
     "momentum": (0.003, 0.01, 0.03, 0.1),
@@ -75,12 +98,42 @@ GRID: dict[str, tuple[float, ...]] = {
     "lion": (1e-4, 3e-4, 1e-3, 3e-3),
     "kfac": (0.01, 0.03, 0.1, 0.3),
 }
+SEARCH_PROTOCOL = (
+    "one training run per grid point (trial seed: child 0 of SeedSequence(1000)), on training points "
+    "0-639 with the reported budget (batch 32, 100 epochs at width 32, 30 at width 8192), scored by "
+    "the mean cross-entropy on training points 640-799; lowest wins, a diverged run scores inf"
+)
+#: Validation losses of the recorded search (width -> method -> lr -> loss); TUNED is its argmin.
+SEARCH_RECORD: dict[int, dict[str, dict[float, float]]] = {}
 #: Winners of the search (width -> method -> lr); see SEARCH_RECORD for how they were found.
 TUNED: dict[int, dict[str, float]] = {
     32: {"sgd": 0.3, "momentum": 0.03, "nesterov": 0.03, "adam": 1e-2, "adamw": 1e-2, "lion": 1e-3, "kfac": 0.1},
     8192: {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adam": 1e-3, "adamw": 1e-3, "lion": 1e-4, "kfac": 0.03},
 }
-SEARCH_RECORD = "not yet run"
+
+#: Budgets of the default run and of ``--quick`` (a smoke run: seconds).
+DEFAULTS: dict[str, Any] = {
+    "widths": "32,8192", "seeds": 3, "epochs": 100, "wide_epochs": 30, "gn_steps": 30,
+    "lbfgs_steps": 300, "wide_lbfgs_steps": 40,
+}  # fmt: skip
+QUICK: dict[str, Any] = {
+    "widths": "32", "seeds": 1, "epochs": 5, "wide_epochs": 2, "gn_steps": 8,
+    "lbfgs_steps": 30, "wide_lbfgs_steps": 3,
+}  # fmt: skip
+
+
+class Diverged(RuntimeError):
+    """A training run produced a non-finite gradient, step or loss."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long each family trains."""
+
+    epochs: int = 100
+    gn_steps: int = 30
+    lbfgs_steps: int = 300
+    batch_size: int = BATCH_SIZE
 
 
 @dataclass(frozen=True)
@@ -95,66 +148,114 @@ class RunResult:
     test_loss: float
     train_acc: float
     test_acc: float
-    curve: tuple[float, ...]  # train loss after each epoch (or each full-batch step)
+    curve: tuple[float, ...]  # train loss at theta_0, then after each epoch (or full-batch step)
     seconds: float
     params: np.ndarray = field(repr=False)
+    diverged: bool = False
 
 
-def _first_order(name: str, lr: float) -> Any:
-    return _registry.make(name, lr=lr, **EXTRA_HP.get(name, {}))
+def _streams(seq: np.random.SeedSequence, k: int) -> list[np.random.SeedSequence]:
+    """The k children of ``seq``, without the side effect of ``seq.spawn`` (same call, same kids)."""
+    return [
+        np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, j), pool_size=seq.pool_size)
+        for j in range(k)
+    ]
+
+
+def _has_lr(method: str) -> bool:
+    return method in FIRST_ORDER or method == "kfac"
+
+
+def _finite(x: Any) -> bool:
+    return bool(np.all(np.isfinite(np.asarray(x))))
 
 
 def train(
     method: str,
     problem: Peaks,
-    rng_seed: np.random.SeedSequence,
+    seq: np.random.SeedSequence,
     *,
     lr: float,
-    epochs: int,
-    batch_size: int = 32,
-    gn_steps: int = 30,
-    lbfgs_steps: int = 300,
+    budget: Budget = Budget(),
+    record_curve: bool = True,
 ) -> tuple[np.ndarray, list[float]]:
-    """Train ``method`` on ``problem``; return the final params and the loss curve."""
-    init_rng, batch_rng = (np.random.default_rng(s) for s in rng_seed.spawn(2))
-    theta0 = problem.init_params(init_rng)
-    curve: list[float] = []
-    if method in FIRST_ORDER or method == "kfac":
-        opt = _first_order(method, lr) if method in FIRST_ORDER else _registry.make("kfac", lr=lr)
+    """Train ``method`` on ``problem`` from the trial ``seq``; return the final params and the curve.
+
+    The run is a pure function of its arguments (bit-for-bit reproducible). Raises ``Diverged``
+    when a gradient, an iterate or the loss stops being finite, ValueError for an unknown method.
+    """
+    if method not in METHODS:
+        raise ValueError(f"peaks: method must be one of {list(METHODS)}, got {method!r}")
+    init_seq, batch_seq, target_seq = _streams(seq, 3)
+    theta0 = problem.init_params(np.random.default_rng(init_seq))
+    batch_rng = np.random.default_rng(batch_seq)
+    curve: list[float] = [float(problem.loss(theta0))] if record_curve else []
+
+    def record(params: Any) -> None:
+        if record_curve:
+            value = float(problem.loss(params))
+            if not math.isfinite(value):
+                raise Diverged(f"{method}: training loss {value}")
+            curve.append(value)
+
+    per_epoch = max(1, problem.n_samples // budget.batch_size)
+    if method in FIRST_ORDER:
+        opt = _registry.make(method, lr=lr, **EXTRA_HP.get(method, {}))
         state = opt.init(theta0)
-        per_epoch = max(1, problem.n_samples // batch_size)
-        for _ in range(epochs):
+        for _ in range(budget.epochs):
             for _ in range(per_epoch):
-                q = opt.query(state)
-                if method == "kfac":
-                    state = opt.step(state, (problem, problem.batch_indices(batch_rng, batch_size)))
-                else:
-                    state = opt.step(state, problem.minibatch_grad(q, batch_rng, batch_size))
-            curve.append(float(problem.loss(state.params)))
+                g = problem.minibatch_grad(opt.query(state), batch_rng, budget.batch_size)
+                if not _finite(g):
+                    raise Diverged(f"{method}: non-finite gradient at step {state.t + 1}")
+                state = opt.step(state, g)
+            record(state.params)
         return np.asarray(state.params), curve
+    if method == "kfac":
+        # K-FAC's step takes a dense-MLP problem (reference/kfac.py) and uses all of its rows: the
+        # minibatch is the problem restricted to the batch's rows (mean reduction, s = 1/b).
+        kseed = int(target_seq.generate_state(1)[0])
+        kopt = _registry.make("kfac", lr=lr, seed=kseed, **EXTRA_HP["kfac"])
+        kstate = kopt.init(theta0)
+        for _ in range(budget.epochs):
+            for _ in range(per_epoch):
+                idx = problem.batch_indices(batch_rng, budget.batch_size)
+                batch = dataclasses.replace(problem, X=problem.X[idx], y=problem.y[idx])
+                kstate = kopt.step(kstate, batch)
+                if not _finite(kstate.params):
+                    raise Diverged(f"kfac: non-finite iterate at step {kstate.t}")
+            record(kstate.params)
+        return np.asarray(kstate.params), curve
     if method == "gauss_newton":
-        opt = _registry.make("gauss_newton", damping=1e-3, line_search=True, activation="relu")
-        state = opt.init(theta0)
-        for _ in range(gn_steps):
-            state = opt.step(state, problem)
-            curve.append(float(problem.loss(state.params)))
-        return np.asarray(state.params), curve
-    if method == "lbfgs":
-        from ..oracle import FunctionOracle
+        gopt = _registry.make("gauss_newton", damping=GN_DAMPING, line_search=True, activation="relu")
+        gstate = gopt.init(theta0)
+        for _ in range(budget.gn_steps):
+            gstate = gopt.step(gstate, problem)
+            record(gstate.params)
+        return np.asarray(gstate.params), curve
+    from ..oracle import FunctionOracle
 
-        opt = _registry.make("lbfgs", m=10)
-        oracle = FunctionOracle.from_problem(problem)
-        state = opt.init(theta0)
-        for _ in range(lbfgs_steps):
-            state = opt.step(state, oracle)
-            curve.append(float(problem.loss(state.params)))
-        return np.asarray(state.params), curve
-    raise ValueError(f"peaks: unknown method {method!r}")
+    lopt = _registry.make("lbfgs", m=LBFGS_MEMORY)
+    oracle = FunctionOracle.from_problem(problem)
+    lstate = lopt.init(theta0)
+    for _ in range(budget.lbfgs_steps):
+        lstate = lopt.step(lstate, oracle)
+        record(lstate.params)
+    return np.asarray(lstate.params), curve
 
 
-def evaluate(method: str, problem: Peaks, trial: int, seq: np.random.SeedSequence, lr: float, epochs: int) -> RunResult:
+def evaluate(
+    method: str, problem: Peaks, trial: int, seq: np.random.SeedSequence, lr: float, budget: Budget
+) -> RunResult:
+    """Train and score one trial; a diverged run is kept, with nan scores and ``diverged=True``."""
     t0 = time.perf_counter()
-    theta, curve = train(method, problem, seq, lr=lr, epochs=epochs)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            theta, curve = train(method, problem, seq, lr=lr, budget=budget)
+    except Diverged:
+        nan = math.nan
+        return RunResult(method=method, width=problem.width, trial=trial, lr=lr, train_loss=nan,
+                         test_loss=nan, train_acc=nan, test_acc=nan, curve=(), params=np.full(problem.dim, nan),
+                         seconds=time.perf_counter() - t0, diverged=True)  # fmt: skip
     return RunResult(
         method=method, width=problem.width, trial=trial, lr=lr,
         train_loss=float(problem.loss(theta)), test_loss=float(problem.test_loss(theta)),
@@ -163,36 +264,51 @@ def evaluate(method: str, problem: Peaks, trial: int, seq: np.random.SeedSequenc
     )  # fmt: skip
 
 
-def search(method: str, width: int, epochs: int, seed: int) -> tuple[float, dict[float, float]]:
-    """Pick the lr of GRID[method] with the lowest validation loss on a 640/160 split."""
+def search(method: str, width: int, budget: Budget, seed: int) -> tuple[float, dict[float, float]]:
+    """Pick the lr of GRID[method] with the lowest validation loss (see SEARCH_PROTOCOL)."""
+    if method not in GRID:
+        raise ValueError(f"peaks: method {method!r} has no learning-rate grid (GRID has {sorted(GRID)})")
     full = peaks(width=width, seed=0)
-    sub = peaks(width=width, seed=0, n_samples=800, n_train=640)  # same first 800 points
-    assert np.array_equal(sub.X, full.X[:640])
+    sub = peaks(width=width, seed=0, n_samples=800, n_train=640)  # the same first 800 points
+    if not np.array_equal(sub.X, full.X[:640]) or not np.array_equal(sub.X_test, full.X[640:800]):
+        raise RuntimeError("peaks: the search split is not a split of the training set")
+    seq = np.random.SeedSequence(seed + 1000).spawn(1)[0]
     scores: dict[float, float] = {}
     for lr in GRID[method]:
-        theta, _ = train(method, sub, np.random.SeedSequence(seed), lr=lr, epochs=epochs)
-        val = float(sub.test_loss(theta))
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                theta, _ = train(method, sub, seq, lr=lr, budget=budget, record_curve=False)
+            val = float(sub.test_loss(theta))
+        except Diverged:
+            val = math.inf
         scores[lr] = val if math.isfinite(val) else math.inf
     return min(scores, key=lambda k: scores[k]), scores
 
 
-def _available(methods: Sequence[str]) -> list[str]:
-    return [m for m in methods if m in _registry.ALGORITHMS]
+def tuned_lr(method: str, width: int) -> float:
+    """TUNED's lr for ``method`` at the recorded width nearest to ``width`` (in log scale)."""
+    if not _has_lr(method):
+        return math.nan
+    w = min(TUNED, key=lambda k: abs(math.log(k / width)))
+    return TUNED[w][method]
 
 
 def _fmt(vals: Sequence[float], digits: int) -> str:
-    a = np.asarray(vals, dtype=float)
+    a = np.asarray([v for v in vals if math.isfinite(v)], dtype=float)
+    if a.size == 0:
+        return "diverged"
     if a.size == 1:
-        return f"{a[0]:.{digits}f}"
-    return f"{a.mean():.{digits}f}±{a.std(ddof=1):.{digits}f}"
+        s = f"{a[0]:.{digits}f}"
+    else:
+        s = f"{a.mean():.{digits}f}±{a.std(ddof=1):.{digits}f}"
+    return s + (f" ({len(vals) - a.size} div.)" if a.size < len(vals) else "")
 
 
 def table(results: list[RunResult]) -> str:
-    """Our mean ± std over trials beside the seeds' figures."""
-    lines = []
-    head = (f"{'width':>5} {'method':<13} {'train loss':>11} {'test loss':>11} {'train acc %':>12} "
-            f"{'test acc %':>12}   {'seed 001 (loss tr/te, acc tr/te)':<34} {'seed 000 (acc tr/te)':<20}")  # fmt: skip
-    lines += [head, "-" * len(head)]
+    """Our mean ± std over trials beside the seeds' figures, one row per (width, method)."""
+    head = (f"{'width':>5} {'method':<13} {'lr':>7} {'n':>2} {'train loss':>11} {'test loss':>11} "
+            f"{'train acc %':>12} {'test acc %':>12} | {'seed 001 loss tr/te, acc tr/te':<31}| seed 000 acc tr/te")  # fmt: skip
+    lines = [head, "-" * len(head)]
     keys = sorted({(r.width, r.method) for r in results}, key=lambda k: (k[0], _order(k[1])))
     for w, m in keys:
         rs = [r for r in results if r.width == w and r.method == m]
@@ -200,63 +316,100 @@ def table(results: list[RunResult]) -> str:
         s0 = SEED_000.get((m, w))
         s1s = f"{s1[0]:.2f}/{s1[1]:.2f}, {s1[2]:.1f}/{s1[3]:.1f}" if s1 else "—"
         s0s = f"{s0[0]:.2f}/{s0[1]:.2f}" if s0 else "—"
+        lr = f"{rs[0].lr:g}" if math.isfinite(rs[0].lr) else "—"
         lines.append(
-            f"{w:>5} {m:<13} {_fmt([r.train_loss for r in rs], 2):>11} {_fmt([r.test_loss for r in rs], 2):>11} "
-            f"{_fmt([r.train_acc for r in rs], 1):>12} {_fmt([r.test_acc for r in rs], 1):>12}   {s1s:<34} {s0s:<20}"
+            f"{w:>5} {m:<13} {lr:>7} {len(rs):>2} {_fmt([r.train_loss for r in rs], 2):>11} "
+            f"{_fmt([r.test_loss for r in rs], 2):>11} {_fmt([r.train_acc for r in rs], 1):>12} "
+            f"{_fmt([r.test_acc for r in rs], 1):>12} | {s1s:<31}| {s0s}"
         )  # fmt: skip
     return "\n".join(lines)
 
 
 def _order(m: str) -> int:
-    order = ("gauss_newton", *FIRST_ORDER, "kfac", "lbfgs")
-    return order.index(m) if m in order else len(order)
+    return METHODS.index(m) if m in METHODS else len(METHODS)
+
+
+_COLORS = {m: f"C{i}" for i, m in enumerate(METHODS)}
+
+
+def _classes(prob: Peaks, params: np.ndarray, grid: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """argmax class of each grid row, in chunks (width 8192: 25921 x 8192 at once is 1.7 GB)."""
+    out = [np.argmax(np.asarray(prob.predict(params, grid[i : i + chunk])), axis=1) for i in range(0, len(grid), chunk)]
+    return np.concatenate(out)
 
 
 def plot(results: list[RunResult], problems: dict[int, Peaks], out: Path) -> list[Path]:
-    """Decision boundaries (trial 0) and mean training-loss curves, one PNG each per width."""
+    """Per width: decision boundaries of trial 0, and the loss curves (mean and range over trials)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
 
+    cmap = ListedColormap(["#3b4cc0", "#7eb6e8", "#e8e3a0", "#f4a582", "#b2182b"])
     written = []
+    n_grid = 201
+    g = np.linspace(-3, 3, n_grid)
+    G = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
     for w, prob in problems.items():
-        rs = [r for r in results if r.width == w and r.trial == 0]
-        rs.sort(key=lambda r: _order(r.method))
+        rs = sorted((r for r in results if r.width == w and r.trial == 0), key=lambda r: _order(r.method))
         if not rs:
             continue
-        cols = min(4, len(rs))
-        rows = math.ceil(len(rs) / cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
-        g = np.linspace(-3, 3, 161)
-        G = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
-        for ax, r in zip(axes.flat, rs):
-            cls = np.argmax(np.asarray(prob.predict(r.params, G)), axis=1).reshape(161, 161)
-            ax.contourf(g, g, cls, levels=np.arange(-0.5, 5), cmap="viridis", alpha=0.6)
-            ax.scatter(prob.X[:, 0], prob.X[:, 1], c=prob.y, s=3, cmap="viridis", edgecolors="none")
-            ax.set_title(f"{r.method}: test {r.test_acc:.1f}%", fontsize=9)
+        panels: list[tuple[str, np.ndarray | None]] = [("truth: level sets of peaks", peaks_labels(G))]
+        panels += [
+            (f"{r.method}: train {r.train_acc:.1f}%, test {r.test_acc:.1f}%", None if r.diverged else _classes(prob, r.params, G))
+            for r in rs
+        ]  # fmt: skip
+        cols = min(4, len(panels))
+        rows = math.ceil(len(panels) / cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.4 * rows), squeeze=False)
+        for ax, (title, cls) in zip(axes.flat, panels):
+            if cls is not None:
+                ax.pcolormesh(g, g, cls.reshape(n_grid, n_grid), cmap=cmap, vmin=-0.5, vmax=4.5, alpha=0.55,
+                              shading="auto", rasterized=True)  # fmt: skip
+            ax.scatter(prob.X[:, 0], prob.X[:, 1], c=prob.y, s=5, cmap=cmap, vmin=-0.5, vmax=4.5,
+                       edgecolors="k", linewidths=0.15)  # fmt: skip
+            ax.set_title(title if cls is not None else title + " (diverged)", fontsize=8)
+            ax.set_xlim(-3, 3)
+            ax.set_ylim(-3, 3)
+            ax.set_aspect("equal")
             ax.set_xticks([])
             ax.set_yticks([])
-        for ax in list(axes.flat)[len(rs):]:
+        for ax in list(axes.flat)[len(panels) :]:
             ax.axis("off")
-        fig.suptitle(f"Peaks decision boundaries, width {w}")
+        fig.suptitle(f"Peaks decision boundaries, width {w} (p = {prob.dim}), trial 0; dots: training set")
         fig.tight_layout()
         path = out / f"peaks_boundaries_w{w}.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(path)
 
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+        any2 = False
         for m in sorted({r.method for r in results if r.width == w}, key=_order):
-            curves = [r.curve for r in results if r.width == w and r.method == m]
+            curves = [r.curve for r in results if r.width == w and r.method == m and not r.diverged]
+            if not curves:
+                continue
             n = min(len(c) for c in curves)
-            mean = np.mean([c[:n] for c in curves], axis=0)
-            x = np.arange(1, n + 1)
-            ax.semilogy(x, mean, label=m)
-        ax.set_xlabel("epoch (first-order, K-FAC) / iteration (Gauss-Newton, L-BFGS)")
-        ax.set_ylabel("training loss (mean over trials)")
-        ax.set_title(f"Peaks convergence, width {w}")
-        ax.legend(fontsize=8)
+            arr = np.asarray([c[:n] for c in curves])
+            x = np.arange(n)
+            ax = ax1 if _has_lr(m) else ax2
+            any2 |= ax is ax2
+            ax.semilogy(x, arr.mean(axis=0), label=m, color=_COLORS[m])
+            if len(curves) > 1:
+                ax.fill_between(x, arr.min(axis=0), arr.max(axis=0), color=_COLORS[m], alpha=0.15, linewidth=0)
+        ax1.set_xlabel(f"epoch ({prob.n_samples // BATCH_SIZE} minibatch steps of {BATCH_SIZE})")
+        ax1.set_title("minibatch methods")
+        ax2.set_xlabel("iteration (full batch)")
+        ax2.set_title("full-batch methods")
+        for ax in (ax1, ax2):
+            ax.set_ylabel("training loss (mean, band: min-max over trials)")
+            ax.grid(True, which="both", alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=8)
+        if not any2:
+            ax2.text(0.5, 0.5, f"none at width {w}", ha="center", va="center", transform=ax2.transAxes)
+        fig.suptitle(f"Peaks convergence, width {w} (p = {prob.dim})")
         fig.tight_layout()
         path = out / f"peaks_convergence_w{w}.png"
         fig.savefig(path, dpi=110)
@@ -265,58 +418,105 @@ def plot(results: list[RunResult], problems: dict[int, Peaks], out: Path) -> lis
     return written
 
 
-def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="optref peaks", description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--widths", default="32,8192", help="comma list of hidden widths (default 32,8192)")
-    parser.add_argument("--methods", default="all", help="comma list, or 'all' (default)")
-    parser.add_argument("--seeds", type=int, default=3, help="trials per method and width (default 3)")
-    parser.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
-    parser.add_argument("--epochs", type=int, default=100, help="epochs at width <= 1024 (default 100)")
-    parser.add_argument("--wide-epochs", type=int, default=30, help="epochs at width > 1024 (default 30)")
-    parser.add_argument("--search", action="store_true", help="rerun the learning-rate search first")
-    parser.add_argument("--quick", action="store_true", help="smoke run: width 32, 1 trial, 10 epochs")
-    parser.add_argument("--out", default="peaks-report", help="folder for the PNGs (default ./peaks-report)")
+def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[int], list[str]]:
+    doc = __doc__.split("\n\n")[0] if __doc__ else None
+    parser = argparse.ArgumentParser(prog="optref peaks", description=doc)
+    parser.add_argument("--widths", help=f"comma list of hidden widths (default {DEFAULTS['widths']})")
+    parser.add_argument("--methods", default="all", help=f"comma list from {','.join(METHODS)}, or 'all' (default)")
+    parser.add_argument("--seeds", type=int, help=f"trials per method and width (default {DEFAULTS['seeds']})")
+    parser.add_argument("--seed", type=int, default=0, help="root seed, >= 0 (default 0)")
+    parser.add_argument("--epochs", type=int, help=f"epochs at width <= {WIDE} (default {DEFAULTS['epochs']})")
+    parser.add_argument("--wide-epochs", type=int, help=f"epochs at width > {WIDE} (default {DEFAULTS['wide_epochs']})")
+    parser.add_argument("--gn-steps", type=int, help=f"Gauss-Newton iterations (default {DEFAULTS['gn_steps']})")
+    parser.add_argument("--lbfgs-steps", type=int, help=f"L-BFGS iterations at width <= {WIDE} (default {DEFAULTS['lbfgs_steps']})")
+    parser.add_argument("--wide-lbfgs-steps", type=int,
+                        help=f"L-BFGS iterations at width > {WIDE} (default {DEFAULTS['wide_lbfgs_steps']})")  # fmt: skip
+    parser.add_argument("--search", action="store_true", help="rerun the learning-rate search first, train with its winners")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run (seconds): defaults " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))  # fmt: skip
+    parser.add_argument("--out", default="peaks-report", help="folder for the PNGs and the table (default ./peaks-report)")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNGs")
     args = parser.parse_args(list(argv))
-    if args.quick:
-        args.widths, args.seeds, args.epochs, args.wide_epochs = "32", 1, 10, 3
+    base = QUICK if args.quick else DEFAULTS
+    for k, v in base.items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    for k in ("seeds", "epochs", "wide_epochs", "gn_steps", "lbfgs_steps", "wide_lbfgs_steps"):
+        if getattr(args, k) < 1:
+            parser.error(f"--{k.replace('_', '-')} must be an integer >= 1, got {getattr(args, k)}")
+    if args.seed < 0:
+        parser.error(f"--seed must be an integer >= 0, got {args.seed}")
     try:
-        widths = [int(w) for w in str(args.widths).split(",") if w]
+        widths = [int(w) for w in str(args.widths).split(",") if w.strip()]
     except ValueError:
-        parser.error(f"--widths must be a comma list of integers, got {args.widths!r}")
-    if not widths or min(widths) < 1 or args.seeds < 1 or args.epochs < 1 or args.wide_epochs < 1:
-        parser.error("--widths, --seeds, --epochs and --wide-epochs must be positive")
-    wanted = ["gauss_newton", *FIRST_ORDER, "kfac", "lbfgs"] if args.methods == "all" else args.methods.split(",")
-    unknown = [m for m in wanted if m not in ("gauss_newton", *FIRST_ORDER, "kfac", "lbfgs")]
-    if unknown:
-        parser.error(f"unknown methods {unknown}")
-    methods = _available(wanted)
+        parser.error(f"--widths must be a comma list of integers >= 1, got {args.widths!r}")
+    if not widths or min(widths) < 1:
+        parser.error(f"--widths must be a comma list of integers >= 1, got {args.widths!r}")
+    wanted = list(METHODS) if args.methods == "all" else [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in wanted if m not in METHODS]
+    if unknown or not wanted:
+        parser.error(f"--methods: unknown {unknown}; choose from {', '.join(METHODS)} or 'all'")
+    missing = [m for m in wanted if m not in _registry.ALGORITHMS]
+    if missing:
+        parser.error(f"--methods: {missing} not registered in this install (ref.ALGORITHMS)")
+    return args, widths, wanted
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``optref peaks [options]``: train, print the table, write the PNGs; returns the exit status."""
+    args, widths, methods = _parse(sys.argv[1:] if argv is None else argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results: list[RunResult] = []
     problems: dict[int, Peaks] = {}
+    record: dict[int, dict[str, dict[float, float]]] = {}
+    t_start = time.perf_counter()
+    seconds: dict[int, float] = {}
     for w in widths:
+        t_w = time.perf_counter()
         prob = peaks(width=w, seed=0)
         problems[w] = prob
-        epochs = args.epochs if w <= 1024 else args.wide_epochs
-        ms = [m for m in methods if not (m == "gauss_newton" and prob.dim > 5000)]
+        wide = w > WIDE
+        budget = Budget(
+            epochs=args.wide_epochs if wide else args.epochs,
+            gn_steps=args.gn_steps,
+            lbfgs_steps=args.wide_lbfgs_steps if wide else args.lbfgs_steps,
+        )
+        ms = [m for m in methods if not (wide and m in ("gauss_newton", "kfac"))]
         if len(ms) < len(methods):
-            print(f"width {w}: Gauss-Newton skipped (p = {prob.dim}: G would be p x p)", file=sys.stderr)
-        tuned = dict(TUNED.get(w, TUNED[32]))
+            print(f"width {w}: Gauss-Newton and K-FAC skipped above width {WIDE} (p = {prob.dim}: "
+                  "G is p x p; K-FAC inverts a (w+1) x (w+1) factor every step)", file=sys.stderr)  # fmt: skip
+        lrs = {m: tuned_lr(m, w) for m in ms}
         if args.search:
             for m in ms:
                 if m in GRID:
-                    best, scores = search(m, w, epochs, args.seed)
-                    tuned[m] = best
-                    print(f"search width {w} {m}: " + ", ".join(f"lr={k:g}: val {v:.3f}" for k, v in scores.items())
+                    best, scores = search(m, w, budget, args.seed)
+                    lrs[m] = best
+                    record.setdefault(w, {})[m] = scores
+                    print(f"search width {w} {m}: " + ", ".join(f"lr={k:g}: val {v:.4f}" for k, v in scores.items())
                           + f" -> {best:g}", file=sys.stderr)  # fmt: skip
         seqs = np.random.SeedSequence(args.seed).spawn(args.seeds)
         for m in ms:
             for k, seq in enumerate(seqs):
-                r = evaluate(m, prob, k, seq, tuned.get(m, math.nan), epochs)
+                r = evaluate(m, prob, k, seq, lrs[m], budget)
                 results.append(r)
-                print(f"width {w} {m:<13} trial {k}: train {r.train_acc:5.1f}% test {r.test_acc:5.1f}% "
-                      f"({r.seconds:.1f} s)", file=sys.stderr)  # fmt: skip
-    print(table(results))
-    for p in plot(results, problems, out):
-        print(f"wrote {p}")
+                status = "DIVERGED" if r.diverged else f"train {r.train_acc:5.1f}% test {r.test_acc:5.1f}%"
+                print(f"width {w} {m:<13} trial {k}: {status} ({r.seconds:.1f} s)", file=sys.stderr)
+        seconds[w] = time.perf_counter() - t_w
+    text = table(results)
+    timing = ", ".join(f"width {w}: {s:.0f} s" for w, s in seconds.items())
+    text += f"\n\nmean ± sample std over {args.seeds} trial(s); wall clock {timing} (total {time.perf_counter() - t_start:.0f} s)"
+    print(text)
+    (out / "peaks_table.txt").write_text(text + "\n")
+    rows = [{k: v for k, v in dataclasses.asdict(r).items() if k != "params"} for r in results]
+    payload: dict[str, Any] = {"args": vars(args), "results": rows, "seconds_per_width": seconds}
+    if record:
+        payload["search"] = {str(w): {m: {str(k): v for k, v in s.items()} for m, s in d.items()} for w, d in record.items()}
+        print("SEARCH_RECORD = " + repr(record), file=sys.stderr)
+    (out / "peaks_results.json").write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    print(f"wrote {out / 'peaks_table.txt'}")
+    print(f"wrote {out / 'peaks_results.json'}")
+    if not args.no_plots:
+        for p in plot(results, problems, out):
+            print(f"wrote {p}")
     return 0
