@@ -251,7 +251,7 @@ def test_knobs_cover_documented_keywords_of_registered_algorithms() -> None:
             continue
         usable, missing = knobs(algo)
         assert usable and not missing, (algo, missing)
-    texts = [t for t, _ in candidate_specs(ReferenceSpec("adam", {"lr": 1e-3}))]
+    texts = [t for _, t, _ in candidate_specs(ReferenceSpec("adam", {"lr": 1e-3}))]
     assert any("eps inside the sqrt" in t for t in texts)
     assert any("AMSGrad" in t for t in texts)
     assert any("epsilon-hat" in t for t in texts)

@@ -194,7 +194,8 @@ class FunctionPeer:
     def step(self, grad: Array) -> Array:
         if self._params is None:
             raise RuntimeError("call start(params) before step(grad)")
-        out = self._fn(self._params.copy(), np.array(grad, dtype=np.float64), self._state, **self._kwargs)
+        with np.errstate(all="ignore"):  # a NaN from user code is a mismatch, not a crash
+            out = self._fn(self._params.copy(), np.array(grad, dtype=np.float64), self._state, **self._kwargs)
         if not (isinstance(out, tuple) and len(out) == 2):
             raise TypeError(
                 f"{self._name} must return (new_params, new_state), got {type(out).__name__}"

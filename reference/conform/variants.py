@@ -295,8 +295,8 @@ def _in_target(k: Knob, name: str) -> bool:
     return False
 
 
-def candidate_specs(spec: ReferenceSpec, *, pairs: bool = False) -> Iterable[tuple[str, ReferenceSpec]]:
-    """(description, spec) for every applicable knob (or pair of knobs) of ``spec``'s algorithm."""
+def candidate_specs(spec: ReferenceSpec, *, pairs: bool = False) -> Iterable[tuple[str, str, ReferenceSpec]]:
+    """(key, description, spec) for every applicable knob (or pair of knobs) of ``spec``'s algorithm."""
     hp = full_hyperparams(spec)
     ks, _ = knobs(spec.algorithm)
     combos: Iterable[tuple[Knob, ...]] = (
@@ -304,7 +304,7 @@ def candidate_specs(spec: ReferenceSpec, *, pairs: bool = False) -> Iterable[tup
     )
     seen: set[str] = set()
     for combo in combos:
-        algo, cur, texts = spec.algorithm, dict(hp), []
+        algo, cur, texts, keys = spec.algorithm, dict(hp), [], []
         ok = True
         for k in combo:
             if k.algorithm != algo:
@@ -315,6 +315,7 @@ def candidate_specs(spec: ReferenceSpec, *, pairs: bool = False) -> Iterable[tup
                 ok = False
                 break
             texts.append(k.describe(cur))
+            keys.append(k.key)
             algo, cur = r
         if not ok or algo not in ALGORITHMS:
             continue
@@ -329,7 +330,7 @@ def candidate_specs(spec: ReferenceSpec, *, pairs: bool = False) -> Iterable[tup
         if key in seen or cur == hp and algo == spec.algorithm:
             continue
         seen.add(key)
-        yield " and ".join(texts), cand
+        yield "+".join(keys), " and ".join(texts), cand
 
 
 @dataclass
@@ -410,7 +411,7 @@ def diagnose(report: ConformanceReport, *, pairs: bool = True) -> Diagnosis:
     _, missing = knobs(spec.algorithm)
     tried: list[Candidate] = []
     for use_pairs in ((False, True) if pairs else (False,)):
-        for text, cand in candidate_specs(spec, pairs=use_pairs):
+        for _, text, cand in candidate_specs(spec, pairs=use_pairs):
             tried.append(Candidate(text, cand, _score(cand, failing, rest)))
         matches = sorted((c for c in tried if c.matched), key=lambda c: c.worst_ratio)
         if matches:

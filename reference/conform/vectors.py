@@ -113,19 +113,14 @@ def variants_of(algorithm: str) -> list[tuple[str, str, ReferenceSpec]]:
     out, seen = [], set()
     for name, text, spec in bases:
         items = [(name, text, spec)]
-        for kdesc, cand in candidate_specs(spec):
-            items.append((f"{name}+{_slug(kdesc)}", f"{text}; {kdesc}", cand))
+        for key, kdesc, cand in candidate_specs(spec):
+            items.append((f"{name}+{key}", f"{text}; {kdesc}", cand))
         for vname, vtext, vspec in items:
             key = repr(sorted(full_hp(vspec).items()))
             if key not in seen and vspec.algorithm == algorithm:
                 seen.add(key)
                 out.append((vname, vtext, vspec))
     return out
-
-
-def _slug(text: str) -> str:
-    head = text.split(" (")[0]
-    return "".join(ch if ch.isalnum() else "_" for ch in head.lower()).strip("_")[:48]
 
 
 def exportable_algorithms() -> list[str]:
