@@ -252,16 +252,15 @@ def dense_jacobians(model: Any, params: Any, activation: str, who: str = "jacobi
     layers = dense_layers(who, model, params)
     check_dense_model(who, model, params, activation, layers)
     m = int(model.output_dim)
-    blocks_k = []
-    for k in range(m):
-        deltas, inputs = dense_deltas(model, layers, activation, lambda O, k=k: anp.sum(O[:, k]))
-        parts = []
-        for d, a in zip(deltas, inputs):
-            n = anp.shape(d)[0]
-            parts.append(anp.reshape(d[:, :, None] * a[:, None, :], (n, -1)))
-            parts.append(d)
-        blocks_k.append(anp.concatenate(parts, axis=1))
-    return anp.stack(blocks_k, axis=1)
+    per_k = [dense_deltas(model, layers, activation, lambda O, k=k: anp.sum(O[:, k])) for k in range(m)]
+    inputs = per_k[0][1]
+    parts = []
+    for l, a in enumerate(inputs):
+        D = anp.stack([deltas[l] for deltas, _ in per_k], axis=1)  # (n, m, out_l)
+        n, _, out = anp.shape(D)
+        parts.append(anp.reshape(D[:, :, :, None] * a[:, None, None, :], (n, m, -1)))  # W_l block
+        parts.append(D)  # b_l block
+    return anp.concatenate(parts, axis=2)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

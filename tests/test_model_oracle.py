@@ -129,3 +129,23 @@ def test_record_is_differentiable_by_autograd() -> None:
     h = 1e-5
     fd = (f(theta + h * d) - f(theta - h * d)) / (2 * h)
     assert_allclose(autograd.grad(f)(theta) @ d, fd, rtol=1e-6)
+
+
+def test_dense_layerwise_jacobians_equal_replicated_params() -> None:
+    from reference.model_oracle import dense_jacobians
+    from reference.problems.peaks import peaks
+
+    prob = mlp_problem(seed=11, n=9, h=4)
+    theta = np.random.default_rng(11).standard_normal(prob.dim)
+    assert_allclose(dense_jacobians(prob, theta, "tanh"), per_sample_jacobians(prob, theta), rtol=1e-13, atol=1e-15)
+    pk = peaks(width=6, n_samples=50, n_train=40)
+    th = pk.init_params(np.random.default_rng(0))
+    assert_allclose(dense_jacobians(pk, th, "relu"), per_sample_jacobians(pk, th), rtol=1e-13, atol=1e-15)
+    rec_a, rec_b = evaluate(pk, th, activation="relu"), evaluate(pk, th)
+    assert_allclose(gn_matrix(rec_a), gn_matrix(rec_b), rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="not a dense MLP with activation='tanh'"):
+        evaluate(pk, th, activation="tanh")
+    with pytest.raises(ValueError, match="activation must be one of"):
+        evaluate(pk, th, activation="gelu")
+    with pytest.raises(TypeError, match="needs unflatten"):
+        evaluate(softmax_problem(), np.zeros(9), activation="relu")
