@@ -19,7 +19,7 @@ Measured:
     min over seeds of the same error after the GD step (predicted far from 0).
 
 Tolerance:
-    Rounding bound of the normal equations (Higham 2002, section 20.4): forming 2 X^T X and solving
+    Rounding bound of the normal equations (Higham 2002, ch. 20): forming 2 X^T X and solving
     it has relative forward error <= c d kappa(X)^2 u with u = 2^-53; c = 10 covers the
     Cholesky/LU constant and the residual of the starting point, so the bound is
     10 * 8 * 100^2 * u ~ 8.9e-11. GD must stay above 1e-2 (a single GD step contracts the error in
@@ -28,7 +28,7 @@ Tolerance:
 References:
     Seed 000, "Gauss-Newton Derivation" (H = I for least squares) and "The Appeal of Gauss-Newton
     Methods"; Nocedal & Wright (2006), section 10.3; Higham (2002), Accuracy and Stability of
-    Numerical Algorithms, 2nd ed., section 20.4 (normal equations).
+    Numerical Algorithms, 2nd ed., ch. 20 (least squares, the normal equations).
 
 Sabotage:
     "broken-optimizer": the step uses only the diagonal of G (a Jacobi preconditioner), which is not
@@ -108,7 +108,7 @@ def run(ctx: Context) -> CheckResult:
         claim=CLAIM,
         source=SOURCE,
         rows=rows,
-        justification="rounding bound of the normal equations, c d kappa(X)^2 u (Higham 2002 s. 20.4)",
+        justification="rounding bound of the normal equations, c d kappa(X)^2 u (Higham 2002 ch. 20)",
         figure={"gn_error": gn_err.tolist(), "gd_error": gd_err.tolist(), "bound": bound},
         seconds=time.perf_counter() - t0,
     )

@@ -28,7 +28,7 @@ Tolerance:
 References:
     Seed 000, "Gauss-Newton Derivation for General Convex Loss" and "Computing the Jacobian";
     Schraudolph (2002), Neural Computation 14(7); Higham (2002), Accuracy and Stability of
-    Numerical Algorithms, 2nd ed., section 3.1 (gamma_n) and 3.5 (inner products).
+    Numerical Algorithms, 2nd ed., ch. 3 (gamma_n, inner products).
 
 Sabotage:
     "wrong-prediction": the closed form drops the -p p^T term (H_i = diag(p_i)); the agreement row

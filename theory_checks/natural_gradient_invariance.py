@@ -22,14 +22,14 @@ Measured:
 
 Tolerance:
     Rounding bound: each step solves with F_theta and with F_phi, whose relative solve errors are
-    <= c p kappa(F) u (Higham 2002, section 7.2) with kappa(F_phi) <= kappa(B)^2 kappa(F_theta);
+    <= c p kappa(F) u (Higham 2002, ch. 7) with kappa(F_phi) <= kappa(B)^2 kappa(F_theta);
     the errors add over T steps (the map theta -> theta - eta F^{-1} g is a contraction near the
     optimum, so earlier errors do not grow), giving T * 10 p (kappa(F_theta) + kappa(F_phi)) u with
     the condition numbers measured at the start. GD must differ by more than 1e-3.
 
 References:
     Seed 001, "Natural Gradient Descent"; Amari (1998), Neural Computation 10(2); Martens (2020),
-    JMLR 21(146), section 12 (invariance to affine reparametrisations, exact only undamped).
+    JMLR 21(146) (invariance to affine reparametrisations; exact only without damping).
 
 Sabotage:
     "damped": the natural-gradient steps use damping lambda = 1e-1; lambda I does not transform as
@@ -140,7 +140,7 @@ def run(ctx: Context) -> CheckResult:
         claim=CLAIM,
         source=SOURCE,
         rows=rows,
-        justification="solve rounding c p kappa(F) u per step, summed over T steps (Higham 2002 s. 7.2)",
+        justification="solve rounding c p kappa(F) u per step, summed over T steps (Higham 2002 ch. 7)",
         figure={"ng_gap": ng.tolist(), "gd_gap": gd.tolist(), "bounds": bounds.tolist()},
         seconds=time.perf_counter() - t0,
     )
