@@ -19,4 +19,6 @@ CHECKS: tuple[str, ...] = (
     "gn_one_step",
     "gn_softmax_matrix",
     "natural_gradient_invariance",
+    "convergence_orders",
+    "newton_one_step",
 )
