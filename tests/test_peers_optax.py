@@ -111,3 +111,11 @@ def test_optax_amsgrad_is_diagnosed_against_torch_raw_maximum() -> None:
     report = conform(optax_peer("amsgrad", SHAPES, learning_rate=1e-2), reference=claim, n_steps=N)
     assert not report.passed and report.diagnosis is not None
     assert "maximum of the bias-corrected v" in report.diagnosis.summary()
+
+
+def test_optax_adam_closed_loop_on_the_peaks_mlp() -> None:
+    from reference.problems import peaks
+
+    shapes = [(32, 2), (32,), (5, 32), (5,)]
+    report = conform(optax_peer("adam", shapes, learning_rate=1e-2), modes=["closed"], n_steps=20, problem=peaks(seed=0))
+    assert report.passed, report.table()

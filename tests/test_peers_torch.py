@@ -134,3 +134,15 @@ def test_lbfgs_end_points_agree_on_strongly_convex_least_squares() -> None:
     assert c.passed, (c.err_torch, c.err_ref, c.bound(c.grad_torch), c.bound(c.grad_ref))
     assert c.err_torch < 1e-6 and c.err_ref < 1e-6
     assert float(np.linalg.norm(c.x_torch - c.x_ref)) < 1e-6
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_torch_adam_closed_loop_on_the_peaks_mlp(dtype: str) -> None:
+    # The seeds' Peaks classifier (2-32-5 ReLU MLP, p = 261) as four torch tensors, each side
+    # taking the full-batch gradient at its own iterate.
+    from reference.problems import peaks
+
+    shapes = [(32, 2), (32,), (5, 32), (5,)]
+    report = conform(torch_peer("Adam", shapes, lr=1e-2, dtype=dtype), modes=["closed"], n_steps=20,
+                     problem=peaks(seed=0))  # fmt: skip
+    assert report.passed, report.table()
