@@ -228,6 +228,7 @@ def run(ctx: Context) -> CheckResult:
         "rms_up": rms_up,
         "rms_n": rms_n,
         "switch_eff": eff_switch.tolist(),
+        "switch_eff_ada": _effective_steps(_adagrad(LR), np.concatenate([np.ones(20), np.full(200, 0.01)])[:, None])[:, 0].tolist(),
         "freq": [tr["freq"] for tr in trials],
         "freq_pred": p2,
     }
@@ -252,6 +253,8 @@ def plot(result: CheckResult, path: str) -> None:
     f = result.figure
     eff = np.array(f["switch_eff"])
     ax1.semilogy(np.arange(1, eff.size + 1), eff, color="C1", label="RMSProp, g = 1 then 0.01")
+    ada = np.array(f["switch_eff_ada"])
+    ax1.semilogy(np.arange(1, ada.size + 1), ada, color="C0", label="AdaGrad, same stream")
     ax1.axvline(20.5, color="k", lw=0.5)
     ax1.set_xlabel("step t")
     ax1.set_ylabel("effective step -theta_t / g_t")

@@ -10,7 +10,7 @@ Claim:
 Setup:
     n = 20, d = 60, X and y standard normal (one fixed draw per ``ctx.seed``). eta = 0.5 and 0.9
     times the seed's bound; R runs with independent index streams (quick 64, full 256), vectorised
-    as the rows of one (R, d) iterate of ``ref.sgd`` and split into 2 (full 8) trials via
+    as the rows of one (R, d) iterate of ``ref.sgd`` and split into 1 (full 4) trials via
     ``ctx.map``. Prediction of the rate: the mean-square error E[z z^T] of the row-space error
     z = V^T q obeys the exact linear recursion S <- S - (2 eta/n)(G S + S G) + (4 eta^2/n)
     sum_i (a_i^T S a_i) a_i a_i^T (a_i = V^T x_i, G = sum_i a_i a_i^T), so E||q_t||^2 =
@@ -23,9 +23,9 @@ Measured:
     (1) per eta, the per-run slope of log ||q_t||^2 over the window where it is far from the
     rounding floor, t-interval over runs: it must be < 0 (linear convergence) and not slower than
     the mean-square rate log rho(L) (Jensen: E log ||q_t||^2 <= log E ||q_t||^2). (2) per eta,
-    log of the mean over runs of ||q_t||^2 at the t where log tr(L^t S_0) has dropped by 12, against
+    log of the mean over runs of ||q_t||^2 at the t where log tr(L^t S_0) has dropped by 6, against
     that prediction, with a bootstrap interval over runs. (3) ||w_T - X^+ y|| after T steps (when
-    the predicted mean-square error is below 1e-36 ||w*||^2), against a rounding bound accumulated
+    the predicted mean-square error is below 1e-32 ||w*||^2), against a rounding bound accumulated
     along each run. (4) above the bound: the fraction of steps where ||q_t|| decreases beyond
     rounding (predicted 0) and the growth of log ||q_t|| over 200 steps (predicted > 0 in every run).
 
@@ -131,6 +131,20 @@ def _diverge(args: tuple[np.ndarray, np.ndarray, float, int, int, np.random.Seed
     return {"decreases": decreases, "growth": np.log(prev / first), "n": steps * runs}
 
 
+def _sym_basis() -> np.ndarray:
+    """(N^2, N(N+1)/2) orthonormal basis of vec(S), S symmetric."""
+    cols = []
+    for j in range(N):
+        for k in range(j, N):
+            E = np.zeros((N, N))
+            if j == k:
+                E[j, j] = 1.0
+            else:
+                E[j, k] = E[k, j] = 1 / math.sqrt(2)
+            cols.append(E.ravel())
+    return np.array(cols).T
+
+
 def _ms_operator(X: np.ndarray, eta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The linear map L on vec(S) of the row-space error's second moment, and a_i, G."""
     _, _, Vt = np.linalg.svd(X, full_matrices=False)
@@ -155,13 +169,18 @@ def run(ctx: Context) -> CheckResult:
     wstar = np.linalg.pinv(X) @ y
     w2 = float(wstar @ wstar)
     kappa = float(s[0] / s[-1])
-    chunks, per = (2, 32) if ctx.tier == "quick" else (8, 32)
+    chunks, per = (1, 64) if ctx.tier == "quick" else (4, 64)
     rows: list[Row] = []
     fig: dict[str, Any] = {"eta_bound": eta_bound, "every": _EVERY, "curves": {}}
     for k, f in enumerate(FACTORS):
         eta = f * eta_bound
         L, a, Vt = _ms_operator(X, eta)
-        rho = float(np.max(np.abs(np.linalg.eigvals(L))))
+        # L is symmetric and maps symmetric matrices to symmetric matrices: diagonalise it on
+        # that subspace (orthonormal basis B), where the second moments live
+        B = _sym_basis()
+        lam, Uv = np.linalg.eigh(B.T @ L @ B)
+        rho = float(np.max(np.abs(lam)))
+        tvec = Uv.T @ (B.T @ np.eye(N).ravel())
         if ctx.sabotage == "wrong-rate":
             lam_min = float(np.linalg.eigvalsh(a.T @ a)[0])
             rho_pred = (1 - 2 * eta * lam_min) ** 2  # one SGD step taken for a GD step
@@ -169,9 +188,9 @@ def run(ctx: Context) -> CheckResult:
             rho_pred = rho
         z0 = Vt @ (-wstar)
         S0 = np.outer(z0, z0).ravel()
-        # steps: fit window until the prediction has dropped by 40 nats, run on to 1e-36 ||w*||^2
+        # steps: fit window until the prediction has dropped by 40 nats, run on to 1e-32 ||w*||^2
         t_fit = int(math.ceil(40.0 / -math.log(rho)))
-        t_end = int(math.ceil((math.log(1e36)) / -math.log(rho)))
+        t_end = int(math.ceil(math.log(1e32) / -math.log(rho)))
         t_end = _EVERY * int(math.ceil(t_end / _EVERY))
         seeds = trial_seeds(ctx, chunks, stream=k)
         res = ctx.map(_sgd_runs, [(X, y, eta, t_end, per, sd, ctx.sabotage) for sd in seeds])
@@ -194,11 +213,18 @@ def run(ctx: Context) -> CheckResult:
                 holds=iv.hi < 0 and iv.lo <= lr,
             )
         )
-        # mean-square at t_ms where the prediction has dropped by 12 nats
-        t_ms = _EVERY * int(round(12.0 / -math.log(rho) / _EVERY))
+        # mean-square at t_ms where the prediction has dropped by 6 nats: later, the spread of
+        # log ||q_t||^2 grows and a sample mean of R runs misses the rare slow runs that carry
+        # the expectation
+        t_ms = _EVERY * int(round(6.0 / -math.log(rho) / _EVERY))
         j = t_ms // _EVERY
-        Lt = np.linalg.matrix_power(L, t_ms)
-        pred_ms = float(np.trace((Lt @ S0).reshape(N, N)))
+        c0 = Uv.T @ (B.T @ S0)
+
+        def ms(t: int) -> float:
+            """tr(L^t S_0) = E||q_t||^2, exactly."""
+            return float(np.sum(lam**t * c0 * tvec))
+
+        pred_ms = ms(t_ms)
         if ctx.sabotage == "wrong-rate":  # GD's ||(I - 2 eta G)^t z_0||^2
             zt = np.linalg.matrix_power(np.eye(N) - 2 * eta * (a.T @ a), t_ms) @ z0
             pred_ms = float(zt @ zt)
@@ -210,7 +236,7 @@ def run(ctx: Context) -> CheckResult:
         )
         # the limit
         dist = np.linalg.norm(W - wstar, axis=1)
-        rem = 10 * math.sqrt(max(float(np.trace((np.linalg.matrix_power(L, t_end) @ S0).reshape(N, N))), 0.0))
+        rem = 10 * math.sqrt(max(ms(t_end), 0.0))
         allowed = bnd + 4 * (N + D) * U * kappa * math.sqrt(w2) + rem
         worst = int(np.argmax(dist / allowed))
         rows.append(
