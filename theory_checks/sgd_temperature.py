@@ -57,7 +57,7 @@ from ._base import CheckResult, Context, Row
 from ._stats import LEVEL, fmt, t_interval, trial_seeds
 
 NAME = "sgd_temperature"
-CLAIM = "stationary Cov of SGD solves A S + S A = (eta/b) Sigma_g: spread grows with T = eta/b"
+CLAIM = "SGD stationary Cov: A S + S A = (eta/b) Sigma_g, spread set by T = eta/b"
 SOURCE = "seed 001, 'Connection to Lecture 4' (T ~ eta/b); seed 000, 'Mini Batches as Noise Reduction'"
 SABOTAGE: tuple[str, ...] = ("wrong-temperature", "broken-optimizer")
 
