@@ -13,7 +13,7 @@ import reference as ref
 ROOT = Path(__file__).resolve().parents[1]
 LABEL = r"[A-Z][A-Za-z]{0,5}\d{1,2}[a-z]?"
 # Specs that describe formats or notation rather than an algorithm module.
-NOT_ALGORITHMS = {"notation", "vectors", "conformance", "problems", "driver"}
+NOT_ALGORITHMS = {"notation", "vectors", "conformance", "problems", "driver", "peaks"}
 
 
 def _specs() -> list[Path]:
