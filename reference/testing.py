@@ -40,7 +40,7 @@ def _as_peer(actual: Any, desired: Any, hyperparams: Mapping[str, Any] | None) -
         raise TypeError(f"desired must be a reference Optimizer or ReferenceSpec for a peer, got {desired!r}")
     mod = type(actual).__module__
     if mod.startswith("torch.optim") or _is_torch_optimizer(actual):
-        from .conform.torch_peer import torch_peer
+        from .conform.torch_adapter import torch_peer
 
         return torch_peer(actual), (desired if isinstance(desired, Optimizer) else None)
     if callable(actual):

@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch", reason="torch is not installed: pip install
 
 import reference as ref  # noqa: E402
 from reference.conform import STREAMS, NotComparable, conform, torch_peer  # noqa: E402
-from reference.conform.torch_peer import compare_lbfgs  # noqa: E402
+from reference.conform.torch_adapter import compare_lbfgs  # noqa: E402
 from reference.testing import assert_conforms  # noqa: E402
 
 SHAPES = [(3, 4), (5,)]  # a two-tensor "model": flattened and concatenated

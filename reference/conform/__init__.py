@@ -36,15 +36,15 @@ from .tolerance import PER_STEP_ULPS, Tolerance, machine_eps
 
 
 def torch_peer(optimizer_or_name: Any, /, *args: Any, **kwargs: Any) -> Any:
-    """``reference.conform.torch_peer.torch_peer`` (imports torch on first use)."""
-    from .torch_peer import torch_peer as _torch_peer
+    """``reference.conform.torch_adapter.torch_peer`` (imports torch on first use)."""
+    from .torch_adapter import torch_peer as _torch_peer
 
     return _torch_peer(optimizer_or_name, *args, **kwargs)
 
 
 def optax_peer(name: str, /, *args: Any, **kwargs: Any) -> Any:
-    """``reference.conform.optax_peer.optax_peer`` (imports jax and optax on first use)."""
-    from .optax_peer import optax_peer as _optax_peer
+    """``reference.conform.optax_adapter.optax_peer`` (imports jax and optax on first use)."""
+    from .optax_adapter import optax_peer as _optax_peer
 
     return _optax_peer(name, *args, **kwargs)
 

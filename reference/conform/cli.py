@@ -131,11 +131,11 @@ def build_peer(target: str | None, impl: str | None, algo: str | None, hp: dict[
     if target is None:
         raise ValueError("name a peer (e.g. torch.optim.Adam or optax.adamw) or pass --impl module:function --algo NAME")
     if target.startswith("torch."):
-        from .torch_peer import torch_peer
+        from .torch_adapter import torch_peer
 
         return torch_peer(target, shapes, dtype=dtype, **hp)
     if target.startswith("optax."):
-        from .optax_peer import optax_peer, required_learning_rate
+        from .optax_adapter import optax_peer, required_learning_rate
 
         short = target.split(".")[-1]
         if "learning_rate" not in hp and required_learning_rate(short):

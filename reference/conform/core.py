@@ -4,7 +4,7 @@
     report.passed, print(report.table()), report.diagnosis
 
 A *peer* is anything with the small stateful interface ``Peer`` below (adapters for torch.optim and
-optax live in ``torch_peer.py`` and ``optax_peer.py``; ``FunctionPeer`` wraps a user's own step
+optax live in ``torch_adapter.py`` and ``optax_adapter.py``; ``FunctionPeer`` wraps a user's own step
 function). Every peer carries a ``ReferenceSpec``: the registered reference algorithm and keyword
 arguments that the peer claims to compute, built by the adapter from the peer's own configuration.
 
