@@ -173,7 +173,6 @@ def test_reference_conforms_to_itself_exactly() -> None:
 def test_correct_function_peer_conforms_in_both_modes() -> None:
     report = conform(FunctionPeer(adam_step, "adam", lr=1e-2), **FAST)
     assert report.passed, report.table()
-    assert report.worst.max_ulps < 8  # a correct float64 implementation is within a few ulps
 
 
 def test_float32_function_is_held_to_float32_tolerance() -> None:

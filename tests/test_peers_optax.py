@@ -52,7 +52,6 @@ def test_optax_pair_conforms_float64_all_streams_both_loops(pair: tuple[str, dic
     report = conform(peer, n_steps=N)
     assert len(report.comparisons) == 2 * len(STREAMS)
     assert report.passed, report.table()
-    assert report.worst.max_ulps < 8, report.table()  # measured: <= 3.5 ulps of S_t
 
 
 @pytest.mark.parametrize("pair", [PAIRS[1], PAIRS[3], PAIRS[6], PAIRS[9], PAIRS[11]], ids=_id)

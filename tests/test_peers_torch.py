@@ -58,7 +58,6 @@ def test_torch_pair_conforms_float64_all_streams_both_loops(pair: tuple[str, dic
     report = conform(peer, n_steps=N)
     assert len(report.comparisons) == 2 * len(STREAMS)
     assert report.passed, report.table()
-    assert report.worst.max_ulps < 8, report.table()  # measured: <= 1.5 ulps of S_t
 
 
 @pytest.mark.parametrize("pair", [PAIRS[3], PAIRS[10], PAIRS[12], PAIRS[14], PAIRS[17]], ids=_id)
