@@ -339,3 +339,19 @@ def test_assert_conforms_bad_input() -> None:
         assert_conforms(adam_step, 3.0)
     with pytest.raises(TypeError, match="actual must be"):
         assert_conforms(42, "adam")
+
+
+def lion_betas_swapped(params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float,
+                       weight_decay: float, **_: Any) -> tuple[Any, Any]:  # fmt: skip
+    m = state if state is not None else 0.0 * params
+    c = beta2 * m + (1 - beta2) * grad  # BUG: beta2 where beta1 belongs (and vice versa below)
+    new = params - lr * (np.sign(c) + weight_decay * params)
+    return new, beta1 * m + (1 - beta1) * grad
+
+
+def test_lion_with_swapped_betas_is_diagnosed() -> None:
+    if "lion" not in ref.ALGORITHMS:
+        pytest.skip("ref.lion is not registered")
+    report = conform(FunctionPeer(lion_betas_swapped, "lion", lr=1e-3, weight_decay=0.1), **FAST)
+    assert not report.passed and report.diagnosis is not None
+    assert report.diagnosis.summary().startswith("matches lion with beta1 and beta2 swapped"), report.diagnosis.summary()
