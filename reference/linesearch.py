@@ -28,6 +28,11 @@ Conventions:
     * a failed search (iteration budget exhausted, or rounding makes (LS2) unreachable) returns
       ``converged=False`` and the best sufficient-decrease step seen (alpha = 0 if none); the
       methods then stop moving rather than raise.
+    * differentiable by autograd for a fixed sequence of decisions: the trial steps are formed
+      with ``autograd.numpy`` from phi and phi' (an interpolated step is a smooth function of x
+      and d), every test (LS2), (LS3), the safeguards and the bracketing compare the unboxed
+      values (``autograd.tracer.getval``), so a traced search takes the same branches as an
+      untraced one and autograd differentiates the branch taken.
 
 References:
     Nocedal, J. and Wright, S. J. (2006). Numerical Optimization, 2nd ed., Springer.
@@ -40,7 +45,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import autograd.numpy as anp
+from autograd.tracer import getval
 
 from ._types import Array
 from .oracle import FunctionOracle
@@ -80,30 +88,30 @@ class _Phi:
         self.oracle, self.x, self.d = oracle, x, d
         self.n_value = 0
         self.n_grad = 0
-        self.grads: dict[float, Array] = {}
-        self.values: dict[float, float] = {}
+        self.grads: dict[float, Array] = {}  # keyed by the (unboxed) step
 
     def value(self, alpha: float) -> float:
         self.n_value += 1
-        v = self.oracle.value(self.x + alpha * self.d)  # (LS1)
-        self.values[alpha] = v
-        return v
+        return self.oracle.value(self.x + alpha * self.d)  # (LS1)
 
     def slope(self, alpha: float) -> float:
         self.n_grad += 1
         g = self.oracle.grad(self.x + alpha * self.d)
-        self.grads[alpha] = g
-        return float(g @ self.d)  # (LS1)
+        self.grads[float(getval(alpha))] = g
+        dphi: float = anp.dot(g, self.d)  # (LS1)
+        return dphi
 
 
 def sufficient_decrease(phi_a: float, alpha: float, phi0: float, dphi0: float, c1: float) -> bool:
-    """The Armijo condition phi(alpha) <= phi(0) + c1 alpha phi'(0)."""
-    return phi_a <= phi0 + c1 * alpha * dphi0  # (LS2)
+    """The Armijo condition phi(alpha) <= phi(0) + c1 alpha phi'(0) (a decision: unboxed values)."""
+    phi_a, alpha, phi0, dphi0 = getval(phi_a), getval(alpha), getval(phi0), getval(dphi0)
+    return bool(phi_a <= phi0 + c1 * alpha * dphi0)  # (LS2)
 
 
 def strong_curvature(dphi_a: float, dphi0: float, c2: float) -> bool:
-    """The strong curvature condition |phi'(alpha)| <= c2 |phi'(0)|."""
-    return abs(dphi_a) <= -c2 * dphi0  # (LS3)
+    """The strong curvature condition |phi'(alpha)| <= c2 |phi'(0)| (a decision: unboxed values)."""
+    dphi_a, dphi0 = getval(dphi_a), getval(dphi0)
+    return bool(abs(dphi_a) <= -c2 * dphi0)  # (LS3)
 
 
 def _check_common(name: str, x: Array, d: Array, g0: Array, c1: float, alpha0: float) -> float:
@@ -113,12 +121,13 @@ def _check_common(name: str, x: Array, d: Array, g0: Array, c1: float, alpha0: f
         )
     if not (0.0 < c1 < 1.0):
         raise LineSearchError(f"{name}: c1 must be in (0, 1), got {c1!r}")
-    if not (math.isfinite(alpha0) and alpha0 > 0):
-        raise LineSearchError(f"{name}: alpha0 must be a finite number > 0, got {alpha0!r}")
-    dphi0 = float(g0 @ d)
-    if not dphi0 < 0:
+    a0 = getval(alpha0)
+    if not (math.isfinite(a0) and a0 > 0):
+        raise LineSearchError(f"{name}: alpha0 must be a finite number > 0, got {a0!r}")
+    dphi0: float = anp.dot(g0, d)
+    if not getval(dphi0) < 0:
         raise LineSearchError(
-            f"{name}: d is not a descent direction (grad f(x) . d = {dphi0!r} must be < 0)"
+            f"{name}: d is not a descent direction (grad f(x) . d = {getval(dphi0)!r} must be < 0)"
         )
     return dphi0
 
@@ -174,15 +183,16 @@ def armijo(
             den = a_prev**2 * a**2 * (a - a_prev)
             ca = (a_prev**2 * r1 - a**2 * r0) / den
             cb = (-(a_prev**3) * r1 + a**3 * r0) / den
-            a_new = (-cb + math.sqrt(abs(cb * cb - 3.0 * ca * dphi0))) / (3.0 * ca)
-        if method == "interpolate" and i > 0 and ((a - a_new) > a / 2.0 or (1.0 - a_new / a) < 0.96):
+            a_new = (-cb + anp.sqrt(anp.abs(cb * cb - 3.0 * ca * dphi0))) / (3.0 * ca)
+        av, anew = getval(a), getval(a_new)
+        if method == "interpolate" and i > 0 and ((av - anew) > av / 2.0 or (1.0 - anew / av) < 0.96):
             a_new = a / 2.0  # the model's step is too close to, or too far below, the last one
         f_new = phi.value(a_new)
         if sufficient_decrease(f_new, a_new, f0, dphi0, c1):
             return LineSearchResult(alpha=a_new, value=f_new, grad=None, n_value=phi.n_value,
                                     n_grad=0, first_accepted=False, converged=True)  # fmt: skip
         a_prev, f_prev, a, fa = a, fa, a_new, f_new
-        if a == 0.0:
+        if getval(a) == 0.0:
             break
     return LineSearchResult(alpha=0.0, value=f0, grad=g0, n_value=phi.n_value, n_grad=0,
                             first_accepted=False, converged=False)  # fmt: skip
@@ -192,10 +202,10 @@ def _quadratic_min(a: float, fa: float, dfa: float, b: float, fb: float) -> floa
     """Minimiser of the quadratic with value fa and slope dfa at a and value fb at b."""
     db = b - a
     curv = (fb - fa - dfa * db) / (db * db)
-    if not (math.isfinite(curv) and curv != 0.0):
+    if not (math.isfinite(getval(curv)) and getval(curv) != 0.0):
         return None
     xmin = a - dfa / (2.0 * curv)
-    return xmin if math.isfinite(xmin) else None
+    return xmin if math.isfinite(getval(xmin)) else None
 
 
 def _cubic_min(a: float, fa: float, dfa: float, b: float, fb: float, c: float, fc: float) -> float | None:
@@ -203,15 +213,16 @@ def _cubic_min(a: float, fa: float, dfa: float, b: float, fb: float, c: float, f
     db, dc = b - a, c - a
     denom = (db * dc) ** 2 * (db - dc)
     rb, rc = fb - fa - dfa * db, fc - fa - dfa * dc
-    if denom == 0.0 or not math.isfinite(denom):
+    if getval(denom) == 0.0 or not math.isfinite(getval(denom)):
         return None
     ca = (dc**2 * rb - db**2 * rc) / denom
     cb = (-(dc**3) * rb + db**3 * rc) / denom
     radical = cb * cb - 3.0 * ca * dfa
-    if not (math.isfinite(ca) and math.isfinite(radical)) or radical < 0 or ca == 0.0:
+    ca_v, rad_v = getval(ca), getval(radical)
+    if not (math.isfinite(ca_v) and math.isfinite(rad_v)) or rad_v < 0 or ca_v == 0.0:
         return None
-    xmin = a + (-cb + math.sqrt(radical)) / (3.0 * ca)
-    return xmin if math.isfinite(xmin) else None
+    xmin = a + (-cb + anp.sqrt(radical)) / (3.0 * ca)
+    return xmin if math.isfinite(getval(xmin)) else None
 
 
 def strong_wolfe(
@@ -247,28 +258,33 @@ def strong_wolfe(
     dphi0 = _check_common("strong_wolfe", x, d, g0, c1, alpha0)
     phi = _Phi(oracle, x, d)
     a_prev, f_prev, df_prev = 0.0, f0, dphi0
-    a = min(alpha0, alpha_max)
+    a = _capped(alpha0, alpha_max)
     f_a = phi.value(a)
     for i in range(max_bracket):
-        if not sufficient_decrease(f_a, a, f0, dphi0, c1) or (i > 0 and f_a >= f_prev):  # (LS5)
+        if not sufficient_decrease(f_a, a, f0, dphi0, c1) or (i > 0 and getval(f_a) >= getval(f_prev)):  # (LS5)
             return _zoom(phi, f0, g0, dphi0, c1, c2, max_zoom, a_prev, f_prev, df_prev, a, f_a)
         df_a = phi.slope(a)
         if strong_curvature(df_a, dphi0, c2):
             return _done(phi, g0, a, f_a, True, first=(i == 0))
-        if df_a >= 0:
+        if getval(df_a) >= 0:
             return _zoom(phi, f0, g0, dphi0, c1, c2, max_zoom, a, f_a, df_a, a_prev, f_prev)
-        if a >= alpha_max:
+        if getval(a) >= alpha_max:
             break
         a_prev, f_prev, df_prev = a, f_a, df_a
-        a = min(2.0 * a, alpha_max)
+        a = _capped(2.0 * a, alpha_max)
         f_a = phi.value(a)
     return _done(phi, g0, a_prev, f_prev, False)
+
+
+def _capped(alpha: Any, alpha_max: float) -> Any:
+    """min(alpha, alpha_max), the choice made on the unboxed value."""
+    return alpha_max if alpha_max < getval(alpha) else alpha
 
 
 def _done(
     phi: _Phi, g0: Array, alpha: float, value: float, ok: bool, first: bool = False
 ) -> LineSearchResult:
-    grad = g0 if alpha == 0.0 else phi.grads.get(alpha)
+    grad = g0 if getval(alpha) == 0.0 else phi.grads.get(float(getval(alpha)))
     if grad is None:
         phi.n_grad += 1
         grad = phi.oracle.grad(phi.x + alpha * phi.d)
@@ -285,26 +301,27 @@ def _zoom(
     a_rec, f_rec = 0.0, f0
     for j in range(max_zoom + 1):
         width = a_hi - a_lo
-        left, right = min(a_lo, a_hi), max(a_lo, a_hi)
+        # the safeguards are decisions: taken on the unboxed values
+        left, right = min(getval(a_lo), getval(a_hi)), max(getval(a_lo), getval(a_hi))
         a_j: float | None = None
         if j > 0:  # cubic through (lo, f_lo, f'_lo), (hi, f_hi), (rec, f_rec)
             a_j = _cubic_min(a_lo, f_lo, df_lo, a_hi, f_hi, a_rec, f_rec)  # (LS6)
-            guard = 0.2 * abs(width)
-            if a_j is not None and not (left + guard <= a_j <= right - guard):
+            guard = 0.2 * abs(getval(width))
+            if a_j is not None and not (left + guard <= getval(a_j) <= right - guard):
                 a_j = None
         if a_j is None:  # quadratic through (lo, f_lo, f'_lo), (hi, f_hi), else bisection
             a_j = _quadratic_min(a_lo, f_lo, df_lo, a_hi, f_hi)
-            guard = 0.1 * abs(width)
-            if a_j is None or not (left + guard <= a_j <= right - guard):
+            guard = 0.1 * abs(getval(width))
+            if a_j is None or not (left + guard <= getval(a_j) <= right - guard):
                 a_j = a_lo + 0.5 * width
         f_j = phi.value(a_j)
-        if not sufficient_decrease(f_j, a_j, f0, dphi0, c1) or f_j >= f_lo:
+        if not sufficient_decrease(f_j, a_j, f0, dphi0, c1) or getval(f_j) >= getval(f_lo):
             a_rec, f_rec, a_hi, f_hi = a_hi, f_hi, a_j, f_j  # (LS7)
         else:
             df_j = phi.slope(a_j)
             if strong_curvature(df_j, dphi0, c2):
                 return _done(phi, g0, a_j, f_j, True)
-            if df_j * (a_hi - a_lo) >= 0:
+            if getval(df_j) * (getval(a_hi) - getval(a_lo)) >= 0:
                 a_rec, f_rec, a_hi, f_hi = a_hi, f_hi, a_lo, f_lo
             else:
                 a_rec, f_rec = a_lo, f_lo

@@ -13,6 +13,12 @@ Nothing is differentiated by hand or by finite differences. Points must be flat 
 of the function's dimension; methods that need structured params flatten them first
 (``autograd.misc.flatten``).
 
+Differentiating through a method. The answers are plain floats and float64 arrays, except while
+autograd traces a computation that reaches the oracle (a loss after n steps of a method,
+differentiated with respect to the initial point or a hyperparameter): then points arrive as
+autograd boxes and the answers are boxes too (nested differentiation: the gradient, Hessian-vector
+product and Hessian are themselves traced), so the steps stay differentiable.
+
 Evaluation counts. Line searches and trust-region loops decide at run time how many times they
 evaluate f, so the count is not known before a step. The oracle keeps the counts in a small
 mutable ``EvalCounts`` object; it is the one mutable thing in the package, on purpose: the counts
@@ -33,6 +39,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 import autograd
 import autograd.numpy as anp
 import numpy as np
+from autograd.tracer import getval, isbox
 
 from ._types import Array
 
@@ -86,47 +93,64 @@ class FunctionOracle:
         return FunctionOracle(self.f, self.dim)
 
     def _point(self, x: Any, what: str = "x") -> Array:
-        arr = np.asarray(x, dtype=np.float64)
-        if arr.ndim != 1:
-            raise ValueError(f"oracle: {what} must be a flat vector, got shape {arr.shape}")
-        if self.dim is not None and arr.shape[0] != self.dim:
-            raise ValueError(f"oracle: {what} has shape {arr.shape} but the function takes ({self.dim},)")
-        if not np.all(np.isfinite(arr)):
+        if isbox(x):  # traced by autograd (a step being differentiated): check, pass through
+            shape, raw = anp.shape(x), np.asarray(getval(x))
+        else:
+            raw = np.asarray(x, dtype=np.float64)
+            shape, x = raw.shape, raw
+        if len(shape) != 1:
+            raise ValueError(f"oracle: {what} must be a flat vector, got shape {shape}")
+        if self.dim is not None and shape[0] != self.dim:
+            raise ValueError(f"oracle: {what} has shape {shape} but the function takes ({self.dim},)")
+        if not np.all(np.isfinite(raw)):
             raise ValueError(f"oracle: {what} must be finite")
-        return arr
+        return x  # type: ignore[no-any-return]
 
     def value(self, x: Array) -> float:
         """f(x)."""
         self.counts.value += 1
-        return float(self.f(self._point(x)))
+        return _scalar(self.f(self._point(x)))
 
     def grad(self, x: Array) -> Array:
         """grad f(x) by reverse-mode autograd."""
         self.counts.grad += 1
-        return np.asarray(autograd.grad(self.f)(self._point(x)), dtype=np.float64)
+        return _vector(autograd.grad(self.f)(self._point(x)))
 
     def value_and_grad(self, x: Array) -> tuple[float, Array]:
         """(f(x), grad f(x)) from one forward and one backward pass."""
         self.counts.value += 1
         self.counts.grad += 1
         val, g = autograd.value_and_grad(self.f)(self._point(x))
-        return float(val), np.asarray(g, dtype=np.float64)
+        return _scalar(val), _vector(g)
 
     def hvp(self, x: Array, v: Array) -> Array:
         """grad^2 f(x) v: the gradient of x -> grad f(x) . v (reverse over reverse)."""
         xx = self._point(x)
         vv = self._point(v, "v")
-        if vv.shape != xx.shape:
-            raise ValueError(f"oracle: v has shape {vv.shape} but x has shape {xx.shape}")
+        if anp.shape(vv) != anp.shape(xx):
+            raise ValueError(f"oracle: v has shape {anp.shape(vv)} but x has shape {anp.shape(xx)}")
         self.counts.hvp += 1
-        return np.asarray(autograd.hessian_vector_product(self.f)(xx, vv), dtype=np.float64)
+        return _vector(autograd.hessian_vector_product(self.f)(xx, vv))
 
     def hessian(self, x: Array) -> Array:
         """grad^2 f(x) as a symmetric (p, p) matrix (autograd's Jacobian of the gradient)."""
         xx = self._point(x)
         self.counts.hessian += 1
-        h = np.asarray(autograd.hessian(self.f)(xx), dtype=np.float64).reshape(xx.size, xx.size)
-        return 0.5 * (h + h.T)  # symmetric to rounding; make it exactly symmetric for Cholesky
+        p = anp.shape(xx)[0]
+        h = anp.reshape(_vector(autograd.hessian(self.f)(xx)), (p, p))
+        return 0.5 * (h + anp.transpose(h))  # symmetric to rounding; make it exactly symmetric for Cholesky
+
+
+def _scalar(v: Any) -> float:
+    """A Python float, or the autograd box itself while a step is being differentiated."""
+    out: float = v if isbox(v) else float(v)
+    return out
+
+
+def _vector(v: Any) -> Array:
+    """A float64 array, or the autograd box itself while a step is being differentiated."""
+    out: Array = v if isbox(v) else np.asarray(v, dtype=np.float64)
+    return out
 
 
 @runtime_checkable
