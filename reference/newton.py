@@ -19,6 +19,10 @@ Conventions:
       multiple of the identity"): an indefinite Hessian still gives a descent direction.
     * A zero gradient, or a line search that finds no step, leaves theta unchanged and sets
       ``stalled``; later steps are then no-ops (the caller's loop may stop on it).
+    * Differentiable by autograd (with respect to theta_0, mu and lr) for fixed decisions: which
+      tau of the sequence makes the Cholesky succeed, which diagonal entry is the smallest, and
+      the line search's tests are decided on unboxed values; tau = 2^k (beta - min_i H_ii) is
+      then a smooth function of H, and the step of the branch taken is differentiated.
 
 References:
     Nocedal, J. and Wright, S. J. (2006). Numerical Optimization, 2nd ed., section 3.3 (Newton
@@ -32,7 +36,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
+import autograd.numpy as anp
 import numpy as np
+from autograd.tracer import getval
 
 from ._core import Method, check_choice, check_nonnegative, check_positive
 from ._types import Array
@@ -63,16 +69,16 @@ def init(params: Array) -> NewtonState:
 
 def _shifted_cholesky(h: Array, mu: float, beta: float) -> tuple[Array, float]:
     """Cholesky factor of h + (mu + tau) I with the smallest tau of N&W Alg. 3.3's sequence."""
-    p = h.shape[0]
-    a = h + mu * np.eye(p)
-    dmin = float(np.min(np.diag(a)))
-    tau = 0.0 if dmin > 0 else beta - dmin
+    p = anp.shape(h)[0]
+    a = h + mu * anp.eye(p)
+    dmin = anp.min(anp.diag(a))
+    tau = 0.0 if getval(dmin) > 0 else beta - dmin
     for _ in range(200):
-        try:
-            chol: Array = np.linalg.cholesky(a + tau * np.eye(p)).astype(np.float64)
+        try:  # a LinAlgError is raised on the unboxed values, so tracing takes the same branch
+            chol: Array = anp.linalg.cholesky(a + tau * anp.eye(p)).astype(np.float64)
             return chol, tau
         except np.linalg.LinAlgError:
-            tau = max(2.0 * tau, beta)
+            tau = beta if beta > getval(2.0 * tau) else 2.0 * tau  # max(2 tau, beta)
     raise ValueError("newton: could not make the Hessian positive definite (non-finite entries?)")
 
 
@@ -98,12 +104,12 @@ def step(
         f, g = oracle.value_and_grad(theta)  # (N1)
     else:
         f, g = state.value, state.grad
-    if not np.any(g):
+    if not np.any(getval(g)):
         return NewtonState(params=theta, value=f, grad=g, alpha=0.0, shift=0.0, stalled=True,
                            t=state.t + 1)  # fmt: skip
     h = oracle.hessian(theta)  # (N1)
     chol, tau = _shifted_cholesky(h, damping, shift_min)
-    d = -np.linalg.solve(chol.T, np.linalg.solve(chol, g))  # (N2)
+    d = -anp.linalg.solve(anp.transpose(chol), anp.linalg.solve(chol, g))  # (N2)
     if line_search == "none":
         alpha = lr  # (N3)
         theta_new = theta + alpha * d  # (N4)

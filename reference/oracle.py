@@ -190,12 +190,12 @@ def check_indices(idx: Any, n_samples: int) -> Array:
 
 
 def as_flat(x: Any, name: str = "params") -> Array:
-    """Refuse anything but a flat vector (curvature methods work on R^p)."""
-    arr = anp.asarray(x)
-    if arr.ndim != 1:
+    """Refuse anything but a flat vector (curvature methods work on R^p); autograd boxes pass."""
+    arr = x if isbox(x) else np.asarray(x)
+    if anp.ndim(arr) != 1:
         raise ValueError(
-            f"{name} must be a flat vector (shape (p,)), got shape {arr.shape}; flatten structured "
-            "params with autograd.misc.flatten"
+            f"{name} must be a flat vector (shape (p,)), got shape {anp.shape(arr)}; flatten "
+            "structured params with autograd.misc.flatten"
         )
     return arr
 
