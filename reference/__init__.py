@@ -44,6 +44,7 @@ from .rmsprop import rmsprop
 from .saga import saga
 from .sgd import sgd
 from .signsgd import signsgd
+from .simulated_annealing import simulated_annealing
 from .svrg import svrg
 from .trust_region import trust_region
 
@@ -93,6 +94,7 @@ __all__ = [
     "schedules",
     "sgd",
     "signsgd",
+    "simulated_annealing",
     "strong_wolfe",
     "svrg",
     "trust_region",

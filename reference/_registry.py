@@ -33,6 +33,7 @@ from .rmsprop import rmsprop
 from .saga import saga
 from .sgd import sgd
 from .signsgd import signsgd
+from .simulated_annealing import simulated_annealing
 from .svrg import svrg
 from .trust_region import trust_region
 
@@ -78,6 +79,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("saga", saga, "g_t = grad l_j(theta) - alpha_j + mean(alpha); alpha_j = grad l_j(theta); theta_t = theta_{t-1} - eta g_t", "variance-reduction"),
     Entry("prox_grad", prox_grad, "theta_t = sign(z) max(|z| - eta lambda, 0), z = theta_{t-1} - eta grad f(theta_{t-1})", "proximal"),
     Entry("fista", fista, "theta_t = prox(y - eta grad f(y)); s_t = (1 + sqrt(1 + 4 s^2))/2; y_t = theta_t + (s_{t-1} - 1)/s_t (theta_t - theta_{t-1})", "proximal"),
+    Entry("simulated_annealing", simulated_annealing, "theta' = theta_{t-1} + sigma z; accept iff Delta L <= 0 or u < exp(-Delta L / T_t); T_t = T0 decay^(t-1)", "zeroth-order"),
 )  # fmt: skip
 
 _BY_NAME = {e.name: e for e in ENTRIES}
