@@ -22,6 +22,9 @@ Conventions:
       non-positive value falls back to 1. This is what scipy.optimize.minimize(method="BFGS")
       feeds its line search.
     * A zero gradient or a failed line search sets ``stalled`` and leaves theta unchanged.
+    * Differentiable by autograd (with respect to theta_0) for fixed decisions: the line search's
+      tests, the sign of y^T s and the clipping of alpha0 are decided on unboxed values; alpha,
+      s, y and H of the branch taken are smooth functions of theta_0 and are differentiated.
 
 References:
     Nocedal, J. and Wright, S. J. (2006). Numerical Optimization, 2nd ed., Alg. 6.1, eqs. 6.17,
@@ -36,7 +39,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
+import autograd.numpy as anp
 import numpy as np
+from autograd.tracer import getval
 
 from ._core import Method, check_choice
 from ._types import Array
@@ -73,10 +78,12 @@ def initial_trial(method: InitialStep, f: float, f_prev: float | None, g: Array,
     if method == "unit":
         return 1.0
     if f_prev is None:
-        f_prev = f + float(np.linalg.norm(g)) / 2.0
-    slope = float(g @ d)
-    a0 = min(1.0, 1.01 * 2.0 * (f - f_prev) / slope) if slope != 0 else 1.0
-    return a0 if a0 > 0 else 1.0
+        f_prev = f + anp.sqrt(anp.dot(g, g)) / 2.0  # f + ||g|| / 2
+    slope = anp.dot(g, d)
+    if getval(slope) == 0:
+        return 1.0
+    a0: float = 1.01 * 2.0 * (f - f_prev) / slope
+    return a0 if 0 < getval(a0) < 1.0 else 1.0  # min(1, a0), and 1 for a0 <= 0
 
 
 def step(
@@ -95,11 +102,12 @@ def step(
     f, g = (state.value, state.grad)
     if f is None or g is None:
         f, g = oracle.value_and_grad(theta)
-    if state.stalled or not np.any(g):
+    if state.stalled or not np.any(getval(g)):
         return BFGSState(params=theta, value=f, grad=g, hinv=state.hinv, s=state.s, y=state.y,
                          prev_value=state.prev_value, alpha=0.0, stalled=True, t=state.t + 1)  # fmt: skip
-    hinv = np.eye(theta.size) if state.hinv is None else state.hinv
-    d = -(hinv @ g)  # (B1)
+    p = anp.shape(theta)[0]
+    hinv = np.eye(p) if state.hinv is None else state.hinv
+    d = -anp.dot(hinv, g)  # (B1)
     alpha0 = initial_trial(initial_step, f, state.prev_value, g, d)
     res = strong_wolfe(oracle, theta, d, f0=f, g0=g, alpha0=alpha0, c1=c1, c2=c2)  # (B2)
     if not res.converged or res.grad is None:
@@ -108,13 +116,13 @@ def step(
     s = res.alpha * d  # (B3)
     theta_new = theta + s
     y = res.grad - g  # (B4)
-    ys = float(y @ s)
-    if ys > 0:
+    ys = anp.dot(y, s)
+    if getval(ys) > 0:
         if scale_first and state.hinv is None:
-            hinv = (ys / float(y @ y)) * np.eye(theta.size)
+            hinv = (ys / anp.dot(y, y)) * np.eye(p)
         rho = 1.0 / ys
-        left = np.eye(theta.size) - rho * np.outer(s, y)
-        hinv = left @ hinv @ left.T + rho * np.outer(s, s)  # (B5)
+        left = np.eye(p) - rho * anp.outer(s, y)
+        hinv = anp.dot(anp.dot(left, hinv), anp.transpose(left)) + rho * anp.outer(s, s)  # (B5)
     return BFGSState(params=theta_new, value=res.value, grad=res.grad, hinv=hinv, s=s, y=y,
                      prev_value=f, alpha=res.alpha, stalled=False, t=state.t + 1)  # fmt: skip
 

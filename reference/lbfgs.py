@@ -19,6 +19,8 @@ Conventions:
     * m = 10 (N&W: 3 to 20; optax memory_size=10, scipy maxcor=10; torch history_size=100).
     * gamma scaling (N&W eq. 7.20) is the default, as in torch, optax and scipy's L-BFGS-B.
     * ``initial_step`` as in ``bfgs``.
+    * Differentiable by autograd (with respect to theta_0) for fixed decisions (the line search's
+      tests, which pairs are kept), as ``bfgs``.
 
 References:
     Nocedal, J. (1980). Updating quasi-Newton matrices with limited storage. Math. Comp. 35.
@@ -33,7 +35,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
+import autograd.numpy as anp
 import numpy as np
+from autograd.tracer import getval
 
 from ._core import Method, check_choice
 from ._types import Array
@@ -67,19 +71,19 @@ def init(params: Array) -> LBFGSState:
 
 def two_loop(g: Array, s_hist: tuple[Array, ...], y_hist: tuple[Array, ...], scaling: Scaling = "gamma") -> Array:
     """H g for the L-BFGS matrix H of the stored pairs (oldest first), N&W Alg. 7.4."""
-    rhos = [1.0 / float(y @ s) for s, y in zip(s_hist, y_hist)]
+    rhos = [1.0 / anp.dot(y, s) for s, y in zip(s_hist, y_hist)]
     q = g
     alphas: list[float] = []
     for s, y, rho in zip(reversed(s_hist), reversed(y_hist), reversed(rhos)):
-        a = rho * float(s @ q)  # (LB1)
+        a = rho * anp.dot(s, q)  # (LB1)
         q = q - a * y
         alphas.append(a)
     gamma = 1.0
     if scaling == "gamma" and s_hist:
-        gamma = float(s_hist[-1] @ y_hist[-1]) / float(y_hist[-1] @ y_hist[-1])
+        gamma = anp.dot(s_hist[-1], y_hist[-1]) / anp.dot(y_hist[-1], y_hist[-1])
     r = gamma * q  # (LB2)
     for s, y, rho, a in zip(s_hist, y_hist, rhos, reversed(alphas)):
-        b = rho * float(y @ r)  # (LB3)
+        b = rho * anp.dot(y, r)  # (LB3)
         r = r + (a - b) * s
     return r
 
@@ -101,7 +105,7 @@ def step(
     f, g = state.value, state.grad
     if f is None or g is None:
         f, g = oracle.value_and_grad(theta)
-    if state.stalled or not np.any(g):
+    if state.stalled or not np.any(getval(g)):
         return LBFGSState(params=theta, value=f, grad=g, s_hist=state.s_hist, y_hist=state.y_hist,
                           prev_value=state.prev_value, alpha=0.0, stalled=True, t=state.t + 1)  # fmt: skip
     d = -two_loop(g, state.s_hist, state.y_hist, scaling)  # (LB4)
@@ -113,7 +117,7 @@ def step(
     s = res.alpha * d  # (LB5)
     y = res.grad - g  # (LB6)
     s_hist, y_hist = state.s_hist, state.y_hist
-    if float(y @ s) > 0:
+    if getval(anp.dot(y, s)) > 0:
         s_hist, y_hist = (s_hist + (s,))[-m:], (y_hist + (y,))[-m:]
     return LBFGSState(params=theta + s, value=res.value, grad=res.grad, s_hist=s_hist, y_hist=y_hist,
                       prev_value=f, alpha=res.alpha, stalled=False, t=state.t + 1)  # fmt: skip

@@ -22,6 +22,11 @@ Conventions:
     * The forcing term eps_t = min(1/2, sqrt||g||)||g|| (N&W eq. 7.3 with superlinear rate) is
       scipy's too.
     * A zero gradient or a non-positive predicted reduction sets ``stalled`` (scipy stops there).
+    * Differentiable by autograd (with respect to theta_0 and Delta_0) for fixed decisions: the
+      CG stopping tests, the boundary and negative-curvature exits, the acceptance (TR6) and the
+      radius update (TR5) are decided on unboxed values (``getval``); the step p of the branch
+      taken (a CG iterate, or a boundary point whose tau solves ||z + tau d|| = Delta) and the
+      radius are smooth functions of theta_0 and Delta_0 and are differentiated.
 
 References:
     Nocedal, J. and Wright, S. J. (2006). Numerical Optimization, 2nd ed., Alg. 4.1 (trust region),
@@ -36,7 +41,9 @@ import math
 from dataclasses import dataclass
 from functools import partial
 
+import autograd.numpy as anp
 import numpy as np
+from autograd.tracer import getval
 
 from ._core import Method, check_positive
 from ._types import Array
@@ -65,11 +72,11 @@ def init(params: Array, *, radius: float = 1.0) -> TrustRegionState:
 
 def _to_boundary(z: Array, d: Array, radius: float) -> tuple[float, float]:
     """The two roots tau_a <= tau_b of ||z + tau d|| = radius."""
-    a, b, c = float(d @ d), 2.0 * float(z @ d), float(z @ z) - radius * radius
-    sq = math.sqrt(b * b - 4.0 * a * c)
-    aux = b + math.copysign(sq, b)  # the stable form of the quadratic formula
+    a, b, c = anp.dot(d, d), 2.0 * anp.dot(z, d), anp.dot(z, z) - radius * radius
+    sq = anp.sqrt(b * b - 4.0 * a * c)
+    aux = b + math.copysign(1.0, getval(b)) * sq  # the stable form of the quadratic formula
     ta, tb = -aux / (2.0 * a), -2.0 * c / aux
-    return (ta, tb) if ta <= tb else (tb, ta)
+    return (ta, tb) if getval(ta) <= getval(tb) else (tb, ta)
 
 
 def steihaug_cg(
@@ -78,28 +85,29 @@ def steihaug_cg(
     """Approximate minimiser p of (TR1) with ||p|| <= radius; (p, hits_boundary, iterations)."""
 
     def model(p: Array) -> float:
-        return f + float(g @ p) + 0.5 * float(p @ oracle.hvp(theta, p))  # (TR1)
+        m: float = f + anp.dot(g, p) + 0.5 * anp.dot(p, oracle.hvp(theta, p))  # (TR1)
+        return m
 
-    gnorm = float(np.linalg.norm(g))
-    tol = min(0.5, math.sqrt(gnorm)) * gnorm
-    z, r, d = np.zeros_like(g), g, -g
-    limit = max_iter if max_iter is not None else 10 * g.size + 10
+    gnorm = float(np.linalg.norm(getval(g)))
+    tol = min(0.5, math.sqrt(gnorm)) * gnorm  # a stopping threshold: a decision, not traced
+    z, r, d = anp.zeros(anp.shape(g)), g, -g
+    limit = max_iter if max_iter is not None else 10 * anp.size(g) + 10
     for it in range(1, limit + 1):
         bd = oracle.hvp(theta, d)
-        dbd = float(d @ bd)
-        if dbd <= 0:  # negative curvature: go to the boundary along d
+        dbd = anp.dot(d, bd)
+        if getval(dbd) <= 0:  # negative curvature: go to the boundary along d
             ta, tb = _to_boundary(z, d, radius)
             pa, pb = z + ta * d, z + tb * d
-            return (pa if model(pa) < model(pb) else pb), True, it  # (TR2)
-        rr = float(r @ r)
+            return (pa if getval(model(pa)) < getval(model(pb)) else pb), True, it  # (TR2)
+        rr = anp.dot(r, r)
         alpha = rr / dbd
         z_next = z + alpha * d  # (TR3)
-        if float(np.linalg.norm(z_next)) >= radius:
+        if float(np.linalg.norm(getval(z_next))) >= getval(radius):
             _, tb = _to_boundary(z, d, radius)
             return z + tb * d, True, it
         r_next = r + alpha * bd
-        rr_next = float(r_next @ r_next)
-        if math.sqrt(rr_next) < tol:
+        rr_next = anp.dot(r_next, r_next)
+        if math.sqrt(getval(rr_next)) < tol:
             return z_next, False, it
         d = -r_next + (rr_next / rr) * d
         z, r = z_next, r_next
@@ -120,21 +128,21 @@ def step(
     f, g = state.value, state.grad
     if f is None or g is None:
         f, g = oracle.value_and_grad(theta)
-    if state.stalled or not np.any(g):
+    if state.stalled or not np.any(getval(g)):
         return TrustRegionState(params=theta, value=f, grad=g, radius=radius, rho=state.rho,
                                 cg_iters=0, stalled=True, t=state.t + 1)  # fmt: skip
     p, boundary, iters = steihaug_cg(oracle, theta, g, f, radius)
-    predicted = -(float(g @ p) + 0.5 * float(p @ oracle.hvp(theta, p)))  # m(0) - m(p)
-    if not predicted > 0:
+    predicted = -(anp.dot(g, p) + 0.5 * anp.dot(p, oracle.hvp(theta, p)))  # m(0) - m(p)
+    if not getval(predicted) > 0:
         return TrustRegionState(params=theta, value=f, grad=g, radius=radius, rho=math.nan,
                                 cg_iters=iters, stalled=True, t=state.t + 1)  # fmt: skip
     f_new, g_new = oracle.value_and_grad(theta + p)
     rho = (f - f_new) / predicted  # (TR4)
-    if rho < 0.25:
+    if getval(rho) < 0.25:
         radius = 0.25 * radius  # (TR5)
-    elif rho > 0.75 and boundary:
-        radius = min(2.0 * radius, max_radius)
-    if rho > eta:
+    elif getval(rho) > 0.75 and boundary:
+        radius = max_radius if max_radius < getval(2.0 * radius) else 2.0 * radius  # min(2 Delta, Delta_max)
+    if getval(rho) > eta:
         theta, f, g = theta + p, f_new, g_new  # (TR6)
     return TrustRegionState(params=theta, value=f, grad=g, radius=radius, rho=rho,
                             cg_iters=iters, stalled=False, t=state.t + 1)  # fmt: skip
