@@ -23,6 +23,9 @@ Conventions:
     * x_0 = 0 in ``solve`` unless given; the residual is recurred (CG4), not recomputed, as in
       N&W and scipy.sparse.linalg.cg.
     * A zero residual makes further steps no-ops (alpha would be 0/0).
+    * Differentiable by autograd with respect to x_0, b and A (a matrix, or an operator written
+      with ``autograd.numpy``): the iterates are rational functions of them; the zero-residual
+      and stopping tests are decided on unboxed values.
 
 References:
     Hestenes, M. R. and Stiefel, E. (1952). Methods of conjugate gradients for solving linear
@@ -35,7 +38,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
+import autograd.numpy as anp
 import numpy as np
+from autograd.tracer import getval, isbox
 
 from ._core import Method, as_params
 from ._types import Array
@@ -52,21 +57,28 @@ class LinearSystem:
     b: Array
 
     def __post_init__(self) -> None:
-        b = np.asarray(self.b, dtype=np.float64)
-        if b.ndim != 1:
-            raise ValueError(f"cg: b must be a flat vector, got shape {b.shape}")
+        b = _floats(self.b)  # autograd boxes (a traced b) pass through
+        if anp.ndim(b) != 1:
+            raise ValueError(f"cg: b must be a flat vector, got shape {anp.shape(b)}")
         if not callable(self.a):
-            a = np.asarray(self.a, dtype=np.float64)
-            if a.shape != (b.size, b.size):
-                raise ValueError(f"cg: A has shape {a.shape} but b has shape {b.shape}; A must be ({b.size}, {b.size})")
-            if not np.allclose(a, a.T, rtol=1e-12, atol=0.0):
+            a = _floats(self.a)
+            n = anp.size(b)
+            if anp.shape(a) != (n, n):
+                raise ValueError(f"cg: A has shape {anp.shape(a)} but b has shape {anp.shape(b)}; A must be ({n}, {n})")
+            if not np.allclose(getval(a), getval(a).T, rtol=1e-12, atol=0.0):
                 raise ValueError("cg: A must be symmetric")
             object.__setattr__(self, "a", a)
         object.__setattr__(self, "b", b)
 
     def matvec(self, v: Array) -> Array:
-        out = self.a(v) if callable(self.a) else self.a @ v
-        return np.asarray(out, dtype=np.float64)
+        out = self.a(v) if callable(self.a) else anp.dot(self.a, v)
+        return _floats(out)
+
+
+def _floats(x: Any) -> Array:
+    """``x`` as a float64 array, or the autograd box itself while a computation is traced."""
+    out: Array = x if isbox(x) else np.asarray(x, dtype=np.float64)
+    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -89,24 +101,24 @@ def step(state: CGState, system: LinearSystem) -> CGState:
     if not isinstance(system, LinearSystem):
         raise TypeError(f"cg: step needs a LinearSystem, got {type(system).__name__}")
     x = state.params
-    if x.shape != system.b.shape:
-        raise ValueError(f"cg: x has shape {x.shape} but b has shape {system.b.shape}")
+    if anp.shape(x) != anp.shape(system.b):
+        raise ValueError(f"cg: x has shape {anp.shape(x)} but b has shape {anp.shape(system.b)}")
     if state.r is None or state.p is None:
         r = system.matvec(x) - system.b  # (CG1)
         p = -r
     else:
         r, p = state.r, state.p
-    rr = float(r @ r)
-    if rr == 0.0:
+    rr = anp.dot(r, r)
+    if getval(rr) == 0.0:
         return CGState(params=x, r=r, p=p, t=state.t + 1)
     ap = system.matvec(p)
-    pap = float(p @ ap)
-    if not pap > 0:
-        raise ValueError(f"cg: A is not positive definite (p^T A p = {pap!r} at step {state.t + 1})")
+    pap = anp.dot(p, ap)
+    if not getval(pap) > 0:
+        raise ValueError(f"cg: A is not positive definite (p^T A p = {getval(pap)!r} at step {state.t + 1})")
     alpha = rr / pap  # (CG2)
     x = x + alpha * p  # (CG3)
     r = r + alpha * ap  # (CG4)
-    beta = float(r @ r) / rr  # (CG5)
+    beta = anp.dot(r, r) / rr  # (CG5)
     p = -r + beta * p  # (CG6)
     return CGState(params=x, r=r, p=p, t=state.t + 1)
 
@@ -130,8 +142,8 @@ def solve(
     max_iter: int | None = None,
 ) -> CGResult:
     """Solve A x = b by CG until ||A x - b|| <= tol ||b|| or ``max_iter`` steps (default 10 n)."""
-    system = LinearSystem(a, np.asarray(b, dtype=np.float64))
-    n = system.b.size
+    system = LinearSystem(a, _floats(b))
+    n = anp.size(system.b)
     if not (tol >= 0):
         raise ValueError(f"cg: tol must be >= 0, got {tol!r}")
     limit = 10 * n if max_iter is None else max_iter
@@ -139,12 +151,12 @@ def solve(
         raise ValueError(f"cg: max_iter must be an int >= 0, got {max_iter!r}")
     state = init(as_params(np.zeros(n) if x0 is None else x0))
     r0 = system.matvec(state.params) - system.b
-    res = [float(np.linalg.norm(r0))]
-    target = tol * float(np.linalg.norm(system.b))
+    res = [float(np.linalg.norm(getval(r0)))]  # diagnostics and the stopping test: unboxed
+    target = tol * float(np.linalg.norm(getval(system.b)))
     while res[-1] > target and state.t < limit:
         state = step(state, system)
         assert state.r is not None
-        res.append(float(np.linalg.norm(state.r)))
+        res.append(float(np.linalg.norm(getval(state.r))))
     return CGResult(x=state.params, n_iter=state.t, residuals=tuple(res), converged=res[-1] <= target)
 
 
