@@ -19,7 +19,9 @@ Conventions:
     * Repeated indices in B (sampling with replacement) count in the average (SA2) and update
       their row once (SA3).
     * Memory: N p numbers for the table (the price of variance reduction without snapshots).
-    * Not meant to be differentiated through (the table is rebuilt with numpy indexing).
+    * Given the drawn indices the steps are smooth in theta_0 and eta and differentiable by
+      autograd: the rows of (SA3) are replaced functionally (``where`` over a row mask), never
+      written in place.
 
 References:
     Defazio, A., Bach, F. and Lacoste-Julien, S. (2014). SAGA: A fast incremental gradient method
@@ -31,8 +33,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
+import autograd.numpy as anp
 import numpy as np
+from autograd.tracer import isbox
 
 from ._core import Method, check_lr, lr_at
 from ._types import Array, LearningRate
@@ -58,16 +63,22 @@ def fill(state: SAGAState, sample: Sample) -> SAGAState:
     """The state with the table filled at the current iterate if it is empty."""
     if state.table is not None and state.table_mean is not None:
         return state
-    table = np.array(sample.problem.per_sample_grads(state.params, None), dtype=np.float64)  # (SA1)
-    return SAGAState(params=state.params, table=table, table_mean=table.mean(axis=0), t=state.t)
+    table = _floats(sample.problem.per_sample_grads(state.params, None))  # (SA1)
+    return SAGAState(params=state.params, table=table, table_mean=anp.mean(table, axis=0), t=state.t)
+
+
+def _floats(x: Any) -> Array:
+    """A fresh float64 array, or the autograd box itself while the steps are differentiated."""
+    out: Array = x if isbox(x) else np.array(x, dtype=np.float64)
+    return out
 
 
 def estimate(state: SAGAState, sample: Sample) -> tuple[Array, Array]:
     """(g_t of (SA2), the fresh per-sample gradients at theta for idx), for a filled state."""
     assert state.table is not None and state.table_mean is not None, "fill the table first"
     idx = sample.idx
-    fresh = np.asarray(sample.problem.per_sample_grads(state.params, idx), dtype=np.float64)
-    g = sum_scale(sample.problem) * (np.mean(fresh - state.table[idx], axis=0) + state.table_mean)  # (SA2)
+    fresh = _floats(sample.problem.per_sample_grads(state.params, idx))
+    g = sum_scale(sample.problem) * (anp.mean(fresh - state.table[idx], axis=0) + state.table_mean)  # (SA2)
     return g, fresh
 
 
@@ -77,13 +88,17 @@ def step(state: SAGAState, sample: Sample, *, lr: LearningRate) -> SAGAState:
         raise TypeError(f"saga: step needs a Sample(problem, idx), got {type(sample).__name__}")
     state = fill(state, sample)
     assert state.table is not None and state.table_mean is not None
-    if state.table.shape[1:] != state.params.shape:
-        raise ValueError(f"saga: per-sample gradients have {state.table.shape[1:]} entries, params {state.params.shape}")
+    n_rows = anp.shape(state.table)[0]
+    if anp.shape(state.table)[1:] != anp.shape(state.params):
+        raise ValueError(f"saga: per-sample gradients have {anp.shape(state.table)[1:]} entries, params {anp.shape(state.params)}")
     g, fresh = estimate(state, sample)
     uniq, first = np.unique(sample.idx, return_index=True)
-    table = state.table.copy()
-    table[uniq] = fresh[first]  # (SA3)
-    mean = state.table_mean + (fresh[first] - state.table[uniq]).sum(axis=0) / table.shape[0]
+    changed = np.zeros(n_rows, dtype=bool)  # rows j in B (index bookkeeping, not values)
+    changed[uniq] = True
+    source = np.zeros(n_rows, dtype=np.intp)  # the row of ``fresh`` that replaces row j
+    source[uniq] = first
+    table = anp.where(changed[:, None], fresh[source], state.table)  # (SA3)
+    mean = state.table_mean + anp.sum(fresh[first] - state.table[uniq], axis=0) / n_rows
     theta = state.params - lr_at(lr, state.t) * g  # (SA4)
     return SAGAState(params=theta, table=table, table_mean=mean, t=state.t + 1)
 

@@ -17,8 +17,9 @@ Conventions:
     * The snapshot is the current iterate at the start of each epoch (the paper's option I in
       practice; its analysis uses option II, a random iterate of the epoch).
     * Cost: N per-sample gradients at each snapshot, 2|B| per step.
-    * The per-sample gradients come from ``problem.per_sample_grads`` (autograd); the step is
-      written with numpy arrays and is not meant to be differentiated through.
+    * The per-sample gradients come from ``problem.per_sample_grads`` (autograd). Given the
+      drawn indices the steps are smooth in theta_0 and eta and differentiable by autograd
+      (the problem's ``per_sample_grads`` must then be traceable, as ``reference.problems``' are).
 
 References:
     Johnson, R. and Zhang, T. (2013). Accelerating stochastic gradient descent using predictive
@@ -31,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-import numpy as np
+import autograd.numpy as anp
 
 from ._core import Method, check_lr, lr_at
 from ._types import Array, LearningRate
@@ -59,7 +60,7 @@ def refresh(state: SVRGState, sample: Sample, epoch: int) -> SVRGState:
         return state
     problem = sample.problem
     snap = state.params
-    mu = sum_scale(problem) * np.mean(problem.per_sample_grads(snap, None), axis=0)  # (SV1)
+    mu = sum_scale(problem) * anp.mean(problem.per_sample_grads(snap, None), axis=0)  # (SV1)
     return SVRGState(params=state.params, snapshot=snap, mu=mu, t=state.t)
 
 
@@ -68,7 +69,7 @@ def estimate(state: SVRGState, sample: Sample) -> Array:
     assert state.snapshot is not None and state.mu is not None, "refresh the snapshot first"
     problem, idx = sample.problem, sample.idx
     diff = problem.per_sample_grads(state.params, idx) - problem.per_sample_grads(state.snapshot, idx)
-    g: Array = sum_scale(problem) * np.mean(diff, axis=0) + state.mu  # (SV2)
+    g: Array = sum_scale(problem) * anp.mean(diff, axis=0) + state.mu  # (SV2)
     return g
 
 
@@ -78,8 +79,8 @@ def step(state: SVRGState, sample: Sample, *, lr: LearningRate, epoch: int) -> S
         raise TypeError(f"svrg: step needs a Sample(problem, idx), got {type(sample).__name__}")
     state = refresh(state, sample, epoch)
     g = estimate(state, sample)
-    if g.shape != state.params.shape:
-        raise ValueError(f"svrg: per-sample gradients have {g.shape} entries, params {state.params.shape}")
+    if anp.shape(g) != anp.shape(state.params):
+        raise ValueError(f"svrg: per-sample gradients have {anp.shape(g)} entries, params {anp.shape(state.params)}")
     theta = state.params - lr_at(lr, state.t) * g  # (SV3)
     return SVRGState(params=theta, snapshot=state.snapshot, mu=state.mu, t=state.t + 1)
 
