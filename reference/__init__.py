@@ -22,6 +22,7 @@ from .bfgs import bfgs
 from .cg import LinearSystem, cg
 from .cg import solve as cg_solve
 from .clip import clip_by_global_norm
+from .em_gmm import em_gmm
 from .fista import fista
 from .adamw import adamw
 from .gauss_newton import gauss_newton
@@ -71,6 +72,7 @@ __all__ = [
     "cg_solve",
     "clip_by_global_norm",
     "adamw",
+    "em_gmm",
     "entry",
     "fista",
     "flat",

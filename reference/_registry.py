@@ -14,6 +14,7 @@ from .adagrad import adagrad
 from .adam import adam
 from .bfgs import bfgs
 from .cg import cg
+from .em_gmm import em_gmm
 from .fista import fista
 from .adamw import adamw
 from .gauss_newton import gauss_newton
@@ -80,6 +81,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("prox_grad", prox_grad, "theta_t = sign(z) max(|z| - eta lambda, 0), z = theta_{t-1} - eta grad f(theta_{t-1})", "proximal"),
     Entry("fista", fista, "theta_t = prox(y - eta grad f(y)); s_t = (1 + sqrt(1 + 4 s^2))/2; y_t = theta_t + (s_{t-1} - 1)/s_t (theta_t - theta_{t-1})", "proximal"),
     Entry("simulated_annealing", simulated_annealing, "theta' = theta_{t-1} + sigma z; accept iff Delta L <= 0 or u < exp(-Delta L / T_t); T_t = T0 decay^(t-1)", "zeroth-order"),
+    Entry("em_gmm", em_gmm, "r_ik = pi_k N(x_i|mu_k,Sigma_k) / sum_j pi_j N(x_i|mu_j,Sigma_j); N_k = sum_i r_ik; pi_k = N_k/n; mu_k = sum_i r_ik x_i / N_k; Sigma_k = (sum_i r_ik (x_i-mu_k)(x_i-mu_k)^T + a I) / N_k", "latent-variable"),
 )  # fmt: skip
 
 _BY_NAME = {e.name: e for e in ENTRIES}

@@ -106,6 +106,7 @@ def test_zero_temperature_is_greedy_random_descent() -> None:
                 x = x + 0.3 * z
                 fx = f(x)
             assert_array_equal(s.params, x)
+            assert s.value is not None
             values.append(s.value)
         assert all(b <= a for a, b in zip(values, values[1:]))  # never goes up
         assert values[-1] < 0.2 * values[0]
