@@ -21,6 +21,13 @@ Conventions:
     * eps initialises the statistics (paper Algorithm 1: L_0 = eps I_m, R_0 = eps I_n), it is not
       added at every step; no grafting, no momentum, no delayed preconditioner updates (the
       practical variants of Anil et al. 2020).
+    * Differentiable by autograd (with respect to theta_0, eta and eps). The matrix power
+      M^p = V diag(w^p) V^T has its own derivative (Daleckii-Krein): for a symmetric
+      perturbation dM, d(M^p) = V (K o (V^T dM V)) V^T with K_ij = (w_i^p - w_j^p) / (w_i - w_j)
+      and K_ii = p w_i^(p-1). Differentiating through ``eigh`` instead divides by w_i - w_j,
+      which is 0 for the repeated eigenvalue eps of L = eps I + G G^T whenever a row of G is 0
+      (a dead ReLU unit), and gives inf/nan there. Second derivatives through M^p are not
+      implemented (they raise).
 
 References:
     Gupta, V., Koren, T. and Singer, Y. (2018). Shampoo: Preconditioned stochastic tensor
@@ -38,6 +45,8 @@ from typing import Any, Literal
 
 import autograd.numpy as anp
 import numpy as np
+from autograd.extend import defvjp, primitive
+from autograd.tracer import isbox
 
 from ._core import Optimizer, check_choice, check_lr, check_positive, lr_at
 from ._types import Array, LearningRate
@@ -76,10 +85,43 @@ def init(params: Array, *, shapes: Shapes, eps: float, vector_rule: VectorRule) 
     return ShampooState(params=params, L=tuple(L), R=tuple(R), t=0)
 
 
+@primitive
 def sym_power(M: Any, power: float) -> Any:
     """M^power for a symmetric positive definite M, by eigendecomposition."""
-    w, V = anp.linalg.eigh(M)
-    return anp.dot(V * w**power, V.T)
+    w, V = np.linalg.eigh(M)
+    return np.dot(V * w**power, V.T)
+
+
+def power_divided_differences(w: Array, power: float) -> Array:
+    """K_ij = (w_i^p - w_j^p) / (w_i - w_j), K_ij = p w_i^(p-1) where w_i = w_j (all w > 0).
+
+    Written as w_j^(p-1) ((1 + r)^p - 1) / r with r = (w_i - w_j) / w_j and (1 + r)^p - 1 =
+    expm1(p log1p(r)), which keeps full relative accuracy when w_i and w_j are close.
+    """
+    wi, wj = w[:, None], w[None, :]
+    r = (wi - wj) / wj
+    same = r == 0.0
+    r_safe = np.where(same, 1.0, r)
+    ratio = np.where(same, power, np.expm1(power * np.log1p(r_safe)) / r_safe)
+    K: Array = wj ** (power - 1.0) * ratio
+    return 0.5 * (K + K.T)
+
+
+def _sym_power_vjp(ans: Any, M: Any, power: float) -> Any:
+    """The vector-Jacobian product of M -> M^p for symmetric M and symmetric perturbations."""
+    w, V = np.linalg.eigh(M)
+    K = power_divided_differences(w, power)
+
+    def vjp(g: Any) -> Any:
+        if isbox(g):
+            raise NotImplementedError("shampoo: second derivatives through sym_power are not implemented")
+        sym = 0.5 * (g + g.T)
+        return np.dot(V, np.dot(K * np.dot(V.T, np.dot(sym, V)), V.T))
+
+    return vjp
+
+
+defvjp(sym_power, _sym_power_vjp)
 
 
 def step(
