@@ -168,6 +168,24 @@ def _streams(seq: np.random.SeedSequence, k: int) -> list[np.random.SeedSequence
     ]
 
 
+INITS = ("torch", "he", "xavier")
+
+
+def init_params(problem: Peaks, rng: np.random.Generator, scheme: str = "torch") -> np.ndarray:
+    """theta_0: "torch" = torch.nn.Linear's default, every weight and bias of a layer with fan-in
+    k drawn from U(-1/sqrt(k), 1/sqrt(k)) (kaiming_uniform with a = sqrt(5), and its bias rule);
+    "he" / "xavier" = the problem's own schemes, whose biases are 0."""
+    if scheme not in INITS:
+        raise ValueError(f"peaks: init must be one of {list(INITS)}, got {scheme!r}")
+    if scheme != "torch":
+        return problem.init_params(rng, "he" if scheme == "he" else "xavier")
+    w, c = problem.width, problem.output_dim
+    a1, a2 = 1 / math.sqrt(2), 1 / math.sqrt(w)
+    W1, b1 = rng.uniform(-a1, a1, (w, 2)), rng.uniform(-a1, a1, w)
+    W2, b2 = rng.uniform(-a2, a2, (c, w)), rng.uniform(-a2, a2, c)
+    return problem.flatten(W1, b1, W2, b2)
+
+
 def _has_lr(method: str) -> bool:
     return method in FIRST_ORDER or method == "kfac"
 
@@ -184,6 +202,7 @@ def train(
     lr: float,
     budget: Budget = Budget(),
     record_curve: bool = True,
+    init: str = "torch",
 ) -> tuple[np.ndarray, list[float]]:
     """Train ``method`` on ``problem`` from the trial ``seq``; return the final params and the curve.
 
@@ -193,7 +212,7 @@ def train(
     if method not in METHODS:
         raise ValueError(f"peaks: method must be one of {list(METHODS)}, got {method!r}")
     init_seq, batch_seq, target_seq = _streams(seq, 3)
-    theta0 = problem.init_params(np.random.default_rng(init_seq))
+    theta0 = init_params(problem, np.random.default_rng(init_seq), init)
     batch_rng = np.random.default_rng(batch_seq)
     curve: list[float] = [float(problem.loss(theta0))] if record_curve else []
 
@@ -250,13 +269,14 @@ def train(
 
 
 def evaluate(
-    method: str, problem: Peaks, trial: int, seq: np.random.SeedSequence, lr: float, budget: Budget
+    method: str, problem: Peaks, trial: int, seq: np.random.SeedSequence, lr: float, budget: Budget,
+    init: str = "torch",
 ) -> RunResult:
     """Train and score one trial; a diverged run is kept, with nan scores and ``diverged=True``."""
     t0 = time.perf_counter()
     try:
         with np.errstate(over="ignore", invalid="ignore"):
-            theta, curve = train(method, problem, seq, lr=lr, budget=budget)
+            theta, curve = train(method, problem, seq, lr=lr, budget=budget, init=init)
     except Diverged:
         nan = math.nan
         return RunResult(method=method, width=problem.width, trial=trial, lr=lr, train_loss=nan,
@@ -270,7 +290,9 @@ def evaluate(
     )  # fmt: skip
 
 
-def search(method: str, width: int, budget: Budget, seed: int) -> tuple[float, dict[float, float]]:
+def search(
+    method: str, width: int, budget: Budget, seed: int, init: str = "torch"
+) -> tuple[float, dict[float, float]]:
     """The lr with the lowest validation loss, and every lr tried with its loss (SEARCH_PROTOCOL)."""
     if method not in GRID:
         raise ValueError(f"peaks: method {method!r} has no learning-rate grid (GRID has {sorted(GRID)})")
@@ -287,7 +309,7 @@ def search(method: str, width: int, budget: Budget, seed: int) -> tuple[float, d
             return
         try:
             with np.errstate(over="ignore", invalid="ignore"):
-                theta, _ = train(method, sub, seq, lr=lr, budget=budget, record_curve=False)
+                theta, _ = train(method, sub, seq, lr=lr, budget=budget, record_curve=False, init=init)
             val = float(sub.test_loss(theta))
         except Diverged:
             val = math.inf
@@ -458,6 +480,8 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[int], list[str
     parser.add_argument("--lbfgs-steps", type=int, help=f"L-BFGS iterations at width <= {WIDE} (default {DEFAULTS['lbfgs_steps']})")
     parser.add_argument("--wide-lbfgs-steps", type=int,
                         help=f"L-BFGS iterations at width > {WIDE} (default {DEFAULTS['wide_lbfgs_steps']})")  # fmt: skip
+    parser.add_argument("--init", default="torch", choices=INITS,
+                        help="initialisation: torch (nn.Linear's default, the default), he or xavier (zero biases)")  # fmt: skip
     parser.add_argument("--search", action="store_true", help="rerun the learning-rate search first, train with its winners")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run (seconds): defaults " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))  # fmt: skip
@@ -517,7 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.search:
             for m in ms:
                 if m in GRID:
-                    best, scores = search(m, w, budget, args.seed)
+                    best, scores = search(m, w, budget, args.seed, args.init)
                     lrs[m] = best
                     record.setdefault(w, {})[m] = scores
                     print(f"search width {w} {m}: " + ", ".join(f"lr={k:g}: val {v:.4f}" for k, v in scores.items())
@@ -525,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seqs = np.random.SeedSequence(args.seed).spawn(args.seeds)
         for m in ms:
             for k, seq in enumerate(seqs):
-                r = evaluate(m, prob, k, seq, lrs[m], budget)
+                r = evaluate(m, prob, k, seq, lrs[m], budget, args.init)
                 results.append(r)
                 status = "DIVERGED" if r.diverged else f"train {r.train_acc:5.1f}% test {r.test_acc:5.1f}%"
                 print(f"width {w} {m:<13} trial {k}: {status} ({r.seconds:.1f} s)", file=sys.stderr)
