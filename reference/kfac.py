@@ -30,6 +30,12 @@ Conventions:
       momentum and no quadratic-model rescaling of the step (M&G sections 6.4-7), a fixed eta.
     * categorical predictive distribution p(c|o) = exp(-l(o, c)) read off the loss (as in
       natural_gradient), checked to be normalised.
+    * Differentiable by autograd (with respect to theta_0, eta and gamma). With "sampled" targets
+      the drawn classes yhat_i are piecewise constant in theta (they jump where a cumulative
+      probability crosses the uniform u_i): autograd differentiates the map for the samples
+      drawn, which is the derivative wherever no draw is at a jump. The refresh schedule (KF4)
+      and the averaging weights (KF3) depend on t only. "exact" weights each class by the
+      traced p(c|o_i).
 
 References:
     Martens, J. and Grosse, R. (2015). Optimizing neural networks with Kronecker-factored
@@ -41,7 +47,6 @@ References:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
@@ -121,8 +126,8 @@ def factors(
         m = anp.shape(outputs)[1]
         C = m if m >= 2 else 2
         logp = anp.stack([-model.losses_from_outputs(outputs, np.full(n, float(c))) for c in range(C)], axis=1)
-        probs = np.exp(np.asarray(getval(logp)))
-        dev = float(np.max(np.abs(probs.sum(axis=1) - 1.0)))
+        probs = anp.exp(logp)  # (n, C) p(c | o_i)
+        dev = float(np.max(np.abs(np.sum(getval(probs), axis=1) - 1.0)))
         if dev > 1e-8:
             raise ValueError(
                 f"{who}: targets={targets!r} reads p(c|o) = exp(-l(o, c)); these sum to 1 +- {dev:.3g}, "
@@ -130,8 +135,8 @@ def factors(
             )
         if targets == "sampled":
             assert rng is not None
-            u = rng.random(n)
-            yhat = np.minimum((np.cumsum(probs, axis=1) < u[:, None]).sum(axis=1), C - 1).astype(np.float64)
+            u = rng.random(n)  # the draw is a decision: made on the unboxed probabilities
+            yhat = np.minimum((np.cumsum(getval(probs), axis=1) < u[:, None]).sum(axis=1), C - 1).astype(np.float64)
             dl, _ = dense_deltas(model, layers, activation, lambda O: data_total(O, yhat))
             S_hat = [s * anp.dot(d.T, d) for d in dl]
         else:
@@ -139,7 +144,7 @@ def factors(
             for c in range(C):
                 yc = np.full(n, float(c))
                 dl, _ = dense_deltas(model, layers, activation, lambda O: data_total(O, yc))
-                w = np.sqrt(probs[:, c])[:, None]
+                w = anp.sqrt(probs[:, c])[:, None]
                 S_hat = [Sh + s * anp.dot((w * d).T, w * d) for Sh, d in zip(S_hat, dl)]
     theta = params
     loss = s * data_total(dense_forward(layers, model.X, activation)[0], y) + (
@@ -153,7 +158,7 @@ def damped_inverses(A: Any, S: Any, damping: float) -> tuple[Any, Any]:
     dA, dS = anp.shape(A)[0], anp.shape(S)[0]
     trA, trS = anp.trace(A) / dA, anp.trace(S) / dS
     pi = anp.sqrt(trA / trS) if float(getval(trS)) > 0 and float(getval(trA)) > 0 else 1.0
-    r = math.sqrt(damping)
+    r = anp.sqrt(damping)
     return anp.linalg.inv(A + pi * r * anp.eye(dA)), anp.linalg.inv(S + (r / pi) * anp.eye(dS))
 
 
