@@ -51,7 +51,6 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from scipy.special import logsumexp
 
 from ._core import Method, check_nonnegative, check_positive
 from ._types import Array
@@ -140,11 +139,20 @@ def log_densities(X: Array, means: Array, covs: Array) -> Array:
     return out
 
 
+def _logsumexp_rows(a: Array) -> Array:
+    """log sum_k exp(a_ik) for each row, shifted by the row maximum (no overflow, no underflow
+    of the largest term); a row whose maximum is not finite returns that maximum."""
+    m = np.max(a, axis=1)
+    shift = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.asarray(np.log(np.sum(np.exp(a - shift[:, None]), axis=1)) + shift, dtype=np.float64)
+
+
 def e_step(X: Array, weights: Array, means: Array, covs: Array) -> tuple[Array, float]:
     """Responsibilities r (n, K) and the log-likelihood l(theta), eqs. (EM1)-(EM2)."""
     with np.errstate(divide="ignore"):  # pi_k = 0 gives log 0 = -inf: r_ik = 0, as it should
         a = np.log(weights) + log_densities(X, means, covs)
-    lse = logsumexp(a, axis=1)
+    lse = _logsumexp_rows(a)
     resp = np.exp(a - lse[:, None])  # (EM1)
     loglik = float(np.sum(lse))  # (EM2)
     return resp, loglik

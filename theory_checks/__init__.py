@@ -23,4 +23,5 @@ CHECKS: tuple[str, ...] = (
     "natural_gradient_invariance",
     "convergence_orders",
     "newton_one_step",
+    "em_monotone",
 )
