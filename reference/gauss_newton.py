@@ -21,6 +21,8 @@ Conventions:
       lambda = 0 needs G nonsingular (numpy's LinAlgError otherwise).
     * With the line search, if no trial in ``max_backtracks`` halvings satisfies Armijo the step
       is rejected (alpha = 0, params unchanged) and ``state.step_size`` records 0.
+    * Differentiable by autograd (with respect to theta_0, lambda and beta): the Armijo tests are
+      decided on unboxed values, alpha = beta^j is then fixed by j, and the step is traced.
 
 References:
     Seed 000, "Gauss-Newton Derivation for General Convex Loss", "Gauss-Newton as dense linear
@@ -37,6 +39,7 @@ from functools import partial
 from typing import Any
 
 import autograd.numpy as anp
+from autograd.tracer import getval
 
 from ._core import Method, check_choice, check_nonnegative, check_positive, check_unit_interval
 from ._types import Array
@@ -65,7 +68,7 @@ def armijo(
     """The first alpha = beta^j (j = 0, 1, ...) with L(theta + alpha delta) <= L0 + c alpha slope."""  # fmt: skip
     alpha = 1.0
     for _ in range(max_backtracks + 1):
-        if loss_at(model, theta + alpha * delta) <= loss0 + c * alpha * slope:
+        if getval(loss_at(model, theta + alpha * delta)) <= getval(loss0 + c * alpha * slope):
             return alpha
         alpha *= beta
     return 0.0

@@ -20,6 +20,9 @@ Conventions (simplifications of Martens 2010, stated):
       accepted when it decreases L (rho > 0), as in Levenberg-Marquardt;
     * the full data set gives both gradient and curvature (Martens uses minibatches for G);
     * rho uses the undamped GN model, as Martens' reduction ratio does.
+    * Differentiable by autograd (with respect to theta_0 and lambda_0) for fixed decisions: the
+      CG stopping tests, the acceptance rho > 0 and the thresholds of (HF5) are decided on
+      unboxed values; the CG iterate, the step and lambda of the branch taken are traced.
 
 References:
     Martens, J. (2010). Deep learning via Hessian-free optimization. ICML. Sections 4.1 (damping:
@@ -142,7 +145,8 @@ def step(
     if r < 0.25:
         lam = 1.5 * lam  # (HF5)
     elif r > 0.75:
-        lam = max(lam * (2.0 / 3.0), min_damping)
+        shrunk = lam * (2.0 / 3.0)
+        lam = min_damping if min_damping > getval(shrunk) else shrunk  # max((2/3) lambda, min_damping)
     return HessianFreeState(
         params=theta_new, damping=lam, delta=delta if accepted else anp.zeros_like(delta),
         rho=r, cg_iters=iters, loss=trial_loss if accepted else rec.loss, t=state.t + 1,

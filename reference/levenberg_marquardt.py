@@ -19,6 +19,10 @@ Conventions:
       the same number up to rounding when delta solves (LM2)).
     * mu starts at ``damping`` (absolute), not at tau max diag(G) (MNT section 3.2); pass
       ``damping = tau * max(diag(G))`` to reproduce that.
+    * Differentiable by autograd (with respect to theta_0 and mu_0) for fixed decisions: the
+      acceptance rho > 0, Nielsen's max(1/3, .) and Marquardt's thresholds are decided on unboxed
+      values; the accepted step, the gain ratio rho and the next mu (a smooth function of rho
+      under Nielsen's rule) are traced.
 
 References:
     Levenberg, K. (1944). A method for the solution of certain non-linear problems in least squares.
@@ -83,13 +87,14 @@ def step(
     trial_loss = loss_at(model, theta + delta)
     predicted = quadratic_model_decrease(rec, anp.dot(G, delta), delta)
     rho = (rec.loss - trial_loss) / predicted  # (LM3)
-    accepted = bool(getval(rho) > 0)
+    r = float(getval(rho))  # the decisions below are taken on the unboxed value
+    accepted = r > 0
     theta_new = theta + delta if accepted else theta  # (LM4)
     loss_new = trial_loss if accepted else rec.loss
-    r = float(getval(rho))
     if update == "nielsen":
         if accepted:
-            mu, nu = mu * max(1.0 / 3.0, 1.0 - (2.0 * r - 1.0) ** 3), 2.0  # (LM5)
+            shrink = 1.0 - (2.0 * rho - 1.0) ** 3  # mu <- mu max(1/3, shrink)
+            mu, nu = mu * (shrink if getval(shrink) > 1.0 / 3.0 else 1.0 / 3.0), 2.0  # (LM5)
         else:
             mu, nu = mu * nu, 2.0 * nu
     else:
@@ -98,7 +103,7 @@ def step(
         elif r > 0.75:
             mu = mu / 3.0
     return LevenbergMarquardtState(
-        params=theta_new, damping=mu, nu=nu, rho=r, accepted=accepted, loss=loss_new,
+        params=theta_new, damping=mu, nu=nu, rho=rho, accepted=accepted, loss=loss_new,
         t=state.t + 1,
     )  # fmt: skip
 
