@@ -199,3 +199,23 @@ def test_tuned_lr_uses_the_nearest_recorded_width() -> None:
     assert pk.tuned_lr("adam", 16) == pk.TUNED[32]["adam"]
     assert pk.tuned_lr("adam", 4096) == pk.TUNED[8192]["adam"]
     assert math.isnan(pk.tuned_lr("gauss_newton", 32))
+
+
+def test_torch_init_is_nn_linear_default_and_he_has_zero_biases() -> None:
+    prob = peaks(width=64, seed=0)
+    theta = pk.init_params(prob, np.random.default_rng(0), "torch")
+    W1, b1, W2, b2 = prob.unflatten(theta)
+    for a, fan_in in ((W1, 2), (b1, 2), (W2, 64), (b2, 64)):
+        bound = 1 / math.sqrt(fan_in)
+        assert np.all(np.abs(a) <= bound) and np.abs(a).max() > 0.8 * bound
+    assert np.all(b1 != 0)  # kinks off the origin
+    _, b1_he, _, b2_he = prob.unflatten(pk.init_params(prob, np.random.default_rng(0), "he"))
+    assert not b1_he.any() and not b2_he.any()
+    with pytest.raises(ValueError, match="init must be one of"):
+        pk.init_params(prob, np.random.default_rng(0), "lecun")
+
+
+def test_bad_init_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        pk.main(["--init", "lecun"])
+    assert exc.value.code == 2 and "--init: invalid choice: 'lecun'" in capsys.readouterr().err
