@@ -88,6 +88,14 @@ def test_wide_width_skips_gauss_newton_and_kfac(tmp_path: Path, capsys: pytest.C
     assert not list(tmp_path.glob("*.png"))
 
 
+def test_lr_override_is_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert pk.main(["--widths", "8", "--methods", "sgd,adam", "--lr", "sgd=0.0123", "--seeds", "1", "--epochs", "1",
+                    "--out", str(tmp_path), "--no-plots"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert _row(out, 8, "sgd").split()[2] == "0.0123"
+    assert _row(out, 8, "adam").split()[2] == f"{pk.TUNED[32]['adam']:g}"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -100,6 +108,9 @@ def test_wide_width_skips_gauss_newton_and_kfac(tmp_path: Path, capsys: pytest.C
         (["--methods", "sgd,newton"], "--methods: unknown ['newton']"),
         (["--epochs", "two"], "invalid int value"),
         (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--lr", "sgd=-1"], "--lr: expected method=value"),
+        (["--lr", "lbfgs=0.1"], "--lr: expected method=value"),
+        (["--lr", "adam"], "--lr: expected method=value"),
     ],
 )
 def test_bad_flags_exit_with_a_message(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

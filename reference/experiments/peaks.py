@@ -498,6 +498,7 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[int], list[str
                         help=f"L-BFGS iterations at width > {WIDE} (default {DEFAULTS['wide_lbfgs_steps']})")  # fmt: skip
     parser.add_argument("--init", default="torch", choices=INITS,
                         help="initialisation: torch (nn.Linear's default, the default), he or xavier (zero biases)")  # fmt: skip
+    parser.add_argument("--lr", default="", help="learning-rate overrides, e.g. sgd=0.01,adam=1e-3 (all widths; beats --search)")
     parser.add_argument("--search", action="store_true", help="rerun the learning-rate search first, train with its winners")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run (seconds): defaults " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))  # fmt: skip
@@ -526,6 +527,16 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[int], list[str
     missing = [m for m in wanted if m not in _registry.ALGORITHMS]
     if missing:
         parser.error(f"--methods: {missing} not registered in this install (ref.ALGORITHMS)")
+    args.lr_overrides = {}
+    for item in (x.strip() for x in str(args.lr).split(",") if x.strip()):
+        name, _, value = item.partition("=")
+        try:
+            lr = float(value)
+        except ValueError:
+            lr = math.nan
+        if not _has_lr(name.strip()) or not (math.isfinite(lr) and lr > 0):
+            parser.error(f"--lr: expected method=value with a method from {', '.join(GRID)} and a value > 0, got {item!r}")
+        args.lr_overrides[name.strip()] = lr
     return args, widths, wanted
 
 
@@ -562,6 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     record.setdefault(w, {})[m] = scores
                     print(f"search width {w} {m}: " + ", ".join(f"lr={k:g}: val {v:.4f}" for k, v in scores.items())
                           + f" -> {best:g}", file=sys.stderr)  # fmt: skip
+        lrs.update({m: v for m, v in args.lr_overrides.items() if m in lrs})
         seqs = np.random.SeedSequence(args.seed).spawn(args.seeds)
         for m in ms:
             for k, seq in enumerate(seqs):
