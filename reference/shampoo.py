@@ -109,6 +109,8 @@ def power_divided_differences(w: Array, power: float) -> Array:
 
 def _sym_power_vjp(ans: Any, M: Any, power: float) -> Any:
     """The vector-Jacobian product of M -> M^p for symmetric M and symmetric perturbations."""
+    if isbox(M):
+        raise NotImplementedError("shampoo: second derivatives through sym_power are not implemented")
     w, V = np.linalg.eigh(M)
     K = power_divided_differences(w, power)
 
