@@ -24,4 +24,5 @@ CHECKS: tuple[str, ...] = (
     "convergence_orders",
     "newton_one_step",
     "em_monotone",
+    "hypergradient_hpo",
 )
