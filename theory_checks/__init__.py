@@ -25,4 +25,5 @@ CHECKS: tuple[str, ...] = (
     "newton_one_step",
     "em_monotone",
     "hypergradient_hpo",
+    "lazy_regime",
 )
