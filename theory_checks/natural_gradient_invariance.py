@@ -92,7 +92,10 @@ def _trial(args: tuple[np.random.SeedSequence, float]) -> tuple[float, float, fl
     R = np.linalg.qr(rng.standard_normal((_D, _D)))[0]
     B = (Q * np.logspace(0, 1, _D)) @ R
     rp = Reparametrised(prob, B)
-    theta0 = rng.standard_normal(_D)
+    # Start near the usual zero initialisation, where the Fisher is well conditioned (p(1-p) ~ 1/4):
+    # from a saturated start the undamped natural gradient (= Newton for logistic regression) can
+    # diverge, which says nothing about invariance (seen on 2 of 12 full-tier seeds from N(0, I)).
+    theta0 = 0.1 * rng.standard_normal(_D)
     phi0 = np.linalg.solve(B, theta0)
     opt = ref.natural_gradient(lr=_LR, damping=damping)
     sa, sb = opt.init(theta0), opt.init(phi0)
