@@ -41,8 +41,11 @@ are ours):
       and 3. Each grid point is one run (trial seed = child 0 of ``SeedSequence(seed + 1000)``,
       disjoint from the reported trials) on the first 640 training points with the reported
       budget, scored by the cross-entropy on the other 160 training points (the 200 test points
-      are never used); the lowest validation loss wins, a diverged run scores inf. 7-9 runs per
-      method and width: about 3 s each at width 32 and 8 s each at width 8192 on 2 cores.
+      are never used); the lowest validation loss wins, a diverged run scores inf. 6-8 runs per
+      method and width (51 at width 32, about 4 minutes; 45 at width 8192, about 5.5 minutes on
+      the shared 2-core machine).
+    * Measured: the default run (both widths, 3 trials) took 8 min 36 s wall clock on the shared
+      2-core machine (width 32: 79 s, width 8192: 406 s); results and discussion in specs/peaks.md.
       ``TUNED`` holds the winners of the run recorded in ``SEARCH_RECORD``; ``--search`` reruns it
       and trains with its winners.
 """
