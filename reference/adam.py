@@ -97,9 +97,9 @@ def step(
             vhat = vmax
     root = anp.sqrt(vhat + eps_root) if eps_root else anp.sqrt(vhat)  # skip a no-op pass at 0
     if epsilon_hat:  # TensorFlow form: eps meets the uncorrected sqrt(v_t)
-        theta = theta - eta * mhat / (root + eps / anp.sqrt(bc2))  # (A6)
+        theta = theta + (-eta) * mhat / (root + eps / anp.sqrt(bc2))  # (A6)
     else:
-        theta = theta - eta * mhat / (root + eps)  # (A6)
+        theta = theta + (-eta) * mhat / (root + eps)  # (A6)  = theta - eta ..., see notation.md 'Speed'
     return AdamState(params=theta, m=m, v=v, vmax=vmax, t=t)
 
 

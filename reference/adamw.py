@@ -76,7 +76,7 @@ def step(
     if weight_decay:
         eta = lr_at(lr, state.t)
         scale = eta if decay_scaling == "lr" else eta / lr_at(lr, 0)
-        theta = theta - scale * weight_decay * theta  # (AW1)
+        theta = theta + (-(scale * weight_decay)) * theta  # (AW1)  see notation.md 'Speed'
     return adam_step(  # (AW2)
         replace(state, params=theta), grad, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
         eps_root=eps_root, weight_decay=0.0, bias_correction=bias_correction,

@@ -93,7 +93,7 @@ def step(
     if form == "sutskever":
         theta = theta - v  # (M3)
     else:
-        theta = theta - eta * v  # (M3)
+        theta = theta + (-eta) * v  # (M3)  = theta - eta v bit for bit; see notation.md 'Speed'
     return MomentumState(params=theta, velocity=v, t=state.t + 1)
 
 

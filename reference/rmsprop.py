@@ -113,12 +113,12 @@ def step(
         assert b is not None, "RMSprop momentum state needs b: init with momentum > 0"
         if momentum_lr == "outside":
             b = momentum * b + g / d  # (R6)
-            theta = theta - eta * b  # (R7)
+            theta = theta + (-eta) * b  # (R7)  = theta - eta b, see notation.md 'Speed'
         else:
             b = momentum * b + eta * (g / d)  # (R6)
             theta = theta - b  # (R7)
     else:
-        theta = theta - eta * (g / d)  # (R7)
+        theta = theta + (-eta) * (g / d)  # (R7)  = theta - eta g/d, see notation.md 'Speed'
     return RMSpropState(params=theta, v=v, gbar=gbar, b=b, t=t)
 
 
