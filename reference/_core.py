@@ -38,57 +38,25 @@ class OptState(Protocol):
 S = TypeVar("S", bound=OptState)
 
 
+I = TypeVar("I")
+
+
 @dataclass(frozen=True, eq=False)
-class Optimizer(Generic[S]):
+class Method(Generic[S, I]):
     """An algorithm with its hyperparameters bound: ``init``, ``step`` and ``query``.
+
+    ``step(state, inp)`` takes the input type ``I`` that the module documents: a gradient for the
+    first-order family (``Optimizer``), or, for methods that need more, an oracle that evaluates
+    loss, gradient and Hessian-vector products at points the method asks for, a problem, a
+    sample record. ``init`` copies params to float64, states are immutable, ``state.params`` is
+    the iterate, ``query(state)`` is where the caller evaluates next.
 
     Attributes:
         name: the registered name (``ref.ALGORITHMS``), e.g. ``"adam"``.
         hyperparams: the bound hyperparameters, as passed to the factory (defaults filled in).
         init_fn: the module's ``init`` with any structural options bound.
         step_fn: the module's bare ``step`` with the hyperparameters bound.
-        query_fn: where the next gradient is taken; ``None`` means ``state.params``.
-        allow_nonfinite: if False (default) a gradient with NaN or inf raises ``ValueError``.
-    """
-
-    name: str
-    hyperparams: Mapping[str, object]
-    init_fn: Callable[[Array], S]
-    step_fn: Callable[[S, Array], S]
-    query_fn: Callable[[S], Array] | None = None
-    allow_nonfinite: bool = False
-
-    def init(self, params: ArrayLike) -> S:
-        """The state at t = 0. ``params`` is copied and converted to float64 once, here."""
-        return self.init_fn(as_params(params))
-
-    def step(self, state: S, grad: ArrayLike) -> S:
-        """One step: check ``grad`` against ``state.params``, then apply the update rule."""
-        g = check_grad(grad, state.params, t=state.t, allow_nonfinite=self.allow_nonfinite)
-        return self.step_fn(state, g)
-
-    def query(self, state: S) -> Array:
-        """The point at which the caller should evaluate the next gradient."""
-        if self.query_fn is None:
-            return state.params
-        return self.query_fn(state)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams.items())
-        return f"ref.{self.name}({args})"
-
-
-I = TypeVar("I")
-
-
-@dataclass(frozen=True, eq=False)
-class Method(Generic[S, I]):
-    """A method whose step needs more than a gradient (an oracle, a curvature record, ...).
-
-    ``step(state, inp)`` takes the input type ``I`` that the module documents (for example an
-    oracle that evaluates loss, gradient and Hessian-vector products at points the method asks
-    for). Same contract otherwise: ``init`` copies params to float64, states are immutable,
-    ``state.params`` is the iterate, ``query(state)`` is where the caller evaluates next.
+        query_fn: where the next input is evaluated; ``None`` means ``state.params``.
     """
 
     name: str
@@ -114,6 +82,22 @@ class Method(Generic[S, I]):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams.items())
         return f"ref.{self.name}({args})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Optimizer(Method[S, Array]):
+    """A first-order method: ``step(state, grad)`` checks the gradient, then applies the rule.
+
+    Attributes (besides ``Method``'s):
+        allow_nonfinite: if False (default) a gradient with NaN or inf raises ``ValueError``.
+    """
+
+    allow_nonfinite: bool = False
+
+    def step(self, state: S, grad: ArrayLike) -> S:
+        """One step: check ``grad`` against ``state.params``, then apply the update rule."""
+        g = check_grad(grad, state.params, t=state.t, allow_nonfinite=self.allow_nonfinite)
+        return self.step_fn(state, g)
 
 
 # ----------------------------------------------------------------------------------------------
