@@ -45,7 +45,7 @@ from autograd.tracer import getval
 
 from ._core import Method, check_choice
 from ._types import Array
-from .linesearch import strong_wolfe
+from .linesearch import check_wolfe_constants, strong_wolfe
 from .oracle import FunctionOracle, as_flat
 
 InitialStep = Literal["unit", "interpolate"]
@@ -125,11 +125,6 @@ def step(
         hinv = anp.dot(anp.dot(left, hinv), anp.transpose(left)) + rho * anp.outer(s, s)  # (B5)
     return BFGSState(params=theta_new, value=res.value, grad=res.grad, hinv=hinv, s=s, y=y,
                      prev_value=f, alpha=res.alpha, stalled=False, t=state.t + 1)  # fmt: skip
-
-
-def check_wolfe_constants(name: str, c1: float, c2: float) -> None:
-    if not (0.0 < c1 < c2 < 1.0):
-        raise ValueError(f"{name}: need 0 < c1 < c2 < 1, got c1={c1!r}, c2={c2!r}")
 
 
 def bfgs(

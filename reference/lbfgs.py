@@ -41,8 +41,8 @@ from autograd.tracer import getval
 
 from ._core import Method, check_choice
 from ._types import Array
-from .bfgs import InitialStep, check_wolfe_constants, initial_trial
-from .linesearch import strong_wolfe
+from .bfgs import InitialStep, initial_trial
+from .linesearch import check_wolfe_constants, strong_wolfe
 from .oracle import FunctionOracle, as_flat
 
 Scaling = Literal["gamma", "identity"]

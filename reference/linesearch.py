@@ -330,6 +330,12 @@ def _zoom(
     return _done(phi, g0, a_lo, f_lo, False)
 
 
+def check_wolfe_constants(name: str, c1: float, c2: float) -> None:
+    """A method's line-search constants must satisfy 0 < c1 < c2 < 1 (ValueError naming ``name``)."""
+    if not (0.0 < c1 < c2 < 1.0):
+        raise ValueError(f"{name}: need 0 < c1 < c2 < 1, got c1={c1!r}, c2={c2!r}")
+
+
 def wolfe_conditions(
     oracle: FunctionOracle, x: Array, d: Array, alpha: float, *, c1: float = 1e-4, c2: float = 0.9
 ) -> tuple[bool, bool]:
@@ -344,6 +350,7 @@ __all__ = [
     "LineSearchError",
     "LineSearchResult",
     "armijo",
+    "check_wolfe_constants",
     "strong_wolfe",
     "strong_curvature",
     "sufficient_decrease",

@@ -42,7 +42,7 @@ from autograd.tracer import getval
 
 from ._core import Method, check_choice, check_nonnegative, check_positive
 from ._types import Array
-from .linesearch import armijo, strong_wolfe
+from .linesearch import armijo, check_wolfe_constants, strong_wolfe
 from .oracle import FunctionOracle, as_flat
 
 LineSearch = Literal["armijo", "wolfe", "none"]
@@ -154,8 +154,7 @@ def newton(
     check_choice(name, "line_search", line_search, ("armijo", "wolfe", "none"))
     check_positive(name, "lr", lr)
     check_positive(name, "shift_min", shift_min)
-    if not (0.0 < c1 < c2 < 1.0):
-        raise ValueError(f"{name}: need 0 < c1 < c2 < 1, got c1={c1!r}, c2={c2!r}")
+    check_wolfe_constants(name, c1, c2)
     step_fn = partial(step, damping=damping, line_search=line_search, lr=lr, c1=c1, c2=c2,
                       shift_min=shift_min)  # fmt: skip
     return Method(name=name, hyperparams=dict(step_fn.keywords), init_fn=init, step_fn=step_fn)
