@@ -16,8 +16,8 @@ In exact arithmetic r_k is orthogonal to r_0..r_{k-1}, so x_n = A^{-1} b after a
 (after as many steps as A has distinct eigenvalues). One product A p per step.
 
 ``solve(A, b)`` runs the steps until ||r|| <= tol ||b|| (or max_iter) and is the function form;
-``cg()`` is the Method form for the driver. The Hessian-free methods call ``solve`` with a
-matrix-free A.
+``cg()`` is the Method form for the driver. ``solve`` accepts a matrix-free A; Hessian-free
+(reference/hessian_free.py) runs its own truncated CG, which adds Martens' stopping test.
 
 Conventions:
     * x_0 = 0 in ``solve`` unless given; the residual is recurred (CG4), not recomputed, as in
@@ -149,8 +149,9 @@ def solve(
     limit = 10 * n if max_iter is None else max_iter
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise ValueError(f"cg: max_iter must be an int >= 0, got {max_iter!r}")
-    state = init(as_params(np.zeros(n) if x0 is None else x0))
-    r0 = system.matvec(state.params) - system.b
+    x_start = init(as_params(np.zeros(n) if x0 is None else x0)).params
+    r0 = system.matvec(x_start) - system.b  # (CG1), computed once: the first step starts from it
+    state = CGState(params=x_start, r=r0, p=-r0, t=0)
     res = [float(np.linalg.norm(getval(r0)))]  # diagnostics and the stopping test: unboxed
     target = tol * float(np.linalg.norm(getval(system.b)))
     while res[-1] > target and state.t < limit:
