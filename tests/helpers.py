@@ -1,11 +1,14 @@
-"""Helpers for the tests: read-only inputs, state comparison, running a gradient stream."""
+"""Helpers for the tests: read-only inputs, state comparison, running a gradient stream,
+hypergradients through unrolled steps."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
+import autograd.numpy as anp
 import numpy as np
+from autograd import grad as agrad
 from numpy.testing import assert_allclose
 
 
@@ -53,3 +56,29 @@ def stream(seed: int, shape: Sequence[int], n: int, scale: float = 1.0) -> list[
     """A reproducible stream of ``n`` normal gradients."""
     rng = np.random.default_rng(seed)
     return [scale * rng.standard_normal(tuple(shape)) for _ in range(n)]
+
+
+def hypergradient_after_steps(
+    make_opt: Callable[[Any], Any],
+    x0: Any,
+    h: Any,
+    lr: float,
+    d: float,
+    *,
+    n: int = 20,
+    at_query: bool = False,
+) -> tuple[float, float]:
+    """d/d lr of L(theta_n) = 1/2 sum h theta_n^2 after ``n`` closed-loop steps of ``make_opt(lr)``
+    on that quadratic (gradient h * theta, taken at ``opt.query(state)`` if ``at_query``):
+    autograd's value and the central difference with step ``d``, as ``(autograd, fd)``."""
+    hh = np.asarray(h, dtype=np.float64)
+
+    def loss_after(rate: Any) -> Any:
+        opt = make_opt(rate)
+        s = opt.init(np.asarray(x0, dtype=np.float64))
+        for _ in range(n):
+            s = opt.step(s, hh * (opt.query(s) if at_query else s.params))
+        return 0.5 * anp.sum(hh * s.params**2)
+
+    fd = (loss_after(lr + d) - loss_after(lr - d)) / (2 * d)
+    return float(agrad(loss_after)(lr)), float(fd)

@@ -3,10 +3,8 @@ schedules, hypergradients, bad input."""
 
 from __future__ import annotations
 
-import autograd.numpy as anp
 import numpy as np
 import pytest
-from autograd import grad as agrad
 from hypothesis import given
 from numpy.testing import assert_allclose, assert_array_equal
 
@@ -14,7 +12,7 @@ import reference as ref
 from reference.adadelta import init as adadelta_init
 from reference.adadelta import step as adadelta_step
 
-from .helpers import readonly, run, stream
+from .helpers import hypergradient_after_steps, readonly, run, stream
 from .strategies import params_and_grads
 
 
@@ -103,18 +101,9 @@ def test_schedule_is_read_at_completed_steps() -> None:
 
 
 def test_hypergradient_through_20_steps() -> None:
-    h = np.array([1.0, 4.0, 0.25])
-
-    def loss_after(lr: float) -> float:
-        opt = ref.adadelta(lr=lr, rho=0.9, eps=1e-3)
-        s = opt.init(np.array([1.0, -1.0, 2.0]))
-        for _ in range(20):
-            s = opt.step(s, h * s.params)
-        return 0.5 * anp.sum(h * s.params**2)
-
-    lr, d = 1.0, 1e-6
-    fd = (loss_after(lr + d) - loss_after(lr - d)) / (2 * d)
-    got = agrad(loss_after)(lr)
+    got, fd = hypergradient_after_steps(
+        lambda lr: ref.adadelta(lr=lr, rho=0.9, eps=1e-3), [1.0, -1.0, 2.0], [1.0, 4.0, 0.25], lr=1.0, d=1e-6
+    )
     assert np.isfinite(got) and abs(got) > 1e-3
     assert_allclose(got, fd, rtol=1e-6)
 

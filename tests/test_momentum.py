@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import autograd
-import autograd.numpy as anp
 import numpy as np
 import pytest
 from hypothesis import given
@@ -17,7 +15,7 @@ import reference as ref
 from reference.momentum import init as momentum_init
 from reference.momentum import step as momentum_step
 
-from .helpers import readonly, run, stream
+from .helpers import hypergradient_after_steps, readonly, run, stream
 from .strategies import params_and_grads
 
 X0 = [1.0, -2.0]
@@ -233,19 +231,10 @@ def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None
 def test_hypergradient_wrt_lr_matches_finite_difference(form: str) -> None:
     # d loss(theta_20) / d lr through 20 closed-loop steps on a quadratic (seed 003's
     # gradient-based hyperparameter optimisation): autograd against a central difference.
-    h = np.array([0.5, 1.0, 3.0])
-    x0 = np.array([1.0, -2.0, 0.5])
-
-    def loss_after(lr: Any) -> Any:
-        opt = ref.momentum(lr, beta=0.8, form=form, weight_decay=0.01)  # type: ignore[arg-type]
-        s = opt.init(x0)
-        for _ in range(20):
-            s = opt.step(s, h * s.params)
-        return 0.5 * anp.sum(h * s.params**2)
-
-    lr, eps = 0.05, 1e-6
-    got = autograd.grad(loss_after)(lr)
-    fd = (loss_after(lr + eps) - loss_after(lr - eps)) / (2 * eps)
+    got, fd = hypergradient_after_steps(
+        lambda lr: ref.momentum(lr, beta=0.8, form=form, weight_decay=0.01),  # type: ignore[arg-type]
+        [1.0, -2.0, 0.5], [0.5, 1.0, 3.0], lr=0.05, d=1e-6,
+    )  # fmt: skip
     assert abs(got) > 1e-3
     assert_allclose(got, fd, rtol=1e-6)
 

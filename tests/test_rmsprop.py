@@ -3,10 +3,8 @@ under schedules, centered and bias-corrected variants, purity, hypergradients, b
 
 from __future__ import annotations
 
-import autograd.numpy as anp
 import numpy as np
 import pytest
-from autograd import grad as agrad
 from hypothesis import given
 from numpy.testing import assert_allclose, assert_array_equal
 
@@ -14,7 +12,7 @@ import reference as ref
 from reference.rmsprop import init as rmsprop_init
 from reference.rmsprop import step as rmsprop_step
 
-from .helpers import readonly, run, stream
+from .helpers import hypergradient_after_steps, readonly, run, stream
 from .strategies import params_and_grads, positive_scale
 
 G1, G2 = [0.5, -1.0], [-0.5, 3.0]
@@ -158,19 +156,11 @@ def test_schedule_is_read_at_completed_steps() -> None:
 
 @pytest.mark.parametrize("momentum_lr", ["outside", "inside"])
 def test_hypergradient_through_20_steps(momentum_lr: str) -> None:
-    h = np.array([1.0, 4.0, 0.25])
-
-    def loss_after(lr: float) -> float:
-        opt = ref.rmsprop(lr=lr, alpha=0.9, centered=True, momentum=0.5,
-                          momentum_lr=momentum_lr, eps=1e-3)  # type: ignore[arg-type]  # fmt: skip
-        s = opt.init(np.array([1.0, -1.0, 2.0]))
-        for _ in range(20):
-            s = opt.step(s, h * s.params)
-        return 0.5 * anp.sum(h * s.params**2)
-
-    lr, d = 0.01, 1e-7
-    fd = (loss_after(lr + d) - loss_after(lr - d)) / (2 * d)
-    got = agrad(loss_after)(lr)
+    got, fd = hypergradient_after_steps(
+        lambda lr: ref.rmsprop(lr=lr, alpha=0.9, centered=True, momentum=0.5,
+                               momentum_lr=momentum_lr, eps=1e-3),  # type: ignore[arg-type]
+        [1.0, -1.0, 2.0], [1.0, 4.0, 0.25], lr=0.01, d=1e-7,
+    )  # fmt: skip
     assert np.isfinite(got) and abs(got) > 1e-3
     assert_allclose(got, fd, rtol=1e-5)
 
