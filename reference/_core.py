@@ -191,6 +191,13 @@ def check_closed_unit_interval(algo: str, name: str, value: float) -> None:
         raise ValueError(f"{algo}: {name} must be in [0, 1], got {value!r}")
 
 
+def check_count(algo: str, name: str, value: object, *, minimum: int) -> int:
+    """``value`` must be an integer (Python or numpy; bools rejected) >= ``minimum``; returns it."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{algo}: {name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def check_choice(algo: str, name: str, value: object, choices: Sequence[object]) -> None:
     """``value`` must be one of ``choices``."""
     if value not in choices:

@@ -29,7 +29,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval, isbox
 
-from ._core import lr_at
+from ._core import check_count, lr_at
 from ._types import Array, ArrayLike
 from .problems._base import FiniteSumProblem, Problem
 
@@ -93,8 +93,7 @@ def run(
             minibatches without a seed/rng.
         TypeError: batch_size given for a problem that is not a finite sum.
     """
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"run: steps must be an integer >= 0, got {steps!r}")
+    check_count("run", "steps", steps, minimum=0)
     if not isinstance(problem, Problem):
         raise TypeError(f"run: problem must implement reference.problems.Problem, got {problem!r}")
     if np.shape(x0) != (problem.dim,):

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from ._core import Method, check_nonnegative, check_positive
+from ._core import Method, check_count, check_nonnegative, check_positive
 from ._types import Array
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -104,8 +104,7 @@ def init(params: Array, *, cov0: float = 1.0) -> GMMState:
 def init_from_data(X: Any, n_components: int, rng: np.random.Generator) -> GMMState:
     """K distinct rows of X (drawn by ``rng``) as means, the data covariance (ddof 0) as every
     Sigma_k, pi = 1/K. Raises ValueError if the data covariance is singular."""
-    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) or n_components < 1:
-        raise ValueError(f"em_gmm: n_components must be an integer >= 1, got {n_components!r}")
+    check_count("em_gmm", "n_components", n_components, minimum=1)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"em_gmm: rng must be a numpy.random.Generator, got {type(rng).__name__}")
     x = check_data(X, k=int(n_components))

@@ -48,7 +48,14 @@ from typing import Any, Callable, Literal, Union
 
 import numpy as np
 
-from ._core import Method, check_choice, check_closed_unit_interval, check_nonnegative, check_positive
+from ._core import (
+    Method,
+    check_choice,
+    check_closed_unit_interval,
+    check_count,
+    check_nonnegative,
+    check_positive,
+)
 from ._types import Array
 from .oracle import FunctionOracle
 
@@ -73,16 +80,10 @@ class AnnealingState:
 
 def init(params: Array, *, seed: int = 0, T0: float = 1.0) -> AnnealingState:
     """theta_0 = params, t = 0; ``seed`` (an int >= 0) fixes every later draw."""
-    check_seed("simulated_annealing", seed)
+    check_count("simulated_annealing", "seed", seed, minimum=0)
     return AnnealingState(params=params, value=None, best_params=params, best_value=None,
                           temperature=float(T0), accepted=False, n_accepted=0, seed=int(seed),
                           t=0)  # fmt: skip
-
-
-def check_seed(algo: str, seed: object) -> None:
-    """A seed is a Python or numpy integer >= 0 (numpy's SeedSequence refuses negatives)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"{algo}: seed must be an integer >= 0, got {seed!r}")
 
 
 def temperature(t: int, *, T0: float, schedule: TemperatureSchedule, decay: float) -> float:
@@ -193,7 +194,7 @@ def simulated_annealing(
         check_choice(name, "schedule", schedule, ("geometric", "logarithmic"))
     check_closed_unit_interval(name, "decay", decay)
     check_positive(name, "step_size", step_size)
-    check_seed(name, seed)
+    check_count(name, "seed", seed, minimum=0)  # numpy's SeedSequence refuses negatives
     step_fn = partial(step, T0=float(T0), schedule=schedule, decay=float(decay), step_size=float(step_size))
     return Method(
         name=name,

@@ -26,6 +26,7 @@ from autograd import grad as ag_grad
 from autograd.tracer import isbox
 from numpy.typing import NDArray
 
+from .._core import check_count
 from .._types import Array
 from ._base import IndexArray, Reduction
 
@@ -48,9 +49,7 @@ def make_rng(seed: int | None, rng: np.random.Generator | None, who: str) -> np.
         return check_rng(rng)
     if seed is None:
         raise ValueError(f"{who}: pass seed=<int> or rng=<numpy.random.Generator>")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"{who}: seed must be an integer >= 0, got {seed!r}")
-    return np.random.default_rng(int(seed))
+    return np.random.default_rng(check_count(who, "seed", seed, minimum=0))
 
 
 def check_matrix(who: str, name: str, a: object) -> Array:
@@ -230,12 +229,7 @@ class FiniteSumBase:
         """b indices, uniform with replacement (i.i.d.) or a uniform b-subset without."""
         check_rng(rng)
         n = self.n_samples
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, (int, np.integer))
-            or batch_size < 1
-        ):
-            raise ValueError(f"{self.name}: batch_size must be an integer >= 1, got {batch_size!r}")
+        check_count(self.name, "batch_size", batch_size, minimum=1)
         if not replace and batch_size > n:
             raise ValueError(
                 f"{self.name}: batch_size={batch_size} > n_samples={n} is impossible without "

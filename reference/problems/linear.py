@@ -30,6 +30,7 @@ import autograd.numpy as anp
 import numpy as np
 from numpy.typing import NDArray
 
+from .._core import check_count
 from .._types import Array
 from ._base import IndexArray, Reduction
 from ._finite_sum import (
@@ -206,9 +207,8 @@ def make_logistic_data(
     """
     who = "make_logistic_data"
     check_rng(rng)
-    for name, v in (("n_samples", n_samples), ("dim", dim)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{who}: {name} must be an integer >= 1, got {v!r}")
+    check_count(who, "n_samples", n_samples, minimum=1)
+    check_count(who, "dim", dim, minimum=1)
     sc = _finite_float(who, "scale", scale)
     X = rng.standard_normal((n_samples, dim))
     if intercept:

@@ -37,6 +37,7 @@ import numpy as np
 from autograd.tracer import getval
 from numpy.typing import NDArray
 
+from .._core import check_count
 from .._types import Array
 from ._base import IndexArray
 from ._finite_sum import FiniteSumBase, check_matrix, check_params, check_rng
@@ -187,12 +188,6 @@ class Peaks(FiniteSumBase):
         return np.bincount(np.asarray(y, dtype=np.intp), minlength=N_CLASSES).astype(np.intp)
 
 
-def _check_int(who: str, name: str, v: object, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"{who}: {name} must be an integer >= {minimum}, got {v!r}")
-    return int(v)
-
-
 def peaks(
     *,
     width: int = 32,
@@ -207,10 +202,10 @@ def peaks(
     or an unknown init.
     """
     who = "peaks"
-    w = _check_int(who, "width", width, 1)
-    n = _check_int(who, "n_samples", n_samples, 1)
-    s = _check_int(who, "seed", seed, 0)
-    n_tr = _check_int(who, "n_train", n_train, 1)
+    w = check_count(who, "width", width, minimum=1)
+    n = check_count(who, "n_samples", n_samples, minimum=1)
+    s = check_count(who, "seed", seed, minimum=0)
+    n_tr = check_count(who, "n_train", n_train, minimum=1)
     if n_tr > n:
         raise ValueError(f"{who}: n_train must be in [1, n_samples={n}], got {n_train!r}")
     if init not in _INITS:
