@@ -52,6 +52,20 @@ def run_closed(opt: Any, x0: Any, grad_fn: Any, n: int) -> list[np.ndarray]:
     return out
 
 
+def run_oracle(opt: Any, f: Any, x0: Any, n: int) -> list[Any]:
+    """The states after each of ``n`` steps of a curvature method ``opt`` that queries the
+    function oracle of ``f`` itself."""
+    from reference.oracle import FunctionOracle
+
+    o = FunctionOracle(f)
+    s = opt.init(x0)
+    out = []
+    for _ in range(n):
+        s = opt.step(s, o)
+        out.append(s)
+    return out
+
+
 def stream(seed: int, shape: Sequence[int], n: int, scale: float = 1.0) -> list[np.ndarray]:
     """A reproducible stream of ``n`` normal gradients."""
     rng = np.random.default_rng(seed)

@@ -16,16 +16,7 @@ from reference.bfgs import step as bfgs_step
 from reference.oracle import FunctionOracle
 
 from .curvature_problems import logistic, logsumexp2, rosen
-
-
-def _run(opt: Any, f: Any, x0: Any, n: int) -> list[Any]:
-    o = FunctionOracle(f)
-    s = opt.init(x0)
-    out = []
-    for _ in range(n):
-        s = opt.step(s, o)
-        out.append(s)
-    return out
+from .helpers import run_oracle
 
 
 def _scipy_traj(f: Any, x0: np.ndarray, gtol: float = 1e-10) -> tuple[Any, list[np.ndarray]]:
@@ -37,7 +28,7 @@ def _scipy_traj(f: Any, x0: np.ndarray, gtol: float = 1e-10) -> tuple[Any, list[
 def test_bfgs_golden_first_step() -> None:
     # specs/bfgs.md "Worked example", exact fractions.
     f = lambda x: 0.5 * (x[0] ** 2 + 4.0 * x[1] ** 2)  # noqa: E731
-    (s,) = _run(ref.bfgs(), f, [2.0, 1.0], 1)
+    (s,) = run_oracle(ref.bfgs(), f, [2.0, 1.0], 1)
     assert_allclose(s.alpha, 5 / 17, rtol=1e-15)
     assert_allclose(s.params, [24 / 17, -3 / 17], rtol=1e-15)
     assert s.s is not None and s.y is not None and s.hinv is not None
@@ -51,7 +42,7 @@ def test_all_iterates_match_scipy_on_smooth_convex_problem() -> None:
     # Every line search accepts its first trial in both, so the trajectories coincide.
     x0 = np.array([1.0, -1.0, 2.0])
     res, traj = _scipy_traj(logsumexp2, x0)
-    states = _run(ref.bfgs(initial_step="interpolate"), logsumexp2, x0, len(traj))
+    states = run_oracle(ref.bfgs(initial_step="interpolate"), logsumexp2, x0, len(traj))
     assert len(traj) >= 8
     for s, xs in zip(states, traj):
         assert_allclose(s.params, xs, rtol=1e-12, atol=1e-14)
@@ -61,13 +52,13 @@ def test_all_iterates_match_scipy_on_smooth_convex_problem() -> None:
 @pytest.mark.parametrize("x0", [[-1.2, 1.0], [-1.2, 1.0, 0.5, 0.8]])
 def test_final_iterate_matches_scipy_rosenbrock(x0: list[float]) -> None:
     res, traj = _scipy_traj(rosen, np.array(x0))
-    states = _run(ref.bfgs(initial_step="interpolate"), rosen, x0, len(traj) + 15)
+    states = run_oracle(ref.bfgs(initial_step="interpolate"), rosen, x0, len(traj) + 15)
     assert_allclose(states[-1].params, res.x, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("f, x0", [(rosen, [-1.2, 1.0]), (logistic, np.full(5, 2.0)), (logsumexp2, [1.0, -1.0, 2.0])])
 def test_curvature_pairs_positive_and_hinv_spd(f: Any, x0: Any) -> None:
-    for s in _run(ref.bfgs(), f, x0, 25):
+    for s in run_oracle(ref.bfgs(), f, x0, 25):
         if s.stalled:
             break
         assert s.s is not None and s.y is not None and s.hinv is not None
@@ -84,16 +75,16 @@ def test_quadratic_terminates_in_n_steps_with_exact_search() -> None:
     a = m @ m.T + np.eye(4)
     b = rng.standard_normal(4)
     f = lambda x: 0.5 * x @ a @ x - b @ x  # noqa: E731
-    states = _run(ref.bfgs(c1=1e-10, c2=1e-8), f, np.zeros(4), 6)
+    states = run_oracle(ref.bfgs(c1=1e-10, c2=1e-8), f, np.zeros(4), 6)
     assert np.linalg.norm(states[3].params - np.linalg.solve(a, b)) < 1e-6
 
 
 def test_scale_first_sets_h0() -> None:
     f = lambda x: 0.5 * (x[0] ** 2 + 4.0 * x[1] ** 2)  # noqa: E731
-    (s,) = _run(ref.bfgs(scale_first=True), f, [2.0, 1.0], 1)
+    (s,) = run_oracle(ref.bfgs(scale_first=True), f, [2.0, 1.0], 1)
     assert s.hinv is not None and s.s is not None and s.y is not None
     assert_allclose(s.hinv @ s.y, s.s, rtol=1e-14)
-    (u,) = _run(ref.bfgs(), f, [2.0, 1.0], 1)
+    (u,) = run_oracle(ref.bfgs(), f, [2.0, 1.0], 1)
     assert u.hinv is not None and not np.allclose(s.hinv, u.hinv)
 
 
@@ -105,7 +96,7 @@ def test_bare_step_matches_factory() -> None:
 
 
 def test_stalled_and_bad_input() -> None:
-    (s,) = _run(ref.bfgs(), lambda x: x @ x, [0.0, 0.0], 1)
+    (s,) = run_oracle(ref.bfgs(), lambda x: x @ x, [0.0, 0.0], 1)
     assert s.stalled and s.t == 1
     with pytest.raises(ValueError, match="0 < c1 < c2 < 1"):
         ref.bfgs(c1=0.9, c2=0.1)

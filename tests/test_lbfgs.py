@@ -15,16 +15,7 @@ from reference.lbfgs import two_loop
 from reference.oracle import FunctionOracle
 
 from .curvature_problems import logistic, logsumexp2, rosen
-
-
-def _run(opt: Any, f: Any, x0: Any, n: int) -> list[Any]:
-    o = FunctionOracle(f)
-    s = opt.init(x0)
-    out = []
-    for _ in range(n):
-        s = opt.step(s, o)
-        out.append(s)
-    return out
+from .helpers import run_oracle
 
 
 def test_two_loop_golden() -> None:
@@ -57,8 +48,8 @@ def test_two_loop_equals_dense_bfgs_updates() -> None:
 
 @pytest.mark.parametrize("f, x0", [(rosen, [-1.2, 1.0]), (logsumexp2, [1.0, -1.0, 2.0])])
 def test_full_memory_identity_scaling_is_bfgs(f: Any, x0: Any) -> None:
-    a = _run(ref.lbfgs(m=100, scaling="identity"), f, x0, 12)
-    b = _run(ref.bfgs(), f, x0, 12)
+    a = run_oracle(ref.lbfgs(m=100, scaling="identity"), f, x0, 12)
+    b = run_oracle(ref.bfgs(), f, x0, 12)
     for sa, sb in zip(a, b):
         assert_allclose(sa.params, sb.params, rtol=1e-9, atol=1e-12)
 
@@ -66,13 +57,13 @@ def test_full_memory_identity_scaling_is_bfgs(f: Any, x0: Any) -> None:
 @pytest.mark.parametrize("f, x0", [(rosen, [-1.2, 1.0, 0.5, 0.8]), (logistic, np.full(5, 2.0))])
 def test_final_iterate_matches_scipy_lbfgsb(f: Any, x0: Any) -> None:
     sc = minimize(f, np.asarray(x0), jac=autograd.grad(f), method="L-BFGS-B", options=dict(gtol=1e-12, ftol=1e-16, maxcor=10))
-    s = _run(ref.lbfgs(m=10), f, x0, 150)[-1]
+    s = run_oracle(ref.lbfgs(m=10), f, x0, 150)[-1]
     assert_allclose(s.params, sc.x, rtol=1e-6, atol=1e-8)
     assert np.linalg.norm(autograd.grad(f)(s.params)) < 1e-8
 
 
 def test_stored_pairs_have_positive_curvature_and_memory_bound() -> None:
-    for s in _run(ref.lbfgs(m=3), rosen, [-1.2, 1.0, 0.5], 40):
+    for s in run_oracle(ref.lbfgs(m=3), rosen, [-1.2, 1.0, 0.5], 40):
         assert len(s.s_hist) == len(s.y_hist) <= 3
         for si, yi in zip(s.s_hist, s.y_hist):
             assert float(yi @ si) > 0

@@ -17,22 +17,13 @@ from reference.newton import step as newton_step
 from reference.oracle import FunctionOracle
 
 from .curvature_problems import logistic, logsumexp2, rosen
-
-
-def _run(opt: Any, f: Any, x0: Any, n: int) -> list[Any]:
-    o = FunctionOracle(f)
-    s = opt.init(x0)
-    out = []
-    for _ in range(n):
-        s = opt.step(s, o)
-        out.append(s)
-    return out
+from .helpers import run_oracle
 
 
 def test_newton_golden() -> None:
     # specs/newton.md "Worked example".
     f = lambda x: x[0] ** 4 + x[1] ** 2  # noqa: E731
-    s1, s2 = _run(ref.newton(line_search="none"), f, [1.0, 1.0], 2)
+    s1, s2 = run_oracle(ref.newton(line_search="none"), f, [1.0, 1.0], 2)
     assert_allclose(s1.params, [2 / 3, 0.0], rtol=1e-15, atol=1e-15)
     assert_allclose(s2.params, [4 / 9, 0.0], rtol=1e-15, atol=1e-15)
     assert s2.t == 2 and s2.alpha == 1.0
@@ -45,13 +36,13 @@ def test_quadratic_in_one_step(line_search: str) -> None:
     a = m @ m.T + 0.5 * np.eye(6)
     b = rng.standard_normal(6)
     f = lambda x: 0.5 * x @ a @ x - b @ x  # noqa: E731
-    (s,) = _run(ref.newton(line_search=line_search), f, rng.standard_normal(6), 1)
+    (s,) = run_oracle(ref.newton(line_search=line_search), f, rng.standard_normal(6), 1)
     assert_allclose(s.params, np.linalg.solve(a, b), rtol=1e-12)
     assert s.alpha == 1.0
 
 
 def test_quadratic_convergence_rate() -> None:
-    states = _run(ref.newton(), logistic, np.full(5, 3.0), 12)
+    states = run_oracle(ref.newton(), logistic, np.full(5, 3.0), 12)
     x_star = states[-1].params
     assert np.linalg.norm(autograd.grad(logistic)(x_star)) < 1e-14  # a stationary point, checked
     errs = [np.linalg.norm(s.params - x_star) for s in states[:8]]
@@ -68,28 +59,28 @@ def test_indefinite_hessian_gives_descent() -> None:
     o = FunctionOracle(rosen)
     x0 = np.array([0.0, 0.5])
     assert np.min(np.linalg.eigvalsh(o.hessian(x0))) < 0
-    (s,) = _run(ref.newton(), rosen, x0, 1)
+    (s,) = run_oracle(ref.newton(), rosen, x0, 1)
     assert s.shift > 0 and rosen(s.params) < rosen(x0)
-    final = _run(ref.newton(), rosen, [-1.2, 1.0], 60)[-1]
+    final = run_oracle(ref.newton(), rosen, [-1.2, 1.0], 60)[-1]
     assert_allclose(final.params, [1.0, 1.0], rtol=1e-8)
 
 
 def test_matches_scipy_newton_cg_final() -> None:
     x0 = np.array([1.0, -1.0, 2.0])
     sc = minimize(logsumexp2, x0, jac=autograd.grad(logsumexp2), hess=autograd.hessian(logsumexp2), method="Newton-CG", options=dict(xtol=1e-14))
-    s = _run(ref.newton(), logsumexp2, x0, 20)[-1]
+    s = run_oracle(ref.newton(), logsumexp2, x0, 20)[-1]
     assert_allclose(s.params, sc.x, rtol=1e-7, atol=1e-9)
 
 
 def test_damping_shrinks_step() -> None:
     f = lambda x: 0.5 * anp.dot(x, x)  # noqa: E731
-    (s,) = _run(ref.newton(damping=1.0, line_search="none"), f, [2.0, -4.0], 1)
+    (s,) = run_oracle(ref.newton(damping=1.0, line_search="none"), f, [2.0, -4.0], 1)
     assert_allclose(s.params, [1.0, -2.0], rtol=1e-15)  # (I + I) d = -x
 
 
 def test_stalls_at_stationary_point() -> None:
     f = lambda x: anp.dot(x, x)  # noqa: E731
-    s1, s2 = _run(ref.newton(), f, [0.0, 0.0], 2)
+    s1, s2 = run_oracle(ref.newton(), f, [0.0, 0.0], 2)
     assert s1.stalled and s2.stalled and s2.t == 2
     assert_array_equal(s2.params, [0.0, 0.0])
 

@@ -8,29 +8,20 @@ import autograd
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from scipy.optimize import minimize
 
 import reference as ref
 from reference.oracle import FunctionOracle
 from reference.trust_region import steihaug_cg
 
 from .curvature_problems import logistic, rosen
-from scipy.optimize import minimize
-
-
-def _run(opt: Any, f: Any, x0: Any, n: int) -> list[Any]:
-    o = FunctionOracle(f)
-    s = opt.init(x0)
-    out = []
-    for _ in range(n):
-        s = opt.step(s, o)
-        out.append(s)
-    return out
+from .helpers import run_oracle
 
 
 def test_trust_region_golden() -> None:
     # specs/trust_region.md "Worked example".
     f = lambda x: 0.5 * (x[0] ** 2 + 4.0 * x[1] ** 2)  # noqa: E731
-    (s,) = _run(ref.trust_region(), f, [2.0, 1.0], 1)
+    (s,) = run_oracle(ref.trust_region(), f, [2.0, 1.0], 1)
     assert_allclose(s.params, np.array([2.0, 1.0]) - np.array([2.0, 4.0]) / np.sqrt(20.0), rtol=1e-15)
     assert_allclose(s.rho, 1.0, rtol=1e-12)
     assert s.radius == 2.0 and s.cg_iters == 1
@@ -41,7 +32,7 @@ def test_iterates_match_scipy_trust_ncg(x0: list[float]) -> None:
     traj: list[np.ndarray] = []
     minimize(rosen, np.array(x0), jac=autograd.grad(rosen), hessp=autograd.hessian_vector_product(rosen),
              method="trust-ncg", callback=lambda xk: traj.append(np.array(xk)), options=dict(gtol=1e-10))  # fmt: skip
-    states = _run(ref.trust_region(), rosen, x0, len(traj))
+    states = run_oracle(ref.trust_region(), rosen, x0, len(traj))
     assert len(traj) > 10
     for s, xs in zip(states, traj):
         assert_allclose(s.params, xs, rtol=1e-12, atol=1e-14)
@@ -74,7 +65,7 @@ def test_negative_curvature_goes_to_boundary() -> None:
 
 
 def test_radius_shrinks_on_bad_steps_and_converges() -> None:
-    states = _run(ref.trust_region(radius=10.0, max_radius=100.0), rosen, [-1.2, 1.0], 80)
+    states = run_oracle(ref.trust_region(radius=10.0, max_radius=100.0), rosen, [-1.2, 1.0], 80)
     for a, b in zip(states, states[1:]):
         if b.rho < 0.25:
             assert b.radius == 0.25 * a.radius
