@@ -101,7 +101,7 @@ def factors(
 ) -> tuple[list[Any], list[Any], list[Any], Any]:
     """(Ahat_l, Shat_l, grad_l (Wbar layout), L) of (KF1)-(KF2) at ``params``."""
     layers = dense_layers(who, model, params)
-    check_dense_model(who, model, params, activation, layers)
+    outputs, inputs = check_dense_model(who, model, params, activation, layers)  # reused below
     s = reduction_scale(model)
     l2 = float(model.l2)
     y = model.y
@@ -110,7 +110,7 @@ def factors(
     def data_total(O: Any, yy: Any) -> Any:
         return anp.sum(model.losses_from_outputs(O, yy))
 
-    obs, inputs = dense_deltas(model, layers, activation, lambda O: data_total(O, y))
+    obs = dense_deltas(model, layers, activation, lambda O: data_total(O, y))
     abar = [_homogeneous(a) for a in inputs]
     A_hat = [anp.dot(ab.T, ab) / n for ab in abar]
     grads = []
@@ -122,10 +122,12 @@ def factors(
     if targets == "empirical":
         S_hat = [s * anp.dot(d.T, d) for d in obs]
     else:
-        outputs, _ = dense_forward(layers, model.X, activation)
-        m = anp.shape(outputs)[1]
+        # a forward pass of its own: sharing the check's would change the order in which autograd
+        # sums the loss's and the probabilities' cotangents (derivatives equal only to rounding)
+        probs_outputs, _ = dense_forward(layers, model.X, activation)
+        m = anp.shape(probs_outputs)[1]
         C = m if m >= 2 else 2
-        logp = anp.stack([-model.losses_from_outputs(outputs, np.full(n, float(c))) for c in range(C)], axis=1)
+        logp = anp.stack([-model.losses_from_outputs(probs_outputs, np.full(n, float(c))) for c in range(C)], axis=1)
         probs = anp.exp(logp)  # (n, C) p(c | o_i)
         dev = float(np.max(np.abs(np.sum(getval(probs), axis=1) - 1.0)))
         if dev > 1e-8:
@@ -137,18 +139,17 @@ def factors(
             assert rng is not None
             u = rng.random(n)  # the draw is a decision: made on the unboxed probabilities
             yhat = np.minimum((np.cumsum(getval(probs), axis=1) < u[:, None]).sum(axis=1), C - 1).astype(np.float64)
-            dl, _ = dense_deltas(model, layers, activation, lambda O: data_total(O, yhat))
+            dl = dense_deltas(model, layers, activation, lambda O: data_total(O, yhat))
             S_hat = [s * anp.dot(d.T, d) for d in dl]
         else:
             S_hat = [anp.zeros((anp.shape(W)[0], anp.shape(W)[0])) for W, _ in layers]
             for c in range(C):
                 yc = np.full(n, float(c))
-                dl, _ = dense_deltas(model, layers, activation, lambda O: data_total(O, yc))
+                dl = dense_deltas(model, layers, activation, lambda O: data_total(O, yc))
                 w = anp.sqrt(probs[:, c])[:, None]
                 S_hat = [Sh + s * anp.dot((w * d).T, w * d) for Sh, d in zip(S_hat, dl)]
-    theta = params
-    loss = s * data_total(dense_forward(layers, model.X, activation)[0], y) + (
-        0.5 * l2 * anp.sum(theta * theta) if l2 else 0.0
+    loss = s * data_total(outputs, y) + (
+        0.5 * l2 * anp.sum(params * params) if l2 else 0.0
     )
     return A_hat, S_hat, grads, loss
 

@@ -215,9 +215,14 @@ def dense_forward(layers: list[tuple[Any, Any]], X: Any, activation: str, taps: 
     return a, inputs
 
 
-def check_dense_model(who: str, model: Any, params: Any, activation: str, layers: list[tuple[Any, Any]]) -> None:
-    """The dense forward with ``activation`` must reproduce ``model.predict`` at ``params``."""
-    mine, _ = dense_forward(layers, model.X, activation)
+def check_dense_model(
+    who: str, model: Any, params: Any, activation: str, layers: list[tuple[Any, Any]]
+) -> tuple[Any, list[Any]]:
+    """The dense forward with ``activation`` must reproduce ``model.predict`` at ``params``.
+
+    Returns that forward, (outputs, layer inputs), so callers need not run it again.
+    """
+    mine, inputs = dense_forward(layers, model.X, activation)
     theirs = model.predict(params, model.X)
     a, b = np.asarray(_getval(mine)), np.asarray(_getval(theirs))
     if a.shape != b.shape or not np.allclose(a, b, rtol=1e-12, atol=1e-12 * (1 + np.abs(b).max())):
@@ -225,20 +230,20 @@ def check_dense_model(who: str, model: Any, params: Any, activation: str, layers
             f"{who}: the problem's predict is not a dense MLP with activation={activation!r} "
             "(the layer-wise forward does not reproduce it)"
         )
+    return mine, inputs
 
 
-def dense_deltas(model: Any, layers: list[tuple[Any, Any]], activation: str, cotangent_fn: Any) -> tuple[list[Any], list[Any]]:
+def dense_deltas(model: Any, layers: list[tuple[Any, Any]], activation: str, cotangent_fn: Any) -> list[Any]:
     """Per-sample deltas d(sum_i c_i(o_i))/d s_l, (n, out_l) each, in one backward pass.
 
     ``cotangent_fn(outputs) -> scalar`` is the function of the outputs to backpropagate
-    (e.g. sum_i l(o_i, y_i) or sum_i o_ik). Returns (deltas, layer inputs).
+    (e.g. sum_i l(o_i, y_i) or sum_i o_ik). The layer inputs come from ``check_dense_model``.
     """
     X = model.X
     n = int(X.shape[0])
     taps0 = [anp.zeros((n, anp.shape(W)[0])) for W, _ in layers]
-    _, inputs = dense_forward(layers, X, activation)
     deltas = ag_grad(lambda taps: cotangent_fn(dense_forward(layers, X, activation, taps)[0]))(taps0)
-    return list(deltas), inputs
+    return list(deltas)
 
 
 def dense_jacobians(model: Any, params: Any, activation: str, who: str = "jacobians") -> Any:
@@ -250,13 +255,12 @@ def dense_jacobians(model: Any, params: Any, activation: str, who: str = "jacobi
     (m passes of the ordinary network; never a loop over samples).
     """
     layers = dense_layers(who, model, params)
-    check_dense_model(who, model, params, activation, layers)
+    _, inputs = check_dense_model(who, model, params, activation, layers)
     m = int(model.output_dim)
     per_k = [dense_deltas(model, layers, activation, lambda O, k=k: anp.sum(O[:, k])) for k in range(m)]
-    inputs = per_k[0][1]
     parts = []
     for l, a in enumerate(inputs):
-        D = anp.stack([deltas[l] for deltas, _ in per_k], axis=1)  # (n, m, out_l)
+        D = anp.stack([deltas[l] for deltas in per_k], axis=1)  # (n, m, out_l)
         n, _, out = anp.shape(D)
         parts.append(anp.reshape(D[:, :, :, None] * a[:, None, None, :], (n, m, -1)))  # W_l block
         parts.append(D)  # b_l block
