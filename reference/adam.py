@@ -36,7 +36,6 @@ from ._core import (
     check_choice,
     check_lr,
     check_nonnegative,
-    check_positive,
     check_unit_interval,
     lr_at,
 )
