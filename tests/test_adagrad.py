@@ -172,13 +172,6 @@ def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None
     assert s0.t == 0 and s1.t == 1 and s1.params.dtype == np.float64
 
 
-def test_init_copies_and_converts() -> None:
-    x = np.array([1, 2, 3], dtype=np.float32)
-    s = ref.adagrad().init(x)
-    x[0] = 99
-    assert s.params.dtype == np.float64 and s.params[0] == 1.0 and s.s.dtype == np.float64
-
-
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

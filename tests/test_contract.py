@@ -45,6 +45,18 @@ def test_state_is_frozen_and_init_is_identity(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", FIRST_ORDER)
+def test_init_copies_and_converts(name: str) -> None:
+    x = np.array([1, 2, 3], dtype=np.float32)
+    s = ref.make(name, lr=0.01).init(x)
+    x[0] = 99
+    assert s.params.dtype == np.float64 and s.params[0] == 1.0
+    for f in dataclasses.fields(s):  # every buffer is float64 too
+        v = getattr(s, f.name)
+        if isinstance(v, np.ndarray):
+            assert v.dtype == np.float64, (f.name, v.dtype)
+
+
+@pytest.mark.parametrize("name", FIRST_ORDER)
 @given(xg=params_and_grads(n_grads=3))
 def test_step_contract(name: str, xg: tuple[np.ndarray, list[np.ndarray]]) -> None:
     x, gs = xg
