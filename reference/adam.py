@@ -136,6 +136,9 @@ def adam(
     check_nonnegative(name, "eps", eps)  # eps = 0 is allowed (the seeds' sign-invariance claims)
     check_nonnegative(name, "eps_root", eps_root)
     check_nonnegative(name, "weight_decay", weight_decay)
+    flags = {"bias_correction": bias_correction, "epsilon_hat": epsilon_hat, "amsgrad": amsgrad}
+    for flag, value in flags.items():
+        check_choice(name, flag, value, (True, False))
     check_choice(name, "amsgrad_max", amsgrad_max, ("raw", "corrected"))
     if epsilon_hat and not bias_correction:
         raise ValueError(f"{name}: epsilon_hat=True needs bias_correction=True")

@@ -115,6 +115,8 @@ def adamw(
     check_nonnegative(name, "eps_root", eps_root)
     check_nonnegative(name, "weight_decay", weight_decay)
     check_choice(name, "decay_scaling", decay_scaling, ("lr", "schedule"))
+    for flag, value in (("bias_correction", bias_correction), ("amsgrad", amsgrad)):
+        check_choice(name, flag, value, (True, False))
     check_choice(name, "amsgrad_max", amsgrad_max, ("raw", "corrected"))
     if decay_scaling == "schedule" and callable(lr):
         check_positive(name, "lr(0) (eta_0, the divisor of decay_scaling='schedule')", lr(0))

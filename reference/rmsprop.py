@@ -155,6 +155,8 @@ def rmsprop(
     check_unit_interval(name, "alpha", alpha)
     check_nonnegative(name, "eps", eps)
     check_choice(name, "eps_placement", eps_placement, ("outside", "inside"))
+    for flag, value in (("centered", centered), ("bias_correction", bias_correction)):
+        check_choice(name, flag, value, (True, False))
     check_unit_interval(name, "momentum", momentum)
     check_choice(name, "momentum_lr", momentum_lr, ("outside", "inside"))
     check_nonnegative(name, "initial_scale", initial_scale)
