@@ -91,6 +91,42 @@ class Peer(Protocol):
     def step(self, grad: Array) -> Array: ...
 
 
+class ShapedPeer:
+    """What the framework peers (torch, optax) share: parameter blocks of fixed shapes, the name,
+    spec and dim of the ``Peer`` protocol, and the split of a flat vector into the blocks."""
+
+    _name: str
+    _spec: ReferenceSpec
+
+    def __init__(self, shapes: Sequence[Sequence[int]]) -> None:
+        self.shapes = [tuple(int(d) for d in s) for s in shapes]
+        self._sizes = [int(np.prod(s)) for s in self.shapes]
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def spec(self) -> ReferenceSpec:
+        return self._spec
+
+    @property
+    def dim(self) -> int:
+        return sum(self._sizes)
+
+    def _blocks(self, flat: Array) -> list[Array]:
+        """``flat`` cut into the blocks, each reshaped (views when ``flat`` is an array)."""
+        out, k = [], 0
+        for s, n in zip(self.shapes, self._sizes):
+            out.append(np.asarray(flat[k : k + n]).reshape(s))
+            k += n
+        return out
+
+    def _check_size(self, params: Array, framework: str) -> None:
+        if params.size != self.dim:
+            raise ValueError(f"params have {params.size} entries; the {framework} parameters have {self.dim}")
+
+
 # ----------------------------------------------------------------------------------------------
 # Peers that need no framework
 

@@ -44,7 +44,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .._types import Array
-from .core import NotComparable, ReferenceSpec
+from .core import NotComparable, ReferenceSpec, ShapedPeer
 
 try:
     import jax
@@ -143,7 +143,7 @@ def _spec(name: str, hp: dict[str, Any]) -> ReferenceSpec:
     raise NotComparable(f"optax.{name} has no reference mapping (supported: {', '.join(SUPPORTED)})")
 
 
-class OptaxPeer:
+class OptaxPeer(ShapedPeer):
     """An optax optimizer built by the adapter from recorded keyword arguments."""
 
     def __init__(self, name: str, kwargs: dict[str, Any], shapes: Shapes, dtype: Any) -> None:
@@ -164,8 +164,7 @@ class OptaxPeer:
         self._spec = _spec(name, self.hyperparams)
         self._spec.build()
         self.tx = fn(**kwargs)
-        self.shapes = [tuple(int(d) for d in s) for s in shapes]
-        self._sizes = [int(np.prod(s)) for s in self.shapes]
+        super().__init__(shapes)
         self._np_dtype = np.dtype(dtype if dtype is not None else np.float64)
         if self._np_dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
             raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
@@ -176,31 +175,14 @@ class OptaxPeer:
         self._name = f"optax.{name}({shown}) [{self._np_dtype}]"
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def spec(self) -> ReferenceSpec:
-        return self._spec
-
-    @property
-    def dim(self) -> int:
-        return sum(self._sizes)
-
-    @property
     def dtype(self) -> np.dtype[Any]:
         return self._np_dtype
 
     def _tree(self, flat: Array) -> list[Any]:
-        out, k = [], 0
-        for s, n in zip(self.shapes, self._sizes):
-            out.append(_JNP.asarray(np.asarray(flat[k : k + n]).reshape(s), dtype=self._np_dtype))
-            k += n
-        return out
+        return [_JNP.asarray(b, dtype=self._np_dtype) for b in self._blocks(flat)]
 
     def start(self, params: Array) -> None:
-        if params.size != self.dim:
-            raise ValueError(f"params have {params.size} entries; the optax parameters have {self.dim}")
+        self._check_size(params, "optax")
         self._params = self._tree(params)
         self._state = self.tx.init(self._params)
 

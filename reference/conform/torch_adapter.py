@@ -38,7 +38,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._types import Array
-from .core import NotComparable, ReferenceSpec
+from .core import NotComparable, ReferenceSpec, ShapedPeer
 
 try:
     import torch
@@ -114,48 +114,30 @@ def _resolve_class(name_or_cls: Any) -> Any:
     raise TypeError(f"expected a torch.optim optimizer, its class or its name, got {name_or_cls!r}")
 
 
-class TorchPeer:
+class TorchPeer(ShapedPeer):
     """A torch.optim optimizer class with one configuration, over tensors of fixed shapes."""
 
     def __init__(self, cls: Any, config: dict[str, Any], shapes: Shapes, dtype: Any) -> None:
         self.cls = cls
         self.config = dict(config)
-        self.shapes = [tuple(int(d) for d in s) for s in shapes]
+        super().__init__(shapes)
         self.torch_dtype = dtype
         self._spec = _spec(cls.__name__, self.config)
         self._spec.build()  # the reference validates the translated hyperparameters
-        self._sizes = [int(np.prod(s)) for s in self.shapes]
         self._tensors: list[Any] = []
         self._opt: Any = None
         shown = {k: v for k, v in self.config.items() if k not in _IGNORED and v is not None}
         self._name = f"torch.optim.{cls.__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())}) [{dtype}]"
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def spec(self) -> ReferenceSpec:
-        return self._spec
-
-    @property
-    def dim(self) -> int:
-        return sum(self._sizes)
-
-    @property
     def dtype(self) -> np.dtype[Any]:
         return np.dtype(str(self.torch_dtype).replace("torch.", ""))
 
     def _split(self, flat: Array) -> list[Any]:
-        out, k = [], 0
-        for s, n in zip(self.shapes, self._sizes):
-            out.append(_T.tensor(np.array(flat[k : k + n]).reshape(s), dtype=self.torch_dtype))
-            k += n
-        return out
+        return [_T.tensor(b, dtype=self.torch_dtype) for b in self._blocks(flat)]  # torch.tensor copies
 
     def start(self, params: Array) -> None:
-        if params.size != self.dim:
-            raise ValueError(f"params have {params.size} entries; the torch parameters have {self.dim}")
+        self._check_size(params, "torch")
         self._tensors = [t.requires_grad_(True) for t in self._split(params)]
         self._opt = self.cls(self._tensors, **self.config)
 
