@@ -7,6 +7,7 @@ Every tolerance in the suite comes from here or from a rounding bound derived in
 * ``slope_interval``: the log-log slope fitted per seed, then a t-interval over seeds (the seeds'
   slopes are independent, so this is the honest interval for "the exponent").
 * ``ols_slope``: least-squares slope with its classical standard error, for one noisy curve.
+* ``normal_quantile``: the two-sided normal z at ``LEVEL`` (delta-method intervals).
 
 Nothing here tunes a tolerance: every interval is at the one stated confidence level ``LEVEL``
 (99.9 %, for ``quick`` and ``full`` alike; ``full`` is tighter because it uses more seeds). The
@@ -59,6 +60,14 @@ class Interval:
 
     def __str__(self) -> str:
         return f"{fmt(self.estimate)} [{fmt(self.lo)}, {fmt(self.hi)}]"
+
+
+def normal_quantile(level: float = LEVEL) -> float:
+    """The two-sided standard-normal quantile z of ``level`` (3.29 at 99.9 %), for delta-method
+    and Monte-Carlo intervals."""
+    from scipy import stats
+
+    return float(stats.norm.ppf(0.5 + level / 2.0))
 
 
 def t_interval(samples: ArrayLike, level: float = LEVEL) -> Interval:

@@ -64,7 +64,7 @@ from reference.lion import lion
 from reference.signsgd import signsgd
 
 from ._base import CheckResult, Context, Row
-from ._stats import LEVEL, fmt, t_interval, trial_seeds
+from ._stats import LEVEL, fmt, normal_quantile, t_interval, trial_seeds
 
 NAME = "adam_fixed_points"
 CLAIM = "Adam/signSGD settle where E[update] = 0 (not grad = 0); Adam(eps=0), signSGD, Lion are scale invariant"
@@ -176,7 +176,7 @@ def run(ctx: Context) -> CheckResult:
     sign_T = np.concatenate(out[:2])
     adam_T = np.concatenate(out[2:])
     root, root_se = _adam_root(trial_seeds(ctx, 1, stream=2)[0])
-    z = 3.2905267314919255  # two-sided 99.9 % normal quantile
+    z = normal_quantile()
     wrong = ctx.sabotage == "wrong-fixed-point"
     rows: list[Row] = []
     for label, th, pred, pse in (

@@ -54,7 +54,7 @@ import numpy as np
 import reference as ref
 
 from ._base import CheckResult, Context, Row
-from ._stats import LEVEL, fmt, t_interval, trial_seeds
+from ._stats import LEVEL, fmt, normal_quantile, t_interval, trial_seeds
 
 NAME = "sgd_temperature"
 CLAIM = "SGD stationary Cov: A S + S A = (eta/b) Sigma_g, spread set by T = eta/b"
@@ -135,7 +135,7 @@ def run(ctx: Context) -> CheckResult:
         exact[k], first[k] = _predict(A, Sg, eta, b)
     pred = exact * np.sqrt(np.array([b for _, b in grid])) if ctx.sabotage == "wrong-temperature" else exact
     temps = np.array([eta / b for eta, b in grid])
-    z = 3.2905267314919255  # two-sided 99.9 % normal quantile
+    z = normal_quantile()
 
     # (1) slope of log spread vs log T
     x = np.log(temps)
