@@ -20,6 +20,7 @@ References:
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -153,6 +154,13 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Join:
             f"join: needs len(schedules) == len(boundaries) + 1, got {len(schedules)} schedules "
             f"and {len(boundaries)} boundaries"
         )
+    for k, s in enumerate(schedules):
+        if not callable(s):
+            raise TypeError(f"join: schedules[{k}] must be a schedule (a callable t -> eta_t), got {s!r}")
+    given: Sequence[object] = boundaries  # checked as objects: callers may pass anything
+    for k, b in enumerate(given):
+        if isinstance(b, bool) or not isinstance(b, numbers.Integral):
+            raise TypeError(f"join: boundaries[{k}] must be an integer, got {b!r}")
     if any(b <= 0 for b in boundaries) or list(boundaries) != sorted(set(boundaries)):
         raise ValueError(f"join: boundaries must be positive and increasing, got {list(boundaries)}")
     return Join(tuple(schedules), tuple(int(b) for b in boundaries))
