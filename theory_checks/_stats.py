@@ -138,12 +138,13 @@ def ols_slope(x: ArrayLike, y: ArrayLike, level: float = LEVEL) -> Interval:
     return Interval(slope, slope - q * se, slope + q * se, level, n)
 
 
-def interval_row(quantity: str, predicted: float, iv: Interval, *, what: str = "") -> Row:
-    """A row that holds iff the prediction lies in the interval."""
+def interval_row(quantity: str, predicted: float, iv: Interval, *, what: str = "", shown: str = "") -> Row:
+    """A row that holds iff the prediction lies in the interval; ``shown`` replaces the
+    predicted column's text (e.g. the asymptote beside the value tested)."""
     tol = f"{iv.level * 100:g}% CI over {iv.n} {what or 'seeds'}"
     return Row(
         quantity=quantity,
-        predicted=fmt(predicted),
+        predicted=shown or fmt(predicted),
         measured=str(iv),
         tolerance=tol,
         holds=iv.contains(predicted),

@@ -144,8 +144,8 @@ def run(ctx: Context) -> CheckResult:
         shown = pred
         if ctx.sabotage == "wrong-prediction" and m == "nesterov":
             pred, asym, shown = -1.0, -1.0, -1.0
-        r = interval_row(f"{label}: slope of log(f - f*) vs log t", pred, iv, what="spectra (bootstrap)")
-        rows.append(Row(r.quantity, f"{fmt(asym)} (exact expectation on this window: {fmt(shown)})", r.measured, r.tolerance, r.holds))
+        rows.append(interval_row(f"{label}: slope of log(f - f*) vs log t", pred, iv, what="spectra (bootstrap)",
+                                 shown=f"{fmt(asym)} (exact expectation on this window: {fmt(shown)})"))  # fmt: skip
         with np.errstate(divide="ignore"):
             bound = e0sq / (2.0 * t_all) if m == "gd" else 2.0 * e0sq / (t_all + 1.0) ** 2
         worst = float((gaps[m][:, 1:] / bound[1:]).max())
