@@ -198,6 +198,16 @@ def check_count(algo: str, name: str, value: object, *, minimum: int) -> int:
     return int(value)
 
 
+def check_rng(rng: object, name: str = "rng", *, who: str | None = None) -> np.random.Generator:
+    """``rng`` must be a ``numpy.random.Generator`` (no global RNG anywhere); ``who`` prefixes the error."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"{who + ': ' if who else ''}{name} must be a numpy.random.Generator "
+            f"(numpy.random.default_rng(seed)), got {type(rng).__name__}"
+        )
+    return rng
+
+
 def check_choice(algo: str, name: str, value: object, choices: Sequence[object]) -> None:
     """``value`` must be one of ``choices``."""
     if value not in choices:

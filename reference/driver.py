@@ -29,7 +29,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval, isbox
 
-from ._core import check_count, lr_at
+from ._core import check_count, check_rng, lr_at
 from ._types import Array, ArrayLike
 from .problems._base import FiniteSumProblem, Problem
 
@@ -119,9 +119,7 @@ def run(
                 f"run: batch_size={batch_size} > n_samples={fs.n_samples} without replacement"
             )
         if rng is not None:
-            if not isinstance(rng, np.random.Generator):
-                raise TypeError(f"run: rng must be a numpy.random.Generator, got {type(rng).__name__}")
-            gen = rng
+            gen = check_rng(rng, who="run")
         elif seed is not None:
             gen = np.random.default_rng(seed)
         else:

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from ._core import Method, check_count, check_nonnegative, check_positive
+from ._core import Method, check_count, check_nonnegative, check_positive, check_rng
 from ._types import Array
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -105,8 +105,7 @@ def init_from_data(X: Any, n_components: int, rng: np.random.Generator) -> GMMSt
     """K distinct rows of X (drawn by ``rng``) as means, the data covariance (ddof 0) as every
     Sigma_k, pi = 1/K. Raises ValueError if the data covariance is singular."""
     check_count("em_gmm", "n_components", n_components, minimum=1)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"em_gmm: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    check_rng(rng, who="em_gmm")
     x = check_data(X, k=int(n_components))
     k, (n, d) = int(n_components), x.shape
     means = x[rng.choice(n, size=k, replace=False)]

@@ -48,7 +48,7 @@ import autograd
 import numpy as np
 from autograd.tracer import getval
 
-from ._core import _value, check_positive
+from ._core import _value, check_positive, check_rng
 from ._registry import entry
 from ._types import Array, ArrayLike
 
@@ -254,8 +254,7 @@ def log_grid(low: float, high: float, n: int) -> list[float]:
 def random_search(F: Objective, low: float, high: float, n: int, rng: np.random.Generator) -> SearchResult:
     """n learning rates log-uniform on [low, high] from ``rng``; the best one, eq. (H6)."""
     _check_range("random_search", low, high, n)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"random_search: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    check_rng(rng, who="random_search")
     lrs = np.exp(rng.uniform(math.log(low), math.log(high), n))  # (H6)
     res = grid_search(F, [float(x) for x in lrs])
     return SearchResult(lr=res.lr, value=res.value, lrs=res.lrs, values=res.values, grads=(),

@@ -26,19 +26,9 @@ from autograd import grad as ag_grad
 from autograd.tracer import isbox
 from numpy.typing import NDArray
 
-from .._core import check_count
+from .._core import check_count, check_rng
 from .._types import Array
 from ._base import IndexArray, Reduction
-
-
-def check_rng(rng: object, name: str = "rng") -> np.random.Generator:
-    """``rng`` must be a ``numpy.random.Generator`` (no global RNG anywhere)."""
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"{name} must be a numpy.random.Generator (numpy.random.default_rng(seed)), "
-            f"got {type(rng).__name__}"
-        )
-    return rng
 
 
 def make_rng(seed: int | None, rng: np.random.Generator | None, who: str) -> np.random.Generator:

@@ -30,7 +30,7 @@ import autograd.numpy as anp
 import numpy as np
 from numpy.typing import NDArray
 
-from .._core import check_count
+from .._core import check_count, check_rng
 from .._types import Array
 from ._base import IndexArray, Reduction
 from ._finite_sum import (
@@ -39,7 +39,6 @@ from ._finite_sum import (
     check_matrix,
     check_params,
     check_reduction,
-    check_rng,
     check_targets,
 )
 

@@ -37,10 +37,10 @@ import numpy as np
 from autograd.tracer import getval
 from numpy.typing import NDArray
 
-from .._core import check_count
+from .._core import check_count, check_rng
 from .._types import Array
 from ._base import IndexArray
-from ._finite_sum import FiniteSumBase, check_matrix, check_params, check_rng
+from ._finite_sum import FiniteSumBase, check_matrix, check_params
 
 #: 20/40/60/80 % quantiles of the peaks function over the 2001 x 2001 grid of [-3, 3]^2.
 PEAKS_THRESHOLDS: tuple[float, float, float, float] = (-0.3069, 0.0017, 0.1528, 1.3115)

@@ -20,8 +20,9 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import grad as ag_grad
 
+from .._core import check_rng
 from .._types import Array
-from ._finite_sum import check_params, check_rng, make_rng
+from ._finite_sum import check_params, make_rng
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
