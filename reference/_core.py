@@ -122,6 +122,10 @@ def as_params(params: ArrayLike) -> Array:
     return x
 
 
+class NonFiniteGradientError(ValueError):
+    """A gradient with NaN or inf entries reached ``Optimizer.step`` (the run diverged)."""
+
+
 def check_grad(grad: ArrayLike, params: Array, *, t: int, allow_nonfinite: bool = False) -> Array:
     """Return ``grad`` as float64 after checking its shape (and finiteness) against ``params``."""
     if isbox(grad):
@@ -141,7 +145,7 @@ def check_grad(grad: ArrayLike, params: Array, *, t: int, allow_nonfinite: bool 
         # of large finite entries falls through to the exact count below, which then finds none).
         bad = np.zeros(0, dtype=bool) if np.isfinite(np.sum(raw)) else ~np.isfinite(raw)
         if np.any(bad):
-            raise ValueError(
+            raise NonFiniteGradientError(
                 f"grad has {int(np.sum(bad))} non-finite entries at step t={t + 1}; "
                 "pass allow_nonfinite=True (dataclasses.replace(opt, allow_nonfinite=True)) "
                 "to let them through"

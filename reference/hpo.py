@@ -48,7 +48,7 @@ import autograd
 import numpy as np
 from autograd.tracer import getval
 
-from ._core import _value, check_positive, check_rng
+from ._core import NonFiniteGradientError, _value, check_positive, check_rng
 from ._registry import entry
 from ._types import Array, ArrayLike
 
@@ -130,10 +130,8 @@ def _eval(F: Objective, lr: float) -> float:
             v = float(getval(F(lr)))
     except (FloatingPointError, OverflowError):
         return math.inf
-    except ValueError as err:  # the optimizer refuses a non-finite gradient: the run diverged
-        if "non-finite" in str(err):
-            return math.inf
-        raise
+    except NonFiniteGradientError:  # the optimizer refuses a non-finite gradient: the run diverged
+        return math.inf
     return v if math.isfinite(v) else math.inf
 
 
@@ -149,9 +147,7 @@ def hypergradient(loss_after_steps: Objective, lr: float) -> tuple[float, float]
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             value, grad = autograd.value_and_grad(loss_after_steps)(float(lr))  # (H3)
-    except ValueError as err:
-        if "non-finite" not in str(err):
-            raise
+    except NonFiniteGradientError:
         value, grad = math.inf, math.nan  # a step met a non-finite gradient: the run diverged
     v, g = _value(value, "loss_after_steps(lr)"), _value(grad, "dF/dlr")
     if not (math.isfinite(v) and math.isfinite(g)):
