@@ -19,6 +19,16 @@ def readonly(a: Any) -> np.ndarray:
     return out
 
 
+def freeze(state: Any) -> Any:
+    """Make every array field of ``state`` read-only (so that a step writing into its input
+    state raises) and return it."""
+    for f in dataclasses.fields(state):
+        v = getattr(state, f.name)
+        if isinstance(v, np.ndarray):
+            v.setflags(write=False)
+    return state
+
+
 def assert_states_close(a: Any, b: Any, rtol: float = 1e-14, atol: float = 0.0) -> None:
     """Every field of two states of the same type agrees (arrays to ``rtol``/``atol``)."""
     assert type(a) is type(b), (type(a), type(b))

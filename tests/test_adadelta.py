@@ -12,7 +12,7 @@ import reference as ref
 from reference.adadelta import init as adadelta_init
 from reference.adadelta import step as adadelta_step
 
-from .helpers import hypergradient_after_steps, readonly, run, stream
+from .helpers import freeze, hypergradient_after_steps, readonly, run, stream
 from .strategies import params_and_grads
 
 
@@ -113,8 +113,7 @@ def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None
     x, gs = xg
     opt = ref.adadelta(weight_decay=0.01)
     s0 = opt.init(readonly(x))
-    for arr in (s0.params, s0.v, s0.u):
-        arr.setflags(write=False)
+    freeze(s0)
     g = readonly(gs[0])
     s1, s1b = opt.step(s0, g), opt.step(s0, g)
     assert_array_equal(s1.params, s1b.params)

@@ -15,7 +15,7 @@ import reference as ref
 from reference.adagrad import init as adagrad_init
 from reference.adagrad import step as adagrad_step
 
-from .helpers import hypergradient_after_steps, readonly, run, stream
+from .helpers import freeze, hypergradient_after_steps, readonly, run, stream
 from .strategies import params_and_grads, positive_scale
 
 
@@ -163,8 +163,7 @@ def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None
     x, gs = xg
     opt = ref.adagrad(lr=0.1, weight_decay=0.1, initial_accumulator_value=0.5)
     s0 = opt.init(readonly(x))
-    for arr in (s0.params, s0.s):
-        arr.setflags(write=False)
+    freeze(s0)
     g = readonly(gs[0])
     s1, s1b = opt.step(s0, g), opt.step(s0, g)
     assert_array_equal(s1.params, s1b.params)

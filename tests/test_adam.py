@@ -12,7 +12,7 @@ import reference as ref
 from reference.adam import init as adam_init
 from reference.adam import step as adam_step
 
-from .helpers import readonly, run, stream
+from .helpers import freeze, readonly, run, stream
 from .strategies import params_and_grads, positive_scale
 
 
@@ -117,8 +117,7 @@ def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None
     x, gs = xg
     opt = ref.adam(lr=0.1, amsgrad=True)
     s0 = opt.init(readonly(x))
-    for arr in (s0.params, s0.m, s0.v):
-        arr.setflags(write=False)
+    freeze(s0)
     g = readonly(gs[0])
     s1 = opt.step(s0, g)
     s1b = opt.step(s0, g)

@@ -12,7 +12,7 @@ import reference as ref
 from reference.adamw import init as adamw_init
 from reference.adamw import step as adamw_step
 
-from .helpers import assert_states_close, hypergradient_after_steps, readonly, run, stream
+from .helpers import assert_states_close, freeze, hypergradient_after_steps, readonly, run, stream
 from .strategies import params_and_grads
 
 G1, G2 = [0.5, -1.0], [-0.5, 3.0]
@@ -125,8 +125,7 @@ def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None
     x, gs = xg
     opt = ref.adamw(lr=0.1, amsgrad=True)
     s0 = opt.init(readonly(x))
-    for arr in (s0.params, s0.m, s0.v):
-        arr.setflags(write=False)
+    freeze(s0)
     g = readonly(gs[0])
     s1, s1b = opt.step(s0, g), opt.step(s0, g)
     assert_array_equal(s1.params, s1b.params)

@@ -12,7 +12,7 @@ from numpy.testing import assert_array_equal
 
 import reference as ref
 
-from .helpers import readonly
+from .helpers import freeze, readonly
 from .strategies import params_and_grads
 
 FIRST_ORDER = [e.name for e in ref.ENTRIES if e.family == "first-order"]
@@ -63,10 +63,7 @@ def test_step_contract(name: str, xg: tuple[np.ndarray, list[np.ndarray]]) -> No
     opt = ref.make(name, lr=0.01)
     s = opt.init(readonly(x))
     for i, g in enumerate(gs):
-        for f in dataclasses.fields(s):  # every buffer of the incoming state is read-only
-            v = getattr(s, f.name)
-            if isinstance(v, np.ndarray):
-                v.setflags(write=False)
+        freeze(s)  # every buffer of the incoming state is read-only
         g_ro = readonly(g)
         s2 = opt.step(s, g_ro)
         again = opt.step(s, g_ro)

@@ -16,7 +16,7 @@ import reference as ref
 from reference.lion import init as lion_init
 from reference.lion import step as lion_step
 
-from .helpers import hypergradient_after_steps, readonly, run, stream
+from .helpers import freeze, hypergradient_after_steps, readonly, run, stream
 from .strategies import params_and_grads
 
 X0 = [1.0, -2.0]
@@ -159,8 +159,7 @@ def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None
     x, gs = xg
     opt = ref.lion(0.1, weight_decay=0.1)
     s0 = opt.init(readonly(x))
-    for arr in (s0.params, s0.m):
-        arr.setflags(write=False)
+    freeze(s0)
     s1 = opt.step(s0, readonly(gs[0]))
     s1b = opt.step(s0, readonly(gs[0]))
     assert_array_equal(s1.params, s1b.params)

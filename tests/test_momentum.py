@@ -15,7 +15,7 @@ import reference as ref
 from reference.momentum import init as momentum_init
 from reference.momentum import step as momentum_step
 
-from .helpers import hypergradient_after_steps, readonly, run, stream
+from .helpers import freeze, hypergradient_after_steps, readonly, run, stream
 from .strategies import params_and_grads
 
 X0 = [1.0, -2.0]
@@ -216,8 +216,7 @@ def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None
     for form in ("polyak", "ema", "sutskever"):
         opt = ref.momentum(0.1, form=form, weight_decay=0.1, first_step="grad")
         s0 = opt.init(readonly(x))
-        for arr in (s0.params, s0.velocity):
-            arr.setflags(write=False)
+        freeze(s0)
         s1 = opt.step(s0, readonly(gs[0]))
         s1.velocity.setflags(write=False)
         s2 = opt.step(s1, readonly(gs[1]))

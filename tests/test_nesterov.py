@@ -16,7 +16,7 @@ from reference.nesterov import init as nesterov_init
 from reference.nesterov import query as nesterov_query
 from reference.nesterov import step as nesterov_step
 
-from .helpers import hypergradient_after_steps, readonly, run, stream
+from .helpers import freeze, hypergradient_after_steps, readonly, run, stream
 from .strategies import params_and_grads
 
 FORMS = ("lookahead", "sutskever", "torch")
@@ -176,8 +176,7 @@ def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None
     for form in FORMS:
         opt = ref.nesterov(0.1, form=form, weight_decay=0.1)  # type: ignore[arg-type]
         s0 = opt.init(readonly(x))
-        for arr in (s0.params, s0.velocity):
-            arr.setflags(write=False)
+        freeze(s0)
         s1 = opt.step(s0, readonly(gs[0]))
         s1.params.setflags(write=False)
         s1.velocity.setflags(write=False)

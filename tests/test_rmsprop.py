@@ -12,7 +12,7 @@ import reference as ref
 from reference.rmsprop import init as rmsprop_init
 from reference.rmsprop import step as rmsprop_step
 
-from .helpers import hypergradient_after_steps, readonly, run, stream
+from .helpers import freeze, hypergradient_after_steps, readonly, run, stream
 from .strategies import params_and_grads, positive_scale
 
 G1, G2 = [0.5, -1.0], [-0.5, 3.0]
@@ -171,8 +171,7 @@ def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None
     opt = ref.rmsprop(lr=0.1, centered=True, momentum=0.9, initial_scale=0.5)
     s0 = opt.init(readonly(x))
     assert s0.gbar is not None and s0.b is not None
-    for arr in (s0.params, s0.v, s0.gbar, s0.b):
-        arr.setflags(write=False)
+    freeze(s0)
     g = readonly(gs[0])
     s1, s1b = opt.step(s0, g), opt.step(s0, g)
     assert_array_equal(s1.params, s1b.params)
