@@ -82,14 +82,6 @@ def _size(desc: Any) -> int:
     return sum(_size(d[1] if kind == "dict" else d) for d in inner)
 
 
-def _flatten(tree: Any, what: str) -> tuple[Any, Callable[[Any], Any]]:
-    converted = _as_float(tree, what)
-    if _size(structure(converted)) == 0:
-        raise ValueError(f"flat: {what} has no entries")
-    vec, unflatten = flatten(converted)
-    return vec, unflatten
-
-
 @dataclass(frozen=True, eq=False)
 class FlatOptimizer(Generic[S]):
     """``inner`` lifted to structured params: same ``init``/``step``/``query`` contract."""
@@ -106,15 +98,19 @@ class FlatOptimizer(Generic[S]):
 
     def init(self, params: Any) -> FlatState[S]:
         """Flatten ``params`` (converted to float64 by the wrapped ``init``) and start."""
-        vec, unflatten = _flatten(params, "params")
-        return FlatState(inner=self.inner.init(vec), unflatten=unflatten, treedef=structure(params))
+        converted = _as_float(params, "params")
+        treedef = structure(params)
+        if _size(treedef) == 0:
+            raise ValueError("flat: params has no entries")
+        vec, unflatten = flatten(converted)
+        return FlatState(inner=self.inner.init(vec), unflatten=unflatten, treedef=treedef)
 
     def step(self, state: FlatState[S], grad: Any) -> FlatState[S]:
         """Flatten ``grad`` (same structure as the params) and take the wrapped step."""
         got = structure(grad)
         if got != state.treedef:
             raise ValueError(f"flat: grad has structure {got} but params have structure {state.treedef}")
-        vec, _ = _flatten(grad, "grad")
+        vec, _ = flatten(_as_float(grad, "grad"))  # the params' structure, so not empty
         return FlatState(inner=self.inner.step(state.inner, vec), unflatten=state.unflatten, treedef=state.treedef)
 
     def query(self, state: FlatState[S]) -> Any:
