@@ -235,7 +235,7 @@ def grid_search(F: Objective, lrs: Sequence[float]) -> SearchResult:
         check_positive("grid_search", "every lr of lrs", x)
     values = [_eval(F, x) for x in grid]
     if not any(math.isfinite(v) for v in values):
-        raise ValueError(f"{'grid_search'}: every run diverged (F = inf) on lrs {grid[0]!r} .. {grid[-1]!r}")
+        raise ValueError(f"grid_search: every run diverged (F = inf) on lrs {grid[0]!r} .. {grid[-1]!r}")
     i = int(np.argmin(values))  # (H5)
     return SearchResult(lr=grid[i], value=values[i], lrs=tuple(grid), values=tuple(values), grads=(),
                         evaluations=len(grid), method="grid")  # fmt: skip
