@@ -185,6 +185,7 @@ def log_likelihood(X: Any, weights: Any, means: Any, covs: Any) -> float:
 def objective(X: Any, weights: Any, means: Any, covs: Any, *, reg_covar: float = 0.0) -> float:
     """J(theta) = l(theta) - (reg_covar / 2) sum_k tr(Sigma_k^{-1}): what EM with ``reg_covar``
     never decreases (J = l for reg_covar = 0)."""
+    check_nonnegative("em_gmm.objective", "reg_covar", reg_covar)
     ll = log_likelihood(X, weights, means, covs)
     if reg_covar == 0.0:
         return ll

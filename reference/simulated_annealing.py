@@ -50,6 +50,7 @@ import numpy as np
 
 from ._core import (
     Method,
+    _value,
     check_choice,
     check_closed_unit_interval,
     check_count,
@@ -89,7 +90,7 @@ def init(params: Array, *, seed: int = 0, T0: float = 1.0) -> AnnealingState:
 def temperature(t: int, *, T0: float, schedule: TemperatureSchedule, decay: float) -> float:
     """T for the step that follows ``t`` completed steps, eq. (SA1)."""
     if callable(schedule):
-        value = float(schedule(t))
+        value = _value(schedule(t), "simulated_annealing: temperature schedule value")
         if not (math.isfinite(value) and value >= 0.0):
             raise ValueError(f"simulated_annealing: temperature schedule returned {value!r} at t={t}; "
                              "it must be finite and >= 0")  # fmt: skip
