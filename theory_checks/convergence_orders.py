@@ -24,12 +24,20 @@ Measured:
     three ratios (geometric mean) relative to GD's rho.
 
 Tolerance:
-    Derived, not statistical (the runs are deterministic): q_k is exactly q when
-    e_{k+1} = C e_k^q, and the next-order terms perturb it by O(e_{k-1}) / |log e| (< 0.1 on the
-    window), so Newton must give |q_k - 2| <= 0.1 and GD |q_k - 1| <= 0.1 for every k and data set;
-    GD's ratio approaches rho up to the subdominant modes' decay (relative 1e-3 after the
-    window's start). Superlinear BFGS must end with ratios (geometric mean of the last three)
-    <= min(0.1, rho/4), below every linear rate of this problem (GD's rho is 0.4-0.85 here).
+    Derived, not statistical (the runs are deterministic).
+    GD: q_k is exact when e_{k+1} = C e_k^q with a constant C; once e_k aligns with the slowest
+    eigenvector C is constant up to the subdominant modes, so |q_k - 1| <= 0.1 on the window; its
+    last ratio must equal the linearised contraction within 2 FLOOR / e_{k+1} (both errors are
+    read to the float64 floor FLOOR of theta).
+    BFGS: superlinear means e_{k+1}/e_k -> 0, so the last ratios must fall below the best linear
+    rate any first-order method can guarantee for this condition number, Nesterov's lower bound
+    (sqrt(kappa) - 1)/(sqrt(kappa) + 1), kappa = lambda_max/lambda_min of H*.
+    Newton: the local theorem (N&W Thm 3.5) e_{k+1} <= C_k e_k^2, C_k = M_k / (2 lambda_min(H_k)),
+    with the Hessian's Lipschitz constant M_k <= mean_i (1 + 3 ||a_i|| e_k) ||a_i||^3 and
+    lambda_min(H_k) >= lambda_min(H*) - M_k e_k bounded on the ball of radius e_k (phi''' = 1 + 3r).
+    The three-point estimate is shown and must fall nearer 2 than 1 (the order class): with a
+    direction-dependent C_k its bias is log(C_k/C_{k-1}) / log(e_k/e_{k-1}), not O(e), so it
+    cannot be held to a tighter band (seen: 1.67 at the full tier on other seeds).
 
 References:
     Seed 003, "Newton's Method and Approximations" (table: GD linear, Newton quadratic, BFGS
@@ -86,7 +94,7 @@ def _problem(seed: np.random.SeedSequence) -> Any:
         r = anp.dot(A, x) - b
         return anp.mean(r**2 / 2 + r**3 / 6 + r**4 / 8)
 
-    return f, x_true, x_true + 0.5 * u / np.linalg.norm(u)
+    return f, A, x_true, x_true + 0.5 * u / np.linalg.norm(u)
 
 
 def three_point_orders(errs: Any, lo: float, hi: float = 1e-2) -> list[float]:
@@ -100,9 +108,14 @@ def three_point_orders(errs: Any, lo: float, hi: float = 1e-2) -> list[float]:
     return out
 
 
+def _last_above(errs: Any) -> float:
+    """The last (smallest) error above 100 x FLOOR, where GD's ratio is read."""
+    return float(min(x for x in errs if x > 100 * FLOOR))
+
+
 def _trial(args: tuple[np.random.SeedSequence, str | None]) -> dict[str, Any]:
     seed, sabotage = args
-    f, x_true, x0 = _problem(seed)
+    f, A, x_true, x0 = _problem(seed)
     o = FunctionOracle(f)
     newton = ref.newton(line_search="none")
     s = newton.init(x_true)  # b = A x_true up to rounding: polish x* with pure Newton steps
@@ -132,6 +145,17 @@ def _trial(args: tuple[np.random.SeedSequence, str | None]) -> dict[str, Any]:
     gd_pred = float(np.linalg.norm(vecs[k] - lr * h_star @ vecs[k]) / gd_errs[k])
 
     newton_oracle = _FrozenHessian(f, at=x0) if sabotage == "broken-newton" else o
+    newton_errs = errors(ref.newton(), 10 if sabotage != "broken-newton" else 60, newton_oracle)
+    # Newton's local bound (N&W Thm 3.5): e_{k+1} <= ||H_k^{-1}|| (M_k / 2) e_k^2, M_k the Lipschitz
+    # constant of the Hessian on the ball of radius e_k around theta*. Here H = mean_i phi2(r_i) a_i a_i^T
+    # with phi2 = phi'' and phi3 = phi''' = 1 + 3r, and |r_i| <= ||a_i|| e_k on that ball (r_i(theta*)
+    # = 0), so M_k <= mean_i (1 + 3 ||a_i|| e_k) ||a_i||^3 and lambda_min(H_k) >= lambda_min(H*) - M_k e_k.
+    norms = np.linalg.norm(A, axis=1)
+    newton_c = []
+    for e in newton_errs[:-1]:
+        M = float(np.mean((1 + 3 * norms * e) * norms**3))
+        lam_k = float(lam.min()) - M * e
+        newton_c.append(M / (2 * lam_k) if lam_k > 0 else float("inf"))
     return {
         "gnorm": gnorm,
         "rho": float(1.0 - lam.min() / lam.max()),
@@ -139,7 +163,8 @@ def _trial(args: tuple[np.random.SeedSequence, str | None]) -> dict[str, Any]:
         "gd_ratio": gd_errs[k + 1] / gd_errs[k],
         "gd_pred": gd_pred,
         "bfgs": errors(ref.bfgs(), 40, o),
-        "newton": errors(ref.newton(), 10 if sabotage != "broken-newton" else 60, newton_oracle),
+        "newton": newton_errs,
+        "newton_c": newton_c,
     }
 
 
@@ -158,27 +183,55 @@ def run(ctx: Context) -> CheckResult:
     rows.append(Row("GD: order estimates q_k", fmt(q_gd_pred), f"[{fmt(min(q_gd))}, {fmt(max(q_gd))}] ({len(q_gd)})",
                     "|q_k - q| <= 0.1 (O(e) perturbation of the estimator)",
                     bool(q_gd) and max(abs(q - q_gd_pred) for q in q_gd) <= 0.1))  # fmt: skip
+    # GD's measured ratio against the linearised map: both errors are above 100 x FLOOR and each is
+    # off by at most FLOOR (the float64 floor of theta here), so the ratio is off by at most
+    # 2 FLOOR / e_{k+1} relative; the linearisation error O(e_k) is negligible at e_k < 1e-9.
     rel = [abs(t["gd_ratio"] - t["gd_pred"]) / t["gd_pred"] for t in trials]
+    rel_tol = [2 * FLOOR / _last_above(t["gd"]) for t in trials]
     rows.append(Row("GD: last ratio e_{k+1}/e_k above 1e-11 vs ||(I - lr H*) e_k|| / ||e_k|| <= rho",
                     f"rho = 1 - lambda_min/lambda_max in [{fmt(min(t['rho'] for t in trials))}, {fmt(max(t['rho'] for t in trials))}]",
-                    f"max relative deviation {fmt(max(rel))}", "<= 1e-3 (linearisation error O(||e_k||) <= 1e-5)",
-                    max(rel) <= 1e-3 and all(t["gd_pred"] <= t["rho"] * (1 + 1e-12) for t in trials)))  # fmt: skip
-    ratios = []
+                    f"max relative deviation {fmt(max(rel))}",
+                    f"<= 2 FLOOR / e_(k+1) (>= {fmt(min(rel_tol))}; rounding of the two errors)",
+                    all(r <= tol for r, tol in zip(rel, rel_tol)) and all(t["gd_pred"] <= t["rho"] * (1 + 1e-12) for t in trials)))  # fmt: skip
+    # Superlinear: e_{k+1}/e_k -> 0, so it ends below every linear rate. The yardstick is the best
+    # linear rate a first-order method can guarantee for this condition number (Nesterov's lower
+    # bound (sqrt(kappa) - 1)/(sqrt(kappa) + 1), kappa = lambda_max/lambda_min = 1/(1 - rho)).
+    ratios, bars = [], []
     for t in trials:
         e = np.array([x for x in t["bfgs"] if x > 100 * FLOOR])
         ratios.append(float(np.exp(np.mean(np.log(e[-3:] / e[-4:-1])))))
-    rel_b = [r / t["rho"] for r, t in zip(ratios, trials)]
-    rows.append(Row("BFGS: geometric mean of the last 3 ratios e_{k+1}/e_k (errors > 1e-11), over GD's rho",
-                    "-> 0 (superlinear)", f"max over data sets {fmt(max(rel_b))} (ratios <= {fmt(max(ratios))})",
-                    "<= 1/3: well below the linear rate of GD on the same problem", max(rel_b) <= 1 / 3))  # fmt: skip
+        sk = float(np.sqrt(1 / (1 - t["rho"])))
+        bars.append((sk - 1) / (sk + 1))
+    rows.append(Row("BFGS: geometric mean of the last 3 ratios e_{k+1}/e_k (errors > 1e-11)",
+                    "-> 0: below (sqrt(kappa)-1)/(sqrt(kappa)+1)",
+                    f"max ratio/bound over data sets {fmt(max(r / b for r, b in zip(ratios, bars)))} (ratios <= {fmt(max(ratios))})",
+                    "< 1: faster than the first-order linear lower bound (Nesterov 2004, Thm 2.1.13)",
+                    all(r < b for r, b in zip(ratios, bars))))  # fmt: skip
+    # Newton, quadratic: the theorem's bound e_{k+1} <= C_k e_k^2 at every step of the local window;
+    # and the order class. The three-point estimate is exact only for a constant C; here C_k depends
+    # on the direction of e_k, which shifts q_k by log(C_k/C_{k-1}) / log(e_k/e_{k-1}) (not O(e)),
+    # so the estimate decides the class: nearer the predicted order than the other one.
+    worst = 0.0
+    for t in trials:
+        e = t["newton"]
+        for k in range(len(e) - 1):
+            if e[k] < 1e-3 and e[k + 1] > 100 * FLOOR:
+                worst = max(worst, e[k + 1] / (t["newton_c"][k] * e[k] ** 2 + FLOOR))
+    rows.append(Row("Newton: max_k e_{k+1} / (C_k e_k^2 + FLOOR) on e_k < 1e-3",
+                    "<= 1 (N&W Thm 3.5, C_k = M_k / (2 lambda_min(H_k)))", fmt(worst),
+                    "theorem bound, M_k and lambda_min(H_k) bounded on the ball of radius e_k", worst <= 1.0))  # fmt: skip
     q_n = [q for t in trials for q in three_point_orders(t["newton"], FLOOR, hi=1e-3)]
     rows.append(Row("Newton: order estimates q_k", fmt(q_newton_pred), f"[{fmt(min(q_n))}, {fmt(max(q_n))}] ({len(q_n)})" if q_n else "none",
-                    "|q_k - q| <= 0.35 (nearest order class; O(e_{k-1}) bias, e_k < 1e-3)",
-                    bool(q_n) and max(abs(q - q_newton_pred) for q in q_n) <= 0.35))  # fmt: skip
+                    f"nearer {fmt(q_newton_pred)} than {fmt(q_gd_pred)} (the order class; the estimate's bias is not O(e))",
+                    bool(q_n) and all(abs(q - q_newton_pred) < abs(q - q_gd_pred) for q in q_n)))  # fmt: skip
     figure: dict[str, Any] = {m: [t[m] for t in trials] for m in ("gd", "bfgs", "newton")}
     return CheckResult(
         name=NAME, claim=CLAIM, source=SOURCE, rows=tuple(rows),
-        justification="three-point order estimator is exact for e_{k+1} = C e_k^q; O(e) window bias < 0.1",
+        justification=(
+            "GD: order within 0.1 of 1 (its constant C is fixed once e_k aligns with the slowest mode) and ratio "
+            "within the rounding of two errors; BFGS: below Nesterov's first-order linear lower bound; Newton: "
+            "N&W Thm 3.5's bound C_k e_k^2 and the order class"
+        ),
         figure=figure, seconds=time.perf_counter() - t0,
     )  # fmt: skip
 
