@@ -93,3 +93,14 @@ def test_allow_nonfinite_lets_nan_through(name: str) -> None:
     with np.errstate(invalid="ignore"):
         s = opt.step(opt.init(np.zeros(2)), np.array([np.nan, 1.0]))
     assert np.isnan(s.params[0])  # the NaN propagates to the iterate; it is never hidden
+
+
+@pytest.mark.parametrize(
+    ("name", "flag"),
+    [("adam", "amsgrad"), ("adam", "bias_correction"), ("adam", "epsilon_hat"), ("adamw", "amsgrad"),
+     ("adamw", "bias_correction"), ("rmsprop", "centered"), ("rmsprop", "bias_correction")],
+)
+def test_boolean_options_reject_non_booleans(name: str, flag: str) -> None:
+    # 'no' is truthy: accepted silently it would switch the option on.
+    with pytest.raises(ValueError, match=rf"{name}: {flag} must be one of \[True, False\], got 'no'"):
+        ref.make(name, lr=0.01, **{flag: "no"})

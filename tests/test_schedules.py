@@ -55,3 +55,10 @@ def test_negative_schedule_value_is_rejected_at_the_step() -> None:
     opt = ref.gd(lambda t: -1.0)
     with pytest.raises(ValueError, match="lr schedule returned -1.0 at t=0"):
         opt.step(opt.init([1.0]), [1.0])
+
+
+def test_join_names_a_bad_schedule_or_boundary() -> None:
+    with pytest.raises(TypeError, match=r"join: schedules\[1\] must be a schedule"):
+        S.join([S.constant(1.0), 3], [2])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"join: boundaries\[0\] must be an integer, got 1.5"):
+        S.join([S.constant(1.0)] * 2, [1.5])  # type: ignore[list-item]
