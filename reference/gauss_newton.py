@@ -41,9 +41,9 @@ from typing import Any
 import autograd.numpy as anp
 from autograd.tracer import getval
 
-from ._core import Method, check_choice, check_nonnegative, check_positive, check_unit_interval
+from ._core import Method, check_choice, check_count, check_nonnegative, check_positive, check_unit_interval
 from ._types import Array
-from .model_oracle import ACTIVATIONS, OutputModel, check_count, evaluate, gn_matrix, loss_at
+from .model_oracle import ACTIVATIONS, OutputModel, evaluate, gn_matrix, loss_at
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

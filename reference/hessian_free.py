@@ -42,11 +42,10 @@ from typing import Any, Callable
 import autograd.numpy as anp
 from autograd.tracer import getval
 
-from ._core import Method, check_nonnegative, check_positive, check_unit_interval
+from ._core import Method, check_count, check_nonnegative, check_positive, check_unit_interval
 from ._types import Array
 from .model_oracle import (
     OutputModel,
-    check_count,
     evaluate,
     gn_vector_product,
     loss_at,

@@ -55,12 +55,11 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval
 
-from ._core import Method, check_choice, check_lr, check_positive, check_unit_interval, lr_at
+from ._core import Method, check_choice, check_count, check_lr, check_positive, check_unit_interval, lr_at
 from ._types import Array, LearningRate
 from .model_oracle import (
     ACTIVATIONS,
     OutputModel,
-    check_count,
     check_dense_model,
     check_model,
     check_point,

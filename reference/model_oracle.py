@@ -111,12 +111,6 @@ def check_point(who: str, model: OutputModel, params: Any) -> Any:
     return arr
 
 
-def check_count(algo: str, name: str, value: object, *, minimum: int) -> None:
-    """``value`` must be an integer >= ``minimum`` (bools rejected); ValueError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{algo}: {name} must be an integer >= {minimum}, got {value!r}")
-
-
 def reduction_scale(model: OutputModel) -> float:
     """s in L = s sum_i l_i: 1/N for "mean", 1 for "sum"."""
     if model.reduction == "mean":
