@@ -39,7 +39,9 @@ from .momentum import momentum
 from .nesterov import nesterov
 from .newton import newton
 from .oracle import FunctionOracle, Sample
+from .projected_gd import projected_gd
 from .prox_grad import prox_grad
+from .augmented_lagrangian import augmented_lagrangian
 from .pytree import flat
 from .rmsprop import rmsprop
 from .saga import saga
@@ -89,7 +91,9 @@ __all__ = [
     "momentum",
     "nesterov",
     "newton",
+    "projected_gd",
     "prox_grad",
+    "augmented_lagrangian",
     "rmsprop",
     "saga",
     "Sample",

@@ -29,7 +29,9 @@ from .lbfgs import lbfgs
 from .momentum import momentum
 from .nesterov import nesterov
 from .newton import newton
+from .projected_gd import projected_gd
 from .prox_grad import prox_grad
+from .augmented_lagrangian import augmented_lagrangian
 from .rmsprop import rmsprop
 from .saga import saga
 from .sgd import sgd
@@ -80,6 +82,8 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("saga", saga, "g_t = grad l_j(theta) - alpha_j + mean(alpha); alpha_j = grad l_j(theta); theta_t = theta_{t-1} - eta g_t", "variance-reduction"),
     Entry("prox_grad", prox_grad, "theta_t = sign(z) max(|z| - eta lambda, 0), z = theta_{t-1} - eta grad f(theta_{t-1})", "proximal"),
     Entry("fista", fista, "theta_t = prox(y - eta grad f(y)); s_t = (1 + sqrt(1 + 4 s^2))/2; y_t = theta_t + (s_{t-1} - 1)/s_t (theta_t - theta_{t-1})", "proximal"),
+    Entry("projected_gd", projected_gd, "theta_t = Proj_C(theta_{t-1} - eta_t g_t), C a box, Euclidean ball or simplex", "constrained"),
+    Entry("augmented_lagrangian", augmented_lagrangian, "theta_k ~ argmin f - lambda^T h + (mu/2)||h||^2 (inner L-BFGS); lambda_k = lambda_{k-1} - mu h(theta_k)", "constrained"),
     Entry("simulated_annealing", simulated_annealing, "theta' = theta_{t-1} + sigma z; accept iff Delta L <= 0 or u < exp(-Delta L / T_t); T_t = T0 decay^(t-1)", "zeroth-order"),
     Entry("em_gmm", em_gmm, "r_ik = pi_k N(x_i|mu_k,Sigma_k) / sum_j pi_j N(x_i|mu_j,Sigma_j); N_k = sum_i r_ik; pi_k = N_k/n; mu_k = sum_i r_ik x_i / N_k; Sigma_k = (sum_i r_ik (x_i-mu_k)(x_i-mu_k)^T + a I) / N_k", "latent-variable"),
 )  # fmt: skip
