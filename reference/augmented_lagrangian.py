@@ -143,8 +143,9 @@ def _inner_minimise(
     if inner == "gd":
         for i in range(steps):
             theta = theta - lr * g
-            g = oracle.grad(theta)
-            gnorm = float(np.linalg.norm(getval(g)))
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+                g = oracle.grad(theta)
+                gnorm = float(np.linalg.norm(getval(g)))
             if not math.isfinite(gnorm):
                 raise FloatingPointError(f"augmented_lagrangian: inner gradient descent diverged (inner_lr={lr} too large)")
             if gnorm <= tol:

@@ -1,0 +1,140 @@
+"""Augmented Lagrangian: golden outer iterations, the KKT solution of an equality-constrained
+quadratic (theta and lambda from the KKT linear system), a nonlinear example against scipy's SLSQP,
+the stationarity identity, bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+import scipy.optimize
+from numpy.testing import assert_allclose
+
+import reference as ref
+from reference.augmented_lagrangian import EqualityProblem
+from reference.augmented_lagrangian import init as al_init
+from reference.augmented_lagrangian import step as al_step
+
+from .helpers import readonly
+
+
+def outer(opt: Any, problem: EqualityProblem, x0: Any, k: int) -> list[Any]:
+    state = opt.init(x0)
+    out = []
+    for _ in range(k):
+        state = opt.step(state, problem)
+        out.append(state)
+    return out
+
+
+@pytest.mark.parametrize("inner", ["lbfgs", "gd"])
+def test_augmented_lagrangian_golden(inner: str) -> None:
+    # specs/augmented_lagrangian.md "Worked example": theta_k,i = lambda_k = (1 - 3^-k)/2.
+    problem = EqualityProblem(lambda x: 0.5 * anp.dot(x, x), lambda x: anp.array([x[0] + x[1] - 1.0]))
+    opt = ref.augmented_lagrangian(mu=1.0, inner=inner, inner_lr=0.3, inner_steps=500, inner_tol=1e-13)
+    states = outer(opt, problem, np.zeros(2), 4)
+    for k, s in enumerate(states, start=1):
+        want = 0.5 * (1.0 - 3.0**-k)
+        assert_allclose(s.params, [want, want], atol=1e-12)
+        assert_allclose(s.lam, [want], atol=1e-12)
+        assert s.t == k and s.mu == 1.0
+    assert_allclose(states[0].params, [1 / 3, 1 / 3], atol=1e-13)
+    assert_allclose(states[1].lam, [4 / 9], atol=1e-12)
+
+
+def kkt_problem(seed: int, p: int = 7, m: int = 3) -> tuple[EqualityProblem, np.ndarray, np.ndarray]:
+    """f = 1/2 x^T H x - c^T x, h = A x - b; (x*, lambda*) from [[H, -A^T], [A, 0]] [x; lambda] = [c; b]."""
+    rng = np.random.default_rng(seed)
+    B = rng.standard_normal((p, p))
+    H = B @ B.T / p + np.eye(p)
+    c, A, b = rng.standard_normal(p), rng.standard_normal((m, p)), rng.standard_normal(m)
+    K = np.block([[H, -A.T], [A, np.zeros((m, m))]])
+    sol = np.linalg.solve(K, np.concatenate([c, b]))
+    problem = EqualityProblem(lambda x: 0.5 * anp.dot(x, anp.dot(H, x)) - anp.dot(c, x), lambda x: anp.dot(A, x) - b)
+    return problem, sol[:p], sol[p:]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_quadratic_kkt_solution_and_multiplier(seed: int) -> None:
+    problem, x_star, lam_star = kkt_problem(seed)
+    states = outer(ref.augmented_lagrangian(mu=10.0), problem, np.zeros(7), 12)
+    s = states[-1]
+    assert_allclose(s.params, x_star, atol=1e-7)
+    assert_allclose(s.lam, lam_star, atol=1e-7)
+    # seed 004: at the optimum grad f = J_h^T lambda; here the residual is the inner gradient norm
+    assert np.linalg.norm(problem.lagrangian_grad(s.params, s.lam)) <= s.inner_grad_norm + 1e-12
+    assert s.inner_grad_norm <= 1e-7
+    # feasibility is the multiplier change over mu
+    assert_allclose(np.linalg.norm(problem.h(s.params)), np.linalg.norm(s.lam - states[-2].lam) / 10.0, rtol=1e-6, atol=1e-14)
+    # the multiplier error contracts (linear rate) over the first iterations
+    errs = [float(np.linalg.norm(st.lam - lam_star)) for st in states[:5]]
+    assert all(b < 0.5 * a for a, b in zip(errs, errs[1:]))
+
+
+def test_nonlinear_example_matches_slsqp() -> None:
+    # min (x0 - 1)^2 + (x1 - 2)^2 + x0 x2 + exp(x2 / 2) s.t. x0^2 + x1^2 + x2^2 = 4, x0 + x2 = 0.5
+    def f(x: Any) -> Any:
+        return (x[0] - 1.0) ** 2 + (x[1] - 2.0) ** 2 + x[0] * x[2] + anp.exp(0.5 * x[2])
+
+    def h(x: Any) -> Any:
+        return anp.array([x[0] ** 2 + x[1] ** 2 + x[2] ** 2 - 4.0, x[0] + x[2] - 0.5])
+
+    x0 = np.array([0.5, 1.0, 0.0])
+    states = outer(ref.augmented_lagrangian(mu=10.0), EqualityProblem(f, h), x0, 20)
+    res = scipy.optimize.minimize(lambda x: float(f(x)), x0, method="SLSQP",
+                                  constraints={"type": "eq", "fun": lambda x: np.asarray(h(x))},
+                                  options={"ftol": 1e-14, "maxiter": 500})  # fmt: skip
+    assert res.success
+    s = states[-1]
+    assert_allclose(s.params, res.x, atol=1e-6)
+    assert np.linalg.norm(h(s.params)) <= 1e-8
+    assert np.linalg.norm(EqualityProblem(f, h).lagrangian_grad(s.params, s.lam)) <= 1e-6
+    assert s.inner_grad_norm <= 1e-6
+    # an increasing penalty (AL4) reaches the same point; mu_k = mu_0 growth^k
+    grown = outer(ref.augmented_lagrangian(mu=1.0, mu_growth=2.0), EqualityProblem(f, h), x0, 12)
+    assert grown[-1].mu == 2.0**12
+    assert_allclose(grown[-1].params, res.x, atol=1e-6)
+
+
+def test_bare_step_equals_factory_and_purity() -> None:
+    problem, _, _ = kkt_problem(3)
+    x0 = readonly(np.ones(7))
+    opt = ref.augmented_lagrangian(mu=5.0, inner_steps=50)
+    a = opt.step(opt.init(x0), problem)
+    b = al_step(al_init(x0, mu=5.0), problem, mu_growth=1.0, inner="lbfgs", inner_steps=50, inner_tol=1e-8, inner_lr=1e-2)
+    assert_allclose(a.params, b.params, rtol=0, atol=0)
+    assert_allclose(a.lam, b.lam, rtol=0, atol=0)
+    assert a.inner_iters >= 1 and a.inner_iters <= 50
+    assert "augmented_lagrangian" in ref.ALGORITHMS and repr(opt).startswith("ref.augmented_lagrangian(mu=5.0")
+
+
+def test_bad_input() -> None:
+    for kw, msg in [
+        ({"mu": 0.0}, r"mu must be a finite number > 0, got 0.0"),
+        ({"mu_growth": 0.5}, r"mu_growth must be a finite number >= 1, got 0.5"),
+        ({"inner": "newton"}, r"inner must be one of \['lbfgs', 'gd'\]"),
+        ({"inner_steps": 0}, r"inner_steps must be an integer >= 1, got 0"),
+        ({"inner_steps": 2.5}, r"inner_steps must be an integer >= 1"),
+        ({"inner_tol": -1.0}, r"inner_tol must be a finite number >= 0"),
+        ({"inner_lr": 0.0}, r"inner_lr must be a finite number > 0"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
+            ref.augmented_lagrangian(**kw)
+    with pytest.raises(TypeError, match=r"EqualityProblem: h must be callable"):
+        EqualityProblem(lambda x: x @ x, 3.0)  # type: ignore[arg-type]
+    opt = ref.augmented_lagrangian()
+    with pytest.raises(TypeError, match=r"step needs an EqualityProblem, got function"):
+        opt.step(opt.init(np.zeros(2)), lambda x: x)
+    with pytest.raises(ValueError, match=r"h must return a flat vector of m >= 1 values, got shape \(\)"):
+        opt.step(opt.init(np.zeros(2)), EqualityProblem(lambda x: anp.dot(x, x), lambda x: x[0] - 1.0))
+    with pytest.raises(ValueError, match=r"params must be a flat vector"):
+        opt.init(np.zeros((2, 2)))
+    # the number of constraints cannot change between steps
+    s = opt.step(opt.init(np.zeros(2)), EqualityProblem(lambda x: anp.dot(x, x), lambda x: anp.array([x[0] - 1.0])))
+    with pytest.raises(ValueError, match=r"h returns 2 values but the state holds 1 multipliers"):
+        opt.step(s, EqualityProblem(lambda x: anp.dot(x, x), lambda x: x - 1.0))
+    with pytest.raises(FloatingPointError, match=r"inner gradient descent diverged \(inner_lr=10.0 too large\)"):
+        gd_opt = ref.augmented_lagrangian(inner="gd", inner_lr=10.0, inner_steps=1000)
+        gd_opt.step(gd_opt.init(np.ones(2)), EqualityProblem(lambda x: anp.dot(x, x), lambda x: anp.array([x[0] - 1.0])))
