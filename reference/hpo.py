@@ -1,5 +1,7 @@
 r"""Hyperparameter optimisation of the learning rate: gradient-based (hypergradients through
-unrolled steps) beside grid and random search. Spec: specs/hpo.md, eqs. (H1)-(H6).
+unrolled steps) beside grid and random search, (H1)-(H6); multi-fidelity successive halving,
+(H7)-(H8); Bayesian optimisation of one hyperparameter with a Gaussian process and expected
+improvement, (H9)-(H13). Spec: specs/hpo.md.
 
 Seed 003, "Hyperparameter Optimisation (HPO) Methods": "Grid or Random Search: simple but
 inefficient"; "Gradient-Based HPO: differentiable hyperparameters". The hyperparameter here is
@@ -35,6 +37,12 @@ References:
         Optimization through Reversible Learning. ICML (hypergradients through unrolled SGD).
     Bengio, Y. (2000). Gradient-Based Optimization of Hyperparameters. Neural Computation 12.
     Bergstra, J. and Bengio, Y. (2012). Random Search for Hyper-Parameter Optimization. JMLR 13.
+    Jamieson, K. and Talwalkar, A. (2016). Non-stochastic Best Arm Identification and
+        Hyperparameter Optimization. AISTATS (successive halving).
+    Li, L. et al. (2018). Hyperband. JMLR 18.
+    Rasmussen, C. E. and Williams, C. K. I. (2006). Gaussian Processes for Machine Learning.
+    Jones, D. R., Schonlau, M. and Welch, W. J. (1998). Efficient Global Optimization of
+        Expensive Black-Box Functions. J. Global Optim. 13 (expected improvement).
     Seed 003, "Hyperparameter Optimisation (HPO) Methods".
 """
 
