@@ -26,4 +26,5 @@ CHECKS: tuple[str, ...] = (
     "em_monotone",
     "hypergradient_hpo",
     "lazy_regime",
+    "kkt_conditions",
 )
