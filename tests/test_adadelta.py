@@ -74,17 +74,6 @@ def test_descends_on_a_quadratic() -> None:
     assert np.sum(s.params**2) < 14.0
 
 
-def test_coupled_weight_decay_is_gradient_plus_lambda_theta() -> None:
-    gs = stream(3, (3,), 4)
-    x0 = np.array([1.0, -1.0, 2.0])
-    a, b = ref.adadelta(weight_decay=0.1), ref.adadelta()
-    sa, sb = a.init(x0), b.init(x0)
-    for g in gs:
-        sb = b.step(sb, g + 0.1 * sa.params)
-        sa = a.step(sa, g)
-        assert_array_equal(sa.params, sb.params)
-
-
 def test_schedule_is_read_at_completed_steps() -> None:
     seen: list[int] = []
 

@@ -107,18 +107,6 @@ def test_lr_decay_composes_with_schedule() -> None:
         assert_allclose(got, x, rtol=1e-14)
 
 
-def test_coupled_weight_decay_is_gradient_plus_lambda_theta() -> None:
-    gs = stream(3, (3,), 4)
-    x0 = np.array([1.0, -1.0, 2.0])
-    a, b = ref.adagrad(lr=0.01, weight_decay=0.1), ref.adagrad(lr=0.01)
-    sa, sb = a.init(x0), b.init(x0)
-    for g in gs:
-        sb = b.step(sb, g + 0.1 * sa.params)
-        sa = a.step(sa, g)
-        assert_array_equal(sa.params, sb.params)
-        assert_array_equal(sa.s, sb.s)
-
-
 @given(params_and_grads(n_grads=3, allow_zero=False), positive_scale)
 def test_scale_invariance_eps_zero(xg: tuple[np.ndarray, list[np.ndarray]], c: float) -> None:
     x, gs = xg

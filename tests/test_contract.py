@@ -12,7 +12,7 @@ from numpy.testing import assert_array_equal
 
 import reference as ref
 
-from .helpers import freeze, readonly
+from .helpers import freeze, readonly, stream
 from .strategies import params_and_grads
 
 FIRST_ORDER = [e.name for e in ref.ENTRIES if e.family == "first-order"]
@@ -104,3 +104,24 @@ def test_boolean_options_reject_non_booleans(name: str, flag: str) -> None:
     # 'no' is truthy: accepted silently it would switch the option on.
     with pytest.raises(ValueError, match=rf"{name}: {flag} must be one of \[True, False\], got 'no'"):
         ref.make(name, lr=0.01, **{flag: "no"})
+
+
+COUPLED_DECAY = [n for n in FIRST_ORDER if n not in ("adamw", "lion")]  # those two decay decoupled
+
+
+@pytest.mark.parametrize("name", COUPLED_DECAY)
+def test_coupled_weight_decay_is_gradient_plus_lambda_theta(name: str) -> None:
+    # notation.md: weight_decay is coupled L2, g <- g + lambda theta at the point where the gradient
+    # is taken (opt.query: the iterate, or Nesterov's look-ahead point). Every state field must agree
+    # bit for bit with the undecayed optimizer fed g + lambda theta by hand.
+    gs = stream(3, (3,), 4)
+    x0 = np.array([1.0, -1.0, 2.0])
+    a, b = ref.make(name, lr=0.01, weight_decay=0.1), ref.make(name, lr=0.01)
+    sa, sb = a.init(x0), b.init(x0)
+    for g in gs:
+        sb = b.step(sb, g + 0.1 * b.query(sb))
+        sa = a.step(sa, g)
+        for f in dataclasses.fields(sa):
+            x, y = getattr(sa, f.name), getattr(sb, f.name)
+            if isinstance(x, np.ndarray):
+                assert_array_equal(x, y, err_msg=f"{name}.{f.name}")
