@@ -1,5 +1,7 @@
 """``python -m reference`` is ``optref``."""
 
+from __future__ import annotations
+
 from .cli import main
 
 raise SystemExit(main())

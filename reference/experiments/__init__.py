@@ -1,1 +1,3 @@
 """Experiments that reproduce the seeds' figures (``optref peaks``)."""
+
+from __future__ import annotations
