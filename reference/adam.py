@@ -102,6 +102,31 @@ def step(
     return AdamState(params=theta, m=m, v=v, vmax=vmax, t=t)
 
 
+def check_adam_arguments(
+    name: str,
+    *,
+    lr: LearningRate,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    eps_root: float,
+    weight_decay: float,
+    bias_correction: bool,
+    amsgrad: bool,
+    amsgrad_max: AmsgradMax,
+) -> None:
+    """The checks Adam and AdamW share; errors name ``name``, the argument and its valid range."""
+    check_lr(name, lr)
+    check_unit_interval(name, "beta1", beta1)
+    check_unit_interval(name, "beta2", beta2)
+    check_nonnegative(name, "eps", eps)  # eps = 0 is allowed (the seeds' sign-invariance claims)
+    check_nonnegative(name, "eps_root", eps_root)
+    check_nonnegative(name, "weight_decay", weight_decay)
+    for flag, value in (("bias_correction", bias_correction), ("amsgrad", amsgrad)):
+        check_choice(name, flag, value, (True, False))
+    check_choice(name, "amsgrad_max", amsgrad_max, ("raw", "corrected"))
+
+
 def adam(
     lr: LearningRate = 1e-3,
     *,
@@ -130,16 +155,10 @@ def adam(
         amsgrad_max: "raw" (torch, maximum of v_t) or "corrected" (optax, maximum of vhat_t).
     """
     name = "adam"
-    check_lr(name, lr)
-    check_unit_interval(name, "beta1", beta1)
-    check_unit_interval(name, "beta2", beta2)
-    check_nonnegative(name, "eps", eps)  # eps = 0 is allowed (the seeds' sign-invariance claims)
-    check_nonnegative(name, "eps_root", eps_root)
-    check_nonnegative(name, "weight_decay", weight_decay)
-    flags = {"bias_correction": bias_correction, "epsilon_hat": epsilon_hat, "amsgrad": amsgrad}
-    for flag, value in flags.items():
-        check_choice(name, flag, value, (True, False))
-    check_choice(name, "amsgrad_max", amsgrad_max, ("raw", "corrected"))
+    check_adam_arguments(name, lr=lr, beta1=beta1, beta2=beta2, eps=eps, eps_root=eps_root,
+                         weight_decay=weight_decay, bias_correction=bias_correction, amsgrad=amsgrad,
+                         amsgrad_max=amsgrad_max)  # fmt: skip
+    check_choice(name, "epsilon_hat", epsilon_hat, (True, False))
     if epsilon_hat and not bias_correction:
         raise ValueError(f"{name}: epsilon_hat=True needs bias_correction=True")
     step_fn = partial(

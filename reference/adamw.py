@@ -34,14 +34,11 @@ from typing import Literal
 from ._core import (
     Optimizer,
     check_choice,
-    check_lr,
-    check_nonnegative,
     check_positive,
-    check_unit_interval,
     lr_at,
 )
 from ._types import Array, LearningRate
-from .adam import AdamState, AmsgradMax
+from .adam import AdamState, AmsgradMax, check_adam_arguments
 from .adam import init as adam_init
 from .adam import step as adam_step
 
@@ -108,16 +105,10 @@ def adamw(
             eta_0 = lr(0) > 0.
     """
     name = "adamw"
-    check_lr(name, lr)
-    check_unit_interval(name, "beta1", beta1)
-    check_unit_interval(name, "beta2", beta2)
-    check_nonnegative(name, "eps", eps)
-    check_nonnegative(name, "eps_root", eps_root)
-    check_nonnegative(name, "weight_decay", weight_decay)
+    check_adam_arguments(name, lr=lr, beta1=beta1, beta2=beta2, eps=eps, eps_root=eps_root,
+                         weight_decay=weight_decay, bias_correction=bias_correction, amsgrad=amsgrad,
+                         amsgrad_max=amsgrad_max)  # fmt: skip
     check_choice(name, "decay_scaling", decay_scaling, ("lr", "schedule"))
-    for flag, value in (("bias_correction", bias_correction), ("amsgrad", amsgrad)):
-        check_choice(name, flag, value, (True, False))
-    check_choice(name, "amsgrad_max", amsgrad_max, ("raw", "corrected"))
     if decay_scaling == "schedule" and callable(lr):
         check_positive(name, "lr(0) (eta_0, the divisor of decay_scaling='schedule')", lr(0))
     step_fn = partial(
