@@ -52,6 +52,16 @@ def run(opt: Any, x0: Any, grads: Iterable[Any]) -> list[np.ndarray]:
     return out
 
 
+def states(opt: Any, x0: Any, grads: Iterable[Any]) -> list[Any]:
+    """The states after each step of ``opt`` fed the gradient stream ``grads`` (open loop)."""
+    state = opt.init(x0)
+    out = []
+    for g in grads:
+        state = opt.step(state, g)
+        out.append(state)
+    return out
+
+
 def run_closed(opt: Any, x0: Any, grad_fn: Any, n: int) -> list[np.ndarray]:
     """Iterates of ``opt`` when each gradient is taken at ``opt.query(state)`` (closed loop)."""
     state = opt.init(x0)

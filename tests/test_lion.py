@@ -16,20 +16,12 @@ import reference as ref
 from reference.lion import init as lion_init
 from reference.lion import step as lion_step
 
-from .helpers import freeze, hypergradient_after_steps, readonly, run, stream
+from .helpers import freeze, hypergradient_after_steps, readonly, run, states, stream
 from .strategies import params_and_grads
 
 X0 = [1.0, -2.0]
 GS = [[0.5, -1.0], [-0.5, 3.0], [0.0004, -0.1]]
 
-
-def _states(opt: Any, x0: Any, gs: Any) -> list[Any]:
-    s = opt.init(x0)
-    out = []
-    for g in gs:
-        s = opt.step(s, g)
-        out.append(s)
-    return out
 
 
 def _sched(t: int) -> float:
@@ -38,7 +30,7 @@ def _sched(t: int) -> float:
 
 def test_lion_golden_three_steps() -> None:
     # specs/lion.md "Worked example", by hand.
-    s1, s2, s3 = _states(ref.lion(0.1, beta1=0.9, beta2=0.99), X0, GS)
+    s1, s2, s3 = states(ref.lion(0.1, beta1=0.9, beta2=0.99), X0, GS)
     assert_allclose(s1.params, [0.9, -1.9], rtol=1e-15)
     assert_allclose(s1.m, [0.005, -0.01], rtol=1e-15)
     assert_allclose(s2.params, [1.0, -2.0], rtol=1e-15)
@@ -128,8 +120,8 @@ def test_decay_is_decoupled_and_scaling_is_what_it_says() -> None:
 def test_decay_does_not_touch_the_momentum() -> None:
     gs = stream(32, (4,), 6)
     x0 = np.array([1.0, -1.0, 3.0, 0.2])
-    with_wd = _states(ref.lion(0.05, weight_decay=0.3), x0, gs)
-    without = _states(ref.lion(0.05), x0, gs)
+    with_wd = states(ref.lion(0.05, weight_decay=0.3), x0, gs)
+    without = states(ref.lion(0.05), x0, gs)
     for a, b in zip(with_wd, without):
         assert_array_equal(a.m, b.m)  # m depends on the gradients only
     assert np.max(np.abs(with_wd[-1].params - without[-1].params)) > 1e-3

@@ -15,25 +15,17 @@ import reference as ref
 from reference.momentum import init as momentum_init
 from reference.momentum import step as momentum_step
 
-from .helpers import freeze, hypergradient_after_steps, readonly, run, stream
+from .helpers import freeze, hypergradient_after_steps, readonly, run, states, stream
 from .strategies import params_and_grads
 
 X0 = [1.0, -2.0]
 GS = [[0.5, -1.0], [-0.5, 3.0], [1.0, 1.0]]
 
 
-def _states(opt: Any, x0: Any, gs: Any) -> list[Any]:
-    s = opt.init(x0)
-    out = []
-    for g in gs:
-        s = opt.step(s, g)
-        out.append(s)
-    return out
-
 
 def test_momentum_golden_polyak_three_steps() -> None:
     # specs/momentum.md "Worked example", exact decimal arithmetic by hand.
-    s1, s2, s3 = _states(ref.momentum(0.1, beta=0.9), X0, GS)
+    s1, s2, s3 = states(ref.momentum(0.1, beta=0.9), X0, GS)
     assert_allclose(s1.velocity, [0.5, -1.0], rtol=1e-15)
     assert_allclose(s1.params, [0.95, -1.9], rtol=1e-15)
     assert_allclose(s2.velocity, [-0.05, 2.1], rtol=1e-14)
@@ -44,7 +36,7 @@ def test_momentum_golden_polyak_three_steps() -> None:
 
 
 def test_momentum_golden_sutskever_three_steps() -> None:
-    s1, s2, s3 = _states(ref.momentum(0.1, beta=0.9, form="sutskever"), X0, GS)
+    s1, s2, s3 = states(ref.momentum(0.1, beta=0.9, form="sutskever"), X0, GS)
     assert_allclose(s1.velocity, [0.05, -0.1], rtol=1e-15)
     assert_allclose(s2.velocity, [-0.005, 0.21], rtol=1e-13)
     assert_allclose(s3.velocity, [0.0955, 0.289], rtol=1e-14)
@@ -53,7 +45,7 @@ def test_momentum_golden_sutskever_three_steps() -> None:
 
 
 def test_momentum_golden_ema_three_steps() -> None:
-    s1, s2, s3 = _states(ref.momentum(0.1, beta=0.9, form="ema"), X0, GS)
+    s1, s2, s3 = states(ref.momentum(0.1, beta=0.9, form="ema"), X0, GS)
     assert_allclose(s1.velocity, [0.05, -0.1], rtol=1e-15)
     assert_allclose([s.params for s in (s1, s2, s3)],
                     [[0.995, -1.99], [0.9955, -2.011], [0.98595, -2.0399]], rtol=1e-15)  # fmt: skip
@@ -61,12 +53,12 @@ def test_momentum_golden_ema_three_steps() -> None:
 
 
 def test_momentum_golden_dampening_first_step() -> None:
-    torch_like = _states(ref.momentum(0.1, beta=0.9, dampening=0.5, first_step="grad"), X0, GS)
+    torch_like = states(ref.momentum(0.1, beta=0.9, dampening=0.5, first_step="grad"), X0, GS)
     assert_allclose([s.velocity for s in torch_like], [[0.5, -1.0], [0.2, 0.6], [0.68, 1.04]],
                     rtol=1e-14)  # fmt: skip
     assert_allclose([s.params for s in torch_like],
                     [[0.95, -1.9], [0.93, -1.96], [0.862, -2.064]], rtol=1e-15)  # fmt: skip
-    zeros = _states(ref.momentum(0.1, beta=0.9, dampening=0.5, first_step="zeros"), X0, GS)
+    zeros = states(ref.momentum(0.1, beta=0.9, dampening=0.5, first_step="zeros"), X0, GS)
     assert_allclose([s.velocity for s in zeros], [[0.25, -0.5], [-0.025, 1.05], [0.4775, 1.445]],
                     rtol=1e-14)  # fmt: skip
     assert_allclose([s.params for s in zeros],
@@ -74,7 +66,7 @@ def test_momentum_golden_dampening_first_step() -> None:
 
 
 def test_momentum_golden_weight_decay() -> None:
-    s1, s2, s3 = _states(ref.momentum(0.1, beta=0.9, weight_decay=0.1), X0, GS)
+    s1, s2, s3 = states(ref.momentum(0.1, beta=0.9, weight_decay=0.1), X0, GS)
     assert_allclose(s1.params, [0.94, -1.88], rtol=1e-15)
     assert_allclose(s2.velocity, [0.134, 1.732], rtol=1e-14)
     assert_allclose(s2.params, [0.9266, -2.0532], rtol=1e-15)
@@ -87,7 +79,7 @@ def test_momentum_golden_schedule_polyak_vs_sutskever() -> None:
         return 0.1 / (1 + t)
 
     pol = run(ref.momentum(sched, beta=0.9), X0, GS)
-    sut = _states(ref.momentum(sched, beta=0.9, form="sutskever"), X0, GS)
+    sut = states(ref.momentum(sched, beta=0.9, form="sutskever"), X0, GS)
     assert_allclose(pol[1], [0.9525, -2.005], rtol=1e-15)
     assert_allclose(pol[2], [0.92066666666666666667, -2.10133333333333333333], rtol=1e-15)
     assert_allclose(sut[1].velocity, [0.02, 0.06], rtol=1e-13)
@@ -112,8 +104,8 @@ def test_ema_is_polyak_with_dampening_beta(
     xg: tuple[np.ndarray, list[np.ndarray]], beta: float, first_step: str
 ) -> None:
     x, gs = xg
-    ema = _states(ref.momentum(0.01, beta=beta, form="ema", first_step=first_step), x, gs)  # type: ignore[arg-type]
-    pol = _states(ref.momentum(0.01, beta=beta, dampening=beta, first_step=first_step), x, gs)  # type: ignore[arg-type]
+    ema = states(ref.momentum(0.01, beta=beta, form="ema", first_step=first_step), x, gs)  # type: ignore[arg-type]
+    pol = states(ref.momentum(0.01, beta=beta, dampening=beta, first_step=first_step), x, gs)  # type: ignore[arg-type]
     for a, b in zip(ema, pol):
         assert_array_equal(a.params, b.params)
         assert_array_equal(a.velocity, b.velocity)
@@ -135,8 +127,8 @@ def test_polyak_and_sutskever_agree_at_constant_lr() -> None:
     gs = stream(11, (6,), 40)
     x0 = np.linspace(-1.0, 2.0, 6)
     lr = 0.03
-    pol = _states(ref.momentum(lr, beta=0.9), x0, gs)
-    sut = _states(ref.momentum(lr, beta=0.9, form="sutskever"), x0, gs)
+    pol = states(ref.momentum(lr, beta=0.9), x0, gs)
+    sut = states(ref.momentum(lr, beta=0.9, form="sutskever"), x0, gs)
     for a, b in zip(pol, sut):
         assert_allclose(b.velocity, lr * a.velocity, rtol=1e-12, atol=1e-14)
         assert_allclose(b.params, a.params, rtol=1e-13, atol=1e-14)

@@ -18,41 +18,33 @@ import reference as ref
 from reference.signsgd import init as signsgd_init
 from reference.signsgd import step as signsgd_step
 
-from .helpers import readonly, run, stream
+from .helpers import readonly, run, states, stream
 from .strategies import params_and_grads, positive_scale
 
 X0 = [1.0, -2.0, 0.5]
 GS = [[0.5, -1.0, 0.0], [-0.5, 3.0, 2.0], [0.01, -1.0, -0.1]]
 
 
-def _states(opt: Any, x0: Any, gs: Any) -> list[Any]:
-    s = opt.init(x0)
-    out = []
-    for g in gs:
-        s = opt.step(s, g)
-        out.append(s)
-    return out
-
 
 def test_signsgd_golden_three_steps() -> None:
     # specs/signsgd.md "Worked example", by hand.
-    states = _states(ref.signsgd(0.1), X0, GS)
-    assert_allclose([s.params for s in states],
+    steps = states(ref.signsgd(0.1), X0, GS)
+    assert_allclose([s.params for s in steps],
                     [[0.9, -1.9, 0.5], [1.0, -2.0, 0.4], [0.9, -1.9, 0.5]], rtol=1e-15)  # fmt: skip
-    assert all(s.m is None for s in states)
+    assert all(s.m is None for s in steps)
 
 
 def test_signsgd_golden_signum_three_steps() -> None:
-    states = _states(ref.signsgd(0.1, momentum=0.9), X0, GS)
-    assert_allclose([s.m for s in states],
+    steps = states(ref.signsgd(0.1, momentum=0.9), X0, GS)
+    assert_allclose([s.m for s in steps],
                     [[0.05, -0.1, 0.0], [-0.005, 0.21, 0.2], [-0.0035, 0.089, 0.17]],
                     rtol=1e-13, atol=1e-17)  # fmt: skip
-    assert_allclose([s.params for s in states],
+    assert_allclose([s.params for s in steps],
                     [[0.9, -1.9, 0.5], [1.0, -2.0, 0.4], [1.1, -2.1, 0.3]], rtol=1e-15)  # fmt: skip
 
 
 def test_signsgd_golden_weight_decay() -> None:
-    (s,) = _states(ref.signsgd(0.1, weight_decay=1.0), X0, [[0.5, 1.5, 0.0]])
+    (s,) = states(ref.signsgd(0.1, weight_decay=1.0), X0, [[0.5, 1.5, 0.0]])
     assert_allclose(s.params, [0.9, -1.9, 0.4], rtol=1e-15)
 
 
