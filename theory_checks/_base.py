@@ -11,7 +11,7 @@ shows that it then fails.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Literal, Protocol, Sequence, TypeVar, Union
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,15 +44,56 @@ class Context:
     sabotage: str | None = None
 
 
+#: What a row's verdict rests on.
+#:
+#: * ``"stat"``: a statistical comparison (a confidence interval or a test at the per-comparison
+#:   level of ``_stats.LEVEL``); it can fail by chance on correct code, and it is one of the
+#:   comparisons the suite's false-alarm budget is split over (``_stats.RUN_ALPHA``).
+#: * ``"bound"``: a deterministic comparison with a derived bound (a theorem's inequality, a
+#:   rounding bound whose constant is derived in the check's docstring, an exact identity); on
+#:   correct code it fails only if the derivation is wrong.
+#: * ``"report"``: a figure shown beside the verdict, outside it (``holds`` is None).
+RowKind = Literal["stat", "bound", "report"]
+
+
 @dataclass(frozen=True)
 class Row:
-    """One compared quantity: prediction, measurement, tolerance, verdict."""
+    """One compared quantity: prediction, measurement, tolerance, verdict (see ``RowKind``).
+
+    ``p_value`` is the two-sided p-value of the prediction under the row's statistical model
+    (``"stat"`` rows); the false-alarm script collects it to verify the interval's coverage.
+    """
 
     quantity: str
     predicted: str
     measured: str
     tolerance: str
-    holds: bool
+    holds: bool | None
+    kind: RowKind = "bound"
+    p_value: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("stat", "bound", "report"):
+            raise ValueError(f"Row.kind must be 'stat', 'bound' or 'report', got {self.kind!r}")
+        if (self.holds is None) != (self.kind == "report"):
+            raise ValueError(
+                f"Row {self.quantity!r}: holds is None exactly for report rows (kind {self.kind!r}, "
+                f"holds {self.holds!r})"
+            )
+
+
+def report_row(quantity: str, measured: str, *, note: str = "report only") -> Row:
+    """A figure shown in the table outside the verdict (it can neither hold nor fail)."""
+    return Row(quantity=quantity, predicted="-", measured=measured, tolerance=note, holds=None, kind="report")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check's ``run`` returns: its rows and the data its ``plot`` draws. The runner adds
+    the module's NAME, CLAIM, SOURCE and JUSTIFICATION and the time taken (``CheckResult``)."""
+
+    rows: tuple[Row, ...]
+    figure: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,18 +109,31 @@ class CheckResult:
     seconds: float = 0.0
 
     @property
+    def verdict_rows(self) -> tuple[Row, ...]:
+        """The rows the verdict rests on (every row but the report-only ones)."""
+        return tuple(r for r in self.rows if r.kind != "report")
+
+    @property
     def holds(self) -> bool:
-        return bool(self.rows) and all(r.holds for r in self.rows)
+        rows = self.verdict_rows
+        return bool(rows) and all(bool(r.holds) for r in rows)
 
 
 class Check(Protocol):
-    """A theory-check module: constants plus ``run`` and ``plot``."""
+    """A theory-check module: constants plus ``run`` and ``plot``.
+
+    ``run`` returns an ``Outcome`` (the runner validates ``ctx.sabotage`` against ``SABOTAGE``
+    before calling it, times it, and fills name, claim, source and justification once); a
+    ``CheckResult`` is still accepted from checks written before the frame.
+    ``STAT_ROWS`` is the number of ``"stat"`` rows the check reports; the runner verifies it and
+    the suite's per-comparison level is set from the sum (see ``_stats.RUN_ALPHA``).
+    """
 
     NAME: str
     CLAIM: str
     SOURCE: str
     SABOTAGE: tuple[str, ...]  # the words ctx.sabotage accepts
 
-    def run(self, ctx: Context) -> CheckResult: ...
+    def run(self, ctx: Context) -> Union[Outcome, CheckResult]: ...
 
     def plot(self, result: CheckResult, path: str) -> None: ...

@@ -28,7 +28,7 @@ from types import ModuleType
 from typing import Any, Callable, Sequence, TextIO, cast
 
 from . import CHECKS
-from ._base import Check, CheckResult, Context, Row, Tier
+from ._base import Check, CheckResult, Context, Outcome, Row, Tier
 
 Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
 
@@ -86,16 +86,53 @@ def load(name: str) -> Check:
     return cast(Check, importlib.import_module(f"{__package__}.{name}"))
 
 
+class UnknownSabotage(ValueError):
+    """``ctx.sabotage`` names a word the check does not accept (a usage error, not a verdict)."""
+
+
+def check_sabotage(check: Check | ModuleType, word: str | None) -> None:
+    """Raise ``UnknownSabotage`` unless ``word`` is None or one of the check's SABOTAGE words."""
+    words = tuple(getattr(check, "SABOTAGE", ()))
+    if word is not None and word not in words:
+        name = getattr(check, "NAME", "?")
+        raise UnknownSabotage(f"{name}: sabotage must be one of {words}, got {word!r}")
+
+
+def _result(check: Check | ModuleType, out: Outcome | CheckResult) -> CheckResult:
+    """The CheckResult of a run: an Outcome gets the module's constants (filled here, once)."""
+    if isinstance(out, CheckResult):
+        return out
+    if not isinstance(out, Outcome):
+        raise TypeError(f"run() returned {type(out).__name__}, not Outcome")
+    result = CheckResult(
+        name=str(getattr(check, "NAME")),
+        claim=str(getattr(check, "CLAIM")),
+        source=str(getattr(check, "SOURCE")),
+        rows=tuple(out.rows),
+        justification=str(getattr(check, "JUSTIFICATION")),
+        figure=dict(out.figure),
+    )
+    declared = getattr(check, "STAT_ROWS", None)
+    if declared is not None:
+        # Bonferroni accounting: the per-comparison level assumes the declared count.
+        stat = sum(r.kind == "stat" for r in result.rows)
+        if stat != declared:
+            raise ValueError(f"reported {stat} 'stat' rows but declares STAT_ROWS = {declared}")
+    return result
+
+
 def run_one(check: Check | ModuleType, ctx: Context) -> CheckResult:
-    """Run one check; an exception becomes a failed result carrying the error."""
+    """Run one check; an exception becomes a failed result carrying the error. An unknown
+    sabotage word raises ``UnknownSabotage`` (it is the caller's mistake, not the check's)."""
+    check_sabotage(check, ctx.sabotage)
     name = str(getattr(check, "NAME", getattr(check, "__name__", "?")))
     t0 = time.perf_counter()
     try:
-        result = cast(Check, check).run(ctx)
-        if not isinstance(result, CheckResult):
-            raise TypeError(f"run() returned {type(result).__name__}, not CheckResult")
+        result = _result(check, cast(Check, check).run(ctx))
         if not result.rows:
             raise ValueError("run() returned no rows: a check must compare something")
+        if not result.verdict_rows:
+            raise ValueError("run() returned only report rows: a check must compare something")
     except Exception as exc:  # noqa: BLE001 - one broken check must not stop the suite
         tb = traceback.format_exc(limit=-3)
         return CheckResult(
@@ -181,7 +218,7 @@ def table_rows(results: Sequence[CheckResult]) -> list[tuple[str, ...]]:
                     r.predicted,
                     r.measured,
                     r.tolerance,
-                    "ok" if r.holds else "FAIL",
+                    "report" if r.holds is None else "ok" if r.holds else "FAIL",
                 )
             )
     return rows

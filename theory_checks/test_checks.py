@@ -137,3 +137,56 @@ def test_dask_scheduler(tmp_path: Any, monkeypatch: Any) -> None:
     serial = runner.run_one(_template, Context())
     assert doc["results"][0]["figure"]["sd"] == serial.figure["sd"]
     assert os.path.isfile(out / "_template.png")
+
+
+# ----------------------------------------------------------------------------------------------
+# The false-alarm budget and the frame
+
+
+def test_stat_rows_fit_the_false_alarm_budget() -> None:
+    """Bonferroni: the suite's declared statistical rows at LEVEL each keep one run's chance
+    failure probability within RUN_ALPHA. Checks written in the frame declare STAT_ROWS (the
+    runner verifies the count at every run); older ones are counted by their interval rows."""
+    from . import _stats
+
+    declared = {n: getattr(runner.load(n), "STAT_ROWS", None) for n in CHECKS}
+    total = sum(v for v in declared.values() if v is not None)
+    assert total <= _stats.STAT_BUDGET, f"{total} stat rows > budget {_stats.STAT_BUDGET}: {declared}"
+    assert (1.0 - _stats.LEVEL) * _stats.STAT_BUDGET == pytest.approx(_stats.RUN_ALPHA, rel=1e-9)
+
+
+def test_unknown_sabotage_is_a_usage_error_not_a_verdict() -> None:
+    with pytest.raises(runner.UnknownSabotage, match="sabotage must be one of"):
+        runner.run_one(_template, Context(sabotage="no-such-word"))
+
+
+def test_declared_stat_rows_are_verified(monkeypatch: Any) -> None:
+    monkeypatch.setattr(_template, "STAT_ROWS", 2)
+    res = runner.run_one(_template, Context())
+    assert not res.holds and "STAT_ROWS" in res.rows[0].measured
+
+
+def test_report_rows_are_outside_the_verdict() -> None:
+    from ._base import Outcome, Row, report_row
+
+    ok = Row("x", "1", "1", "exact", True)
+    fake = types.SimpleNamespace(
+        NAME="f", CLAIM="c", SOURCE="s", JUSTIFICATION="j", SABOTAGE=("x",),
+        run=lambda ctx: Outcome(rows=(ok, report_row("tail", "2.0"))),
+    )  # fmt: skip
+    res = runner.run_one(fake, Context())
+    assert res.holds and res.name == "f" and res.justification == "j"
+    only_report = types.SimpleNamespace(**{**vars(fake), "run": lambda ctx: Outcome(rows=(report_row("t", "1"),))})
+    assert not runner.run_one(only_report, Context()).holds
+    with pytest.raises(ValueError, match="holds is None exactly for report rows"):
+        Row("bad", "1", "1", "-", None)
+
+
+def test_stat_rows_carry_a_p_value() -> None:
+    res = runner.run_one(_template, Context())
+    (row,) = res.rows
+    assert row.kind == "stat" and row.p_value is not None and 0.0 <= row.p_value <= 1.0
+    bad = runner.run_one(_template, Context(sabotage="wrong-prediction")).rows[0]
+    from . import _stats
+
+    assert bad.p_value is not None and bad.p_value < 1.0 - _stats.LEVEL
