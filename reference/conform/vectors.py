@@ -193,23 +193,51 @@ def full_hp(spec: ReferenceSpec) -> dict[str, Any]:
 # Load and validate
 
 
-def _read_json(path: Path) -> Any:
+#: Integers in a corpus (seeds, counts, versions, integer hyperparameters) have at most this many
+#: digits: enough for any 64-bit value, and a 400-digit literal is refused as it is parsed.
+MAX_INT_DIGITS = 20
+
+
+def _read_bytes(path: Path, missing: str = "file not found") -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
-        raise VectorFormatError(path, "<file>", "file not found") from None
+        raise VectorFormatError(path, "<file>", missing) from None
+    except IsADirectoryError:
+        raise VectorFormatError(path, "<file>", "is a directory, not a file") from None
+    except OSError as e:
+        raise VectorFormatError(path, "<file>", f"cannot be read ({e.strerror or e})") from None
+
+
+def _read_json(path: Path, raw: bytes | None = None) -> Any:
+    data = _read_bytes(path) if raw is None else raw
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant, parse_int=_parse_int)
     except UnicodeDecodeError as e:
         raise VectorFormatError(path, "<file>", f"not UTF-8 text ({e.reason} at byte {e.start})") from None
     except json.JSONDecodeError as e:
         raise VectorFormatError(path, "<file>", f"not valid JSON, truncated or corrupt (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    except RecursionError:
+        raise VectorFormatError(path, "<file>", "JSON nested too deeply for a golden-vector file") from None
     except ValueError as e:
         raise VectorFormatError(path, "<file>", str(e)) from None
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-finite number {name} is not allowed")
+
+
+def _parse_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise ValueError(f"integer literal with {digits} digits is out of range (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
+def _short(v: Any, width: int = 60) -> str:
+    """``repr(v)`` cut to ``width`` characters, so that an error message stays one short line."""
+    text = repr(v)
+    return text if len(text) <= width else f"{text[: width - 3]}..."
 
 
 def _get(obj: Any, key: str, typ: type | tuple[type, ...], file: Path, where: str) -> Any:
@@ -222,6 +250,8 @@ def _get(obj: Any, key: str, typ: type | tuple[type, ...], file: Path, where: st
     if not isinstance(v, typ) or (typ is int and isinstance(v, bool)):
         names = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
         raise VectorFormatError(file, path, f"expected {names}, got {type(v).__name__}")
+    if typ is int and isinstance(v, int) and not 0 <= v < 2**63:
+        raise VectorFormatError(file, path, f"expected an integer in [0, 2**63), got {v}")
     return v
 
 
@@ -243,14 +273,14 @@ def _vector(v: Any, n: int | None, file: Path, path: str) -> np.ndarray:
         raise VectorFormatError(file, path, f"expected {n} numbers, got {len(v)}")
     for j, x in enumerate(v):
         if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-            raise VectorFormatError(file, f"{path}[{j}]", f"expected a finite number, got {x!r}")
+            raise VectorFormatError(file, f"{path}[{j}]", f"expected a finite number, got {_short(x)}")
     return np.array(v, dtype=np.float64)
 
 
 def _header(doc: Any, file: Path) -> None:
     schema = _get(doc, "schema", str, file, "")
     if schema != SCHEMA:
-        raise VectorFormatError(file, "schema", f"expected {SCHEMA!r}, got {schema!r}")
+        raise VectorFormatError(file, "schema", f"expected {SCHEMA!r}, got {_short(schema)}")
     version = _get(doc, "schema_version", int, file, "")
     if version != SCHEMA_VERSION:
         raise VectorFormatError(file, "schema_version", f"this reader understands version {SCHEMA_VERSION}, got {version}")
@@ -264,7 +294,8 @@ def _case(obj: Any, file: Path, where: str) -> Case:
     hp = _get(obj, "hyperparameters", dict, file, where)
     for k, v in hp.items():
         if not (isinstance(v, (bool, str, int, float)) or v is None) or (isinstance(v, float) and not math.isfinite(v)):
-            raise VectorFormatError(file, f"{where}.hyperparameters.{k}", f"expected a number, bool, string or null, got {v!r}")
+            raise VectorFormatError(file, f"{where}.hyperparameters.{_short(k, 40)[1:-1]}",
+                                    f"expected a number, bool, string or null, got {_short(v)}")  # fmt: skip
     stream = _get(obj, "stream", str, file, where)
     seed = _get(obj, "seed", int, file, where)
     x0 = _vector(_get(obj, "params0", list, file, where), None, file, f"{where}.params0")
@@ -294,6 +325,7 @@ def load_vectors(directory: str | os.PathLike[str]) -> Corpus:
     gen = _get(index, "generator", str, index_path, "")
     files = _get(index, "files", list, index_path, "")
     cases: list[Case] = []
+    ids: set[str] = set()
     for i, f in enumerate(files):
         where = f"files[{i}]"
         rel = _get(f, "path", str, index_path, where)
@@ -302,11 +334,8 @@ def load_vectors(directory: str | os.PathLike[str]) -> Corpus:
         n_cases = _get(f, "cases", int, index_path, where)
         digest = _get(f, "sha256", str, index_path, where)
         path = root / rel
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise VectorFormatError(path, "<file>", f"listed in {INDEX} but missing") from None
-        doc = _read_json(path)
+        data = _read_bytes(path, f"listed in {INDEX} but missing")
+        doc = _read_json(path, data)
         _header(doc, path)
         algo = _get(doc, "algorithm", str, path, "")
         raw_cases = _get(doc, "cases", list, path, "")
@@ -317,9 +346,32 @@ def load_vectors(directory: str | os.PathLike[str]) -> Corpus:
         for j, c in enumerate(raw_cases):
             case = _case(c, path, f"cases[{j}]")
             if case.algorithm != algo:
-                raise VectorFormatError(path, f"cases[{j}].algorithm", f"expected {algo!r}, got {case.algorithm!r}")
+                raise VectorFormatError(path, f"cases[{j}].algorithm", f"expected {_short(algo)}, got {_short(case.algorithm)}")
+            if case.id in ids:
+                raise VectorFormatError(path, f"cases[{j}].id", f"{_short(case.id)} repeats an earlier case's id")
+            ids.add(case.id)
+            _check_hyperparameters(case, path, f"cases[{j}].hyperparameters")
             cases.append(case)
+    if not cases:
+        raise VectorFormatError(index_path, "files", "the corpus lists no cases")
     return Corpus(str(root), SCHEMA_VERSION, gen, cases)
+
+
+def _check_hyperparameters(case: Case, file: Path, where: str) -> None:
+    """A registered algorithm's known keywords must be values its factory accepts. An algorithm or
+    keyword this version does not know is left for ``check_vectors`` to skip (a newer corpus)."""
+    if case.algorithm not in ALGORITHMS or set(case.hyperparameters) - factory_params(case.algorithm):
+        return
+    try:
+        with np.errstate(all="ignore"):
+            ReferenceSpec(case.algorithm, case.hyperparameters).build()
+    except (ValueError, TypeError, OverflowError, ArithmeticError) as e:
+        raise VectorFormatError(file, where, f"not valid for ref.{case.algorithm}: {_one_line(e)}") from None
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 200 else f"{text[:197]}..."
 
 
 # ----------------------------------------------------------------------------------------------
