@@ -20,12 +20,13 @@ from __future__ import annotations
 import inspect
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
 from .._registry import ALGORITHMS, entry
-from .core import Comparison, ConformanceReport, ReferenceSpec, run_reference
+from .compare import Comparison, run_reference
+from .peers import ReferenceSpec
 
 Apply = Callable[[dict[str, Any]], "tuple[str, dict[str, Any]] | None"]
 
@@ -401,10 +402,20 @@ def _score(spec: ReferenceSpec, failing: list[Comparison], rest: list[Comparison
     return worst
 
 
-def diagnose(report: ConformanceReport, *, pairs: bool = True) -> Diagnosis:
+class Judged(Protocol):
+    """What the diagnosis reads from a ``ConformanceReport``: the claim and the comparisons."""
+
+    @property
+    def spec(self) -> ReferenceSpec: ...
+
+    @property
+    def comparisons(self) -> Sequence[Comparison]: ...
+
+
+def diagnose(report: Judged, *, pairs: bool = True) -> Diagnosis:
     """Search the documented variants of the report's reference algorithm for one the peer matches."""
     spec = report.spec
-    failing = report.failures
+    failing = [c for c in report.comparisons if not c.passed]
     rest = [c for c in report.comparisons if c.passed]
     first = min(failing, key=lambda c: c.first_fail or 0) if failing else None
     where = (int(first.first_fail or 0), first.mode, first.stream) if first else None
@@ -423,6 +434,7 @@ def diagnose(report: ConformanceReport, *, pairs: bool = True) -> Diagnosis:
 __all__ = [
     "Candidate",
     "Diagnosis",
+    "Judged",
     "Knob",
     "candidate_specs",
     "diagnose",
