@@ -31,14 +31,15 @@ LBFGS(line_search_fn="strong_wolfe") and ``ref.lbfgs`` on a strongly convex leas
 
 from __future__ import annotations
 
-import inspect
+import copy
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
+from .._core import Optimizer
 from .._types import Array
-from .core import NotComparable, ReferenceSpec, ShapedPeer
+from .core import NotComparable, ReferenceSpec, ShapedPeer, spec_of
 
 try:
     import torch
@@ -106,67 +107,129 @@ def _resolve_class(name_or_cls: Any) -> Any:
     if isinstance(name_or_cls, str):
         short = name_or_cls.split(".")[-1]
         cls = getattr(_T.optim, short, None)
-        if cls is None or not isinstance(cls, type):
+        if cls is None or not isinstance(cls, type) or not issubclass(cls, _T.optim.Optimizer):
             raise ValueError(f"torch.optim has no optimizer {short!r}")
         return cls
     if isinstance(name_or_cls, type) and issubclass(name_or_cls, _T.optim.Optimizer):
         return name_or_cls
-    raise TypeError(f"expected a torch.optim optimizer, its class or its name, got {name_or_cls!r}")
+    raise TypeError(f"expected a torch optimizer instance, its class or its name, got {name_or_cls!r}")
+
+
+def is_torch_own(optimizer: Any) -> bool:
+    """Whether ``optimizer`` is an instance of one of torch.optim's own classes, exactly (not a
+    subclass, not a third-party class of the same name): only then is its configuration read by
+    class name."""
+    cls = type(optimizer)
+    return cls.__module__.startswith("torch.optim") and getattr(_T.optim, cls.__name__, None) is cls
+
+
+def class_label(cls: type) -> str:
+    """``torch.optim.Adam`` for torch's own classes, else ``module.QualifiedName``."""
+    if cls.__module__.startswith("torch.optim") and getattr(_T.optim, cls.__name__, None) is cls:
+        return f"torch.optim.{cls.__name__}"
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 class TorchPeer(ShapedPeer):
-    """A torch.optim optimizer class with one configuration, over tensors of fixed shapes."""
+    """Any torch optimizer instance (torch's own, a subclass, a third-party class), read through
+    ``param_groups`` and ``state`` only.
 
-    def __init__(self, cls: Any, config: dict[str, Any], shapes: Shapes, dtype: Any) -> None:
-        self.cls = cls
-        self.config = dict(config)
-        super().__init__(shapes)
-        self.torch_dtype = dtype
-        self._spec = _spec(cls.__name__, self.config)
-        self._spec.build()  # the reference validates the translated hyperparameters
-        self._tensors: list[Any] = []
+    The instance given is never stepped: it is deep-copied once (its param groups, its state and
+    its own parameter tensors), and every ``start`` steps a fresh copy of that copy, so a user's
+    model parameters are never written and runs never share state. The reference is ``spec``:
+    given explicitly, or read from the configuration of torch's own classes (``_spec``).
+    """
+
+    def __init__(self, optimizer: Any, spec: ReferenceSpec, *, label: str | None = None) -> None:
+        tensors = _tensors(optimizer)
+        dtypes = {p.dtype for p in tensors}
+        if len(dtypes) != 1:
+            raise NotComparable(f"parameters have mixed dtypes {sorted(map(str, dtypes))}")
+        if _steps_taken(optimizer):
+            raise ValueError(
+                f"{class_label(type(optimizer))} has already taken steps (state 'step' > 0); "
+                "pass a freshly constructed optimizer"
+            )
+        super().__init__([tuple(p.shape) for p in tensors])
+        self.cls = type(optimizer)
+        self.config = _group_config(optimizer)
+        self.torch_dtype = tensors[0].dtype
+        self._spec = spec
+        self._spec.build()  # the reference validates the hyperparameters
+        self._template = _copy(optimizer)
         self._opt: Any = None
+        self._tensors: list[Any] = []
         shown = {k: v for k, v in self.config.items() if k not in _IGNORED and v is not None}
-        self._name = f"torch.optim.{cls.__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())}) [{dtype}]"
+        args = ", ".join(f"{k}={v!r}" for k, v in shown.items())
+        self._name = f"{label or class_label(self.cls)}({args}) [{self.torch_dtype}]"
 
     @property
     def dtype(self) -> np.dtype[Any]:
-        return np.dtype(str(self.torch_dtype).replace("torch.", ""))
-
-    def _split(self, flat: Array) -> list[Any]:
-        return [_T.tensor(b, dtype=self.torch_dtype) for b in self._blocks(flat)]  # torch.tensor copies
+        return _numpy_dtype(self.torch_dtype)
 
     def start(self, params: Array) -> None:
         self._check_size(params, "torch")
-        self._tensors = [t.requires_grad_(True) for t in self._split(params)]
-        self._opt = self.cls(self._tensors, **self.config)
+        self._opt = _copy(self._template)
+        self._tensors = _tensors(self._opt)
+        with _T.no_grad():
+            for p, b in zip(self._tensors, self._blocks(np.asarray(params, dtype=np.float64))):
+                p.copy_(_T.tensor(b, dtype=p.dtype, device=p.device))
+                p.grad = None
 
     def step(self, grad: Array) -> Array:
-        for p, g in zip(self._tensors, self._split(grad)):
-            p.grad = g
+        if self._opt is None:
+            raise RuntimeError("call start(params) before step(grad)")
+        for p, b in zip(self._tensors, self._blocks(np.asarray(grad, dtype=np.float64))):
+            p.grad = _T.tensor(b, dtype=p.dtype, device=p.device)  # a copy: the peer may edit its grad in place
         self._opt.step()
         with _T.no_grad():
-            return np.concatenate([p.detach().cpu().double().numpy().ravel() for p in self._tensors])
+            return np.concatenate([p.detach().cpu().to(_T.float64).numpy().ravel() for p in self._tensors])
 
 
-def _config(opt: Any) -> tuple[dict[str, Any], list[tuple[int, ...]], Any]:
-    groups = opt.param_groups
-    keys = set(inspect.signature(type(opt).__init__).parameters) - {"self", "params"}
-    first = {k: v for k, v in groups[0].items() if k in keys}
-    for i, g in enumerate(groups[1:], start=1):
-        for k in keys:
-            if k in g and not _equal(g[k], first.get(k)):
-                raise NotComparable(
-                    f"param group {i} differs from group 0 in {k!r} ({g[k]!r} vs {first.get(k)!r}); "
-                    "compare groups separately (one torch_peer per group)"
-                )
+def _tensors(optimizer: Any) -> list[Any]:
+    groups = getattr(optimizer, "param_groups", None)
+    if not isinstance(groups, list) or not all(isinstance(g, dict) and "params" in g for g in groups):
+        raise TypeError(f"{type(optimizer).__name__} has no torch param_groups (a list of dicts with 'params')")
     tensors = [p for g in groups for p in g["params"]]
     if not tensors:
         raise ValueError("the optimizer has no parameters")
-    dtypes = {p.dtype for p in tensors}
-    if len(dtypes) != 1:
-        raise NotComparable(f"parameters have mixed dtypes {sorted(map(str, dtypes))}")
-    return first, [tuple(p.shape) for p in tensors], tensors[0].dtype
+    return tensors
+
+
+def _steps_taken(optimizer: Any) -> bool:
+    """Whether any parameter's state has a ``step`` count above 0 (torch's own classes and most
+    third-party ones keep it there; Adagrad fills its state at construction with step 0)."""
+    for st in getattr(optimizer, "state", {}).values():
+        step = st.get("step", 0) if isinstance(st, dict) else 0
+        try:
+            if float(step) > 0:
+                return True
+        except (TypeError, ValueError, RuntimeError):
+            continue
+    return False
+
+
+def _group_config(optimizer: Any) -> dict[str, Any]:
+    """The hyperparameters of group 0 (every key but ``params``); other groups must agree."""
+    groups = optimizer.param_groups
+    first = {k: v for k, v in groups[0].items() if k != "params"}
+    for i, g in enumerate(groups[1:], start=1):
+        for k in sorted((set(g) | set(first)) - {"params"} - _IGNORED):
+            if not _equal(g.get(k), first.get(k)):
+                raise NotComparable(
+                    f"param group {i} differs from group 0 in {k!r} ({g.get(k)!r} vs {first.get(k)!r}); "
+                    "compare groups separately (one torch_peer per group)"
+                )
+    return first
+
+
+def _copy(optimizer: Any) -> Any:
+    try:
+        return copy.deepcopy(optimizer)
+    except Exception as e:  # an optimizer holding something that cannot be copied
+        raise NotComparable(
+            f"{class_label(type(optimizer))} cannot be copied for independent runs ({type(e).__name__}: {e})"
+        ) from None
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -176,31 +239,73 @@ def _equal(a: Any, b: Any) -> bool:
         return a is b
 
 
+def _numpy_dtype(torch_dtype: Any) -> np.dtype[Any]:
+    name = str(torch_dtype).replace("torch.", "")
+    if name == "bfloat16":
+        import ml_dtypes
+
+        bf16: np.dtype[Any] = np.dtype(ml_dtypes.bfloat16)
+        return bf16
+    try:
+        return np.dtype(name)
+    except TypeError:
+        raise NotComparable(f"parameters of dtype {torch_dtype} are not a real floating-point type") from None
+
+
+def _as_spec(reference: Any) -> ReferenceSpec | None:
+    if reference is None or isinstance(reference, ReferenceSpec):
+        return reference
+    if isinstance(reference, Optimizer):
+        return spec_of(reference)
+    raise TypeError(f"reference must be a reference optimizer (ref.adam(lr=1e-3)) or a ReferenceSpec, got {reference!r}")
+
+
 def torch_peer(
-    optimizer_or_name: Any, shapes: Shapes | None = None, *, dtype: Any = None, **hyperparams: Any
-) -> TorchPeer:
+    optimizer_or_name: Any, shapes: Shapes | None = None, *, dtype: Any = None, reference: Any = None,
+    **hyperparams: Any,
+) -> TorchPeer:  # fmt: skip
     """A peer from a torch optimizer instance, or from its class/name plus shapes and hyperparameters.
 
     Args:
-        optimizer_or_name: ``torch.optim.Adam(params, ...)`` (its param groups, shapes and dtype
-            are read), or ``torch.optim.Adam`` / ``"Adam"`` / ``"torch.optim.Adam"``.
+        optimizer_or_name: any ``torch.optim.Optimizer`` instance, freshly constructed (its param
+            groups, shapes and dtype are read; it is copied, never stepped), or a class
+            (``torch.optim.Adam``, a subclass, a third-party class) or torch.optim's class name
+            (``"Adam"``, ``"torch.optim.Adam"``).
         shapes: parameter shapes when a class/name is given (default ``[(7,)]``).
         dtype: ``torch.float64`` (default) or ``torch.float32``, or the numpy names.
-        hyperparams: constructor keywords when a class/name is given (torch fills the rest).
+        reference: the reference the optimizer should match (``ref.lion(lr=1e-3)`` or a
+            ``ReferenceSpec``). Without it, the reference is read from the configuration of
+            torch.optim's own classes only; any other class (a subclass or a third-party class,
+            whatever its name) raises ``NotComparable`` asking for it.
+        hyperparams: constructor keywords when a class/name is given (the class fills the rest).
     """
+    spec = _as_spec(reference)
     if isinstance(optimizer_or_name, _T.optim.Optimizer):
         if shapes is not None or hyperparams or dtype is not None:
             raise ValueError("pass shapes/dtype/hyperparameters only with a class or name, not an instance")
-        config, shp, dt = _config(optimizer_or_name)
-        return TorchPeer(type(optimizer_or_name), config, shp, dt)
-    cls = _resolve_class(optimizer_or_name)
-    shp = [(7,)] if shapes is None else [tuple(int(d) for d in s) for s in shapes]
-    if not shp or any(int(np.prod(s)) < 1 for s in shp):
-        raise ValueError(f"shapes must be a non-empty list of non-empty shapes, got {shapes!r}")
-    dt = _torch_dtype(dtype)
-    probe = cls([_T.zeros(s, dtype=dt, requires_grad=True) for s in shp], **hyperparams)
-    config, _, _ = _config(probe)
-    return TorchPeer(cls, config, shp, dt)
+        opt = optimizer_or_name
+    else:
+        cls = _resolve_class(optimizer_or_name)
+        shp = [(7,)] if shapes is None else [tuple(int(d) for d in s) for s in shapes]
+        if not shp or any(int(np.prod(s)) < 1 for s in shp):
+            raise ValueError(f"shapes must be a non-empty list of non-empty shapes, got {shapes!r}")
+        dt = _torch_dtype(dtype)
+        opt = cls([_T.zeros(s, dtype=dt, requires_grad=True) for s in shp], **hyperparams)
+    return TorchPeer(opt, spec if spec is not None else _claimed_spec(opt))
+
+
+def _claimed_spec(optimizer: Any) -> ReferenceSpec:
+    """The reference read from the configuration of one of torch.optim's own classes."""
+    cls = type(optimizer)
+    if not is_torch_own(optimizer):
+        own = getattr(_T.optim, cls.__name__, None)
+        kind = "a subclass of torch's" if isinstance(own, type) and issubclass(cls, own) else "not torch.optim's own class"
+        raise NotComparable(
+            f"{class_label(cls)} is {kind}; its update rule cannot be inferred from its name: pass the "
+            "reference explicitly (assert_conforms(opt, ref.lion(lr=1e-3)), torch_peer(opt, reference=...))"
+        )
+    _group_config(optimizer)  # differing groups are refused before any mapping
+    return _spec(cls.__name__, optimizer.param_groups[0])
 
 
 def _torch_dtype(dtype: Any) -> Any:
@@ -212,8 +317,6 @@ def _torch_dtype(dtype: Any) -> Any:
     if name not in ("float64", "float32"):
         raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
     return getattr(_T, name)
-
-
 
 
 # ----------------------------------------------------------------------------------------------
