@@ -1,0 +1,242 @@
+"""Fast tests of tools/ (the false-alarm script and the mutation tool): parsing, statistics,
+aggregation, the cache and its fingerprints, mutant application on a scratch tree. No check is run
+at length here; the tools' long runs are scripts, not tests."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+from theory_checks import CHECKS
+from tools import false_alarms as fa
+
+# ----------------------------------------------------------------------------------------------
+# false_alarms: parsing
+
+
+def test_parse_seeds_ranges_and_lists() -> None:
+    assert fa.parse_seeds("0-4") == [0, 1, 2, 3, 4]
+    assert fa.parse_seeds("7") == [7]
+    assert fa.parse_seeds("0-2, 10,5-6,2") == [0, 1, 2, 5, 6, 10]
+    assert fa.format_seeds([0, 1, 2, 5, 6, 10]) == "0-2,5-6,10"
+    assert fa.parse_seeds(fa.format_seeds(list(range(3, 250)))) == list(range(3, 250))
+
+
+@pytest.mark.parametrize("bad", ["", "a", "1-", "-3", "5-2", "1,,2", "0-x"])
+def test_parse_seeds_rejects(bad: str) -> None:
+    with pytest.raises(fa.UsageError, match="--seeds"):
+        fa.parse_seeds(bad)
+
+
+def test_parse_only() -> None:
+    known = ("a", "b", "c")
+    assert fa.parse_only(None, known) == ["a", "b", "c"]
+    assert fa.parse_only(["c,a", "a"], known) == ["c", "a"]
+    with pytest.raises(fa.UsageError, match="unknown check.*zz"):
+        fa.parse_only(["a,zz"], known)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--tier", "slow"], "--tier must be quick or full"),
+        (["--jobs", "0"], "--jobs must be >= 1"),
+        (["--budget", "1.5"], "--budget must be in"),
+        (["--seeds", "3-1"], "--seeds"),
+        (["--only", "nope"], "--only: unknown"),
+        (["--cache", "/nonexistent-dir-xyz/c.jsonl"], "--cache: folder"),
+    ],
+)
+def test_main_bad_arguments_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert fa.main([*argv, "--cached-only", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------------------------
+# false_alarms: statistics
+
+
+def test_upper_limit_matches_closed_form() -> None:
+    # k = 0: the one-sided limit solves (1 - p)^n = 0.05
+    assert fa.upper_limit(0, 200) == pytest.approx(1 - 0.05 ** (1 / 200), rel=1e-9)
+    assert 0.0148 < fa.upper_limit(0, 200) < 0.0150
+    assert fa.upper_limit(5, 5) == 1.0
+    # k > 0: P(Bin(n, ucl) <= k) = 0.05 (definition of the exact limit)
+    u = fa.upper_limit(3, 100)
+    assert stats.binom.cdf(3, 100, u) == pytest.approx(0.05, rel=1e-6)
+
+
+def test_clopper_pearson_definition() -> None:
+    lo, hi = fa.clopper_pearson(4, 50)
+    assert stats.binom.sf(3, 50, lo) == pytest.approx(0.025, rel=1e-6)  # P(X >= 4 | lo)
+    assert stats.binom.cdf(4, 50, hi) == pytest.approx(0.025, rel=1e-6)  # P(X <= 4 | hi)
+    assert fa.clopper_pearson(0, 10)[0] == 0.0 and fa.clopper_pearson(10, 10)[1] == 1.0
+    with pytest.raises(ValueError):
+        fa.clopper_pearson(3, 2)
+
+
+def _rec(check: str, seed: int, holds: bool, p: float | None = 0.5, *, tier: str = "quick") -> fa.RunRecord:
+    rows = (
+        fa.RowRecord("slope", "stat", holds, p),
+        fa.RowRecord("bound", "bound", True, None),
+        fa.RowRecord("figure", "report", None, None),
+    )
+    return fa.RunRecord(check, tier, seed, "fp", holds, 1.0, rows, None if holds else None)
+
+
+def test_summarize_counts_runs_rows_and_complete_seeds() -> None:
+    recs = [_rec("a", s, holds=s != 3, p=(s + 0.5) / 10) for s in range(10)]
+    recs += [_rec("b", s, holds=s not in (3, 4)) for s in range(8)]  # b lacks seeds 8, 9
+    recs.append(_rec("a", 0, holds=False, tier="full"))  # another tier: ignored
+    recs.append(_rec("c", 0, holds=False))  # not selected: ignored
+    s = fa.summarize(recs, ["a", "b"], list(range(10)), tier="quick", budget=0.02, run_alpha=0.01)
+    a, b = s.checks
+    assert (a.runs, a.failures, a.failed_seeds) == (10, 1, (3,))
+    assert (b.runs, b.failures) == (8, 2)
+    assert a.rate == 0.1 and b.rate == 0.25
+    assert s.run.sum_check_rates == pytest.approx(0.35)
+    # per run: only seeds 0-7 are complete; 3 fails (both), 4 fails (b)
+    assert s.run.runs == 8 and s.run.failures == 2
+    assert s.run.failed_seeds == ((3, ("a", "b")), (4, ("b",)))
+    assert s.run.ucl95 == pytest.approx(fa.upper_limit(2, 8))
+    # rows: report rows left out; p-values (0.05, 0.15, ..., 0.95) are exactly uniform quantiles
+    keys = [(r.check, r.quantity) for r in s.rows]
+    assert keys == [("a", "slope"), ("a", "bound"), ("b", "slope"), ("b", "bound")]
+    slope_a = s.rows[0]
+    assert slope_a.n_p == 10 and slope_a.failures == 1
+    assert slope_a.frac_p05 == 0.0 and slope_a.frac_p01 == 0.0 and slope_a.min_p == pytest.approx(0.05)
+    assert slope_a.ks_p is not None and slope_a.ks_p > 0.9
+    assert s.rows[1].n_p == 0 and s.rows[1].ks_p is None and s.rows[1].frac_p05 is None
+
+
+def test_summarize_flags_non_uniform_p_values() -> None:
+    recs = [_rec("a", s, holds=True, p=0.001 * (s + 1)) for s in range(40)]
+    s = fa.summarize(recs, ["a"], list(range(40)), tier="quick", budget=0.02, run_alpha=0.01)
+    row = s.rows[0]
+    assert row.frac_p05 == 1.0 and row.frac_p01 == pytest.approx(9 / 40)  # p = 0.001 .. 0.009
+    assert row.ks_p is not None and row.ks_p < 1e-10
+
+
+def test_verdict_uses_the_upper_limit() -> None:
+    ok = fa.summarize([_rec("a", s, True) for s in range(200)], ["a"], list(range(200)),
+                      tier="quick", budget=0.02, run_alpha=0.01)
+    assert fa.verdict(ok) and ok.run.ucl95 < 0.015
+    few = fa.summarize([_rec("a", s, True) for s in range(100)], ["a"], list(range(100)),
+                       tier="quick", budget=0.02, run_alpha=0.01)
+    assert not fa.verdict(few)  # 0/100 has upper limit 2.95 %
+    none = fa.summarize([], ["a"], [0, 1], tier="quick", budget=0.02, run_alpha=0.01)
+    assert none.run.runs == 0 and not fa.verdict(none)
+    assert "no complete run" in fa.format_summary(none, [0, 1])
+
+
+def test_text_table_aligns() -> None:
+    t = fa.text_table(("x", "num"), [("ab", "1"), ("c", "123")], right=(False, True))
+    lines = t.splitlines()
+    assert lines[0] == "x   num" and lines[2] == "ab    1" and lines[3] == "c   123"
+    with pytest.raises(ValueError):
+        fa.text_table(("a",), [("1", "2")])
+
+
+# ----------------------------------------------------------------------------------------------
+# false_alarms: cache and fingerprints
+
+
+def test_cache_round_trip_skips_bad_lines(tmp_path: Path) -> None:
+    cache = fa.Cache(str(tmp_path / "c.jsonl"))
+    assert cache.load() == {}
+    r1 = fa.RunRecord("a", "quick", 1, "f1", True, 0.5, (fa.RowRecord("q", "stat", True, 0.3),))
+    r2 = fa.RunRecord("a", "quick", 1, "f1", False, 0.7, (), error="ValueError: boom", warnings=("W",))
+    cache.append(r1)
+    with open(cache.path, "a", encoding="utf-8") as f:
+        f.write("{not json\n\n")
+    cache.append(r2)
+    loaded = cache.load()
+    assert list(loaded) == [("a", "quick", 1, "f1")]
+    assert loaded[("a", "quick", 1, "f1")] == r2  # the later line wins
+
+
+def test_run_record_json_has_no_nan() -> None:
+    r = fa.RunRecord("a", "quick", 0, "f", True, 0.1, (fa.RowRecord("q", "stat", True, fa._finite_or_none(math.nan)),))
+    assert json.loads(r.to_json())["rows"][0]["p_value"] is None
+
+
+def _tree(root: Path) -> tuple[Path, Path]:
+    checks, ref = root / "theory_checks", root / "reference"
+    for d in (checks, ref / "conform", ref / "problems"):
+        d.mkdir(parents=True, exist_ok=True)
+    files = {
+        checks / "__init__.py": "",
+        checks / "_base.py": "B",
+        checks / "_stats.py": "S",
+        checks / "_plot.py": "P",
+        checks / "_template.py": "T",
+        checks / "one.py": "from ._stats import x\nfrom .helper_check import y\n",
+        checks / "helper_check.py": "H",
+        checks / "two.py": "2",
+        ref / "__init__.py": "",
+        ref / "adam.py": "A",
+        ref / "cli.py": "C",
+        ref / "problems" / "linear.py": "L",
+        ref / "conform" / "engine.py": "E",
+    }
+    for p, text in files.items():
+        p.write_text(text)
+    return checks, ref
+
+
+def test_fingerprint_tracks_exactly_the_named_files(tmp_path: Path) -> None:
+    checks, ref = _tree(tmp_path)
+
+    def fp(name: str) -> str:
+        return fa.fingerprint(name, checks_dir=checks, ref_dir=ref)
+
+    base_one, base_two = fp("one"), fp("two")
+    assert base_one != base_two
+    assert [p.name for p in fa.check_files(checks, "one")] == ["helper_check.py", "one.py"]
+    # files that must not matter: conform, cli, plot helper, template, another check
+    for p in (ref / "conform" / "engine.py", ref / "cli.py", checks / "_plot.py", checks / "_template.py"):
+        p.write_text("changed")
+        assert (fp("one"), fp("two")) == (base_one, base_two), p
+    (checks / "two.py").write_text("changed")
+    assert fp("one") == base_one and fp("two") != base_two
+    # files that must matter
+    for p in (ref / "problems" / "linear.py", checks / "_stats.py", checks / "helper_check.py", checks / "one.py"):
+        before = fp("one")
+        p.write_text(p.read_text() + "#")
+        assert fp("one") != before, p
+
+
+def test_fingerprint_of_the_real_tree_is_stable() -> None:
+    assert fa.fingerprint(CHECKS[0]) == fa.fingerprint(CHECKS[0])
+    assert len({fa.fingerprint(n) for n in CHECKS}) == len(CHECKS)
+
+
+def test_main_from_cache_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    names = list(CHECKS[:2])
+    path = tmp_path / "c.jsonl"
+    cache = fa.Cache(str(path))
+    fps = {n: fa.fingerprint(n) for n in names}
+    for s in range(200):
+        for n in names:
+            cache.append(fa.RunRecord(n, "quick", s, fps[n], True, 0.1, (fa.RowRecord("q", "stat", True, 0.5),)))
+    cache.append(fa.RunRecord(names[0], "quick", 5, "old-code", False, 0.1, ()))  # stale: ignored
+    argv = ["--only", ",".join(names), "--seeds", "0-199", "--cached-only", "--cache", str(path), "--no-progress"]
+    report = tmp_path / "r.json"
+    assert fa.main([*argv, "--report-json", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "complete runs      200" in out and "WITHIN budget" in out
+    doc = json.loads(report.read_text())
+    assert doc["meta"]["verdict"] is True and doc["run"]["runs"] == 200 and doc["run"]["failures"] == 0
+    # two failing runs: 95 % upper limit 3.1 % > 2 %
+    for s in (7, 9):
+        cache.append(fa.RunRecord(names[1], "quick", s, fps[names[1]], False, 0.1, (), error="X: y"))
+    assert fa.main(argv) == 1
+    out = capsys.readouterr().out
+    assert "OVER budget" in out and "seed 7: X: y" in out
+    # fewer seeds than asked: only complete runs count
+    assert fa.main([*argv[:3], "0-249", *argv[4:]]) == 1
