@@ -27,7 +27,8 @@ Conventions:
       built inside F so that ``lr`` may be an autograd box.
     * (H4) works on log eta because eta must stay positive and the loss varies on a log scale of
       eta; d F / d s = eta F'(eta). A trial whose F is not finite (the unrolled run diverged)
-      (or whose steps met a non-finite gradient) fails the Armijo test and the step is halved;
+      (or whose steps met a non-finite gradient, or whose e^s overflows) fails the Armijo test
+      and the step is halved;
       grid and random search count it as F = inf.
     * Every result counts its ``evaluations``: forward unrolls (F) and forward+backward unrolls
       (F and F'), so that the methods can be compared at equal cost.
@@ -184,7 +185,8 @@ def tune_lr(
     (a first move of alpha0 in log lr, i.e. a factor e^alpha0 in lr), then the Barzilai-Borwein
     length alpha_k = (s_k - s_{k-1}) / (g_k - g_{k-1}) when that is positive (in 1-D it is the
     secant Newton step), else alpha0 / |g_k|. alpha_k is halved until F(e^{s_{k+1}}) <= F(lr_k) -
-    c1 alpha_k g_k^2 (a diverged trial, F = inf, fails the test).
+    c1 alpha_k g_k^2 (a diverged trial, F = inf, fails the test, and so does a trial whose
+    e^{s_{k+1}} overflows to inf or underflows to 0: it is never evaluated).
 
     Args:
         F: the objective lr -> F(lr) (e.g. ``validation_objective(...)``), traceable in lr.
@@ -219,7 +221,7 @@ def tune_lr(
         accepted = False
         for _ in range(max_halvings):
             s_new = s - alpha * gs  # (H4)
-            trial = _eval(F, math.exp(s_new))
+            trial = _eval(F, lr_new) if 0.0 < (lr_new := _exp(s_new)) < math.inf else math.inf
             evals += 1
             if trial <= value - c1 * alpha * gs * gs:
                 accepted = True
@@ -235,6 +237,15 @@ def tune_lr(
         grads.append(g)
     return SearchResult(lr=lrs[-1], value=values[-1], lrs=tuple(lrs), values=tuple(values),
                         grads=tuple(grads), evaluations=evals, method="hypergradient")  # fmt: skip
+
+
+def _exp(s: float) -> float:
+    """e^s, with inf for an s beyond float64's range (a Barzilai-Borwein step can ask for e^797):
+    tune_lr treats a trial lr of inf or 0 as a failed Armijo test, so the step is halved."""
+    try:
+        return math.exp(s)
+    except OverflowError:
+        return math.inf
 
 
 def grid_search(F: Objective, lrs: Sequence[float]) -> SearchResult:
