@@ -44,6 +44,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .._types import Array
+from .adapt import as_spec
 from .core import NotComparable, ReferenceSpec, ShapedPeer
 
 try:
@@ -143,36 +144,27 @@ def _spec(name: str, hp: dict[str, Any]) -> ReferenceSpec:
     raise NotComparable(f"optax.{name} has no reference mapping (supported: {', '.join(SUPPORTED)})")
 
 
-class OptaxPeer(ShapedPeer):
-    """An optax optimizer built by the adapter from recorded keyword arguments."""
+class TransformationPeer(ShapedPeer):
+    """Any optax ``GradientTransformation`` over parameter blocks of fixed shapes, with the
+    reference it should match given explicitly (optax transformations do not expose their
+    hyperparameters). ``update`` is jit-compiled; a transformation that cannot be traced runs
+    without jit."""
 
-    def __init__(self, name: str, kwargs: dict[str, Any], shapes: Shapes, dtype: Any) -> None:
-        fn: Callable[..., Any] | None = getattr(_OPTAX, name, None)
-        if fn is None or not callable(fn):
-            raise ValueError(f"optax has no optimizer {name!r}")
-        sig = inspect.signature(fn)
-        unknown = sorted(set(kwargs) - set(sig.parameters))
-        if unknown:
-            raise ValueError(f"optax.{name}: unknown keyword(s) {unknown}; valid: {sorted(sig.parameters)}")
-        self.hyperparams = {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
-        self.hyperparams.update(kwargs)
-        missing = [k for k, p in sig.parameters.items() if p.default is inspect.Parameter.empty and k not in kwargs]
-        if missing:
-            raise ValueError(f"optax.{name} needs {missing}")
-        self.kwargs = dict(kwargs)
-        self.optax_name = name
-        self._spec = _spec(name, self.hyperparams)
-        self._spec.build()
-        self.tx = fn(**kwargs)
+    def __init__(self, tx: Any, spec: ReferenceSpec, shapes: Shapes, dtype: Any, label: str) -> None:
+        if not is_transformation(tx):
+            raise TypeError(f"expected an optax GradientTransformation, got {type(tx).__name__}")
         super().__init__(shapes)
+        self.tx = tx
+        self._spec = spec
+        self._spec.build()
         self._np_dtype = np.dtype(dtype if dtype is not None else np.float64)
         if self._np_dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
             raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
-        self._update = _J.jit(self.tx.update)
+        self._update: Callable[..., Any] = _J.jit(tx.update)
+        self._jitted = True
         self._params: Any = None
         self._state: Any = None
-        shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-        self._name = f"optax.{name}({shown}) [{self._np_dtype}]"
+        self._name = f"{label} [{self._np_dtype}]"
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -187,9 +179,55 @@ class OptaxPeer(ShapedPeer):
         self._state = self.tx.init(self._params)
 
     def step(self, grad: Array) -> Array:
-        updates, self._state = self._update(self._tree(grad), self._state, self._params)
+        if self._params is None:
+            raise RuntimeError("call start(params) before step(grad)")
+        g = self._tree(grad)
+        try:
+            updates, state = self._update(g, self._state, self._params)
+        except Exception:
+            if not self._jitted:
+                raise
+            self._update, self._jitted = self.tx.update, False  # not traceable: plain calls from now on
+            updates, state = self._update(g, self._state, self._params)
+        self._state = state
         self._params = _OPTAX.apply_updates(self._params, updates)
         return np.concatenate([np.asarray(p, dtype=np.float64).ravel() for p in self._params])
+
+
+class OptaxPeer(TransformationPeer):
+    """An optax optimizer built by the adapter from its name and recorded keyword arguments; the
+    reference is translated from them (``_spec``) unless given explicitly."""
+
+    def __init__(self, name: str, kwargs: dict[str, Any], shapes: Shapes, dtype: Any,
+                 spec: ReferenceSpec | None = None) -> None:  # fmt: skip
+        fn: Callable[..., Any] | None = getattr(_OPTAX, name, None)
+        if fn is None or not callable(fn) or name.startswith("_"):
+            raise ValueError(f"optax has no optimizer {name!r}")
+        sig = inspect.signature(fn)
+        unknown = sorted(set(kwargs) - set(sig.parameters))
+        if unknown:
+            raise ValueError(f"optax.{name}: unknown keyword(s) {unknown}; valid: {sorted(sig.parameters)}")
+        self.hyperparams = {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
+        self.hyperparams.update(kwargs)
+        missing = [k for k, p in sig.parameters.items() if p.default is inspect.Parameter.empty and k not in kwargs]
+        if missing:
+            raise ValueError(f"optax.{name} needs {missing}")
+        self.kwargs = dict(kwargs)
+        self.optax_name = name
+        claimed = spec if spec is not None else _spec(name, self.hyperparams)
+        tx = fn(**kwargs)
+        if not is_transformation(tx):
+            raise ValueError(f"optax.{name}(...) does not return a GradientTransformation")
+        shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        super().__init__(tx, claimed, shapes, dtype, f"optax.{name}({shown})")
+
+
+def is_transformation(obj: Any) -> bool:
+    """Whether ``obj`` is an optax ``GradientTransformation`` (or one with extra args)."""
+    return isinstance(obj, _OPTAX.GradientTransformation) or (
+        callable(getattr(obj, "init", None)) and callable(getattr(obj, "update", None))
+        and type(obj).__module__.startswith("optax")
+    )  # fmt: skip
 
 
 def required_learning_rate(name: str) -> bool:
@@ -201,20 +239,42 @@ def required_learning_rate(name: str) -> bool:
     return p is not None and p.default is inspect.Parameter.empty
 
 
-def optax_peer(name: str, shapes: Shapes | None = None, *, dtype: Any = None, **kwargs: Any) -> OptaxPeer:
-    """A peer from an optax optimizer's name and keyword arguments (recorded, then translated).
+def optax_peer(
+    name_or_transformation: Any, shapes: Shapes | None = None, *, dtype: Any = None, reference: Any = None,
+    **kwargs: Any,
+) -> TransformationPeer:  # fmt: skip
+    """A peer from an optax optimizer's name and keyword arguments, or from any optax
+    ``GradientTransformation`` with its reference given explicitly.
 
     Args:
-        name: ``"adam"`` or ``"optax.adam"`` (see ``SUPPORTED``).
+        name_or_transformation: ``"adam"`` or ``"optax.adam"`` (see ``SUPPORTED``; the keywords
+            are recorded and translated), or a ``GradientTransformation`` (``optax.chain(...)``,
+            a third-party one), which needs ``reference``.
         shapes: parameter shapes (a list of arrays, as a model's parameters); default ``[(7,)]``.
         dtype: ``"float64"`` (default; jax_enable_x64 is on) or ``"float32"``.
+        reference: the reference to match (``ref.adam(lr=1e-3)`` or a ``ReferenceSpec``); with a
+            name, it replaces the translation, so optimizers outside ``SUPPORTED`` can be compared.
         kwargs: the optax function's keyword arguments (its own defaults fill the rest).
     """
-    short = name.split(".")[-1]
+    spec = as_spec(reference)
     shp = [(7,)] if shapes is None else [tuple(int(d) for d in s) for s in shapes]
     if not shp or any(int(np.prod(s)) < 1 for s in shp):
         raise ValueError(f"shapes must be a non-empty list of non-empty shapes, got {shapes!r}")
-    return OptaxPeer(short, kwargs, shp, dtype)
+    if isinstance(name_or_transformation, str):
+        return OptaxPeer(name_or_transformation.split(".")[-1], kwargs, shp, dtype, spec)
+    if not is_transformation(name_or_transformation):
+        raise TypeError(
+            f"expected an optax optimizer name or a GradientTransformation, got {type(name_or_transformation).__name__}"
+        )
+    if kwargs:
+        raise ValueError(f"keywords {sorted(kwargs)} go with an optax name, not with a built GradientTransformation")
+    if spec is None:
+        raise NotComparable(
+            "an optax GradientTransformation does not expose its hyperparameters: pass the reference "
+            "explicitly (assert_conforms(tx, ref.adam(lr=1e-3)), optax_peer(tx, reference=...)) or name "
+            "the optimizer (optax_peer('adam', learning_rate=1e-3))"
+        )
+    return TransformationPeer(name_or_transformation, spec, shp, dtype, "optax GradientTransformation")
 
 
-__all__ = ["SUPPORTED", "OptaxPeer", "optax_peer", "required_learning_rate"]
+__all__ = ["SUPPORTED", "OptaxPeer", "TransformationPeer", "is_transformation", "optax_peer", "required_learning_rate"]

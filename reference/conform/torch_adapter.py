@@ -37,9 +37,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._core import Optimizer
 from .._types import Array
-from .core import NotComparable, ReferenceSpec, ShapedPeer, spec_of
+from .adapt import as_spec
+from .core import NotComparable, ReferenceSpec, ShapedPeer
 
 try:
     import torch
@@ -119,15 +119,16 @@ def is_torch_own(optimizer: Any) -> bool:
     """Whether ``optimizer`` is an instance of one of torch.optim's own classes, exactly (not a
     subclass, not a third-party class of the same name): only then is its configuration read by
     class name."""
-    cls = type(optimizer)
+    return _is_own_class(type(optimizer))
+
+
+def _is_own_class(cls: type) -> bool:
     return cls.__module__.startswith("torch.optim") and getattr(_T.optim, cls.__name__, None) is cls
 
 
 def class_label(cls: type) -> str:
     """``torch.optim.Adam`` for torch's own classes, else ``module.QualifiedName``."""
-    if cls.__module__.startswith("torch.optim") and getattr(_T.optim, cls.__name__, None) is cls:
-        return f"torch.optim.{cls.__name__}"
-    return f"{cls.__module__}.{cls.__qualname__}"
+    return f"torch.optim.{cls.__name__}" if _is_own_class(cls) else f"{cls.__module__}.{cls.__qualname__}"
 
 
 class TorchPeer(ShapedPeer):
@@ -224,8 +225,14 @@ def _group_config(optimizer: Any) -> dict[str, Any]:
 
 
 def _copy(optimizer: Any) -> Any:
+    """A deep copy of every attribute. Not ``copy.deepcopy(optimizer)``: torch's
+    ``Optimizer.__getstate__`` keeps only defaults, state and param_groups, and a third-party
+    class's own attributes (a flag, a base optimizer) would be lost. One memo for the whole
+    ``__dict__`` keeps the param-group tensors and the state's keys the same objects."""
     try:
-        return copy.deepcopy(optimizer)
+        new = object.__new__(type(optimizer))
+        new.__dict__.update(copy.deepcopy(optimizer.__dict__))
+        return new
     except Exception as e:  # an optimizer holding something that cannot be copied
         raise NotComparable(
             f"{class_label(type(optimizer))} cannot be copied for independent runs ({type(e).__name__}: {e})"
@@ -252,14 +259,6 @@ def _numpy_dtype(torch_dtype: Any) -> np.dtype[Any]:
         raise NotComparable(f"parameters of dtype {torch_dtype} are not a real floating-point type") from None
 
 
-def _as_spec(reference: Any) -> ReferenceSpec | None:
-    if reference is None or isinstance(reference, ReferenceSpec):
-        return reference
-    if isinstance(reference, Optimizer):
-        return spec_of(reference)
-    raise TypeError(f"reference must be a reference optimizer (ref.adam(lr=1e-3)) or a ReferenceSpec, got {reference!r}")
-
-
 def torch_peer(
     optimizer_or_name: Any, shapes: Shapes | None = None, *, dtype: Any = None, reference: Any = None,
     **hyperparams: Any,
@@ -279,7 +278,7 @@ def torch_peer(
             whatever its name) raises ``NotComparable`` asking for it.
         hyperparams: constructor keywords when a class/name is given (the class fills the rest).
     """
-    spec = _as_spec(reference)
+    spec = as_spec(reference)
     if isinstance(optimizer_or_name, _T.optim.Optimizer):
         if shapes is not None or hyperparams or dtype is not None:
             raise ValueError("pass shapes/dtype/hyperparameters only with a class or name, not an instance")
@@ -298,11 +297,11 @@ def _claimed_spec(optimizer: Any) -> ReferenceSpec:
     """The reference read from the configuration of one of torch.optim's own classes."""
     cls = type(optimizer)
     if not is_torch_own(optimizer):
-        own = getattr(_T.optim, cls.__name__, None)
-        kind = "a subclass of torch's" if isinstance(own, type) and issubclass(cls, own) else "not torch.optim's own class"
+        bases = [c for c in cls.__mro__[1:] if c is not _T.optim.Optimizer and _is_own_class(c)]
+        kind = f"a subclass of torch's {class_label(bases[0])}" if bases else "not torch.optim's own class"
         raise NotComparable(
-            f"{class_label(cls)} is {kind}; its update rule cannot be inferred from its name: pass the "
-            "reference explicitly (assert_conforms(opt, ref.lion(lr=1e-3)), torch_peer(opt, reference=...))"
+            f"{class_label(cls)} is {kind}; its update rule is not inferred from a class name: pass the "
+            "reference explicitly (assert_conforms(opt, ref.NAME(...)) or torch_peer(opt, reference=...))"
         )
     _group_config(optimizer)  # differing groups are refused before any mapping
     return _spec(cls.__name__, optimizer.param_groups[0])
