@@ -1,211 +1,339 @@
 r"""Gradient-based HPO: the hypergradient through unrolled steps is exact, and hypergradient
-descent on the learning rate reaches the grid-search optimum.
+descent on the learning rate ends at least as low as a grid search.
 
 Claim:
     (i) F'(eta) = d/deta L_val(theta_n(eta)), computed by reverse-mode autograd through n unrolled
-    steps of ``ref.make("gd", lr=eta)`` (reference/hpo.py, eq. H3), equals the central finite
-    difference (F(eta + h) - F(eta - h)) / 2h within the FD's own error bound. (ii) Hypergradient
-    descent on log eta (eq. H4) reaches a validation loss at least as low as the best point of a
-    grid search over eta: F(eta_HD) <= min_{eta in G} F(eta) (seed 003, "Gradient-Based HPO:
-    differentiable hyperparameters" versus "Grid or Random Search: simple but inefficient").
+    steps of ``ref.make("gd", lr=eta)`` (``hpo.hypergradient``, eq. H3), is the exact derivative.
+    (ii) Hypergradient descent on log eta (``hpo.tune_lr``, eq. H4) reaches a validation loss at
+    least as low as a grid search over eta can find in the same basin of F: F(eta_HD) <= F(eta)
+    for every grid point eta in HD's basin (seed 003, "Gradient-Based HPO: differentiable
+    hyperparameters" versus "Grid or Random Search: simple but inefficient"). A descent method is
+    local: F(eta) is not always unimodal here (one full seed in 30 has a better minimum at 1/L than
+    the one HD reaches from 0.03/L), so the comparison is within the basin, and how often HD also
+    beats the whole grid is reported.
 
 Setup:
     Per seed: a linear model y = X w + 3 e, w, X, e standard normal, d = 20, n_train = 25,
     n_val = 200; L_train, L_val mean squared errors; theta_0 = 0; n = 20 full-batch GD steps
-    (the hypergradient goes through every one of them). L = lambda_max(2 X^T X / n_train).
-    (i) at eta ~ log-uniform [0.05, 0.8] / L. (ii) grid G: 17 log-spaced rates in [0.01, 1] / L
-    (``hpo.grid_search``); HD (``hpo.tune_lr``) from eta_0 = 0.03 / L; random search
-    (``hpo.random_search``) on the grid's range with HD's number of evaluations, as a contrast.
-    Quick: 6 seeds; full: 30.
+    (the hypergradient goes through every one of them); L = lambda_max(2 X^T X / n_train).
+    (i) at two rates eta ~ log-uniform [0.05, 0.8] / L. (ii) HD from eta_0 = 0.03 / L; the grid
+    G: 17 log-spaced rates in [0.01, 1] / L. Quick: 4 seeds; full: 30.
+    The check computes F and F' itself, by a recursion written here (not the code under test):
+    theta_j = theta_{j-1} - eta g(theta_{j-1}), g(theta) = 2 X^T (X theta - y) / n_train, and the
+    forward-mode tangent t_j = d theta_j / d eta = t_{j-1} - g(theta_{j-1}) - eta H t_{j-1}
+    (H = 2 X^T X / n_train, t_0 = 0), so F'(eta) = grad L_val(theta_n)^T t_n. The grid, HD's end
+    point, HD's basin (the interval between the local maxima of F on either side of eta_HD, located
+    on an 800-point log grid over [min(0.01, eta_HD L / 2), 1.99] / L, GD's stable range) and the
+    global minimiser (that grid refined by ``scipy.optimize.minimize_scalar``, reported) all use
+    the check's F.
 
 Measured:
-    (i) max over seeds of |F'_autograd - F'_FD| / bound. (ii) the number of seeds with
-    F(eta_HD) <= F(grid best) + 2 eps_F, and the relative gaps. Contrast: random search at equal
-    cost against HD, mean relative excess with its t-interval (reported only: with a single
-    hyperparameter random search at equal cost comes within a fraction of a percent, so the
-    seed's "inefficient" is not a verdict this one-dimensional experiment can give).
+    (i) max over seeds and rates of |F'_autograd - F'_exact| / bound. (ii) the seeds with
+    F(eta_HD) <= F(best grid point in HD's basin) + rounding, with F the check's. Reported: the
+    seeds where HD beats the whole grid, HD's relative gap to the global minimum F*, its cost in
+    unrolled runs, and random search at HD's cost (the check's F at as many log-uniform rates as
+    HD used runs).
 
 Tolerance:
-    (i) derived: |FD - F'| <= h^2 M3 / 6 + eps_F / h, with M3 = max |F'''| over [eta - h, eta + h]
-    (closed form for GD on least squares, 9 points;
-    checked against triple autograd in the tests) and eps_F a first-order float64 running-error bound of F (the unrolled
-    GD steps are non-expansive for eta < 2/L, so the per-step rounding errors add up; then
-    ||grad L_val|| times that plus gamma_{d + n_val + 2} times F's absolute-value evaluation);
-    h = (3 eps_F / M3)^{1/3} minimises the bound. (ii) per seed, F(eta_HD) <= F(grid best) up to
-    2 eps_F (two evaluations' rounding): the grid point is one of the rates HD's continuous
-    search competes with, so a descent method that converges to the minimiser of a unimodal F
-    cannot end above it. Contrast (reported): 99.9 % t-interval over seeds.
+    Derived first-order float64 running-error bounds (gamma_m = m u / (1 - m u), Higham ch. 3;
+    O(u^2) terms dropped). Every gradient or Hessian-vector product with X (an inner product over
+    d and one over n_train, the subtraction, the scaling, the update) has componentwise error
+    <= gamma_G (|theta| + eta |g|_abs), G = 2 (d + n_train) + 4, with |g|_abs = 2 |X|^T (|X|
+    |theta| + |y|) / n_train. For eta < 2 / L, I - eta H is non-expansive, so the forward errors
+    add up: e_j = e_{j-1} + gamma_G || |theta_{j-1}| + eta |g|_abs ||. The tangent adds
+    ||H|| e_{j-1} and gamma_G || |t| + |g|_abs + eta |H| |t| || per step; autograd's adjoint
+    w_{j-1} = (I - eta H) w_j starts from grad L_val (error ||H_val|| e_n + gamma_{G_val} ||.||) and
+    adds gamma_G || |w| + eta |H| |w| || per step; its sum sum_j -w_j^T g_{j-1} has the errors of
+    its factors plus gamma_{d + n} sum |w_j|^T |g_{j-1}|. The row's bound is the sum of the two
+    computations' bounds. (ii) F(eta_HD) and the grid's best value are two evaluations of the
+    check's F, each within eps_F = ||grad L_val|| e_n + gamma_{d + n_val + 2} mean((|X_v| |theta| +
+    |y_v|)^2) of the exact F: the row allows 2 eps_F. No statistical rows.
 
 References:
     Seed 003, "Hyperparameter Optimisation (HPO) Methods"; Maclaurin, Duvenaud & Adams (2015),
-    ICML; Bengio (2000), Neural Computation 12; Bergstra & Bengio (2012), JMLR 13.
+    ICML; Bengio (2000), Neural Computation 12; Bergstra & Bengio (2012), JMLR 13; Higham (2002),
+    Accuracy and Stability of Numerical Algorithms, ch. 3.
 
 Sabotage:
+    "wrong-prediction": the check's exact derivative goes through n - 1 steps (an off-by-one in
+        the prediction): row (i) fails.
     "truncated": the hypergradient goes through the last unrolled step only (truncated
-        backpropagation, a common approximation): it no longer matches the FD (here it is about
-        20 times too small; HD with the Armijo test on the true F still ends near the optimum,
-        so it is row (i) that catches it).
-    "sign-flip": the hypergradient has the wrong sign (F(2 eta_fixed - eta)): the FD row fails and
-        HD cannot make an Armijo step.
+        backpropagation, a common approximation; about 20 times too small here): row (i) fails.
+    "sign-flip": the hypergradient has the wrong sign (F(2 eta_fixed - eta)): row (i) fails and
+        HD cannot make an Armijo step, so row (ii) fails too.
+    "lr-2pct": a bug planted in the optimizer the hypergradient goes through: the unrolled GD
+        steps use 1.02 eta (F_bug(eta) = F(1.02 eta)); autograd differentiates the buggy F, so
+        row (i) fails.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import time
-from typing import Any, Callable
-
+from dataclasses import dataclass
+from typing import Any
 
 import autograd.numpy as anp
 import numpy as np
+import scipy.optimize
 from autograd.tracer import getval
+from numpy.typing import NDArray
 
 import reference as ref
 from reference import hpo
 
-from ._base import CheckResult, Context, Row
-from ._stats import fmt, t_interval, trial_seeds
+from ._base import CheckResult, Context, Outcome, Row, report_row
+from ._stats import bound_row, fmt, t_interval, trial_seeds
 
 NAME = "hypergradient_hpo"
-CLAIM = "autograd hypergradient = FD; hypergradient descent on lr reaches the grid-search optimum"
+CLAIM = "autograd hypergradient = exact dF/deta; hypergradient descent on lr ends at least as low as the grid in its basin"
 SOURCE = "seed 003, 'HPO Methods': Gradient-Based HPO vs Grid or Random Search"
-SABOTAGE: tuple[str, ...] = ("truncated", "sign-flip")
+SABOTAGE: tuple[str, ...] = ("wrong-prediction", "truncated", "sign-flip", "lr-2pct")
+JUSTIFICATION = ("derived float64 running-error bounds of the unrolled steps, the tangent recursion and the autograd adjoint; "
+                 "HD vs grid up to two evaluations' rounding")  # fmt: skip
+STAT_ROWS = 0
 
 D, N_TR, N_VAL, STEPS, NOISE = 20, 25, 200, 20, 3.0
 GRID = (0.01, 1.0, 17)  # multiples of 1/L, number of rates
 ETA0 = 0.03
+N_ETAS = 2  # rates per seed for row (i)
+DENSE_HI, N_DENSE = 1.99, 800  # the dense grid (times 1/L) that locates HD's basin and F's minimum
 U = 2.0**-53
+Vec = NDArray[np.float64]
 
 
 def _gamma(m: int) -> float:
     return m * U / (1.0 - m * U)
 
 
-def _objective(Xtr: np.ndarray, ytr: np.ndarray, Xv: np.ndarray, yv: np.ndarray, sabotage: str | None) -> Callable[[Any], Any]:
+@dataclass(frozen=True)
+class Problem:
+    """One seed's least-squares problem (training and validation data)."""
+
+    Xtr: Vec
+    ytr: Vec
+    Xv: Vec
+    yv: Vec
+
+    @property
+    def L(self) -> float:
+        return float(np.linalg.eigvalsh(2.0 * self.Xtr.T @ self.Xtr / N_TR).max())
+
+
+@dataclass(frozen=True)
+class Exact:
+    """The check's own F(eta), F'(eta) and the rounding bounds of each computation."""
+
+    F: float
+    dF: float
+    eps_F: float  # bound on |computed F - F|
+    eps_tangent: float  # bound on |computed F' (forward tangent, here) - F'|
+    eps_adjoint: float  # bound on |autograd's reverse-mode F' - F'|
+
+
+def exact(p: Problem, eta: float, steps: int = STEPS) -> Exact:
+    """F, F' by the recursion and tangent of the Setup, with the running-error bounds of the
+    Tolerance section (evaluated along the check's own iterates)."""
+    Xa, Xva = np.abs(p.Xtr), np.abs(p.Xv)
+    gG, gGv = _gamma(2 * (D + N_TR) + 4), _gamma(2 * (D + N_VAL) + 4)
+    norm_h = float(np.linalg.eigvalsh(2.0 * p.Xtr.T @ p.Xtr / N_TR).max())
+
+    def hv(v: Vec) -> Vec:
+        return np.asarray(2.0 * p.Xtr.T @ (p.Xtr @ v) / N_TR)
+
+    def habs(v: Vec) -> Vec:
+        return np.asarray(2.0 * Xa.T @ (Xa @ np.abs(v)) / N_TR)
+
+    th, t = np.zeros(D), np.zeros(D)
+    e, e_t = 0.0, 0.0
+    gs: list[tuple[Vec, Vec]] = []
+    for _ in range(steps):
+        g = hv(th) - 2.0 * p.Xtr.T @ p.ytr / N_TR
+        g_abs = 2.0 * Xa.T @ (Xa @ np.abs(th) + np.abs(p.ytr)) / N_TR
+        gs.append((g, g_abs))
+        e_t += norm_h * e + gG * float(np.linalg.norm(np.abs(t) + g_abs + eta * habs(t)))
+        e += gG * float(np.linalg.norm(np.abs(th) + eta * g_abs))
+        th, t = th - eta * g, t - g - eta * hv(t)
+    r = p.Xv @ th - p.yv
+    grad_val = 2.0 * p.Xv.T @ r / N_VAL
+    norm_hv = float(np.linalg.eigvalsh(2.0 * p.Xv.T @ p.Xv / N_VAL).max())
+    err_gv = norm_hv * e + gGv * float(np.linalg.norm(2.0 * Xva.T @ (Xva @ np.abs(th) + np.abs(p.yv)) / N_VAL))
+    f_abs = float(np.mean((Xva @ np.abs(th) + np.abs(p.yv)) ** 2))
+    eps_F = float(np.linalg.norm(grad_val)) * e + _gamma(D + N_VAL + 2) * f_abs
+    dF = float(grad_val @ t)
+    eps_tangent = float(np.linalg.norm(t)) * err_gv + float(np.linalg.norm(grad_val)) * e_t + _gamma(D) * float(np.abs(grad_val) @ np.abs(t))
+    # autograd's adjoint: w_n = grad L_val, w_{j-1} = (I - eta H) w_j; dF = sum_j -w_j^T g_{j-1}
+    w, err_w, eps_adj, acc = grad_val, err_gv, 0.0, 0.0
+    e_j = e  # forward error bound of theta_{j-1} (non-decreasing in j, so e bounds every one)
+    for g, g_abs in reversed(gs):
+        eps_adj += float(np.linalg.norm(g)) * err_w + float(np.linalg.norm(w)) * (norm_h * e_j + gG * float(np.linalg.norm(g_abs)))
+        acc += float(np.abs(w) @ np.abs(g))
+        err_w += gG * float(np.linalg.norm(np.abs(w) + eta * habs(w)))
+        w = w - eta * hv(w)
+    eps_adj += _gamma(D + steps) * acc
+    return Exact(F=float(np.mean(r * r)), dF=dF, eps_F=eps_F, eps_tangent=eps_tangent, eps_adjoint=eps_adj)
+
+
+def F_values(p: Problem, etas: Vec) -> Vec:
+    """The check's F at many rates at once (the recursion of the Setup, vectorised over eta)."""
+    th = np.zeros((D, etas.size))
+    b = 2.0 * p.Xtr.T @ p.ytr / N_TR
+    for _ in range(STEPS):
+        th = th - etas * (2.0 * p.Xtr.T @ (p.Xtr @ th) / N_TR - b[:, None])
+    return np.asarray(np.mean((p.Xv @ th - p.yv[:, None]) ** 2, axis=0))
+
+
+def objective_under_test(p: Problem, sabotage: str | None) -> hpo.Objective:
+    """F(eta) as the code under test computes it (``hpo.validation_objective`` of ref GD), with
+    the planted bugs of the Sabotage section."""
+
     def train_grad(th: Any) -> Any:
-        return 2.0 * anp.dot(Xtr.T, anp.dot(Xtr, th) - ytr) / N_TR
+        return 2.0 * anp.dot(p.Xtr.T, anp.dot(p.Xtr, th) - p.ytr) / N_TR
 
     def val_loss(th: Any) -> Any:
-        return anp.mean((anp.dot(Xv, th) - yv) ** 2)
+        return anp.mean((anp.dot(p.Xv, th) - p.yv) ** 2)
 
     F = hpo.validation_objective("gd", train_grad=train_grad, val_loss=val_loss, x0=np.zeros(D), n_steps=STEPS)
     if sabotage == "truncated":
+
         def F_trunc(lr: Any) -> Any:
-            opt_c, opt = ref.gd(getval(lr)), ref.gd(lr)
+            opt_c, opt = ref.gd(float(getval(lr))), ref.gd(lr)
             s = opt_c.init(np.zeros(D))
             for _ in range(STEPS - 1):
                 s = opt_c.step(s, train_grad(s.params))
             return val_loss(opt.step(s, train_grad(s.params)).params)
+
         return F_trunc
     if sabotage == "sign-flip":
         return lambda lr: F(2.0 * getval(lr) - lr)
+    if sabotage == "lr-2pct":
+        return lambda lr: F(1.02 * lr)
     return F
 
 
-def _eps_F(Xtr: np.ndarray, ytr: np.ndarray, Xv: np.ndarray, yv: np.ndarray, eta: float) -> float:
-    """First-order running-error bound of the computed F(eta) (see Tolerance)."""
-    th, acc = np.zeros(D), 0.0
-    g_step = _gamma(2 * (D + N_TR) + 4)
-    for _ in range(STEPS):
-        r = Xtr @ th - ytr
-        abs_g = 2.0 * np.abs(Xtr).T @ (np.abs(Xtr) @ np.abs(th) + np.abs(ytr)) / N_TR
-        acc += g_step * float(np.linalg.norm(np.abs(th) + eta * abs_g))
-        th = th - eta * 2.0 * Xtr.T @ r / N_TR
-    grad_val = 2.0 * Xv.T @ (Xv @ th - yv) / N_VAL
-    f_abs = float(np.mean((np.abs(Xv) @ np.abs(th) + np.abs(yv)) ** 2))
-    return float(np.linalg.norm(grad_val)) * acc + _gamma(D + N_VAL + 2) * f_abs
+@dataclass(frozen=True)
+class Trial:
+    """One seed: autograd vs the exact derivative at N_ETAS rates; HD, grid, optimum, random."""
+
+    eta_L: tuple[float, ...]  # the rates of row (i), times L
+    ad: tuple[float, ...]  # autograd F'
+    exact: tuple[float, ...]  # the check's F'
+    bound: tuple[float, ...]  # eps_tangent + eps_adjoint
+    grid_lrs_L: tuple[float, ...]
+    grid_values: tuple[float, ...]
+    basin_L: tuple[float, float]  # HD's basin of F (between the neighbouring local maxima), times L
+    basin_best: int  # index of the best grid point in HD's basin (-1: none there)
+    hd_lr_L: float
+    hd_value: float  # the check's F at HD's end point
+    hd_path_L: tuple[float, ...]
+    hd_evals: int
+    eps_opt: float  # eps_F at HD's end point + at the basin's best grid point
+    opt_lr_L: float
+    opt_value: float  # global minimum of the check's F on [0.01, 1] / L
+    random_value: float
 
 
-def _f3(Xtr: np.ndarray, ytr: np.ndarray, Xv: np.ndarray, yv: np.ndarray, etas: np.ndarray) -> np.ndarray:
-    r"""The third derivative of F in closed form, at each eta of ``etas``.
-
-    From theta_0 = 0, n GD steps on L_train (Hessian H = V diag(l) V^T, full rank as d < n_train)
-    give theta_n = theta* - V diag(p) V^T theta*, p_i = (1 - eta l_i)^n. With
-    r = X_v theta_n - y_v = a - B (p * c), a = X_v theta* - y_v, B = X_v V, c = V^T theta*:
-    F = mean(r^2), F^(3) = (2 / n_val) sum(3 r' r'' + r r^(3)), r^(k) = -B (p^(k) * c),
-    p_i^(k) = n!/(n - k)! (-l_i)^k (1 - eta l_i)^(n - k)."""
-    lam, V = np.linalg.eigh(2.0 * Xtr.T @ Xtr / N_TR)
-    theta_star = np.linalg.solve(Xtr.T @ Xtr, Xtr.T @ ytr)
-    a, B, c = Xv @ theta_star - yv, Xv @ V, V.T @ theta_star
-    n = STEPS
-    out = []
-    for eta in etas:
-        q = 1.0 - eta * lam
-        p = [q**n, -n * lam * q ** (n - 1), n * (n - 1) * lam**2 * q ** (n - 2),
-             -n * (n - 1) * (n - 2) * lam**3 * q ** (n - 3)]  # fmt: skip
-        r0, r1, r2, r3 = (a - B @ (p[0] * c)), -B @ (p[1] * c), -B @ (p[2] * c), -B @ (p[3] * c)
-        out.append(2.0 * float(np.sum(3.0 * r1 * r2 + r0 * r3)) / N_VAL)
-    return np.array(out)
-
-
-def _trial(args: tuple[np.random.SeedSequence, str | None]) -> dict[str, Any]:
-    seed, sabotage = args
-    rng = np.random.default_rng(seed)
+def _problem(rng: np.random.Generator) -> Problem:
     w = rng.standard_normal(D)
     Xtr = rng.standard_normal((N_TR, D))
     ytr = Xtr @ w + NOISE * rng.standard_normal(N_TR)
     Xv = rng.standard_normal((N_VAL, D))
     yv = Xv @ w + NOISE * rng.standard_normal(N_VAL)
-    L = float(np.linalg.eigvalsh(2.0 * Xtr.T @ Xtr / N_TR).max())
-    F_true = _objective(Xtr, ytr, Xv, yv, None)
-    F_ad = _objective(Xtr, ytr, Xv, yv, sabotage)
-    # (i) autograd against the central finite difference at a random eta
-    eta = math.exp(rng.uniform(math.log(0.05), math.log(0.8))) / L
-    eps_f = _eps_F(Xtr, ytr, Xv, yv, eta)
-    m3 = abs(float(_f3(Xtr, ytr, Xv, yv, np.array([eta]))[0]))
-    h = (3.0 * eps_f / m3) ** (1.0 / 3.0)
-    m3 = float(np.max(np.abs(_f3(Xtr, ytr, Xv, yv, np.linspace(eta - h, eta + h, 9)))))
-    fd = (float(F_true(eta + h)) - float(F_true(eta - h))) / (2.0 * h)
-    _, ad = hpo.hypergradient(F_ad, eta)
-    fd_bound = h * h * m3 / 6.0 + eps_f / h
-    # (ii) grid search, hypergradient descent, random search at HD's cost
-    grid = hpo.grid_search(F_true, hpo.log_grid(GRID[0] / L, GRID[1] / L, GRID[2]))
+    return Problem(Xtr, ytr, Xv, yv)
+
+
+def _trial(args: tuple[np.random.SeedSequence, str | None]) -> Trial:
+    seed, sabotage = args
+    rng = np.random.default_rng(seed)
+    p = _problem(rng)
+    L = p.L
+    F_ad = objective_under_test(p, sabotage)
+    etas = np.exp(rng.uniform(math.log(0.05), math.log(0.8), N_ETAS)) / L
+    steps = STEPS - 1 if sabotage == "wrong-prediction" else STEPS
+    ex = [exact(p, float(eta), steps) for eta in etas]
+    ad = [hpo.hypergradient(F_ad, float(eta))[1] for eta in etas]
+    grid = np.geomspace(GRID[0] / L, GRID[1] / L, GRID[2])
+    gvals = F_values(p, grid)
     hd = hpo.tune_lr(F_ad, ETA0 / L)
-    f_hd = float(F_true(hd.lr))
-    rnd = hpo.random_search(F_true, GRID[0] / L, GRID[1] / L, max(hd.evaluations, 2), rng)
-    eps_opt = _eps_F(Xtr, ytr, Xv, yv, grid.lr) + _eps_F(Xtr, ytr, Xv, yv, hd.lr)
-    return {
-        "ad": ad, "fd": fd, "fd_bound": fd_bound, "fd_err": abs(ad - fd), "h": h, "eta_L": eta * L,
-        "grid_lrs_L": [x * L for x in grid.lrs], "grid_values": list(grid.values),
-        "grid_best": grid.value, "grid_lr_L": grid.lr * L, "hd_value": f_hd, "hd_lr_L": hd.lr * L,
-        "hd_path_L": [x * L for x in hd.lrs], "hd_path_values": list(hd.values),
-        "hd_evals": hd.evaluations, "random_value": rnd.value, "eps_opt": eps_opt,
-    }  # fmt: skip
-
-
-def run(ctx: Context) -> CheckResult:
-    if ctx.sabotage not in (None, *SABOTAGE):
-        raise ValueError(f"{NAME}: sabotage must be one of {SABOTAGE}, got {ctx.sabotage!r}")
-    t0 = time.perf_counter()
-    k = 6 if ctx.tier == "quick" else 30
-    res = ctx.map(_trial, [(s, ctx.sabotage) for s in trial_seeds(ctx, k)])
-    ratio = [r["fd_err"] / r["fd_bound"] for r in res]
-    worst = int(np.argmax(ratio))
-    rows: list[Row] = [Row(
-        quantity=f"|F'_autograd - F'_FD| / bound, max over {k} seeds (n = {STEPS} unrolled GD steps)",
-        predicted="<= 1",
-        measured=f"{fmt(ratio[worst])} (F' = {fmt(res[worst]['ad'])}, FD = {fmt(res[worst]['fd'])})",
-        tolerance=f"bound h^2 M3/6 + eps_F/h = {fmt(res[worst]['fd_bound'])} (FD truncation + rounding)",
-        holds=max(ratio) <= 1.0,
-    )]  # fmt: skip
-    # reported, not a verdict: with one hyperparameter, random search at equal cost comes close
-    excess = t_interval([(r["random_value"] - r["hd_value"]) / r["hd_value"] for r in res])
-    gaps = [(r["hd_value"] - r["grid_best"]) / r["grid_best"] for r in res]
-    ok = [r["hd_value"] <= r["grid_best"] + r["eps_opt"] for r in res]
-    rows.append(Row(
-        quantity=f"seeds with F(eta_HD) <= F(grid best of {GRID[2]}) (relative gap, worst)",
-        predicted=f"{k}/{k}",
-        measured=f"{sum(ok)}/{k} (worst gap {fmt(max(gaps))}; HD used "
-                 f"{fmt(float(np.mean([r['hd_evals'] for r in res])))} runs on average, the grid "
-                 f"{GRID[2]}; random search at HD's cost: (F_rand - F_HD)/F_HD = {excess})",
-        tolerance="+ 2 eps_F (rounding of the two evaluations)",
-        holds=all(ok),
-    ))  # fmt: skip
-    return CheckResult(
-        name=NAME, claim=CLAIM, source=SOURCE, rows=tuple(rows),
-        justification="FD error bound h^2 M3/6 + eps_F/h (M3 by autograd, eps_F a float64 running-error bound); HD vs grid up to rounding; t-interval over seeds",
-        figure={"trials": res}, seconds=time.perf_counter() - t0,
+    hd_exact = exact(p, hd.lr)
+    # F on a dense log grid over GD's stable range: HD's basin (between the local maxima of F on
+    # either side of eta_HD) and the global minimiser (refined by a bounded Brent search)
+    dense = np.geomspace(min(GRID[0], 0.5 * hd.lr * L) / L, DENSE_HI / L, N_DENSE)
+    fd = F_values(p, dense)
+    peaks = dense[1:-1][(fd[1:-1] > fd[:-2]) & (fd[1:-1] > fd[2:])]
+    left, right = max(peaks[peaks < hd.lr], default=0.0), min(peaks[peaks > hd.lr], default=math.inf)
+    in_basin = (grid > left) & (grid < right)
+    basin_best = int(np.flatnonzero(in_basin)[np.argmin(gvals[in_basin])]) if in_basin.any() else -1
+    i = int(np.argmin(fd))
+    lo, hi = math.log(dense[max(i - 1, 0)]), math.log(dense[min(i + 1, dense.size - 1)])
+    opt = scipy.optimize.minimize_scalar(lambda s: float(F_values(p, np.array([math.exp(s)]))[0]),
+                                         bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})  # fmt: skip
+    rnd = np.exp(rng.uniform(math.log(GRID[0] / L), math.log(GRID[1] / L), max(hd.evaluations, 2)))
+    return Trial(
+        eta_L=tuple(float(x * L) for x in etas), ad=tuple(ad), exact=tuple(x.dF for x in ex),
+        bound=tuple(x.eps_tangent + x.eps_adjoint for x in ex),
+        grid_lrs_L=tuple(float(x * L) for x in grid), grid_values=tuple(float(v) for v in gvals),
+        basin_L=(left * L, right * L), basin_best=basin_best,
+        hd_lr_L=hd.lr * L, hd_value=hd_exact.F, hd_path_L=tuple(x * L for x in hd.lrs), hd_evals=hd.evaluations,
+        eps_opt=hd_exact.eps_F + (exact(p, float(grid[basin_best])).eps_F if basin_best >= 0 else 0.0),
+        opt_lr_L=math.exp(float(opt.x)) * L, opt_value=min(float(opt.fun), float(np.min(fd)), hd_exact.F),
+        random_value=float(np.min(F_values(p, rnd))),
     )  # fmt: skip
+
+
+def row_hypergradient(trials: list[Trial]) -> Row:
+    """(i) autograd's F' against the exact derivative, worst ratio to the derived bound."""
+    pairs = [(abs(a - x) / b, a, x, b) for t in trials for a, x, b in zip(t.ad, t.exact, t.bound)]
+    ratio, a, x, b = max(pairs)
+    return Row(
+        quantity=f"(i) |F'_autograd - F'_exact| / bound, worst of {len(pairs)} (n = {STEPS} unrolled GD steps)",
+        predicted="<= 1 (F' exact up to rounding)",
+        measured=f"{fmt(ratio)} (F' = {fmt(a)}, exact {fmt(x)})",
+        tolerance=f"bound {fmt(b)}: running-error bounds of tangent + adjoint",
+        holds=bool(ratio <= 1.0),
+    )
+
+
+def row_hd_vs_grid(trials: list[Trial]) -> Row:
+    """(ii) F(eta_HD) <= F at every grid point in HD's basin (the check's F), up to two
+    evaluations' rounding."""
+    scored = [t for t in trials if t.basin_best >= 0]
+    ok = [t.hd_value <= t.grid_values[t.basin_best] + t.eps_opt for t in scored]
+    gaps = [(t.hd_value - t.grid_values[t.basin_best]) / t.grid_values[t.basin_best] for t in scored]
+    return Row(
+        quantity=f"(ii) seeds with F(eta_HD) <= F(best point of a {GRID[2]}-point grid in HD's basin) (relative gap, worst)",
+        predicted=f"{len(scored)}/{len(scored)} (of {len(trials)} seeds: the others have no grid point in the basin)",
+        measured=f"{sum(ok)}/{len(scored)} (worst {fmt(max(gaps, default=0.0))})",
+        tolerance="+ 2 eps_F (rounding of the two evaluations)",
+        holds=all(ok) and bool(scored),
+    )
+
+
+def row_global(trials: list[Trial]) -> Row:
+    """How often HD's basin holds the grid's best point too (F has several local minima)."""
+    glob = sum(t.hd_value <= min(t.grid_values) + t.eps_opt for t in trials)
+    return report_row("seeds where HD also beats the whole grid (F is not always unimodal)", f"{glob}/{len(trials)}")
+
+
+def row_optimum(trials: list[Trial]) -> Row:
+    gap = max((t.hd_value - t.opt_value) / t.opt_value for t in trials)
+    cost = float(np.mean([t.hd_evals for t in trials]))
+    return report_row("HD's relative gap to the global minimum F* (scipy), worst; HD's runs",
+                      f"{fmt(gap)}; {fmt(cost)} runs on average (the grid: {GRID[2]})")  # fmt: skip
+
+
+def row_random(trials: list[Trial]) -> Row:
+    """Random search at HD's cost: with one hyperparameter it comes within a fraction of a percent,
+    so the seed's "inefficient" is not a verdict this one-dimensional experiment can give."""
+    iv = t_interval([(t.random_value - t.hd_value) / t.hd_value for t in trials])
+    return report_row("random search at HD's cost: (F_rand - F_HD) / F_HD, mean over seeds", str(iv))
+
+
+def run(ctx: Context) -> Outcome:
+    k = 4 if ctx.tier == "quick" else 30
+    trials: list[Trial] = ctx.map(_trial, [(s, ctx.sabotage) for s in trial_seeds(ctx, k)])
+    rows = (row_hypergradient(trials), row_hd_vs_grid(trials), row_global(trials), row_optimum(trials), row_random(trials))
+    return Outcome(rows=rows, figure={"trials": [dataclasses.asdict(t) for t in trials]})
 
 
 def plot(result: CheckResult, path: str) -> None:
@@ -215,14 +343,16 @@ def plot(result: CheckResult, path: str) -> None:
     for i, r in enumerate(result.figure["trials"]):
         c = f"C{i % 10}"
         ax1.loglog(r["grid_lrs_L"], r["grid_values"], "-", color=c, alpha=0.6)
-        ax1.loglog(r["hd_path_L"], r["hd_path_values"], "x--", color=c, ms=4)
         ax1.loglog([r["hd_lr_L"]], [r["hd_value"]], "o", color=c)
+        ax1.loglog([r["opt_lr_L"]], [r["opt_value"]], "k+")
     ax1.set_xlabel("eta L")
     ax1.set_ylabel("validation loss F(eta)")
-    ax1.set_title("grid (lines), hypergradient descent (x), end (o)", fontsize=8)
+    ax1.set_title("grid (lines), hypergradient descent's end (o), optimum (+)", fontsize=8)
     trials = result.figure["trials"]
-    ax2.semilogy(range(len(trials)), [r["fd_err"] for r in trials], "o", label="|autograd - FD|")
-    ax2.semilogy(range(len(trials)), [r["fd_bound"] for r in trials], "k_", ms=12, label="bound")
-    ax2.set_xlabel("seed")
+    errs = [abs(a - x) for r in trials for a, x in zip(r["ad"], r["exact"])]
+    bounds = [b for r in trials for b in r["bound"]]
+    ax2.semilogy(range(len(errs)), [max(e, 1e-20) for e in errs], "o", label="|autograd - exact|")
+    ax2.semilogy(range(len(bounds)), bounds, "k_", ms=12, label="bound")
+    ax2.set_xlabel("seed x rate")
     ax2.legend()
     save(fig, path, result.claim)
