@@ -10,9 +10,11 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
 from reference.conform import (
+    LONG_STEPS,
     STREAMS,
     FunctionPeer,
     NotComparable,
+    PeerFailed,
     ReferencePeer,
     ReferenceSpec,
     Tolerance,
@@ -23,7 +25,8 @@ from reference.conform import (
     machine_eps,
     open_loop,
 )
-from reference.conform.variants import candidate_specs, diagnose, knobs
+from reference.conform.peers import as_float_dtype
+from reference.conform.variants import candidate_specs, diagnose, full_hyperparams, knobs
 from reference.testing import assert_conforms
 
 # ---------------------------------------------------------------------------------------------
@@ -143,12 +146,18 @@ def test_stream_bad_input() -> None:
 
 
 def test_tolerance_formula() -> None:
+    # C = (3 + k)(1 + eps_ref / eps_peer), k = 17 rounded operations (specs/conformance.md)
     tol = Tolerance.for_dtype(np.float64)
-    assert tol.eps == 2.0**-52 and tol.per_step == 8.0
+    assert tol.eps == 2.0**-52 and tol.per_step == 2 * (3 + 17)
     its = np.array([[1.0, -2.0], [3.0, 0.0], [0.5, 0.5], [-4.0, 1.0]])
     assert_array_equal(tol.scale(its), [3.0, 3.0, 4.0])
-    assert_allclose(tol.bounds(its), 8 * 2.0**-52 * np.array([1 * 3.0, 2 * 3.0, 3 * 4.0]), rtol=0)
-    assert Tolerance.for_dtype("float32").eps == 2.0**-23
+    assert_allclose(tol.bounds(its), 40 * 2.0**-52 * np.array([1 * 3.0, 2 * 3.0, 3 * 4.0]), rtol=0)
+    queries = np.array([[1.0, -2.0], [1.0, 0.0], [0.5, 5.0], [-4.0, 1.0]])  # (T2): S_t covers the queries
+    assert_array_equal(tol.scale(its, queries), [3.0, 5.0, 5.0])
+    f32 = Tolerance.for_dtype("float32")
+    assert f32.eps == 2.0**-23 and f32.per_step == 20 * (1 + 2.0**-29)
+    assert Tolerance.for_dtype("float16").eps == 2.0**-10
+    assert Tolerance.for_dtype(as_float_dtype("bfloat16")).eps == 2.0**-7
     with pytest.raises(ValueError, match="floating-point dtype"):
         machine_eps(np.int32)
 
@@ -165,7 +174,8 @@ def test_least_squares_is_one_smooth_and_quarter_convex() -> None:
 
 def test_reference_conforms_to_itself_exactly() -> None:
     report = conform(ReferencePeer(ReferenceSpec("adam", {"lr": 1e-2})), **FAST)
-    assert report.passed and len(report.comparisons) == 2 * len(STREAMS)
+    assert report.passed and len(report.comparisons) == 2 * len(STREAMS) + 1  # + the long run
+    assert report.comparisons[-1].mode == "long" and report.comparisons[-1].n == LONG_STEPS
     assert all(c.max_abs == 0.0 for c in report.comparisons)
     assert report.diagnosis is None
 
@@ -210,7 +220,9 @@ def test_broken_peer_is_detected_and_diagnosed(
         assert best.spec.hyperparams[k] == v, (k, best.spec.describe())
     summary = d.summary()
     assert summary.startswith(f"matches {algo} with {expect_text}"), summary
-    assert "differs from the default from step" in summary
+    assert "differs from the claim from step" in summary
+    assert "keywords that differ from the claim: " + ", ".join(
+        f"{k}: {full_hyperparams(report.spec)[k]!r} -> {v!r}" for k, v in expect_key.items()) in summary  # fmt: skip
 
 
 def test_lr_inside_the_buffer_shows_only_under_a_schedule() -> None:
@@ -285,11 +297,11 @@ def _adam_fixed(params: Any, grad: Any, state: Any, lr: float, beta1: float, bet
 def test_function_peer_checks_its_return_value() -> None:
     peer = FunctionPeer(lambda p, g, s, **hp: p - g, "sgd", lr=0.1)
     peer.start(np.zeros(3))
-    with pytest.raises(TypeError, match="must return \\(new_params, new_state\\)"):
+    with pytest.raises(PeerFailed, match="must return \\(new_params, new_state\\) or \\(new_params, new_state, query\\), got ndarray"):
         peer.step(np.ones(3))
     peer = FunctionPeer(lambda p, g, s, **hp: (p[:2], s), "sgd", lr=0.1)
     peer.start(np.zeros(3))
-    with pytest.raises(ValueError, match="returned params of shape"):
+    with pytest.raises(PeerFailed, match="returned params of shape"):
         peer.step(np.ones(3))
 
 
@@ -305,16 +317,20 @@ def test_conform_bad_arguments() -> None:
         ReferenceSpec("adamx", {})
 
 
-def test_closed_loop_uses_each_sides_own_iterate() -> None:
-    # A peer that is wrong only in closed loop would be invisible open loop; check the closed-loop
-    # gradients fed to the peer really come from its own iterate.
+def test_closed_loop_feeds_the_peers_gradient_to_both_sides() -> None:
+    # The closed-loop gradient is taken at the peer's own iterate (its query point) and fed to the
+    # reference too; the reference's independent closed loop is the report-only trajectory.
     report = conform(FunctionPeer(momentum_ema_instead_of_polyak, "momentum", lr=0.05, beta=0.9),
-                     modes=["closed"], streams=["normal"], diagnose=False, **FAST)  # fmt: skip
+                     modes=["closed"], streams=["normal"], diagnose=False, long_steps=0, **FAST)  # fmt: skip
     c = report.comparisons[0]
     prob = least_squares(6, 0)
     gain, noise = closed_loop("normal", 0, 25, 6)
     assert_allclose(c.peer.grads[3], gain[3] * prob.grad(c.peer.iterates[3]) + noise[3], rtol=1e-13)
-    assert not np.allclose(c.peer.grads[3], c.reference.grads[3])
+    assert_array_equal(c.reference.grads, c.peer.grads)
+    assert c.trajectory is not None
+    assert_allclose(c.trajectory.grads[3], gain[3] * prob.grad(c.trajectory.iterates[3]) + noise[3], rtol=1e-13)
+    assert not np.allclose(c.peer.grads[3], c.trajectory.grads[3])  # the buggy peer went elsewhere
+    assert c.trajectory_ratio is not None and c.trajectory_ratio > 1
 
 
 # ---------------------------------------------------------------------------------------------

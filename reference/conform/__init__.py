@@ -15,12 +15,16 @@ from __future__ import annotations
 from typing import Any
 
 from .core import (
+    FLOAT_DTYPES,
+    LONG,
+    LONG_STEPS,
     MODES,
     Comparison,
     ConformanceReport,
     FunctionPeer,
     NotComparable,
     Peer,
+    PeerFailed,
     ReferencePeer,
     ReferenceSpec,
     Run,
@@ -50,6 +54,9 @@ def optax_peer(name: str, /, *args: Any, **kwargs: Any) -> Any:
 
 
 __all__ = [
+    "FLOAT_DTYPES",
+    "LONG",
+    "LONG_STEPS",
     "MODES",
     "PER_STEP_ULPS",
     "STREAMS",
@@ -58,6 +65,7 @@ __all__ = [
     "FunctionPeer",
     "NotComparable",
     "Peer",
+    "PeerFailed",
     "ReferencePeer",
     "ReferenceSpec",
     "Run",

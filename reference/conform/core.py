@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from .compare import (
+    LONG,
     MODES,
     Comparison,
     GradFn,
@@ -20,23 +21,31 @@ from .compare import (
     compare,
     default_problem,
     least_squares,
+    round_to,
     run_peer,
     run_reference,
 )
-from .engine import conform
+from .engine import LONG_STEPS, conform
 from .peers import (
+    FLOAT_DTYPES,
     FunctionPeer,
     NotComparable,
     Peer,
+    PeerFailed,
     ReferencePeer,
     ReferenceSpec,
     ShapedPeer,
     StepFunction,
+    as_float_dtype,
+    query_of,
     spec_of,
 )
 from .report import ConformanceReport
 
 __all__ = [
+    "FLOAT_DTYPES",
+    "LONG",
+    "LONG_STEPS",
     "MODES",
     "Comparison",
     "ConformanceReport",
@@ -44,16 +53,20 @@ __all__ = [
     "GradFn",
     "NotComparable",
     "Peer",
+    "PeerFailed",
     "ReferencePeer",
     "ReferenceSpec",
     "Run",
     "ShapedPeer",
     "StepFunction",
+    "as_float_dtype",
     "as_grad_fn",
     "compare",
     "conform",
     "default_problem",
     "least_squares",
+    "query_of",
+    "round_to",
     "run_peer",
     "run_reference",
     "spec_of",

@@ -22,6 +22,24 @@ class NotComparable(ValueError):
     """The peer's configuration has no equivalent in the reference (the message says why)."""
 
 
+class PeerFailed(Exception):
+    """The peer's own code failed: it raised, or returned params (or a query) of the wrong kind,
+    shape or dtype, or with non-finite entries. Never a mismatch verdict.
+
+    ``cause`` is one line naming what happened; ``peer`` the peer's name once known (``str(e)``
+    reads "PEER: CAUSE").
+    """
+
+    def __init__(self, cause: str, *, peer: str = "") -> None:
+        self.cause = " ".join(str(cause).split()) or "failed"
+        self.peer = peer
+        super().__init__(f"{peer}: {self.cause}" if peer else self.cause)
+
+    def named(self, peer: str) -> "PeerFailed":
+        """The same failure with the peer's name (the name is added once, by the runner)."""
+        return self if self.peer else PeerFailed(self.cause, peer=peer)
+
+
 @dataclass(frozen=True)
 class ReferenceSpec:
     """A registered reference algorithm and the keyword arguments of its factory."""
@@ -55,8 +73,16 @@ class Peer(Protocol):
     """A stateful implementation under test, seen through flat float64 vectors.
 
     ``start(theta0)`` resets it to theta_0 with fresh optimizer state; ``step(g)`` applies one
-    update with gradient ``g`` and returns the new iterate as a flat float64 array. ``dtype`` is
-    the precision the peer computes in (it selects the tolerance); ``spec`` the reference it claims.
+    update with gradient ``g`` and returns the new iterate as a flat float64 array. ``spec`` is
+    the reference it claims; ``dim`` its parameter count (None: any).
+
+    ``dtype`` is the precision the peer *computes* in, whatever it returns: a peer computing in
+    float32 and returning float64 says float32, and is compared at float32 (its inputs theta_0 and
+    g_t are rounded to it for both sides; specs/conformance.md, "Tolerance model").
+
+    Optional: ``query() -> Array``, where the peer wants its next gradient (look-ahead methods);
+    a peer without it is asked for the gradient at the params it returned (``query_of``).
+    Anything ``start``/``step``/``query`` raise reaches the caller as ``PeerFailed``.
     """
 
     @property
@@ -74,6 +100,14 @@ class Peer(Protocol):
     def start(self, params: Array) -> None: ...
 
     def step(self, grad: Array) -> Array: ...
+
+
+def query_of(peer: Peer, params: Array) -> Array:
+    """Where ``peer`` wants its next gradient: ``peer.query()`` if it has one, else ``params``."""
+    q = getattr(peer, "query", None)
+    if q is None or not callable(q):
+        return params
+    return np.asarray(_to_numpy(q(), "query"), dtype=np.float64).reshape(params.shape)
 
 
 class ShapedPeer:
@@ -117,13 +151,21 @@ class ShapedPeer:
 
 
 class ReferencePeer:
-    """The reference itself as a peer (for self-checks, golden vectors and variant searches)."""
+    """The reference itself as a peer (for self-checks, golden vectors and variant searches).
 
-    def __init__(self, spec: ReferenceSpec, *, name: str | None = None) -> None:
+    ``offset_ulps=k`` starts it k units in the last place away from theta_0 (``numpy.nextafter``
+    applied k times, towards +inf): the reference against itself one ulp apart is the test that a
+    verdict does not depend on luck (specs/conformance.md, "Verdicts").
+    """
+
+    def __init__(self, spec: ReferenceSpec, *, name: str | None = None, offset_ulps: int = 0) -> None:
+        if not (isinstance(offset_ulps, (int, np.integer)) and not isinstance(offset_ulps, bool) and offset_ulps >= 0):
+            raise ValueError(f"offset_ulps must be an integer >= 0, got {offset_ulps!r}")
         self._spec = spec
         self._opt = spec.build()
         self._state: Any = None
-        self._name = name or spec.describe()
+        self._offset = int(offset_ulps)
+        self._name = name or spec.describe() + (f" [started {offset_ulps} ulp away]" if offset_ulps else "")
 
     name = property(lambda self: self._name)
     spec = property(lambda self: self._spec)
@@ -134,31 +176,85 @@ class ReferencePeer:
         return np.dtype(np.float64)
 
     def start(self, params: Array) -> None:
-        self._state = self._opt.init(params)
+        x = np.array(params, dtype=np.float64)
+        for _ in range(self._offset):
+            x = np.nextafter(x, np.inf)
+        self._state = self._opt.init(x)
 
     def step(self, grad: Array) -> Array:
         self._state = self._opt.step(self._state, grad)
         return np.array(self._state.params, dtype=np.float64)
 
+    def query(self) -> Array:
+        return np.array(self._opt.query(self._state), dtype=np.float64)
 
-StepFunction = Callable[..., tuple[Any, Any]]
+
+StepFunction = Callable[..., tuple[Any, ...]]
+
+
+def as_float_dtype(dtype: Any, what: str = "dtype") -> np.dtype[Any]:
+    """A numpy float dtype from a name or dtype: float64, float32, float16, or ml_dtypes' bfloat16."""
+    if isinstance(dtype, str) and dtype.lower() == "bfloat16":
+        try:
+            import ml_dtypes
+        except ImportError:  # pragma: no cover - ml_dtypes ships with jax
+            raise ValueError(f"{what}: bfloat16 needs the ml_dtypes package") from None
+        bf: np.dtype[Any] = np.dtype(ml_dtypes.bfloat16)
+        return bf
+    try:
+        dt: np.dtype[Any] = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be one of {list(FLOAT_DTYPES)}, got {dtype!r}") from None
+    if dt.name not in FLOAT_DTYPES:
+        raise ValueError(f"{what} must be one of {list(FLOAT_DTYPES)}, got {dtype!r}")
+    return dt
+
+
+#: The precisions a peer may compute in (specs/conformance.md, "Tolerance model").
+FLOAT_DTYPES: tuple[str, ...] = ("float64", "float32", "float16", "bfloat16")
+
+
+def _to_numpy(value: Any, what: str) -> Array:
+    """``value`` as a numpy array; a torch tensor is detached and moved to the CPU first."""
+    if hasattr(value, "detach") and callable(value.detach):
+        value = value.detach()
+        if hasattr(value, "cpu"):
+            value = value.cpu()
+        if hasattr(value, "numpy"):
+            value = value.numpy()
+    try:
+        arr = np.asarray(value)
+    except Exception as e:  # noqa: BLE001 - whatever the object raises, it is the peer's fault
+        raise PeerFailed(f"returned {what} that is not an array ({type(value).__name__}: {e})") from None
+    if arr.dtype.kind != "f" and arr.dtype.name != "bfloat16":
+        raise PeerFailed(f"returned {what} of dtype {arr.dtype}; expected a float dtype")
+    return arr
 
 
 class FunctionPeer:
-    """A user's own step function, called as ``new_params, new_state = fn(params, grad, state, **hp)``.
+    """A user's own step function (specs/conformance.md, "Your own function"):
 
-    Calling convention (specs/conformance.md, "Your own function"):
+        new_params, new_state = fn(params, grad, state, **hp)             # gradient at new_params
+        new_params, new_state, query = fn(params, grad, state, **hp)      # gradient at query
 
-    * ``params``, ``grad``: 1-D float64 numpy arrays (fresh copies; the function may modify them);
+    * ``params``, ``grad``: 1-D numpy arrays in the run's dtype (fresh copies; the function may
+      modify them); ``grad`` was evaluated at the last query (theta_0 before the first step);
     * ``state``: ``None`` on the first call, afterwards whatever the function returned;
     * ``hp``: the reference's keyword arguments of ``algorithm`` (specs/notation.md keyword table).
       If ``fn`` takes ``**kwargs`` all are passed; otherwise only those it names, and a keyword it
       does not name must be at the reference factory's default (else ``NotComparable``);
-    * the returned params may be float64 or float32 (a float32 result selects the float32
-      tolerance); they must have the shape of ``params``.
+    * a third returned value is where the function wants its next gradient (look-ahead and
+      Sutskever Nesterov return theta_t + beta v_t); without it the gradient is taken at the
+      returned params;
+    * ``dtype`` (default float64): the precision the function is given its inputs in and is
+      compared at, whatever dtype it returns. Without ``dtype``, a function that returns float32
+      (float16, bfloat16) params is compared at that precision.
+
+    Anything the function raises, and a return value of the wrong kind, shape or dtype or with
+    non-finite entries, is ``PeerFailed`` (the peer's own code failed), never a mismatch.
     """
 
-    def __init__(self, fn: StepFunction, algorithm: str, /, **hyperparams: Any) -> None:
+    def __init__(self, fn: StepFunction, algorithm: str, /, *, dtype: Any = None, **hyperparams: Any) -> None:
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {fn!r}")
         factory = entry(algorithm).factory
@@ -175,10 +271,14 @@ class FunctionPeer:
         self._spec.build()  # validate now, with the factory's own messages
         self._fn = fn
         self._kwargs = self._accepted(fn, full, defaults, algorithm)
+        self._declared = None if dtype is None else as_float_dtype(dtype)
         self._state: Any = None
         self._params: Array | None = None
-        self._dtype: np.dtype[Any] = np.dtype(np.float64)
+        self._query: Array | None = None
+        self._dtype: np.dtype[Any] = self._declared or np.dtype(np.float64)
         self._name = f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
+        if self._declared is not None and self._declared != np.float64:
+            self._name += f" [{self._declared.name}]"
 
     @staticmethod
     def _accepted(
@@ -207,30 +307,47 @@ class FunctionPeer:
 
     @property
     def dtype(self) -> np.dtype[Any]:
+        """The precision compared at: the declared dtype, else the lowest the function returned."""
         return self._dtype
 
     def start(self, params: Array) -> None:
-        self._state, self._params = None, np.array(params, dtype=np.float64)
+        self._dtype = self._declared or np.dtype(np.float64)
+        self._state, self._params = None, np.array(params, dtype=self._dtype)
+        self._query = None
 
     def step(self, grad: Array) -> Array:
         if self._params is None:
             raise RuntimeError("call start(params) before step(grad)")
-        with np.errstate(all="ignore"):  # a NaN from user code is a mismatch, not a crash
-            out = self._fn(self._params.copy(), np.array(grad, dtype=np.float64), self._state, **self._kwargs)
-        if not (isinstance(out, tuple) and len(out) == 2):
-            raise TypeError(
-                f"{self._name} must return (new_params, new_state), got {type(out).__name__}"
+        with np.errstate(all="ignore"):  # what the function computes is checked below
+            out = self._fn(self._params.copy(), np.array(grad, dtype=self._params.dtype), self._state, **self._kwargs)
+        if not (isinstance(out, tuple) and len(out) in (2, 3)):
+            raise PeerFailed(
+                f"must return (new_params, new_state) or (new_params, new_state, query), got {_kind(out)}"
             )
-        new, self._state = out
-        arr = np.asarray(new)
+        new = self._check(_to_numpy(out[0], "params"), "params")
+        self._state = out[1]
+        self._query = self._check(_to_numpy(out[2], "query"), "query") if len(out) == 3 else None
+        lowest = new if self._query is None or new.dtype.itemsize <= self._query.dtype.itemsize else self._query
+        if self._declared is None and lowest.dtype.itemsize < self._dtype.itemsize:
+            self._dtype = lowest.dtype
+        self._params = np.array(new, dtype=self._params.dtype)
+        return np.array(new, dtype=np.float64)
+
+    def query(self) -> Array:
+        """Where the function wants its next gradient: its returned query, else its params."""
+        if self._params is None:
+            raise RuntimeError("call start(params) before query()")
+        return np.array(self._params if self._query is None else self._query, dtype=np.float64)
+
+    def _check(self, arr: Array, what: str) -> Array:
+        assert self._params is not None
         if arr.shape != self._params.shape:
-            raise ValueError(f"{self._name} returned params of shape {arr.shape}, expected {self._params.shape}")
-        if arr.dtype.kind != "f":
-            raise TypeError(f"{self._name} returned params of dtype {arr.dtype}; expected a float dtype")
-        if arr.dtype.itemsize < self._dtype.itemsize or self._dtype == np.float64:
-            self._dtype = arr.dtype if arr.dtype.itemsize <= 8 else np.dtype(np.float64)
-        self._params = np.array(arr, dtype=np.float64)
-        return self._params.copy()
+            raise PeerFailed(f"returned {what} of shape {arr.shape}, expected {self._params.shape}")
+        return arr
+
+
+def _kind(out: Any) -> str:
+    return f"a tuple of {len(out)}" if isinstance(out, tuple) else type(out).__name__
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -250,12 +367,16 @@ def spec_of(opt: Optimizer[Any]) -> ReferenceSpec:
 
 
 __all__ = [
+    "FLOAT_DTYPES",
     "FunctionPeer",
     "NotComparable",
     "Peer",
+    "PeerFailed",
     "ReferencePeer",
     "ReferenceSpec",
     "ShapedPeer",
     "StepFunction",
+    "as_float_dtype",
+    "query_of",
     "spec_of",
 ]

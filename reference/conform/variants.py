@@ -296,26 +296,41 @@ def _in_target(k: Knob, name: str) -> bool:
     return False
 
 
-def candidate_specs(spec: ReferenceSpec, *, pairs: bool = False) -> Iterable[tuple[str, str, ReferenceSpec]]:
-    """(key, description, spec) for every applicable knob (or pair of knobs) of ``spec``'s algorithm."""
-    hp = full_hyperparams(spec)
+def _chains(spec: ReferenceSpec, pairs: bool) -> Iterable[tuple[Knob, ...]]:
+    """Single knobs of the claim's algorithm; with ``pairs``, every ordered pair (k1, k2) where k2
+    is a later knob of the same algorithm, or any knob of the algorithm k1 moved to (adam's
+    decoupled decay -> adamw's knobs): variants combine across algorithms."""
     ks, _ = knobs(spec.algorithm)
-    combos: Iterable[tuple[Knob, ...]] = (
-        itertools.combinations(ks, 2) if pairs else ((k,) for k in ks)
-    )
+    if not pairs:
+        yield from ((k,) for k in ks)
+        return
+    hp = full_hyperparams(spec)
+    for i, k1 in enumerate(ks):
+        r = k1.apply(dict(hp))
+        if r is None:
+            continue
+        if r[0] == spec.algorithm:
+            yield from ((k1, k2) for k2 in ks[i + 1 :])
+        elif r[0] in ALGORITHMS:
+            yield from ((k1, k2) for k2 in knobs(r[0])[0])
+
+
+def candidate_specs(spec: ReferenceSpec, *, pairs: bool = False) -> Iterable[tuple[str, str, ReferenceSpec]]:
+    """(key, description, spec) for every applicable knob (or pair of knobs, ``_chains``) of the claim."""
+    hp = full_hyperparams(spec)
     seen: set[str] = set()
-    for combo in combos:
+    for combo in _chains(spec, pairs):
         algo, cur, texts, keys = spec.algorithm, dict(hp), [], []
         ok = True
         for k in combo:
             if k.algorithm != algo:
                 ok = False
                 break
-            r = k.apply(cur)
+            r = k.apply({**factory_defaults(algo), **cur})
             if r is None:
                 ok = False
                 break
-            texts.append(k.describe(cur))
+            texts.append(k.describe({**factory_defaults(algo), **cur}))
             keys.append(k.key)
             algo, cur = r
         if not ok or algo not in ALGORITHMS:
@@ -334,20 +349,55 @@ def candidate_specs(spec: ReferenceSpec, *, pairs: bool = False) -> Iterable[tup
         yield "+".join(keys), " and ".join(texts), cand
 
 
+def keyword_changes(claim: ReferenceSpec, cand: ReferenceSpec) -> dict[str, tuple[Any, Any]]:
+    """keyword -> (claimed value, candidate value) for every keyword that differs (defaults filled;
+    ``"algorithm"`` when the candidate is another algorithm; a keyword one side lacks shows None)."""
+    a, b = full_hyperparams(claim), full_hyperparams(cand)
+    out: dict[str, tuple[Any, Any]] = {}
+    if claim.algorithm != cand.algorithm:
+        out["algorithm"] = (claim.algorithm, cand.algorithm)
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if not _same_value(va, vb):
+            out[k] = (va, vb)
+    return out
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b) and isinstance(a, bool) == isinstance(b, bool)
+    except Exception:  # noqa: BLE001 - an exotic value (a schedule object) that cannot be compared
+        return a is b
+
+
 @dataclass
 class Candidate:
+    """One candidate reference: its score against the peer, and how it differs from the claim."""
+
     description: str
     spec: ReferenceSpec
-    worst_ratio: float  # max over runs of dev/tol against the peer (<= 1: matches)
+    worst_ratio: float  # max over runs of dev/tol against the peer, iterates and queries (<= 1: matches)
+    iterate_ratio: float = float("nan")  # the same for the iterates alone
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # keyword: (claim, candidate)
 
     @property
     def matched(self) -> bool:
         return self.worst_ratio <= 1.0
 
+    def describe_changes(self) -> str:
+        """``eps: 1e-08 -> 0.0, eps_root: 0.0 -> 1e-08`` (claim -> candidate)."""
+        return ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in self.changes.items()) or "none"
+
 
 @dataclass
 class Diagnosis:
-    """Which documented variants reproduce the peer, and where it departs from the default."""
+    """Which documented variants reproduce the peer, and where it departs from the claim.
+
+    ``claim`` is the first candidate: the claimed settings replayed on the peer's own gradients.
+    ``query_only``: the claim reproduces the peer's iterates but not its query points (where it
+    asks for its next gradient). ``equivalent``: variants that reproduce the claim's own runs
+    (another way of writing the same method on these runs), never reported as a match.
+    """
 
     algorithm: str
     default_first_fail: tuple[int, str, str] | None  # (step, mode, stream) of the first departure
@@ -355,6 +405,9 @@ class Diagnosis:
     nearest: Candidate | None
     tried: int
     missing: list[str] = field(default_factory=list)
+    claim: Candidate | None = None
+    query_only: tuple[int, str, str] | None = None  # (step, mode, stream) where only the query left
+    equivalent: list[Candidate] = field(default_factory=list)
 
     @property
     def matched(self) -> bool:
@@ -364,42 +417,67 @@ class Diagnosis:
         where = ""
         if self.default_first_fail is not None:
             s, m, st = self.default_first_fail
-            where = f"; differs from the default from step {s} ({m}/{st})"
+            where = f"; differs from the claim from step {s} ({m}/{st})"
         if self.matches:
             best = self.matches[0]
             also = ""
             if len(self.matches) > 1:
                 also = " (equally consistent on these runs: " + "; ".join(c.description for c in self.matches[1:]) + ")"
-            return f"matches {self.algorithm} with {best.description} [{best.spec.describe()}]{where}{also}"
+            return (f"matches {self.algorithm} with {best.description} [{best.spec.describe()}]; keywords that "
+                    f"differ from the claim: {best.describe_changes()}{where}{also}")  # fmt: skip
+        if self.query_only is not None:
+            s, m, st = self.query_only
+            return (f"the iterates match the claim {self.claim.spec.describe() if self.claim else ''} on the peer's "
+                    f"own gradients, but the point where the peer asks for its next gradient differs from the "
+                    f"reference's query from step {s} ({m}/{st}); a look-ahead method must return its query "
+                    "(FunctionPeer: return (params, state, query); specs/conformance.md)")  # fmt: skip
         near = ""
         if self.nearest is not None:
             near = f"; nearest: {self.nearest.description} (dev/tol {self.nearest.worst_ratio:.3g})"
-        return f"no documented variant of {self.algorithm} matches ({self.tried} tried){near}{where}"
+        claim = ""
+        if self.claim is not None:
+            claim = f"; the claim itself: dev/tol {self.claim.worst_ratio:.3g}"
+        return f"no documented variant of {self.algorithm} matches ({self.tried} tried){claim}{near}{where}"
 
 
-def _replay(spec: ReferenceSpec, comp: Comparison) -> float:
-    """max_t dev/tol of ``spec`` replayed on the peer's own gradients against the peer's iterates."""
+def _replay(spec: ReferenceSpec, comp: Comparison) -> Comparison | None:
+    """``spec`` replayed on the peer's own gradients from the same theta_0, compared with the peer
+    (None: the replay failed or the peer's run stopped early)."""
     grads = comp.peer.grads
-    finite = np.all(np.isfinite(grads), axis=1)
-    n_ok = int(np.argmin(finite)) if not np.all(finite) else grads.shape[0]
+    if comp.peer.nonfinite_at is not None or not np.all(np.isfinite(grads)):
+        return None
     with np.errstate(all="ignore"):
         try:
-            run = run_reference(spec.build(), comp.x0, grads=grads[:n_ok]) if n_ok else None
+            run = run_reference(spec.build(), comp.x0, grads=grads)
         except (ValueError, FloatingPointError, ZeroDivisionError, OverflowError):
-            return float("inf")
-    if run is None or n_ok < grads.shape[0]:
-        return float("inf")
+            return None
     cand = Comparison(comp.mode, comp.stream, comp.x0, run, comp.peer, comp.tolerance)
-    return cand.worst_ratio if np.all(np.isfinite(cand.abs_dev)) else float("inf")
+    return cand if np.all(np.isfinite(cand.abs_dev)) else None
 
 
-def _score(spec: ReferenceSpec, failing: list[Comparison], rest: list[Comparison]) -> float:
-    worst = 0.0
+def _score(spec: ReferenceSpec, failing: list[Comparison], rest: list[Comparison]) -> tuple[float, float, list[Comparison]]:
+    """(worst dev/tol, worst iterate-only dev/tol, the replays) of ``spec`` against the peer."""
+    worst, worst_it = 0.0, 0.0
+    reps: list[Comparison] = []
     for comp in failing + rest:  # failing runs first: most candidates are rejected there
-        worst = max(worst, _replay(spec, comp))
+        r = _replay(spec, comp)
+        if r is None:
+            return float("inf"), float("inf"), reps
+        reps.append(r)
+        worst, worst_it = max(worst, r.worst_ratio), max(worst_it, r.iterate_ratio)
         if worst > 1.0 and comp in failing:
-            return worst
-    return worst
+            return worst, worst_it, reps
+    return worst, worst_it, reps
+
+
+def _equivalent_to_claim(reps: list[Comparison], comps: list[Comparison]) -> bool:
+    """Whether the candidate's replays reproduce the claim's own runs (same gradients) within (T1)."""
+    by_key = {(c.mode, c.stream): c for c in comps}
+    for r in reps:
+        claim_run = by_key[(r.mode, r.stream)].reference
+        if not Comparison(r.mode, r.stream, r.x0, claim_run, r.reference, r.tolerance).passed:
+            return False
+    return bool(reps)
 
 
 class Judged(Protocol):
@@ -413,22 +491,37 @@ class Judged(Protocol):
 
 
 def diagnose(report: Judged, *, pairs: bool = True) -> Diagnosis:
-    """Search the documented variants of the report's reference algorithm for one the peer matches."""
+    """Search the claim, then the documented variants of its algorithm (single knobs, then pairs),
+    for what the peer computes (specs/conformance.md, "Diagnosis")."""
     spec = report.spec
-    failing = [c for c in report.comparisons if not c.passed]
-    rest = [c for c in report.comparisons if c.passed]
+    comps = list(report.comparisons)
+    failing = [c for c in comps if not c.passed]
+    rest = [c for c in comps if c.passed]
     first = min(failing, key=lambda c: c.first_fail or 0) if failing else None
     where = (int(first.first_fail or 0), first.mode, first.stream) if first else None
+    claim = Candidate("the claimed settings", spec, max((c.worst_ratio for c in comps), default=0.0),
+                      max((c.iterate_ratio for c in comps), default=0.0))  # fmt: skip
+    query_only = None
+    if failing and claim.iterate_ratio <= 1.0:
+        q = min(failing, key=lambda c: c.first_fail or 0)
+        query_only = (int(q.first_fail or 0), q.mode, q.stream)
     _, missing = knobs(spec.algorithm)
     tried: list[Candidate] = []
+    equivalent: list[Candidate] = []
+    matches: list[Candidate] = []
     for use_pairs in ((False, True) if pairs else (False,)):
         for _, text, cand in candidate_specs(spec, pairs=use_pairs):
-            tried.append(Candidate(text, cand, _score(cand, failing, rest)))
+            worst, worst_it, reps = _score(cand, failing, rest)
+            c = Candidate(text, cand, worst, worst_it, keyword_changes(spec, cand))
+            if c.matched and _equivalent_to_claim(reps, comps):
+                equivalent.append(c)
+                continue
+            tried.append(c)
         matches = sorted((c for c in tried if c.matched), key=lambda c: c.worst_ratio)
-        if matches:
+        if matches or query_only is not None:
             break
     nearest = min(tried, key=lambda c: c.worst_ratio) if tried else None
-    return Diagnosis(spec.algorithm, where, matches, nearest, len(tried), missing)
+    return Diagnosis(spec.algorithm, where, matches, nearest, len(tried), missing, claim, query_only, equivalent)
 
 
 __all__ = [
@@ -441,5 +534,6 @@ __all__ = [
     "factory_defaults",
     "factory_params",
     "full_hyperparams",
+    "keyword_changes",
     "knobs",
 ]
