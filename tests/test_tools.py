@@ -240,3 +240,192 @@ def test_main_from_cache_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "OVER budget" in out and "seed 7: X: y" in out
     # fewer seeds than asked: only complete runs count
     assert fa.main([*argv[:3], "0-249", *argv[4:]]) == 1
+
+
+# ----------------------------------------------------------------------------------------------
+# mutate: the catalogue, applying mutants, choosing checks and tests
+
+from tools import mutate as mu  # noqa: E402
+from tools.mutants import CATALOGUE, Mutant  # noqa: E402
+
+
+def test_catalogue_applies_to_the_current_tree() -> None:
+    # every entry's old text occurs exactly once in reference/ as it is now; a refactoring that
+    # breaks an entry must update the catalogue
+    assert mu.validate(CATALOGUE, mu.ROOT, CHECKS) == []
+    assert len(CATALOGUE) >= 45
+    assert len({m.id for m in CATALOGUE}) == len(CATALOGUE)
+    with_claim = [m for m in CATALOGUE if m.claim != "none"]
+    assert len(with_claim) >= 2 * len(CATALOGUE) / 3
+
+
+def test_validate_reports_bad_entries(tmp_path: Path) -> None:
+    (tmp_path / "reference").mkdir()
+    (tmp_path / "reference" / "a.py").write_text("x = 1\nx = 1\ny = 2\n")
+    bad = [
+        Mutant("dup", "reference/a.py", (("x = 1", "x = 2"),), "twice", "none", "why"),
+        Mutant("gone", "reference/a.py", (("z = 3", "z = 4"),), "missing", "gd_stability"),
+        Mutant("nowhy", "reference/a.py", (("y = 2", "y = 3"),), "d", "none"),
+        Mutant("nowhy", "tests/a.py", (("y = 2", "y = 3"),), "d", "not_a_check"),
+    ]
+    problems = "\n".join(mu.validate(bad, tmp_path, CHECKS))
+    assert "dup: old text 'x = 1' found 2 times" in problems
+    assert "gone: old text 'z = 3' not found" in problems
+    assert "nowhy: claim 'none' needs a 'why'" in problems
+    assert "nowhy: duplicate id" in problems and "not in reference/" in problems
+    assert "unknown check(s) ['not_a_check']" in problems
+
+
+def test_apply_mutant_edits_exactly_and_fails_loudly(tmp_path: Path) -> None:
+    ref = tmp_path / "reference"
+    ref.mkdir()
+    f = ref / "m.py"
+    f.write_text("def f(x):\n    return 2 * x  # (F1)\n\n\ndef g(x):\n    return x - 1\n")
+    m = Mutant("two-edits", "reference/m.py", (("2 * x", "3 * x"), ("x - 1", "x + 1")), "d", "none", "w")
+    assert mu.touched_lines(f.read_text(), m) == [2, 6]
+    mu.apply_mutant(tmp_path, m)
+    assert f.read_text() == "def f(x):\n    return 3 * x  # (F1)\n\n\ndef g(x):\n    return x + 1\n"
+    with pytest.raises(mu.MutantError, match="not found"):
+        mu.apply_mutant(tmp_path, m)  # already applied: the old text is gone
+    # nothing is written when a later edit fails
+    before = f.read_text()
+    half = Mutant("half", "reference/m.py", (("3 * x", "4 * x"), ("nope", "x")), "d", "none", "w")
+    with pytest.raises(mu.MutantError):
+        mu.apply_mutant(tmp_path, half)
+    assert f.read_text() == before
+    with pytest.raises(mu.MutantError, match="does not exist"):
+        mu.apply_mutant(tmp_path, Mutant("x", "reference/none.py", (("a", "b"),), "d", "none", "w"))
+
+
+def test_touched_lines_of_a_multiline_edit() -> None:
+    text = "a\nb\nc\nd\n"
+    m = Mutant("ml", "reference/x.py", (("b\nc\n", "B\nC\n"),), "d", "none", "w")
+    assert mu.touched_lines(text, m) == [2, 3]
+
+
+_SRC = '''"""doc"""
+CONST = 3
+
+
+def outer(x):
+    def inner(y):
+        return y + CONST
+    return inner(x)
+
+
+class K:
+    field = 1
+
+    def method(self):
+        return self.field
+'''
+
+
+def test_function_spans_and_check_selection() -> None:
+    spans = sorted(mu.function_spans(_SRC))
+    assert (5, 8) in spans and (6, 7) in spans and (14, 15) in spans
+    baseline = {
+        "calls_outer": [["reference/k.py", 5, 8], ["reference/k.py", 6, 7]],
+        "calls_method": [["reference/k.py", 14, 15], ["reference/other.py", 1, 99]],
+        "calls_nothing": [["reference/other.py", 1, 99]],
+    }
+    checks = ["calls_outer", "calls_method", "calls_nothing"]
+
+    def sel(old: str) -> tuple[list[str], str]:
+        m = Mutant("x", "reference/k.py", ((old, old + " "),), "d", "none", "w")
+        return mu.select_checks(m, _SRC, baseline, checks)
+
+    assert sel("return y + CONST")[0] == ["calls_outer"]
+    assert sel("return self.field")[0] == ["calls_method"]
+    chosen, how = sel("CONST = 3")  # module level: every check
+    assert chosen == checks and "outside every function" in how
+    assert sel("    field = 1")[0] == checks  # class body: every check
+
+
+def test_test_files_for_finds_the_module_and_its_users(tmp_path: Path) -> None:
+    (tmp_path / "reference" / "problems").mkdir(parents=True)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "reference" / "adam.py").write_text("def adam(lr):\n    pass\n\n\ndef step(s, g):\n    pass\n")
+    (tmp_path / "reference" / "problems" / "linear.py").write_text("def least_squares(X, y):\n    pass\n")
+    tests = {
+        "test_adam.py": "import reference as ref\n",
+        "test_contract.py": "opt = ref.adam(1e-3)\n",
+        "test_other.py": "ref.adamw(1e-3)\nstate = opt.step(state, g)\n",  # adamw is not adam; step is generic
+        "test_direct.py": "from reference.adam import step\n",
+        "test_lsq.py": "from reference.problems import least_squares\n",
+        "test_lsq2.py": "p = ref.problems.least_squares(X, y)\n",
+    }
+    for name, text in tests.items():
+        (tmp_path / "tests" / name).write_text(text)
+    adam = Mutant("a", "reference/adam.py", (("pass", "pass"),), "d", "none", "w")
+    assert mu.test_files_for(adam, tmp_path) == ["tests/test_adam.py", "tests/test_contract.py", "tests/test_direct.py"]
+    lsq = Mutant("l", "reference/problems/linear.py", (("pass", "pass"),), "d", "none", "w")
+    assert mu.test_files_for(lsq, tmp_path) == ["tests/test_lsq.py", "tests/test_lsq2.py"]
+
+
+def _stage(failed: tuple[str, ...] = (), timeout: bool = False) -> mu.StageResult:
+    return mu.StageResult(("x",), failed, timeout, 1.0, "")
+
+
+def test_classify_and_tally() -> None:
+    assert mu.classify(_stage(("gd_stability",)), _stage()) == "check"
+    assert mu.classify(_stage(), _stage(("tests/test_gd.py",))) == "tests-only"
+    assert mu.classify(_stage(), _stage()) == "missed"
+    assert mu.classify(mu.StageResult((), (), False, 0, ""), _stage(("timeout",), True)) == "tests-only"
+
+    def res(id: str, claim: str, checks: mu.StageResult, tests: mu.StageResult) -> mu.MutantResult:
+        return mu.MutantResult(id, "reference/x.py", "d", claim, "fp", mu.classify(checks, tests), checks, tests, "s")
+
+    results = [
+        res("a", "gd_stability", _stage(("gd_stability",)), _stage()),
+        res("b", "gd_stability", _stage(("lazy_regime",)), _stage()),  # caught, but not by its claim's check
+        res("c", "none", _stage(), _stage(("t",))),
+        res("d", "em_monotone", _stage(), _stage()),
+        mu.MutantResult("e", "reference/x.py", "d", "none", "fp", "invalid", None, None, "", "gone"),
+    ]
+    t = mu.tally(results)
+    assert (t.total, t.by_check, t.tests_only, t.missed, t.invalid) == (5, 2, 1, 1, 1)
+    assert (t.claim_total, t.claim_caught, t.ids_missed_claim) == (3, 1, ("b", "d"))
+    text = mu.format_text(results)
+    assert "caught by a check: 2" in text and "INVALID e: gone" in text
+    md = mu.format_markdown(results, {"c": Mutant("c", "reference/x.py", (("a", "b"),), "d", "none", "the reason")})
+    assert "| 1 | `a` |" in md and "- `c` (unit tests only): the reason" in md
+
+
+def test_mutant_result_json_round_trip(tmp_path: Path) -> None:
+    r = mu.MutantResult("a", "reference/x.py", "d", "none", "fp", "missed", _stage(), None, "s", seconds=2.5)
+    cache = mu.Cache(str(tmp_path / "m.jsonl"))
+    cache.append({"kind": "mutant", "key": "k1", "result": json.loads(r.to_json())})
+    cache.append({"kind": "baseline", "fingerprint": "fp", "holds": {}})
+    with open(cache.path, "a", encoding="utf-8") as f:
+        f.write("garbage\n")
+    assert cache.mutants() == {"k1": r}
+    assert cache.baseline("fp") == {"kind": "baseline", "fingerprint": "fp", "holds": {}}
+    assert cache.baseline("other") is None
+    assert mu.mutant_key(CATALOGUE[0], "fp", False, 300.0) != mu.mutant_key(CATALOGUE[0], "fp2", False, 300.0)
+
+
+def test_snapshot_of_the_worktree_excludes_caches(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    for d in ("reference", ".git", "report", "reference/__pycache__", ".mypy_cache"):
+        (src / d).mkdir(parents=True, exist_ok=True)
+    (src / "reference" / "a.py").write_text("x = 1\n")
+    (src / "reference" / "__pycache__" / "a.pyc").write_text("")
+    (src / "report" / "r.md").write_text("")
+    dst = tmp_path / "dst"
+    assert mu.snapshot(dst, worktree=True, src=src) == "working tree"
+    assert sorted(p.relative_to(dst).as_posix() for p in dst.rglob("*")) == ["reference", "reference/a.py"]
+    fp = mu.tree_fingerprint(dst)
+    (dst / "reference" / "a.py").write_text("x = 2\n")
+    assert mu.tree_fingerprint(dst) != fp
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--only", "nope"], "unknown mutant id"), (["--jobs", "0"], "--jobs must be >= 1"),
+     (["--timeout", "-1"], "--timeout must be"), (["--cache", "/nonexistent-xyz/c"], "--cache")],
+)
+def test_mutate_bad_arguments_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert mu.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
