@@ -33,5 +33,5 @@ def test_ntk_scaling_of_the_init_and_the_gradient() -> None:
     assert_allclose(s[3 * w : 8 * w], np.sqrt(2.0 / w))
     assert np.all(s[: 3 * w] == 1.0) and np.all(s[8 * w :] == 1.0)
     m = chk.measure(64, np.random.default_rng(0))
-    assert m["lossT"] < m["loss0"]  # training happened
-    assert 0.0 < m["rel_change"] < 1.0 and 0.0 < m["lin_error"] < 1.0
+    assert m.lossT < m.loss0  # training happened
+    assert 0.0 < m.rel_change < 1.0 and 0.0 < m.lin_error < 1.0

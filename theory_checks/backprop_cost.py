@@ -62,7 +62,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, fields
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Callable
 
 import numpy as np
@@ -143,8 +143,10 @@ def fd_grad(loss: Callable[[np.ndarray], Any], theta: np.ndarray, h: float = 1e-
     return g
 
 
+@lru_cache(maxsize=1)
 def _openblas_libs() -> list[Any]:
-    """The OpenBLAS libraries loaded in this process (Linux: from /proc/self/maps), via ctypes."""
+    """The OpenBLAS libraries loaded in this process (Linux: from /proc/self/maps), via ctypes;
+    looked up once per process (reading the map costs ~10 ms)."""
     import ctypes
 
     try:
