@@ -206,7 +206,8 @@ def _gd(inst: Instance, x0: Any, sabotage: str | None) -> tuple[tuple[float, ...
         e, e1 = errs[-1], float(np.linalg.norm(st.params))
         errs.append(e1)
         if e <= GD_WINDOW:
-            c = abs(float(inst.v_min @ x)) / e
+            # c_k from float64 x and v_min (rounded from mpmath): lowered by the gamma of its 3p + 6 operations
+            c = min(1.0, abs(float(inst.v_min @ x)) / e * (1 - gamma(3 * P + 6)))
             rnd = (lr_pred * _grad_error(inst.A, x) + 2 * U * (e + e1)) / e
             tol = rho * (1 - c) + lr_pred * (inst.t_norm * e / 2 + inst.q_norm * e * e / 6) + rnd
             last = e1 / e

@@ -1,14 +1,14 @@
 r"""Gauss-Newton solves a linear least-squares problem in one step.
 
 Claim:
-    For L(w) = ||X w - y||^2 the model is linear, so the Gauss-Newton matrix is the exact Hessian
-    G = 2 X^T X and one undamped step w_1 = w_0 - G^{-1} grad L(w_0) lands on the least-squares
+    For L(w) = (1/n) ||X w - y||^2 the model is linear, so the Gauss-Newton matrix is the exact Hessian
+    G = (2/n) X^T X and one undamped step w_1 = w_0 - G^{-1} grad L(w_0) lands on the least-squares
     solution w* = argmin ||X w - y||, from any w_0 (seed 000, "The Appeal of Gauss-Newton Methods":
     "best-case: single step for quadratic problems").
 
 Setup:
     ``ref.gauss_newton(damping=0)`` for one step on ``reference.problems.least_squares`` (reduction
-    "sum") with X in R^{60 x 8} of prescribed singular values log-spaced from 1 to 1/100
+    "mean", so the 1/n scale of G and of the gradient is exercised) with X in R^{60 x 8} of prescribed singular values log-spaced from 1 to 1/100
     (cond(G) = 1e4, so one gradient step leaves >= 1 - 2/(1e4 + 1) of the error: built so that only
     a curvature step can solve it), y ~ N(0, I) (a non-zero residual), w_0 ~ N(0, 25 I).
     Quick: 3 data sets; full: 12 (``trial_seeds``).
@@ -34,8 +34,8 @@ References:
 Sabotage:
     "wrong-prediction": predicts w_1 = w_0 + 0.98 (w* - w_0) (a 2 % error in the predicted step).
     "broken-optimizer": the step uses only the diagonal of G (a Jacobi preconditioner).
-    "mean-scale": G is scaled by 1/n (reduction "mean") while the gradient keeps "sum": the step is
-        n times too long.
+    "sum-scale": G is summed (scale 1) while the gradient keeps the mean's 1/n: the step is n times
+        too short.
     "damped": ``ref.gauss_newton()`` with its default damping lambda = 1e-3 left on.
 """
 
@@ -56,7 +56,7 @@ from ._stats import fmt, trial_seeds
 NAME = "gn_one_step"
 CLAIM = "one undamped Gauss-Newton step solves linear least squares: w_1 = w*"
 SOURCE = "seed 000, 'The Appeal of Gauss-Newton Methods' (single step for quadratic problems)"
-SABOTAGE: tuple[str, ...] = ("wrong-prediction", "broken-optimizer", "mean-scale", "damped")
+SABOTAGE: tuple[str, ...] = ("wrong-prediction", "broken-optimizer", "sum-scale", "damped")
 JUSTIFICATION = "derived float64 bound of the formed G, g, the LU solve and the update (Higham 2002)"
 STAT_ROWS = 0
 
@@ -72,11 +72,11 @@ class Trial:
 
 def _gauss_newton_step(prob: LeastSquares, w0: np.ndarray, sabotage: str | None) -> np.ndarray:
     """One Gauss-Newton step as the check runs it (bugs planted here for the sabotage words)."""
-    if sabotage in ("broken-optimizer", "mean-scale"):
+    if sabotage in ("broken-optimizer", "sum-scale"):
         rec = evaluate(prob, w0)
         if sabotage == "broken-optimizer":
             return np.asarray(w0 - rec.grad / np.diag(gn_matrix(rec)))
-        G = gn_matrix(replace(rec, scale=1.0 / len(rec.losses)))
+        G = gn_matrix(replace(rec, scale=1.0))
         return np.asarray(w0 + np.linalg.solve(G, -rec.grad))
     opt = ref.gauss_newton() if sabotage == "damped" else ref.gauss_newton(damping=0.0)
     return np.asarray(opt.step(opt.init(w0), prob).params)
@@ -88,9 +88,9 @@ def _trial(args: tuple[np.random.SeedSequence, str | None]) -> Trial:
     X = designed_matrix(rng, _N, _D, _COND_X)
     y = rng.standard_normal(_N)
     w0 = 5.0 * rng.standard_normal(_D)
-    w1 = _gauss_newton_step(least_squares(X, y), w0, sabotage)
+    w1 = _gauss_newton_step(least_squares(X, y, reduction="mean"), w0, sabotage)
     eta = 0.98 if sabotage == "wrong-prediction" else 1.0
-    step = exact_step(X, y, w0, eta=eta, solver="lu")
+    step = exact_step(X, y, w0, eta=eta, s=1.0 / _N, solver="lu")
     return Trial(step.error(w1), step.bound, step.step_norm / eta)
 
 

@@ -11,8 +11,8 @@ Claim:
 
 Setup:
     Least squares with the Gaussian likelihood (``reference.problems.least_squares``, reduction
-    "sum", n = 30, d = 5, X with singular values log-spaced in [0.1, 1], y = X w + 0.1 noise), whose
-    Fisher is F_theta = 2 X^T X: the natural-gradient map is then known exactly,
+    "mean", n = 30, d = 5, X with singular values log-spaced in [0.1, 1], y = X w + 0.1 noise), whose
+    Fisher is F_theta = (2/n) X^T X: the natural-gradient map is then known exactly,
     Phi_theta(theta) = theta + eta (theta* - theta), and in phi the invariance predicts
     phi_{t+1} = B^{-1} Phi_theta(B phi_t) = phi_t + eta (B^{-1} theta* - phi_t).
     B = Q diag(s) R with random orthogonal Q, R and s log-spaced in [1, 10] (kappa(B) = 10, far from
@@ -141,14 +141,14 @@ def _trial(args: tuple[np.random.SeedSequence, str | None]) -> Trial:
     B = (Q * np.logspace(0, 1, _D)) @ R
     theta0 = 2.0 * rng.standard_normal(_D)
     phi0 = np.linalg.solve(B, theta0)
-    prob = least_squares(X, y)
+    prob = least_squares(X, y, reduction="mean")
     opt = _optimizer(sabotage)
-    th_ratio, th_err = _worst(opt, prob, theta0, ExactLSQ(X, y))
+    th_ratio, th_err = _worst(opt, prob, theta0, ExactLSQ(X, y, s=1.0 / _N))
     # phi's prediction: phi_t + eta (B^{-1} theta* - phi_t), theta* of the theta problem mapped back
     # (ExactLSQ with B: argmin ||X B phi - y|| = B^{-1} theta* exactly); the sabotage drops the map.
-    phi_exact = ExactLSQ(X, y) if sabotage == "wrong-prediction" else ExactLSQ(X, y, B)
+    phi_exact = ExactLSQ(X, y, s=1.0 / _N) if sabotage == "wrong-prediction" else ExactLSQ(X, y, B, s=1.0 / _N)
     ph_ratio, ph_err = _worst(opt, Reparametrised(prob, B), phi0, phi_exact)
-    g = 2.0 * X.T @ (X @ theta0 - y)
+    g = 2.0 / _N * X.T @ (X @ theta0 - y)
     gd_gap = float(np.linalg.norm(g - B @ (B.T @ g)) / np.linalg.norm(g))
     return Trial(th_ratio, ph_ratio, th_err, ph_err, gd_gap)
 
