@@ -43,15 +43,16 @@ Tolerance:
     tol_k = rho (1 - c_k) + lr (||T|| e_k / 2 + ||Q|| e_k^2 / 6) + r_k, with r_k the float64 rounding of
     the step relative to e_k: the gradient's error lr gamma_{n+p+9} ||(1/n) |A|^T s|| with
     s_i = rho_i + rho_i^2 + 2 rho_i^3, rho_i = |a_i|^T |theta_k| (counted: A theta, phi' in <= 5
-    operations, A^T (.), 1/n), plus 2u for fl(lr g) and the subtraction.
+    operations, A^T (.), 1/n), plus 2u for fl(lr g) and the subtraction, plus 2 gamma_{p+2} for the
+    two float64 norms of the ratio.
     Newton (full step; the exact identity theta_{k+1} = H(theta_k)^{-1} (T[theta, theta]/2 +
     Q[theta, theta, theta]/3)): ||theta_{k+1} - H*^{-1} T[theta, theta]/2|| <=
     ||H_k^{-1} - H*^{-1}|| ||T|| e^2/2 + ||H_k^{-1}|| ||Q|| e^3/3, with ||H_k - H*|| <= ||T|| e + ||Q|| e^2/2
     =: h, ||H_k^{-1}|| <= 1/(lambda_min - h), ||H_k^{-1} - H*^{-1}|| <= h / (lambda_min (lambda_min - h));
     plus the float64 error of the computed step (``theory_checks._lsq``'s perturbation bound with
     the Cholesky backward error eps_chol(p), g formed to gamma_{n+p+9} (1/n)|A|^T s and H to
-    gamma_{n+p+10} (1/n) |A|^T diag(1 + 2 rho + 3 rho^2) |A|, counted as for g) and u e_{k+1} for the
-    update. The prediction (1/2) H*^{-1} T*[theta_k, theta_k] is evaluated in mpmath.
+    gamma_{n+p+10} (1/n) |A|^T diag(1 + 2 rho + 3 rho^2) |A|, counted as for g), u e_{k+1} for the
+    update and 2u e_{k+1} for rounding the prediction and the norm of the miss. The prediction (1/2) H*^{-1} T*[theta_k, theta_k] is evaluated in mpmath.
     BFGS: superlinear means e_{k+1}/e_k -> 0, so the last ratios must fall below the best linear rate
     a first-order method can guarantee for this condition number, (sqrt(kappa) - 1)/(sqrt(kappa) + 1)
     (Nesterov 2004, Thm 2.1.13), kappa = lambda_max / lambda_min.
@@ -208,7 +209,8 @@ def _gd(inst: Instance, x0: Any, sabotage: str | None) -> tuple[tuple[float, ...
         if e <= GD_WINDOW:
             # c_k from float64 x and v_min (rounded from mpmath): lowered by the gamma of its 3p + 6 operations
             c = min(1.0, abs(float(inst.v_min @ x)) / e * (1 - gamma(3 * P + 6)))
-            rnd = (lr_pred * _grad_error(inst.A, x) + 2 * U * (e + e1)) / e
+            # the step's rounding relative to e, and the rounding of the two norms in the ratio
+            rnd = (lr_pred * _grad_error(inst.A, x) + 2 * U * (e + e1)) / e + 2 * gamma(P + 2) * e1 / e
             tol = rho * (1 - c) + lr_pred * (inst.t_norm * e / 2 + inst.q_norm * e * e / 6) + rnd
             last = e1 / e
             dev = max(dev, abs(last - rho_pred) / tol)
@@ -241,7 +243,9 @@ def _newton_tolerance(inst: Instance, x: Any, e1: float) -> float:
         return math.inf
     beta = _grad_error(inst.A, x)
     step = hk_inv * (beta + alpha * (e + e1 + remainder)) / (1 - hk_inv * alpha)
-    return (remainder + step + U * (e1 + step)) * (1 + gamma(16))
+    # the update's rounding, the prediction rounded to float64 (u e1) and the norm of the miss
+    # (relative gamma_{p+2}, inside the final factor)
+    return (remainder + step + U * (e1 + step) + 2 * U * e1) * (1 + gamma(16))
 
 
 def _newton(inst: Instance, x0: Any, sabotage: str | None) -> tuple[tuple[float, ...], float, float, int]:

@@ -35,8 +35,9 @@ Tolerance:
     (|p_k(o + d) / p_k(o) - 1| <= exp(2 max|d|) - 1, and H's entries are products of two p's),
     r = max_ik |o_ik - max_l o_il| enters through exp's argument, and gamma_{2m+10} covers the sum
     of m exponentials, 1/S, the products of autograd's second derivative (d/do_l of e_k / S) and
-    exp/log to 1 ulp (2u each); K = n m + m + 2 (the m-term then nm-term contractions, the 1/n and
-    the symmetrisation). The same formula with u_x bounds G_exact's own error; the row holds iff
+    exp/log to 1 ulp (2u each); K = n m + n + m + 4 (the reference: the m-term then nm-term
+    contractions, the 1/n and the symmetrisation; the check's own G: the product with p, the nm-term
+    sum, J^T p in m terms, its outer product summed over n, the difference and the 1/n). The same formula with u_x bounds G_exact's own error; the row holds iff
     |G_ref - G_exact| <= (c + c_x) S everywhere. Deterministic ("bound" row).
 
 References:
@@ -156,7 +157,7 @@ def relative_bound(u: float, ex: Exact, n: int, m: int, w: int) -> float:
     delta_o = _gamma(w + 4, u) * ex.o_abs_max
     e_h = math.expm1(4 * delta_o) + 2 * u * ex.logit_range + _gamma(2 * m + 10, u)
     e_j = _gamma(4, u)
-    return (1 + e_j) ** 2 * (1 + e_h) * (1 + _gamma(n * m + m + 2, u)) - 1
+    return (1 + e_j) ** 2 * (1 + e_h) * (1 + _gamma(n * m + n + m + 4, u)) - 1
 
 
 @dataclass(frozen=True)
