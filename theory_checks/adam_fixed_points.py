@@ -27,7 +27,7 @@ Setup:
     eps=0)``, ``ref.signsgd(1e-2)``, ``ref.lion(1e-3)`` and ``ref.gd(1e-2)``, c in {2^-10, 2^-3, 2^3,
     2^10} (exact in binary) and {1e-3, 1e3}.
 
-Measured (by the check, from the iterates):
+Measured:
     (a) Per chain, the Richardson combination z = (s2 theta_T2 - s1 theta_T1) / (s2 - s1) of the
     iterates at T1 = 2000 and T2 = 4000 (s = 20 + t, so eta_t = 2 / s); the mean of z over chains
     (t-interval) against the prediction, and against 0. Why: with eta_t = a / s every O(eta)

@@ -25,7 +25,7 @@ Setup:
     its rows. No randomness: the seed is
     not used.
 
-Measured (by the check, from the iterates):
+Measured:
     * ||e_t|| / ||e_0|| at every t against the closed form (levels): GD's modes are multiplied
       by 1 - lr mu = r and 1 - lr L = -r, so ||e_t|| = r^t ||e_0||; heavy ball's characteristic
       roots are double at both ends (that is what Polyak's parameters do), at s and -s:

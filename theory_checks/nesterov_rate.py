@@ -21,7 +21,7 @@ Setup:
     i.e. (k - 1)/(k + 2) at step k = t + 1: the registered factory binds a constant beta).
     T = 1000 steps; quick: 8 independent spectra, full: 32, stacked in one parameter vector.
 
-Measured (by the check, from the iterates):
+Measured:
     * levels: the mean over spectra of gap_j(t) / E[gap(t)] at t = 30 and t = T, per method
       (predicted 1), where gap_j(t) = f(theta_t) - f* is computed from the iterates;
     * slopes: log(mean gap(T) / mean gap(30)) / log(T / 30) against the exact expectation's slope
