@@ -21,7 +21,7 @@ Setup:
     units in pairs (W1_k, V_k), (W1_k, -V_k) with V ~ N(0, 1), so that f(theta_0) = 0 exactly and
     E||theta_0||^2 = 7w, while each unit keeps the N(0, 1) law of the NTK init.
     First step: widths 32, 128, 512, 2048; quick 16 seeds, full 32. Training: T = 10 steps at
-    widths 32, 128, 512; quick 8 seeds, full 16. BLAS single-threaded.
+    widths 32, 128, 512; quick 12 seeds, full 24. BLAS single-threaded.
 
 Measured:
     (a) r_w = ||theta_1 - theta_0||^2 / (eta^2 g^T Theta_inf g), the first step's squared motion
@@ -49,9 +49,10 @@ Tolerance:
     (a), (b): Student-t intervals at the suite level ``_stats.LEVEL`` over independent seeds of
     the per-seed statistic (a weighted mean of 4 independent ratios of quadratic forms in ~w
     Gaussian units, close to normal; the slope is a linear combination of them). (c): the
-    one-sided criterion "the interval's upper end < 0" on the t-interval of per-seed slopes; its
-    chance of failing on correct code is the chance that the interval reaches 0, which at the
-    measured slope (about -0.5, spread ~0.05 over seeds) and 8 seeds is below 1e-6.
+    one-sided criterion "the interval's upper end < 0" on the t-interval of per-seed slopes (no
+    point prediction, so no p-value); on correct code it fails only if the interval reaches 0:
+    at the measured mean slope (-0.64, per-seed spread 0.17) and 12 seeds (t quantile 5.6, half
+    width 0.28) the estimate would have to be off by 7 standard errors.
 
 References:
     Seed 002, section 3.3.2 "Neural Tangent Kernel (NTK) / Linearization", eq. (14); seed 001,
@@ -237,18 +238,14 @@ def row_flat(r: np.ndarray) -> Row:
 
 def row_lin(lin: np.ndarray) -> Row:
     """(c) the linearisation error falls with width: the interval of its log-log slope is < 0."""
-    from scipy import stats
-
     iv, _ = slope_interval(TRAIN_WIDTHS, lin)
-    assert iv.se is not None and iv.df is not None
-    p = float(stats.t.cdf(iv.estimate / iv.se, iv.df)) if iv.se > 0 else float(iv.estimate >= 0)
+    # One-sided, composite prediction (slope < 0): no point value, hence no p-value to calibrate.
     return Row("log-log slope of ||f - f_lin|| / ||f - f_0|| vs width (after T steps)", "< 0 (-> 0 with w)",
-               str(iv), f"{iv.level * 100:.3f}% CI over {iv.n} seeds: upper end < 0", iv.hi < 0.0, kind="stat",
-               p_value=p)  # fmt: skip
+               str(iv), f"{iv.level * 100:.3f}% CI over {iv.n} seeds: upper end < 0", iv.hi < 0.0, kind="stat")  # fmt: skip
 
 
 def run(ctx: Context) -> Outcome:
-    k1, k2 = (16, 8) if ctx.tier == "quick" else (32, 16)
+    k1, k2 = (16, 12) if ctx.tier == "quick" else (32, 24)
     mode = "mean-field" if ctx.sabotage == "mean-field" else "ntk"
     lr = LR * 1.02 if ctx.sabotage == "lr-2pct" else LR
     pb = _problem(WIDTHS[0])
