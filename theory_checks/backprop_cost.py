@@ -7,8 +7,9 @@ Claim:
     single forward pass", whereas finite differences dL/dtheta_i ~ [L(theta + h e_i) - L(theta)] / h
     "require p forward passes" (seed 000, "Computing Gradients: The Enabling Technology").
     Measurable form: the gradient ``reference.problems.peaks(...).grad`` (autograd's reverse mode
-    through the reference's loss) evaluates the network once, and its cost is at most omega = 5
-    forward passes whatever p (the cheap gradient principle), while FD's is p + 1.
+    through the reference's loss) evaluates the network once at every p, and its cost at large p
+    (131077) is at most omega = 5 forward passes (the cheap gradient principle), while FD's is
+    p + 1.
 
 Setup:
     ``reference.problems.peaks(width=w, n_samples=32, n_train=32)`` (2-w-5 ReLU MLP, softmax
