@@ -40,6 +40,10 @@ Measured:
     methods (a sign changes only at an exact rounding tie, which this continuous stream does not
     contain) and a rounding bound for Adam; for GD, theta_T(c) = c theta_T(1) (theta_0 = 0), a
     displacement |c - 1| |theta_T(1)| from the c = 1 run.
+    (c) The vector field's integrand itself: ``ref.adam(1e-2)`` with its defaults (0.9, 0.999,
+    eps = 1e-8) on the c = 1 stream against the seed's equations m, v, mhat = m/(1 - b1^t),
+    vhat = v/(1 - b2^t), theta -= eta mhat / (sqrt(vhat) + eps) computed in the check, every step
+    (a wrong bias correction, moment or eps placement changes the field the claim is about).
 
 Tolerance:
     (a) Student-t interval at the suite's level: signSGD, over the R chains (z is a smooth
@@ -53,6 +57,7 @@ Tolerance:
     GD: each step theta_t = fl(theta_{t-1} - fl(eta fl(c g_t))) errs by at most
     u |theta_t| + 2u eta c |g_t| (first order), so |theta_T(c) - c theta_T(1)| <= e(c) + c e(1) +
     u c |theta_T(1)|, with e(c) = u sum_t (|theta_t(c)| + 2 eta c |g_t|).
+    (c) Both computations are within Adam's rounding bound of exact arithmetic: 2 x the bound.
 
 References:
     Seed 001 ("The Adam Vector Field: Mathematical Derivation"; "Lion": scale invariance); seed 002
@@ -65,6 +70,7 @@ Sabotage:
     "eps-adam": the invariance test uses Adam with eps = 1e-8 instead of 0 (no longer invariant).
     "swapped-betas": the Adam chains run with beta1 = 0.9 and beta2 = 0.5 (the two EMA rates
         swapped, a realistic argument-order bug); the prediction unchanged.
+    "no-bias-correction": the run of (c) drops Adam's bias correction (mhat = m, vhat = v).
 """
 
 from __future__ import annotations
@@ -85,7 +91,7 @@ from ._stats import LEVEL, Interval, fmt, trial_seeds
 NAME = "adam_fixed_points"
 CLAIM = "Adam/signSGD settle where E[update] = 0 (not grad = 0); Adam(eps=0), signSGD, Lion are scale invariant"
 SOURCE = "seed 001, 'The Adam Vector Field' and 'Lion'; seed 002, 3.2.2-3.2.3"
-SABOTAGE: tuple[str, ...] = ("wrong-fixed-point", "eps-adam", "swapped-betas")
+SABOTAGE: tuple[str, ...] = ("wrong-fixed-point", "eps-adam", "swapped-betas", "no-bias-correction")
 JUSTIFICATION = "fixed points: t-interval (suite level) over independent chains of the Richardson-extrapolated iterate (plus the Monte-Carlo error of Adam's root, Welch); invariance: exact (0) for c = 2^k, derived rounding bounds otherwise"
 STAT_ROWS = 2
 
@@ -218,9 +224,10 @@ class Invariance:
     adam_bound: float
     gd_excess: float
     gd_moved: float
+    adam_level: float  # max |theta_t - theta_t(seed's equations)| / (2 x rounding bound), defaults
 
 
-def invariance(eps: float) -> Invariance:
+def invariance(eps: float, bias_correction: bool = True) -> Invariance:
     rng = np.random.default_rng(12345)
     G = 0.3 + rng.standard_normal((300, 10))
     lr = 1e-2
@@ -239,13 +246,23 @@ def invariance(eps: float) -> Invariance:
 
     runs = {k: traj(o) for k, o in opts.items()}
     dev = {k: [float(np.max(np.abs(r[c] - r[1.0]))) for c in SCALES] for k, r in runs.items()}
-    # Adam's rounding bound (decimal c), from the c = 1 run's moments
-    b1, b2 = 0.9, 0.999
+    # Adam's rounding bound (decimal c), from the c = 1 run's moments; and the seed's equations
+    # (A2)-(A4) with the default eps = 1e-8, against ref.adam(lr) with its defaults
+    b1, b2, eps_d = 0.9, 0.999, 1e-8
     m, v, M, bound = np.zeros(10), np.zeros(10), np.zeros(10), np.zeros(10)
+    theta, eq = np.zeros(10), []
     for t, g in enumerate(G, start=1):
         m, v, M = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g, b1 * M + (1 - b1) * np.abs(g)
         mh, vh, Mh = m / (1 - b1**t), v / (1 - b2**t), M / (1 - b1**t)
         bound += lr * (2 * t + 8) * U * (Mh + np.abs(mh)) / np.sqrt(vh) + 2 * U * np.abs(runs["adam"][1.0][t - 1])
+        theta = theta - lr * mh / (np.sqrt(vh) + eps_d)
+        eq.append(theta)
+    adam_d = ref.adam(lr, bias_correction=bias_correction)  # the defaults (bias_correction=False: sabotage)
+    state = adam_d.init(np.zeros(10))
+    level = 0.0
+    for t, g in enumerate(G):
+        state = adam_d.step_fn(state, g)
+        level = max(level, float(np.max(np.abs(state.params - eq[t]) / (2 * bound))))
 
     def err(c: float) -> np.ndarray:
         e: np.ndarray = U * np.sum(np.abs(runs["gd"][c]) + 2 * lr * c * np.abs(G), axis=0)
@@ -254,7 +271,7 @@ def invariance(eps: float) -> Invariance:
     gd1 = runs["gd"][1.0][-1]
     excess = [np.abs(runs["gd"][c][-1] - c * gd1) / (err(c) + c * err(1.0) + U * c * np.abs(gd1)) for c in SCALES]
     moved = [np.abs(runs["gd"][c][-1] - gd1) / (abs(c - 1) * np.abs(gd1)) for c in SCALES]
-    return Invariance(dev, float(np.min(bound)), float(np.max(excess)), float(np.min(moved)))
+    return Invariance(dev, float(np.min(bound)), float(np.max(excess)), float(np.min(moved)), level)
 
 
 def row_invariant(name: str, inv: Invariance) -> Row:
@@ -268,6 +285,16 @@ def row_invariant(name: str, inv: Invariance) -> Row:
         measured=f"{fmt(ex)} | {fmt(de)}",
         tolerance="0 (exact scaling) | " + (f"<= {fmt(tol)} (rounding bound)" if name == "adam" else "0 (no sign ties)"),
         holds=ex == 0.0 and de <= tol,
+    )
+
+
+def row_adam_level(inv: Invariance) -> Row:
+    return Row(
+        quantity="Adam (defaults): theta_t against the seed's (A2)-(A4), theta -= eta mhat/(sqrt(vhat)+eps), every step",
+        predicted="equal (rounding)",
+        measured=f"max |difference| = {fmt(inv.adam_level)} x bound",
+        tolerance="<= 2 x the first-order rounding bound (both computations)",
+        holds=inv.adam_level <= 1.0,
     )
 
 
@@ -286,12 +313,13 @@ def run(ctx: Context) -> Outcome:
     items = [(name, R, s, ctx.sabotage) for name, s in zip(("signsgd", "adam"), trial_seeds(ctx, 2))]
     sign, adam = ctx.map(_chains, items)
     root = adam_root(trial_seeds(ctx, 1, stream=1)[0], draws)
-    inv = invariance(1e-8 if ctx.sabotage == "eps-adam" else 0.0)
+    inv = invariance(1e-8 if ctx.sabotage == "eps-adam" else 0.0, ctx.sabotage != "no-bias-correction")
     rows = (
         row_fixed_point("signSGD", sign.extrapolated(), Root(1 - math.log(2), 0.0, math.inf), ctx.sabotage),
         row_fixed_point(f"Adam(beta1={BETA1}, beta2={BETA2})", adam.extrapolated(), root, ctx.sabotage),
         *(row_invariant(n, inv) for n in ("adam", "signsgd", "lion")),
         row_gd(inv),
+        row_adam_level(inv),
     )
     figure = {"sign_z": sign.extrapolated().tolist(), "adam_z": adam.extrapolated().tolist(),
               "sign_pred": 1 - math.log(2), "adam_pred": root.value, "scales": list(SCALES), "dev": inv.dev}  # fmt: skip
