@@ -43,10 +43,10 @@ Tolerance:
     and the two-term sums and products of the update, any evaluation order) is at most
     b_v = 2u(beta |v_{t-1}| + lambda |theta_{t-1}|) in v and lr b_v + 2u(|theta_{t-1}| +
     lr |v_t|) in theta (u = 2^-53, first order in u; the neglected terms are smaller by t u).
-    Local errors propagate through the exact linear step, whose powers have entries at most
-    P = max_j (|a_j| + lr beta j s^(j-1)) (the closed-form responses to a unit error in theta and
-    in v; P = 1 for GD); so |theta_hat_t - theta_t| <= P sum_{k <= t} (local errors), per
-    coordinate, plus 4u for evaluating the closed form. T must lie between the first passages
+    Local errors propagate through the exact linear step: an error made at step k reaches theta_t
+    multiplied by at most R_{t-k}, R_j = |a_j| + lr beta j s^(j-1) (the closed-form responses to a
+    unit error in theta and in v; R_j = r^j <= 1 for GD), so |theta_hat_t - theta_t| <=
+    sum_{k <= t} R_{t-k} (local error_k) per coordinate, plus 4u for evaluating the closed form. T must lie between the first passages
     of the closed form shifted down and up by that bound (equal to it unless the crossing is
     within rounding of eps); the slope tolerance is the range those ranges allow.
 
@@ -144,7 +144,7 @@ def _hb_run(k: int, sabotage: str | None) -> Run:
     th, v = np.array(theta), np.array(vel)
     ts = np.arange(th.shape[0], dtype=np.float64)
     pred = _hb_closed_form(s, ts)
-    # rounding: local errors per step, propagated by at most P (closed-form responses)
+    # rounding: local errors per step, propagated by the closed-form responses R_j
     b_v = 2 * U * (s * s * np.abs(v[:-1]) + lam * np.abs(th[:-1]))
     b_th = b_v + 2 * U * (np.abs(th[:-1]) + np.abs(v[1:]))
     resp = np.abs(pred) + s * s * ts[:, None] * s ** np.maximum(ts[:, None] - 1, 0)  # R_j
