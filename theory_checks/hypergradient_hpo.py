@@ -5,7 +5,8 @@ Claim:
     (i) F'(eta) = d/deta L_val(theta_n(eta)), computed by reverse-mode autograd through n unrolled
     steps of ``ref.make("gd", lr=eta)`` (``hpo.hypergradient``, eq. H3), is the exact derivative.
     (ii) Hypergradient descent on log eta (``hpo.tune_lr``, eq. H4) reaches a validation loss at
-    least as low as a grid search over eta can find in the same basin of F: F(eta_HD) <= F(eta)
+    least as low as a grid search over eta (``hpo.grid_search``, eq. H5, whose rates and values the
+    check verifies against log-spaced rates and its own F) can find in the same basin of F: F(eta_HD) <= F(eta)
     for every grid point eta in HD's basin (seed 003, "Gradient-Based HPO: differentiable
     hyperparameters" versus "Grid or Random Search: simple but inefficient"). A descent method is
     local: F(eta) is not always unimodal here (one full seed in 30 has a better minimum at 1/L than
@@ -28,7 +29,9 @@ Setup:
     the check's F.
 
 Measured:
-    (i) max over seeds and rates of |F'_autograd - F'_exact| / bound. (ii) the seeds with
+    (i) max over seeds and rates of |F'_autograd - F'_exact| / bound. (H5) the grid search's
+    rates against np.geomspace(0.01, 1, 17) / L, its values against the check's F there, and its
+    best against the minimum of those, worst ratio to the bound. (ii) the seeds with
     F(eta_HD) <= F(best grid point in HD's basin) + rounding, with F the check's. Reported: the
     seeds where HD beats the whole grid, HD's relative gap to the global minimum F*, its cost in
     unrolled runs, and random search at HD's cost (the check's F at as many log-uniform rates as
@@ -45,7 +48,10 @@ Tolerance:
     w_{j-1} = (I - eta H) w_j starts from grad L_val (error ||H_val|| e_n + gamma_{G_val} ||.||) and
     adds gamma_G || |w| + eta |H| |w| || per step; its sum sum_j -w_j^T g_{j-1} has the errors of
     its factors plus gamma_{d + n} sum |w_j|^T |g_{j-1}|. The row's bound is the sum of the two
-    computations' bounds. (ii) F(eta_HD) and the grid's best value are two evaluations of the
+    computations' bounds. (H5) two log-spaced rates computed by geomspace (log10 of the ends,
+    linspace, 10^y) differ by <= 2 gamma_4 (1 + |ln rate|) relatively; the reference's F and the
+    check's, the same recursion, each lie within eps_F (below) of the exact F, so they differ by
+    <= 2 eps_F. (ii) F(eta_HD) and the grid's best value are two evaluations of the
     check's F, each within eps_F = ||grad L_val|| e_n + gamma_{d + n_val + 2} mean((|X_v| |theta| +
     |y_v|)^2) of the exact F: the row allows 2 eps_F. No statistical rows.
 
@@ -61,6 +67,12 @@ Sabotage:
         backpropagation, a common approximation; about 20 times too small here): row (i) fails.
     "sign-flip": the hypergradient has the wrong sign (F(2 eta_fixed - eta)): row (i) fails and
         HD cannot make an Armijo step, so row (ii) fails too.
+    Bugs planted in scratch copies of reference/ (tools/mutants.py) and caught at quick seed 0:
+    grid search skipping its last point and a linearly spaced log_grid (row H5), the GD step 2 %
+    too large (rows i and H5). Not caught, outside the claim: tune_lr's Armijo test with the wrong
+    sign and tune_lr without the chain-rule factor lr change only HD's cost here (its 1-D secant
+    steps still descend to the same stationary point), and random search's distribution is only
+    a reported contrast.
     "lr-2pct": a bug planted in the optimizer the hypergradient goes through: the unrolled GD
         steps use 1.02 eta (F_bug(eta) = F(1.02 eta)); autograd differentiates the buggy F, so
         row (i) fails.
@@ -228,6 +240,7 @@ class Trial:
     hd_path_L: tuple[float, ...]
     hd_evals: int
     eps_opt: float  # eps_F at HD's end point + at the basin's best grid point
+    grid_ratio: float  # grid search: worst of (rate - log-spaced rate), (value - F), (its best - min F), each / its bound
     opt_lr_L: float
     opt_value: float  # global minimum of the check's F on [0.01, 1] / L
     random_value: float
@@ -252,8 +265,17 @@ def _trial(args: tuple[np.random.SeedSequence, str | None]) -> Trial:
     steps = STEPS - 1 if sabotage == "wrong-prediction" else STEPS
     ex = [exact(p, float(eta), steps) for eta in etas]
     ad = [hpo.hypergradient(F_ad, float(eta))[1] for eta in etas]
-    grid = np.geomspace(GRID[0] / L, GRID[1] / L, GRID[2])
+    # grid search (H5) through the code under test; the check evaluates F at its rates itself
+    gs = hpo.grid_search(F_ad, hpo.log_grid(GRID[0] / L, GRID[1] / L, GRID[2]))
+    grid = np.array(gs.lrs)
     gvals = F_values(p, grid)
+    expected = np.geomspace(GRID[0] / L, GRID[1] / L, GRID[2])
+    spacing = np.abs(grid / expected - 1.0) / (2 * _gamma(4) * (1.0 + np.abs(np.log(expected))))
+    eps_grid = np.array([exact(p, float(x)).eps_F for x in grid])
+    with np.errstate(invalid="ignore"):
+        value_err = np.abs(np.array(gs.values) - gvals) / (2.0 * eps_grid)
+    best = int(np.argmin(gvals))
+    best_err = abs(gvals[int(np.argmin(gs.values))] - gvals[best]) / (2.0 * eps_grid[best])
     hd = hpo.tune_lr(F_ad, ETA0 / L)
     hd_exact = exact(p, hd.lr)
     # F on a dense log grid over GD's stable range: HD's basin (between the local maxima of F on
@@ -275,7 +297,8 @@ def _trial(args: tuple[np.random.SeedSequence, str | None]) -> Trial:
         grid_lrs_L=tuple(float(x * L) for x in grid), grid_values=tuple(float(v) for v in gvals),
         basin_L=(left * L, right * L), basin_best=basin_best,
         hd_lr_L=hd.lr * L, hd_value=hd_exact.F, hd_path_L=tuple(x * L for x in hd.lrs), hd_evals=hd.evaluations,
-        eps_opt=hd_exact.eps_F + (exact(p, float(grid[basin_best])).eps_F if basin_best >= 0 else 0.0),
+        eps_opt=hd_exact.eps_F + (float(eps_grid[basin_best]) if basin_best >= 0 else 0.0),
+        grid_ratio=float(np.nan_to_num(max(float(np.max(spacing)), float(np.max(value_err)), best_err), nan=math.inf)),
         opt_lr_L=math.exp(float(opt.x)) * L, opt_value=min(float(opt.fun), float(np.min(fd)), hd_exact.F),
         random_value=float(np.min(F_values(p, rnd))),
     )  # fmt: skip
@@ -309,6 +332,18 @@ def row_hd_vs_grid(trials: list[Trial]) -> Row:
     )
 
 
+def row_grid(trials: list[Trial]) -> Row:
+    """(H5) grid search evaluates F at the log-spaced rates and returns their minimum."""
+    worst = max(t.grid_ratio for t in trials)
+    return Row(
+        quantity=f"(H5) grid search: its {GRID[2]} rates, its values and its best vs log-spaced rates and the check's F (worst / bound)",
+        predicted="<= 1 (rates geomspace(0.01, 1)/L; values F(rate); best = min)",
+        measured=fmt(worst),
+        tolerance="rates: 2 gamma_4 (1 + |ln rate|) relative; values and best: 2 eps_F",
+        holds=bool(worst <= 1.0),
+    )
+
+
 def row_global(trials: list[Trial]) -> Row:
     """How often HD's basin holds the grid's best point too (F has several local minima)."""
     glob = sum(t.hd_value <= min(t.grid_values) + t.eps_opt for t in trials)
@@ -332,7 +367,8 @@ def row_random(trials: list[Trial]) -> Row:
 def run(ctx: Context) -> Outcome:
     k = 4 if ctx.tier == "quick" else 30
     trials: list[Trial] = ctx.map(_trial, [(s, ctx.sabotage) for s in trial_seeds(ctx, k)])
-    rows = (row_hypergradient(trials), row_hd_vs_grid(trials), row_global(trials), row_optimum(trials), row_random(trials))
+    rows = (row_hypergradient(trials), row_hd_vs_grid(trials), row_grid(trials), row_global(trials), row_optimum(trials),
+            row_random(trials))
     return Outcome(rows=rows, figure={"trials": [dataclasses.asdict(t) for t in trials]})
 
 
