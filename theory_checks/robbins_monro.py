@@ -10,43 +10,47 @@ Claim:
 Setup:
     Streaming least squares l(theta; x, y) = (1/2)(x^T theta - y)^2 with x ~ N(0, H),
     H = diag(0.5, 0.8, 1.25, 2) (mu = 0.5), y = x^T theta* + sigma eps, sigma = 1, a fresh sample
-    each step, from theta_0 - theta* = e_0 = (3, 3, 3, 3). SGD is ``ref.sgd`` with
-    ``ref.schedules.robbins_monro`` for a = 1 (c = 6, t0 = 40: c mu = 3, eta_0 = 0.15; the
-    initial error is forgotten as (t0/(t0 + t))^(2 c h), so the window below is in the O(1/t)
-    regime) and a = 3/4 (c = 1.6, t0 = 40, eta_0 = 0.1), and with constant eta in
-    {0.02, 0.04, 0.08}, T steps. Each schedule runs k x R
-    chains stacked in one parameter vector (SGD is elementwise): k independent groups of R chains
-    (quick: 32 x 32, T = 600; full: 32 x 128, T = 1200). The gradient is formed by the check.
+    each step. SGD is ``ref.sgd`` with ``ref.schedules.robbins_monro`` for a = 1 (c = 3, t0 = 15:
+    c mu = 1.5, eta_0 = 0.2; the initial error is forgotten as (t0/(t0 + t))^(2 c h), so the
+    window below is close to the O(1/t) regime) and a = 3/4 (c = 0.2 t0^(3/4), t0 = 15,
+    eta_0 = 0.2), and with constant eta in {0.02, 0.04, 0.08}. Each schedule runs k x R chains
+    stacked in one parameter vector (SGD is elementwise), k = 32 independent groups, from
+    theta_0 - theta* = (1, 1, 1, 1) for T steps (quick: R = 32, T = 600; full: R = 128,
+    T = 1200), and a short run of 8R (decaying) or 2R (constant) chains per group from
+    (3, 3, 3, 3) up to the bias time below. The gradient is formed by the check.
 
     Predictions are exact, not asymptotic, and do not run the code under test: for Gaussian x the
     second moment P_t = E[e_t e_t^T] obeys P_{t+1} = P_t - eta_t (H P_t + P_t H) +
     eta_t^2 (2 H P_t H + tr(H P_t) H + sigma^2 H) (Isserlis), and the mean obeys
-    E[e_{t+1}] = (I - eta_t H) E[e_t]; both recursions are written in the check.
+    E[e_{t+1}] = (I - eta_t H) E[e_t]; both recursions, and the schedule, are written in the check.
 
-Measured (from the chains' iterates, by the check):
+Measured:
+    From the chains' iterates, by the check.
     (1) a = 1: the log-log slope of the group mean of ||e_t||^2 against t0 + t on 10 log-spaced
         t in [T/4, T], per group; predicted: the same fit of tr P_t (asymptote -1).
     (2) levels of E||e_t||^2: per group, the mean over the five schedules and their grid points
         (decaying: the slope grid; constant: 8 points of the last quarter, the floor) of
-        (group mean of ||e_t||^2) / tr P_t; predicted 1. This is where a wrong step size shows:
-        a 10 % error in c or eta moves it by ~11 %, a 2 % error by ~2.3 %.
+        (group mean of ||e_t||^2) / tr P_t; predicted 1. A 10 % error in c or eta moves it by
+        ~11 %, a 2 % error by ~2.3 %.
     (3) floor proportional to eta: the log-log slope of the floor (mean over the last quarter)
         against eta; predicted: the same fit of tr P_t (first order 1; the O(eta^2) terms of the
         Gaussian fourth moments make the exact fit 1.18 on {0.02, 0.04, 0.08}).
-    (4) the bias E[e_0^T e_t] / ||e_0||^2 = sum_i e_{0,i}^2 prod_s (1 - eta_s h_i) / ||e_0||^2:
-        per group, the mean over the five schedules of (group mean of e_0^T e_t / ||e_0||^2) / its
-        prediction at the t where the prediction has fallen to e^-3; predicted 1. The bias has
-        decayed by 3 nats there, so a 2 % step-size error moves it by ~6 %.
+    (4), (5) the bias E[e_0^T e_t] / ||e_0||^2 = sum_i e_{0,i}^2 prod_s (1 - eta_s h_i) / ||e_0||^2
+        (short runs): per group, the mean over the decaying (resp. constant) schedules of
+        (group mean of e_0^T e_t / ||e_0||^2) / its prediction at the t where the prediction has
+        fallen to e^-3; predicted 1. The bias has decayed by 3 nats there, so a 2 % step-size
+        error moves it by ~5 %, and a schedule read one step late (eta_{t+1} for step t) moves
+        the decaying ones by ~ c h / t0 (8-10 %).
     Report: the a = 3/4 slope beside its exact fit (asymptote -3/4 per the seed's O(eta_t)), and
     each exact stationary floor divided by eta.
 
 Tolerance:
     Every stat row is the Student-t interval at the suite level ``_stats.LEVEL`` over the k = 32
-    independent groups (df = 31). Each group's statistic averages R chains (and several times), so
-    it is close to normal; the slopes are smooth functions of such averages. The predictions are
-    exact expectations; in the slope rows the fitted log of a group mean has a bias of order
-    relvar/2 (relvar = (sd/mean)^2/R <= 2/32 at the quick tier, nearly equal across t, so the
-    slope bias is far below the interval).
+    independent groups (df = 31). Each group's statistic averages R chains or more (and several
+    times), so it is close to normal; the slopes are smooth functions of such averages. The
+    predictions are exact expectations; in the slope rows the fitted log of a group mean has a
+    bias of order relvar/2 (relvar = (sd/mean)^2/R <= 2/32 at the quick tier, nearly equal
+    across t, so the slope bias is far below the interval).
 
 References:
     Seed 000, "SGD Convergence in a Nutshell" (Robbins-Monro conditions; noise-induced error
@@ -57,6 +61,7 @@ Sabotage:
     "no-decay": the a = 1 and a = 3/4 runs use a schedule that never decays (eta_t = c/t0^a).
     "lr-2pct": a planted optimizer bug: every schedule's step size is 2 % too large.
     "lr-10pct": the same bug with a 10 % error (the issue's example, which slopes alone missed).
+    "off-by-one": a planted optimizer bug, the schedule read one step late (eta_{t+1} for step t).
 """
 
 from __future__ import annotations
@@ -74,15 +79,16 @@ from ._stats import fmt, interval_row, loglog_slope, t_interval, trial_seeds
 NAME = "robbins_monro"
 CLAIM = "SGD with eta_t = c/(t0+t)^a, 1/2 < a <= 1: E||theta_t - theta*||^2 -> 0, O(1/t) for a = 1; constant eta: floor proportional to eta"
 SOURCE = "seed 000, 'SGD Convergence in a Nutshell' (Robbins & Monro 1951)"
-SABOTAGE: tuple[str, ...] = ("wrong-prediction", "no-decay", "lr-2pct", "lr-10pct")
+SABOTAGE: tuple[str, ...] = ("wrong-prediction", "no-decay", "lr-2pct", "lr-10pct", "off-by-one")
 JUSTIFICATION = "t-interval (suite level) over 32 independent groups of chains; predictions from the exact first- and second-moment recursions of SGD on Gaussian streaming least squares"
-STAT_ROWS = 4
+STAT_ROWS = 5
 
 H = np.array([0.5, 0.8, 1.25, 2.0])
 SIGMA = 1.0
-T0 = 40.0
-C = {1.0: 6.0, 0.75: 1.6}  # c per exponent a: eta_0 = 0.15 (c mu = 3) and 0.1
-E0 = np.full(4, 3.0)
+T0 = 15.0
+C = {1.0: 3.0, 0.75: 0.2 * T0**0.75}  # c per exponent a: eta_0 = 0.2 for both (c mu = 1.5 for a = 1)
+E0 = np.full(4, 1.0)  # start of the level chains
+E0_BIAS = np.full(4, 3.0)  # start of the bias chains
 CONST_LRS = (0.02, 0.04, 0.08)
 KINDS: tuple[float, ...] = (1.0, 0.75, *CONST_LRS)  # a for decaying schedules, else eta
 _D = H.size
@@ -90,10 +96,10 @@ _BIAS_NATS = 3.0
 
 
 class _Buggy:
-    """A planted optimizer-side bug: the schedule scaled by ``factor`` and/or shifted by ``shift``
-    steps (picklable, unlike a lambda)."""
+    """A planted optimizer-side bug: the schedule scaled by ``factor`` and read ``shift`` steps
+    late (picklable, unlike a lambda)."""
 
-    def __init__(self, base: Callable[[int], float], factor: float = 1.0, shift: int = 0) -> None:
+    def __init__(self, base: Callable[[int], float], factor: float, shift: int) -> None:
         self.base, self.factor, self.shift = base, factor, shift
 
     def __call__(self, t: int) -> float:
@@ -129,17 +135,17 @@ class Exact:
     bias: np.ndarray
 
 
-def exact(lrs: np.ndarray) -> Exact:
-    Hm = np.diag(H)
-    P = np.outer(E0, E0)
-    mean = E0.copy()
+def exact(lrs: np.ndarray, e0: np.ndarray) -> Exact:
+    P = np.outer(e0, e0)
+    mean = e0.copy()
     mse, bias = [float(np.trace(P))], [1.0]
-    for eta in lrs:
-        HP = Hm @ P
-        P = P - eta * (HP + HP.T) + eta**2 * (2.0 * HP @ Hm + np.trace(HP) * Hm + SIGMA**2 * Hm)
+    Hd = np.diag(H)
+    for eta in lrs:  # H is diagonal: H P = H[:, None] * P, P H = P * H[None, :]
+        HP = H[:, None] * P
+        P = P - eta * (HP + HP.T) + eta**2 * (2.0 * HP * H[None, :] + float(np.sum(H * np.diag(P))) * Hd + SIGMA**2 * Hd)
         mean = mean - eta * H * mean
         mse.append(float(np.trace(P)))
-        bias.append(float(E0 @ mean / (E0 @ E0)))
+        bias.append(float(e0 @ mean / (e0 @ e0)))
     return Exact(np.array(mse), np.array(bias))
 
 
@@ -155,6 +161,12 @@ def grids(T: int) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(np.geomspace(T // 4, T, 10).astype(int)), np.linspace(3 * T // 4, T, 8).astype(int)
 
 
+def bias_time(kind: float) -> int:
+    """The first t at which the predicted bias has fallen to e^-3."""
+    b = exact(lr_seq(kind, 2000), E0_BIAS).bias
+    return int(np.argmax(b <= np.exp(-_BIAS_NATS)))
+
+
 @dataclass(frozen=True)
 class Chains:
     """One schedule's k groups: group means of ||e_t||^2 and of e_0^T e_t/||e_0||^2 at ``ts``."""
@@ -165,30 +177,25 @@ class Chains:
     bias: np.ndarray  # (k, len(ts))
 
 
-def _simulate(args: tuple[float, np.random.SeedSequence, int, int, int, tuple[int, ...], str | None]) -> Chains:
-    kind, seed, k, R, T, ts, sabotage = args
+def _simulate(args: tuple[float, np.ndarray, np.random.SeedSequence, int, int, tuple[int, ...], str | None]) -> Chains:
+    """k x R chains of one schedule from e0 (stacked: SGD is elementwise), recorded at ``ts``."""
+    kind, e0, seed, k, R, ts, sabotage = args
     rng = np.random.default_rng(seed)
     n = k * R
     sqrtH = np.sqrt(H)
     opt = ref.sgd(lr=_schedule(kind, sabotage))
-    state = opt.init(np.tile(E0, n))  # theta* = 0, so params = e_t
-    want = set(ts)
+    state = opt.init(np.tile(e0, n))  # theta* = 0, so params = e_t
     mse, bias = [], []
-    for t in range(1, T + 1):
+    for t in range(1, max(ts) + 1):
         z = rng.standard_normal((n, _D + 1))
         x = z[:, :_D] * sqrtH  # x ~ N(0, H)
         resid = np.einsum("ij,ij->i", x, state.params.reshape(n, _D)) - SIGMA * z[:, _D]  # x^T theta - y
         state = opt.step(state, (x * resid[:, None]).ravel())
-        if t in want:
+        if t in ts:
             e = state.params.reshape(k, R, _D)
             mse.append((e**2).sum(axis=2).mean(axis=1))
-            bias.append((e @ E0).mean(axis=1) / (E0 @ E0))
+            bias.append((e @ e0).mean(axis=1) / (e0 @ e0))
     return Chains(kind, ts, np.array(mse).T, np.array(bias).T)
-
-
-def bias_time(ex: Exact) -> int:
-    """The first t at which the predicted bias has fallen to e^-3."""
-    return int(np.argmax(ex.bias <= np.exp(-_BIAS_NATS)))
 
 
 def row_slope_a1(ch: Chains, ex: Exact, sabotage: str | None) -> Row:
@@ -216,15 +223,10 @@ def row_floor_slope(chains: list[Chains], exs: list[Exact]) -> Row:
                         shown=f"1 (exact recursion: {fmt(pred)})", what="groups")  # fmt: skip
 
 
-def row_bias(chains: list[Chains], exs: list[Exact]) -> Row:
-    ratios = []
-    for ch, ex in zip(chains, exs):
-        tb = bias_time(ex)
-        ratios.append(ch.bias[:, ch.ts.index(tb)] / ex.bias[tb])
-    return interval_row(
-        "bias E[e_0^T e_t]/||e_0||^2 / prod(1 - eta_s h) at e^-3, mean over 5 schedules",
-        1.0, t_interval(np.mean(ratios, axis=0)), what="groups",
-    )  # fmt: skip
+def row_bias(chains: list[Chains], exs: list[Exact], what: str) -> Row:
+    ratios = [ch.bias[:, 0] / ex.bias[ch.ts[0]] for ch, ex in zip(chains, exs)]
+    return interval_row(f"{what}: bias E[e_0^T e_t]/||e_0||^2 / prod_s(1 - eta_s h) at e^-3",
+                        1.0, t_interval(np.mean(ratios, axis=0)), what="groups")  # fmt: skip
 
 
 def row_slope_a34(ch: Chains, ex: Exact) -> Row:
@@ -238,23 +240,24 @@ def row_slope_a34(ch: Chains, ex: Exact) -> Row:
 
 def run(ctx: Context) -> Outcome:
     k, R, T = (32, 32, 600) if ctx.tier == "quick" else (32, 128, 1200)
+    r_bias = {"decaying": 8 * R, "constant": 2 * R}  # chains per group of the short bias runs
     grid, floor_grid = grids(T)
-    exs = [exact(lr_seq(kind, T)) for kind in KINDS]
-    jobs = []
-    for i, (kind, ex) in enumerate(zip(KINDS, exs)):
-        ts = set((grid if decaying(kind) else floor_grid).tolist()) | {bias_time(ex)}
-        jobs.append((kind, trial_seeds(ctx, 1, stream=i)[0], k, R, T, tuple(sorted(ts)), ctx.sabotage))
-    chains: list[Chains] = ctx.map(_simulate, jobs)
-    # the floor rows use the floor grid only (not the bias time)
-    floors = [Chains(c.kind, tuple(floor_grid.tolist()), c.mse[:, [c.ts.index(t) for t in floor_grid]], c.bias)
-              for c in chains[2:]]  # fmt: skip
-    levels = [Chains(c.kind, tuple(grid.tolist()), c.mse[:, [c.ts.index(t) for t in grid]], c.bias) for c in chains[:2]]
+    exs = [exact(lr_seq(kind, T), E0) for kind in KINDS]
+    tbs = [bias_time(kind) for kind in KINDS]
+    ex_b = [exact(lr_seq(kind, tb), E0_BIAS) for kind, tb in zip(KINDS, tbs)]
+    jobs = [(kind, E0, trial_seeds(ctx, 1, stream=i)[0], k, R, tuple((grid if decaying(kind) else floor_grid).tolist()),
+             ctx.sabotage) for i, kind in enumerate(KINDS)]  # fmt: skip
+    jobs += [(kind, E0_BIAS, trial_seeds(ctx, 1, stream=10 + i)[0], k, r_bias["decaying" if decaying(kind) else "constant"],
+              (tb,), ctx.sabotage) for i, (kind, tb) in enumerate(zip(KINDS, tbs))]  # fmt: skip
+    out: list[Chains] = ctx.map(_simulate, jobs)
+    chains, bias = out[: len(KINDS)], out[len(KINDS) :]
     rows = (
-        row_slope_a1(levels[0], exs[0], ctx.sabotage),
-        row_levels([*levels, *floors], exs),
-        row_floor_slope(floors, exs[2:]),
-        row_bias(chains, exs),
-        row_slope_a34(levels[1], exs[1]),
+        row_slope_a1(chains[0], exs[0], ctx.sabotage),
+        row_levels(chains, exs),
+        row_floor_slope(chains[2:], exs[2:]),
+        row_bias(bias[:2], ex_b[:2], "decaying a = 1, 3/4"),
+        row_bias(bias[2:], ex_b[2:], "constant eta"),
+        row_slope_a34(chains[1], exs[1]),
         report_row("exact stationary floor / eta", ", ".join(f"{fmt(stationary_floor(e) / e)} (eta {e:g})" for e in CONST_LRS)),
     )
     figure = {
