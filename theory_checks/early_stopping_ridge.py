@@ -15,7 +15,10 @@ Setup:
     w_true ~ N(0, I_d), y = X w_true + 0.5 eps. GD is ``ref.gd`` (lr = 0.45/s_max^2, so
     2 lr s^2 <= 0.9 and every factor 1 - 2 lr s^2 lies in [0, 1)) run T = 2000 steps from 0 on R
     right-hand sides at once (R replicates of (w_true, eps) stacked in one parameter vector).
-    Ridge is solved by the check in closed form at lambda = 1/(2 lr t). Path points: 24
+    Ridge at lambda = 1/(2 lr t): the reference's ``problems.ridge(X, y, lambda / N,
+    reduction="mean").solution()`` per replicate at the two lambdas of (c) (the "mean" problem
+    with lambda / N has the "sum" problem's minimiser), the check's own solve along the path for
+    the figure. Path points: 24
     log-spaced t in [1, T]. Quick: 8 designs x 60 replicates, full: 24 x 100; rows (a) and (b)
     use replicate 0 of the first 1 (quick) or 3 (full) designs, whose exact SVD and eq. (6) are
     computed in 32-digit arithmetic (mpmath).
@@ -63,6 +66,7 @@ from typing import Any
 import numpy as np
 
 import reference as ref
+from reference.problems.linear import ridge
 
 from ._base import CheckResult, Context, Outcome, Row
 from ._stats import fmt, interval_row, t_interval, trial_seeds
@@ -129,11 +133,20 @@ class Exact:
 @dataclass(frozen=True)
 class Trial:
     """One design: mean over replicates of the test error of GD at each path point and of ridge
-    at each lambda(t); ``exact`` for the designs checked in 32 digits."""
+    at each lambda(t) (the check's solve, for the figure), of the reference's ridge solution at
+    the two lambdas the rows use (``_targets``); ``exact`` for the designs checked in 32 digits."""
 
     risk_gd: tuple[float, ...]
     risk_r: tuple[float, ...]
+    risk_ref: tuple[float, float]
     exact: Exact | None
+
+
+def _targets(sabotage: str | None) -> tuple[int, int, int]:
+    """Path indices of the rows (c): the largest predicted gap, the predicted best t and lambda."""
+    f_gd, f_r = _filters(sabotage)
+    pg, pr = _bayes_risk(f_gd), _bayes_risk(f_r)
+    return int(np.argmax(np.abs(pg - pr))), int(np.argmin(pg)), int(np.argmin(pr))
 
 
 def _exact(X: np.ndarray, y: np.ndarray, iterates: list[np.ndarray], bounds: list[float], sabotage: str | None) -> Exact:
@@ -196,12 +209,19 @@ def _trial(args: tuple[np.random.SeedSequence, int, bool, str | None]) -> Trial:
             bounds.append(err_bound + _U * float(np.linalg.norm(Wn[:, 0])))
             risk_gd.append(float(((Wn - W_true) ** 2).sum(axis=0).mean()) + _SIGMA**2)
     A, XtY = X.T @ X, X.T @ Y
+    lams = _lam(_TS.astype(float), sabotage)
     risk_r = []
-    for lam in _lam(_TS.astype(float), sabotage):
+    for lam in lams:
         Wr = np.linalg.solve(A + lam * np.eye(_D), XtY)
         risk_r.append(float(((Wr - W_true) ** 2).sum(axis=0).mean()) + _SIGMA**2)
+    j, _, jr = _targets(sabotage)
+    # the reference's ridge (reduction "mean": lam / N is the "sum" problem's lam), per replicate
+    risk_ref = tuple(
+        float(np.mean([np.sum((ridge(X, Y[:, r], lams[i] / _N, reduction="mean").solution() - W_true[:, r]) ** 2) for r in range(R)]))
+        + _SIGMA**2 for i in (j, jr)
+    )  # fmt: skip
     ex = _exact(X, Y[:, 0], iterates0, bounds, sabotage) if exact else None
-    return Trial(tuple(risk_gd), tuple(risk_r), ex)
+    return Trial(tuple(risk_gd), tuple(risk_r), (risk_ref[0], risk_ref[1]), ex)
 
 
 def row_closed_form(exact: list[Exact]) -> Row:
@@ -226,8 +246,8 @@ def row_gap(trials: list[Trial], sabotage: str | None) -> Row:
     """(c) test error GD(t) - ridge(lambda(t)) at the largest predicted gap."""
     f_gd, f_r = _filters(sabotage)
     pred = _bayes_risk(f_gd) - _bayes_risk(f_r)
-    j = int(np.argmax(np.abs(pred)))
-    iv = t_interval([tr.risk_gd[j] - tr.risk_r[j] for tr in trials])
+    j, _, _ = _targets(sabotage)
+    iv = t_interval([tr.risk_gd[j] - tr.risk_ref[0] for tr in trials])
     return interval_row(f"test error GD(t) - ridge(1/(2 lr t)) at t = {_TS[j]} (largest predicted gap)", float(pred[j]), iv, what="designs")
 
 
@@ -235,8 +255,8 @@ def row_optima(trials: list[Trial], sabotage: str | None) -> Row:
     """(c) test error at the predicted best stopping time minus at the predicted best lambda."""
     f_gd, f_r = _filters(sabotage)
     pg, pr = _bayes_risk(f_gd), _bayes_risk(f_r)
-    jg, jr = int(np.argmin(pg)), int(np.argmin(pr))
-    iv = t_interval([tr.risk_gd[jg] - tr.risk_r[jr] for tr in trials])
+    _, jg, jr = _targets(sabotage)
+    iv = t_interval([tr.risk_gd[jg] - tr.risk_ref[1] for tr in trials])
     return interval_row(f"test error GD(t* = {_TS[jg]}) - ridge(lambda* = {fmt(float(_lam(float(_TS[jr]), sabotage)))})",
                         float(pg[jg] - pr[jr]), iv, what="designs")  # fmt: skip
 
