@@ -114,6 +114,23 @@ def test_summarize_counts_runs_rows_and_complete_seeds() -> None:
     assert s.rows[1].n_p == 0 and s.rows[1].ks_p is None and s.rows[1].frac_p05 is None
 
 
+def test_summarize_rows_by_position_when_their_text_carries_numbers() -> None:
+    recs = [
+        fa.RunRecord("a", "quick", s, "fp", True, 1.0, (
+            fa.RowRecord(f"eta = {0.5 + s / 10:.2f} x bound: level", "stat", True, 0.5),
+            fa.RowRecord("fixed", "bound", True, None),
+        ))
+        for s in range(4)
+    ]  # fmt: skip
+    recs.append(fa.RunRecord("a", "quick", 4, "fp", False, 1.0, (fa.RowRecord("error", "bound", False, None),), "E: x"))
+    s = fa.summarize(recs, ["a"], list(range(5)), tier="quick", budget=0.02, run_alpha=0.01)
+    assert [(r.quantity, r.runs) for r in s.rows] == [("eta = # x bound: level", 4), ("fixed", 4)]
+    recs[0] = fa.RunRecord("a", "quick", 0, "fp", True, 1.0, (fa.RowRecord("other", "stat", True, 0.5),))
+    s = fa.summarize(recs, ["a"], list(range(5)), tier="quick", budget=0.02, run_alpha=0.01)
+    assert s.rows[0].quantity == "other (text varies)" and s.rows[0].runs == 4
+    assert s.checks[0].failures == 1 and s.checks[0].errors == ((4, "E: x"),)
+
+
 def test_summarize_flags_non_uniform_p_values() -> None:
     recs = [_rec("a", s, holds=True, p=0.001 * (s + 1)) for s in range(40)]
     s = fa.summarize(recs, ["a"], list(range(40)), tier="quick", budget=0.02, run_alpha=0.01)

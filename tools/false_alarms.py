@@ -339,6 +339,9 @@ class Summary:
     run: RunSummary
 
 
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
 def summarize(
     records: Iterable[RunRecord],
     names: Sequence[str],
@@ -377,19 +380,27 @@ def summarize(
                 failed_seeds=tuple(r.seed for r in recs if not r.holds),
             )
         )
-    # rows, in the order they first appear
-    row_recs: dict[tuple[str, str, str], list[RowRecord]] = {}
+    # rows by position in the check's output (a row's text may carry per-seed numbers); runs that
+    # raised have no rows of their own and count only per check
+    row_recs: dict[tuple[str, int], list[RowRecord]] = {}
     for name in names:
         for s in seeds:
             rec = by.get((name, s))
-            if rec is None:
+            if rec is None or rec.error is not None:
                 continue
-            for row in rec.rows:
-                if row.kind == "report":
-                    continue
-                row_recs.setdefault((name, row.quantity, row.kind), []).append(row)
+            for i, row in enumerate(rec.rows):
+                row_recs.setdefault((name, i), []).append(row)
     rows = []
-    for (name, quantity, kind), rr in row_recs.items():
+    for (name, _), rr in sorted(row_recs.items(), key=lambda kv: (names.index(kv[0][0]), kv[0][1])):
+        kinds = {r.kind for r in rr}
+        if kinds == {"report"}:
+            continue
+        kind = rr[0].kind if len(kinds) == 1 else "/".join(sorted(kinds))
+        labels = {_NUMBER.sub("#", r.quantity) for r in rr}
+        if len({r.quantity for r in rr}) == 1:
+            quantity = rr[0].quantity
+        else:  # numbers in the text change with the seed ("#"), or the text itself does
+            quantity = _NUMBER.sub("#", rr[0].quantity) + ("" if len(labels) == 1 else " (text varies)")
         ps = [r.p_value for r in rr if r.p_value is not None]
         n_p = len(ps)
         ks_stat = ks_p = None
