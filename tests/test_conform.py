@@ -94,7 +94,7 @@ def adam_float32(params: Any, grad: Any, state: Any, *, lr: float, beta1: float,
     return p - f(lr) * mhat / (np.sqrt(vhat) + f(eps)), (m, v, t)
 
 
-FAST = dict(n_steps=25, dim=6)
+FAST: dict[str, Any] = dict(n_steps=25, dim=6)
 
 
 # ---------------------------------------------------------------------------------------------

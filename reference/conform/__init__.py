@@ -5,6 +5,11 @@
     print(report.table())        # per stream and mode: deviation, tolerance, first failing step
     report.diagnosis             # on a mismatch: which documented variant the peer matches
 
+A peer's own failure (it raised, or returned the wrong shape, dtype or non-finite values) raises
+``PeerFailed``, never a mismatch. Peers that evaluate their gradient elsewhere than at their
+params (look-ahead Nesterov) say where through ``query()`` (``FunctionPeer``: return
+``(params, state, query)``).
+
 Spec: specs/conformance.md (tolerance model, streams, diagnosis, calling conventions) and
 specs/vectors.md (the golden-vector corpus). The torch and optax adapters import their framework
 lazily, on first use, so this package imports with numpy alone.

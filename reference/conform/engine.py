@@ -19,6 +19,7 @@ from .compare import LONG, MODES, compare
 from .peers import NotComparable, Peer, spec_of
 from .report import ConformanceReport
 from .variants import diagnose as _diagnose
+from .variants import full_hyperparams
 
 
 #: Steps of the long open-loop run: long enough for bugs that start late (a state reset at step 50,
@@ -126,7 +127,7 @@ def conform(
         raise ValueError(f"dim={p} but the peer's parameters have {peer.dim} entries")
     spec = peer.spec if reference is None else spec_of(reference)
     dt = peer.dtype
-    issues = precision_issues(dict(spec.hyperparams), dt)
+    issues = precision_issues(full_hyperparams(spec), dt)
     if issues:
         raise NotComparable(f"a {dt.name} peer cannot hold the hyperparameters: {'; '.join(issues)}")
     plan = [(m, s, int(n_steps)) for m in modes for s in streams]

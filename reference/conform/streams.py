@@ -5,9 +5,9 @@ A stream has two faces:
 * **open loop**: ``open_loop(name, seed, n, dim)`` is an ``(n, dim)`` array of gradients fed to both
   sides unchanged, so the reference and the peer see identical inputs.
 * **closed loop**: ``closed_loop(name, seed, n, dim)`` is a pair ``(gain, noise)`` of ``(n, dim)``
-  arrays; step t feeds ``gain[t] * grad L(theta_{t-1}) + noise[t]``, with each side evaluating
-  ``grad L`` at its own iterate. The stream's character (sparse, zero steps, tiny, sign flip ...)
-  is thus imposed on a real gradient.
+  arrays; step t feeds ``gain[t] * grad L(q_{t-1}) + noise[t]``, with ``grad L`` evaluated at the
+  peer's query point q and fed to both sides (``compare.py``). The stream's character (sparse,
+  zero steps, tiny, sign flip ...) is thus imposed on a real gradient.
 
 | name | open loop g_t | closed loop g_t |
 |---|---|---|

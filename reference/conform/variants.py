@@ -413,6 +413,16 @@ class Diagnosis:
     def matched(self) -> bool:
         return bool(self.matches)
 
+    def _query_note(self, also: bool) -> str:
+        if self.query_only is None:
+            return ""
+        s, m, st = self.query_only
+        claim = self.claim.spec.describe() if self.claim is not None else self.algorithm
+        head = "; the claim's update also matches the peer's iterates" if also else f"the iterates match the claim {claim}"
+        return (f"{head} on the peer's own gradients, but the point where the peer asks for its next gradient "
+                f"differs from the reference's query from step {s} ({m}/{st}); a look-ahead method must return "
+                "its query (FunctionPeer: return (params, state, query); specs/conformance.md)")  # fmt: skip
+
     def summary(self) -> str:
         where = ""
         if self.default_first_fail is not None:
@@ -424,13 +434,9 @@ class Diagnosis:
             if len(self.matches) > 1:
                 also = " (equally consistent on these runs: " + "; ".join(c.description for c in self.matches[1:]) + ")"
             return (f"matches {self.algorithm} with {best.description} [{best.spec.describe()}]; keywords that "
-                    f"differ from the claim: {best.describe_changes()}{where}{also}")  # fmt: skip
+                    f"differ from the claim: {best.describe_changes()}{where}{also}{self._query_note(True)}")  # fmt: skip
         if self.query_only is not None:
-            s, m, st = self.query_only
-            return (f"the iterates match the claim {self.claim.spec.describe() if self.claim else ''} on the peer's "
-                    f"own gradients, but the point where the peer asks for its next gradient differs from the "
-                    f"reference's query from step {s} ({m}/{st}); a look-ahead method must return its query "
-                    "(FunctionPeer: return (params, state, query); specs/conformance.md)")  # fmt: skip
+            return self._query_note(False).lstrip("; ")
         near = ""
         if self.nearest is not None:
             near = f"; nearest: {self.nearest.description} (dev/tol {self.nearest.worst_ratio:.3g})"
