@@ -23,7 +23,8 @@ Setup:
     along x_i by 1 - c, c = 2 eta ||x_i||^2 >= 3, so ||q_{t+1}||^2 = ||q_t||^2 +
     (c^2 - 2c)(x_i^T q_t)^2 / ||x_i||^2 never decreases: divergence (200 steps, 16 runs).
 
-Measured (from the iterates, by the check):
+Measured:
+    From the iterates, by the check.
     (1) mean square (eta = 0.5 x bound): per group, the mean over the three times where
         tr(L^t S_0) has fallen by 2, 4 and 6 nats of (group mean of ||w_t - w*||^2) / tr(L^t S_0);
         predicted 1 (later, the ratio's tail grows and a group mean of R runs misses the rare slow
