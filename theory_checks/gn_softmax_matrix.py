@@ -174,6 +174,8 @@ def _instance(seed: np.random.SeedSequence) -> tuple[Peaks, Any]:
         theta = prob.init_params(rng)
         theta[2 * _W : 3 * _W] = 0.1 * rng.standard_normal(_W)
         theta[8 * _W :] = 0.1 * rng.standard_normal(_M)
+        # |z| > 2 gamma_3 (|X||W1|^T + |b1|): float64 and extended z (each within gamma_3 of the exact
+        # one, gamma_3 in u_x being smaller) then have the sign of the exact z
         if mask_margin(prob, theta) > 2.0:
             return prob, theta
 
