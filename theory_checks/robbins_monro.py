@@ -15,7 +15,7 @@ Setup:
     window below is close to the O(1/t) regime) and a = 3/4 (c = 0.2 t0^(3/4), t0 = 15,
     eta_0 = 0.2), and with constant eta in {0.02, 0.04, 0.08}. Each schedule runs k x R chains
     stacked in one parameter vector (SGD is elementwise), k = 32 independent groups, from
-    theta_0 - theta* = (1, 1, 1, 1) for T steps (quick: R = 32, T = 600; full: R = 128,
+    theta_0 - theta* = (1, 1, 1, 1) for T steps (quick: R = 32, T = 600; full: R = 64,
     T = 1200), and a short run of 8R (decaying) or 2R (constant) chains per group from
     (3, 3, 3, 3) up to the bias time below. The gradient is formed by the check.
 
@@ -239,7 +239,7 @@ def row_slope_a34(ch: Chains, ex: Exact) -> Row:
 
 
 def run(ctx: Context) -> Outcome:
-    k, R, T = (32, 32, 600) if ctx.tier == "quick" else (32, 128, 1200)
+    k, R, T = (32, 32, 600) if ctx.tier == "quick" else (32, 64, 1200)
     r_bias = {"decaying": 8 * R, "constant": 2 * R}  # chains per group of the short bias runs
     grid, floor_grid = grids(T)
     exs = [exact(lr_seq(kind, T), E0) for kind in KINDS]
