@@ -65,6 +65,7 @@ def step(
     weight_decay: float,
     decay_scaling: DecayScaling = "lr",
     bias_correction: bool = True,
+    epsilon_hat: bool = False,
     amsgrad: bool = False,
     amsgrad_max: AmsgradMax = "raw",
 ) -> AdamWState:
@@ -77,7 +78,7 @@ def step(
     return adam_step(  # (AW2)
         replace(state, params=theta), grad, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
         eps_root=eps_root, weight_decay=0.0, bias_correction=bias_correction,
-        amsgrad=amsgrad, amsgrad_max=amsgrad_max,
+        epsilon_hat=epsilon_hat, amsgrad=amsgrad, amsgrad_max=amsgrad_max,
     )  # fmt: skip
 
 
@@ -91,6 +92,7 @@ def adamw(
     weight_decay: float = 1e-2,
     decay_scaling: DecayScaling = "lr",
     bias_correction: bool = True,
+    epsilon_hat: bool = False,
     amsgrad: bool = False,
     amsgrad_max: AmsgradMax = "raw",
 ) -> Optimizer[AdamWState]:
@@ -98,7 +100,8 @@ def adamw(
 
     Args:
         lr: eta, a float > 0 or a schedule t -> eta_t.
-        beta1, beta2, eps, eps_root, bias_correction, amsgrad, amsgrad_max: as in ``ref.adam``.
+        beta1, beta2, eps, eps_root, bias_correction, epsilon_hat, amsgrad, amsgrad_max: as in
+            ``ref.adam`` (``epsilon_hat=True`` with decay_scaling="lr" is Keras 3's AdamW).
         weight_decay: decoupled decay coefficient lambda of (AW1), >= 0 (torch 1e-2, optax 1e-4).
         decay_scaling: "lr" (theta -= eta_t lambda theta: seed 001, torch, optax) or "schedule"
             (theta -= (eta_t / eta_0) lambda theta: Loshchilov & Hutter). "schedule" needs
@@ -109,12 +112,15 @@ def adamw(
                          weight_decay=weight_decay, bias_correction=bias_correction, amsgrad=amsgrad,
                          amsgrad_max=amsgrad_max)  # fmt: skip
     check_choice(name, "decay_scaling", decay_scaling, ("lr", "schedule"))
+    check_choice(name, "epsilon_hat", epsilon_hat, (True, False))
+    if epsilon_hat and not bias_correction:
+        raise ValueError(f"{name}: epsilon_hat=True needs bias_correction=True")
     if decay_scaling == "schedule" and callable(lr):
         check_positive(name, "lr(0) (eta_0, the divisor of decay_scaling='schedule')", lr(0))
     step_fn = partial(
         step, lr=lr, beta1=beta1, beta2=beta2, eps=eps, eps_root=eps_root,
         weight_decay=weight_decay, decay_scaling=decay_scaling, bias_correction=bias_correction,
-        amsgrad=amsgrad, amsgrad_max=amsgrad_max,
+        epsilon_hat=epsilon_hat, amsgrad=amsgrad, amsgrad_max=amsgrad_max,
     )  # fmt: skip
     return Optimizer(
         name=name,

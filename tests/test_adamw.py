@@ -40,7 +40,7 @@ def test_adamw_golden_schedule_scaling() -> None:
 @given(params_and_grads(n_grads=4))
 def test_zero_weight_decay_is_adam_bit_exactly(xg: tuple[np.ndarray, list[np.ndarray]]) -> None:
     x, gs = xg
-    for kw in (dict(), dict(amsgrad=True, amsgrad_max="corrected"), dict(eps_root=1e-8)):
+    for kw in (dict(), dict(amsgrad=True, amsgrad_max="corrected"), dict(eps_root=1e-8), dict(epsilon_hat=True)):
         a = ref.adamw(lr=0.01, weight_decay=0.0, **kw)
         b = ref.adam(lr=0.01, **kw)
         sa, sb = a.init(x), b.init(x)
@@ -143,6 +143,8 @@ def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None
         (dict(weight_decay=-0.01), "weight_decay must be a finite number >= 0"),
         (dict(decay_scaling="eta"), "decay_scaling must be one of"),
         (dict(amsgrad_max="max"), "amsgrad_max must be one of"),
+        (dict(epsilon_hat="yes"), "epsilon_hat must be one of"),
+        (dict(epsilon_hat=True, bias_correction=False), "epsilon_hat=True needs bias_correction=True"),
         (dict(lr=ref.schedules.linear_warmup(0.1, warmup_steps=10), decay_scaling="schedule"),
          r"lr\(0\) .* must be a finite number > 0"),
     ],
