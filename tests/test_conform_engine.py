@@ -117,6 +117,19 @@ def adagrad_optax_like(params: Any, grad: Any, state: Any, *, lr: float, eps: fl
     return params - lr * grad / np.sqrt(s + eps), s  # and optax's eps inside the sqrt
 
 
+def keras_adamw(params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float, eps: float,
+                weight_decay: float, **_: Any) -> tuple[Any, Any]:  # fmt: skip
+    """Keras 3's AdamW from its documented formula: decay first, then Keras's Adam, whose eps meets
+    the uncorrected sqrt(v) (epsilon-hat)."""
+    m, v, t = state if state is not None else (0 * params, 0 * params, 0)
+    t += 1
+    params = params - params * weight_decay * lr
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    alpha = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+    return params - alpha * m / (np.sqrt(v) + eps), (m, v, t)
+
+
 # ---------------------------------------------------------------------------------------------
 # The done-means sweep: seeds 0-19, every stream, both modes, default settings: zero failures
 
@@ -209,6 +222,18 @@ def test_combined_variants_are_diagnosed_with_their_keywords() -> None:
     best = report.diagnosis.matches[0]
     assert best.changes == {"eps_placement": ("outside", "inside"), "initial_accumulator_value": (0.0, 0.1)}
     assert "eps inside the sqrt" in best.description and "initial accumulator 0.1" in best.description
+
+
+@pytest.mark.parametrize("claim, changes", [
+    ("adamw", {"epsilon_hat": (False, True)}),
+    ("adam", {"algorithm": ("adam", "adamw"), "decay_scaling": (None, "lr"), "epsilon_hat": (False, True)}),
+])  # fmt: skip
+def test_keras_adamw_is_epsilon_hat_times_decoupled_decay(claim: str, changes: dict[str, Any]) -> None:
+    report = conform(FunctionPeer(keras_adamw, claim, lr=1e-2, eps=1e-7, weight_decay=0.1), long_steps=0)
+    assert not report.passed and report.diagnosis is not None and report.diagnosis.matched, report.table()
+    best = report.diagnosis.matches[0]
+    assert best.spec.algorithm == "adamw" and best.spec.hyperparams["epsilon_hat"] is True
+    assert best.changes == changes, best.changes
 
 
 # ---------------------------------------------------------------------------------------------

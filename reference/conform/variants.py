@@ -98,7 +98,7 @@ def _adam_like(algo: str) -> list[Knob]:
               lambda hp: hp["eps_root"] > 0 and hp["eps"] == 0, lambda hp: {**hp, "eps": hp["eps_root"], "eps_root": 0.0},
               needs=("eps_root",)),
         _knob(algo, "no_bias_correction", "no bias correction (bias_correction=False)",
-              lambda hp: bool(hp["bias_correction"]), _set(bias_correction=False, **({"epsilon_hat": False} if algo == "adam" else {})),
+              lambda hp: bool(hp["bias_correction"]), _set(bias_correction=False, epsilon_hat=False),
               needs=("bias_correction",)),
         _knob(algo, "bias_correction", "bias correction (bias_correction=True)",
               lambda hp: not hp["bias_correction"], _set(bias_correction=True), needs=("bias_correction",)),
@@ -115,18 +115,18 @@ def _adam_like(algo: str) -> list[Knob]:
         _knob(algo, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0,
               _set(weight_decay=0.0)),
     ]
+    k.append(_knob(algo, "epsilon_hat", "eps added to the uncorrected sqrt(v) (TensorFlow's epsilon-hat, epsilon_hat=True)",
+                   lambda hp: not hp["epsilon_hat"] and hp["bias_correction"] and hp["eps"] > 0, _set(epsilon_hat=True),
+                   needs=("epsilon_hat",)))
     if algo == "adam":
         k += [
-            _knob(algo, "epsilon_hat", "eps added to the uncorrected sqrt(v) (TensorFlow's epsilon-hat, epsilon_hat=True)",
-                  lambda hp: not hp["epsilon_hat"] and hp["bias_correction"] and hp["eps"] > 0, _set(epsilon_hat=True),
-                  needs=("epsilon_hat",)),
             _knob(algo, "decoupled_lr", "decoupled weight decay multiplied by lr (adamw, decay_scaling='lr')",
                   lambda hp: hp["weight_decay"] > 0,
-                  lambda hp: {**{k: v for k, v in hp.items() if k != "epsilon_hat"}, "decay_scaling": "lr"},
+                  lambda hp: {**hp, "decay_scaling": "lr"},
                   to="adamw", needs=("decay_scaling",)),
             _knob(algo, "decoupled_schedule", "decoupled weight decay, not multiplied by the base lr (adamw, decay_scaling='schedule')",
                   lambda hp: hp["weight_decay"] > 0,
-                  lambda hp: {**{k: v for k, v in hp.items() if k != "epsilon_hat"}, "decay_scaling": "schedule"},
+                  lambda hp: {**hp, "decay_scaling": "schedule"},
                   to="adamw", needs=("decay_scaling",)),
         ]
     else:
