@@ -76,6 +76,11 @@ Sabotage:
         still converges to the KKT point, but the path row (levels from k = 1) fails.
     "clip-upper-only": the projection clips only the upper bound (projected_gd with lo = -inf);
         the iterate leaves the box and the feasibility and active-set rows fail.
+    Bugs planted in scratch copies of reference/ and caught at quick seed 0: (AL3) with the wrong
+    sign, with 1.02 mu, or with h at the previous iterate; the penalty mu ||h||^2 in (AL1) (the
+    path row: the multipliers move at a different rate); the box projection without the lower
+    bound; a projection onto [lo + 1e-12, hi]. Not caught, outside the claim: projected GD with
+    half the step (same KKT point, slower; no claim states its rate).
 """
 
 from __future__ import annotations
