@@ -30,7 +30,7 @@ Measured:
     at least 2 such steps per data set. The windows only choose where the rows have power (below
     1e-13 the rounding of the step, ~1e-13 e_k, exceeds the quadratic term); the tolerances are
     valid at every k.
-    BFGS: the geometric mean of the last three ratios e_{k+1}/e_k against Nesterov's bound.
+    BFGS: the geometric mean of the last three ratios e_{k+1}/e_k against b^2 (below).
     Report: three-point order estimates q_k = log(e_{k+1}/e_k) / log(e_k/e_{k-1}).
 
 Tolerance:
@@ -55,9 +55,13 @@ Tolerance:
     gamma_{n+p+10} (1/n) |A|^T diag(1 + 2 rho + 3 rho^2) |A|: A x, phi'' in 4 operations, the
     n-term products, 1/n), u e_{k+1} for the
     update and 2u e_{k+1} for rounding the prediction and the norm of the miss. The prediction (1/2) H*^{-1} T*[theta_k, theta_k] is evaluated in mpmath.
-    BFGS: superlinear means e_{k+1}/e_k -> 0, so the last ratios must fall below the best linear rate
-    a first-order method can guarantee for this condition number, (sqrt(kappa) - 1)/(sqrt(kappa) + 1)
-    (Nesterov 2004, Thm 2.1.13), kappa = lambda_max / lambda_min.
+    BFGS: superlinear means e_{k+1}/e_k -> 0, below every fixed rate; the row takes the contraction
+    of two steps of the best rate a first-order method can guarantee for this condition number,
+    b^2 with b = (sqrt(kappa) - 1)/(sqrt(kappa) + 1) (Nesterov 2004, Thm 2.1.13), kappa =
+    lambda_max / lambda_min (b^2 = 0.27 here). A finite run cannot prove a limit: the fixed rate
+    sets the power (a linearly convergent quasi-Newton update, e.g. rho = 1/(s^T s) in (B5), settles
+    at 0.45-0.47 > b^2 here, but below b = 0.52), and the run length (until e < 1e-30, ~26 steps)
+    keeps correct BFGS far below it (last ratios <= 0.012 in 166 quick- and full-tier runs).
 
 References:
     Seed 003, "Newton's Method and Approximations" (table: GD linear, Newton quadratic, BFGS
@@ -96,7 +100,7 @@ SOURCE = "seed 003, 'Newton's Method and Approximations' (cost/convergence table
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "broken-newton", "short-step", "broken-bfgs")
 JUSTIFICATION = (
     "exact Taylor remainders of a quartic objective with theta* = 0 plus counted float64 rounding (GD, Newton); "
-    "BFGS below Nesterov's first-order linear lower bound"
+    "BFGS below two steps of Nesterov's first-order linear lower bound"
 )
 STAT_ROWS = 0
 
@@ -205,7 +209,7 @@ class Trial:
     newton_steps: int  # steps in the window
     bfgs_errs: tuple[float, ...]
     bfgs_ratio: float  # geometric mean of the last three ratios
-    bfgs_bar: float  # (sqrt(kappa) - 1)/(sqrt(kappa) + 1)
+    bfgs_bar: float  # ((sqrt(kappa) - 1)/(sqrt(kappa) + 1))^2
 
 
 def _gd(inst: Instance, x0: Any, sabotage: str | None) -> tuple[tuple[float, ...], float, float, float]:
@@ -299,7 +303,7 @@ def _bfgs(inst: Instance, x0: Any, sabotage: str | None) -> tuple[tuple[float, .
     e = np.array(errs)
     ratio = float(np.exp(np.mean(np.log(e[-3:] / e[-4:-1]))))
     sk = math.sqrt(inst.lam_max / inst.lam_min)
-    return tuple(errs), ratio, (sk - 1) / (sk + 1)
+    return tuple(errs), ratio, ((sk - 1) / (sk + 1)) ** 2
 
 
 def _trial(args: tuple[np.random.SeedSequence, str | None]) -> Trial:
@@ -340,10 +344,10 @@ def row_newton(trials: list[Trial]) -> Row:
 def row_bfgs(trials: list[Trial]) -> Row:
     worst = max(t.bfgs_ratio / t.bfgs_bar for t in trials)
     return Row(
-        quantity="BFGS: geometric mean of the last 3 ratios e_(k+1)/e_k / ((sqrt(kappa)-1)/(sqrt(kappa)+1))",
+        quantity="BFGS: geometric mean of the last 3 ratios e_(k+1)/e_k / ((sqrt(kappa)-1)/(sqrt(kappa)+1))^2",
         predicted="-> 0: below every linear rate",
         measured=f"{fmt(worst)} (ratios <= {fmt(max(t.bfgs_ratio for t in trials))})",
-        tolerance="< 1: faster than the first-order linear lower bound (Nesterov 2004, Thm 2.1.13)",
+        tolerance="< 1: faster than two steps of the first-order lower bound (Nesterov 2004, Thm 2.1.13)",
         holds=bool(worst < 1.0),
     )
 
