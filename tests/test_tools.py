@@ -357,6 +357,10 @@ def test_function_spans_and_check_selection() -> None:
     chosen, how = sel("CONST = 3")  # module level: every check
     assert chosen == checks and "outside every function" in how
     assert sel("    field = 1")[0] == checks  # class body: every check
+    # a module-level helper appended for another edit does not by itself select every check
+    helper = Mutant("h", "reference/k.py", (("CONST = 3\n", "CONST = 3\n_CACHE = {}\n"),
+                                            ("return self.field", "return _CACHE.get(0, self.field)")), "d", "none", "w")
+    assert mu.select_checks(helper, _SRC, baseline, checks)[0] == ["calls_method"]
 
 
 def test_test_files_for_finds_the_module_and_its_users(tmp_path: Path) -> None:
@@ -419,7 +423,42 @@ def test_mutant_result_json_round_trip(tmp_path: Path) -> None:
     assert cache.mutants() == {"k1": r}
     assert cache.baseline("fp") == {"kind": "baseline", "fingerprint": "fp", "holds": {}}
     assert cache.baseline("other") is None
-    assert mu.mutant_key(CATALOGUE[0], "fp", False, 300.0) != mu.mutant_key(CATALOGUE[0], "fp2", False, 300.0)
+
+
+def test_plan_keys_on_exactly_the_inputs_of_the_outcome(tmp_path: Path) -> None:
+    for d in ("reference", "theory_checks", "tests"):
+        (tmp_path / d).mkdir()
+    files = {
+        "reference/mod.py": "def f(x):\n    return 2 * x\n\n\ndef g(x):\n    return x\n",
+        "reference/other.py": "y = 1\n",
+        "theory_checks/__init__.py": "", "theory_checks/runner.py": "", "theory_checks/_stats.py": "",
+        "theory_checks/uses_f.py": "", "theory_checks/uses_g.py": "",
+        "tests/test_mod.py": "", "tests/test_unrelated.py": "", "tests/helpers.py": "",
+        "conftest.py": "", "pyproject.toml": "",
+    }  # fmt: skip
+    for rel, text in files.items():
+        (tmp_path / rel).write_text(text)
+    baseline = {"holds": {"uses_f": True, "uses_g": True},
+                "spans": {"uses_f": [["reference/mod.py", 1, 2]], "uses_g": [["reference/mod.py", 5, 6]]}}
+    m = Mutant("m", "reference/mod.py", (("2 * x", "3 * x"),), "d", "none", "w")
+
+    def key() -> mu.Plan:
+        return mu.plan(m, tmp_path, baseline, ["uses_f", "uses_g"], all_checks=False, timeout=60.0,
+                       tests="always", reference_digest=mu.reference_digest(tmp_path))
+
+    pl = key()
+    assert pl.checks == ("uses_f",) and pl.test_files == ("tests/test_mod.py",) and not pl.error
+    for rel in ("theory_checks/uses_g.py", "tests/test_unrelated.py"):  # not inputs: same key
+        (tmp_path / rel).write_text("changed")
+        assert key().key == pl.key, rel
+    for rel in ("theory_checks/uses_f.py", "theory_checks/_stats.py", "tests/test_mod.py", "tests/helpers.py",
+                "reference/other.py"):  # inputs: new key
+        before = key().key
+        (tmp_path / rel).write_text((tmp_path / rel).read_text() + "#")
+        assert key().key != before, rel
+    bad = Mutant("bad", "reference/mod.py", (("4 * x", "5 * x"),), "d", "none", "w")
+    assert "not found" in mu.plan(bad, tmp_path, baseline, ["uses_f"], all_checks=False, timeout=60.0,
+                                  tests="always", reference_digest="r").error
 
 
 def test_snapshot_of_the_worktree_excludes_caches(tmp_path: Path) -> None:

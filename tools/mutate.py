@@ -283,6 +283,12 @@ def select_checks(
     """The checks whose baseline run called a function containing a mutated line (in CHECKS
     order), and how they were chosen."""
     lines = touched_lines(source, mutant)
+    appended = [e for e in mutant.edits if e[1].startswith(e[0])]
+    if appended and len(appended) < len(mutant.edits):
+        # a pure insertion after old text (e.g. a new module-level helper that another edit uses)
+        # changes nothing by itself: the other edits' lines decide
+        rest = Mutant(mutant.id, mutant.file, tuple(e for e in mutant.edits if e not in appended), "", "none", "-")
+        lines = touched_lines(source, rest)
     inside = [any(a <= ln <= b for a, b in function_spans(source)) for ln in lines]
     if not all(inside):
         return list(checks), "a mutated line is outside every function: all checks"
@@ -302,6 +308,10 @@ def public_names(source: str) -> list[str]:
     return names
 
 
+#: Test files named otherwise than tests/test_<module>.py (specs/sgd.md: SGD's cases are in test_gd.py).
+_OWN_TESTS = {"reference/sgd": "test_gd.py", "reference/_core": "test_contract.py"}
+#: Test files that test tools/, not reference/ (they name reference functions in their fixtures).
+_NOT_UNIT_TESTS = {"test_tools.py"}
 #: Names too generic to identify a module in a test file.
 _GENERIC = {"init", "step", "query", "main", "check", "run", "Optimizer", "Method", "entry", "make"}
 
@@ -323,9 +333,13 @@ def test_files_for(mutant: Mutant, root: Path) -> list[str]:
         pats.append(r"from\s+reference(?:\.\w+)*\s+import\s+[^\n]*\b(?:" + alt + r")\b")
         pats.append(r"from\s+reference(?:\.\w+)*\s+import\s+\([^)]*\b(?:" + alt + r")\b")
     rx = re.compile("|".join(f"(?:{p})" for p in pats))
-    own = f"test_{stem.lstrip('_')}.py"
+    own = _OWN_TESTS.get(rel.as_posix(), f"test_{stem.lstrip('_')}.py")
+    if rel.parts[:2] == ("reference", "problems"):
+        own = "test_problems.py"
     out = []
     for f in sorted((root / "tests").glob("test_*.py")):
+        if f.name in _NOT_UNIT_TESTS:
+            continue
         if f.name == own or rx.search(f.read_text(encoding="utf-8")):
             out.append(f"tests/{f.name}")
     return sorted(out, key=lambda f: (not f.endswith("/" + own), f))  # the module's own tests first
@@ -382,48 +396,94 @@ def classify(checks: StageResult | None, tests: StageResult | None) -> str:
     return "missed"
 
 
-def mutant_key(m: Mutant, fingerprint: str, all_checks: bool, timeout: float, tests: str = "always") -> str:
-    h = hashlib.sha256(repr((m.file, m.edits, fingerprint, all_checks, timeout, tests)).encode())
-    return h.hexdigest()[:16]
+@dataclass(frozen=True)
+class Plan:
+    """What a mutant runs: the checks (and why those), the unit-test files, and the cache key,
+    a hash of exactly the inputs that decide its outcome."""
+
+    mutant: Mutant
+    checks: tuple[str, ...]
+    selection: str
+    test_files: tuple[str, ...]
+    key: str
+    error: str = ""  # the entry does not apply (status "invalid")
 
 
-def run_mutant(
-    m: Mutant,
-    pristine: Path,
-    fingerprint: str,
-    baseline: dict[str, Any],
-    checks: Sequence[str],
-    *,
-    all_checks: bool,
-    timeout: float,
-    workdir: Path,
-    tests: str = "always",
-) -> MutantResult:
-    t0 = time.perf_counter()
-    source = (pristine / m.file).read_text(encoding="utf-8") if (pristine / m.file).is_file() else ""
+def _files_digest(root: Path, rels: Iterable[str]) -> str:
+    h = hashlib.sha256()
+    for rel in sorted(set(rels)):
+        p = root / rel
+        h.update(f"{rel}:".encode())
+        h.update(hashlib.sha256(p.read_bytes()).digest() if p.is_file() else b"-")
+    return h.hexdigest()
+
+
+def _inputs_of_checks(root: Path, checks: Sequence[str]) -> list[str]:
+    from .false_alarms import check_files, shared_check_files
+
+    cdir = root / "theory_checks"
+    files = [p for c in checks for p in check_files(cdir, c)] + shared_check_files(cdir)
+    files += [cdir / "__init__.py", cdir / "runner.py"]
+    return [p.relative_to(root).as_posix() for p in files]
+
+
+def _inputs_of_tests(root: Path, test_files: Sequence[str]) -> list[str]:
+    support = [p.relative_to(root).as_posix() for p in (root / "tests").glob("*.py") if not p.name.startswith("test_")]
+    return [*test_files, *support, "conftest.py", "pyproject.toml"]
+
+
+def plan(
+    m: Mutant, pristine: Path, baseline: dict[str, Any], checks: Sequence[str], *,
+    all_checks: bool, timeout: float, tests: str, reference_digest: str,
+) -> Plan:  # fmt: skip
+    """Choose the checks and test files of ``m`` on the unmutated copy and key the result by the
+    reference tree, the mutant, those checks' files (with the shared modules and the runner), the
+    test files (with the test helpers, conftest.py and pyproject.toml) and the options."""
+    path = pristine / m.file
+    source = path.read_text(encoding="utf-8") if path.is_file() else ""
     try:
         touched_lines(source, m)
     except MutantError as exc:
-        return MutantResult(m.id, m.file, m.description, m.claim, fingerprint, "invalid", None, None, "", str(exc))
+        return Plan(m, (), "", (), "", str(exc))
     ok_checks = [c for c in checks if baseline["holds"].get(c)]
     if all_checks:
         chosen, how = ok_checks, "all checks"
     else:
         chosen, how = select_checks(m, source, baseline["spans"], ok_checks)
+    test_files = test_files_for(m, pristine)
+    key = hashlib.sha256(repr((
+        m.file, m.edits, reference_digest, tuple(chosen), tuple(test_files), timeout, tests,
+        _files_digest(pristine, _inputs_of_checks(pristine, chosen)),
+        _files_digest(pristine, _inputs_of_tests(pristine, test_files)),
+    )).encode()).hexdigest()[:20]  # fmt: skip
+    return Plan(m, tuple(chosen), how, tuple(test_files), key)
+
+
+def reference_digest(root: Path) -> str:
+    return _files_digest(root, [p.relative_to(root).as_posix() for p in (root / "reference").rglob("*.py")
+                                if "__pycache__" not in p.parts])  # fmt: skip
+
+
+def run_mutant(pl: Plan, pristine: Path, fingerprint: str, *, timeout: float, workdir: Path,
+               tests: str = "always") -> MutantResult:  # fmt: skip
+    m = pl.mutant
+    t0 = time.perf_counter()
+    if pl.error:
+        return MutantResult(m.id, m.file, m.description, m.claim, fingerprint, "invalid", None, None, "", pl.error)
     scratch = workdir / m.id
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.copytree(pristine, scratch)
     try:
         apply_mutant(scratch, m)
-        c_res, _ = run_checks(scratch, chosen, timeout=timeout)
+        c_res, _ = run_checks(scratch, pl.checks, timeout=timeout)
         if tests == "if-needed" and c_res.failed:
             t_res = StageResult((), (), False, 0.0, "not run: a check caught it (--tests if-needed)")
         else:
-            t_res = run_test_files(scratch, test_files_for(m, scratch), timeout=timeout)
+            t_res = run_test_files(scratch, pl.test_files, timeout=timeout)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return MutantResult(m.id, m.file, m.description, m.claim, fingerprint, classify(c_res, t_res), c_res, t_res,
-                        how, seconds=time.perf_counter() - t0)  # fmt: skip
+                        pl.selection, seconds=time.perf_counter() - t0)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------
@@ -684,23 +744,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: warning: failing on the unmutated tree, not used: {', '.join(bad)}", file=sys.stderr)
         done = cache.mutants()
         results: dict[str, MutantResult] = {}
-        todo = []
+        todo: list[Plan] = []
+        ref_digest = reference_digest(pristine)
         for m in chosen:
-            key = mutant_key(m, fp, args.all_checks, args.timeout, args.tests)
-            if key in done:
-                results[m.id] = done[key]
+            pl = plan(m, pristine, baseline, CHECKS, all_checks=args.all_checks, timeout=args.timeout,
+                      tests=args.tests, reference_digest=ref_digest)  # fmt: skip
+            if pl.key and pl.key in done:
+                results[m.id] = done[pl.key]
             else:
-                todo.append((m, key))
+                todo.append(pl)
         print(f"{PROG}: {len(results)} cached, {len(todo)} to run", file=sys.stderr)
 
-        def one(item: tuple[Mutant, str]) -> tuple[str, MutantResult]:
-            m, key = item
-            return key, run_mutant(m, pristine, fp, baseline, CHECKS, all_checks=args.all_checks,
-                                   timeout=args.timeout, workdir=work, tests=args.tests)  # fmt: skip
+        def one(pl: Plan) -> tuple[str, MutantResult]:
+            return pl.key, run_mutant(pl, pristine, fp, timeout=args.timeout, workdir=work, tests=args.tests)
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
             for i, (key, res) in enumerate(pool.map(one, todo), 1):
-                cache.append({"kind": "mutant", "key": key, "result": asdict(res)})
+                if key:
+                    cache.append({"kind": "mutant", "key": key, "result": asdict(res)})
                 results[res.id] = res
                 print(f"[{i}/{len(todo)}] {res.id}: {_STATUS[res.status]} (checks {_short_checks(res.checks)}; "
                       f"tests {_short_tests(res.tests)}; {res.seconds:.0f} s)", file=sys.stderr)  # fmt: skip
