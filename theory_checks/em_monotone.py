@@ -141,8 +141,8 @@ def loglik(X: Vec, s: GMMState, reg: float) -> tuple[float, float]:
     ridge = ridge_err = 0.0
     for k, (w, mu, cov) in enumerate(zip(s.weights, s.params, s.covs)):
         ev, V = np.linalg.eigh(cov)
-        if not ev.min() > 0.0:
-            raise ValueError(f"Sigma_{k} is not positive definite")
+        if not (ev.min() > 0.0 and w > 0.0):
+            raise ValueError(f"component {k} collapsed (Sigma_k not positive definite or pi_k = 0)")
         cov_obj = Covariance.from_eigendecomposition((ev, V))
         W = cov_obj.whiten(np.eye(d))  # the whitening scipy applies: x @ W
         log_pdet = float(cov_obj.log_pdet)
@@ -153,10 +153,9 @@ def loglik(X: Vec, s: GMMState, reg: float) -> tuple[float, float]:
         q = np.maximum(-2.0 * logpdf - d * math.log(2 * math.pi) - log_pdet, 0.0)
         c_q = delta * math.sqrt(kappa) + 2 * U * math.sqrt(kappa) + _gamma(d) * (2 * math.sqrt(d * kappa) + 1)
         c_det = d * (math.sqrt(kappa) * delta + o + 2 * _gamma(3)) + _gamma(d) * float(np.sum(np.abs(np.log(ev))))
-        with np.errstate(divide="ignore"):
-            log_w = math.log(w) if w > 0 else -math.inf
+        log_w = math.log(w)
         a[:, k] = log_w + logpdf
-        terms = 0.5 * (d * math.log(2 * math.pi) + abs(log_pdet) + q) + (abs(log_w) if w > 0 else 0.0)
+        terms = 0.5 * (d * math.log(2 * math.pi) + abs(log_pdet) + q) + abs(log_w)
         err[:, k] = 0.5 * q * c_q + 0.5 * c_det + _gamma(5) * terms
         tr = float(np.sum(W * W))
         ridge += tr
@@ -216,12 +215,12 @@ def _data(rng: np.random.Generator) -> Vec:
 def _run(X: Vec, start: GMMState, reg: float, sabotage: str | None) -> Run:
     s, vals, bounds, collapsed = start, [], [], False
     for t in range(T + 1):
-        v, b = loglik(X, s, reg)
-        vals.append(v)
-        bounds.append(b)
-        if t == T:
-            break
         try:
+            v, b = loglik(X, s, reg)
+            vals.append(v)
+            bounds.append(b)
+            if t == T:
+                break
             s = _step(s, X, reg, sabotage)
         except ValueError:  # a component collapsed (Sigma_k singular or N_k = 0): stop here
             collapsed = True
