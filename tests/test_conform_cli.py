@@ -66,7 +66,7 @@ def test_conform_impl_passes_prints_table_and_writes_png(
                "--steps", "15", "--plot", str(png)])  # fmt: skip
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "verdict: CONFORMS (14/14" in out
+    assert "verdict: CONFORMS (15/15" in out  # 14 streams x modes + the long run
     assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -96,11 +96,12 @@ def test_conform_torch_and_optax_from_the_command_line(tmp_path: Path, capsys: p
     pytest.importorskip("torch", reason="torch is not installed")
     pytest.importorskip("optax", reason="optax is not installed")
     png = str(tmp_path / "t.png")
-    assert main(["conform", "torch.optim.Adam", "--hp", "lr=1e-3,amsgrad=true", "--steps", "10", "--plot", png]) == 0
+    short = ["--steps", "10", "--long-steps", "100"]
+    assert main(["conform", "torch.optim.Adam", "--hp", "lr=1e-3,amsgrad=true", *short, "--plot", png]) == 0
     assert "ref.adam(" in capsys.readouterr().out
-    assert main(["conform", "optax.lion", "--hp", "learning_rate=1e-4", "--steps", "10", "--plot", ""]) == 0
+    assert main(["conform", "optax.lion", "--hp", "learning_rate=1e-4", *short, "--plot", ""]) == 0
     assert "ref.lion(" in capsys.readouterr().out
-    assert main(["conform", "optax.adamw", "--steps", "10", "--plot", ""]) == 0  # learning_rate filled in, with a note
+    assert main(["conform", "optax.adamw", *short, "--plot", ""]) == 0  # learning_rate filled in, with a note
     assert "requires learning_rate" in capsys.readouterr().err
     assert main(["conform", "optax.adadelta", "--plot", ""]) == 2
     assert "moves uphill" in capsys.readouterr().err
@@ -131,3 +132,266 @@ def test_vectors_check_rejects_a_truncated_file(tmp_path: Path, capsys: pytest.C
     assert main(["vectors", "check", str(d), "--impl", "reference"]) == 2
     err = capsys.readouterr().err
     assert "sgd.json" in err and "not valid JSON" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors are never verdicts: every failure as a subprocess, one line on stderr, no traceback,
+# the documented exit status (reference/conform/cli.py EXIT_STATUSES).
+
+OK, MISMATCH, USAGE, PEER_FAILED, INTERRUPTED = 0, 1, 2, 3, 130
+
+PEERS = textwrap.dedent(
+    """
+    import time
+    import numpy as np
+
+    def sgd(params, grad, state, *, lr):
+        return params - lr * grad, None
+
+    def sgd_wrong(params, grad, state, *, lr):
+        return params - 2 * lr * grad, None
+
+    def raises(params, grad, state, *, lr):
+        if state == 2:
+            raise ZeroDivisionError("my bug\\nsecond line")
+        return params - lr * grad, (state or 0) + 1
+
+    def wrong_shape(params, grad, state, *, lr):
+        return (params - lr * grad)[:-1], None
+
+    def int_dtype(params, grad, state, *, lr):
+        return np.round(params - lr * grad).astype(np.int64), None
+
+    def nan_out(params, grad, state, *, lr):
+        return params * np.nan, None
+
+    def not_a_tuple(params, grad, state, *, lr):
+        return params - lr * grad
+
+    def torch_needs_detach(params, grad, state, *, lr):
+        import torch
+
+        p = torch.tensor(params, requires_grad=True)
+        return p - lr * torch.tensor(grad), None
+
+    def slow(params, grad, state, *, lr):
+        open("started.flag", "w").close()
+        time.sleep(0.05)
+        return params - lr * grad, None
+
+    not_callable = 3
+    """
+)
+
+BROKEN_MODULES = {
+    "syntax_err": "def f(params, grad, state, *, lr):\n    return params -\n",
+    "raise_on_import": "raise RuntimeError('cannot start: no GPU')\n",
+    "exit_on_import": "import sys\nsys.exit(4)\n",
+    "missing_dep": "import no_such_dependency_xyz\n",
+}
+
+
+@pytest.fixture
+def peers_dir(tmp_path: Path) -> Path:
+    (tmp_path / "peers.py").write_text(PEERS)
+    for name, text in BROKEN_MODULES.items():
+        (tmp_path / f"{name}.py").write_text(text)
+    return tmp_path
+
+
+def optref(cwd: Path, *args: str, timeout: float = 240) -> tuple[int, str, str]:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, "-m", "reference", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)  # fmt: skip
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def one_line_error(err: str, *needles: str) -> None:
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    for n in needles:
+        assert n in lines[0], err
+
+
+QUICK = ("--streams", "normal,sparse", "--steps", "6", "--long-steps", "20", "--plot", "")
+
+
+@pytest.mark.parametrize(
+    "fn, status, needles",
+    [
+        ("sgd", OK, ()),
+        ("sgd_wrong", MISMATCH, ()),
+        ("raises", PEER_FAILED, ("peers:raises", "step 3 raised ZeroDivisionError: my bug")),
+        ("wrong_shape", PEER_FAILED, ("shape",)),
+        ("int_dtype", PEER_FAILED, ("dtype int64",)),
+        ("nan_out", PEER_FAILED, ("non-finite",)),
+        ("not_a_tuple", PEER_FAILED, ("must return (new_params, new_state)",)),
+        ("torch_needs_detach", OK, ()),
+        ("not_callable", USAGE, ("is not callable",)),
+        ("no_such_function", USAGE, ("has no attribute 'no_such_function'",)),
+    ],
+)  # fmt: skip
+def test_impl_failures_have_their_own_status(peers_dir: Path, fn: str, status: int, needles: tuple[str, ...]) -> None:
+    if fn == "torch_needs_detach":
+        pytest.importorskip("torch", reason="torch is not installed")
+    rc, out, err = optref(peers_dir, "conform", "--impl", f"peers:{fn}", "--algo", "sgd", "--hp", "lr=0.1", *QUICK)
+    assert rc == status, (out, err)
+    if status in (OK, MISMATCH):
+        assert "Traceback" not in err and "verdict: " in out
+    else:
+        one_line_error(err, *needles)
+        assert "CONFORM" not in out  # no verdict is printed for an error
+    if status == PEER_FAILED:
+        assert "the peer's own code failed" in err
+
+
+@pytest.mark.parametrize(
+    "module, status, needles",
+    [
+        ("syntax_err", PEER_FAILED, ("syntax error", "syntax_err.py, line 2")),
+        ("raise_on_import", PEER_FAILED, ("raised RuntimeError: cannot start: no GPU",)),
+        ("exit_on_import", PEER_FAILED, ("sys.exit(4)",)),
+        ("missing_dep", PEER_FAILED, ("No module named 'no_such_dependency_xyz'",)),
+        ("no_such_module_xyz", USAGE, ("cannot import module 'no_such_module_xyz'",)),
+    ],
+)  # fmt: skip
+def test_impl_modules_that_cannot_be_imported(peers_dir: Path, module: str, status: int, needles: tuple[str, ...]) -> None:
+    rc, out, err = optref(peers_dir, "conform", "--impl", f"{module}:f", "--algo", "sgd", "--hp", "lr=0.1", *QUICK)
+    assert rc == status, (out, err)
+    one_line_error(err, *needles)
+    from reference.conform.vectors import export_vectors
+
+    export_vectors(peers_dir / "corpus", algorithms=["sgd"], n_steps=2, dim=2)
+    rc, out, err = optref(peers_dir, "vectors", "check", str(peers_dir / "corpus"), "--impl", f"{module}:f", "--algo", "sgd")
+    assert rc == status, (out, err)
+    one_line_error(err, *needles)
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=abc"), ("--hp lr: ref.sgd takes a number, got the text 'abc'",)),
+        (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1,lr=0.2"), ("'lr' is given twice",)),
+        (("--impl", "peers:sgd", "--algo", "nosuch"), ("--algo 'nosuch' is not a registered algorithm",)),
+        (("--impl", "peers", "--algo", "sgd"), ("module:function",)),
+        (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", "--steps", "0"), ("--steps", "integer in [1,")),
+        (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", "--steps", "abc"), ("--steps",)),
+        (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", "--seed", "-1"), ("--seed",)),
+        (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", "--streams", "normal,nosuch"), ("--streams: 'nosuch'",)),
+        (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", "--shapes", "100000x100000"), ("--shapes",)),
+        (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", "--mode", "sideways"), ("--mode",)),
+        (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=" + "(" * 500 + "1" + ")" * 500), ("--hp lr: ref.sgd takes a number",)),
+        (("--no-such-option",), ("unrecognized arguments",)),
+    ],
+)  # fmt: skip
+def test_usage_errors_are_one_line_and_exit_2(peers_dir: Path, args: tuple[str, ...], needles: tuple[str, ...]) -> None:
+    rc, out, err = optref(peers_dir, "conform", *args, "--plot", "")
+    assert rc == USAGE, (out, err)
+    one_line_error(err, *needles)
+
+
+def test_framework_hyperparameters_that_are_not_numbers(peers_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch", reason="torch is not installed")
+    pytest.importorskip("optax", reason="optax is not installed")
+    cases = [
+        (("torch.optim.Adam", "--hp", "lr=abc"), "--hp lr: torch.optim.Adam takes a number, got the text 'abc'"),
+        (("torch.optim.Adam", "--hp", "betas=1.0"), "--hp betas: torch.optim.Adam takes a tuple of 2 numbers"),
+        (("torch.optim.Adam", "--hp", "amsgrad=3"), "--hp amsgrad: torch.optim.Adam takes true or false, got 3"),
+        (("optax.adam", "--hp", "learning_rate=abc"), "--hp learning_rate: optax.adam takes a number, got the text 'abc'"),
+        (("optax.sgd", "--hp", "learning_rate=0.1,momentum=fast"), "--hp momentum: optax.sgd takes a number or none"),
+        (("torch.optim.LBFGS",), "no reference equivalent: torch.optim.LBFGS needs a closure"),
+        (("torch.optim.Adamm",), "torch.optim has no optimizer 'Adamm'"),
+        (("torch.nn.Linear",), "unknown peer 'torch.nn.Linear'"),
+        (("optax.nosuch",), "optax has no optimizer 'nosuch'"),
+        (("torch.optim.Adam", "--dtype", "float16"), "dtype must be float64 or float32"),
+        (("torch.optim.Adam", "--problem", "peaks", "--shapes", "3x4"), "--problem peaks has 261 parameters"),
+    ]
+    for i, (args, needle) in enumerate(cases):
+        if i < 4:  # as subprocesses (each imports torch or jax: slow on a loaded machine)
+            rc, out, err = optref(peers_dir, "conform", *args, *QUICK)
+        else:  # the same entry point in this process
+            rc = main(["conform", *args, *QUICK])
+            out, err = capsys.readouterr()
+        assert rc == USAGE, (args, out, err)
+        one_line_error(err, needle)
+
+
+def test_an_unwritable_plot_is_a_warning_and_the_verdict_stands(peers_dir: Path) -> None:
+    bad = str(peers_dir / "no" / "such" / "dir" / "plot.png")
+    quick = QUICK[:-2]  # without --plot ''
+    rc, out, err = optref(peers_dir, "conform", "--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", *quick, "--plot", bad)
+    assert rc == OK and "verdict: CONFORMS" in out, (out, err)
+    one_line_error(err, "warning: the plot was not written", "the verdict stands")
+    rc, out, err = optref(peers_dir, "conform", "--impl", "peers:sgd_wrong", "--algo", "sgd", "--hp", "lr=0.1", *quick,
+                          "--plot", bad, "--no-diagnose")  # fmt: skip
+    assert rc == MISMATCH and "DOES NOT CONFORM" in out, (out, err)
+    one_line_error(err, "warning: the plot was not written")
+
+
+def test_ctrl_c_exits_130_with_one_line(peers_dir: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen([sys.executable, "-m", "reference", "conform", "--impl", "peers:slow", "--algo", "sgd",
+                             "--hp", "lr=0.1", "--steps", "2000", "--plot", ""], cwd=peers_dir,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (peers_dir / "started.flag").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert (peers_dir / "started.flag").exists(), proc.communicate(timeout=60)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == INTERRUPTED, (out, err)
+    one_line_error(err, "interrupted")
+
+
+def test_help_lists_the_exit_statuses(peers_dir: Path) -> None:
+    rc, out, _ = optref(peers_dir, "conform", "--help")
+    assert rc == OK
+    text = " ".join(out.split())
+    for code in ("0 conforms", "1 mismatch", "2 usage error", "3 the peer's own code failed", "130 interrupted"):
+        assert code in text, text
+    rc, out, _ = optref(peers_dir, "vectors", "check", "--help")
+    assert rc == OK and "3 the peer's own code failed" in " ".join(out.split())
+
+
+def test_vectors_never_traceback(peers_dir: Path) -> None:
+    corpus = peers_dir / "corpus"
+    rc, out, err = optref(peers_dir, "vectors", "export", str(corpus), "--algorithms", "sgd", "--steps", "4", "--dim", "2")
+    assert rc == OK, (out, err)
+    rc, out, err = optref(peers_dir, "vectors", "check", str(corpus), "--impl", "peers:sgd", "--algo", "sgd")
+    assert rc == OK and "0 failed" in out, (out, err)
+    rc, out, err = optref(peers_dir, "vectors", "check", str(corpus), "--impl", "peers:raises", "--algo", "sgd")
+    assert rc == PEER_FAILED, (out, err)
+    one_line_error(err, "case sgd/", "step 3 raised ZeroDivisionError")
+    rc, out, err = optref(peers_dir, "vectors", "check", str(corpus), "--impl", "peers:sgd_wrong", "--algo", "sgd")
+    assert rc == MISMATCH and "FAIL sgd/default/normal" in out, (out, err)
+    text = (corpus / "sgd.json").read_text()
+    (corpus / "sgd.json").write_text(text.replace('"seed":0', '"seed":' + "7" * 400, 1))
+    rc, out, err = optref(peers_dir, "vectors", "check", str(corpus), "--impl", "reference")
+    assert rc == USAGE, (out, err)
+    one_line_error(err, "malformed corpus", "400 digits")
+    (corpus / "sgd.json").write_text("[" * 100_000 + "]" * 100_000)
+    rc, out, err = optref(peers_dir, "vectors", "check", str(corpus), "--impl", "reference")
+    assert rc == USAGE, (out, err)
+    one_line_error(err, "malformed corpus", "nested too deeply")
+    for args, needle in [
+        (("check", str(peers_dir / "nowhere"), "--impl", "reference"), "not a directory"),
+        (("export", str(peers_dir / "peers.py"), "--algorithms", "sgd"), "error"),  # a file, not a directory
+        (("export", str(peers_dir / "x"), "--algorithms", "lbfgs"), "'lbfgs' is not a gradient-stream algorithm"),
+        (("export", str(peers_dir / "x"), "--steps", "-3"), "--steps"),
+        (("check", str(corpus)), "--impl"),
+        (("frobnicate",), "invalid choice"),
+    ]:
+        rc, out, err = optref(peers_dir, "vectors", *args)
+        assert rc == USAGE, (args, out, err)
+        one_line_error(err, needle)

@@ -6,10 +6,20 @@
     optref vectors export DIR
     optref vectors check DIR --impl mymodule:my_adam_step [--algo adam]
 
-``conform`` prints a table (one row per mode and stream), the diagnosis on a mismatch, writes a
-PNG of the deviation per step, and exits 0 if the peer conforms, 1 on a mismatch, 2 on a usage
-error or a configuration the reference cannot express. ``--impl`` functions follow the calling
-convention of ``FunctionPeer`` (specs/conformance.md, "Your own function").
+``conform`` prints a table (one row per mode and stream), the diagnosis on a mismatch, and writes
+a PNG of the deviation per step. ``--impl`` functions follow the calling convention of
+``FunctionPeer`` (specs/conformance.md, "Your own function"). Exit statuses (``EXIT_STATUSES``):
+
+    0    the peer conforms (vectors: every checked case passes)
+    1    mismatch: the peer computes something else (the verdict; the diagnosis says what)
+    2    usage error, or a configuration the reference has no equivalent for
+    3    the peer's own code failed: it raised, returned the wrong shape / dtype / non-finite
+         values, or its ``--impl`` module could not be imported (syntax error, raise on import)
+    4    internal error of optim-reference itself (a bug: please report the line printed)
+    130  interrupted (Ctrl-C)
+
+Every error is one line on stderr naming the cause, never a traceback; an error is never
+reported as a verdict. A plot that cannot be written is a warning and leaves the status alone.
 """
 
 from __future__ import annotations
@@ -17,14 +27,45 @@ from __future__ import annotations
 import argparse
 import ast
 import importlib
+import inspect
+import math
 import os
 import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
-from .core import MODES, ConformanceReport, FunctionPeer, NotComparable, Peer, conform
+from .core import MODES, ConformanceReport, FunctionPeer, NotComparable, Peer, PeerFailed, conform
+from .engine import LONG_STEPS
+from .peers import FLOAT_DTYPES
 from .streams import STREAMS
 
-EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_PEER_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+#: The largest parameter count and step count the command line accepts (memory: steps x params floats).
+MAX_PARAMS = 10**6
+MAX_STEPS = 10**6
+
+#: The exit statuses of ``optref conform`` and ``optref vectors`` (also in their --help and the README).
+EXIT_STATUSES: dict[int, str] = {
+    EXIT_OK: "conforms (vectors: every checked case passes)",
+    EXIT_MISMATCH: "mismatch: the peer computes something else",
+    EXIT_USAGE: "usage error, or no reference equivalent",
+    EXIT_PEER_FAILED: "the peer's own code failed (raised; returned a wrong shape, dtype or non-finite "
+                      "values; its --impl module could not be imported)",
+    EXIT_INTERNAL: "internal error of optim-reference (please report)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}  # fmt: skip
+
+
+def _statuses_epilog() -> str:
+    rows = "; ".join(f"{code} {text}" for code, text in EXIT_STATUSES.items())
+    return f"Exit status: {rows}. Errors are one line on stderr, never a verdict."
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2) instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 #: learning_rate used when an optax optimizer that requires one is named without it: the
 #: reference factory's default for the equivalent algorithm (1e-3 where that has none).
@@ -57,6 +98,8 @@ def parse_hp(text: str | None) -> dict[str, Any]:
         key, raw = (s.strip() for s in part.split("=", 1))
         if not key.isidentifier():
             raise ValueError(f"--hp: {key!r} is not a valid keyword name")
+        if key in out:
+            raise ValueError(f"--hp: {key!r} is given twice")
         low = raw.lower()
         if low in ("true", "false"):
             out[key] = low == "true"
@@ -65,8 +108,8 @@ def parse_hp(text: str | None) -> dict[str, Any]:
         else:
             try:
                 out[key] = ast.literal_eval(raw)
-            except (ValueError, SyntaxError):
-                out[key] = raw
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                out[key] = raw  # not a Python literal (or absurdly nested): the text itself
     return out
 
 
@@ -81,29 +124,106 @@ def parse_shapes(text: str) -> list[tuple[int, ...]]:
         if not shape or any(d < 1 for d in shape):
             raise ValueError(f"--shapes: {part!r} must have positive dimensions")
         shapes.append(shape)
+    total = sum(math.prod(s) for s in shapes)
+    if total > MAX_PARAMS:
+        raise ValueError(f"--shapes: {total} parameters in all; at most {MAX_PARAMS} are compared")
     return shapes
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _describe(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def check_hp(hp: dict[str, Any], fn: Callable[..., Any], label: str) -> None:
+    """Each ``--hp`` value must be of the kind ``fn``'s default for that keyword is: a number where
+    the default is a number, ``true``/``false`` where it is a bool, a tuple of as many numbers
+    where it is a tuple (torch's ``betas``), and text only where the default is text. Keywords
+    with no default (optax's ``learning_rate``) or a ``None`` default take a number or ``none``
+    (a bool too where the name says so). Unknown keywords are left to ``fn``'s own check."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return
+    for key, value in hp.items():
+        if key not in params:
+            continue
+        default = params[key].default
+        expected: str | None = None
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                expected = "true or false"
+        elif _is_number(default):
+            if not _is_number(value):
+                expected = "a number"
+        elif isinstance(default, (tuple, list)):
+            if not (isinstance(value, (tuple, list)) and len(value) == len(default) and all(map(_is_number, value))):
+                example = repr(tuple(default)).replace(" ", "")
+                expected = f"a tuple of {len(default)} numbers like {example}"
+        elif isinstance(default, str):
+            if not isinstance(value, str):
+                expected = "text"
+        elif isinstance(value, (str, tuple, list, dict, set)):
+            expected = "a number" if default is inspect.Parameter.empty else "a number or none"
+        if expected is not None:
+            shown = f"the text {_describe(value)}" if isinstance(value, str) else _describe(value)
+            raise ValueError(f"--hp {key}: {label} takes {expected}, got {shown}")
+        if _is_number(value) and isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"--hp {key}: must be finite, got {value!r}")
+
+
 def load_function(spec: str) -> Callable[..., Any]:
-    """``"module:function"`` -> the function (the current directory is importable, as with python -m)."""
+    """``"module:function"`` -> the function (the current directory is importable, as with python -m).
+
+    A module or attribute that does not exist is a usage error (``ValueError``); a module that
+    exists but fails while it is imported (a syntax error, an exception, ``sys.exit``, a missing
+    dependency) is the peer's own code failing (``PeerFailed``)."""
     if ":" not in spec:
         raise ValueError(f"--impl must be module:function, got {spec!r}")
     mod_name, _, attr = spec.partition(":")
+    if not mod_name or not all(part.isidentifier() for part in mod_name.split(".")):
+        raise ValueError(f"--impl: {mod_name!r} is not a module name (module:function, e.g. mymodule:my_adam_step)")
+    if not attr or not all(part.isidentifier() for part in attr.split(".")):
+        raise ValueError(f"--impl: {attr!r} is not a function name (module:function, e.g. mymodule:my_adam_step)")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         mod = importlib.import_module(mod_name)
-    except ImportError as e:
-        raise ValueError(f"--impl: cannot import module {mod_name!r}: {e}") from None
+    except ModuleNotFoundError as e:
+        if e.name is not None and (mod_name == e.name or mod_name.startswith(e.name + ".")):
+            raise ValueError(f"--impl: cannot import module {mod_name!r}: no such module (searched the current directory and sys.path)") from None
+        raise PeerFailed(f"--impl: importing {mod_name!r} failed: {_one_line(e)}") from None
+    except SyntaxError as e:
+        where = f"{os.path.basename(e.filename or '?')}, line {e.lineno}"
+        raise PeerFailed(f"--impl: {mod_name!r} has a syntax error ({where}: {e.msg})") from None
+    except SystemExit as e:
+        raise PeerFailed(f"--impl: importing {mod_name!r} called sys.exit({e.code!r})") from None
+    except Exception as e:  # noqa: BLE001 - the user's module may raise anything on import
+        raise PeerFailed(f"--impl: importing {mod_name!r} raised {_one_line(e)}") from None
     obj: Any = mod
     for name in attr.split("."):
-        if not hasattr(obj, name):
+        try:
+            has = hasattr(obj, name)
+        except Exception as e:  # noqa: BLE001 - a module __getattr__ that raises
+            raise PeerFailed(f"--impl: looking up {attr!r} in {mod_name!r} raised {_one_line(e)}") from None
+        if not has:
             raise ValueError(f"--impl: module {mod_name!r} has no attribute {attr!r}")
         obj = getattr(obj, name)
     if not callable(obj):
-        raise ValueError(f"--impl: {spec} is not callable")
+        raise ValueError(f"--impl: {spec} is not callable (it is {type(obj).__name__})")
     fn: Callable[..., Any] = obj
     return fn
+
+
+def _one_line(e: BaseException) -> str:
+    """``Type: message`` on one line, cut to 300 characters."""
+    text = " ".join(str(e).split())
+    out = f"{type(e).__name__}: {text}" if text else type(e).__name__
+    return out if len(out) <= 300 else f"{out[:297]}..."
 
 
 def _problem(name: str, dim: int, seed: int) -> Any:
@@ -127,17 +247,33 @@ def build_peer(target: str | None, impl: str | None, algo: str | None, hp: dict[
             raise ValueError("give either a peer (torch.optim.Adam, optax.adam) or --impl, not both")
         if algo is None:
             raise ValueError("--impl needs --algo (the reference algorithm it implements)")
-        return FunctionPeer(load_function(impl), algo, **hp)
+        from .._registry import ALGORITHMS, entry
+
+        if algo not in ALGORITHMS:
+            raise ValueError(f"--algo {algo!r} is not a registered algorithm ({', '.join(ALGORITHMS)})")
+        check_hp(hp, entry(algo).factory, f"ref.{algo}")
+        fn = load_function(impl)
+        return FunctionPeer(fn, algo, dtype=dtype, **hp)
     if target is None:
         raise ValueError("name a peer (e.g. torch.optim.Adam or optax.adamw) or pass --impl module:function --algo NAME")
+    if algo is not None:
+        raise ValueError(f"--algo goes with --impl; {target} maps to its reference by itself")
     if target.startswith("torch."):
-        from .torch_adapter import torch_peer
+        from .torch_adapter import _resolve_class, torch_peer
 
-        return torch_peer(target, shapes, dtype=dtype, **hp)
+        if not target.startswith("torch.optim."):
+            raise ValueError(f"unknown peer {target!r}: expected torch.optim.NAME")
+        cls = _resolve_class(target)
+        check_hp(hp, cls.__init__, f"torch.optim.{cls.__name__}")
+        return torch_peer(cls, shapes, dtype=dtype, **hp)
     if target.startswith("optax."):
         from .optax_adapter import optax_peer, required_learning_rate
 
         short = target.split(".")[-1]
+        fn_optax = getattr(sys.modules["optax"], short, None)
+        if target.count(".") != 1 or short.startswith("_") or not callable(fn_optax):
+            raise ValueError(f"unknown peer {target!r}: optax has no optimizer {short!r}")
+        check_hp(hp, fn_optax, f"optax.{short}")
         if "learning_rate" not in hp and required_learning_rate(short):
             hp = {**hp, "learning_rate": OPTAX_DEFAULT_LR.get(short, 1e-3)}
             print(f"optref conform: optax.{short} requires learning_rate; using {hp['learning_rate']!r} "
@@ -154,7 +290,9 @@ def plot_report(report: ConformanceReport, path: str) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    modes = [m for m in MODES if any(c.mode == m for c in report.comparisons)]
+    modes = list(dict.fromkeys(c.mode for c in report.comparisons))  # open, closed, long: report order
+    if not modes:
+        raise ValueError("the report has no runs to plot")
     fig, axes = plt.subplots(1, len(modes), figsize=(6 * len(modes), 4), squeeze=False)
     floor = 1e-2
     for ax, mode in zip(axes[0], modes):
@@ -167,7 +305,7 @@ def plot_report(report: ConformanceReport, path: str) -> None:
         ax.semilogy(t, c0.tolerance.per_step * t, "k--", lw=1.5, label="tolerance C t")
         ax.set_xlabel("step t")
         ax.set_ylabel(f"max|dev| / (eps({c0.tolerance.dtype}) S_t)   [floor {floor}]")
-        ax.set_title(f"{mode} loop")
+        ax.set_title(f"{mode} loop" if mode in MODES else f"{mode} run")
         ax.legend(fontsize=7)
     fig.suptitle(f"{report.peer_name}\nvs {report.spec.describe()}", fontsize=8)
     fig.tight_layout()
@@ -175,90 +313,185 @@ def plot_report(report: ConformanceReport, path: str) -> None:
     plt.close(fig)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if not 1 <= value <= MAX_STEPS:
+        raise argparse.ArgumentTypeError(f"expected an integer in [1, {MAX_STEPS}], got {text}")
+    return value
+
+
+def _natural_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**63), got {text}")
+    return value
+
+
+def _err(prog: str, kind: str, e: BaseException | str) -> None:
+    text = e if isinstance(e, str) else (" ".join(str(e).split()) or type(e).__name__)
+    print(f"{prog}: {kind}: {text}", file=sys.stderr)
+
+
+def _guarded(prog: str, body: Callable[[], int]) -> int:
+    """Run ``body`` and map every failure to its exit status with one line on stderr: the peer's
+    own code failing (3) is never a mismatch (1), and nothing prints a traceback."""
+    try:
+        return body()
+    except PeerFailed as e:
+        _err(prog, "the peer's own code failed", e)
+        return EXIT_PEER_FAILED
+    except NotComparable as e:
+        _err(prog, "no reference equivalent", e)
+        return EXIT_USAGE
+    except (ValueError, TypeError, ImportError, OSError) as e:
+        _err(prog, "error", e)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _err(prog, "interrupted", "stopped by Ctrl-C; no verdict")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # pragma: no cover - `optref conform ... | head`
+        return _broken_pipe()
+    except RecursionError as e:
+        _err(prog, "internal error (please report)", f"RecursionError: {e}")
+        return EXIT_INTERNAL
+    except Exception as e:  # noqa: BLE001 - a bug of optim-reference: still one line, never a verdict
+        _err(prog, "internal error (please report)", _one_line(e))
+        return EXIT_INTERNAL
+
+
+def _broken_pipe() -> int:
+    """stdout was closed by the reader (``| head``): stop quietly, as Unix tools do."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_OK
+
+
 def conform_main(argv: Sequence[str]) -> int:
     """Compare an optimizer implementation with the reference on every gradient stream."""
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="optref conform",
         description="Compare an optimizer (torch.optim.NAME, optax.NAME or your own function) with the reference.",
-        epilog="Exit status: 0 conforms, 1 mismatch, 2 usage error or no reference equivalent.",
+        epilog=_statuses_epilog(),
     )
     p.add_argument("peer", nargs="?", help="torch.optim.NAME or optax.NAME")
-    p.add_argument("--hp", help="hyperparameters, e.g. lr=1e-3,amsgrad=true (the peer's own keyword names)")
-    p.add_argument("--impl", help="your own step function as module:function (see specs/conformance.md)")
+    p.add_argument("--hp", help="hyperparameters, e.g. lr=1e-3,amsgrad=true,betas=(0.9,0.99) (the peer's own keyword names)")
+    p.add_argument("--impl", help="your own step function as module:function (README, 'Your own function')")
     p.add_argument("--algo", help="the reference algorithm --impl implements (e.g. adam)")
     p.add_argument("--streams", default="all", help=f"comma list of {', '.join(STREAMS)} (default all)")
     p.add_argument("--mode", default="both", choices=["open", "closed", "both"])
-    p.add_argument("--steps", type=int, default=40, help="steps per run (default 40)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=_positive_int, default=40, help="steps per run (default 40)")
+    p.add_argument("--long-steps", type=_natural_int, default=None,
+                   help=f"steps of the long open-loop run for late bugs (default {LONG_STEPS}; 0 skips it)")  # fmt: skip
+    p.add_argument("--seed", type=_natural_int, default=0)
     p.add_argument("--shapes", default="3x4,5", help="parameter shapes, e.g. 3x4,5 (a model's parameter list)")
-    p.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="the peer's precision")
+    p.add_argument("--dtype", default="float64", choices=list(FLOAT_DTYPES),
+                   help="the precision the peer computes in (torch and optax: float64 or float32)")  # fmt: skip
     p.add_argument("--problem", default="least_squares", choices=["least_squares", "peaks"], help="closed-loop objective")
     p.add_argument("--plot", default="optref-conform.png", help="PNG of the deviation per step ('' to skip)")
     p.add_argument("--no-diagnose", action="store_true", help="skip the variant search on a mismatch")
-    args = p.parse_args(list(argv))
     try:
-        hp = parse_hp(args.hp)
-        shapes = parse_shapes(args.shapes)
-        if args.problem == "peaks" and args.shapes == "3x4,5":
-            shapes = [(32, 2), (32,), (5, 32), (5,)]
-        streams = list(STREAMS) if args.streams == "all" else [s.strip() for s in args.streams.split(",")]
-        modes = list(MODES) if args.mode == "both" else [args.mode]
-        peer = build_peer(args.peer, args.impl, args.algo, hp, shapes, args.dtype)
-        dim = peer.dim if peer.dim is not None else sum(int(__import__("math").prod(s)) for s in shapes)
-        problem = _problem(args.problem, dim, args.seed)
-        report = conform(peer, streams=streams, modes=modes, n_steps=args.steps, seed=args.seed,
-                         dim=dim, problem=problem, diagnose=not args.no_diagnose)  # fmt: skip
-    except (ValueError, TypeError, ImportError) as e:
-        kind = "no reference equivalent" if isinstance(e, NotComparable) else "error"
-        print(f"optref conform: {kind}: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    print(report.table())
+        args = p.parse_args(list(argv))
+    except KeyboardInterrupt:
+        _err(p.prog, "interrupted", "stopped by Ctrl-C; no verdict")
+        return EXIT_INTERRUPTED
+    return _guarded(p.prog, lambda: _conform(args))
+
+
+def _conform(args: argparse.Namespace) -> int:
+    hp = parse_hp(args.hp)
+    shapes = parse_shapes(args.shapes)
+    if args.problem == "peaks" and args.shapes == "3x4,5":
+        shapes = [(32, 2), (32,), (5, 32), (5,)]
+    streams = list(STREAMS) if args.streams == "all" else [s.strip() for s in args.streams.split(",")]
+    for s in streams:
+        if s not in STREAMS:
+            raise ValueError(f"--streams: {s!r} is not one of {', '.join(STREAMS)}")
+    modes = list(MODES) if args.mode == "both" else [args.mode]
+    peer = build_peer(args.peer, args.impl, args.algo, hp, shapes, args.dtype)
+    dim = peer.dim if peer.dim is not None else sum(math.prod(s) for s in shapes)
+    problem = _problem(args.problem, dim, args.seed)
+    long_steps = LONG_STEPS if args.long_steps is None else args.long_steps
+    if long_steps > MAX_STEPS:
+        raise ValueError(f"--long-steps must be at most {MAX_STEPS}, got {long_steps}")
+    report = conform(peer, streams=streams, modes=modes, n_steps=args.steps, seed=args.seed, dim=dim,
+                     problem=problem, diagnose=not args.no_diagnose, long_steps=long_steps)  # fmt: skip
+    status = EXIT_OK if report.passed else EXIT_MISMATCH
+    try:
+        print(report.table())
+    except BrokenPipeError:  # pragma: no cover - `| head`
+        _broken_pipe()
+        return status
     if args.plot:
-        plot_report(report, args.plot)
-        print(f"plot: {args.plot}")
-    return EXIT_OK if report.passed else EXIT_MISMATCH
+        try:
+            plot_report(report, args.plot)
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # noqa: BLE001 - the verdict stands whatever the plot does
+            _err("optref conform", "warning", f"the plot was not written to {args.plot!r} ({_one_line(e)}); the verdict stands")
+        else:
+            print(f"plot: {args.plot}")
+    return status
 
 
 def vectors_main(argv: Sequence[str]) -> int:
     """Export the golden-vector corpus, or check an implementation against it."""
-    from .vectors import VectorFormatError, check_vectors, export_vectors, load_vectors
-
-    p = argparse.ArgumentParser(prog="optref vectors", description=vectors_main.__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="optref vectors", description=vectors_main.__doc__, epilog=_statuses_epilog())
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     e = sub.add_parser("export", help="write index.json and one JSON file per algorithm (specs/vectors.md)")
     e.add_argument("directory")
     e.add_argument("--algorithms", help="comma list (default: every gradient-stream algorithm)")
-    e.add_argument("--steps", type=int, default=16)
-    e.add_argument("--dim", type=int, default=4)
-    e.add_argument("--seed", type=int, default=0)
-    c = sub.add_parser("check", help="verify an implementation against a corpus")
+    e.add_argument("--steps", type=_positive_int, default=16)
+    e.add_argument("--dim", type=_positive_int, default=4)
+    e.add_argument("--seed", type=_natural_int, default=0)
+    c = sub.add_parser("check", help="verify an implementation against a corpus", epilog=_statuses_epilog())
     c.add_argument("directory")
     c.add_argument("--impl", required=True, help="module:function (FunctionPeer convention), or 'reference'")
     c.add_argument("--algo", help="only this algorithm's cases (default: inferred from the function name)")
-    args = p.parse_args(list(argv))
     try:
-        if args.command == "export":
-            if args.steps < 1 or args.dim < 1:
-                raise ValueError("--steps and --dim must be >= 1")
-            algos = None if not args.algorithms else [a.strip() for a in args.algorithms.split(",")]
-            counts = export_vectors(args.directory, algorithms=algos, seed=args.seed, n_steps=args.steps, dim=args.dim)
-            for a, n in counts.items():
-                print(f"{a:<10} {n:>4} cases")
-            print(f"wrote {sum(counts.values())} cases to {args.directory}")
-            return EXIT_OK
+        args = p.parse_args(list(argv))
+    except KeyboardInterrupt:
+        _err(p.prog, "interrupted", "stopped by Ctrl-C; no verdict")
+        return EXIT_INTERRUPTED
+    return _guarded(p.prog, lambda: _vectors(args))
+
+
+def _vectors(args: argparse.Namespace) -> int:
+    from .vectors import VectorFormatError, check_vectors, export_vectors, exportable_algorithms, load_vectors
+
+    if args.command == "export":
+        algos = None if not args.algorithms else [a.strip() for a in args.algorithms.split(",")]
+        if algos is not None:
+            valid = exportable_algorithms()
+            for a in algos:
+                if a not in valid:
+                    raise ValueError(f"--algorithms: {a!r} is not a gradient-stream algorithm ({', '.join(valid)})")
+        if args.dim > 10_000 or args.steps * args.dim > 10**7:
+            raise ValueError(f"--steps x --dim = {args.steps * args.dim} values per case is too large (at most 1e7, dim <= 1e4)")
+        counts = export_vectors(args.directory, algorithms=algos, seed=args.seed, n_steps=args.steps, dim=args.dim)
+        for a, n in counts.items():
+            print(f"{a:<10} {n:>4} cases")
+        print(f"wrote {sum(counts.values())} cases to {args.directory}")
+        return EXIT_OK
+    try:
         corpus = load_vectors(args.directory)
-        if args.impl == "reference":
-            fn, algo = None, args.algo
-        else:
-            fn = load_function(args.impl)
-            algo = args.algo or _infer_algorithm(fn, corpus.algorithms())
-        report = check_vectors(corpus, fn, algorithm=algo)
     except VectorFormatError as err:
-        print(f"optref vectors: malformed corpus: {err}", file=sys.stderr)
+        _err("optref vectors", "malformed corpus", err)
         return EXIT_USAGE
-    except (ValueError, TypeError, OSError) as err:
-        print(f"optref vectors: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+    if args.impl == "reference":
+        fn, algo = None, args.algo
+    else:
+        fn = load_function(args.impl)
+        algo = args.algo or _infer_algorithm(fn, corpus.algorithms())
+    report = check_vectors(corpus, fn, algorithm=algo)
     print(report.summary())
     return EXIT_OK if report.passed else EXIT_MISMATCH
 
@@ -271,5 +504,6 @@ def _infer_algorithm(fn: Callable[..., Any], available: list[str]) -> str:
     return hits[0]
 
 
-__all__ = ["EXIT_MISMATCH", "EXIT_OK", "EXIT_USAGE", "build_peer", "conform_main", "load_function",
-           "parse_hp", "parse_shapes", "plot_report", "vectors_main"]  # fmt: skip
+__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_MISMATCH", "EXIT_OK", "EXIT_PEER_FAILED", "EXIT_STATUSES",
+           "EXIT_USAGE", "build_peer", "check_hp", "conform_main", "load_function", "parse_hp", "parse_shapes",
+           "plot_report", "vectors_main"]  # fmt: skip

@@ -29,6 +29,7 @@ from .core import (
     FunctionPeer,
     NotComparable,
     Peer,
+    PeerFailed,
     ReferencePeer,
     ReferenceSpec,
     Run,
@@ -414,6 +415,8 @@ def check_case(case: Case, peer: Peer) -> CaseResult:
         got = run_peer(peer, case.params0, grads=case.grads)
     except NotComparable as e:
         return CaseResult(case, "skip", str(e))
+    except PeerFailed as e:  # the implementation's own code failed: an error, never a "fail" verdict
+        raise PeerFailed(f"case {case.id}: {e.cause}", peer=e.peer) from None
     expected = Run(np.vstack([case.params0, case.expected]), case.grads)
     comp = Comparison("open", case.stream, case.params0, expected, got, Tolerance.for_dtype(peer.dtype))
     if comp.passed:
