@@ -1,7 +1,7 @@
 """Conformance verdicts that do not depend on luck (issue 9): the done-means sweep, late bugs at the
 default settings, query-point peers, honest precision, peer failures, combined diagnoses.
 
-The sweep's figures are in specs/conformance.md ("Verdicts: the sweep").
+The sweep's figures are in specs/conformance.md ("Verdicts", the sweep table).
 """
 
 from __future__ import annotations
