@@ -203,3 +203,19 @@ def test_optax_gradient_transformations() -> None:
     assert_conforms(rms, ref.rmsprop(lr=1e-2, alpha=0.9, eps=1e-8, eps_placement="inside"), **FAST)
     with pytest.raises(AssertionError, match="DOES NOT CONFORM"):  # a claim with torch's eps placement
         assert_conforms(rms, ref.rmsprop(lr=1e-2, alpha=0.9, eps=1e-8, eps_placement="outside"), **FAST)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_framework_peers_are_compared_at_their_precision(dtype: str) -> None:
+    from reference.conform import conform, optax_peer
+
+    shapes = [(3, 4), (5,)]
+    report = conform(torch_peer("Adam", shapes, dtype=dtype, lr=1e-2, eps=1e-3, betas=(0.9, 0.99)), n_steps=20)
+    assert report.tolerance.dtype == dtype and report.passed, report.table()
+    lion = Lion([p.detach().to(getattr(torch, dtype)).requires_grad_(True) for p in _model()], lr=1e-3)
+    assert assert_conforms(lion, ref.lion(lr=1e-3), **FAST).tolerance.dtype == dtype
+    pytest.importorskip("optax")
+    report = conform(optax_peer("rmsprop", shapes, dtype=dtype, learning_rate=1e-2, eps=1e-3), n_steps=20)
+    assert report.tolerance.dtype == dtype and report.passed, report.table()
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        torch_peer("Adam", dtype="int8")

@@ -305,10 +305,13 @@ def test_framework_hyperparameters_that_are_not_numbers(peers_dir: Path, capsys:
         (("optax.adam", "--hp", "learning_rate=abc"), "--hp learning_rate: optax.adam takes a number, got the text 'abc'"),
         (("optax.sgd", "--hp", "learning_rate=0.1,momentum=fast"), "--hp momentum: optax.sgd takes a number or none"),
         (("torch.optim.LBFGS",), "no reference equivalent: torch.optim.LBFGS needs a closure"),
+        (("torch.optim.Adam", "--hp", "nosuch=1"), "--hp nosuch: torch.optim.Adam has no keyword 'nosuch' (valid: lr,"),
+        (("optax.adam", "--hp", "learning_rate=0.1,nosuch=1"), "--hp nosuch: optax.adam has no keyword 'nosuch'"),
+        (("torch.optim.Optimizer",), "torch.optim.Optimizer is the base class"),
         (("torch.optim.Adamm",), "torch.optim has no optimizer 'Adamm'"),
         (("torch.nn.Linear",), "unknown peer 'torch.nn.Linear'"),
         (("optax.nosuch",), "optax has no optimizer 'nosuch'"),
-        (("torch.optim.Adam", "--dtype", "float16"), "dtype must be float64 or float32"),
+        (("torch.optim.Adam", "--dtype", "float16"), "a float16 peer cannot hold the hyperparameters: eps=1e-08 rounds to 0"),
         (("torch.optim.Adam", "--problem", "peaks", "--shapes", "3x4"), "--problem peaks has 261 parameters"),
     ]
     for i, (args, needle) in enumerate(cases):

@@ -139,18 +139,24 @@ def _describe(v: Any) -> str:
     return text if len(text) <= 40 else f"{text[:37]}..."
 
 
-def check_hp(hp: dict[str, Any], fn: Callable[..., Any], label: str) -> None:
+def check_hp(hp: dict[str, Any], fn: Callable[..., Any], label: str, *, known_only: bool = False) -> None:
     """Each ``--hp`` value must be of the kind ``fn``'s default for that keyword is: a number where
     the default is a number, ``true``/``false`` where it is a bool, a tuple of as many numbers
     where it is a tuple (torch's ``betas``), and text only where the default is text. Keywords
     with no default (optax's ``learning_rate``) or a ``None`` default take a number or ``none``
-    (a bool too where the name says so). Unknown keywords are left to ``fn``'s own check."""
+    (a bool too where the name says so). Unknown keywords are refused with ``known_only`` (unless
+    ``fn`` takes ``**kwargs``), else left to ``fn``'s own check."""
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return
+    open_ended = any(q.kind is inspect.Parameter.VAR_KEYWORD for q in params.values())
     for key, value in hp.items():
         if key not in params:
+            if known_only and not open_ended:
+                kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                valid = [k for k, q in params.items() if k not in ("self", "params") and q.kind in kinds]
+                raise ValueError(f"--hp {key}: {label} has no keyword {key!r} (valid: {', '.join(valid)})")
             continue
         default = params[key].default
         expected: str | None = None
@@ -264,7 +270,7 @@ def build_peer(target: str | None, impl: str | None, algo: str | None, hp: dict[
         if not target.startswith("torch.optim."):
             raise ValueError(f"unknown peer {target!r}: expected torch.optim.NAME")
         cls = _resolve_class(target)
-        check_hp(hp, cls.__init__, f"torch.optim.{cls.__name__}")
+        check_hp(hp, cls.__init__, f"torch.optim.{cls.__name__}", known_only=True)
         return torch_peer(cls, shapes, dtype=dtype, **hp)
     if target.startswith("optax."):
         from .optax_adapter import optax_peer, required_learning_rate
@@ -273,7 +279,7 @@ def build_peer(target: str | None, impl: str | None, algo: str | None, hp: dict[
         fn_optax = getattr(sys.modules["optax"], short, None)
         if target.count(".") != 1 or short.startswith("_") or not callable(fn_optax):
             raise ValueError(f"unknown peer {target!r}: optax has no optimizer {short!r}")
-        check_hp(hp, fn_optax, f"optax.{short}")
+        check_hp(hp, fn_optax, f"optax.{short}", known_only=True)
         if "learning_rate" not in hp and required_learning_rate(short):
             hp = {**hp, "learning_rate": OPTAX_DEFAULT_LR.get(short, 1e-3)}
             print(f"optref conform: optax.{short} requires learning_rate; using {hp['learning_rate']!r} "
@@ -394,7 +400,7 @@ def conform_main(argv: Sequence[str]) -> int:
     p.add_argument("--seed", type=_natural_int, default=0)
     p.add_argument("--shapes", default="3x4,5", help="parameter shapes, e.g. 3x4,5 (a model's parameter list)")
     p.add_argument("--dtype", default="float64", choices=list(FLOAT_DTYPES),
-                   help="the precision the peer computes in (torch and optax: float64 or float32)")  # fmt: skip
+                   help="the precision the peer computes in (every peer kind; default float64)")  # fmt: skip
     p.add_argument("--problem", default="least_squares", choices=["least_squares", "peaks"], help="closed-loop objective")
     p.add_argument("--plot", default="optref-conform.png", help="PNG of the deviation per step ('' to skip)")
     p.add_argument("--no-diagnose", action="store_true", help="skip the variant search on a mismatch")

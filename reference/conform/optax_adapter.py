@@ -12,8 +12,8 @@ from its signature), translated to the equivalent reference optimizer (no user m
 arrays (a model's parameters) is a pytree; it is flattened in order for the comparison.
 
 Importing this module sets ``jax_enable_x64`` (float64 peers need it; it is a process-wide jax
-setting). The default peer dtype is float64; ``dtype="float32"`` compares a float32 optax run
-against the float64 reference under the float32 tolerance.
+setting). The default peer dtype is float64; ``dtype="float32"`` (``"float16"``, ``"bfloat16"``)
+runs optax in that precision against the float64 reference under that dtype's tolerance.
 
 Mapping (optax 0.2.8; specs/conformance.md "Peers"):
 
@@ -46,6 +46,7 @@ import numpy as np
 from .._types import Array
 from .adapt import as_spec
 from .core import NotComparable, ReferenceSpec, ShapedPeer
+from .peers import as_float_dtype
 
 try:
     import jax
@@ -157,9 +158,7 @@ class TransformationPeer(ShapedPeer):
         self.tx = tx
         self._spec = spec
         self._spec.build()
-        self._np_dtype = np.dtype(dtype if dtype is not None else np.float64)
-        if self._np_dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
-            raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
+        self._np_dtype = as_float_dtype(dtype if dtype is not None else "float64")
         self._update: Callable[..., Any] = _J.jit(tx.update)
         self._jitted = True
         self._params: Any = None
@@ -251,7 +250,8 @@ def optax_peer(
             are recorded and translated), or a ``GradientTransformation`` (``optax.chain(...)``,
             a third-party one), which needs ``reference``.
         shapes: parameter shapes (a list of arrays, as a model's parameters); default ``[(7,)]``.
-        dtype: ``"float64"`` (default; jax_enable_x64 is on) or ``"float32"``.
+        dtype: ``"float64"`` (default; jax_enable_x64 is on), ``"float32"``, ``"float16"`` or
+            ``"bfloat16"``.
         reference: the reference to match (``ref.adam(lr=1e-3)`` or a ``ReferenceSpec``); with a
             name, it replaces the translation, so optimizers outside ``SUPPORTED`` can be compared.
         kwargs: the optax function's keyword arguments (its own defaults fill the rest).

@@ -40,6 +40,7 @@ import numpy as np
 from .._types import Array
 from .adapt import as_spec
 from .core import NotComparable, ReferenceSpec, ShapedPeer
+from .peers import FLOAT_DTYPES, as_float_dtype
 
 try:
     import torch
@@ -109,6 +110,8 @@ def _resolve_class(name_or_cls: Any) -> Any:
         cls = getattr(_T.optim, short, None)
         if cls is None or not isinstance(cls, type) or not issubclass(cls, _T.optim.Optimizer):
             raise ValueError(f"torch.optim has no optimizer {short!r}")
+        if cls is _T.optim.Optimizer:
+            raise ValueError("torch.optim.Optimizer is the base class; name an optimizer (torch.optim.Adam, ...)")
         return cls
     if isinstance(name_or_cls, type) and issubclass(name_or_cls, _T.optim.Optimizer):
         return name_or_cls
@@ -271,7 +274,8 @@ def torch_peer(
             (``torch.optim.Adam``, a subclass, a third-party class) or torch.optim's class name
             (``"Adam"``, ``"torch.optim.Adam"``).
         shapes: parameter shapes when a class/name is given (default ``[(7,)]``).
-        dtype: ``torch.float64`` (default) or ``torch.float32``, or the numpy names.
+        dtype: ``torch.float64`` (default), ``float32``, ``float16`` or ``bfloat16`` (torch
+            dtypes or their names), when a class/name is given.
         reference: the reference the optimizer should match (``ref.lion(lr=1e-3)`` or a
             ``ReferenceSpec``). Without it, the reference is read from the configuration of
             torch.optim's own classes only; any other class (a subclass or a third-party class,
@@ -308,14 +312,15 @@ def _claimed_spec(optimizer: Any) -> ReferenceSpec:
 
 
 def _torch_dtype(dtype: Any) -> Any:
+    """A torch floating dtype from a torch dtype or one of ``FLOAT_DTYPES``' names (default float64)."""
     if dtype is None:
         return _T.float64
     if isinstance(dtype, _T.dtype):
+        name = str(dtype).replace("torch.", "")
+        if name not in FLOAT_DTYPES:
+            raise ValueError(f"dtype must be one of {list(FLOAT_DTYPES)}, got {dtype!r}")
         return dtype
-    name = np.dtype(dtype).name
-    if name not in ("float64", "float32"):
-        raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
-    return getattr(_T, name)
+    return getattr(_T, as_float_dtype(dtype).name)
 
 
 # ----------------------------------------------------------------------------------------------
