@@ -396,6 +396,9 @@ def classify(checks: StageResult | None, tests: StageResult | None) -> str:
     return "missed"
 
 
+_NOT_RUN = "not run:"
+
+
 @dataclass(frozen=True)
 class Plan:
     """What a mutant runs: the checks (and why those), the unit-test files, and the cache key,
@@ -438,7 +441,8 @@ def plan(
 ) -> Plan:  # fmt: skip
     """Choose the checks and test files of ``m`` on the unmutated copy and key the result by the
     reference tree, the mutant, those checks' files (with the shared modules and the runner), the
-    test files (with the test helpers, conftest.py and pyproject.toml) and the options."""
+    test files (with the test helpers, conftest.py and pyproject.toml) and the timeout. (``tests``
+    is not in the key: a result whose unit tests were skipped is reused only by ``if-needed``.)"""
     path = pristine / m.file
     source = path.read_text(encoding="utf-8") if path.is_file() else ""
     try:
@@ -452,7 +456,7 @@ def plan(
         chosen, how = select_checks(m, source, baseline["spans"], ok_checks)
     test_files = test_files_for(m, pristine)
     key = hashlib.sha256(repr((
-        m.file, m.edits, reference_digest, tuple(chosen), tuple(test_files), timeout, tests,
+        m.file, m.edits, reference_digest, tuple(chosen), tuple(test_files), timeout, "always",
         _files_digest(pristine, _inputs_of_checks(pristine, chosen)),
         _files_digest(pristine, _inputs_of_tests(pristine, test_files)),
     )).encode()).hexdigest()[:20]  # fmt: skip
@@ -477,7 +481,7 @@ def run_mutant(pl: Plan, pristine: Path, fingerprint: str, *, timeout: float, wo
         apply_mutant(scratch, m)
         c_res, _ = run_checks(scratch, pl.checks, timeout=timeout)
         if tests == "if-needed" and c_res.failed:
-            t_res = StageResult((), (), False, 0.0, "not run: a check caught it (--tests if-needed)")
+            t_res = StageResult((), (), False, 0.0, _NOT_RUN + " a check caught it (--tests if-needed)")
         else:
             t_res = run_test_files(scratch, pl.test_files, timeout=timeout)
     finally:
@@ -749,8 +753,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for m in chosen:
             pl = plan(m, pristine, baseline, CHECKS, all_checks=args.all_checks, timeout=args.timeout,
                       tests=args.tests, reference_digest=ref_digest)  # fmt: skip
-            if pl.key and pl.key in done:
-                results[m.id] = done[pl.key]
+            hit = done.get(pl.key) if pl.key else None
+            if hit is not None and not (args.tests == "always" and hit.tests is not None and hit.tests.detail.startswith(_NOT_RUN)):
+                results[m.id] = hit  # (a result without unit tests serves --tests if-needed only)
             else:
                 todo.append(pl)
         print(f"{PROG}: {len(results)} cached, {len(todo)} to run", file=sys.stderr)
