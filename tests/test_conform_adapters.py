@@ -219,3 +219,35 @@ def test_half_precision_framework_peers_are_compared_at_their_precision(dtype: s
     assert report.tolerance.dtype == dtype and report.passed, report.table()
     with pytest.raises(ValueError, match="dtype must be one of"):
         torch_peer("Adam", dtype="int8")
+
+
+def test_conform_itself_takes_any_implementation() -> None:
+    from reference.conform import conform
+
+    report = conform(Lion(_model(), lr=1e-3), reference=ref.lion(lr=1e-3), **FAST)
+    assert report.passed and "Lion" in report.peer_name
+    assert conform(torch.optim.Adam(_model(), lr=1e-2), **FAST).passed  # torch's own: no reference needed
+
+    def sgd_step(params: Any, grad: Any, state: Any, *, lr: float) -> Any:
+        return params - lr * grad, None
+
+    assert conform(sgd_step, reference=ref.sgd(lr=0.05), **FAST).passed
+    with pytest.raises(NotComparable, match="pass the reference"):
+        conform(Adam(_model(), lr=0.1), **FAST)
+    with pytest.raises(NotComparable, match="a step function needs its reference"):
+        conform(sgd_step, **FAST)
+
+
+def test_a_third_party_optimizer_that_raises_is_peer_failed_not_a_mismatch() -> None:
+    from reference.conform import PeerFailed
+
+    class Exploding(Lion):
+        def step(self, closure: Any = None) -> None:
+            if self.state and next(iter(self.state.values())).get("calls", 0) >= 2:
+                raise RuntimeError("CUDA out of memory (simulated)")
+            super().step(closure)
+            for st in self.state.values():
+                st["calls"] = st.get("calls", 0) + 1
+
+    with pytest.raises(PeerFailed, match=r"step 3 raised RuntimeError: CUDA out of memory \(simulated\)"):
+        assert_conforms(Exploding(_model(), lr=1e-3), ref.lion(lr=1e-3), **FAST)

@@ -78,7 +78,7 @@ def precision_issues(hyperparams: dict[str, Any], dtype: np.dtype[Any]) -> list[
 
 
 def conform(
-    peer: Peer,
+    peer: Peer | Any,
     *,
     reference: Optimizer[Any] | None = None,
     streams: Sequence[str] = _streams.STREAMS,
@@ -93,7 +93,9 @@ def conform(
     """Compare ``peer`` with its reference on every stream in every mode; diagnose a mismatch.
 
     Args:
-        peer: the implementation under test (``torch_peer``, ``optax_peer``, ``FunctionPeer`` ...).
+        peer: the implementation under test (``torch_peer``, ``optax_peer``, ``FunctionPeer`` ...),
+            or any implementation ``adapt.as_peer`` takes: a torch optimizer instance, an optax
+            ``GradientTransformation``, a step function (these last two need ``reference``).
         reference: the reference optimizer; default ``peer.spec.build()``. When given, the
             report and the diagnosis are about it (``spec_of(reference)``), not the peer's claim.
         streams, modes: which of ``STREAMS`` and ``MODES`` to run.
@@ -122,6 +124,10 @@ def conform(
         raise ValueError("streams and modes must be non-empty")
     if not (isinstance(long_steps, (int, np.integer)) and not isinstance(long_steps, bool) and long_steps >= 0):
         raise ValueError(f"long_steps must be an integer >= 0, got {long_steps!r}")
+    if not isinstance(peer, Peer) or callable(peer):  # a torch optimizer, an optax transformation, a function
+        from .adapt import as_peer
+
+        peer = as_peer(peer, reference)
     p = dim if dim is not None else (peer.dim if peer.dim is not None else 7)
     if peer.dim is not None and p != peer.dim:
         raise ValueError(f"dim={p} but the peer's parameters have {peer.dim} entries")
