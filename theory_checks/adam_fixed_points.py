@@ -43,7 +43,8 @@ Measured:
     (c) The vector field's integrand itself: ``ref.adam(1e-2)`` with its defaults (0.9, 0.999,
     eps = 1e-8) on the c = 1 stream against the seed's equations m, v, mhat = m/(1 - b1^t),
     vhat = v/(1 - b2^t), theta -= eta mhat / (sqrt(vhat) + eps) computed in the check, every step
-    (a wrong bias correction, moment or eps placement changes the field the claim is about).
+    (a wrong bias correction, moment or eps placement changes the field the claim is about);
+    likewise ``ref.lion(1e-3)`` (defaults 0.9, 0.99) against the seed's (L1)-(L3).
 
 Tolerance:
     (a) Student-t interval at the suite's level: signSGD, over the R chains (z is a smooth
@@ -58,6 +59,9 @@ Tolerance:
     u |theta_t| + 2u eta c |g_t| (first order), so |theta_T(c) - c theta_T(1)| <= e(c) + c e(1) +
     u c |theta_T(1)|, with e(c) = u sum_t (|theta_t(c)| + 2 eta c |g_t|).
     (c) Both computations are within Adam's rounding bound of exact arithmetic: 2 x the bound.
+    Lion: the steps are +-eta exactly, so the trajectories agree bit for bit unless a sign is a
+    rounding tie; none is possible when every |c_t| exceeds 4u (|beta1 m| + |(1 - beta1) g|)
+    (c has 3 roundings), which the row also checks.
 
 References:
     Seed 001 ("The Adam Vector Field: Mathematical Derivation"; "Lion": scale invariance); seed 002
@@ -225,6 +229,8 @@ class Invariance:
     gd_excess: float
     gd_moved: float
     adam_level: float  # max |theta_t - theta_t(seed's equations)| / (2 x rounding bound), defaults
+    lion_dev: float  # max |theta_t - theta_t(seed's equations)|, Lion with its defaults
+    lion_margin: float  # min |c_t| / (|beta1 m| + |(1 - beta1) g|): no sign tie if > 4u
 
 
 def invariance(eps: float, bias_correction: bool = True) -> Invariance:
@@ -271,7 +277,18 @@ def invariance(eps: float, bias_correction: bool = True) -> Invariance:
     gd1 = runs["gd"][1.0][-1]
     excess = [np.abs(runs["gd"][c][-1] - c * gd1) / (err(c) + c * err(1.0) + U * c * np.abs(gd1)) for c in SCALES]
     moved = [np.abs(runs["gd"][c][-1] - gd1) / (abs(c - 1) * np.abs(gd1)) for c in SCALES]
-    return Invariance(dev, float(np.min(bound)), float(np.max(excess)), float(np.min(moved)), level)
+    # Lion with its defaults (0.9, 0.99) against the seed's (L1)-(L3) computed here
+    b1, b2 = 0.9, 0.99
+    m, theta, lion_dev, margin = np.zeros(10), np.zeros(10), 0.0, math.inf
+    lion_d = lion(1e-3)
+    lstate = lion_d.init(np.zeros(10))
+    for g in G:
+        c = b1 * m + (1 - b1) * g
+        margin = min(margin, float(np.min(np.abs(c) / (np.abs(b1 * m) + np.abs((1 - b1) * g)))))
+        theta, m = theta - 1e-3 * np.sign(c), b2 * m + (1 - b2) * g
+        lstate = lion_d.step_fn(lstate, g)
+        lion_dev = max(lion_dev, float(np.max(np.abs(lstate.params - theta))))
+    return Invariance(dev, float(np.min(bound)), float(np.max(excess)), float(np.min(moved)), level, lion_dev, margin)
 
 
 def row_invariant(name: str, inv: Invariance) -> Row:
@@ -298,6 +315,16 @@ def row_adam_level(inv: Invariance) -> Row:
     )
 
 
+def row_lion_level(inv: Invariance) -> Row:
+    return Row(
+        quantity="Lion (defaults): theta_t against the seed's (L1)-(L3), theta -= eta sign(beta1 m + (1 - beta1) g), every step",
+        predicted="equal",
+        measured=f"max |difference| = {fmt(inv.lion_dev)} (smallest |c_t| relative margin {fmt(inv.lion_margin)})",
+        tolerance="0 (no sign tie: margin > 4u)",
+        holds=inv.lion_dev == 0.0 and inv.lion_margin > 4 * U,
+    )
+
+
 def row_gd(inv: Invariance) -> Row:
     return Row(
         quantity="GD: theta_T(c) = c theta_T(1) over the 6 scales (not invariant)",
@@ -320,6 +347,7 @@ def run(ctx: Context) -> Outcome:
         *(row_invariant(n, inv) for n in ("adam", "signsgd", "lion")),
         row_gd(inv),
         row_adam_level(inv),
+        row_lion_level(inv),
     )
     figure = {"sign_z": sign.extrapolated().tolist(), "adam_z": adam.extrapolated().tolist(),
               "sign_pred": 1 - math.log(2), "adam_pred": root.value, "scales": list(SCALES), "dev": inv.dev}  # fmt: skip
