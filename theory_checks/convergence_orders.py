@@ -75,6 +75,11 @@ Sabotage:
     "short-step": GD's step is 0.98 / lambda_max (a 2 % step-size error).
     "broken-bfgs": BFGS's inverse-Hessian approximation is reset to I before every step (steepest
         descent with a Wolfe search: linear only).
+    Planted in a copy of reference/ (``tools.mutate`` ids): caught newton-stale-hessian,
+    newton-cholesky-order, newton-armijo-constant, bfgs-update-transposed, bfgs-y-sign, BFGS with
+    rho = 1/(s^T s) and without + rho s s^T. Not caught, outside the local claim: armijo-sign and
+    wolfe-curvature-no-abs (they change which steps are accepted far from theta*; near theta* the
+    unit step passes both the correct and the mutated tests).
 """
 
 from __future__ import annotations

@@ -37,6 +37,9 @@ Sabotage:
     "sum-scale": G is summed (scale 1) while the gradient keeps the mean's 1/n: the step is n times
         too short.
     "damped": ``ref.gauss_newton()`` with its default damping lambda = 1e-3 left on.
+    Planted in a copy of reference/ (``tools.mutate`` ids): caught gn-step-2pct, gn-matrix-no-scale,
+    model-grad-no-scale. Not caught by design: G without its symmetrisation 0.5 (G + G^T) (a
+    rounding-level change).
 """
 
 from __future__ import annotations

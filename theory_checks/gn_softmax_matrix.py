@@ -55,6 +55,8 @@ Sabotage:
         formed (a reduction mix-up in the optimizer).
     "shifted-jacobian": the Jacobian rows are paired with the next sample's output Hessian (an
         off-by-one in the sample index).
+    Planted in a copy of reference/ (``tools.mutate`` ids): caught gn-matrix-no-scale and G formed
+    with diag(H_i) only.
 """
 
 from __future__ import annotations

@@ -52,6 +52,9 @@ Sabotage:
     "short-step": lr = 0.49 instead of 0.5 in the optimizer (a 2 % step-size error).
     "empirical-fisher": the optimizer uses the empirical Fisher sum_i g_i g_i^T in place of the
         true one.
+    Planted in a copy of reference/ (``tools.mutate`` ids): caught ng-fisher-swapped,
+    ng-fisher-no-scale, model-grad-no-scale. Not caught: the learning rate read at t + 1 instead
+    of t (no effect with the constant lr of the claim).
 """
 
 from __future__ import annotations

@@ -38,6 +38,9 @@ Sabotage:
     "short-step": the fixed step is lr = 0.98 instead of 1 (a 2 % step-size error).
     "half-hessian": the oracle's Hessian lacks the factor 2 of the squared loss (H = X^T X), so
         the step is twice too long.
+    Planted in a copy of reference/ (``tools.mutate`` ids): caught newton-cholesky-order and a
+    shift of 1e-8 added to the Hessian; not caught, outside this claim: newton-damping-sign (the
+    claim is mu = 0) and lsq-hessian-factor (``LeastSquares.hessian()``; Newton uses autograd).
 """
 
 from __future__ import annotations
