@@ -442,13 +442,17 @@ def test_plan_keys_on_exactly_the_inputs_of_the_outcome(tmp_path: Path) -> None:
                 "spans": {"uses_f": [["reference/mod.py", 1, 2]], "uses_g": [["reference/mod.py", 5, 6]]}}
     m = Mutant("m", "reference/mod.py", (("2 * x", "3 * x"),), "d", "none", "w")
 
+    (tmp_path / "reference" / "conform").mkdir()
+    (tmp_path / "reference" / "conform" / "engine.py").write_text("")
+
     def key() -> mu.Plan:
+        digests = (mu.reference_digest(tmp_path, conform=False), mu.reference_digest(tmp_path))
         return mu.plan(m, tmp_path, baseline, ["uses_f", "uses_g"], all_checks=False, timeout=60.0,
-                       tests="always", reference_digest=mu.reference_digest(tmp_path))
+                       tests="always", reference_digest=digests)
 
     pl = key()
     assert pl.checks == ("uses_f",) and pl.test_files == ("tests/test_mod.py",) and not pl.error
-    for rel in ("theory_checks/uses_g.py", "tests/test_unrelated.py"):  # not inputs: same key
+    for rel in ("theory_checks/uses_g.py", "tests/test_unrelated.py", "reference/conform/engine.py"):  # not inputs
         (tmp_path / rel).write_text("changed")
         assert key().key == pl.key, rel
     for rel in ("theory_checks/uses_f.py", "theory_checks/_stats.py", "tests/test_mod.py", "tests/helpers.py",

@@ -437,7 +437,7 @@ def _inputs_of_tests(root: Path, test_files: Sequence[str]) -> list[str]:
 
 def plan(
     m: Mutant, pristine: Path, baseline: dict[str, Any], checks: Sequence[str], *,
-    all_checks: bool, timeout: float, tests: str, reference_digest: str,
+    all_checks: bool, timeout: float, tests: str, reference_digest: str | tuple[str, str],
 ) -> Plan:  # fmt: skip
     """Choose the checks and test files of ``m`` on the unmutated copy and key the result by the
     reference tree, the mutant, those checks' files (with the shared modules and the runner), the
@@ -455,6 +455,9 @@ def plan(
     else:
         chosen, how = select_checks(m, source, baseline["spans"], ok_checks)
     test_files = test_files_for(m, pristine)
+    if isinstance(reference_digest, tuple):  # (without conform, with conform): conform counts only
+        uses_conform = any("conform" in f or "peers" in f or "vectors" in f for f in test_files)
+        reference_digest = reference_digest[1] if uses_conform else reference_digest[0]
     key = hashlib.sha256(repr((
         m.file, m.edits, reference_digest, tuple(chosen), tuple(test_files), timeout, "always",
         _files_digest(pristine, _inputs_of_checks(pristine, chosen)),
@@ -463,9 +466,13 @@ def plan(
     return Plan(m, tuple(chosen), how, tuple(test_files), key)
 
 
-def reference_digest(root: Path) -> str:
-    return _files_digest(root, [p.relative_to(root).as_posix() for p in (root / "reference").rglob("*.py")
-                                if "__pycache__" not in p.parts])  # fmt: skip
+def reference_digest(root: Path, *, conform: bool = True) -> str:
+    """Hash of reference/**/*.py; without ``conform``, reference/conform/ and the command-line
+    files (which no check and no unit test of another module imports) are left out."""
+    files = [p.relative_to(root).as_posix() for p in (root / "reference").rglob("*.py") if "__pycache__" not in p.parts]
+    if not conform:
+        files = [f for f in files if not f.startswith("reference/conform/") and Path(f).name not in ("cli.py", "__main__.py")]
+    return _files_digest(root, files)
 
 
 def run_mutant(pl: Plan, pristine: Path, fingerprint: str, *, timeout: float, workdir: Path,
@@ -603,6 +610,8 @@ _STATUS = {"check": "caught by a check", "tests-only": "unit tests only", "misse
 def _short_tests(t: StageResult | None) -> str:
     if t is None:
         return "-"
+    if t.detail.startswith(_NOT_RUN):
+        return "not run"
     if not t.ran:
         return "no test file"
     if t.timeout:
@@ -749,7 +758,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         done = cache.mutants()
         results: dict[str, MutantResult] = {}
         todo: list[Plan] = []
-        ref_digest = reference_digest(pristine)
+        ref_digest = (reference_digest(pristine, conform=False), reference_digest(pristine))
         for m in chosen:
             pl = plan(m, pristine, baseline, CHECKS, all_checks=args.all_checks, timeout=args.timeout,
                       tests=args.tests, reference_digest=ref_digest)  # fmt: skip
