@@ -45,6 +45,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -711,6 +712,10 @@ def parse_ids(values: Sequence[str] | None, catalogue: Sequence[Mutant]) -> list
     return [by_id[i] for i in dict.fromkeys(ids)]
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -741,6 +746,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if problems else 0
 
     cache = Cache(args.cache)
+    signal.signal(signal.SIGTERM, _terminate)  # so that the scratch folders are removed
     work = Path(tempfile.mkdtemp(prefix="optref_mutate_"))
     try:
         pristine = work / "pristine"
@@ -772,13 +778,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         def one(pl: Plan) -> tuple[str, MutantResult]:
             return pl.key, run_mutant(pl, pristine, fp, timeout=args.timeout, workdir=work, tests=args.tests)
 
-        with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs)
+        try:
             for i, (key, res) in enumerate(pool.map(one, todo), 1):
                 if key:
                     cache.append({"kind": "mutant", "key": key, "result": asdict(res)})
                 results[res.id] = res
                 print(f"[{i}/{len(todo)}] {res.id}: {_STATUS[res.status]} (checks {_short_checks(res.checks)}; "
                       f"tests {_short_tests(res.tests)}; {res.seconds:.0f} s)", file=sys.stderr)  # fmt: skip
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ordered = [results[m.id] for m in chosen]
