@@ -204,7 +204,8 @@ def optref(cwd: Path, *args: str, timeout: float = 240) -> tuple[int, str, str]:
     import subprocess
     import sys
 
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "MPLBACKEND": "Agg"}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}  # what a user sees: default warnings
+    env["MPLBACKEND"] = "Agg"
     proc = subprocess.run([sys.executable, "-m", "reference", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env)  # fmt: skip
     return proc.returncode, proc.stdout, proc.stderr
@@ -343,7 +344,7 @@ def test_ctrl_c_exits_130_with_one_line(peers_dir: Path) -> None:
     import sys
     import time
 
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
     proc = subprocess.Popen([sys.executable, "-m", "reference", "conform", "--impl", "peers:slow", "--algo", "sgd",
                              "--hp", "lr=0.1", "--steps", "2000", "--plot", ""], cwd=peers_dir,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
