@@ -363,9 +363,6 @@ def _guarded(prog: str, body: Callable[[], int]) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # pragma: no cover - `optref conform ... | head`
         return _broken_pipe()
-    except RecursionError as e:
-        _err(prog, "internal error (please report)", f"RecursionError: {e}")
-        return EXIT_INTERNAL
     except Exception as e:  # noqa: BLE001 - a bug of optim-reference: still one line, never a verdict
         _err(prog, "internal error (please report)", _one_line(e))
         return EXIT_INTERNAL
