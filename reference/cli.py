@@ -7,7 +7,9 @@
     optref vectors export|check ...  golden vectors (specs/vectors.md)
 
 Each subcommand's own module parses its arguments; this file only dispatches, so that
-``optref list`` never imports matplotlib, torch or jax.
+``optref list`` never imports matplotlib, torch or jax. Ctrl-C anywhere past the dispatch (while
+the subcommand's module imports, or inside a command that does not catch it) exits with status
+130 and one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from __future__ import annotations
 import importlib
 import sys
 from typing import Callable, Sequence
+
+#: Exit status of a command stopped by Ctrl-C (128 + SIGINT), whatever it was doing.
+EXIT_INTERRUPTED = 130
 
 _SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "list": ("reference.cli", "list_main"),
@@ -62,8 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"optref: unknown command {command!r}\n\n{_USAGE}", file=sys.stderr)
         return 2
     module, func = _SUBCOMMANDS[command]
-    fn: Callable[[Sequence[str]], int] = getattr(importlib.import_module(module), func)
-    return fn(rest)
+    try:  # Ctrl-C while the subcommand's module (matplotlib, torch, ...) is still importing
+        fn: Callable[[Sequence[str]], int] = getattr(importlib.import_module(module), func)
+        return fn(rest)
+    except KeyboardInterrupt:
+        print(f"optref {command}: interrupted (Ctrl-C)", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

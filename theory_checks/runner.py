@@ -7,30 +7,60 @@
     optref check --scheduler tcp://host:8786                trials on a Dask cluster
     optref check --only gd_stability --sabotage wrong-prediction   (shows the check failing)
 
-Exit status: 0 if every claim holds, 1 if any fails (a check that raises counts as failed and
-is reported with its error), 2 for bad arguments. Independent trials go through ``ctx.map``:
+Exit statuses (``EXIT_STATUSES``, also in ``--help``): 0 every claim holds; 1 some claim fails (a
+check that raises, or whose figure cannot be drawn, counts as failed and is reported with its
+error); 2 usage error (a bad argument, a ``--report`` that is a file, not writable, or a folder
+holding other files than a report); 4 internal error of the runner; 130 interrupted (Ctrl-C); 141
+standard output closed by its reader (``| head``; the report is written first). Every
+error is one line on stderr, never a traceback. Independent trials go through ``ctx.map``:
 serially (``--jobs 1``), through joblib (``--jobs N``), or to a dask.distributed scheduler.
+
+The report folder is written whole or not at all: each run writes report.md, report.json and the
+PNGs into a fresh temporary folder beside the target, then renames it into place, replacing an
+earlier report folder whole (never merged). An interrupted or failed run removes its temporary
+folder and leaves the earlier report as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib
 import json
 import math
 import os
 import platform
+import secrets
+import shutil
+import signal
 import sys
 import time
 import traceback
 from types import ModuleType
-from typing import Any, Callable, Sequence, TextIO, cast
+from typing import Any, Callable, Iterator, NoReturn, Sequence, TextIO, cast
 
 from . import CHECKS
 from ._base import Check, CheckResult, Context, Outcome, Row, Tier
 
 Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
+
+EXIT_OK, EXIT_FAILS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 4, 130, 141
+
+#: The exit statuses of ``optref check`` (also its --help epilog).
+EXIT_STATUSES: dict[int, str] = {
+    EXIT_OK: "every claim holds",
+    EXIT_FAILS: "some claim fails (a check that raises or whose figure cannot be drawn counts as failing)",
+    EXIT_USAGE: "usage error: a bad argument, or a --report that is a file, not writable, or a folder "
+                "holding other files than a report (checked before anything runs)",
+    EXIT_INTERNAL: "internal error of the runner (please report the line printed)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C); the earlier report is left as it was",
+    EXIT_PIPE: "the reader closed standard output (`| head`); the report is written before the table",
+}  # fmt: skip
+
+
+class UsageError(ValueError):
+    """A mistake in the command line or its environment (exit status 2, one line on stderr)."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -70,11 +100,13 @@ def connect_dask(address: str) -> Any:
     try:
         distributed: Any = importlib.import_module("distributed")
     except ImportError:
-        raise SystemExit(
-            "optref check --scheduler needs dask.distributed; "
-            "install it with: pip install 'optim-reference[dask]'"
+        raise UsageError(
+            "--scheduler needs dask.distributed; install it with: pip install 'optim-reference[dask]'"
         ) from None
-    return distributed.Client(address)
+    try:
+        return distributed.Client(address)
+    except (OSError, ValueError, TypeError) as exc:  # TimeoutError is an OSError
+        raise UsageError(f"--scheduler {address!r}: cannot connect: {_one_line(exc)}") from None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,42 +194,170 @@ def run_suite(
     checks: Sequence[Check | ModuleType],
     ctx: Context,
     *,
-    report: str | None = None,
+    report: str | ReportFolder | None = None,
     plots: bool = True,
     progress: bool = True,
     stream: TextIO | None = None,
 ) -> list[CheckResult]:
-    """Run ``checks`` under ``ctx``; optionally write the report folder. Returns the results."""
+    """Run ``checks`` under ``ctx``; optionally write the report folder (whole: see
+    ``ReportFolder``; an exception or Ctrl-C leaves the earlier report as it was). Returns the results."""
     out = sys.stdout if stream is None else stream
+    folder = ReportFolder(report) if isinstance(report, str) else report
     results: list[CheckResult] = []
     bar: Any = None
-    if progress:
-        from tqdm import tqdm
+    try:
+        partial = folder.open() if folder is not None else None
+        if progress:
+            from tqdm import tqdm
 
-        bar = tqdm(total=len(checks), file=sys.stderr, unit="check", leave=False)
-    if report is not None:
-        os.makedirs(report, exist_ok=True)
-    t0 = time.perf_counter()
-    for check in checks:
-        name = str(getattr(check, "NAME", "?"))
+            bar = tqdm(total=len(checks), file=sys.stderr, unit="check", leave=False)
+        t0 = time.perf_counter()
+        for check in checks:
+            name = str(getattr(check, "NAME", "?"))
+            if bar is not None:
+                bar.set_description(name)
+            result = run_one(check, ctx)
+            if partial is not None and plots and not result.figure.get("error"):
+                result = draw(check, result, os.path.join(partial, f"{result.name}.png"))
+            results.append(result)
+            if bar is not None:
+                bar.update(1)
         if bar is not None:
-            bar.set_description(name)
-        result = run_one(check, ctx)
-        if report is not None and plots and not result.figure.get("error"):
-            result = draw(check, result, os.path.join(report, f"{result.name}.png"))
-        results.append(result)
+            bar.close()
+            bar = None
+        total = time.perf_counter() - t0
+        if folder is not None and partial is not None:  # the report first: `| head` cannot lose it
+            write_report(results, ctx, partial, total, plots=plots)
+            folder.commit()
+        print_table(results, out)
+        n_ok = sum(r.holds for r in results)
+        print(f"\n{n_ok}/{len(results)} claims hold ({ctx.tier} tier, seed {ctx.seed}, {total:.1f} s)", file=out)
+        if folder is not None:
+            print(f"report: {os.path.join(folder.shown, 'report.md')}", file=out)
+    finally:
         if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    total = time.perf_counter() - t0
-    print(format_table(results), file=out)
-    n_ok = sum(r.holds for r in results)
-    print(f"\n{n_ok}/{len(results)} claims hold ({ctx.tier} tier, seed {ctx.seed}, {total:.1f} s)", file=out)
-    if report is not None:
-        write_report(results, ctx, report, total, plots=plots)
-        print(f"report: {os.path.join(report, 'report.md')}", file=out)
+            bar.close()
+        if folder is not None:
+            folder.discard()
     return results
+
+
+# ----------------------------------------------------------------------------------------------
+# The report folder: written whole, or not at all
+
+#: The files a report folder holds (``--report`` refuses to replace a folder holding anything else).
+_REPORT_FILES = ("report.md", "report.json")
+
+
+def _is_report_file(folder: str, name: str) -> bool:
+    path = os.path.join(folder, name)
+    if os.path.islink(path) or not os.path.isfile(path):
+        return False
+    return name in _REPORT_FILES or (name.endswith(".png") and not name.startswith("."))
+
+
+def check_report_target(path: str) -> str:
+    """The real path of the report folder ``path`` after checking, before anything runs, that a
+    report can replace it: it is not a file, it is absent, empty or holds only a report's files
+    (report.md, report.json, PNGs: a folder replaced whole must hold nothing else), and the folder
+    that will hold it can be written. Raises ``UsageError`` naming the problem."""
+    if not path.strip():
+        raise UsageError("--report must name a folder, got ''")
+    real = os.path.realpath(path)
+    if os.path.exists(real) and not os.path.isdir(real):
+        raise UsageError(f"--report {path!r} is a file, not a folder")
+    if os.path.isdir(real):
+        cwd = os.path.realpath(os.getcwd())
+        if os.path.dirname(real) == real or os.path.commonpath([real, cwd]) == real:
+            raise UsageError(f"--report {path!r} holds the current folder; a report replaces its folder whole")
+        try:
+            names = sorted(os.listdir(real))
+        except OSError as exc:
+            raise UsageError(f"--report {path!r} cannot be read: {_one_line(exc)}") from None
+        foreign = [n for n in names if not _is_report_file(real, n)]
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise UsageError(
+                f"--report {path!r} holds files that are not a report ({shown}); a report replaces "
+                "its folder whole, so choose a new or a report-only folder"
+            )
+    parent = os.path.dirname(real)
+    nearest = parent
+    while not os.path.exists(nearest):
+        nearest = os.path.dirname(nearest)
+    if not os.path.isdir(nearest):
+        raise UsageError(f"--report {path!r} cannot be created: {nearest!r} is a file, not a folder")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise UsageError(f"--report {path!r} cannot be created: {nearest!r} is not writable")
+    return real
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold SIGINT (Ctrl-C) until the block ends, so that a swap of folders is never cut in two."""
+    can = hasattr(signal, "pthread_sigmask")
+    if can:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        if can:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+class ReportFolder:
+    """A report folder written whole: ``open()`` makes a fresh temporary folder beside the target
+    (``.<name>.partial-<random>``), the run writes into it, ``commit()`` renames it onto the
+    target (an earlier folder is renamed aside first, then deleted: replaced whole, never merged)
+    and ``discard()`` removes whatever temporary folder is left. The target is checked at
+    construction (``check_report_target``)."""
+
+    def __init__(self, path: str) -> None:
+        self.shown = path
+        self.target = check_report_target(path)
+        self.partial: str | None = None
+
+    def _sibling(self, tag: str) -> str:
+        parent, base = os.path.split(self.target)
+        return os.path.join(parent, f".{base}.{tag}-{secrets.token_hex(6)}")
+
+    def open(self) -> str:
+        """Create and return the temporary folder (``UsageError`` if it cannot be created)."""
+        if self.partial is None:
+            try:
+                os.makedirs(os.path.dirname(self.target), exist_ok=True)
+                partial = self._sibling("partial")
+                os.mkdir(partial)
+            except OSError as exc:
+                raise UsageError(f"--report {self.shown!r} cannot be written: {_one_line(exc)}") from None
+            self.partial = partial
+        return self.partial
+
+    def commit(self) -> None:
+        """Put the temporary folder in the target's place (Ctrl-C held for the two renames)."""
+        if self.partial is None:
+            raise RuntimeError("ReportFolder.commit() before open()")
+        aside = None
+        with _sigint_deferred():
+            if os.path.lexists(self.target):
+                aside = self._sibling("old")
+                os.rename(self.target, aside)
+            try:
+                os.rename(self.partial, self.target)
+            except OSError:
+                if aside is not None:
+                    os.rename(aside, self.target)
+                raise
+            self.partial = None
+            if aside is not None:
+                shutil.rmtree(aside, ignore_errors=True)
+
+    def discard(self) -> None:
+        """Remove the temporary folder if the run did not commit it (Ctrl-C held meanwhile)."""
+        if self.partial is not None:
+            with _sigint_deferred():
+                shutil.rmtree(self.partial, ignore_errors=True)
+                self.partial = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -206,42 +366,87 @@ def run_suite(
 
 _COLUMNS = ("claim", "quantity", "predicted", "measured", "tolerance", "verdict")
 
+#: The columns on screen: the verdict first; the full cells are in report.md.
+_SCREEN_COLUMNS = ("verdict", "check", "quantity", "predicted", "measured", "tolerance")
+
+#: The table's width when stdout is not a terminal and COLUMNS is not set.
+PLAIN_WIDTH = 100
+
+
+def _verdict(row: Row) -> str:
+    return "report" if row.holds is None else "ok" if row.holds else "FAIL"
+
 
 def table_rows(results: Sequence[CheckResult]) -> list[tuple[str, ...]]:
+    """One tuple per Row in the order of ``_COLUMNS`` (report.md's table)."""
     rows: list[tuple[str, ...]] = []
     for res in results:
         for i, r in enumerate(res.rows):
-            rows.append(
-                (
-                    res.name if i == 0 else "",
-                    r.quantity,
-                    r.predicted,
-                    r.measured,
-                    r.tolerance,
-                    "report" if r.holds is None else "ok" if r.holds else "FAIL",
-                )
-            )
+            rows.append((res.name if i == 0 else "", r.quantity, r.predicted, r.measured, r.tolerance, _verdict(r)))
     return rows
 
 
-def format_table(results: Sequence[CheckResult], width: int = 60) -> str:
-    """A plain-text table, one line per Row, grouped by check (cells cut at ``width``)."""
+def terminal_width() -> int:
+    """The terminal's width (COLUMNS if set); ``PLAIN_WIDTH`` when stdout is not a terminal."""
+    return max(40, shutil.get_terminal_size((PLAIN_WIDTH, 24)).columns)
 
-    def cut(s: str) -> str:
-        s = " ".join(s.split())
-        return s if len(s) <= width else s[: width - 1] + "~"
 
-    rows = [tuple(cut(c) for c in r) for r in table_rows(results)]
-    widths = [max([len(h)] + [len(r[j]) for r in rows]) for j, h in enumerate(_COLUMNS)]
-    line = "  ".join("-" * w for w in widths)
-    out = ["  ".join(h.ljust(w) for h, w in zip(_COLUMNS, widths)), line]
-    prev = None
-    for r in rows:
-        if r[0] and prev is not None:
-            out.append("")
-        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-        prev = r
-    return "\n".join(out)
+def _cut(s: str, width: int) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= width else s[: width - 3] + "..."
+
+
+def screen_table(results: Sequence[CheckResult], *, width: int = 60, plain: bool = True) -> Any:
+    """A ``rich.table.Table``: verdict, check, quantity, predicted, measured, tolerance; cells cut
+    at ``width`` characters and wrapped to fit the console; a blank line between checks.
+    ``plain``: ASCII rules and no colours (for files and pipes)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    rule = box.Box("    \n    \n -  \n    \n    \n -  \n    \n    \n") if plain else box.SIMPLE_HEAD
+    table = Table(box=rule, show_edge=False, pad_edge=False, header_style="" if plain else "bold")
+    for name in _SCREEN_COLUMNS:
+        table.add_column(name, no_wrap=name == "verdict", overflow="fold")
+    style = {"ok": "green", "FAIL": "bold red", "report": "dim"}
+    for res in results:
+        for i, r in enumerate(res.rows):
+            verdict = _verdict(r)
+            cells = (res.name if i == 0 else "", r.quantity, r.predicted, r.measured, r.tolerance)
+            table.add_row(
+                Text(verdict, style="" if plain else style[verdict]),
+                *(Text(_cut(c, width)) for c in cells),
+                end_section=i == len(res.rows) - 1,
+            )
+    return table
+
+
+def format_table(results: Sequence[CheckResult], width: int = 60, *, columns: int | None = None) -> str:
+    """The table as plain text (ASCII, no colours) at most ``columns`` characters wide (default:
+    the terminal's width, ``PLAIN_WIDTH`` when stdout is not a terminal); cells cut at ``width``."""
+    import io
+
+    from rich.console import Console
+
+    buf = io.StringIO()
+    console = Console(
+        file=buf, width=columns or terminal_width(), color_system=None, force_terminal=False,
+        highlight=False, emoji=False, markup=False,
+    )  # fmt: skip
+    console.print(screen_table(results, width=width, plain=True))
+    return "\n".join(line.rstrip() for line in buf.getvalue().rstrip().splitlines())
+
+
+def print_table(results: Sequence[CheckResult], out: TextIO) -> None:
+    """The table on ``out``: with rich's colours on a terminal, plain text otherwise."""
+    isatty = getattr(out, "isatty", None)
+    if not (callable(isatty) and isatty()):
+        print(format_table(results), file=out)
+        return
+    from rich.console import Console
+
+    console = Console(file=out, width=terminal_width(), highlight=False, emoji=False, markup=False)
+    console.print(screen_table(results, plain=False))
 
 
 def _jsonable(x: Any) -> Any:
@@ -343,10 +548,35 @@ def parse_only(values: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _epilog() -> str:
+    import textwrap
+
+    lines = [
+        textwrap.fill(text, width=78, initial_indent=f"  {code:<4} ", subsequent_indent=" " * 7)
+        for code, text in EXIT_STATUSES.items()
+    ]
+    return "exit status:\n" + "\n".join(lines)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line (exit 2) after the usage, never a traceback."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="optref check",
         description="Run the theory checks: each documented claim measured against its prediction.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     tier = p.add_mutually_exclusive_group()
     tier.add_argument("--quick", dest="tier", action="store_const", const="quick", help="quick tier (default)")
@@ -354,7 +584,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(tier="quick")
     p.add_argument("--only", action="append", metavar="NAME", help="run only these checks (repeatable or comma list)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
-    p.add_argument("--report", default="report", metavar="DIR", help="report folder (default ./report)")
+    p.add_argument(
+        "--report", default="report", metavar="DIR",
+        help="report folder (default ./report), replaced whole by each run; it must be new, empty "
+             "or hold only an earlier report",
+    )  # fmt: skip
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel trials through joblib (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="send trials to a dask.distributed scheduler")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
@@ -364,52 +598,72 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _error(message: str) -> None:
+    print(f"optref check: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """``optref check``: the exit status of ``EXIT_STATUSES``; every error is one line on stderr."""
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except UsageError as exc:
+        _error(f"error: {exc}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _error("interrupted (Ctrl-C); the earlier report, if any, is left as it was")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `optref check | head`: stop quietly, as Unix tools do
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
+    except OSError as exc:
+        _error(f"error: cannot write the report: {_one_line(exc)}")
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - a bug of the runner: still one line
+        _error(f"internal error (please report): {_one_line(exc)}")
+        return EXIT_INTERNAL
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(argv)
     try:
         names = parse_only(args.only)
     except ValueError as exc:
         parser.print_usage(sys.stderr)
-        print(f"optref check: error: {exc}", file=sys.stderr)
-        return 2
+        _error(f"error: {exc}")
+        return EXIT_USAGE
     if args.jobs < 1:
-        print(f"optref check: error: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
     if args.seed < 0:
-        print(f"optref check: error: --seed must be >= 0, got {args.seed}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
     checks = [load(n) for n in names]
     if args.list:
         for c in checks:
             print(f"{c.NAME:<24} {c.CLAIM}   [sabotage: {', '.join(c.SABOTAGE)}]")
-        return 0
+        return EXIT_OK
     if args.sabotage is not None:
         bad = [c.NAME for c in checks if args.sabotage not in c.SABOTAGE]
         if bad:
-            print(
-                f"optref check: error: --sabotage {args.sabotage!r} is not accepted by {', '.join(bad)} "
-                "(see --list)",
-                file=sys.stderr,
-            )
-            return 2
+            raise UsageError(f"--sabotage {args.sabotage!r} is not accepted by {', '.join(bad)} (see --list)")
+    folder = ReportFolder(args.report)
     client = None
-    mapper: Mapper = serial_map
-    if args.scheduler:
-        client = connect_dask(args.scheduler)
-        mapper = dask_map(client)
-    elif args.jobs > 1:
-        mapper = joblib_map(args.jobs)
-    tier: Tier = args.tier
-    ctx = Context(tier=tier, seed=args.seed, map=mapper, sabotage=args.sabotage)
     try:
-        results = run_suite(
-            checks, ctx, report=args.report, plots=not args.no_plots, progress=not args.no_progress
-        )
+        folder.open()  # an unwritable place is an error before anything runs
+        mapper: Mapper = serial_map
+        if args.scheduler:
+            client = connect_dask(args.scheduler)
+            mapper = dask_map(client)
+        elif args.jobs > 1:
+            mapper = joblib_map(args.jobs)
+        tier: Tier = args.tier
+        ctx = Context(tier=tier, seed=args.seed, map=mapper, sabotage=args.sabotage)
+        results = run_suite(checks, ctx, report=folder, plots=not args.no_plots, progress=not args.no_progress)
     finally:
+        folder.discard()
         if client is not None:
             client.close()
-    return 0 if all(r.holds for r in results) else 1
+    return EXIT_OK if all(r.holds for r in results) else EXIT_FAILS
 
 
 if __name__ == "__main__":
