@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import ast
 import concurrent.futures
+import dataclasses
 import hashlib
 import io
 import json
@@ -617,7 +618,8 @@ def _short_tests(t: StageResult | None) -> str:
         return "no test file"
     if t.timeout:
         return "timeout"
-    return ("FAIL " + ",".join(Path(f).name for f in t.failed)) if t.failed else f"pass ({len(t.ran)} files)"
+    n = len(t.ran)
+    return ("FAIL " + ",".join(Path(f).name for f in t.failed)) if t.failed else f"pass ({n} file{'s' * (n != 1)})"
 
 
 def _short_checks(c: StageResult | None) -> str:
@@ -770,7 +772,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       tests=args.tests, reference_digest=ref_digest)  # fmt: skip
             hit = done.get(pl.key) if pl.key else None
             if hit is not None and not (args.tests == "always" and hit.tests is not None and hit.tests.detail.startswith(_NOT_RUN)):
-                results[m.id] = hit  # (a result without unit tests serves --tests if-needed only)
+                # (a result without unit tests serves --tests if-needed only); the catalogue's
+                # current description and claim replace the cached ones (they are not in the key)
+                results[m.id] = dataclasses.replace(hit, description=m.description, claim=m.claim)
             else:
                 todo.append(pl)
         print(f"{PROG}: {len(results)} cached, {len(todo)} to run", file=sys.stderr)
