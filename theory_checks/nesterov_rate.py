@@ -16,7 +16,7 @@ Setup:
     makes GD's O(1/t) bound tight) and ~ 1/t^2 for Nesterov. The spectra are stratified: lambda_i
     = A^(1 - (i + U_i)/d), U_i ~ U(0, 1) independent, one eigenvalue per stratum of equal mass
     (an unbiased estimate of the expectation with a relative spread of ~0.3 % per spectrum
-    instead of ~15 % for i.i.d. draws). GD is ``ref.gd(lr=1)``; Nesterov is the bare look-ahead
+    instead of ~12 % for i.i.d. draws). GD is ``ref.gd(lr=1)``; Nesterov is the bare look-ahead
     step of ``reference.nesterov`` (step and query with beta_t = t/(t + 3), t completed steps,
     i.e. (k - 1)/(k + 2) at step k = t + 1: the registered factory binds a constant beta).
     T = 1000 steps; quick: 16 independent spectra, full: 64, stacked in one parameter vector.
