@@ -51,8 +51,11 @@ Tolerance:
     (a) Student-t interval at the suite's level: signSGD, over the R chains (z is a smooth
     function of a Robbins-Monro iterate, close to normal); Adam, Welch's combination of the
     chains' standard error and the Monte-Carlo error of the root (100 batch means of the
-    control-variate residuals divided by F'(theta*)). The O(1/s^2) remainder of z and the
-    transient from theta_0 (decaying like (20 / s)^2) are below 1e-5.
+    control-variate residuals divided by F'(theta*)). What z leaves: the transient from
+    theta_0 (decaying like (20 / s)^2: ~1.5e-5 in z for signSGD) and an O(1/s^2) remainder;
+    over 65 536 signSGD chains z differed from 1 - ln 2 by -9e-5 +- 1.4e-4, and Adam's z over
+    32 768 chains at (2000, 4000) and at (4000, 8000) agreed within 3e-5: both well below
+    0.2 of z's standard error at R = 1024 (1.1e-3).
     (b) Zero for exact scalings; for decimal c, Adam's first-order worst-case rounding bound
     sum_t eta (2t + 8) u (Mhat_t + |mhat_t|) / sqrt(vhat_t) + 2u sum_t |theta_t| (Mhat the EMA of
     |g|: the EMAs' rounding errors are bounded by their sums of absolute values), u = 2^-53.

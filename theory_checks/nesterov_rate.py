@@ -33,7 +33,7 @@ Measured:
     (d / (2 ln(1/A))) (1 - A)^(2t+1) / (2t + 1); Nesterov, the check's own scalar recursion
     a_{t+1} = (1 - lambda)(a_t + beta_t (a_t - a_{t-1})), a_0 = a_{-1} = 1, integrated by
     Gauss-Legendre with T + 1 nodes (exact for a_t^2, a polynomial of degree 2t <= 2T; the
-    same quadrature reproduces GD's closed form to 1e-11).
+    same quadrature reproduces GD's closed form to 5e-11 relative).
 
 Tolerance:
     Levels: Student-t interval at the suite's level over the independent spectra. Each
