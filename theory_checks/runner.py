@@ -405,9 +405,14 @@ def screen_table(results: Sequence[CheckResult], *, width: int = 60, plain: bool
     from rich.text import Text
 
     rule = box.Box("    \n    \n -  \n    \n    \n -  \n    \n    \n") if plain else box.SIMPLE_HEAD
-    table = Table(box=rule, show_edge=False, pad_edge=False, header_style="" if plain else "bold")
-    for name in _SCREEN_COLUMNS:
-        table.add_column(name, no_wrap=name == "verdict", overflow="fold")
+    table = Table(
+        box=rule, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), header_style="" if plain else "bold"
+    )
+    # the verdict and the check's name (up to 24 characters) keep their width; the rest wrap to fit
+    table.add_column("verdict", width=len("verdict"), no_wrap=True)
+    table.add_column("check", width=min(max((len(r.name) for r in results), default=5), 24), overflow="fold")
+    for name in _SCREEN_COLUMNS[2:]:
+        table.add_column(name, ratio=1, overflow="fold")
     style = {"ok": "green", "FAIL": "bold red", "report": "dim"}
     for res in results:
         for i, r in enumerate(res.rows):

@@ -373,5 +373,6 @@ def test_format_table_fits_and_shows_report_rows() -> None:
         assert max(len(ln) for ln in lines) <= columns, (columns, text)
         verdicts = [ln.split()[0] for ln in lines[2:] if ln.strip() and ln.split()[0] in ("ok", "FAIL", "report")]
         assert verdicts == ["FAIL", "report"], text
-        assert "..." in text  # the 520-character cell is cut; report.md has it whole
+        if columns >= 80:  # narrower, the cut's "..." itself may wrap
+            assert "..." in text  # the 520-character cell is cut; report.md has it whole
     assert runner.format_table([res]).splitlines()[0].startswith("verdict")
