@@ -611,7 +611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``optref check``: the exit status of ``EXIT_STATUSES``; every error is one line on stderr."""
     try:
         return _main(list(sys.argv[1:] if argv is None else argv))
-    except UsageError as exc:
+    except (UsageError, UnknownSabotage) as exc:
         _error(f"error: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
