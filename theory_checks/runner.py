@@ -396,21 +396,27 @@ def _cut(s: str, width: int) -> str:
     return s if len(s) <= width else s[: width - 3] + "..."
 
 
-def screen_table(results: Sequence[CheckResult], *, width: int = 60, plain: bool = True) -> Any:
-    """A ``rich.table.Table``: verdict, check, quantity, predicted, measured, tolerance; cells cut
-    at ``width`` characters and wrapped to fit the console; a blank line between checks.
-    ``plain``: ASCII rules and no colours (for files and pipes)."""
+def screen_table(
+    results: Sequence[CheckResult], *, width: int | None = None, columns: int = PLAIN_WIDTH, plain: bool = True
+) -> Any:
+    """A ``rich.table.Table`` for a console ``columns`` wide: verdict, check, quantity, predicted,
+    measured, tolerance; a blank line between checks. Cells are cut at ``width`` characters
+    (default: half the width, 30 to 60) and wrap to fit; the check's name gets a sixth of the width
+    (at most 24). ``plain``: ASCII rules and no colours (for files and pipes)."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
+    cut_at = width if width is not None else min(60, max(30, columns // 2))
     rule = box.Box("    \n    \n -  \n    \n    \n -  \n    \n    \n") if plain else box.SIMPLE_HEAD
     table = Table(
         box=rule, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), header_style="" if plain else "bold"
     )
-    # the verdict and the check's name (up to 24 characters) keep their width; the rest wrap to fit
+    # fixed widths for the verdict and the check's name; the other four share the rest (a
+    # min_width instead made rich crop the last column past the console's width)
+    longest = max((len(r.name) for r in results), default=5)
     table.add_column("verdict", width=len("verdict"), no_wrap=True)
-    table.add_column("check", width=min(max((len(r.name) for r in results), default=5), 24), overflow="fold")
+    table.add_column("check", width=max(5, min(longest, 24, (columns - 8) // 6)), overflow="fold")
     for name in _SCREEN_COLUMNS[2:]:
         table.add_column(name, ratio=1, overflow="fold")
     style = {"ok": "green", "FAIL": "bold red", "report": "dim"}
@@ -420,25 +426,26 @@ def screen_table(results: Sequence[CheckResult], *, width: int = 60, plain: bool
             cells = (res.name if i == 0 else "", r.quantity, r.predicted, r.measured, r.tolerance)
             table.add_row(
                 Text(verdict, style="" if plain else style[verdict]),
-                *(Text(_cut(c, width)) for c in cells),
+                *(Text(_cut(c, cut_at)) for c in cells),
                 end_section=i == len(res.rows) - 1,
             )
     return table
 
 
-def format_table(results: Sequence[CheckResult], width: int = 60, *, columns: int | None = None) -> str:
+def format_table(results: Sequence[CheckResult], width: int | None = None, *, columns: int | None = None) -> str:
     """The table as plain text (ASCII, no colours) at most ``columns`` characters wide (default:
-    the terminal's width, ``PLAIN_WIDTH`` when stdout is not a terminal); cells cut at ``width``."""
+    the terminal's width, ``PLAIN_WIDTH`` when stdout is not a terminal); cells cut at ``width``
+    (default: half the width, 30 to 60)."""
     import io
 
     from rich.console import Console
 
+    cols = columns or terminal_width()
     buf = io.StringIO()
     console = Console(
-        file=buf, width=columns or terminal_width(), color_system=None, force_terminal=False,
-        highlight=False, emoji=False, markup=False,
-    )  # fmt: skip
-    console.print(screen_table(results, width=width, plain=True))
+        file=buf, width=cols, color_system=None, force_terminal=False, highlight=False, emoji=False, markup=False
+    )
+    console.print(screen_table(results, width=width, columns=cols, plain=True))
     return "\n".join(line.rstrip() for line in buf.getvalue().rstrip().splitlines())
 
 
@@ -450,8 +457,9 @@ def print_table(results: Sequence[CheckResult], out: TextIO) -> None:
         return
     from rich.console import Console
 
-    console = Console(file=out, width=terminal_width(), highlight=False, emoji=False, markup=False)
-    console.print(screen_table(results, plain=False))
+    cols = terminal_width()
+    console = Console(file=out, width=cols, highlight=False, emoji=False, markup=False)
+    console.print(screen_table(results, columns=cols, plain=False))
 
 
 def _jsonable(x: Any) -> Any:
