@@ -117,20 +117,25 @@ def test_diverged_runs_count_as_infinite() -> None:
         hpo.grid_search(F, [10.0, 20.0])
 
 
-def test_closed_form_third_derivative_of_the_check() -> None:
+def test_the_checks_exact_derivative_is_right() -> None:
+    """theory_checks/hypergradient_hpo predicts F'(eta) by a forward tangent recursion written in
+    the check; that prediction must itself be right: against a central difference of the check's
+    F (step h: error O(h^2) from the third derivative plus O(eps F / h) from rounding), and its
+    rounding bounds must be positive and small."""
     from theory_checks import hypergradient_hpo as chk
 
     rng = np.random.default_rng(1)
     w = rng.standard_normal(chk.D)
     Xtr = rng.standard_normal((chk.N_TR, chk.D))
-    ytr = Xtr @ w + rng.standard_normal(chk.N_TR)
     Xv = rng.standard_normal((chk.N_VAL, chk.D))
-    yv = Xv @ w + rng.standard_normal(chk.N_VAL)
-    F = chk._objective(Xtr, ytr, Xv, yv, None)
-    L = float(np.linalg.eigvalsh(2 * Xtr.T @ Xtr / chk.N_TR).max())
-    f3 = autograd.grad(autograd.grad(autograd.grad(F)))
-    for eta in (0.1 / L, 0.6 / L):
-        assert math.isclose(float(f3(eta)), float(chk._f3(Xtr, ytr, Xv, yv, np.array([eta]))[0]), rel_tol=1e-9)
+    p = chk.Problem(Xtr=Xtr, ytr=Xtr @ w + rng.standard_normal(chk.N_TR), Xv=Xv, yv=Xv @ w + rng.standard_normal(chk.N_VAL))
+    for eta in (0.1 / p.L, 0.6 / p.L):
+        ex = chk.exact(p, eta)
+        h = 1e-5 * eta
+        fd = (chk.F_values(p, np.array([eta + h]))[0] - chk.F_values(p, np.array([eta - h]))[0]) / (2 * h)
+        assert math.isclose(ex.dF, float(fd), rel_tol=1e-6), (ex.dF, fd)
+        assert math.isclose(ex.F, float(chk.F_values(p, np.array([eta]))[0]), rel_tol=1e-12)
+        assert 0.0 < ex.eps_tangent < 1e-6 * abs(ex.dF) and 0.0 < ex.eps_F < 1e-9 * ex.F
 
 
 def test_bad_input() -> None:
