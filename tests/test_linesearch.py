@@ -185,3 +185,21 @@ def test_oracle_against_closed_forms() -> None:
         FunctionOracle(lambda x: anp.sum(x**2)).hvp(np.zeros(2), np.zeros(3))
     with pytest.raises(TypeError, match="f must be callable"):
         FunctionOracle(3)  # type: ignore[arg-type]
+
+
+def test_sufficient_decrease_rejects_an_increase_and_an_insufficient_decrease() -> None:
+    """(LS2) phi(alpha) <= phi(0) + c1 alpha phi'(0) with phi'(0) < 0: the right-hand side lies
+    BELOW phi(0). On phi(a) = (a - 1)^2 (phi(0) = 1, phi'(0) = -2, c1 = 1/2): alpha = 2 gives
+    phi = 1 > 1 - 2 (an increase in the decrease test's terms) and alpha = 1.9 gives 0.81 > -0.9;
+    alpha = 1 gives 0 <= 0 (accepted, equality). Found by tools/mutate (mutant armijo-sign): a sign
+    flip of the c1 term accepted increases and no other test noticed."""
+    from reference.linesearch import sufficient_decrease
+
+    assert not sufficient_decrease(1.0, 2.0, 1.0, -2.0, 0.5)
+    assert not sufficient_decrease(0.81, 1.9, 1.0, -2.0, 0.5)
+    assert sufficient_decrease(0.0, 1.0, 1.0, -2.0, 0.5)
+    # and through armijo: from x = 0 on f(x) = (x - 1)^2 along d = 4 (alpha0 = 1 overshoots to
+    # f = 9 > 1), backtracking must reject 1 and 0.5 (f(2) = 1 is not a decrease) and accept 0.25
+    oracle = FunctionOracle(lambda x: anp.sum((x - 1.0) ** 2))
+    res = armijo(oracle, np.zeros(1), np.array([4.0]), c1=0.5)
+    assert res.alpha == 0.25 and res.value == 0.0
