@@ -38,7 +38,7 @@ Measured:
         cumulants of the noise from the per-sample gradients' population cumulants, and
         c_n = E[log|Z| He_n(Z)] (c4 = -2, c6 = 8, from E[|Z|^s log|Z|] = E|Z|^s (log 2 +
         digamma((s+1)/2)) / 2).
-    (p) pooled: the mean over groups of 1/alpha_hat against (E log|Y| - E log|X|) / log 100 for a
+    (p) pooled (report row): the mean over groups of 1/alpha_hat beside (E log|Y| - E log|X|) / log 100 for a
         mixture of coordinates with the same scales and Edgeworth terms: E log|X| = mean_j (log
         sigma_j + D_j) + E log|Z|, E log|Y| = E_J [log sqrt(sum_k sigma_{J_k}^2) + D(Y_J)] + E log|Z|
         over 100 uniformly drawn coordinates J (4000 draws of J: only indices are simulated).
@@ -87,7 +87,7 @@ CLAIM = "Peaks minibatch noise per coordinate: CLT (alpha = 2 up to the O(1/b) E
 SOURCE = "seed 000, 'Beyond the Gaussian Approximation'; seed 001, 'Adam Vector Field Theory'"
 SABOTAGE: tuple[str, ...] = ("broken-estimator", "heavy-tail-prediction", "half-batch", "per-sample-over-n")
 JUSTIFICATION = "Student-t intervals over independent replicates/groups of exactly unbiased (validation, variance) or Edgeworth-predicted (tail index) statistics"
-STAT_ROWS = 5
+STAT_ROWS = 4
 
 ALPHAS = (1.4, 2.0)
 K1, K2 = 100, 400
@@ -266,9 +266,14 @@ def row_percoord(pk: Noise, sabotage: str | None) -> Row:
 
 
 def row_pooled(pk: Noise) -> Row:
+    """Report only: the pooled reading beside its mixture prediction. Over 200 quick seeds this
+    row's p-values were not uniform (11 % below 0.05, KS p = 4e-6): the prediction carries the
+    Monte-Carlo error of its 4000 index draws and an O(b^-3/2) Edgeworth remainder that the
+    interval does not include, so its coverage is not what a stat row must state."""
     iv = t_interval([gr.inv_pooled for gr in pk.groups])
-    return interval_row("Peaks noise pooled (Simsekli et al.): 1/alpha_hat", pk.pred_pooled, iv, what="groups",
-                        shown=f"{fmt(pk.pred_pooled)} (mixture of near-Gaussian coordinates)")  # fmt: skip
+    return report_row("Peaks noise pooled (Simsekli et al.): 1/alpha_hat",
+                      f"{iv} against the mixture prediction {fmt(pk.pred_pooled)}",
+                      note="report only: prediction's own error not in the interval")  # fmt: skip
 
 
 def row_seed_claim(pk: Noise) -> Row:
