@@ -93,6 +93,19 @@ def round_to(x: Array, dtype: np.dtype[Any]) -> Array:
         return np.asarray(np.asarray(x, dtype=np.float64).astype(dtype), dtype=np.float64)
 
 
+def _input_grad(
+    t: int, grads: Array | None, closed: tuple[GradFn, Array, Array] | None, at: Array, dt: np.dtype[Any]
+) -> Array:
+    """Step t's input: the open-loop gradient, or the closed loop's gain * grad L(at) + noise,
+    rounded to the peer's dtype ``dt`` as a peer would receive it."""
+    if grads is not None:
+        return np.array(grads[t], dtype=np.float64)
+    assert closed is not None
+    fn, gain, noise = closed
+    with np.errstate(all="ignore"):
+        return round_to(gain[t] * np.asarray(fn(at), dtype=np.float64) + noise[t], dt)
+
+
 def run_reference(
     opt: Optimizer[Any], x0: Array, *, grads: Array | None = None,
     closed: tuple[GradFn, Array, Array] | None = None, dtype: np.dtype[Any] | None = None,
@@ -105,13 +118,7 @@ def run_reference(
     qs = [np.array(opt.query(state), dtype=np.float64)]
     n = _length(grads, closed)
     for t in range(n):
-        if grads is not None:
-            g = np.array(grads[t], dtype=np.float64)
-        else:
-            assert closed is not None
-            fn, gain, noise = closed
-            with np.errstate(all="ignore"):
-                g = round_to(gain[t] * np.asarray(fn(qs[-1]), dtype=np.float64) + noise[t], dt)
+        g = _input_grad(t, grads, closed, qs[-1], dt)
         state = opt.step(state, g)
         its.append(np.array(state.params, dtype=np.float64))
         qs.append(np.array(opt.query(state), dtype=np.float64))
@@ -138,13 +145,7 @@ def run_peer(
     n = _length(grads, closed)
     stop: int | None = None
     for t in range(n):
-        if grads is not None:
-            g = np.array(grads[t], dtype=np.float64)
-        else:
-            assert closed is not None
-            fn, gain, noise = closed
-            with np.errstate(all="ignore"):
-                g = round_to(gain[t] * np.asarray(fn(q), dtype=np.float64) + noise[t], dt)
+        g = _input_grad(t, grads, closed, q, dt)
         out = _call(peer, f"step {t + 1}", lambda: peer.step(g.copy()))
         try:
             x = np.array(out, dtype=np.float64).reshape(x0.shape)
