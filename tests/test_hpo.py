@@ -415,3 +415,15 @@ def test_bayesian_optimization_bad_input() -> None:
         hpo.fit_gp([0.1, 0.2], [1.0, 2.0], length_scale=0.1, signal_var=1.0, noise_var=-1.0)
     with pytest.raises(ValueError, match="equal length"):
         hpo.fit_gp([0.1, 0.2], [1.0], length_scale=0.1, signal_var=1.0, noise_var=0.0)
+
+
+def test_tune_lr_accepts_only_sufficient_decrease() -> None:
+    """(H4)'s Armijo test in log lr: F(e^{s - alpha gs}) <= F - c1 alpha gs^2. On F = (lr - 1)^2
+    from lr0 = 0.9 with c1 = 1/2 the first trials overshoot: alpha = 1/|gs| = 5.56 and its halves
+    2.78, 1.39 give F = 2.1, 0.233, 0.0243, all above F(0.9) = 0.01, so every accepted iterate must
+    lower F. A sign flip of the c1 term would accept 0.0243 (found by tools/mutate,
+    tune-lr-armijo-sign, which no test caught)."""
+    res = hpo.tune_lr(lambda lr: (lr - 1.0) ** 2, 0.9, c1=0.5, n_iters=5)
+    assert len(res.values) >= 2
+    assert all(b < a for a, b in zip(res.values, res.values[1:])), res.values
+    assert abs(res.lr - 1.0) < 0.05
