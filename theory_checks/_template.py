@@ -33,7 +33,7 @@ Frame:
     from the iterates, never read from what the algorithm reports about itself.
 
 References:
-    Seed 000, "Mini Batches as Noise Reduction" (the file under ../shared/seeds and its section).
+    Seed 000, "Mini Batches as Noise Reduction" (the lecture note by title and section).
 
 Sabotage:
     "wrong-prediction": predicts slope -1 instead of -1/2 (the check must then fail).

@@ -10,7 +10,7 @@ mapping. A model's parameter list is flattened in order and concatenated: elemen
 compute the same thing on the concatenation. Every run starts from fresh tensors and a fresh
 optimizer of the same class and configuration, so runs never share state.
 
-Mapping (torch 2.13.0; specs/conformance.md "Peers", shared/conventions.md section 2):
+Mapping (torch 2.13.0; specs/conformance.md "Peers"):
 
 | torch | reference |
 |---|---|
