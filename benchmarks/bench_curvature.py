@@ -34,7 +34,7 @@ from typing import Any, Callable  # noqa: E402
 import numpy as np  # noqa: E402
 
 import reference as ref  # noqa: E402
-from reference.model_oracle import (  # noqa: E402
+from reference.curvature.model_oracle import (  # noqa: E402
     dense_jacobians,
     evaluate,
     gn_matrix,

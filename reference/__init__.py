@@ -15,41 +15,41 @@ from . import schedules
 from ._core import Method, OptState, Optimizer
 from ._registry import ALGORITHMS, ENTRIES, Entry, entry, make
 from ._types import Array, LearningRate, Schedule
-from .adadelta import adadelta
-from .adagrad import adagrad
-from .adam import adam
-from .bfgs import bfgs
-from .cg import LinearSystem, cg
-from .cg import solve as cg_solve
-from .clip import clip_by_global_norm
-from .em_gmm import em_gmm
-from .fista import fista
-from .adamw import adamw
-from .gauss_newton import gauss_newton
-from .hessian_free import hessian_free
-from .kfac import kfac
-from .levenberg_marquardt import levenberg_marquardt
-from .natural_gradient import natural_gradient
-from .shampoo import shampoo
-from .gd import gd
-from .lion import lion
-from .lbfgs import lbfgs
-from .linesearch import armijo, strong_wolfe
-from .momentum import momentum
-from .nesterov import nesterov
-from .newton import newton
+from .first_order.adadelta import adadelta
+from .first_order.adagrad import adagrad
+from .first_order.adam import adam
+from .curvature.bfgs import bfgs
+from .curvature.cg import LinearSystem, cg
+from .curvature.cg import solve as cg_solve
+from .combinators.clip import clip_by_global_norm
+from .latent_variable.em_gmm import em_gmm
+from .proximal.fista import fista
+from .first_order.adamw import adamw
+from .curvature.gauss_newton import gauss_newton
+from .curvature.hessian_free import hessian_free
+from .curvature.kfac import kfac
+from .curvature.levenberg_marquardt import levenberg_marquardt
+from .curvature.natural_gradient import natural_gradient
+from .curvature.shampoo import shampoo
+from .first_order.gd import gd
+from .first_order.lion import lion
+from .curvature.lbfgs import lbfgs
+from .curvature.linesearch import armijo, strong_wolfe
+from .first_order.momentum import momentum
+from .first_order.nesterov import nesterov
+from .curvature.newton import newton
 from .oracle import FunctionOracle, Sample
-from .projected_gd import projected_gd
-from .prox_grad import prox_grad
-from .augmented_lagrangian import augmented_lagrangian
-from .pytree import flat
-from .rmsprop import rmsprop
-from .saga import saga
-from .sgd import sgd
-from .signsgd import signsgd
-from .simulated_annealing import simulated_annealing
-from .svrg import svrg
-from .trust_region import trust_region
+from .constrained.projected_gd import projected_gd
+from .proximal.prox_grad import prox_grad
+from .constrained.augmented_lagrangian import augmented_lagrangian
+from .combinators.pytree import flat
+from .first_order.rmsprop import rmsprop
+from .variance_reduction.saga import saga
+from .first_order.sgd import sgd
+from .first_order.signsgd import signsgd
+from .zeroth_order.simulated_annealing import simulated_annealing
+from .variance_reduction.svrg import svrg
+from .curvature.trust_region import trust_region
 
 __version__ = "0.1.0"
 

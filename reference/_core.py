@@ -17,11 +17,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Mapping, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Generic, Mapping, ParamSpec, Protocol, Sequence, TypeVar, cast
 
 import numpy as np
 from autograd.tracer import getval, isbox
 
+from ._hyper import (
+    CLOSED_UNIT,
+    NONNEGATIVE,
+    POSITIVE,
+    LR,
+    UNIT,
+    Either,
+    Factory,
+    Hyperparams,
+    Integer,
+    OneOf,
+    accepted_keywords,
+    bind,
+    factory_doc,
+    real_value,
+)
 from ._types import Array, ArrayLike, LearningRate
 
 
@@ -57,6 +73,7 @@ class Method(Generic[S, I]):
         init_fn: the module's ``init`` with any structural options bound.
         step_fn: the module's bare ``step`` with the hyperparameters bound.
         query_fn: where the next input is evaluated; ``None`` means ``state.params``.
+        record: the validated hyperparameter record (``reference/_hyper.py``) the method was built from.
     """
 
     name: str
@@ -64,6 +81,7 @@ class Method(Generic[S, I]):
     init_fn: Callable[[Array], S]
     step_fn: Callable[[S, I], S]
     query_fn: Callable[[S], Array] | None = None
+    record: Hyperparams | None = None
 
     def init(self, params: ArrayLike) -> S:
         """The state at t = 0. ``params`` is copied and converted to float64 once, here."""
@@ -98,6 +116,73 @@ class Optimizer(Method[S, Array]):
         """One step: check ``grad`` against ``state.params``, then apply the update rule."""
         g = check_grad(grad, state.params, t=state.t, allow_nonfinite=self.allow_nonfinite)
         return self.step_fn(state, g)
+
+
+# ----------------------------------------------------------------------------------------------
+# Factories from records: ``adam = optimizer(AdamHyperparams, init, step, "summary")``
+
+P = ParamSpec("P")
+H = TypeVar("H", bound=Hyperparams)
+
+
+def _binder(record: type[Hyperparams], *fns: Callable[..., Any] | None) -> None:
+    """Every field of ``record`` must be a keyword of the module's init, step or query."""
+    unused = {f.name for f in record.fields()} - accepted_keywords(*fns)
+    if unused:
+        raise TypeError(f"{record.__name__}: fields {sorted(unused)} are read by none of init, step, query")
+
+
+def optimizer(
+    record: Callable[P, H],
+    init: Callable[..., S],
+    step: Callable[..., S],
+    summary: str,
+    *,
+    query: Callable[..., Array] | None = None,
+) -> Factory[P, H, Optimizer[S]]:
+    """The factory of a first-order method: ``init``, ``step`` and ``query`` get the record's
+    fields that they accept as keywords (``functools.partial``)."""
+    rec: type[Hyperparams] = record  # type: ignore[assignment]
+    _binder(rec, init, step, query)
+
+    def build(h: H) -> Optimizer[S]:
+        values = h.as_dict()
+        return Optimizer(
+            name=rec.ALGORITHM,
+            hyperparams=values,
+            init_fn=bind(init, values),
+            step_fn=bind(step, values),
+            query_fn=None if query is None else bind(query, values),
+            record=h,
+        )
+
+    return Factory(record, build, name=rec.ALGORITHM, doc=factory_doc(rec, summary))
+
+
+def method(
+    record: Callable[P, H],
+    init: Callable[..., S],
+    step: Callable[..., S],
+    summary: str,
+    *,
+    query: Callable[..., Array] | None = None,
+) -> Factory[P, H, Method[S, Any]]:
+    """The factory of a method whose step takes more than a gradient (an oracle, a problem)."""
+    rec: type[Hyperparams] = record  # type: ignore[assignment]
+    _binder(rec, init, step, query)
+
+    def build(h: H) -> Method[S, Any]:
+        values = h.as_dict()
+        return Method(
+            name=rec.ALGORITHM,
+            hyperparams=values,
+            init_fn=bind(init, values),
+            step_fn=bind(step, values),
+            query_fn=None if query is None else bind(query, values),
+            record=h,
+        )
+
+    return Factory(record, build, name=rec.ALGORITHM, doc=factory_doc(rec, summary))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -158,48 +243,36 @@ def check_grad(grad: ArrayLike, params: Array, *, t: int, allow_nonfinite: bool 
 
 
 def _value(x: object, name: str = "value") -> float:
-    v = getval(x)
-    if isinstance(v, (str, bytes, bool)) or np.ndim(v) != 0:
-        raise TypeError(f"{name} must be a real number, got {x!r}")
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {x!r}") from None
+    return real_value(x, name)
+
+
+# The same ranges the records use (reference/_hyper.py), for arguments that are not hyperparameters.
 
 
 def check_positive(algo: str, name: str, value: float) -> None:
     """``value`` must be a finite number > 0."""
-    v = _value(value, f"{algo}: {name}")
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{algo}: {name} must be a finite number > 0, got {value!r}")
+    POSITIVE.check(algo, name, value)
 
 
 def check_nonnegative(algo: str, name: str, value: float) -> None:
     """``value`` must be a finite number >= 0."""
-    v = _value(value, f"{algo}: {name}")
-    if not (math.isfinite(v) and v >= 0):
-        raise ValueError(f"{algo}: {name} must be a finite number >= 0, got {value!r}")
+    NONNEGATIVE.check(algo, name, value)
 
 
 def check_unit_interval(algo: str, name: str, value: float) -> None:
     """``value`` must lie in [0, 1)."""
-    v = _value(value, f"{algo}: {name}")
-    if not (0.0 <= v < 1.0):
-        raise ValueError(f"{algo}: {name} must be in [0, 1), got {value!r}")
+    UNIT.check(algo, name, value)
 
 
 def check_closed_unit_interval(algo: str, name: str, value: float) -> None:
     """``value`` must lie in [0, 1]."""
-    v = _value(value, f"{algo}: {name}")
-    if not (0.0 <= v <= 1.0):
-        raise ValueError(f"{algo}: {name} must be in [0, 1], got {value!r}")
+    CLOSED_UNIT.check(algo, name, value)
 
 
 def check_count(algo: str, name: str, value: object, *, minimum: int) -> int:
     """``value`` must be an integer (Python or numpy; bools rejected) >= ``minimum``; returns it."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{algo}: {name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    Integer(ge=minimum).check(algo, name, value)
+    return int(cast(int, value))  # the check above guarantees an integer
 
 
 def check_rng(rng: object, name: str = "rng", *, who: str | None = None) -> np.random.Generator:
@@ -214,15 +287,12 @@ def check_rng(rng: object, name: str = "rng", *, who: str | None = None) -> np.r
 
 def check_choice(algo: str, name: str, value: object, choices: Sequence[object]) -> None:
     """``value`` must be one of ``choices``."""
-    if value not in choices:
-        raise ValueError(f"{algo}: {name} must be one of {list(choices)}, got {value!r}")
+    OneOf(tuple(choices)).check(algo, name, value)
 
 
 def check_lr(algo: str, lr: LearningRate, name: str = "lr") -> None:
     """A learning rate is a finite float > 0 or a schedule (a callable of the step index)."""
-    if callable(lr):
-        return
-    check_positive(algo, name, lr)
+    LR.check(algo, name, lr)
 
 
 def lr_at(lr: LearningRate, t: int) -> Any:

@@ -9,36 +9,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .adadelta import adadelta
-from .adagrad import adagrad
-from .adam import adam
-from .bfgs import bfgs
-from .cg import cg
-from .em_gmm import em_gmm
-from .fista import fista
-from .adamw import adamw
-from .gauss_newton import gauss_newton
-from .hessian_free import hessian_free
-from .kfac import kfac
-from .levenberg_marquardt import levenberg_marquardt
-from .natural_gradient import natural_gradient
-from .shampoo import shampoo
-from .gd import gd
-from .lion import lion
-from .lbfgs import lbfgs
-from .momentum import momentum
-from .nesterov import nesterov
-from .newton import newton
-from .projected_gd import projected_gd
-from .prox_grad import prox_grad
-from .augmented_lagrangian import augmented_lagrangian
-from .rmsprop import rmsprop
-from .saga import saga
-from .sgd import sgd
-from .signsgd import signsgd
-from .simulated_annealing import simulated_annealing
-from .svrg import svrg
-from .trust_region import trust_region
+from ._hyper import FieldInfo, Hyperparams
+
+from .first_order.adadelta import adadelta
+from .first_order.adagrad import adagrad
+from .first_order.adam import adam
+from .curvature.bfgs import bfgs
+from .curvature.cg import cg
+from .latent_variable.em_gmm import em_gmm
+from .proximal.fista import fista
+from .first_order.adamw import adamw
+from .curvature.gauss_newton import gauss_newton
+from .curvature.hessian_free import hessian_free
+from .curvature.kfac import kfac
+from .curvature.levenberg_marquardt import levenberg_marquardt
+from .curvature.natural_gradient import natural_gradient
+from .curvature.shampoo import shampoo
+from .first_order.gd import gd
+from .first_order.lion import lion
+from .curvature.lbfgs import lbfgs
+from .first_order.momentum import momentum
+from .first_order.nesterov import nesterov
+from .curvature.newton import newton
+from .constrained.projected_gd import projected_gd
+from .proximal.prox_grad import prox_grad
+from .constrained.augmented_lagrangian import augmented_lagrangian
+from .first_order.rmsprop import rmsprop
+from .variance_reduction.saga import saga
+from .first_order.sgd import sgd
+from .first_order.signsgd import signsgd
+from .zeroth_order.simulated_annealing import simulated_annealing
+from .variance_reduction.svrg import svrg
+from .curvature.trust_region import trust_region
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,35 @@ class Entry:
     @property
     def spec(self) -> str:
         return f"specs/{self.name}.md"
+
+    @property
+    def record(self) -> type[Hyperparams]:
+        """The algorithm's hyperparameter record (``reference/_hyper.py``)."""
+        rec = getattr(self.factory, "record", None)
+        if rec is None:
+            raise TypeError(f"{self.name}: its factory has no hyperparameter record")
+        return rec  # type: ignore[no-any-return]
+
+    def fields(self) -> tuple[FieldInfo, ...]:
+        """Every hyperparameter: name, default (``REQUIRED`` if none), range and doc."""
+        if getattr(self.factory, "record", None) is None:  # TRANSITION: until every family has records
+            import inspect
+
+            from ._hyper import REQUIRED, Free
+
+            return tuple(
+                FieldInfo(k, REQUIRED if p.default is inspect.Parameter.empty else p.default, Free("?"), "")
+                for k, p in inspect.signature(self.factory).parameters.items()
+            )
+        return self.record.fields()
+
+    def defaults(self) -> dict[str, Any]:
+        """The hyperparameters that have a default, with it (a required ``lr`` is left out)."""
+        return {f.name: f.default for f in self.fields() if not f.required}
+
+    def hyperparameter_names(self) -> tuple[str, ...]:
+        """Every keyword the factory takes, in order."""
+        return tuple(f.name for f in self.fields())
 
 
 ENTRIES: tuple[Entry, ...] = (

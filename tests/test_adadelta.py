@@ -9,8 +9,8 @@ from hypothesis import given
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.adadelta import init as adadelta_init
-from reference.adadelta import step as adadelta_step
+from reference.first_order.adadelta import init as adadelta_init
+from reference.first_order.adadelta import step as adadelta_step
 
 from .helpers import freeze, hypergradient_after_steps, readonly, run, stream
 from .strategies import params_and_grads

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.adagrad import init as adagrad_init
-from reference.adagrad import step as adagrad_step
+from reference.first_order.adagrad import init as adagrad_init
+from reference.first_order.adagrad import step as adagrad_step
 
 from .helpers import freeze, hypergradient_after_steps, readonly, run, stream
 from .strategies import params_and_grads, positive_scale

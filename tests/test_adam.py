@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.adam import init as adam_init
-from reference.adam import step as adam_step
+from reference.first_order.adam import init as adam_init
+from reference.first_order.adam import step as adam_step
 
 from .helpers import freeze, readonly, run, stream
 from .strategies import params_and_grads, positive_scale

@@ -9,8 +9,8 @@ from hypothesis import given
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.adamw import init as adamw_init
-from reference.adamw import step as adamw_step
+from reference.first_order.adamw import init as adamw_init
+from reference.first_order.adamw import step as adamw_step
 
 from .helpers import assert_states_close, freeze, hypergradient_after_steps, readonly, run, stream
 from .strategies import params_and_grads
@@ -143,14 +143,14 @@ def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None
         (dict(weight_decay=-0.01), "weight_decay must be a finite number >= 0"),
         (dict(decay_scaling="eta"), "decay_scaling must be one of"),
         (dict(amsgrad_max="max"), "amsgrad_max must be one of"),
-        (dict(epsilon_hat="yes"), "epsilon_hat must be one of"),
+        (dict(epsilon_hat="yes"), "epsilon_hat must be True or False"),
         (dict(epsilon_hat=True, bias_correction=False), "epsilon_hat=True needs bias_correction=True"),
         (dict(lr=ref.schedules.linear_warmup(0.1, warmup_steps=10), decay_scaling="schedule"),
          r"lr\(0\) .* must be a finite number > 0"),
     ],
 )
 def test_bad_hyperparameters(kwargs: dict[str, object], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises((TypeError, ValueError), match=match):
         ref.adamw(**kwargs)  # type: ignore[arg-type]
 
 

@@ -13,9 +13,9 @@ import scipy.optimize
 from numpy.testing import assert_allclose
 
 import reference as ref
-from reference.augmented_lagrangian import EqualityProblem
-from reference.augmented_lagrangian import init as al_init
-from reference.augmented_lagrangian import step as al_step
+from reference.constrained.augmented_lagrangian import EqualityProblem
+from reference.constrained.augmented_lagrangian import init as al_init
+from reference.constrained.augmented_lagrangian import step as al_step
 
 from .helpers import readonly
 

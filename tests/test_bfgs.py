@@ -11,8 +11,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize
 
 import reference as ref
-from reference.bfgs import init as bfgs_init
-from reference.bfgs import step as bfgs_step
+from reference.curvature.bfgs import init as bfgs_init
+from reference.curvature.bfgs import step as bfgs_step
 from reference.oracle import FunctionOracle
 
 from .curvature_problems import logistic, logsumexp2, rosen

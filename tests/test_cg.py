@@ -8,7 +8,7 @@ from numpy.testing import assert_allclose
 from scipy.sparse.linalg import cg as scipy_cg
 
 import reference as ref
-from reference.cg import LinearSystem
+from reference.curvature.cg import LinearSystem
 
 
 def _spd(n: int, cond: float, seed: int) -> np.ndarray:

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.clip import clip_grad
-from reference.clip import step as clip_step
+from reference.combinators.clip import clip_grad
+from reference.combinators.clip import step as clip_step
 
 from .helpers import assert_states_close, freeze, hypergradient_after_steps, readonly, run, stream
 from .strategies import params_and_grads

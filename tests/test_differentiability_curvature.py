@@ -46,9 +46,9 @@ from numpy.testing import assert_allclose
 
 import reference as ref
 from reference import problems as P
-from reference.cg import LinearSystem
+from reference.curvature.cg import LinearSystem
 from reference.oracle import FunctionOracle, Sample
-from reference.shampoo import power_divided_differences, sym_power
+from reference.curvature.shampoo import power_divided_differences, sym_power
 
 RTOL = 1e-5  # autograd vs central FD, relative
 # rho thresholds of the methods: LM/HF acceptance 0, trust-region eta 0.15, 1/4, 3/4, and

@@ -13,8 +13,8 @@ import reference as ref
 from reference import problems as P
 from reference._core import Optimizer
 from reference.driver import Trajectory, run
-from reference.sgd import init as sgd_init
-from reference.sgd import step as sgd_step
+from reference.first_order.sgd import init as sgd_init
+from reference.first_order.sgd import step as sgd_step
 
 
 def _quad() -> P.Quadratic:

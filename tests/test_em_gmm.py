@@ -12,9 +12,9 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.em_gmm import e_step, init_from_data, log_likelihood, objective
-from reference.em_gmm import init as em_init
-from reference.em_gmm import step as em_step
+from reference.latent_variable.em_gmm import e_step, init_from_data, log_likelihood, objective
+from reference.latent_variable.em_gmm import init as em_init
+from reference.latent_variable.em_gmm import step as em_step
 
 from .helpers import readonly
 

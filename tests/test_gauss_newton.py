@@ -7,9 +7,9 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.gauss_newton import init as gn_init
-from reference.gauss_newton import step as gn_step
-from reference.model_oracle import evaluate, gn_matrix
+from reference.curvature.gauss_newton import init as gn_init
+from reference.curvature.gauss_newton import step as gn_step
+from reference.curvature.model_oracle import evaluate, gn_matrix
 from reference.problems.linear import least_squares, ridge
 
 from .curvature_models import mlp_problem, softmax_problem, square_problem

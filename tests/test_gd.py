@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.gd import init as gd_init
-from reference.gd import step as gd_step
+from reference.first_order.gd import init as gd_init
+from reference.first_order.gd import step as gd_step
 
 from .helpers import readonly, run
 from .strategies import params_and_grads

@@ -7,10 +7,10 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.hessian_free import init as hf_init
-from reference.hessian_free import step as hf_step
-from reference.hessian_free import truncated_cg
-from reference.model_oracle import evaluate, gn_matrix
+from reference.curvature.hessian_free import init as hf_init
+from reference.curvature.hessian_free import step as hf_step
+from reference.curvature.hessian_free import truncated_cg
+from reference.curvature.model_oracle import evaluate, gn_matrix
 
 from .curvature_models import mlp_problem, softmax_problem, square_problem
 from .helpers import readonly

@@ -10,11 +10,11 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.kfac import damped_inverses, factors
-from reference.kfac import init as kfac_init
-from reference.kfac import step as kfac_step
-from reference.model_oracle import evaluate
-from reference.natural_gradient import fisher_matrix
+from reference.curvature.kfac import damped_inverses, factors
+from reference.curvature.kfac import init as kfac_init
+from reference.curvature.kfac import step as kfac_step
+from reference.curvature.model_oracle import evaluate
+from reference.curvature.natural_gradient import fisher_matrix
 from reference.problems.linear import least_squares
 
 from .curvature_models import DenseLogistic, mlp_problem, softmax_problem

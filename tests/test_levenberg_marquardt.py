@@ -8,9 +8,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import least_squares as scipy_least_squares
 
 import reference as ref
-from reference.levenberg_marquardt import init as lm_init
-from reference.levenberg_marquardt import step as lm_step
-from reference.model_oracle import evaluate, gn_matrix
+from reference.curvature.levenberg_marquardt import init as lm_init
+from reference.curvature.levenberg_marquardt import step as lm_step
+from reference.curvature.model_oracle import evaluate, gn_matrix
 
 from .curvature_models import expfit_problem, mlp_problem, softmax_problem, square_problem
 from .helpers import readonly

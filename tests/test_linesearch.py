@@ -13,7 +13,7 @@ from numpy.testing import assert_allclose
 from scipy.optimize import line_search
 from scipy.optimize._linesearch import scalar_search_armijo
 
-from reference.linesearch import LineSearchError, armijo, strong_wolfe, wolfe_conditions
+from reference.curvature.linesearch import LineSearchError, armijo, strong_wolfe, wolfe_conditions
 from reference.oracle import FunctionOracle
 
 
@@ -193,7 +193,7 @@ def test_sufficient_decrease_rejects_an_increase_and_an_insufficient_decrease() 
     phi = 1 > 1 - 2 (an increase in the decrease test's terms) and alpha = 1.9 gives 0.81 > -0.9;
     alpha = 1 gives 0 <= 0 (accepted, equality). Found by tools/mutate (mutant armijo-sign): a sign
     flip of the c1 term accepted increases and no other test noticed."""
-    from reference.linesearch import sufficient_decrease
+    from reference.curvature.linesearch import sufficient_decrease
 
     assert not sufficient_decrease(1.0, 2.0, 1.0, -2.0, 0.5)
     assert not sufficient_decrease(0.81, 1.9, 1.0, -2.0, 0.5)

@@ -13,8 +13,8 @@ from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.lion import init as lion_init
-from reference.lion import step as lion_step
+from reference.first_order.lion import init as lion_init
+from reference.first_order.lion import step as lion_step
 
 from .helpers import freeze, hypergradient_after_steps, readonly, run, states, stream
 from .strategies import params_and_grads

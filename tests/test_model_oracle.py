@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from reference.model_oracle import (
+from reference.curvature.model_oracle import (
     evaluate,
     gn_matrix,
     gn_vector_product,
@@ -132,7 +132,7 @@ def test_record_is_differentiable_by_autograd() -> None:
 
 
 def test_dense_layerwise_jacobians_equal_replicated_params() -> None:
-    from reference.model_oracle import dense_jacobians
+    from reference.curvature.model_oracle import dense_jacobians
     from reference.problems.peaks import peaks
 
     prob = mlp_problem(seed=11, n=9, h=4)

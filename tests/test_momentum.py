@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.momentum import init as momentum_init
-from reference.momentum import step as momentum_step
+from reference.first_order.momentum import init as momentum_init
+from reference.first_order.momentum import step as momentum_step
 
 from .helpers import freeze, hypergradient_after_steps, readonly, run, states, stream
 from .strategies import params_and_grads

@@ -13,10 +13,10 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.model_oracle import evaluate, gn_matrix
-from reference.natural_gradient import fisher_matrix
-from reference.natural_gradient import init as ng_init
-from reference.natural_gradient import step as ng_step
+from reference.curvature.model_oracle import evaluate, gn_matrix
+from reference.curvature.natural_gradient import fisher_matrix
+from reference.curvature.natural_gradient import init as ng_init
+from reference.curvature.natural_gradient import step as ng_step
 from reference.problems.linear import least_squares, logistic_regression
 
 from .curvature_models import mlp_problem, softmax_problem

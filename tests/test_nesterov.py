@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.nesterov import init as nesterov_init
-from reference.nesterov import query as nesterov_query
-from reference.nesterov import step as nesterov_step
+from reference.first_order.nesterov import init as nesterov_init
+from reference.first_order.nesterov import query as nesterov_query
+from reference.first_order.nesterov import step as nesterov_step
 
 from .helpers import freeze, hypergradient_after_steps, readonly, run, stream
 from .strategies import params_and_grads

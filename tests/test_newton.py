@@ -12,8 +12,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize
 
 import reference as ref
-from reference.newton import init as newton_init
-from reference.newton import step as newton_step
+from reference.curvature.newton import init as newton_init
+from reference.curvature.newton import step as newton_step
 from reference.oracle import FunctionOracle
 
 from .curvature_problems import logistic, logsumexp2, rosen

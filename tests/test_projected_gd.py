@@ -18,9 +18,9 @@ from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.projected_gd import ConvexSet, ball, box, project_simplex, simplex
-from reference.projected_gd import init as pgd_init
-from reference.projected_gd import step as pgd_step
+from reference.constrained.projected_gd import ConvexSet, ball, box, project_simplex, simplex
+from reference.constrained.projected_gd import init as pgd_init
+from reference.constrained.projected_gd import step as pgd_step
 
 from .helpers import readonly, run_closed
 

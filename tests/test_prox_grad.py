@@ -10,9 +10,9 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.prox_grad import init as pg_init
-from reference.prox_grad import soft_threshold
-from reference.prox_grad import step as pg_step
+from reference.proximal.prox_grad import init as pg_init
+from reference.proximal.prox_grad import soft_threshold
+from reference.proximal.prox_grad import step as pg_step
 
 from .helpers import readonly, run_closed
 

@@ -12,7 +12,7 @@ from autograd import grad as agrad
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.pytree import structure
+from reference.combinators.pytree import structure
 
 
 def _cat(tree: list[np.ndarray]) -> np.ndarray:

@@ -9,8 +9,8 @@ from hypothesis import given
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.rmsprop import init as rmsprop_init
-from reference.rmsprop import step as rmsprop_step
+from reference.first_order.rmsprop import init as rmsprop_init
+from reference.first_order.rmsprop import step as rmsprop_step
 
 from .helpers import freeze, hypergradient_after_steps, readonly, run, stream
 from .strategies import params_and_grads, positive_scale

@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
 from reference.oracle import Sample
-from reference.saga import estimate, fill
+from reference.variance_reduction.saga import estimate, fill
 
 from .vr_helpers import Toy, exact_moments, least_squares, logistic
 

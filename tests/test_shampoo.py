@@ -8,8 +8,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.linalg import inv, sqrtm
 
 import reference as ref
-from reference.shampoo import init as sh_init
-from reference.shampoo import step as sh_step
+from reference.curvature.shampoo import init as sh_init
+from reference.curvature.shampoo import step as sh_step
 
 from .helpers import readonly, stream
 

@@ -15,8 +15,8 @@ from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
-from reference.signsgd import init as signsgd_init
-from reference.signsgd import step as signsgd_step
+from reference.first_order.signsgd import init as signsgd_init
+from reference.first_order.signsgd import step as signsgd_step
 
 from .helpers import readonly, run, states, stream
 from .strategies import params_and_grads, positive_scale

@@ -13,9 +13,9 @@ from scipy import stats
 
 import reference as ref
 from reference.oracle import FunctionOracle
-from reference.simulated_annealing import accept, draws, temperature
-from reference.simulated_annealing import init as sa_init
-from reference.simulated_annealing import step as sa_step
+from reference.zeroth_order.simulated_annealing import accept, draws, temperature
+from reference.zeroth_order.simulated_annealing import init as sa_init
+from reference.zeroth_order.simulated_annealing import step as sa_step
 
 from .helpers import readonly
 

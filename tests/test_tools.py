@@ -372,13 +372,13 @@ def test_test_files_for_finds_the_module_and_its_users(tmp_path: Path) -> None:
         "test_adam.py": "import reference as ref\n",
         "test_contract.py": "opt = ref.adam(1e-3)\n",
         "test_other.py": "ref.adamw(1e-3)\nstate = opt.step(state, g)\n",  # adamw is not adam; step is generic
-        "test_direct.py": "from reference.adam import step\n",
+        "test_direct.py": "from reference.first_order.adam import step\n",
         "test_lsq.py": "from reference.problems import least_squares\n",
         "test_lsq2.py": "p = ref.problems.least_squares(X, y)\n",
     }
     for name, text in tests.items():
         (tmp_path / "tests" / name).write_text(text)
-    adam = Mutant("a", "reference/adam.py", (("pass", "pass"),), "d", "none", "w")
+    adam = Mutant("a", "reference/first_order/adam.py", (("pass", "pass"),), "d", "none", "w")
     assert mu.test_files_for(adam, tmp_path) == ["tests/test_adam.py", "tests/test_contract.py", "tests/test_direct.py"]
     lsq = Mutant("l", "reference/problems/linear.py", (("pass", "pass"),), "d", "none", "w")
     assert mu.test_files_for(lsq, tmp_path) == ["tests/test_lsq.py", "tests/test_lsq2.py"]

@@ -12,7 +12,7 @@ from scipy.optimize import minimize
 
 import reference as ref
 from reference.oracle import FunctionOracle
-from reference.trust_region import steihaug_cg
+from reference.curvature.trust_region import steihaug_cg
 
 from .curvature_problems import logistic, rosen
 from .helpers import run_oracle

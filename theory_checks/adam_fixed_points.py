@@ -90,8 +90,8 @@ from typing import Any
 import numpy as np
 
 import reference as ref
-from reference.lion import lion
-from reference.signsgd import signsgd
+from reference.first_order.lion import lion
+from reference.first_order.signsgd import signsgd
 
 from ._base import CheckResult, Context, Outcome, Row
 from ._stats import LEVEL, Interval, fmt, trial_seeds

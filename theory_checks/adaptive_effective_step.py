@@ -78,8 +78,8 @@ from typing import Any
 
 import numpy as np
 
-from reference.adagrad import adagrad as _adagrad
-from reference.rmsprop import rmsprop as _rmsprop
+from reference.first_order.adagrad import adagrad as _adagrad
+from reference.first_order.rmsprop import rmsprop as _rmsprop
 
 from ._base import CheckResult, Context, Outcome, Row
 from ._stats import fmt, interval_row, t_interval, trial_seeds

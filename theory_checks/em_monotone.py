@@ -84,7 +84,7 @@ Sabotage:
         k - 1 (an index slip); no longer a maximiser of Q, and the likelihood falls.
     "estep-drops-log-pi": a bug planted in the E-step: the responsibilities omit log pi_k (as if
         pi were uniform); EM then fits 90/10 data with a far too heavy minor component.
-    Bugs planted in scratch copies of reference/em_gmm.py and caught at quick seed 0: the E-step
+    Bugs planted in scratch copies of reference/latent_variable/em_gmm.py and caught at quick seed 0: the E-step
     without log pi_k (rows i, ii, iii), the M-step without the ridge a I (row J), weights never
     updated (ii), covariances divided by N_k - 1 (iii), covariances scaled by 1.02 (iii), means
     scaled by 0.98 in the covariance (i, iii). Not caught: weights N_k / (n + 1) (a 1e-3 relative
@@ -106,7 +106,7 @@ from scipy.special import logsumexp
 from scipy.stats import Covariance, multivariate_normal
 
 import reference as ref
-from reference.em_gmm import GMMState, e_step, init_from_data, m_step
+from reference.latent_variable.em_gmm import GMMState, e_step, init_from_data, m_step
 
 from ._base import CheckResult, Context, Outcome, Row, report_row
 from ._stats import bound_row, fmt, interval_row, t_interval, trial_seeds

@@ -49,7 +49,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 import reference as ref
-from reference.model_oracle import evaluate, gn_matrix
+from reference.curvature.model_oracle import evaluate, gn_matrix
 from reference.problems.linear import LeastSquares, least_squares
 
 from ._base import CheckResult, Context, Outcome, Row

@@ -67,7 +67,7 @@ from typing import Any
 
 import numpy as np
 
-from reference.model_oracle import evaluate, gn_matrix
+from reference.curvature.model_oracle import evaluate, gn_matrix
 from reference.problems.peaks import Peaks, peaks
 
 from ._base import CheckResult, Context, Outcome, Row, report_row

@@ -97,7 +97,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import reference as ref
-from reference.augmented_lagrangian import EqualityProblem
+from reference.constrained.augmented_lagrangian import EqualityProblem
 
 from ._base import CheckResult, Context, Outcome, Row
 from ._stats import bound_row, fmt, trial_seeds

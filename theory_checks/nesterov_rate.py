@@ -72,9 +72,9 @@ from typing import Any
 import numpy as np
 
 import reference as ref
-from reference.nesterov import init as nesterov_init
-from reference.nesterov import query as nesterov_query
-from reference.nesterov import step as nesterov_step
+from reference.first_order.nesterov import init as nesterov_init
+from reference.first_order.nesterov import query as nesterov_query
+from reference.first_order.nesterov import step as nesterov_step
 
 from ._base import CheckResult, Context, Outcome, Row
 from ._stats import Interval, fmt, interval_row, t_interval, trial_seeds

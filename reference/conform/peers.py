@@ -257,13 +257,9 @@ class FunctionPeer:
     def __init__(self, fn: StepFunction, algorithm: str, /, *, dtype: Any = None, **hyperparams: Any) -> None:
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {fn!r}")
-        factory = entry(algorithm).factory
-        defaults = {
-            k: p.default
-            for k, p in inspect.signature(factory).parameters.items()
-            if p.default is not inspect.Parameter.empty
-        }
-        unknown = sorted(set(hyperparams) - set(inspect.signature(factory).parameters))
+        row = entry(algorithm)
+        defaults = row.defaults()
+        unknown = sorted(set(hyperparams) - set(row.hyperparameter_names()))
         if unknown:
             raise ValueError(f"{algorithm}: unknown hyperparameters {unknown}; valid: {sorted(defaults)}")
         full = {**defaults, **hyperparams}
@@ -361,7 +357,7 @@ def spec_of(opt: Optimizer[Any]) -> ReferenceSpec:
     """The ``ReferenceSpec`` of a built reference optimizer (its name and factory keywords)."""
     if opt.name not in ALGORITHMS:
         raise NotComparable(f"reference optimizer {opt.name!r} is not registered")
-    keys = set(inspect.signature(entry(opt.name).factory).parameters)
+    keys = set(entry(opt.name).hyperparameter_names())
     return ReferenceSpec(opt.name, {k: v for k, v in opt.hyperparams.items() if k in keys})
 
 

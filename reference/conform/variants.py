@@ -17,7 +17,6 @@ reproduces the peer's trajectory.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol, Sequence
@@ -44,13 +43,12 @@ class Knob:
 
 def factory_defaults(algorithm: str) -> dict[str, Any]:
     """The keyword defaults of the registered factory (lr included when it has one)."""
-    sig = inspect.signature(entry(algorithm).factory)
-    return {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
+    return entry(algorithm).defaults()
 
 
 def factory_params(algorithm: str) -> set[str]:
     """Every keyword the registered factory takes (required ones such as a default-less lr too)."""
-    return set(inspect.signature(entry(algorithm).factory).parameters)
+    return set(entry(algorithm).hyperparameter_names())
 
 
 def full_hyperparams(spec: ReferenceSpec) -> dict[str, Any]:

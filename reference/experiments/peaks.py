@@ -269,7 +269,7 @@ def train(
             record(state.params)
         return np.asarray(state.params), curve
     if method == "kfac":
-        # K-FAC's step takes a dense-MLP problem (reference/kfac.py) and uses all of its rows: the
+        # K-FAC's step takes a dense-MLP problem (reference/curvature/kfac.py) and uses all of its rows: the
         # minibatch is the problem restricted to the batch's rows (mean reduction, s = 1/b).
         kseed = int(target_seq.generate_state(1)[0])
         kopt = _registry.make("kfac", lr=lr, seed=kseed, **EXTRA_HP["kfac"])

@@ -1,0 +1,1 @@
+"""Constrained optimisation (projected_gd, augmented_lagrangian)."""

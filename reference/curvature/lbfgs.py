@@ -1,0 +1,148 @@
+r"""Limited-memory BFGS, two-loop recursion (N&W Alg. 7.4, 7.5). Spec: specs/lbfgs.md, (LB1)-(LB6).
+
+Input of each step: a ``FunctionOracle`` (reference/oracle.py), as for ``bfgs``. The state keeps
+the last m curvature pairs (s_i, y_i), rho_i = 1/(y_i^T s_i), oldest first.
+
+    q = g;  for i = newest .. oldest:  a_i = rho_i s_i^T q,  q = q - a_i y_i        (LB1)
+    r = gamma q,  gamma = s^T y / y^T y of the newest pair (1 with no pair
+        or scaling="identity")                                                        (LB2)
+    for i = oldest .. newest:  b = rho_i y_i^T r,  r = r + (a_i - b) s_i              (LB3)
+    d_t = -r   (= -H_t g, H_t the BFGS update of gamma I by the stored pairs)         (LB4)
+    alpha_t by strong Wolfe;  s_t = alpha_t d_t,  theta_t = theta_{t-1} + s_t         (LB5)
+    y_t = g_t - g_{t-1};  keep (s_t, y_t) if y_t^T s_t > 0, dropping the oldest
+        beyond m                                                                      (LB6)
+
+With m >= the number of steps and scaling="identity" the direction is exactly BFGS's with H_0 = I
+(tests/test_lbfgs.py checks the iterates agree).
+
+Conventions:
+    * m = 10 (N&W: 3 to 20; optax memory_size=10, scipy maxcor=10; torch history_size=100).
+    * gamma scaling (N&W eq. 7.20) is the default, as in torch, optax and scipy's L-BFGS-B.
+    * ``initial_step`` as in ``bfgs``.
+    * Differentiable by autograd (with respect to theta_0) for fixed decisions (the line search's
+      tests, which pairs are kept), as ``bfgs``.
+
+References:
+    Nocedal, J. (1980). Updating quasi-Newton matrices with limited storage. Math. Comp. 35.
+    Liu, D. C. and Nocedal, J. (1989). On the limited memory BFGS method. Math. Prog. 45.
+    Nocedal and Wright (2006), Alg. 7.4 and 7.5, eq. 7.20.
+    Seed 003 ("L-BFGS"), seed 004 ("L-BFGS: Limited memory version").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Literal
+
+import autograd.numpy as anp
+import numpy as np
+from autograd.tracer import getval
+
+from .._core import Method, check_choice
+from .._types import Array
+from .bfgs import InitialStep, initial_trial
+from .linesearch import check_wolfe_constants, strong_wolfe
+from ..oracle import FunctionOracle, as_flat
+
+Scaling = Literal["gamma", "identity"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class LBFGSState:
+    """L-BFGS's state after ``t`` steps: at most m curvature pairs, oldest first."""
+
+    params: Array  # theta_t
+    value: float | None  # f(theta_t) (None before the first step)
+    grad: Array | None  # g_t (None before the first step)
+    s_hist: tuple[Array, ...]  # s_i, oldest first
+    y_hist: tuple[Array, ...]  # y_i, oldest first
+    prev_value: float | None  # f(theta_{t-1}) for initial_step="interpolate"
+    alpha: float  # the last accepted step
+    stalled: bool  # zero gradient or failed line search: further steps are no-ops
+    t: int  # completed steps
+
+
+def init(params: Array) -> LBFGSState:
+    """theta_0 = params (a flat vector), no pairs, t = 0."""
+    return LBFGSState(params=as_flat(params), value=None, grad=None, s_hist=(), y_hist=(),
+                      prev_value=None, alpha=0.0, stalled=False, t=0)  # fmt: skip
+
+
+def two_loop(g: Array, s_hist: tuple[Array, ...], y_hist: tuple[Array, ...], scaling: Scaling = "gamma") -> Array:
+    """H g for the L-BFGS matrix H of the stored pairs (oldest first), N&W Alg. 7.4."""
+    rhos = [1.0 / anp.dot(y, s) for s, y in zip(s_hist, y_hist)]
+    q = g
+    alphas: list[float] = []
+    for s, y, rho in zip(reversed(s_hist), reversed(y_hist), reversed(rhos)):
+        a = rho * anp.dot(s, q)  # (LB1)
+        q = q - a * y
+        alphas.append(a)
+    gamma = 1.0
+    if scaling == "gamma" and s_hist:
+        gamma = anp.dot(s_hist[-1], y_hist[-1]) / anp.dot(y_hist[-1], y_hist[-1])
+    r = gamma * q  # (LB2)
+    for s, y, rho, a in zip(s_hist, y_hist, rhos, reversed(alphas)):
+        b = rho * anp.dot(y, r)  # (LB3)
+        r = r + (a - b) * s
+    return r
+
+
+def step(
+    state: LBFGSState,
+    oracle: FunctionOracle,
+    *,
+    m: int = 10,
+    c1: float = 1e-4,
+    c2: float = 0.9,
+    scaling: Scaling = "gamma",
+    initial_step: InitialStep = "unit",
+) -> LBFGSState:
+    """One L-BFGS step, eqs. (LB1)-(LB6) of specs/lbfgs.md."""
+    if not isinstance(oracle, FunctionOracle):
+        raise TypeError(f"lbfgs: step needs a FunctionOracle, got {type(oracle).__name__}")
+    theta = state.params
+    f, g = state.value, state.grad
+    if f is None or g is None:
+        f, g = oracle.value_and_grad(theta)
+    if state.stalled or not np.any(getval(g)):
+        return LBFGSState(params=theta, value=f, grad=g, s_hist=state.s_hist, y_hist=state.y_hist,
+                          prev_value=state.prev_value, alpha=0.0, stalled=True, t=state.t + 1)  # fmt: skip
+    d = -two_loop(g, state.s_hist, state.y_hist, scaling)  # (LB4)
+    alpha0 = initial_trial(initial_step, f, state.prev_value, g, d)
+    res = strong_wolfe(oracle, theta, d, f0=f, g0=g, alpha0=alpha0, c1=c1, c2=c2)
+    if not res.converged or res.grad is None:
+        return LBFGSState(params=theta, value=f, grad=g, s_hist=state.s_hist, y_hist=state.y_hist,
+                          prev_value=state.prev_value, alpha=0.0, stalled=True, t=state.t + 1)  # fmt: skip
+    s = res.alpha * d  # (LB5)
+    y = res.grad - g  # (LB6)
+    s_hist, y_hist = state.s_hist, state.y_hist
+    if getval(anp.dot(y, s)) > 0:
+        s_hist, y_hist = (s_hist + (s,))[-m:], (y_hist + (y,))[-m:]
+    return LBFGSState(params=theta + s, value=res.value, grad=res.grad, s_hist=s_hist, y_hist=y_hist,
+                      prev_value=f, alpha=res.alpha, stalled=False, t=state.t + 1)  # fmt: skip
+
+
+def lbfgs(
+    *,
+    m: int = 10,
+    c1: float = 1e-4,
+    c2: float = 0.9,
+    scaling: Scaling = "gamma",
+    initial_step: InitialStep = "unit",
+) -> Method[LBFGSState, FunctionOracle]:
+    """L-BFGS with history ``m`` and a strong-Wolfe line search; ``step(state, oracle)``.
+
+    Args:
+        m: number of curvature pairs kept, an int >= 1.
+        c1, c2: Wolfe constants, 0 < c1 < c2 < 1.
+        scaling: "gamma" (H_0 = s^T y / y^T y I, N&W eq. 7.20) or "identity" (H_0 = I).
+        initial_step: "unit" or "interpolate" (see reference/curvature/bfgs.py).
+    """
+    if isinstance(m, bool) or not isinstance(m, int) or m < 1:
+        raise ValueError(f"lbfgs: m must be an int >= 1, got {m!r}")
+    check_wolfe_constants("lbfgs", c1, c2)
+    check_choice("lbfgs", "scaling", scaling, ("gamma", "identity"))
+    check_choice("lbfgs", "initial_step", initial_step, ("unit", "interpolate"))
+    step_fn = partial(step, m=m, c1=c1, c2=c2, scaling=scaling, initial_step=initial_step)
+    return Method(name="lbfgs", hyperparams=dict(step_fn.keywords), init_fn=init, step_fn=step_fn)

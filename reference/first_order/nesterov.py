@@ -1,0 +1,131 @@
+r"""Nesterov's accelerated gradient (Nesterov 1983) in three forms. Spec: specs/nesterov.md, (N1)-(N5).
+
+Update rule, for t = 1, 2, ... (t counts completed steps after this one), v_0 = 0; the caller
+evaluates g_t at ``opt.query(state)``, the point q_{t-1} of (N1):
+
+    q_{t-1} = theta_{t-1} + beta v_{t-1}                          (N1)  forms "lookahead", "sutskever"
+    q_{t-1} = theta_{t-1}                                               form "torch"
+    g_t     = g_t + lambda q_{t-1}                                (N2)  coupled L2, if weight_decay > 0
+    theta_t = q_{t-1} - eta_t g_t,  v_t = theta_t - theta_{t-1}   (N3)  "lookahead" (seed 001)
+    v_t     = beta v_{t-1} - eta_t g_t,  theta_t = theta_{t-1} + v_t   (N4)  "sutskever" (seed 004)
+    v_t     = beta v_{t-1} + g_t,  theta_t = theta_{t-1} - eta_t (g_t + beta v_t)   (N5)  "torch"
+
+The three forms are one algorithm. "lookahead" and "sutskever" are the same recursion written two
+ways (v_t = theta_t - theta_{t-1}); they produce the same iterates, also under a schedule.
+"torch" is the change of variables phi_t = theta_t + beta v_t, b_t = -v_t / eta (Bengio et al.
+2013; pytorch PR #5920): with a constant eta its iterate phi_t is the look-ahead point of the
+other two forms, the point where they evaluate the gradient, and its buffer is b_t. Under a
+schedule the "torch" form is a different method (it multiplies its whole buffer by the current
+eta_t, as torch.optim.SGD and optax.sgd do).
+
+Conventions:
+    * ``velocity`` holds v_t (lookahead, sutskever: a displacement, eta inside) or b_t (torch:
+      a sum of gradients, eta outside, torch's ``momentum_buffer``).
+    * Weight decay is coupled L2 taken at the point where the gradient is evaluated (N2), so it
+      survives the change of variables; in the "torch" form that point is the iterate, as in torch.
+    * eta_t is ``lr`` or ``lr(t - 1)`` for a schedule (t - 1 completed steps before this one).
+
+References:
+    Nesterov, Y. (1983). A method for solving the convex programming problem with convergence
+        rate O(1/k^2). Doklady AN SSSR 269(3), 543-547.
+    Sutskever, I., Martens, J., Dahl, G. and Hinton, G. (2013). On the importance of
+        initialization and momentum in deep learning. ICML.
+    Bengio, Y., Boulanger-Lewandowski, N. and Pascanu, R. (2013). Advances in optimizing
+        recurrent networks. ICASSP (the reformulated form used by torch and optax).
+    Seed 001 ("Nesterov Accelerated Gradient"), seed 004 ("Nesterov Momentum").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Literal
+
+import autograd.numpy as anp
+
+from .._core import Optimizer, check_choice, check_lr, check_nonnegative, check_unit_interval, lr_at
+from .._types import Array, LearningRate
+
+NesterovForm = Literal["lookahead", "sutskever", "torch"]
+FORMS: tuple[NesterovForm, ...] = ("lookahead", "sutskever", "torch")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class NesterovState:
+    """Nesterov's state after ``t`` steps."""
+
+    params: Array  # theta_t (form "torch": the look-ahead variable phi_t)
+    velocity: Array  # v_t = theta_t - theta_{t-1} (lookahead, sutskever) or b_t (torch)
+    t: int  # completed steps
+
+
+def init(params: Array) -> NesterovState:
+    """v_0 = 0, t = 0 (so the first query point is theta_0 in every form)."""
+    return NesterovState(params=params, velocity=anp.zeros_like(params), t=0)
+
+
+def query(state: NesterovState, *, beta: float, form: NesterovForm = "lookahead") -> Array:
+    """Where the caller evaluates the next gradient: theta + beta v, or theta for form "torch"."""
+    if form == "torch":
+        return state.params
+    return state.params + beta * state.velocity
+
+
+def step(
+    state: NesterovState,
+    grad: Array,
+    *,
+    lr: LearningRate,
+    beta: float,
+    form: NesterovForm = "lookahead",
+    weight_decay: float = 0.0,
+) -> NesterovState:
+    """One Nesterov step on ``grad`` taken at ``query(state)``, eqs. (N1)-(N5) of specs/nesterov.md."""
+    theta, v = state.params, state.velocity
+    eta = lr_at(lr, state.t)
+    q = theta if form == "torch" else theta + beta * v  # (N1)
+    g = grad + weight_decay * q if weight_decay else grad  # (N2)
+    if form == "lookahead":
+        new_theta = q - eta * g  # (N3)
+        new_v = new_theta - theta
+    elif form == "sutskever":
+        new_v = beta * v - eta * g  # (N4)
+        new_theta = theta + new_v
+    else:
+        new_v = beta * v + g  # (N5)
+        new_theta = theta - eta * (g + beta * new_v)
+    return NesterovState(params=new_theta, velocity=new_v, t=state.t + 1)
+
+
+def nesterov(
+    lr: LearningRate,
+    *,
+    beta: float = 0.9,
+    form: NesterovForm = "lookahead",
+    weight_decay: float = 0.0,
+) -> Optimizer[NesterovState]:
+    """Nesterov's accelerated gradient with hyperparameters bound; see specs/nesterov.md.
+
+    Feed each step the gradient at ``opt.query(state)`` (the look-ahead point theta + beta v in
+    the forms "lookahead" and "sutskever", the iterate in form "torch").
+
+    Args:
+        lr: eta, a float > 0 or a schedule t -> eta_t.
+        beta: momentum coefficient in [0, 1); beta = 0 is gradient descent.
+        form: "lookahead" (seed 001), "sutskever" (seed 004) or "torch" (the reformulation of
+            torch.optim.SGD(nesterov=True) and optax.sgd(nesterov=True)).
+        weight_decay: coupled L2 coefficient lambda of (N2), >= 0, applied at the query point.
+    """
+    name = "nesterov"
+    check_lr(name, lr)
+    check_unit_interval(name, "beta", beta)
+    check_choice(name, "form", form, FORMS)
+    check_nonnegative(name, "weight_decay", weight_decay)
+    step_fn = partial(step, lr=lr, beta=beta, form=form, weight_decay=weight_decay)
+    return Optimizer(
+        name=name,
+        hyperparams=dict(step_fn.keywords),
+        init_fn=init,
+        step_fn=step_fn,
+        query_fn=partial(query, beta=beta, form=form),
+    )

@@ -1,0 +1,56 @@
+r"""Stochastic gradient descent (Robbins & Monro 1951). Spec: specs/sgd.md, eqs. (SGD1)-(SGD2).
+
+    g_t     = (1/b) sum_{i in B_t} grad l_i(theta_{t-1}) + lambda theta_{t-1}   (SGD1)
+    theta_t = theta_{t-1} - eta_t g_t                                            (SGD2)
+
+The step is gradient descent's; what makes it SGD is the gradient it is fed, a minibatch average
+over B_t, |B_t| = b, drawn with or without replacement. The sampling lives in the problem
+(``problem.minibatch_grad(params, rng, b)``) and the driver (``reference.driver.run(...,
+batch_size=b)``), never here, so the step stays deterministic. Robbins-Monro convergence needs a
+schedule with sum eta_t = inf, sum eta_t^2 < inf, e.g. ``ref.schedules.robbins_monro(c, a=1)``.
+
+References:
+    Robbins, H. and Monro, S. (1951). A Stochastic Approximation Method. Ann. Math. Stat.
+    Seed 000 ("Mini-Batch SGD", "SGD Convergence in a Nutshell"); seed 002 section 2.4, eq. (7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+from .._core import Optimizer, check_lr, check_nonnegative, lr_at
+from .._types import Array, LearningRate
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class SGDState:
+    """SGD keeps only the iterate and the step count."""
+
+    params: Array  # theta_t
+    t: int  # completed steps
+
+
+def init(params: Array) -> SGDState:
+    """theta_0 = params, t = 0."""
+    return SGDState(params=params, t=0)
+
+
+def step(state: SGDState, grad: Array, *, lr: LearningRate, weight_decay: float = 0.0) -> SGDState:
+    """One SGD step on the minibatch gradient ``grad``, eqs. (SGD1)-(SGD2) of specs/sgd.md."""
+    theta = state.params
+    eta = lr_at(lr, state.t)
+    g = grad + weight_decay * theta if weight_decay else grad  # (SGD1)
+    theta = theta - eta * g  # (SGD2)
+    return SGDState(params=theta, t=state.t + 1)
+
+
+def sgd(lr: LearningRate, *, weight_decay: float = 0.0) -> Optimizer[SGDState]:
+    """SGD with step size ``lr`` (float > 0 or schedule) and coupled L2 ``weight_decay``.
+
+    torch.optim.SGD(lr, momentum=0, weight_decay=wd) and optax.sgd(lr) compute this step.
+    """
+    check_lr("sgd", lr)
+    check_nonnegative("sgd", "weight_decay", weight_decay)
+    step_fn = partial(step, lr=lr, weight_decay=weight_decay)
+    return Optimizer(name="sgd", hyperparams=dict(step_fn.keywords), init_fn=init, step_fn=step_fn)

@@ -1,0 +1,1 @@
+"""Latent-variable models (em_gmm: expectation-maximisation for Gaussian mixtures)."""

@@ -1,0 +1,1 @@
+"""Variance-reduced stochastic methods for finite sums (svrg, saga)."""

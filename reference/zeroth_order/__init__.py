@@ -1,0 +1,1 @@
+"""Zeroth-order methods: only loss values, no gradients (simulated_annealing)."""
