@@ -57,6 +57,10 @@ class Range:
         """Values outside the range (each must make ``check`` raise)."""
         return ()
 
+    def example(self) -> object:
+        """A value inside the range (for a required field in generated tests)."""
+        raise NotImplementedError(f"{type(self).__name__} has no example value")
+
     def __repr__(self) -> str:
         return f"<{self.describe()}>"
 
@@ -112,6 +116,17 @@ class Real(Range):
             return f"a finite number {'<=' if self.le is not None else '<'} {_num(hi)}"
         return "a finite number"
 
+    def example(self) -> object:
+        lo = self.ge if self.ge is not None else self.gt
+        hi = self.le if self.le is not None else self.lt
+        if lo is not None and hi is not None:
+            return (lo + hi) / 2
+        if lo is not None:
+            return lo + 0.5
+        if hi is not None:
+            return hi - 0.5
+        return 0.5
+
     def bad_values(self) -> tuple[object, ...]:
         out: list[object] = [math.nan, math.inf, "0.5", True]
         if self.gt is not None:
@@ -147,6 +162,9 @@ class Integer(Range):
     def bad_values(self) -> tuple[object, ...]:
         return (self.ge - 1, float(self.ge) + 0.5, True, "3")
 
+    def example(self) -> object:
+        return self.ge + 1
+
 
 @dataclass(frozen=True, repr=False)
 class Flag(Range):
@@ -161,6 +179,9 @@ class Flag(Range):
 
     def bad_values(self) -> tuple[object, ...]:
         return (1, 0.0, None, "yes")
+
+    def example(self) -> object:
+        return False
 
 
 @dataclass(frozen=True, repr=False)
@@ -186,6 +207,9 @@ class OneOf(Range):
     def bad_values(self) -> tuple[object, ...]:
         return tuple(v for v in ("no-such-choice", 1.5) if v not in self.choices)
 
+    def example(self) -> object:
+        return self.choices[0]
+
 
 @dataclass(frozen=True, repr=False)
 class Either(Range):
@@ -206,6 +230,9 @@ class Either(Range):
 
     def describe(self) -> str:
         return " or ".join(r.describe() for r in self.ranges)
+
+    def example(self) -> object:
+        return self.ranges[-1].example()
 
     def bad_values(self) -> tuple[object, ...]:
         out = []
@@ -231,6 +258,9 @@ class Function(Range):
 
     def bad_values(self) -> tuple[object, ...]:
         return ("f",)
+
+    def example(self) -> object:
+        return lambda t: 0.1
 
 
 @dataclass(frozen=True, repr=False)
@@ -284,6 +314,9 @@ class Rate(Range):
 
     def bad_values(self) -> tuple[object, ...]:
         return self.numbers.bad_values()
+
+    def example(self) -> object:
+        return 0.1
 
 
 LR = Rate()  # a learning rate: a finite float > 0 or a schedule

@@ -36,10 +36,17 @@ def _code_labels(text: str) -> list[str]:
     return _ordered_unique(re.findall(rf"#\s*\(({LABEL})\)", text))
 
 
+def _module(name: str) -> Path:
+    """reference/<family>/<name>.py (or reference/<name>.py for the few modules outside a family)."""
+    found = sorted((ROOT / "reference").glob(f"*/{name}.py")) + sorted((ROOT / "reference").glob(f"{name}.py"))
+    found += sorted((ROOT / "reference").glob(f"{name}/__init__.py"))
+    assert len(found) == 1, f"expected one module named {name}.py under reference/, found {found}"
+    return found[0]
+
+
 @pytest.mark.parametrize("spec", _specs(), ids=lambda p: p.stem)
 def test_spec_labels_match_module(spec: Path) -> None:
-    module = ROOT / "reference" / f"{spec.stem}.py"
-    assert module.exists(), f"{spec.name} has no module {module}"
+    module = _module(spec.stem)
     want = _spec_labels(spec.read_text())
     assert want, f"{spec.name} has no labelled equations in its '## Update rule' section"
     got = _code_labels(module.read_text())
@@ -56,3 +63,52 @@ def test_spec_has_required_sections(spec: Path) -> None:
 def test_every_registered_algorithm_has_a_spec() -> None:
     for name in ref.ALGORITHMS:
         assert (ROOT / "specs" / f"{name}.md").exists(), name
+
+
+# ---------------------------------------------------------------------------------------------
+# The spec's Defaults table is the record's (reference/_hyper.py): same arguments, same order,
+# same defaults.
+
+
+def _defaults_table(text: str) -> list[tuple[str, str]]:
+    """(argument, default cell) of each row of the '## Defaults' table."""
+    section = text.split("## Defaults", 1)[1].split("\n## ", 1)[0]
+    lines = [ln for ln in section.splitlines() if ln.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    col = header.index("default")
+    rows = []
+    for ln in lines[2:]:
+        cells = [c.strip() for c in ln.strip().strip("|").split("|")]
+        m = re.fullmatch(r"`(\w+)`", cells[0])
+        if m:
+            rows.append((m.group(1), cells[col]))
+    return rows
+
+
+def _same_default(cell: str, value: object) -> bool:
+    from reference._hyper import REQUIRED
+
+    cell = cell.strip().strip("`")
+    if value is REQUIRED:
+        return cell.lower().startswith("required")
+    if value is None or isinstance(value, bool):
+        return cell == repr(value)
+    if isinstance(value, str):
+        return cell.strip("\"'") == value
+    if isinstance(value, (int, float)):
+        try:
+            return float(cell.replace("\u2212", "-").split()[0]) == float(value)
+        except ValueError:
+            return False
+    return cell == repr(value)
+
+
+@pytest.mark.parametrize("name", ref.ALGORITHMS)
+def test_spec_defaults_table_is_the_record(name: str) -> None:
+    fields = ref.entry(name).fields()
+    rows = _defaults_table((ROOT / "specs" / f"{name}.md").read_text())
+    assert [a for a, _ in rows] == [f.name for f in fields], (
+        f"specs/{name}.md Defaults table lists {[a for a, _ in rows]}, the record {[f.name for f in fields]}"
+    )
+    for (arg, cell), f in zip(rows, fields):
+        assert _same_default(cell, f.default), f"specs/{name}.md: {arg} default {cell!r} != record's {f.default!r}"
