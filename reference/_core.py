@@ -97,6 +97,16 @@ class Method(Generic[S, I]):
             return state.params
         return self.query_fn(state)
 
+    def step_with(self, state: S, evaluate: Callable[[Array], I]) -> S:
+        """One step with the input evaluated where the method asks: ``step(state, evaluate(query(state)))``.
+
+        The safe way to drive any method: ``evaluate`` is the gradient function (``autograd.grad(f)``)
+        for a first-order method. Taking the gradient at ``state.params`` instead (the torch/optax
+        habit) is a different algorithm for methods whose query point differs from the iterate
+        (look-ahead Nesterov: ``opt.query(state)`` is theta + beta v).
+        """
+        return self.step(state, evaluate(self.query(state)))
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams.items())
         return f"ref.{self.name}({args})"
@@ -198,6 +208,14 @@ def as_params(params: ArrayLike) -> Array:
     """
     if isbox(params):
         return params  # type: ignore[return-value]
+    if isinstance(params, dict) or (
+        isinstance(params, (list, tuple)) and any(np.ndim(getval(x)) > 0 for x in params)
+        and len({np.shape(getval(x)) for x in params}) > 1
+    ):
+        raise TypeError(
+            f"params is a {type(params).__name__} of arrays; methods take one array: wrap the "
+            "method with ref.flat(...) for structured params, e.g. ref.flat(ref.adam()).init(params)"
+        )
     raw = np.asarray(params)
     if raw.dtype.kind not in "biuf":
         raise TypeError(f"params must be real numbers, got dtype {raw.dtype}")
