@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
 from reference.oracle import Sample
-from reference.variance_reduction.saga import estimate, fill
+from reference.variance_reduction.saga import estimate, fill, init
 
 from .vr_helpers import Toy, exact_moments, least_squares, logistic
 
@@ -79,3 +79,7 @@ def test_bad_input() -> None:
         ref.saga(0.1).step(ref.saga(0.1).init([0.0]), [0])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="reduction must be 'mean' or 'sum'"):
         ref.saga(0.1).step(ref.saga(0.1).init([0.0]), Sample(Toy(reduction="max"), np.array([0])))
+    with pytest.raises(ValueError, match=r"gradient table is empty; call fill\(state, sample\)"):
+        estimate(init(np.zeros(1)), Sample(Toy(), np.array([0])))
+    with pytest.raises(TypeError, match="saga: missing a required argument: 'lr'"):
+        ref.saga()  # type: ignore[call-arg]

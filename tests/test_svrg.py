@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
 from reference.oracle import Sample
-from reference.variance_reduction.svrg import estimate, refresh
+from reference.variance_reduction.svrg import estimate, init, refresh
 
 from .vr_helpers import Toy, exact_moments, least_squares, logistic
 
@@ -73,8 +73,12 @@ def test_batch_estimate_and_schedule() -> None:
 
 
 def test_bad_input() -> None:
-    with pytest.raises(ValueError, match="epoch must be an int >= 1"):
+    with pytest.raises(ValueError, match="svrg: epoch must be an integer >= 1, got 0"):
         ref.svrg(0.1, epoch=0)
+    with pytest.raises(TypeError, match="svrg: epoch must be an integer >= 1, got 2.0"):
+        ref.svrg(0.1, epoch=2.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="svrg: missing a required argument: 'epoch'"):
+        ref.svrg(0.1)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="lr must be a finite number > 0"):
         ref.svrg(-0.1, epoch=2)
     with pytest.raises(ValueError, match=r"idx entries must lie in \[0, 2\)"):
@@ -87,3 +91,5 @@ def test_bad_input() -> None:
         ref.svrg(0.1, epoch=1).step(ref.svrg(0.1, epoch=1).init([0.0]), np.array([0]))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="flat vector"):
         ref.svrg(0.1, epoch=1).init(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"no snapshot yet; call refresh\(state, sample, epoch\)"):
+        estimate(init(np.zeros(1)), Sample(Toy(), np.array([0])))

@@ -25,14 +25,25 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar
 
 import autograd.numpy as anp
 
-from .._core import Optimizer, check_lr, check_nonnegative, lr_at
+from .._core import lr_at, optimizer
+from .._hyper import LR, NONNEGATIVE, Hyperparams, hp, required
 from .._types import Array, LearningRate
 from .prox_grad import soft_threshold
+
+
+@dataclass(frozen=True, eq=False)
+class FISTAHyperparams(Hyperparams):
+    """FISTA's hyperparameters (l1 = 0: Nesterov's accelerated gradient in Beck & Teboulle's form)."""
+
+    ALGORITHM: ClassVar[str] = "fista"
+    lr: LearningRate = required(LR, "step size eta of (F2), or a schedule t -> eta_t (1/L in the paper)")
+    _: KW_ONLY
+    l1: float = hp(0.0, NONNEGATIVE, "lambda of f + lambda ||theta||_1; the threshold of (F2) is eta_t lambda")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -50,7 +61,7 @@ def init(params: Array) -> FISTAState:
     return FISTAState(params=params, y=params, s=1.0, t=0)  # (F1)
 
 
-def step(state: FISTAState, grad: Array, *, lr: LearningRate, l1: float) -> FISTAState:
+def step(state: FISTAState, grad: Array, *, lr: LearningRate, l1: float = 0.0) -> FISTAState:
     """One FISTA step; ``grad`` is grad f(y_{t-1}). Eqs. (F2)-(F4) of specs/fista.md."""
     eta = lr_at(lr, state.t)
     theta = soft_threshold(state.y - eta * grad, eta * l1)  # (F2)
@@ -64,10 +75,6 @@ def query(state: FISTAState) -> Array:
     return state.y
 
 
-def fista(lr: LearningRate, *, l1: float = 0.0) -> Optimizer[FISTAState]:
-    """FISTA with step ``lr`` (1/L for L-smooth f) and L1 weight ``l1`` >= 0; feed grad f(query)."""
-    check_lr("fista", lr)
-    check_nonnegative("fista", "l1", l1)
-    step_fn = partial(step, lr=lr, l1=l1)
-    return Optimizer(name="fista", hyperparams=dict(step_fn.keywords), init_fn=init,
-                     step_fn=step_fn, query_fn=query)  # fmt: skip
+fista = optimizer(FISTAHyperparams, init, step,
+                  "FISTA for f + l1 ||theta||_1; feed grad f at opt.query(state) (y_t). "
+                  "See the module docstring and specs/fista.md.", query=query)  # fmt: skip

@@ -28,14 +28,24 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
-from typing import Any
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, ClassVar
 
 import autograd.numpy as anp
 
-from .._core import Optimizer, check_lr, check_nonnegative, lr_at
+from .._core import lr_at, optimizer
+from .._hyper import LR, NONNEGATIVE, Hyperparams, hp, required
 from .._types import Array, LearningRate
+
+
+@dataclass(frozen=True, eq=False)
+class ProxGradHyperparams(Hyperparams):
+    """Proximal gradient's hyperparameters (l1 = 0: gradient descent)."""
+
+    ALGORITHM: ClassVar[str] = "prox_grad"
+    lr: LearningRate = required(LR, "step size eta of (PG1), or a schedule t -> eta_t (eta <= 1/L)")
+    _: KW_ONLY
+    l1: float = hp(0.0, NONNEGATIVE, "lambda of f + lambda ||theta||_1; the threshold of (PG2) is eta_t lambda")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -56,7 +66,7 @@ def init(params: Array) -> ProxGradState:
     return ProxGradState(params=params, t=0)
 
 
-def step(state: ProxGradState, grad: Array, *, lr: LearningRate, l1: float) -> ProxGradState:
+def step(state: ProxGradState, grad: Array, *, lr: LearningRate, l1: float = 0.0) -> ProxGradState:
     """One proximal gradient step, eqs. (PG1)-(PG2) of specs/prox_grad.md."""
     eta = lr_at(lr, state.t)
     z = state.params - eta * grad  # (PG1)
@@ -64,9 +74,6 @@ def step(state: ProxGradState, grad: Array, *, lr: LearningRate, l1: float) -> P
     return ProxGradState(params=theta, t=state.t + 1)
 
 
-def prox_grad(lr: LearningRate, *, l1: float = 0.0) -> Optimizer[ProxGradState]:
-    """Proximal gradient (ISTA) with step ``lr`` and L1 weight ``l1`` >= 0; feed grad f only."""
-    check_lr("prox_grad", lr)
-    check_nonnegative("prox_grad", "l1", l1)
-    step_fn = partial(step, lr=lr, l1=l1)
-    return Optimizer(name="prox_grad", hyperparams=dict(step_fn.keywords), init_fn=init, step_fn=step_fn)
+prox_grad = optimizer(ProxGradHyperparams, init, step,
+                      "Proximal gradient (ISTA) for f + l1 ||theta||_1; feed grad f only. "
+                      "See the module docstring and specs/prox_grad.md.")  # fmt: skip

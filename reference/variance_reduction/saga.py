@@ -32,16 +32,25 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import isbox
 
-from .._core import Method, check_lr, lr_at
+from .._core import lr_at, method
+from .._hyper import LR, Hyperparams, required
 from .._types import Array, LearningRate
 from ..oracle import Sample, as_flat, sum_scale
+
+
+@dataclass(frozen=True, eq=False)
+class SAGAHyperparams(Hyperparams):
+    """SAGA's hyperparameters: the step only (the table needs no tuning)."""
+
+    ALGORITHM: ClassVar[str] = "saga"
+    lr: LearningRate = required(LR, "step size eta of (SA4), or a schedule t -> eta_t "
+                                "(Defazio et al.: 1/(3 L_max) for l_i L_max-smooth)")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -73,12 +82,20 @@ def _floats(x: Any) -> Array:
     return out
 
 
+def _filled(state: SAGAState) -> tuple[Array, Array]:
+    """(alpha, abar) of a state whose table is filled; ValueError naming ``fill`` otherwise."""
+    if state.table is None or state.table_mean is None:
+        raise ValueError("saga: the state's gradient table is empty; call fill(state, sample) "
+                         "before estimate (step does)")  # fmt: skip
+    return state.table, state.table_mean
+
+
 def estimate(state: SAGAState, sample: Sample) -> tuple[Array, Array]:
     """(g_t of (SA2), the fresh per-sample gradients at theta for idx), for a filled state."""
-    assert state.table is not None and state.table_mean is not None, "fill the table first"
+    table, table_mean = _filled(state)
     idx = sample.idx
     fresh = _floats(sample.problem.per_sample_grads(state.params, idx))
-    g = sum_scale(sample.problem) * (anp.mean(fresh - state.table[idx], axis=0) + state.table_mean)  # (SA2)
+    g = sum_scale(sample.problem) * (anp.mean(fresh - table[idx], axis=0) + table_mean)  # (SA2)
     return g, fresh
 
 
@@ -87,24 +104,21 @@ def step(state: SAGAState, sample: Sample, *, lr: LearningRate) -> SAGAState:
     if not isinstance(sample, Sample):
         raise TypeError(f"saga: step needs a Sample(problem, idx), got {type(sample).__name__}")
     state = fill(state, sample)
-    assert state.table is not None and state.table_mean is not None
-    n_rows = anp.shape(state.table)[0]
-    if anp.shape(state.table)[1:] != anp.shape(state.params):
-        raise ValueError(f"saga: per-sample gradients have {anp.shape(state.table)[1:]} entries, params {anp.shape(state.params)}")
+    old, old_mean = _filled(state)
+    n_rows = anp.shape(old)[0]
+    if anp.shape(old)[1:] != anp.shape(state.params):
+        raise ValueError(f"saga: per-sample gradients have {anp.shape(old)[1:]} entries, params {anp.shape(state.params)}")
     g, fresh = estimate(state, sample)
     uniq, first = np.unique(sample.idx, return_index=True)
     changed = np.zeros(n_rows, dtype=bool)  # rows j in B (index bookkeeping, not values)
     changed[uniq] = True
     source = np.zeros(n_rows, dtype=np.intp)  # the row of ``fresh`` that replaces row j
     source[uniq] = first
-    table = anp.where(changed[:, None], fresh[source], state.table)  # (SA3)
-    mean = state.table_mean + anp.sum(fresh[first] - state.table[uniq], axis=0) / n_rows
+    table = anp.where(changed[:, None], fresh[source], old)  # (SA3)
+    mean = old_mean + anp.sum(fresh[first] - old[uniq], axis=0) / n_rows
     theta = state.params - lr_at(lr, state.t) * g  # (SA4)
     return SAGAState(params=theta, table=table, table_mean=mean, t=state.t + 1)
 
 
-def saga(lr: LearningRate) -> Method[SAGAState, Sample]:
-    """SAGA with step ``lr`` (float > 0 or schedule; the paper's 1/(3 L_max) for l_i L_max-smooth)."""
-    check_lr("saga", lr)
-    step_fn = partial(step, lr=lr)
-    return Method(name="saga", hyperparams=dict(step_fn.keywords), init_fn=init, step_fn=step_fn)
+saga = method(SAGAHyperparams, init, step,
+              "SAGA; step(state, Sample(problem, idx)). See the module docstring and specs/saga.md.")  # fmt: skip

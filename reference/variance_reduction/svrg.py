@@ -29,14 +29,27 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar
 
 import autograd.numpy as anp
 
-from .._core import Method, check_lr, lr_at
+from .._core import lr_at, method
+from .._hyper import LR, Hyperparams, Integer, required
 from .._types import Array, LearningRate
 from ..oracle import Sample, as_flat, sum_scale
+
+
+@dataclass(frozen=True, eq=False)
+class SVRGHyperparams(Hyperparams):
+    """SVRG's hyperparameters (both required: the step and the epoch depend on the problem)."""
+
+    ALGORITHM: ClassVar[str] = "svrg"
+    lr: LearningRate = required(LR, "step size eta of (SV3), or a schedule t -> eta_t "
+                                "(Johnson & Zhang: eta < 1/(4L))")  # fmt: skip
+    _: KW_ONLY
+    epoch: int = required(Integer(ge=1), "epoch length m: steps between snapshots (SV1) "
+                          "(Johnson & Zhang: m = 2N for convex problems, N/b with minibatches)")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -66,7 +79,9 @@ def refresh(state: SVRGState, sample: Sample, epoch: int) -> SVRGState:
 
 def estimate(state: SVRGState, sample: Sample) -> Array:
     """g_t of (SV2) for a state whose snapshot is set (after ``refresh``)."""
-    assert state.snapshot is not None and state.mu is not None, "refresh the snapshot first"
+    if state.snapshot is None or state.mu is None:
+        raise ValueError("svrg: the state has no snapshot yet; call refresh(state, sample, epoch) "
+                         "before estimate (step does)")  # fmt: skip
     problem, idx = sample.problem, sample.idx
     diff = problem.per_sample_grads(state.params, idx) - problem.per_sample_grads(state.snapshot, idx)
     g: Array = sum_scale(problem) * anp.mean(diff, axis=0) + state.mu  # (SV2)
@@ -85,11 +100,5 @@ def step(state: SVRGState, sample: Sample, *, lr: LearningRate, epoch: int) -> S
     return SVRGState(params=theta, snapshot=state.snapshot, mu=state.mu, t=state.t + 1)
 
 
-def svrg(lr: LearningRate, *, epoch: int) -> Method[SVRGState, Sample]:
-    """SVRG with step ``lr`` (float > 0 or schedule) and epoch length ``epoch`` = m >= 1 steps
-    between snapshots (Johnson & Zhang suggest m = 2N for convex problems, N/b with minibatches)."""
-    check_lr("svrg", lr)
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
-        raise ValueError(f"svrg: epoch must be an int >= 1, got {epoch!r}")
-    step_fn = partial(step, lr=lr, epoch=epoch)
-    return Method(name="svrg", hyperparams=dict(step_fn.keywords), init_fn=init, step_fn=step_fn)
+svrg = method(SVRGHyperparams, init, step,
+              "SVRG; step(state, Sample(problem, idx)). See the module docstring and specs/svrg.md.")  # fmt: skip
