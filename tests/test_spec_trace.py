@@ -13,7 +13,8 @@ import reference as ref
 ROOT = Path(__file__).resolve().parents[1]
 LABEL = r"[A-Z][A-Za-z]{0,5}\d{1,2}[a-z]?"
 # Specs that describe formats, notation or the tools rather than an algorithm module.
-NOT_ALGORITHMS = {"notation", "vectors", "conformance", "problems", "driver", "peaks", "mutation", "false_alarms"}
+NOT_ALGORITHMS = {"notation", "vectors", "conformance", "problems", "driver", "peaks", "mutation", "false_alarms",
+                  "notes", "README"}
 
 
 def _specs() -> list[Path]:
