@@ -139,6 +139,15 @@ def test_stream_bad_input() -> None:
         closed_loop("normal", 0, 3, 0)
     with pytest.raises(ValueError, match="dim must be an integer >= 1"):
         initial_point(0, -1)
+    # A count of the wrong kind is a TypeError (reference._core.check_count), bools included.
+    with pytest.raises(TypeError, match=r"^n \(number of steps\) must be an integer >= 1, got 2.5$"):
+        open_loop("normal", 0, 2.5, 2)
+    with pytest.raises(TypeError, match="^dim must be an integer >= 1, got True$"):
+        closed_loop("normal", 0, 3, True)
+    with pytest.raises(TypeError, match="^dim must be an integer >= 1, got '3'$"):
+        least_squares("3")
+    with pytest.raises(ValueError, match="^dim must be an integer >= 1, got 0$"):
+        least_squares(0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,8 +317,18 @@ def test_function_peer_checks_its_return_value() -> None:
 
 def test_conform_bad_arguments() -> None:
     peer = ReferencePeer(ReferenceSpec("sgd", {"lr": 0.1}))
-    with pytest.raises(ValueError, match="n_steps must be an integer >= 1"):
+    with pytest.raises(ValueError, match="^n_steps must be an integer >= 1, got 0$"):
         conform(peer, n_steps=0)
+    with pytest.raises(TypeError, match="^n_steps must be an integer >= 1, got 3.0$"):
+        conform(peer, n_steps=3.0)
+    with pytest.raises(ValueError, match="^long_steps must be an integer >= 0, got -1$"):
+        conform(peer, long_steps=-1)
+    with pytest.raises(TypeError, match="^long_steps must be an integer >= 0, got False$"):
+        conform(peer, long_steps=False)
+    with pytest.raises(ValueError, match="^offset_ulps must be an integer >= 0, got -2$"):
+        ReferencePeer(ReferenceSpec("sgd", {"lr": 0.1}), offset_ulps=-2)
+    with pytest.raises(TypeError, match="^offset_ulps must be an integer >= 0, got 0.5$"):
+        ReferencePeer(ReferenceSpec("sgd", {"lr": 0.1}), offset_ulps=0.5)
     with pytest.raises(ValueError, match="streams: 'gauss'"):
         conform(peer, streams=["gauss"])
     with pytest.raises(ValueError, match="modes: 'half'"):

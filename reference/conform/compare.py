@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._core import Optimizer
+from .._core import Optimizer, check_count
 from .._types import Array
 from . import streams as _streams
 from .peers import Peer, PeerFailed, query_of
@@ -45,8 +45,7 @@ def least_squares(dim: int, seed: int = 0) -> Any:
     """
     from ..problems import least_squares as _ls
 
-    if not (isinstance(dim, (int, np.integer)) and dim >= 1):
-        raise ValueError(f"dim must be an integer >= 1, got {dim!r}")
+    check_count("", "dim", dim, minimum=1)
     rng = np.random.default_rng([int(seed), 2000])
     n = 2 * int(dim)
     u, _ = np.linalg.qr(rng.standard_normal((n, dim)))

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._core import Optimizer
+from .._core import Optimizer, check_count
 from . import streams as _streams
 from .compare import LONG, MODES, compare
 from .peers import NotComparable, Peer, spec_of
@@ -112,8 +112,7 @@ def conform(
         NotComparable: the claim has no reference equivalent, or the peer's precision cannot
             hold a hyperparameter (``precision_issues``).
     """
-    if not (isinstance(n_steps, (int, np.integer)) and n_steps >= 1):
-        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
+    check_count("", "n_steps", n_steps, minimum=1)
     for s in streams:
         if s not in _streams.STREAMS:
             raise ValueError(f"streams: {s!r} is not one of {list(_streams.STREAMS)}")
@@ -122,8 +121,7 @@ def conform(
             raise ValueError(f"modes: {m!r} is not one of {list(MODES)}")
     if not streams or not modes:
         raise ValueError("streams and modes must be non-empty")
-    if not (isinstance(long_steps, (int, np.integer)) and not isinstance(long_steps, bool) and long_steps >= 0):
-        raise ValueError(f"long_steps must be an integer >= 0, got {long_steps!r}")
+    check_count("", "long_steps", long_steps, minimum=0)
     if not isinstance(peer, Peer) or callable(peer):  # a torch optimizer, an optax transformation, a function
         from .adapt import as_peer
 

@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from .._core import Optimizer
+from .._core import Optimizer, check_count
 from .._registry import ALGORITHMS, entry
 from .._types import Array
 
@@ -159,8 +159,7 @@ class ReferencePeer:
     """
 
     def __init__(self, spec: ReferenceSpec, *, name: str | None = None, offset_ulps: int = 0) -> None:
-        if not (isinstance(offset_ulps, (int, np.integer)) and not isinstance(offset_ulps, bool) and offset_ulps >= 0):
-            raise ValueError(f"offset_ulps must be an integer >= 0, got {offset_ulps!r}")
+        check_count("", "offset_ulps", offset_ulps, minimum=0)
         self._spec = spec
         self._opt = spec.build()
         self._state: Any = None

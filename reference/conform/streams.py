@@ -29,6 +29,7 @@ from typing import Callable
 
 import numpy as np
 
+from .._core import check_count
 from .._types import Array
 
 STREAMS: tuple[str, ...] = (
@@ -51,10 +52,8 @@ NOISE = 0.1  # closed-loop noise scale of the normal and heavy-tailed streams
 def _check(name: str, n: int, dim: int) -> None:
     if name not in STREAMS:
         raise ValueError(f"stream must be one of {list(STREAMS)}, got {name!r}")
-    if not (isinstance(n, (int, np.integer)) and n >= 1):
-        raise ValueError(f"n (number of steps) must be an integer >= 1, got {n!r}")
-    if not (isinstance(dim, (int, np.integer)) and dim >= 1):
-        raise ValueError(f"dim must be an integer >= 1, got {dim!r}")
+    check_count("", "n (number of steps)", n, minimum=1)
+    check_count("", "dim", dim, minimum=1)
 
 
 def _rng(name: str, seed: int) -> np.random.Generator:
@@ -115,8 +114,7 @@ def closed_loop(name: str, seed: int, n: int, dim: int) -> tuple[Array, Array]:
 
 def initial_point(seed: int, dim: int) -> Array:
     """theta_0 ~ N(0, I) from ``default_rng([seed, 1000])``."""
-    if not (isinstance(dim, (int, np.integer)) and dim >= 1):
-        raise ValueError(f"dim must be an integer >= 1, got {dim!r}")
+    check_count("", "dim", dim, minimum=1)
     return np.random.default_rng([int(seed), 1000]).standard_normal(dim)
 
 
