@@ -182,7 +182,7 @@ def test_hypergradient_wrt_lr_matches_finite_difference(decay_scaling: str) -> N
         (dict(weight_decay=-1e-3), "weight_decay must be a finite number >= 0"),
         (dict(decay_scaling="paper"), "decay_scaling must be one of"),
         (dict(lr=lambda t: 0.0 if t == 0 else 1e-4, weight_decay=0.1, decay_scaling="schedule"),
-         r"lr\(0\) must be a finite number > 0"),
+         r"lion: lr\(0\) \(eta_0, the divisor of decay_scaling='schedule'\) must be a finite number > 0"),
     ],
 )
 def test_bad_hyperparameters(kwargs: dict[str, object], match: str) -> None:

@@ -216,6 +216,19 @@ def test_bad_hyperparameters(kwargs: dict[str, object], match: str) -> None:
         ref.nesterov(**kwargs)  # type: ignore[arg-type]
 
 
+def test_factory_binds_query_and_step_with_evaluates_there() -> None:
+    # The record's beta and form reach query(): opt.query is theta + beta v (torch: theta), and
+    # step_with evaluates the gradient there.
+    h = np.array([1.0, 4.0])
+    for form in FORMS:
+        opt = ref.nesterov(0.1, beta=0.5, form=form)
+        s = opt.step(opt.init([1.0, 1.0]), [1.0, 2.0])
+        want = s.params if form == "torch" else s.params + 0.5 * s.velocity
+        assert_array_equal(opt.query(s), want)
+        assert_array_equal(opt.query(s), nesterov_query(s, beta=0.5, form=form))
+        assert_array_equal(opt.step_with(s, lambda x: h * x).params, opt.step(s, h * want).params)
+
+
 def test_bad_grad() -> None:
     opt = ref.nesterov(0.1)
     s = opt.init(np.zeros((2, 2)))

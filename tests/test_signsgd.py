@@ -232,6 +232,16 @@ def test_bad_grad() -> None:
         opt.step(s, np.array([0.0, -np.inf, 1.0]))
 
 
+def test_signum_step_on_a_signsgd_state_is_an_error_saying_what_to_do() -> None:
+    # The bare step with momentum > 0 on a state made without m (init with momentum = 0).
+    s0 = signsgd_init(np.ones(2))
+    assert s0.m is None
+    with pytest.raises(ValueError, match=r"signsgd: momentum > 0 needs a state from init\(params, momentum=\.\.\.\)"):
+        signsgd_step(s0, np.array([1.0, -1.0]), lr=0.1, momentum=0.9)
+    s1 = signsgd_step(signsgd_init(np.ones(2), momentum=0.9), np.array([1.0, -1.0]), lr=0.1, momentum=0.9)
+    assert_array_equal(s1.params, [0.9, 1.1])
+
+
 def test_bare_step_matches_factory_and_registry() -> None:
     g = np.array([1.0, -2.0])
     for momentum in (0.0, 0.8):

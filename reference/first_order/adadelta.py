@@ -22,20 +22,27 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar
 
 import autograd.numpy as anp
 
-from .._core import (
-    Optimizer,
-    check_lr,
-    check_nonnegative,
-    check_positive,
-    check_unit_interval,
-    lr_at,
-)
+from .._core import lr_at, optimizer
+from .._hyper import LR, NONNEGATIVE, POSITIVE, UNIT, Hyperparams, hp
 from .._types import Array, LearningRate
+
+
+@dataclass(frozen=True, eq=False)
+class AdadeltaHyperparams(Hyperparams):
+    """AdaDelta's hyperparameters (torch's defaults; lr = 1 is Zeiler's method, which has none)."""
+
+    ALGORITHM: ClassVar[str] = "adadelta"
+    lr: LearningRate = hp(1.0, LR, "step size eta of (AD5), or a schedule t -> eta_t; 1.0 is Zeiler's method")
+    _: KW_ONLY
+    rho: float = hp(0.9, UNIT, "EMA coefficient of (AD2) and (AD4)")
+    eps: float = hp(1e-6, POSITIVE, "added inside both square roots of (AD3); > 0 because with eps = 0 "
+                    "u stays 0 and every step is 0: eps is what starts AdaDelta")  # fmt: skip
+    weight_decay: float = hp(0.0, NONNEGATIVE, "coupled L2 coefficient lambda of (AD1)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -74,26 +81,4 @@ def step(
     return AdadeltaState(params=theta, v=v, u=u, t=state.t + 1)
 
 
-def adadelta(
-    lr: LearningRate = 1.0,
-    *,
-    rho: float = 0.9,
-    eps: float = 1e-6,
-    weight_decay: float = 0.0,
-) -> Optimizer[AdadeltaState]:
-    """AdaDelta with hyperparameters bound; see the module docstring and specs/adadelta.md.
-
-    Args:
-        lr: eta, a float > 0 or a schedule t -> eta_t; 1.0 is Zeiler's method.
-        rho: EMA coefficient in [0, 1).
-        eps: added inside both square roots, > 0: with eps = 0 the first step is 0 and so are all
-            later ones (u stays 0), so eps is what starts AdaDelta.
-        weight_decay: coupled L2 coefficient lambda of (AD1), >= 0.
-    """
-    name = "adadelta"
-    check_lr(name, lr)
-    check_unit_interval(name, "rho", rho)
-    check_positive(name, "eps", eps)  # eps = 0 would never move: u_0 = 0 makes every delta 0
-    check_nonnegative(name, "weight_decay", weight_decay)
-    step_fn = partial(step, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
-    return Optimizer(name=name, hyperparams=dict(step_fn.keywords), init_fn=init, step_fn=step_fn)
+adadelta = optimizer(AdadeltaHyperparams, init, step, "AdaDelta; see the module docstring and specs/adadelta.md.")

@@ -22,16 +22,32 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
-from typing import Literal
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar, Literal
 
 import autograd.numpy as anp
 
-from .._core import Optimizer, check_choice, check_lr, check_nonnegative, lr_at
+from .._core import lr_at, optimizer
+from .._hyper import LR, NONNEGATIVE, Hyperparams, OneOf, hp
 from .._types import Array, LearningRate
 
 EpsPlacement = Literal["outside", "inside"]
+
+
+@dataclass(frozen=True, eq=False)
+class AdagradHyperparams(Hyperparams):
+    """AdaGrad's hyperparameters (torch.optim.Adagrad's defaults; optax's in specs/adagrad.md)."""
+
+    ALGORITHM: ClassVar[str] = "adagrad"
+    lr: LearningRate = hp(1e-2, LR, "step size eta of (AG3), or a schedule t -> eta_t")
+    _: KW_ONLY
+    eps: float = hp(1e-10, NONNEGATIVE, "denominator guard of (AG4); with eps = 0 (or inside with s = 0) a "
+                    "coordinate whose accumulator is still 0 gives 0/0")  # fmt: skip
+    eps_placement: EpsPlacement = hp("outside", OneOf(("outside", "inside")),
+                                     '(AG4): "outside" the square root (torch) or "inside" (optax, seed 004)')  # fmt: skip
+    initial_accumulator_value: float = hp(0.0, NONNEGATIVE, "s_0 of (AG2) (torch 0, optax 0.1)")
+    lr_decay: float = hp(0.0, NONNEGATIVE, "delta of (AG3), torch's eta / (1 + (t - 1) delta)")
+    weight_decay: float = hp(0.0, NONNEGATIVE, "coupled L2 coefficient lambda of (AG1)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -71,40 +87,4 @@ def step(
     return AdagradState(params=theta, s=s, t=t)
 
 
-def adagrad(
-    lr: LearningRate = 1e-2,
-    *,
-    eps: float = 1e-10,
-    eps_placement: EpsPlacement = "outside",
-    initial_accumulator_value: float = 0.0,
-    lr_decay: float = 0.0,
-    weight_decay: float = 0.0,
-) -> Optimizer[AdagradState]:
-    """AdaGrad with hyperparameters bound; see the module docstring and specs/adagrad.md.
-
-    Args:
-        lr: eta, a float > 0 or a schedule t -> eta_t.
-        eps: denominator guard, >= 0. With eps = 0 (or inside with s = 0) a coordinate whose
-            accumulator is still 0 gives 0/0 (NaN, with numpy's RuntimeWarning).
-        eps_placement: "outside" the square root (torch) or "inside" (optax's scale_by_rss).
-        initial_accumulator_value: s_0, >= 0 (torch 0, optax 0.1).
-        lr_decay: torch's eta / (1 + (t - 1) lr_decay), >= 0.
-        weight_decay: coupled L2 coefficient lambda of (AG1), >= 0.
-    """
-    name = "adagrad"
-    check_lr(name, lr)
-    check_nonnegative(name, "eps", eps)
-    check_choice(name, "eps_placement", eps_placement, ("outside", "inside"))
-    check_nonnegative(name, "initial_accumulator_value", initial_accumulator_value)
-    check_nonnegative(name, "lr_decay", lr_decay)
-    check_nonnegative(name, "weight_decay", weight_decay)
-    step_fn = partial(
-        step, lr=lr, eps=eps, eps_placement=eps_placement, lr_decay=lr_decay,
-        weight_decay=weight_decay,
-    )  # fmt: skip
-    return Optimizer(
-        name=name,
-        hyperparams={**step_fn.keywords, "initial_accumulator_value": initial_accumulator_value},
-        init_fn=partial(init, initial_accumulator_value=initial_accumulator_value),
-        step_fn=step_fn,
-    )
+adagrad = optimizer(AdagradHyperparams, init, step, "AdaGrad; see the module docstring and specs/adagrad.md.")

@@ -31,23 +31,37 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
-from typing import Literal
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar, Literal
 
 import autograd.numpy as anp
 
-from .._core import (
-    Optimizer,
-    check_choice,
-    check_lr,
-    check_nonnegative,
-    check_unit_interval,
-    lr_at,
-)
+from .._core import lr_at, optimizer
+from .._hyper import LR, NONNEGATIVE, POSITIVE, UNIT, Hyperparams, OneOf, hp
 from .._types import Array, LearningRate
 
 DecayScaling = Literal["lr", "schedule"]
+
+
+@dataclass(frozen=True, eq=False)
+class LionHyperparams(Hyperparams):
+    """Lion's hyperparameters (the paper's and seed 001's; weight decay off as in google/automl)."""
+
+    ALGORITHM: ClassVar[str] = "lion"
+    lr: LearningRate = hp(1e-4, LR, "step size eta of (L2), or a schedule t -> eta_t (seed 001: about ten "
+                          "times smaller than Adam's)")  # fmt: skip
+    _: KW_ONLY
+    beta1: float = hp(0.9, UNIT, "interpolation coefficient of c_t, (L1)")
+    beta2: float = hp(0.99, UNIT, "momentum coefficient of m_t, (L3)")
+    weight_decay: float = hp(0.0, NONNEGATIVE, "decoupled decay coefficient lambda of (L2)")
+    decay_scaling: DecayScaling = hp("lr", OneOf(("lr", "schedule")),
+                                     '"lr": decay eta_t lambda theta (optax, google/automl); "schedule": '
+                                     "(eta_t / eta_0) lambda theta (Loshchilov & Hutter, lucidrains)")  # fmt: skip
+
+    def validate(self) -> None:
+        if self.decay_scaling == "schedule" and self.weight_decay and callable(self.lr):
+            POSITIVE.check(self.ALGORITHM, "lr(0) (eta_0, the divisor of decay_scaling='schedule')",
+                           self.lr(0))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -87,36 +101,4 @@ def step(
     return LionState(params=theta, m=m, t=state.t + 1)
 
 
-def lion(
-    lr: LearningRate = 1e-4,
-    *,
-    beta1: float = 0.9,
-    beta2: float = 0.99,
-    weight_decay: float = 0.0,
-    decay_scaling: DecayScaling = "lr",
-) -> Optimizer[LionState]:
-    """Lion with hyperparameters bound; see the module docstring and specs/lion.md.
-
-    Args:
-        lr: eta, a float > 0 or a schedule t -> eta_t (seed 001: typically 1e-4, about ten
-            times smaller than Adam's).
-        beta1: interpolation coefficient of c_t (L1), in [0, 1).
-        beta2: momentum coefficient of m_t (L3), in [0, 1).
-        weight_decay: decoupled decay coefficient lambda, >= 0.
-        decay_scaling: "lr" (decay eta_t lambda theta: optax, google/automl) or "schedule"
-            (decay (eta_t / eta_0) lambda theta: Loshchilov & Hutter, lucidrains' decoupled
-            option; a schedule must then have eta_0 = lr(0) > 0).
-    """
-    name = "lion"
-    check_lr(name, lr)
-    check_unit_interval(name, "beta1", beta1)
-    check_unit_interval(name, "beta2", beta2)
-    check_nonnegative(name, "weight_decay", weight_decay)
-    check_choice(name, "decay_scaling", decay_scaling, ("lr", "schedule"))
-    if decay_scaling == "schedule" and weight_decay and callable(lr):
-        check_lr(name, lr_at(lr, 0), name="lr(0)")  # eta_0 divides lambda
-    step_fn = partial(
-        step, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay,
-        decay_scaling=decay_scaling,
-    )  # fmt: skip
-    return Optimizer(name=name, hyperparams=dict(step_fn.keywords), init_fn=init, step_fn=step_fn)
+lion = optimizer(LionHyperparams, init, step, "Lion; see the module docstring and specs/lion.md.")

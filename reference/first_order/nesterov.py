@@ -37,17 +37,30 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
-from typing import Literal
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar, Literal
 
 import autograd.numpy as anp
 
-from .._core import Optimizer, check_choice, check_lr, check_nonnegative, check_unit_interval, lr_at
+from .._core import lr_at, optimizer
+from .._hyper import LR, NONNEGATIVE, UNIT, Hyperparams, OneOf, hp, required
 from .._types import Array, LearningRate
 
 NesterovForm = Literal["lookahead", "sutskever", "torch"]
 FORMS: tuple[NesterovForm, ...] = ("lookahead", "sutskever", "torch")
+
+
+@dataclass(frozen=True, eq=False)
+class NesterovHyperparams(Hyperparams):
+    """Nesterov's hyperparameters (defaults: the notes' look-ahead form, beta = 0.9)."""
+
+    ALGORITHM: ClassVar[str] = "nesterov"
+    lr: LearningRate = required(LR, "step size eta of (N3)-(N5), or a schedule t -> eta_t")
+    _: KW_ONLY
+    beta: float = hp(0.9, UNIT, "momentum coefficient of (N1), (N4), (N5); beta = 0 is gradient descent")
+    form: NesterovForm = hp("lookahead", OneOf(FORMS), '"lookahead" (N3) (seed 001), "sutskever" (N4) '
+                            '(seed 004) or "torch" (N5), torch.optim.SGD(nesterov=True), optax.sgd(nesterov=True)')  # fmt: skip
+    weight_decay: float = hp(0.0, NONNEGATIVE, "coupled L2 coefficient lambda of (N2), taken at the query point")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -97,35 +110,8 @@ def step(
     return NesterovState(params=new_theta, velocity=new_v, t=state.t + 1)
 
 
-def nesterov(
-    lr: LearningRate,
-    *,
-    beta: float = 0.9,
-    form: NesterovForm = "lookahead",
-    weight_decay: float = 0.0,
-) -> Optimizer[NesterovState]:
-    """Nesterov's accelerated gradient with hyperparameters bound; see specs/nesterov.md.
-
-    Feed each step the gradient at ``opt.query(state)`` (the look-ahead point theta + beta v in
-    the forms "lookahead" and "sutskever", the iterate in form "torch").
-
-    Args:
-        lr: eta, a float > 0 or a schedule t -> eta_t.
-        beta: momentum coefficient in [0, 1); beta = 0 is gradient descent.
-        form: "lookahead" (seed 001), "sutskever" (seed 004) or "torch" (the reformulation of
-            torch.optim.SGD(nesterov=True) and optax.sgd(nesterov=True)).
-        weight_decay: coupled L2 coefficient lambda of (N2), >= 0, applied at the query point.
-    """
-    name = "nesterov"
-    check_lr(name, lr)
-    check_unit_interval(name, "beta", beta)
-    check_choice(name, "form", form, FORMS)
-    check_nonnegative(name, "weight_decay", weight_decay)
-    step_fn = partial(step, lr=lr, beta=beta, form=form, weight_decay=weight_decay)
-    return Optimizer(
-        name=name,
-        hyperparams=dict(step_fn.keywords),
-        init_fn=init,
-        step_fn=step_fn,
-        query_fn=partial(query, beta=beta, form=form),
-    )
+nesterov = optimizer(NesterovHyperparams, init, step,
+                     "Nesterov's accelerated gradient; see the module docstring and specs/nesterov.md. Feed "
+                     "each step the gradient at opt.query(state) (opt.step_with(state, grad_fn) does): the "
+                     "look-ahead point theta + beta v in the forms 'lookahead' and 'sutskever', the iterate "
+                     "in form 'torch'.", query=query)  # fmt: skip

@@ -25,13 +25,26 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar
 
 import autograd.numpy as anp
 
-from .._core import Optimizer, check_lr, check_nonnegative, check_unit_interval, lr_at
+from .._core import lr_at, optimizer
+from .._hyper import LR, NONNEGATIVE, UNIT, Hyperparams, hp, required
 from .._types import Array, LearningRate
+
+
+@dataclass(frozen=True, eq=False)
+class SignSGDHyperparams(Hyperparams):
+    """signSGD's hyperparameters (momentum = 0, seed 002 eq. (12)); momentum > 0 is Signum."""
+
+    ALGORITHM: ClassVar[str] = "signsgd"
+    lr: LearningRate = required(LR, "step size eta of (SG3), or a schedule t -> eta_t; every coordinate "
+                                "moves by exactly eta_t")  # fmt: skip
+    _: KW_ONLY
+    momentum: float = hp(0.0, UNIT, "Signum's EMA coefficient beta of (SG2); 0 is signSGD")
+    weight_decay: float = hp(0.0, NONNEGATIVE, "coupled L2 coefficient lambda of (SG1); it enters the sign")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -62,7 +75,11 @@ def step(
     g = grad + weight_decay * theta if weight_decay else grad  # (SG1)
     m = state.m
     if momentum:
-        assert m is not None, "Signum state needs m: init with momentum > 0"
+        if m is None:
+            raise ValueError(
+                "signsgd: momentum > 0 needs a state from init(params, momentum=...) with the same "
+                "momentum; this state has no m (it was made with momentum = 0)"
+            )
         m = momentum * m + (1 - momentum) * g  # (SG2)
         direction = m
     else:
@@ -71,27 +88,6 @@ def step(
     return SignSGDState(params=theta, m=m, t=state.t + 1)
 
 
-def signsgd(
-    lr: LearningRate,
-    *,
-    momentum: float = 0.0,
-    weight_decay: float = 0.0,
-) -> Optimizer[SignSGDState]:
-    """signSGD (momentum = 0) or Signum (momentum > 0) with hyperparameters bound; see specs/signsgd.md.
-
-    Args:
-        lr: eta, a float > 0 or a schedule t -> eta_t; every coordinate moves by exactly eta_t.
-        momentum: Signum's EMA coefficient beta in [0, 1); 0 is signSGD (seed 002 eq. (12)).
-        weight_decay: coupled L2 coefficient lambda of (SG1), >= 0; it enters the sign.
-    """
-    name = "signsgd"
-    check_lr(name, lr)
-    check_unit_interval(name, "momentum", momentum)
-    check_nonnegative(name, "weight_decay", weight_decay)
-    step_fn = partial(step, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    return Optimizer(
-        name=name,
-        hyperparams=dict(step_fn.keywords),
-        init_fn=partial(init, momentum=momentum),
-        step_fn=step_fn,
-    )
+signsgd = optimizer(SignSGDHyperparams, init, step,
+                    "signSGD (momentum = 0) or Signum (momentum > 0); see the module docstring and "
+                    "specs/signsgd.md.")  # fmt: skip
