@@ -127,16 +127,16 @@ def test_bare_step_equals_factory_and_purity() -> None:
 
 
 def test_bad_input() -> None:
-    for kw, msg in [
-        ({"mu": 0.0}, r"mu must be a finite number > 0, got 0.0"),
-        ({"mu_growth": 0.5}, r"mu_growth must be a finite number >= 1, got 0.5"),
-        ({"inner": "newton"}, r"inner must be one of \['lbfgs', 'gd'\]"),
-        ({"inner_steps": 0}, r"inner_steps must be an integer >= 1, got 0"),
-        ({"inner_steps": 2.5}, r"inner_steps must be an integer >= 1"),
-        ({"inner_tol": -1.0}, r"inner_tol must be a finite number >= 0"),
-        ({"inner_lr": 0.0}, r"inner_lr must be a finite number > 0"),
+    for kw, kind, msg in [
+        ({"mu": 0.0}, ValueError, r"mu must be a finite number > 0, got 0.0"),
+        ({"mu_growth": 0.5}, ValueError, r"mu_growth must be a finite number >= 1, got 0.5"),
+        ({"inner": "newton"}, ValueError, r"inner must be one of 'lbfgs', 'gd', got 'newton'"),
+        ({"inner_steps": 0}, ValueError, r"inner_steps must be an integer >= 1, got 0"),
+        ({"inner_steps": 2.5}, TypeError, r"inner_steps must be an integer >= 1, got 2.5"),
+        ({"inner_tol": -1.0}, ValueError, r"inner_tol must be a finite number >= 0"),
+        ({"inner_lr": 0.0}, ValueError, r"inner_lr must be a finite number > 0"),
     ]:
-        with pytest.raises(ValueError, match=msg):
+        with pytest.raises(kind, match="augmented_lagrangian: " + msg):
             ref.augmented_lagrangian(**kw)
     with pytest.raises(TypeError, match=r"EqualityProblem: h must be callable"):
         EqualityProblem(lambda x: x @ x, 3.0)  # type: ignore[arg-type]

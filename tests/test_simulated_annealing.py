@@ -175,12 +175,14 @@ def test_bad_input() -> None:
         ref.simulated_annealing(decay=1.5)
     with pytest.raises(ValueError, match="step_size must be a finite number > 0"):
         ref.simulated_annealing(step_size=0.0)
-    with pytest.raises(ValueError, match="schedule must be one of"):
+    with pytest.raises(ValueError, match="schedule must be one of 'geometric', 'logarithmic' or a callable"):
         ref.simulated_annealing(schedule="linear")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+    with pytest.raises(ValueError, match="simulated_annealing: seed must be an integer >= 0, got -3"):
         ref.simulated_annealing(seed=-3)
-    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+    with pytest.raises(TypeError, match="simulated_annealing: seed must be an integer >= 0, got 1.5"):
         ref.simulated_annealing(seed=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="simulated_annealing: seed must be an integer >= 0, got -1"):
+        sa_init(np.zeros(1), seed=-1)
     opt = ref.simulated_annealing(seed=0)
     s = opt.init([1.0])
     with pytest.raises(TypeError, match="callable objective or a FunctionOracle"):

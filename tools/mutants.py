@@ -283,7 +283,7 @@ CATALOGUE: tuple[Mutant, ...] = (
        "+ 0.5 * mu * anp.dot(c, c)  # (AL1)", "+ mu * anp.dot(c, c)  # (AL1)",
        "augmented Lagrangian penalty mu ||h||^2 instead of mu/2 ||h||^2", "kkt_conditions"),
     _m("al-inner-tol", "constrained/augmented_lagrangian.py",
-       "    inner_tol: float = 1e-8,\n", "    inner_tol: float = 1e-3,\n",
+       "inner_tol: float = hp(1e-8,", "inner_tol: float = hp(1e-3,",
        "augmented Lagrangian's inner solves stop at ||grad L_A|| <= 1e-3 by default", "kkt_conditions"),
     # -- problems -------------------------------------------------------------------------------------
     _m("lsq-hessian-factor", "problems/linear.py",

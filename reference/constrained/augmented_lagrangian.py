@@ -36,21 +36,36 @@ References:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from functools import partial
-from typing import Any, Callable, Literal
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, Callable, ClassVar, Literal
 
 import autograd
 import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval
 
-from .._core import Method, check_choice, check_count, check_nonnegative, check_positive
+from .._core import method
+from .._hyper import NONNEGATIVE, POSITIVE, Hyperparams, Integer, OneOf, Real, hp
 from .._types import Array
 from ..curvature.lbfgs import lbfgs
 from ..oracle import FunctionOracle, as_flat
 
 Inner = Literal["lbfgs", "gd"]
+
+
+@dataclass(frozen=True, eq=False)
+class AugLagHyperparams(Hyperparams):
+    """The method of multipliers' hyperparameters: the penalty and the inner solver."""
+
+    ALGORITHM: ClassVar[str] = "augmented_lagrangian"
+    _: KW_ONLY
+    mu: float = hp(10.0, POSITIVE, "the initial penalty mu_0 of (AL1)")
+    mu_growth: float = hp(1.0, Real(ge=1.0), "mu_k = mu_growth mu_{k-1}, (AL4) (1: fixed penalty)")
+    inner: Inner = hp("lbfgs", OneOf(("lbfgs", "gd")), '(AL2)\'s inner solver: "lbfgs" (reference.lbfgs) '
+                      'or "gd" (gradient steps of size inner_lr)')  # fmt: skip
+    inner_steps: int = hp(200, Integer(ge=1), "at most this many inner steps per outer iteration (AL2)")
+    inner_tol: float = hp(1e-8, NONNEGATIVE, "stop (AL2) when ||grad L_A|| <= inner_tol")
+    inner_lr: float = hp(1e-2, POSITIVE, 'step of the inner gradient descent (used only by inner="gd")')
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,7 +113,7 @@ class AugLagState:
 
 def init(params: Array, *, mu: float) -> AugLagState:
     """theta_0 = params (a flat vector), lambda_0 = 0 (sized at the first step), mu_0 = mu."""
-    return AugLagState(params=as_flat(params), lam=None, mu=mu, inner_grad_norm=math.nan, inner_iters=0, t=0)
+    return AugLagState(params=as_flat(params), lam=None, mu=float(mu), inner_grad_norm=math.nan, inner_iters=0, t=0)
 
 
 def step(
@@ -158,44 +173,12 @@ def _inner_minimise(
         st = opt.step(st, oracle)
         if st.stalled:
             break
-        assert st.grad is not None
-        if float(np.linalg.norm(getval(st.grad))) <= tol:
+        if st.grad is not None and float(np.linalg.norm(getval(st.grad))) <= tol:
             break
     theta = st.params
     return theta, float(np.linalg.norm(getval(oracle.grad(theta)))), iters
 
 
-def augmented_lagrangian(
-    *,
-    mu: float = 10.0,
-    mu_growth: float = 1.0,
-    inner: Inner = "lbfgs",
-    inner_steps: int = 200,
-    inner_tol: float = 1e-8,
-    inner_lr: float = 1e-2,
-) -> Method[AugLagState, EqualityProblem]:
-    """The method of multipliers; ``step(state, EqualityProblem(f, h))`` is one outer iteration.
-
-    Args:
-        mu: the initial penalty mu_0, a finite number > 0.
-        mu_growth: mu_k = mu_growth mu_{k-1}, a finite number >= 1 (1: fixed penalty).
-        inner: "lbfgs" (reference.lbfgs) or "gd" (gradient steps of size ``inner_lr``).
-        inner_steps: at most this many inner steps per outer iteration, an int >= 1.
-        inner_tol: stop the inner loop when ||grad L_A|| <= inner_tol, a finite number >= 0.
-        inner_lr: step of the inner gradient descent (used only by inner="gd"), > 0.
-    """
-    check_positive("augmented_lagrangian", "mu", mu)
-    check_positive("augmented_lagrangian", "mu_growth", mu_growth)
-    if float(mu_growth) < 1.0:
-        raise ValueError(f"augmented_lagrangian: mu_growth must be a finite number >= 1, got {mu_growth!r}")
-    check_choice("augmented_lagrangian", "inner", inner, ("lbfgs", "gd"))
-    inner_steps = check_count("augmented_lagrangian", "inner_steps", inner_steps, minimum=1)
-    check_nonnegative("augmented_lagrangian", "inner_tol", inner_tol)
-    check_positive("augmented_lagrangian", "inner_lr", inner_lr)
-    step_fn = partial(step, mu_growth=mu_growth, inner=inner, inner_steps=inner_steps, inner_tol=inner_tol, inner_lr=inner_lr)
-    return Method(
-        name="augmented_lagrangian",
-        hyperparams={"mu": mu, **step_fn.keywords},
-        init_fn=partial(init, mu=float(mu)),
-        step_fn=step_fn,
-    )
+augmented_lagrangian = method(AugLagHyperparams, init, step,
+                              "The method of multipliers; step(state, EqualityProblem(f, h)) is one outer "
+                              "iteration. See the module docstring and specs/augmented_lagrangian.md.")  # fmt: skip

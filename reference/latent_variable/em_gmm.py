@@ -46,16 +46,28 @@ References:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from functools import partial
-from typing import Any
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
-from .._core import Method, check_count, check_nonnegative, check_positive, check_rng
+from .._core import check_count, check_nonnegative, check_rng, method
+from .._hyper import NONNEGATIVE, POSITIVE, Hyperparams, hp
 from .._types import Array
 
 _LOG_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass(frozen=True, eq=False)
+class EMHyperparams(Hyperparams):
+    """EM's hyperparameters: the covariance ridge of the M-step and the initial covariance."""
+
+    ALGORITHM: ClassVar[str] = "em_gmm"
+    _: KW_ONLY
+    reg_covar: float = hp(0.0, NONNEGATIVE, "a of (EM5), the MAP ridge a I / N_k (0: maximum likelihood; "
+                          "a > 0: J = l - (a/2) sum tr Sigma^{-1} never decreases)")  # fmt: skip
+    cov0: float = hp(1.0, POSITIVE, "Sigma_0 = cov0 I of every component when init is given only the means "
+                     "(init_from_data uses the data covariance)")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -202,18 +214,5 @@ def step(state: GMMState, X: Array, *, reg_covar: float = 0.0) -> GMMState:
     return GMMState(params=means_new, weights=weights, covs=covs, loglik=loglik, t=state.t + 1)
 
 
-def em_gmm(*, reg_covar: float = 0.0, cov0: float = 1.0) -> Method[GMMState, Array]:
-    """EM for a Gaussian mixture; ``init(means)``, ``step(state, X)``. See specs/em_gmm.md.
-
-    Args:
-        reg_covar: a >= 0 of (EM5), the MAP ridge a I / N_k (0: maximum likelihood, where the
-            log-likelihood itself never decreases; a > 0: J = l - (a/2) sum tr Sigma^{-1} never does).
-        cov0: the initial covariance cov0 I of every component when ``init`` is given only the
-            means, > 0 (``init_from_data`` uses the data covariance instead).
-    """
-    name = "em_gmm"
-    check_nonnegative(name, "reg_covar", reg_covar)
-    check_positive(name, "cov0", cov0)
-    step_fn = partial(step, reg_covar=float(reg_covar))
-    return Method(name=name, hyperparams={"reg_covar": float(reg_covar), "cov0": float(cov0)},
-                  init_fn=partial(init, cov0=float(cov0)), step_fn=step_fn)  # fmt: skip
+em_gmm = method(EMHyperparams, init, step,
+                "EM for a Gaussian mixture; init(means), step(state, X). See specs/em_gmm.md.")  # fmt: skip

@@ -42,26 +42,35 @@ References:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from functools import partial
-from typing import Any, Callable, Literal, Union
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, Callable, ClassVar, Literal, Union
 
 import numpy as np
 
-from .._core import (
-    Method,
-    _value,
-    check_choice,
-    check_closed_unit_interval,
-    check_count,
-    check_nonnegative,
-    check_positive,
-)
+from .._core import _value, method
+from .._hyper import CLOSED_UNIT, NONNEGATIVE, POSITIVE, SEED, Either, Function, Hyperparams, OneOf, hp
 from .._types import Array
 from ..oracle import FunctionOracle
 
 Objective = Union[Callable[[Array], Any], FunctionOracle]
 TemperatureSchedule = Union[Literal["geometric", "logarithmic"], Callable[[int], float]]
+
+
+@dataclass(frozen=True, eq=False)
+class AnnealingHyperparams(Hyperparams):
+    """Simulated annealing's hyperparameters (temperature schedule, proposal scale, seed)."""
+
+    ALGORITHM: ClassVar[str] = "simulated_annealing"
+    _: KW_ONLY
+    T0: float = hp(1.0, NONNEGATIVE, "the initial temperature T_0 of (SA1) (0: greedy random descent)")
+    schedule: TemperatureSchedule = hp(
+        "geometric",
+        Either((OneOf(("geometric", "logarithmic")), Function("a callable t -> T_t >= 0"))),
+        '(SA1): "geometric" T0 decay^t, "logarithmic" T0 / log(e + t), or a callable t -> T_t',
+    )
+    decay: float = hp(0.99, CLOSED_UNIT, "the geometric factor of (SA1) (1: constant T, a Metropolis sampler)")
+    step_size: float = hp(1.0, POSITIVE, "sigma of the Gaussian proposal theta + sigma z, (SA2)")
+    seed: int = hp(0, SEED, "the root seed that init puts in the state; step t draws from default_rng([seed, t - 1])")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -81,7 +90,7 @@ class AnnealingState:
 
 def init(params: Array, *, seed: int = 0, T0: float = 1.0) -> AnnealingState:
     """theta_0 = params, t = 0; ``seed`` (an int >= 0) fixes every later draw."""
-    check_count("simulated_annealing", "seed", seed, minimum=0)
+    SEED.check("simulated_annealing", "seed", seed)
     return AnnealingState(params=params, value=None, best_params=params, best_value=None,
                           temperature=float(T0), accepted=False, n_accepted=0, seed=int(seed),
                           t=0)  # fmt: skip
@@ -170,36 +179,6 @@ def step(
                           seed=state.seed, t=state.t + 1)  # fmt: skip
 
 
-def simulated_annealing(
-    *,
-    T0: float = 1.0,
-    schedule: TemperatureSchedule = "geometric",
-    decay: float = 0.99,
-    step_size: float = 1.0,
-    seed: int = 0,
-) -> Method[AnnealingState, Objective]:
-    """Simulated annealing with Gaussian proposals; ``step(state, objective)``.
-    See the module docstring and specs/simulated_annealing.md.
-
-    Args:
-        T0: the initial temperature T_0 >= 0 (0: greedy random descent from the first step).
-        schedule: "geometric" (T_t = T0 decay^t, default), "logarithmic" (T0 / log(e + t)), or a
-            callable t -> T_t >= 0 of the completed steps t.
-        decay: the geometric factor, in [0, 1] (1 keeps T constant: a Metropolis sampler).
-        step_size: sigma > 0 of the Gaussian proposal theta + sigma z.
-        seed: the integer >= 0 that ``init`` puts in the state; all randomness comes from it.
-    """
-    name = "simulated_annealing"
-    check_nonnegative(name, "T0", T0)
-    if not callable(schedule):
-        check_choice(name, "schedule", schedule, ("geometric", "logarithmic"))
-    check_closed_unit_interval(name, "decay", decay)
-    check_positive(name, "step_size", step_size)
-    check_count(name, "seed", seed, minimum=0)  # numpy's SeedSequence refuses negatives
-    step_fn = partial(step, T0=float(T0), schedule=schedule, decay=float(decay), step_size=float(step_size))
-    return Method(
-        name=name,
-        hyperparams={**step_fn.keywords, "seed": int(seed)},
-        init_fn=partial(init, seed=int(seed), T0=float(T0)),
-        step_fn=step_fn,
-    )
+simulated_annealing = method(AnnealingHyperparams, init, step,
+                             "Simulated annealing with Gaussian proposals; step(state, objective). "
+                             "See the module docstring and specs/simulated_annealing.md.")  # fmt: skip
