@@ -1,6 +1,7 @@
 """The ``optref`` command (also ``python -m reference``).
 
     optref list                      every registered algorithm with its one-line update rule
+    optref list NAME                 one algorithm's hyperparameters: default, valid range, meaning
     optref check [...]               the theory-check suite (theory_checks/runner.py)
     optref peaks [...]               the seeds' Peaks experiments (reference/experiments/peaks.py)
     optref conform [...]             check an optimizer implementation against the reference
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 #: Exit status of a command stopped by Ctrl-C (128 + SIGINT), whatever it was doing.
 EXIT_INTERRUPTED = 130
@@ -31,7 +32,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 _USAGE = """usage: optref {list,check,peaks,conform,vectors} [options]
 
-  list      every registered algorithm with its spec's one-line update rule
+  list      every registered algorithm with its spec's one-line update rule (NAME: its hyperparameters)
   check     run the theory checks (--quick default, --full, --only NAME, --seed N, --report DIR)
   peaks     reproduce the seeds' Peaks classification experiments
   conform   compare an optimizer implementation (torch.optim, optax, your own) with the reference
@@ -41,20 +42,49 @@ Run `optref COMMAND --help` for a command's options."""
 
 
 def list_main(argv: Sequence[str]) -> int:
-    """Print every registered algorithm: name, family, spec, update rule."""
+    """Print every registered algorithm (name, update rule, spec), or one algorithm's hyperparameters."""
     import argparse
 
-    from ._registry import ENTRIES
+    from ._registry import ALGORITHMS, ENTRIES, entry
 
+    families = sorted({e.family for e in ENTRIES})
     parser = argparse.ArgumentParser(prog="optref list", description=list_main.__doc__)
-    parser.add_argument("--family", help="only this family (first-order, curvature, ...)")
+    parser.add_argument("name", nargs="?", help="an algorithm: print its hyperparameters")
+    parser.add_argument("--family", choices=families, help="only this family")
     args = parser.parse_args(list(argv))
+    if args.name is not None:
+        if args.name not in ALGORITHMS:
+            print(f"optref list: unknown algorithm {args.name!r}; registered: {', '.join(ALGORITHMS)}",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        print(hyperparameter_table(entry(args.name)))
+        return 0
     rows = [e for e in ENTRIES if args.family is None or e.family == args.family]
     width = max((len(e.name) for e in rows), default=4)
     for e in rows:
         print(f"{e.name:<{width}}  {e.rule}    [{e.spec}]")
-    print(f"\n{len(rows)} algorithms", file=sys.stderr)
+    print(f"\n{len(rows)} algorithms; `optref list NAME` shows one algorithm's hyperparameters", file=sys.stderr)
     return 0
+
+
+def hyperparameter_table(row: Any) -> str:
+    """One algorithm's record as text fitted to the terminal: argument, default, range, meaning."""
+    import shutil
+    import textwrap
+
+    cols = max(60, shutil.get_terminal_size((100, 24)).columns)
+    fields = row.fields()
+    w_name = max(len("argument"), *(len(f.name) for f in fields))
+    w_def = max(len("default"), *(len(repr(f.default)) for f in fields))
+    indent = w_name + w_def + 4
+    lines = [f"ref.{row.name}: {row.rule}", f"spec: {row.spec}", "",
+             f"{'argument':<{w_name}}  {'default':<{w_def}}  valid range; meaning"]  # fmt: skip
+    for f in fields:
+        text = f"{f.range.describe()}; {f.doc}"
+        body = textwrap.wrap(text, width=max(30, cols - indent)) or [""]
+        lines.append(f"{f.name:<{w_name}}  {f.default!r:<{w_def}}  {body[0]}")
+        lines.extend(" " * indent + b for b in body[1:])
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
