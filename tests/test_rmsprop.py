@@ -200,6 +200,12 @@ def test_bad_hyperparameters(kwargs: dict[str, object], match: str) -> None:
         ref.rmsprop(**kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("flag", ["centered", "bias_correction"])
+def test_flags_refuse_numbers(flag: str) -> None:
+    with pytest.raises(TypeError, match=f"rmsprop: {flag} must be True or False, got 1"):
+        ref.rmsprop(**{flag: 1})  # type: ignore[arg-type]
+
+
 def test_bad_grad() -> None:
     opt = ref.rmsprop()
     s = opt.init(np.zeros(3))

@@ -31,24 +31,38 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
-from typing import Literal
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar, Literal
 
 import autograd.numpy as anp
 
-from .._core import (
-    Optimizer,
-    check_choice,
-    check_lr,
-    check_nonnegative,
-    check_unit_interval,
-    lr_at,
-)
+from .._core import lr_at, optimizer
+from .._hyper import FLAG, LR, NONNEGATIVE, UNIT, Hyperparams, OneOf, hp
 from .._types import Array, LearningRate
 
 EpsPlacement = Literal["outside", "inside"]
 MomentumLr = Literal["outside", "inside"]
+
+
+@dataclass(frozen=True, eq=False)
+class RMSpropHyperparams(Hyperparams):
+    """RMSprop's hyperparameters (torch.optim.RMSprop's defaults; specs/rmsprop.md says why)."""
+
+    ALGORITHM: ClassVar[str] = "rmsprop"
+    lr: LearningRate = hp(1e-2, LR, "step size eta of (R6)-(R7), or a schedule t -> eta_t")
+    _: KW_ONLY
+    alpha: float = hp(0.99, UNIT, "EMA coefficient of (R2)-(R3) (torch's alpha, optax's decay)")
+    eps: float = hp(1e-8, NONNEGATIVE, "denominator guard of (R5)")
+    eps_placement: EpsPlacement = hp("outside", OneOf(("outside", "inside")),
+                                     'eps "outside" the square root of (R5) (torch) or "inside" (optax)')  # fmt: skip
+    centered: bool = hp(False, FLAG, "divide by the EMA estimate of the standard deviation, (R3)")
+    momentum: float = hp(0.0, UNIT, "mu of (R6); 0 keeps no buffer")
+    momentum_lr: MomentumLr = hp("outside", OneOf(("outside", "inside")),
+                                 '"outside": theta -= eta_t b_t (torch); "inside": b_t holds eta-scaled '
+                                 "steps, theta -= b_t (optax)")  # fmt: skip
+    initial_scale: float = hp(0.0, NONNEGATIVE, "v_0 of (R2) (torch 0, TF1 1)")
+    bias_correction: bool = hp(False, FLAG, "divide v_t (and gbar_t) by 1 - alpha^t, (R4) (optax's flag)")
+    weight_decay: float = hp(0.0, NONNEGATIVE, "coupled L2 coefficient lambda of (R1)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -122,53 +136,5 @@ def step(
     return RMSpropState(params=theta, v=v, gbar=gbar, b=b, t=t)
 
 
-def rmsprop(
-    lr: LearningRate = 1e-2,
-    *,
-    alpha: float = 0.99,
-    eps: float = 1e-8,
-    eps_placement: EpsPlacement = "outside",
-    centered: bool = False,
-    momentum: float = 0.0,
-    momentum_lr: MomentumLr = "outside",
-    initial_scale: float = 0.0,
-    bias_correction: bool = False,
-    weight_decay: float = 0.0,
-) -> Optimizer[RMSpropState]:
-    """RMSprop with hyperparameters bound; see the module docstring and specs/rmsprop.md.
-
-    Args:
-        lr: eta, a float > 0 or a schedule t -> eta_t.
-        alpha: EMA coefficient of the squared gradients, in [0, 1) (torch's alpha, optax's decay).
-        eps: denominator guard, >= 0.
-        eps_placement: "outside" the square root (torch) or "inside" (optax's default).
-        centered: divide by the EMA estimate of the standard deviation instead of the RMS (R3).
-        momentum: mu in [0, 1); 0 means no buffer.
-        momentum_lr: "outside" (torch: theta -= eta_t b_t) or "inside" (optax: b_t holds
-            eta-scaled steps, theta -= b_t).
-        initial_scale: v_0, >= 0 (torch 0, TF1 1).
-        bias_correction: divide v_t (and gbar_t) by 1 - alpha^t (optax's flag).
-        weight_decay: coupled L2 coefficient lambda of (R1), >= 0.
-    """
-    name = "rmsprop"
-    check_lr(name, lr)
-    check_unit_interval(name, "alpha", alpha)
-    check_nonnegative(name, "eps", eps)
-    check_choice(name, "eps_placement", eps_placement, ("outside", "inside"))
-    for flag, value in (("centered", centered), ("bias_correction", bias_correction)):
-        check_choice(name, flag, value, (True, False))
-    check_unit_interval(name, "momentum", momentum)
-    check_choice(name, "momentum_lr", momentum_lr, ("outside", "inside"))
-    check_nonnegative(name, "initial_scale", initial_scale)
-    check_nonnegative(name, "weight_decay", weight_decay)
-    step_fn = partial(
-        step, lr=lr, alpha=alpha, eps=eps, eps_placement=eps_placement, centered=centered,
-        momentum=momentum, momentum_lr=momentum_lr, bias_correction=bias_correction,
-        weight_decay=weight_decay,
-    )  # fmt: skip
-    return Optimizer(
-        name=name,
-        hyperparams={**step_fn.keywords, "initial_scale": initial_scale},
-        init_fn=partial(init, centered=centered, momentum=momentum, initial_scale=initial_scale),
-        step_fn=step_fn,
-    )
+rmsprop = optimizer(RMSpropHyperparams, init, step,
+                    "RMSprop; see the module docstring and specs/rmsprop.md.")  # fmt: skip

@@ -16,11 +16,22 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar
 
-from .._core import Optimizer, check_lr, check_nonnegative, lr_at
+from .._core import lr_at, optimizer
+from .._hyper import LR, NONNEGATIVE, Hyperparams, hp, required
 from .._types import Array, LearningRate
+
+
+@dataclass(frozen=True, eq=False)
+class SGDHyperparams(Hyperparams):
+    """SGD's hyperparameters (torch.optim.SGD(lr, weight_decay=wd) and optax.sgd(lr) share the step)."""
+
+    ALGORITHM: ClassVar[str] = "sgd"
+    lr: LearningRate = required(LR, "step size eta of (SGD2), or a schedule t -> eta_t (e.g. Robbins-Monro)")
+    _: KW_ONLY
+    weight_decay: float = hp(0.0, NONNEGATIVE, "coupled L2 coefficient lambda of (SGD1)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -45,12 +56,4 @@ def step(state: SGDState, grad: Array, *, lr: LearningRate, weight_decay: float 
     return SGDState(params=theta, t=state.t + 1)
 
 
-def sgd(lr: LearningRate, *, weight_decay: float = 0.0) -> Optimizer[SGDState]:
-    """SGD with step size ``lr`` (float > 0 or schedule) and coupled L2 ``weight_decay``.
-
-    torch.optim.SGD(lr, momentum=0, weight_decay=wd) and optax.sgd(lr) compute this step.
-    """
-    check_lr("sgd", lr)
-    check_nonnegative("sgd", "weight_decay", weight_decay)
-    step_fn = partial(step, lr=lr, weight_decay=weight_decay)
-    return Optimizer(name="sgd", hyperparams=dict(step_fn.keywords), init_fn=init, step_fn=step_fn)
+sgd = optimizer(SGDHyperparams, init, step, "SGD; see the module docstring and specs/sgd.md.")
