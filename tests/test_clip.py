@@ -3,6 +3,8 @@ threshold, composition with any optimizer, purity, hypergradients, bad input."""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -134,3 +136,51 @@ def test_bare_step_matches_factory() -> None:
     a = clip_step(s0, np.array([3.0, 4.0]), inner_step=inner.step_fn, max_norm=1.0)
     b = ref.clip_by_global_norm(inner, 1.0).step(s0, [3.0, 4.0])
     assert_array_equal(a.params, b.params)
+
+
+# ---------------------------------------------------------------------------------------------
+# Its arguments come from one record (reference/_hyper.py ranges), as a registered algorithm's do.
+
+
+def test_arguments_come_from_the_record_and_the_spec_table_lists_them() -> None:
+    from pathlib import Path
+
+    from reference.combinators.clip import ClipHyperparams
+
+    from .test_spec_trace import _defaults_table, _same_default
+
+    assert ref.clip_by_global_norm.record is ClipHyperparams
+    fields = ClipHyperparams.fields()
+    assert [f.name for f in fields] == ["opt", "max_norm", "eps"]
+    assert list(inspect.signature(ref.clip_by_global_norm).parameters) == [f.name for f in fields]
+    rows = _defaults_table((Path(__file__).resolve().parents[1] / "specs" / "clip.md").read_text())
+    assert [a for a, _ in rows] == [f.name for f in fields]
+    for (arg, cell), f in zip(rows, fields):
+        assert _same_default(cell, f.default), (arg, cell, f.default)
+    opt = ref.clip_by_global_norm(ref.sgd(lr=0.1), 2.0)
+    assert isinstance(opt.record, ClipHyperparams) and opt.record.max_norm == 2.0
+    assert list(opt.hyperparams) == ["opt", "max_norm", "eps"]
+
+
+def _bad_cases() -> list[tuple[str, object]]:
+    from reference.combinators.clip import ClipHyperparams
+
+    return [(f.name, bad) for f in ClipHyperparams.fields() for bad in f.range.bad_values()]
+
+
+@pytest.mark.parametrize("field, bad", _bad_cases(), ids=lambda v: repr(v)[:30])
+def test_bad_values_from_the_ranges_are_refused_naming_the_argument(field: str, bad: object) -> None:
+    kwargs: dict[str, object] = {"opt": ref.sgd(lr=0.1), "max_norm": 1.0, field: bad}
+    with pytest.raises((TypeError, ValueError)) as info:
+        ref.clip_by_global_norm(**kwargs)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert "\n" not in message and f"clip_by_global_norm: {field}" in message, message
+
+
+def test_wrong_kind_and_unknown_keyword_are_type_errors() -> None:
+    with pytest.raises(TypeError, match="clip_by_global_norm: max_norm must be a real number, got '1'"):
+        ref.clip_by_global_norm(ref.sgd(lr=0.1), "1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="clip_by_global_norm: unknown hyperparameter 'tau'"):
+        ref.clip_by_global_norm(ref.sgd(lr=0.1), 1.0, tau=1.0)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="clip_by_global_norm: missing a required argument: 'max_norm'"):
+        ref.clip_by_global_norm(ref.sgd(lr=0.1))

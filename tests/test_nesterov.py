@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as ref
+from reference.first_order.nesterov import FORMS as MODULE_FORMS
 from reference.first_order.nesterov import init as nesterov_init
 from reference.first_order.nesterov import query as nesterov_query
 from reference.first_order.nesterov import step as nesterov_step
@@ -220,7 +221,8 @@ def test_factory_binds_query_and_step_with_evaluates_there() -> None:
     # The record's beta and form reach query(): opt.query is theta + beta v (torch: theta), and
     # step_with evaluates the gradient there.
     h = np.array([1.0, 4.0])
-    for form in FORMS:
+    assert MODULE_FORMS == FORMS
+    for form in MODULE_FORMS:
         opt = ref.nesterov(0.1, beta=0.5, form=form)
         s = opt.step(opt.init([1.0, 1.0]), [1.0, 2.0])
         want = s.params if form == "torch" else s.params + 0.5 * s.velocity

@@ -24,16 +24,37 @@ References:
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, dataclass
 from functools import partial
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, ClassVar, TypeVar
 
 import autograd.numpy as anp
 from autograd.tracer import getval
 
-from .._core import Optimizer, OptState, check_nonnegative, check_positive
+from .._core import Optimizer, OptState
+from .._hyper import NONNEGATIVE, POSITIVE, Factory, Free, Hyperparams, factory_doc, hp, required
 from .._types import Array
 
 S = TypeVar("S", bound=OptState)
+
+
+@dataclass(frozen=True, eq=False)
+class ClipHyperparams(Hyperparams):
+    """clip_by_global_norm's arguments: the wrapped optimizer and the threshold (optax's eps = 0)."""
+
+    ALGORITHM: ClassVar[str] = "clip_by_global_norm"
+    opt: Optimizer[Any] = required(Free("a reference Optimizer"), "the wrapped optimizer of (CL3); its "
+                                   "state type, init and query are kept")  # fmt: skip
+    max_norm: float = required(POSITIVE, "threshold tau of (CL2)")
+    _: KW_ONLY
+    eps: float = hp(0.0, NONNEGATIVE, "added to the norm in (CL2) (optax 0, torch's clip_grad_norm_ 1e-6)")
+
+    def validate(self) -> None:
+        if not isinstance(self.opt, Optimizer):
+            raise TypeError(
+                f"{self.ALGORITHM}: opt must be a reference Optimizer (ref.adam(...), ...), "
+                f"got {type(self.opt).__name__}"
+            )
 
 
 def clip_grad(grad: Array, *, max_norm: float, eps: float = 0.0) -> Array:
@@ -50,29 +71,22 @@ def step(state: S, grad: Array, *, inner_step: Callable[[S, Array], S], max_norm
     return inner_step(state, clip_grad(grad, max_norm=max_norm, eps=eps))  # (CL3)
 
 
-def clip_by_global_norm(opt: Optimizer[S], max_norm: float, *, eps: float = 0.0) -> Optimizer[S]:
-    """Wrap ``opt`` so that every gradient is first clipped to global norm ``max_norm``.
-
-    Args:
-        opt: any Optimizer (its state type, init and query are kept).
-        max_norm: tau > 0.
-        eps: added to the norm in the coefficient, >= 0 (torch 1e-6, optax 0).
-
-    Returns:
-        An Optimizer named ``"clip_by_global_norm"`` whose ``hyperparams`` hold the wrapped
-        optimizer under ``"opt"``.
-    """
-    name = "clip_by_global_norm"
-    if not isinstance(opt, Optimizer):
-        raise TypeError(f"{name}: opt must be a reference Optimizer, got {type(opt).__name__}")
-    check_positive(name, "max_norm", max_norm)
-    check_nonnegative(name, "eps", eps)
-    hyper: dict[str, Any] = {"opt": opt, "max_norm": max_norm, "eps": eps}
+def _build(h: ClipHyperparams) -> Optimizer[Any]:
+    """The wrapped optimizer with its step preceded by the clipping; ``hyperparams`` holds it under "opt"."""
+    inner = h.opt
     return Optimizer(
-        name=name,
-        hyperparams=hyper,
-        init_fn=opt.init_fn,
-        step_fn=partial(step, inner_step=opt.step_fn, max_norm=max_norm, eps=eps),
-        query_fn=opt.query_fn,
-        allow_nonfinite=opt.allow_nonfinite,
+        name=h.ALGORITHM,
+        hyperparams=h.as_dict(),
+        init_fn=inner.init_fn,
+        step_fn=partial(step, inner_step=inner.step_fn, max_norm=h.max_norm, eps=h.eps),
+        query_fn=inner.query_fn,
+        allow_nonfinite=inner.allow_nonfinite,
+        record=h,
     )
+
+
+clip_by_global_norm = Factory(
+    ClipHyperparams, _build, name=ClipHyperparams.ALGORITHM,
+    doc=factory_doc(ClipHyperparams, "Wrap opt so that every gradient is first clipped to global norm "
+                    "max_norm; see the module docstring and specs/clip.md."),
+)  # fmt: skip
