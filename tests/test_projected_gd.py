@@ -55,7 +55,8 @@ def test_init_projects_and_bare_step_equals_factory() -> None:
     s0 = opt.init(readonly([5.0, -3.0]))
     assert_array_equal(s0.params, [1.0, 0.0])
     g = readonly([-2.0, 1.0])
-    s1 = pgd_step(pgd_init(readonly([1.0, 0.0]), region=box([-1.0, 0.0], [1.0, 2.0])), g, lr=0.1, region=box([-1.0, 0.0], [1.0, 2.0]))
+    bounds = {"lo": [-1.0, 0.0], "hi": [1.0, 2.0]}
+    s1 = pgd_step(pgd_init(readonly([1.0, 0.0]), **bounds), g, lr=0.1, **bounds)
     assert_array_equal(s1.params, opt.step(s0, g).params)
     assert_array_equal(s1.params, [1.0, 0.0])  # both coordinates pushed out and clipped back
     # unbounded box is gradient descent, step for step
@@ -144,12 +145,20 @@ def test_bad_input() -> None:
         ref.projected_gd(0.1, constraint="ball", radius=-1.0)
     with pytest.raises(ValueError, match=r"total must be a finite number > 0"):
         ref.projected_gd(0.1, constraint="simplex", total=0.0)
-    with pytest.raises(ValueError, match=r"constraint must be one of \['box', 'ball', 'simplex'\]"):
+    with pytest.raises(ValueError, match=r"projected_gd: constraint must be one of 'box', 'ball', 'simplex', got 'sphere'"):
         ref.projected_gd(0.1, constraint="sphere")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"lr must be a finite number > 0"):
         ref.projected_gd(0.0)
-    with pytest.raises(ValueError, match=r"lo must not contain NaN"):
+    with pytest.raises(ValueError, match=r"projected_gd: lo must be a real number or array .*NaN not\), got nan"):
         ref.projected_gd(0.1, lo=math.nan)
+    with pytest.raises(ValueError, match=r"projected_gd: hi must be .* got an array of shape \(10,\) with 1 non-finite"):
+        ref.projected_gd(0.1, hi=np.r_[np.ones(9), math.nan])
+    with pytest.raises(TypeError, match=r"projected_gd: hi must be a real number or array"):
+        ref.projected_gd(0.1, hi=[1.0, "2"])
+    with pytest.raises(ValueError, match=r"projected_gd: center must be a finite real number or array"):
+        ref.projected_gd(0.1, constraint="ball", center=[0.0, math.inf])
+    with pytest.raises(ValueError, match=r"lo > hi at 1 of 2 entries"):
+        ref.projected_gd(0.1, constraint="ball", lo=[0.0, 2.0], hi=1.0)  # checked whatever the set
     with pytest.raises(ValueError, match=r"lo has shape \(3,\) and hi has shape \(2,\)"):
         ref.projected_gd(0.1, lo=np.zeros(3), hi=np.ones(2))
     with pytest.raises(ValueError, match=r"lo has shape \(3,\), which does not broadcast to the params' shape \(2,\)"):

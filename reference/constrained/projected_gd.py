@@ -22,6 +22,8 @@ Conventions:
     * ``lo``, ``hi`` (box) and ``center`` (ball) are scalars or arrays broadcastable to the shape of
       params; a bound may be infinite (-inf / inf: that side is unconstrained). The ball uses the
       Euclidean (Frobenius) norm of the whole array; the simplex needs a flat vector.
+    * Every keyword is checked whichever ``constraint`` is chosen (lo <= hi, radius > 0, ...);
+      those of the other sets are then unused.
     * Written with autograd.numpy: differentiable where the projection is (almost everywhere; the
       simplex's sort and the choice of rho are discrete decisions, fixed under differentiation).
 
@@ -39,18 +41,79 @@ References:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from functools import partial
-from typing import Any, Literal
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, ClassVar, Literal
 
 import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval
 
-from .._core import Optimizer, check_choice, check_lr, check_positive, lr_at
+from .._core import check_positive, lr_at, optimizer
+from .._hyper import LR, POSITIVE, Hyperparams, OneOf, Range, hp, required
 from .._types import Array, LearningRate
 
 Constraint = Literal["box", "ball", "simplex"]
+CONSTRAINTS: tuple[Constraint, ...] = ("box", "ball", "simplex")
+
+
+@dataclass(frozen=True, repr=False)
+class RealArray(Range):
+    """A real number or an array of real numbers (bools refused) without NaN; ``finite``: and
+    without inf. Its shape is checked against the params' at ``init``."""
+
+    finite: bool = False
+
+    def check(self, algo: str, name: str, value: object) -> None:
+        what = f"{algo}: {name}" if algo else name
+        try:
+            raw = np.asarray(getval(value))
+        except ValueError:  # a ragged list
+            raw = np.asarray(None)
+        if raw.dtype.kind not in "iuf":
+            raise TypeError(f"{what} must be {self.describe()}, got {_short(value)}")
+        bad = np.isnan(raw) | (~np.isfinite(raw) if self.finite else False)
+        if np.any(bad):
+            raise ValueError(f"{what} must be {self.describe()}, got {_short(value)}")
+
+    def describe(self) -> str:
+        if self.finite:
+            return "a finite real number or array (broadcast to the params' shape)"
+        return "a real number or array (broadcast to the params' shape; -inf and inf allowed, NaN not)"
+
+    def bad_values(self) -> tuple[object, ...]:
+        return ("0", True, [0.0, "a"], math.nan, [0.0, math.nan]) + ((math.inf,) if self.finite else ())
+
+    def example(self) -> object:
+        return 0.0
+
+
+def _short(value: object) -> str:
+    """``value`` for a one-line message: its repr, or its shape and the count of NaN/inf entries."""
+    if np.ndim(getval(value)) == 0 or np.size(getval(value)) <= 6:
+        return repr(value).replace("\n", "")
+    raw = np.asarray(getval(value))
+    if raw.dtype.kind not in "iuf":
+        return f"an array of dtype {raw.dtype}"
+    return f"an array of shape {raw.shape} with {int(np.sum(~np.isfinite(raw)))} non-finite entries"
+
+
+@dataclass(frozen=True, eq=False)
+class ProjectedGDHyperparams(Hyperparams):
+    """Projected gradient descent's hyperparameters: the step and the set C."""
+
+    ALGORITHM: ClassVar[str] = "projected_gd"
+    lr: LearningRate = required(LR, "step size eta of (PGD1), or a schedule t -> eta_t (eta <= 1/L)")
+    _: KW_ONLY
+    constraint: Constraint = hp("box", OneOf(CONSTRAINTS), 'the set C of (PGD2): "box" (lo, hi, (PGD3)), '
+                                '"ball" (center, radius, (PGD4)) or "simplex" (total, (PGD5))')  # fmt: skip
+    lo: Any = hp(-math.inf, RealArray(), "lower bound of the box, (PGD3) (-inf: unbounded below)")
+    hi: Any = hp(math.inf, RealArray(), "upper bound of the box, (PGD3) (inf: unbounded above); lo <= hi")
+    center: Any = hp(0.0, RealArray(finite=True), "centre c of the ball, (PGD4)")
+    radius: float = hp(1.0, POSITIVE, "radius r of the ball, (PGD4)")
+    total: float = hp(1.0, POSITIVE, "s of the simplex {x >= 0, sum x = s}, (PGD5) (1: probabilities)")
+
+    def validate(self) -> None:
+        box(self.lo, self.hi)  # lo and hi broadcast together and lo <= hi elementwise
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -78,11 +141,8 @@ class ConvexSet:
 
     def project(self, z: Any) -> Any:
         """Proj_C(z) = argmin_{x in C} ||x - z||."""
-        if self.kind == "box":
-            return project_box(z, self.lo, self.hi)
-        if self.kind == "ball":
-            return project_ball(z, self.center, self.radius)
-        return project_simplex(z, self.total)
+        return project(z, constraint=self.kind, lo=self.lo, hi=self.hi, center=self.center,
+                       radius=self.radius, total=self.total)  # fmt: skip
 
     def contains(self, x: Any, tol: float = 0.0) -> bool:
         """x in C up to ``tol`` (absolute, per constraint)."""
@@ -129,7 +189,8 @@ def box(lo: Any = -math.inf, hi: Any = math.inf) -> ConvexSet:
     except ValueError:
         raise ValueError(f"projected_gd: lo has shape {np.shape(lo_)} and hi has shape {np.shape(hi_)}; they must broadcast") from None
     if np.any(bad):
-        raise ValueError(f"projected_gd: lo must be <= hi elementwise (the box is empty), got lo={lo!r}, hi={hi!r}")
+        raise ValueError(f"projected_gd: lo must be <= hi elementwise (the box is empty), got lo > hi at "
+                         f"{int(np.sum(bad))} of {np.size(bad)} entries (lo={_short(lo)}, hi={_short(hi)})")  # fmt: skip
     return ConvexSet("box", lo=lo_, hi=hi_)
 
 
@@ -148,18 +209,48 @@ def simplex(total: float = 1.0) -> ConvexSet:
     return ConvexSet("simplex", total=float(total))
 
 
-def init(params: Array, *, region: ConvexSet) -> ProjectedGDState:
+def init(
+    params: Array,
+    *,
+    constraint: Constraint = "box",
+    lo: Any = -math.inf,
+    hi: Any = math.inf,
+    center: Any = 0.0,
+    radius: float = 1.0,
+    total: float = 1.0,
+) -> ProjectedGDState:
     """theta_0 = Proj_C(params), t = 0 (after checking the set fits the params' shape)."""
+    region = ConvexSet(constraint, lo=lo, hi=hi, center=center, radius=radius, total=total)
     region.check_shape(tuple(np.shape(params)))
     return ProjectedGDState(params=region.project(params), t=0)
 
 
-def step(state: ProjectedGDState, grad: Array, *, lr: LearningRate, region: ConvexSet) -> ProjectedGDState:
+def step(
+    state: ProjectedGDState,
+    grad: Array,
+    *,
+    lr: LearningRate,
+    constraint: Constraint = "box",
+    lo: Any = -math.inf,
+    hi: Any = math.inf,
+    center: Any = 0.0,
+    radius: float = 1.0,
+    total: float = 1.0,
+) -> ProjectedGDState:
     """One projected gradient step, eqs. (PGD1)-(PGD2) of specs/projected_gd.md."""
     eta = lr_at(lr, state.t)
     z = state.params - eta * grad  # (PGD1)
-    theta = region.project(z)  # (PGD2)
+    theta = project(z, constraint=constraint, lo=lo, hi=hi, center=center, radius=radius, total=total)  # (PGD2)
     return ProjectedGDState(params=theta, t=state.t + 1)
+
+
+def project(z: Any, *, constraint: Constraint, lo: Any, hi: Any, center: Any, radius: float, total: float) -> Any:
+    """Proj_C(z) onto the set the keywords name (those of the other sets are unused)."""
+    if constraint == "box":
+        return project_box(z, lo, hi)
+    if constraint == "ball":
+        return project_ball(z, center, radius)
+    return project_simplex(z, total)
 
 
 def project_box(z: Any, lo: Any, hi: Any) -> Any:
@@ -184,36 +275,6 @@ def project_simplex(z: Any, total: float = 1.0) -> Any:
     return anp.maximum(z - tau, 0.0)  # (PGD5)
 
 
-def projected_gd(
-    lr: LearningRate,
-    *,
-    constraint: Constraint = "box",
-    lo: Any = -math.inf,
-    hi: Any = math.inf,
-    center: Any = 0.0,
-    radius: float = 1.0,
-    total: float = 1.0,
-) -> Optimizer[ProjectedGDState]:
-    """Projected gradient descent with step ``lr`` onto C given by ``constraint``.
-
-    Args:
-        lr: eta > 0 or a schedule.
-        constraint: "box" (uses ``lo``, ``hi``; lo <= hi elementwise), "ball" (``center``,
-            ``radius`` > 0) or "simplex" (``total`` > 0; flat params). Keywords of the other sets
-            are ignored.
-    """
-    check_lr("projected_gd", lr)
-    check_choice("projected_gd", "constraint", constraint, ("box", "ball", "simplex"))
-    if constraint == "box":
-        region = box(lo, hi)
-    elif constraint == "ball":
-        region = ball(center, radius)
-    else:
-        region = simplex(total)
-    step_fn = partial(step, lr=lr, region=region)
-    return Optimizer(
-        name="projected_gd",
-        hyperparams={"lr": lr, "constraint": constraint, "lo": lo, "hi": hi, "center": center, "radius": radius, "total": total},
-        init_fn=partial(init, region=region),
-        step_fn=step_fn,
-    )
+projected_gd = optimizer(ProjectedGDHyperparams, init, step,
+                         "Projected gradient descent onto a box, a Euclidean ball or the simplex. "
+                         "See the module docstring and specs/projected_gd.md.")  # fmt: skip
