@@ -4,8 +4,10 @@ at length here; the tools' long runs are scripts, not tests."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -257,6 +259,115 @@ def test_main_from_cache_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "OVER budget" in out and "seed 7: X: y" in out
     # fewer seeds than asked: only complete runs count
     assert fa.main([*argv[:3], "0-249", *argv[4:]]) == 1
+
+
+# ----------------------------------------------------------------------------------------------
+# false_alarms: replay of the current code against older records
+
+
+def _run(fp: str = "old", *, p: float = 0.25, measured: str = "1.500e-03 (worst)", figure: str | None = "f0",
+         holds: bool = True, seed: int = 0, check: str = "a") -> fa.RunRecord:  # fmt: skip
+    rows = (
+        fa.RowRecord("slope", "stat", holds, p, "-1 (theory)", measured),
+        fa.RowRecord("bound", "bound", True, None, "< 1", "0.5"),
+        fa.RowRecord("figure", "report", None, None, "-", "12 steps"),
+    )
+    return fa.RunRecord(check, "quick", seed, fp, holds, 1.0, rows, figure=figure)
+
+
+def test_compare_runs_names_the_first_difference_and_its_size() -> None:
+    old = _run()
+    assert fa.compare_runs(old, _run("new")) is None
+    d = fa.compare_runs(old, _run("new", p=0.25 * (1 + 1e-9)))
+    assert d is not None and (d.row, d.field) == (0, "p_value") and d.rel == pytest.approx(1e-9, rel=1e-3)
+    assert fa.compare_runs(old, _run("new", p=0.25 * (1 + 1e-9)), rtol=1e-8) is None
+    d = fa.compare_runs(old, _run("new", measured="1.501e-03 (worst)"))
+    assert d is not None and d.field == "measured" and d.rel == pytest.approx(1e-3 / 1.501, rel=1e-6)
+    d = fa.compare_runs(old, _run("new", measured="1.500e-03 (best)"))
+    assert d is not None and d.field == "measured" and d.rel is None  # the text differs, not a number
+    d = fa.compare_runs(old, _run("new", holds=False))
+    assert d is not None and d.field == "holds" and "row 0 (slope): holds 'True' -> 'False'" in d.describe()
+    d = fa.compare_runs(old, _run("new", figure="f1"))
+    assert d is not None and (d.row, d.field) == (None, "figure")
+    short = fa.RunRecord("a", "quick", 0, "new", True, 1.0, old.rows[:2], figure="f0")
+    d = fa.compare_runs(old, short)
+    assert d is not None and (d.field, d.old, d.new) == ("rows", "3", "2")
+    raised = fa.RunRecord("a", "quick", 0, "new", False, 1.0, (), error="ValueError: x")
+    d = fa.compare_runs(old, raised)
+    assert d is not None and d.field == "error"
+
+
+def test_compare_runs_skips_what_the_older_record_lacks_and_timed_measurements() -> None:
+    bare = fa.RunRecord("a", "quick", 0, "old", True, 1.0,
+                        tuple(fa.RowRecord(r.quantity, r.kind, r.holds, r.p_value) for r in _run().rows))  # fmt: skip
+    assert fa.compare_runs(bare, _run("new", measured="9", figure="zz")) is None  # nothing to compare them with
+    assert fa.compare_runs(bare, _run("new", p=0.3)) is not None  # the p-value still is
+    quantity = "median t_grad / t_fwd (paired CPU-time minima)"
+    assert ("backprop_cost", quantity) in fa.TIMED_ROWS
+    timed = [fa.RunRecord("backprop_cost", "quick", 0, fp, True, 1.0,
+                          (fa.RowRecord(quantity, "bound", True, None, "<= 5", m),)) for fp, m in (("o", "1.9"), ("n", "2.3"))]  # fmt: skip
+    assert fa.compare_runs(*timed) is None
+    other = [dataclasses.replace(r, check="other") for r in timed]
+    assert fa.compare_runs(*other) is not None  # only that check's row is timed
+
+
+def test_replay_matches_any_older_record_of_the_most_detail() -> None:
+    new = _run("cur", p=0.5)
+    assert fa.replay(new, []).status == "no record"
+    assert fa.replay(new, [_run("cur", p=0.5)]).status == "no record"  # same code: not a replay
+    r = fa.replay(new, [_run("v1", p=0.5), _run("v2", p=0.4)])
+    assert (r.status, r.older, r.matched, r.difference) == ("identical", 2, 1, None)
+    r = fa.replay(new, [_run("v1", p=0.4), _run("v2", p=0.3)])
+    assert r.status == "differs" and r.difference is not None and r.difference.old == "0.3"  # the latest
+    # a record with measured texts and a figure digest outranks one without: a bare match is not enough
+    bare = fa.RunRecord("a", "quick", 0, "v0", True, 1.0, tuple(fa.RowRecord(x.quantity, x.kind, x.holds, x.p_value) for x in new.rows))
+    assert fa.replay(new, [bare]).status == "identical"
+    r = fa.replay(new, [bare, _run("v1", p=0.5, figure="other")])
+    assert r.status == "differs" and r.older == 1 and r.difference is not None and r.difference.field == "figure"
+
+
+def test_figure_digest_is_bit_exact() -> None:
+    import numpy as np
+
+    fig = {"x": np.array([1.0, 2.0]), "trials": [fa.RowRecord("q", "stat", True, 0.1)], "n": 3}
+    assert fa.figure_digest(fig) == fa.figure_digest({"n": 3, "trials": [fa.RowRecord("q", "stat", True, 0.1)],
+                                                       "x": np.array([1.0, 2.0])})  # fmt: skip
+    assert fa.figure_digest(fig) != fa.figure_digest({**fig, "x": np.array([1.0, np.nextafter(2.0, 3.0)])})
+    assert fa.figure_digest(fig) != fa.figure_digest({**fig, "x": np.array([1.0, 2.0], dtype=np.float32)})
+    assert fa.figure_digest(fig) != fa.figure_digest({**fig, "n": 3.0})
+    assert fa.figure_digest([0.1]) != fa.figure_digest([0.1 + 2**-56 * 3])
+
+
+def test_main_replay_against_a_fake_cache(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # one real run of a fast check, stored as if an older version of the code had made it
+    rec = fa.run_task(("gn_one_step", "quick", 0))
+    assert rec.error is None and rec.figure is not None and rec.rows[0].measured is not None
+    older, cache = tmp_path / "older.jsonl", tmp_path / "cache.jsonl"
+    fa.Cache(str(older)).append(dataclasses.replace(rec, fingerprint="older-code"))
+    argv = ["--only", "gn_one_step", "--seeds", "0", "--replay-against", str(older), "--cache", str(cache), "--no-progress"]
+    assert fa.main(argv) == 0
+    captured = capsys.readouterr()
+    assert "0 cached, 1 to run" in captured.err and "verdict: IDENTICAL: 1 of 1 runs identical" in captured.out
+    assert fa.main(argv) == 0  # resumable: the run of the current code is cached
+    assert "1 cached, 0 to run" in capsys.readouterr().err
+    # the older record measured something else: the replay names the row, field and size
+    row = rec.rows[0]
+    changed = _NUM_FIRST.sub(lambda m: repr(float(m.group()) * 1.01), row.measured or "", count=1)
+    assert changed != row.measured
+    bad = dataclasses.replace(rec, fingerprint="older-code", rows=(dataclasses.replace(row, measured=changed), *rec.rows[1:]))
+    older.write_text(bad.to_json() + "\n")
+    assert fa.main(argv) == 1
+    out = capsys.readouterr().out
+    assert "NOT IDENTICAL: 0 of 1" in out and "gn_one_step seed 0: row 0" in out and "measured" in out
+    assert "relative difference 0.0099" in out
+    # a seed the older file has no record of is not identical
+    assert fa.main([*argv[:3], "0-1", *argv[4:]]) == 1
+    assert "no record" in capsys.readouterr().out
+    assert fa.main([*argv[:5], str(tmp_path / "missing.jsonl"), *argv[6:]]) == 2
+    assert "--replay-against: no such file" in capsys.readouterr().err
+
+
+_NUM_FIRST = re.compile(r"\d+\.\d+(?:e[-+]\d+)?")
 
 
 # ----------------------------------------------------------------------------------------------

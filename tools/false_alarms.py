@@ -4,6 +4,7 @@ r"""The observed false-alarm rate of the theory checks on unmodified code.
     python -m tools.false_alarms --only nesterov_rate,kkt_conditions --seeds 0-399
     python -m tools.false_alarms --tier full --seeds 0-29 --report-json fa_full.json
     python -m tools.false_alarms --seeds 0-199 --cached-only      (report from the cache, run nothing)
+    python -m tools.false_alarms --seeds 0-4 --replay-against OLD.jsonl   (same rows as older code?)
 
 Runs the chosen checks (``--only a,b``; default every check in ``theory_checks.CHECKS``) at one tier
 over a range of root seeds, plots off, one (check, seed) pair per task (``--jobs N`` worker
@@ -28,7 +29,21 @@ every shared ``theory_checks/_*.py`` module (``_base.py``, ``_stats.py``, ...; n
 the plotting helper) and every ``reference/**/*.py`` except ``reference/conform/**`` and the command
 line files, so a changed check or a changed reference invalidates its cached runs by itself. A
 worker hashes the files before it first imports them and stores its result under that hash, so a
-file edited during a long run cannot be credited to code that was not run.
+file edited during a long run cannot be credited to code that was not run. A record holds, per
+row, the kind, verdict, p-value and the predicted and measured texts, and a digest of the check's
+figure data (every number bit for bit; records written before the replay mode lack the texts and
+the digest).
+
+Replay (``--replay-against PATH``): runs the chosen (check, tier, seed) triples on the current code
+(reusing the cache's runs under the current fingerprint, so an interrupted replay resumes) and
+compares each with the records of the same triple under any OTHER fingerprint in the cache file
+PATH: row count, then per row kind, quantity text, verdict, p-value, predicted and measured texts
+(where both records hold them; the CPU-time rows of ``TIMED_ROWS`` are compared on all but the
+measured text), then the figure digest. A run is identical if it equals at least one older record
+of the most detail PATH holds for it. It prints per check how many runs are identical, differ, or
+have no older record, and the first difference (row, field, old and new, relative difference of
+the numbers). Exit 0 iff every run asked for ran and is identical (``--rtol`` loosens the number
+comparison; default 0: bit-identical p-values, equal printed texts).
 """
 
 from __future__ import annotations
@@ -44,7 +59,7 @@ import sys
 import tempfile
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -54,6 +69,14 @@ DEFAULT_CACHE = os.path.join(tempfile.gettempdir(), "optref_false_alarms.jsonl")
 _NOT_SHARED = {"_template.py", "_plot.py"}
 #: Files of reference/ that the checks never import.
 _NOT_REFERENCE = {"cli.py", "__main__.py"}
+#: Rows whose measured value is a CPU-time measurement (it changes from run to run): a replay
+#: compares them on everything but the measured text.
+TIMED_ROWS = {
+    ("backprop_cost", "median t_grad / t_fwd (paired CPU-time minima)"),
+    ("backprop_cost", "finite differences: t_FD / t_fwd"),
+}
+#: Checks whose figure data holds CPU times (no figure digest is stored for them).
+TIMED_FIGURES = {"backprop_cost"}
 
 
 class UsageError(ValueError):
@@ -150,6 +173,8 @@ class RowRecord:
     kind: str  # "stat" | "bound" | "report"
     holds: bool | None
     p_value: float | None
+    predicted: str | None = None  # None in records written before the replay mode stored them
+    measured: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +190,8 @@ class RunRecord:
     rows: tuple[RowRecord, ...]
     error: str | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: sha256 of the numbers of the check's figure data (``figure_digest``); None in older records
+    figure: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), allow_nan=False, separators=(",", ":"))
@@ -173,8 +200,12 @@ class RunRecord:
     def from_json(line: str) -> RunRecord:
         d = json.loads(line)
         rows = tuple(
-            RowRecord(str(r["quantity"]), str(r["kind"]), r["holds"], _finite_or_none(r["p_value"])) for r in d["rows"]
-        )
+            RowRecord(
+                str(r["quantity"]), str(r["kind"]), r["holds"], _finite_or_none(r["p_value"]),
+                r.get("predicted"), r.get("measured"),
+            )
+            for r in d["rows"]
+        )  # fmt: skip
         return RunRecord(
             check=str(d["check"]),
             tier=str(d["tier"]),
@@ -185,6 +216,7 @@ class RunRecord:
             rows=rows,
             error=d.get("error"),
             warnings=tuple(d.get("warnings", ())),
+            figure=d.get("figure"),
         )
 
     @property
@@ -197,6 +229,38 @@ def _finite_or_none(x: Any) -> float | None:
         return None
     v = float(x)
     return v if math.isfinite(v) else None
+
+
+def figure_digest(figure: Any) -> str:
+    """A short sha256 of a check's figure data: every number bit for bit (floats by ``repr``, numpy
+    arrays by dtype, shape and bytes), strings, keys and nesting; other objects by type name only."""
+    import numpy as np
+
+    h = hashlib.sha256()
+
+    def walk(x: Any) -> None:
+        if isinstance(x, dict):
+            h.update(b"{")
+            for k in sorted(x, key=str):
+                h.update(f"{k!s}:".encode())
+                walk(x[k])
+            h.update(b"}")
+        elif isinstance(x, (list, tuple)):
+            h.update(b"[")
+            for v in x:
+                walk(v)
+            h.update(b"]")
+        elif isinstance(x, np.ndarray):
+            h.update(f"a{x.dtype.str}{x.shape}".encode() + np.ascontiguousarray(x).tobytes())
+        elif isinstance(x, (bool, int, float, str, np.generic)) or x is None:
+            h.update(f"{type(x).__name__}:{x!r};".encode())
+        elif is_dataclass(x) and not isinstance(x, type):
+            walk(asdict(x))
+        else:
+            h.update(f"<{type(x).__name__}>".encode())
+
+    walk(figure)
+    return h.hexdigest()[:16]
 
 
 def run_task(task: tuple[str, str, int]) -> RunRecord:
@@ -221,11 +285,16 @@ def run_task(task: tuple[str, str, int]) -> RunRecord:
             msg = f"{w.category.__name__}: {w.message}"
             if msg not in caught and len(caught) < 5:
                 caught.append(msg)
-    rows = tuple(RowRecord(r.quantity, r.kind, r.holds, _finite_or_none(r.p_value)) for r in result.rows)
+    rows = tuple(
+        RowRecord(r.quantity, r.kind, r.holds, _finite_or_none(r.p_value), r.predicted, r.measured) for r in result.rows
+    )
     error = None
     if "error" in result.figure:
         error = result.rows[0].measured if result.rows else str(result.figure["error"])
-    return RunRecord(name, tier, seed, fp, bool(result.holds), float(result.seconds), rows, error, tuple(caught))
+    return RunRecord(
+        name, tier, seed, fp, bool(result.holds), float(result.seconds), rows, error, tuple(caught),
+        None if name in TIMED_FIGURES else figure_digest(result.figure),
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------
@@ -238,8 +307,8 @@ class Cache:
     def __init__(self, path: str) -> None:
         self.path = path
 
-    def load(self) -> dict[tuple[str, str, int, str], RunRecord]:
-        out: dict[tuple[str, str, int, str], RunRecord] = {}
+    def records(self) -> Iterator[RunRecord]:
+        """Every readable record, in file order (oldest first); nothing if the file is missing."""
         try:
             with open(self.path, encoding="utf-8") as f:
                 for line in f:
@@ -247,13 +316,15 @@ class Cache:
                     if not line:
                         continue
                     try:
-                        rec = RunRecord.from_json(line)
+                        yield RunRecord.from_json(line)
                     except (ValueError, KeyError, TypeError):
                         continue
-                    out[rec.key] = rec
         except FileNotFoundError:
-            pass
-        return out
+            return
+
+    def load(self) -> dict[tuple[str, str, int, str], RunRecord]:
+        """The latest record per (check, tier, seed, fingerprint)."""
+        return {rec.key: rec for rec in self.records()}
 
     def append(self, rec: RunRecord) -> None:
         # One write() per line on an O_APPEND descriptor, so that concurrent writers interleave
@@ -264,6 +335,140 @@ class Cache:
             os.write(fd, data)
         finally:
             os.close(fd)
+
+
+# ----------------------------------------------------------------------------------------------
+# Replay: the current code's rows against cached records of older code
+
+
+@dataclass(frozen=True)
+class Difference:
+    """The first difference between an older record and the replayed one."""
+
+    row: int | None  # row index; None for the run as a whole (error, number of rows, figure data)
+    quantity: str  # the row's quantity (older record), or what differs for the run as a whole
+    field: str  # "kind", "quantity", "holds", "p_value", "predicted", "measured", "rows", "error", "figure"
+    old: str
+    new: str
+    rel: float | None  # largest relative difference of the numbers; None when not comparable as numbers
+
+    def describe(self) -> str:
+        where = f"row {self.row} ({_cut(self.quantity, 40)})" if self.row is not None else self.quantity
+        rel = "" if self.rel is None else f"; relative difference {self.rel:.3g}"
+        return f"{where}: {self.field} {_cut(self.old, 60)!r} -> {_cut(self.new, 60)!r}{rel}"
+
+
+def _rel(a: float, b: float) -> float:
+    if a == b or (math.isnan(a) and math.isnan(b)):
+        return 0.0
+    scale = max(abs(a), abs(b))
+    return abs(a - b) / scale if math.isfinite(scale) and scale > 0 else math.inf
+
+
+def _text_rel(old: str, new: str) -> float | None:
+    """0 for equal texts; for texts equal up to their numbers, the largest relative difference of
+    the numbers; None when the texts differ otherwise."""
+    if old == new:
+        return 0.0
+    if _NUMBER.sub("#", old) != _NUMBER.sub("#", new):
+        return None
+    return max(_rel(float(a), float(b)) for a, b in zip(_NUMBER.findall(old), _NUMBER.findall(new)))
+
+
+def _row_difference(i: int, check: str, a: RowRecord, b: RowRecord, rtol: float) -> Difference | None:
+    timed = (check, a.quantity) in TIMED_ROWS
+    for name in ("kind", "quantity", "holds", "p_value", "predicted", "measured"):
+        x, y = getattr(a, name), getattr(b, name)
+        if name == "measured" and timed:
+            continue
+        if name in ("predicted", "measured") and (x is None or y is None):
+            continue  # an older record without the text: nothing to compare
+        if name == "p_value" and x is not None and y is not None:
+            rel: float | None = _rel(x, y)
+        elif name in ("quantity", "predicted", "measured"):
+            rel = _text_rel(x, y)
+        else:
+            rel = 0.0 if x == y else None
+        if rel is None or rel > rtol:
+            return Difference(i, a.quantity, name, str(x), str(y), rel if rel else None)
+    return None
+
+
+def compare_runs(old: RunRecord, new: RunRecord, rtol: float = 0.0) -> Difference | None:
+    """The first difference of ``new`` from ``old`` (same check, tier and seed), or None if every
+    row is the same: kind, quantity text, verdict, p-value, and the predicted and measured texts and
+    the figure data where both records hold them (numbers within ``rtol`` relative count as equal;
+    the default 0 asks for bit-identical p-values)."""
+    if old.error != new.error:
+        return Difference(None, "the run", "error", str(old.error), str(new.error), None)
+    if len(old.rows) != len(new.rows):
+        return Difference(None, "the run", "rows", str(len(old.rows)), str(len(new.rows)), None)
+    for i, (a, b) in enumerate(zip(old.rows, new.rows)):
+        d = _row_difference(i, old.check, a, b, rtol)
+        if d is not None:
+            return d
+    if old.figure is not None and new.figure is not None and old.figure != new.figure:
+        return Difference(None, "figure data (rows equal)", "figure", old.figure, new.figure, None)
+    return None
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A replayed run beside the older records of the same (check, tier, seed)."""
+
+    record: RunRecord
+    older: int  # older records compared (other fingerprints)
+    matched: int  # of which identical to the replayed run
+    difference: Difference | None  # from the latest older record, when none is identical
+
+    @property
+    def status(self) -> str:
+        return "no record" if not self.older else ("identical" if self.matched else "differs")
+
+
+def _detail(rec: RunRecord) -> int:
+    """How much of a run a record holds: 2 with the figure digest, 1 with the row texts, 0 else."""
+    return 2 if rec.figure is not None else int(any(r.measured is not None for r in rec.rows))
+
+
+def replay(new: RunRecord, older: Sequence[RunRecord], rtol: float = 0.0) -> Replay:
+    """Compare ``new`` with the records of ``older`` (oldest first) that ran under another
+    fingerprint and hold the most detail (records with measured texts and figure digests outrank
+    records of older versions of this tool, which stored only kind, verdict and p-value); identical
+    iff at least one of them has the same rows."""
+    olds = [r for r in older if r.fingerprint != new.fingerprint]
+    top = max((_detail(r) for r in olds), default=0)
+    olds = [r for r in olds if _detail(r) == top]
+    diffs = [compare_runs(o, new, rtol) for o in olds]
+    matched = sum(d is None for d in diffs)
+    return Replay(new, len(olds), matched, diffs[-1] if olds and not matched else None)
+
+
+def format_replay(results: Sequence[Replay], names: Sequence[str], against: str, tier: str) -> str:
+    seeds = sorted({r.record.seed for r in results})
+    out = [f"Replay of the current code against {against}: {tier} tier, seeds {format_seeds(seeds)}", ""]
+    table, firsts = [], []
+    for name in names:
+        rs = [r for r in results if r.record.check == name]
+        count = {k: sum(r.status == k for r in rs) for k in ("identical", "differs", "no record")}
+        partial = sum(r.status == "identical" and r.matched < r.older for r in rs)
+        first = next((r for r in rs if r.status == "differs"), None)
+        if first is not None and first.difference is not None:
+            firsts.append(f"  {name} seed {first.record.seed}: {first.difference.describe()}")
+        verdict_ = "differs" if count["differs"] else ("no record" if count["no record"] else "identical")
+        table.append((name, str(len(rs)), str(count["identical"]), str(count["differs"]), str(count["no record"]),
+                      str(partial), verdict_))  # fmt: skip
+    out.append(text_table(
+        ("check", "runs", "identical", "differs", "no record", "(older differ)", "check verdict"), table,
+        right=(False, True, True, True, True, True, False),
+    ))  # fmt: skip
+    out.append("  (older differ: identical to one older record of the seed but not to every one)")
+    if firsts:
+        out += ["", "First difference per check (against the latest older record of that seed)", *firsts]
+    n_same = sum(r.status == "identical" for r in results)
+    ok = bool(results) and n_same == len(results)
+    out += ["", f"verdict: {'IDENTICAL' if ok else 'NOT IDENTICAL'}: {n_same} of {len(results)} runs identical"]
+    return "\n".join(out)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -622,6 +827,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-json", metavar="PATH", help="also write the summary as JSON")
     p.add_argument("--cached-only", action="store_true", help="run nothing; summarize what the cache holds")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--replay-against", metavar="PATH",
+                   help="compare every row of the runs of the current code with the records of the same "
+                   "(check, tier, seed) under another fingerprint in the cache file PATH; exit 0 iff identical")
+    p.add_argument("--rtol", type=float, default=0.0,
+                   help="--replay-against: numbers within this relative difference count as equal (default 0)")
     return p
 
 
@@ -640,26 +850,65 @@ def _tasks_runner(jobs: int) -> Callable[[list[tuple[str, str, int]]], Iterator[
     return run
 
 
+def _setup(args: argparse.Namespace) -> tuple[list[str], list[int], Cache, dict[str, str], float]:
+    """Validate the arguments (UsageError) and compute the current fingerprints."""
+    from theory_checks import CHECKS
+    from theory_checks._stats import RUN_ALPHA
+
+    if args.tier not in ("quick", "full"):
+        raise UsageError(f"--tier must be quick or full, got {args.tier!r}")
+    names = parse_only(args.only, CHECKS)
+    seeds = parse_seeds(args.seeds)
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
+    if not (0.0 < args.budget < 1.0):
+        raise UsageError(f"--budget must be in (0, 1), got {args.budget}")
+    if not (0.0 <= args.rtol < 1.0) or not math.isfinite(args.rtol):
+        raise UsageError(f"--rtol must be in [0, 1), got {args.rtol}")
+    if args.replay_against is not None and not os.path.isfile(args.replay_against):
+        raise UsageError(f"--replay-against: no such file {args.replay_against}")
+    cache = Cache(args.cache)
+    cache_dir = os.path.dirname(os.path.abspath(args.cache))
+    if not os.path.isdir(cache_dir):
+        raise UsageError(f"--cache: folder {cache_dir} does not exist")
+    return names, seeds, cache, {n: fingerprint(n) for n in names}, RUN_ALPHA
+
+
+def _run_missing(
+    args: argparse.Namespace, cache: Cache, current: dict[str, str], todo: list[tuple[str, str, int]]
+) -> tuple[list[RunRecord], int]:
+    """Run ``todo``, append every record to the cache; return the records and how many ran on code
+    that changed since ``current`` was computed (stale)."""
+    done: list[RunRecord] = []
+    stale = 0
+    if not todo or args.cached_only:
+        return done, stale
+    bar: Any = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), file=sys.stderr, unit="run", smoothing=0.05)
+    try:
+        for rec in _tasks_runner(args.jobs)(todo):
+            cache.append(rec)
+            done.append(rec)
+            stale += rec.fingerprint != current[rec.check]
+            if bar is not None:
+                bar.set_postfix_str(f"{rec.check} seed {rec.seed}", refresh=False)
+                bar.update(1)
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted; finished runs are cached, summarizing them", file=sys.stderr)
+    finally:
+        if bar is not None:
+            bar.close()
+    return done, stale
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
-        from theory_checks import CHECKS
-        from theory_checks._stats import RUN_ALPHA
-
-        if args.tier not in ("quick", "full"):
-            raise UsageError(f"--tier must be quick or full, got {args.tier!r}")
-        names = parse_only(args.only, CHECKS)
-        seeds = parse_seeds(args.seeds)
-        if args.jobs < 1:
-            raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
-        if not (0.0 < args.budget < 1.0):
-            raise UsageError(f"--budget must be in (0, 1), got {args.budget}")
-        cache = Cache(args.cache)
-        cache_dir = os.path.dirname(os.path.abspath(args.cache))
-        if not os.path.isdir(cache_dir):
-            raise UsageError(f"--cache: folder {cache_dir} does not exist")
-        current = {n: fingerprint(n) for n in names}
+        names, seeds, cache, current, run_alpha = _setup(args)
     except UsageError as exc:
         parser.print_usage(sys.stderr)
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -678,35 +927,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         + f"; cache {args.cache}",
         file=sys.stderr,
     )
-    stale = 0
-    if todo and not args.cached_only:
-        bar: Any = None
-        if not args.no_progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(todo), file=sys.stderr, unit="run", smoothing=0.05)
-        try:
-            for rec in _tasks_runner(args.jobs)(todo):
-                cache.append(rec)
-                if rec.fingerprint == current[rec.check]:
-                    have[(rec.check, rec.seed)] = rec
-                else:
-                    stale += 1
-                if bar is not None:
-                    bar.set_postfix_str(f"{rec.check} seed {rec.seed}", refresh=False)
-                    bar.update(1)
-        except KeyboardInterrupt:
-            print(f"\n{PROG}: interrupted; finished runs are cached, summarizing them", file=sys.stderr)
-        finally:
-            if bar is not None:
-                bar.close()
+    done, stale = _run_missing(args, cache, current, todo)
+    if args.replay_against is not None:
+        # a run whose code changed while this ran is still a run of the current tree: replay it
+        fresh = {**have, **{(r.check, r.seed): r for r in done}}
+        return _replay_report(args, names, seeds, fresh, stale)
+    have.update({(r.check, r.seed): r for r in done if r.fingerprint == current[r.check]})
     if stale:
         print(
             f"{PROG}: warning: {stale} runs used code that changed while this ran (cached under their own "
             "fingerprint, left out here); run again to redo them",
             file=sys.stderr,
         )
-    summary = summarize(have.values(), names, seeds, tier=args.tier, budget=args.budget, run_alpha=RUN_ALPHA)
+    summary = summarize(have.values(), names, seeds, tier=args.tier, budget=args.budget, run_alpha=run_alpha)
     print(format_summary(summary, seeds))
     if args.report_json:
         meta = {
@@ -720,6 +953,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         with open(args.report_json, "w", encoding="utf-8") as f:
             json.dump(summary_json(summary, seeds, meta), f, indent=1)
     return 0 if verdict(summary) else 1
+
+
+def _replay_report(
+    args: argparse.Namespace, names: Sequence[str], seeds: Sequence[int], fresh: dict[tuple[str, int], RunRecord],
+    stale: int,
+) -> int:
+    """Compare the runs of the current code with the older records of ``--replay-against``; exit
+    0 iff every (check, seed) asked for ran and is identical to an older record."""
+    older: dict[tuple[str, int], list[RunRecord]] = {}
+    for rec in Cache(args.replay_against).records():
+        if rec.tier == args.tier and rec.check in names:
+            older.setdefault((rec.check, rec.seed), []).append(rec)
+    results = [replay(fresh[(n, s)], older.get((n, s), ()), args.rtol) for s in seeds for n in names if (n, s) in fresh]
+    print(format_replay(results, names, args.replay_against, args.tier))
+    missing = len(names) * len(seeds) - len(results)
+    if missing:
+        print(f"  {missing} (check, seed) runs asked for did not run (interrupted or --cached-only)")
+    if stale:
+        print(f"  {stale} runs used files edited while this ran (compared all the same; run again to be sure)")
+    return 0 if results and not missing and all(r.status == "identical" for r in results) else 1
 
 
 if __name__ == "__main__":
