@@ -98,11 +98,11 @@ def test_bare_step_matches_factory() -> None:
 def test_stalled_and_bad_input() -> None:
     (s,) = run_oracle(ref.bfgs(), lambda x: x @ x, [0.0, 0.0], 1)
     assert s.stalled and s.t == 1
-    with pytest.raises(ValueError, match="0 < c1 < c2 < 1"):
+    with pytest.raises(ValueError, match=r"bfgs: c1 must be < c2 \(0 < c1 < c2 < 1\), got c1=0.9, c2=0.1"):
         ref.bfgs(c1=0.9, c2=0.1)
     with pytest.raises(ValueError, match="initial_step must be one of"):
         ref.bfgs(initial_step="two")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="needs a FunctionOracle"):
-        ref.bfgs().step(ref.bfgs().init([1.0]), lambda x: x)  # type: ignore[arg-type]
+        ref.bfgs().step(ref.bfgs().init([1.0]), lambda x: x)
     with pytest.raises(ValueError, match="flat vector"):
         ref.bfgs().init(np.ones((2, 2)))

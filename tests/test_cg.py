@@ -14,7 +14,8 @@ from reference.curvature.cg import LinearSystem
 def _spd(n: int, cond: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    return (q * np.geomspace(1.0, cond, n)) @ q.T
+    out: np.ndarray = (q * np.geomspace(1.0, cond, n)) @ q.T
+    return out
 
 
 def test_cg_golden_two_steps() -> None:
@@ -27,7 +28,7 @@ def test_cg_golden_two_steps() -> None:
     assert_allclose(s.r, [93 / 331, -248 / 331], rtol=1e-14)
     s = opt.step(s, system)
     assert_allclose(s.params, [1 / 11, 7 / 11], rtol=1e-15)
-    assert np.linalg.norm(s.r) < 1e-15
+    assert s.r is not None and np.linalg.norm(s.r) < 1e-15
 
 
 @pytest.mark.parametrize("cond", [1.0, 10.0, 1e4])
@@ -86,11 +87,15 @@ def test_bad_input() -> None:
         ref.cg_solve(np.array([[1.0, 0.0], [0.0, -1.0]]), np.array([0.0, 1.0]))
     with pytest.raises(ValueError, match="b must be a flat vector"):
         LinearSystem(np.eye(2), np.ones((2, 1)))
-    with pytest.raises(ValueError, match="tol must be >= 0"):
+    with pytest.raises(ValueError, match="cg: tol must be a finite number >= 0, got -1.0"):
         ref.cg_solve(np.eye(2), np.ones(2), tol=-1.0)
-    with pytest.raises(ValueError, match="max_iter must be an int >= 0"):
+    with pytest.raises(ValueError, match="cg: max_iter must be an integer >= 0, got -1"):
         ref.cg_solve(np.eye(2), np.ones(2), max_iter=-1)
+    with pytest.raises(TypeError, match="cg: max_iter must be an integer >= 0, got 2.5"):
+        ref.cg_solve(np.eye(2), np.ones(2), max_iter=2.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="cg: unknown hyperparameter 'tol'"):
+        ref.cg(tol=1e-3)  # type: ignore[call-arg]  # the stopping rule belongs to cg_solve, not the method
     with pytest.raises(ValueError, match=r"x has shape \(3,\) but b has shape \(2,\)"):
         ref.cg().step(ref.cg().init(np.zeros(3)), LinearSystem(np.eye(2), np.ones(2)))
     with pytest.raises(TypeError, match="needs a LinearSystem"):
-        ref.cg().step(ref.cg().init(np.zeros(2)), np.eye(2))  # type: ignore[arg-type]
+        ref.cg().step(ref.cg().init(np.zeros(2)), np.eye(2))

@@ -9,7 +9,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 import reference as ref
 from reference.curvature.gauss_newton import init as gn_init
 from reference.curvature.gauss_newton import step as gn_step
+from reference.curvature.linesearch import armijo
 from reference.curvature.model_oracle import evaluate, gn_matrix
+from reference.oracle import FunctionOracle
 from reference.problems.linear import least_squares, ridge
 
 from .curvature_models import mlp_problem, softmax_problem, square_problem
@@ -94,6 +96,36 @@ def test_line_search_rejects_when_no_backtrack_suffices() -> None:
     assert_array_equal(s.params, [0.05])
 
 
+def test_line_search_is_linesearch_armijo() -> None:
+    # (GN4) is the package's one Armijo backtracking: the accepted alpha is the one linesearch.armijo
+    # returns for the same delta, loss, c and beta (recomputed here from the record and numpy's solve).
+    prob = mlp_problem(seed=1, n=20, h=5)
+    opt = ref.gauss_newton(damping=1e-2, line_search=True, c=0.3, beta=0.3)
+    s = opt.init(np.random.default_rng(1).standard_normal(prob.dim) * 1.5)
+    alphas = []
+    for _ in range(6):
+        rec = evaluate(prob, s.params)
+        delta = np.linalg.solve(gn_matrix(rec) + 1e-2 * np.eye(prob.dim), -prob.grad(s.params))
+        res = armijo(FunctionOracle(prob.loss), s.params, delta, c1=0.3, rho=0.3, max_iter=30)
+        s = opt.step(s, prob)
+        assert s.step_size == (res.alpha if res.converged else 0.0)
+        alphas.append(s.step_size)
+    assert any(0 < a < 1 for a in alphas), alphas  # some step backtracked
+
+
+def test_ascent_direction_is_rejected() -> None:
+    # The bare step with negative damping makes G + lambda I negative definite: delta goes uphill
+    # (g^T delta > 0), and the line search rejects it instead of searching along it.
+    prob = square_problem(4.0)
+    s = gn_step(gn_init(np.array([1.0])), prob, damping=-10.0, line_search=True)
+    assert s.step_size == 0.0
+    assert_array_equal(s.params, [1.0])
+    # the same step without the line search moves uphill: delta = -g / (8 - 10) = -6
+    full = gn_step(gn_init(np.array([1.0])), prob, damping=-10.0)
+    assert_allclose(full.params, [-5.0], rtol=1e-15)
+    assert prob.loss(full.params) > prob.loss(np.array([1.0]))
+
+
 def test_gauss_newton_decreases_mlp_loss() -> None:
     prob = mlp_problem(seed=4, n=20, h=5)
     opt = ref.gauss_newton(damping=1e-2, line_search=True)
@@ -124,23 +156,25 @@ def test_purity_and_bare_step() -> None:
     [
         (dict(damping=-1.0), "damping must be a finite number >= 0"),
         (dict(damping=float("inf")), "damping"),
-        (dict(c=0.0), "c must be a finite number > 0"),
-        (dict(c=1.0), r"c must be in \[0, 1\)"),
-        (dict(beta=1.5), r"beta must be in \[0, 1\)"),
+        (dict(c=0.0), r"gauss_newton: c must be in \(0, 1\), got 0.0"),
+        (dict(c=1.0), r"gauss_newton: c must be in \(0, 1\), got 1.0"),
+        (dict(beta=1.5), r"gauss_newton: beta must be in \(0, 1\), got 1.5"),
         (dict(max_backtracks=-1), "max_backtracks must be an integer >= 0"),
-        (dict(max_backtracks=2.5), "max_backtracks must be an integer >= 0"),
+        (dict(activation="sigmoid"), "activation must be one of None, 'relu', 'tanh', 'identity'"),
     ],
 )
 def test_bad_hyperparameters(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         ref.gauss_newton(**kwargs)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="gauss_newton: max_backtracks must be an integer >= 0, got 2.5"):
+        ref.gauss_newton(max_backtracks=2.5)  # type: ignore[arg-type]
 
 
 def test_bad_input() -> None:
     opt = ref.gauss_newton()
-    with pytest.raises(TypeError, match="line_search must be a bool"):
+    with pytest.raises(TypeError, match="gauss_newton: line_search must be True or False"):
         ref.gauss_newton(line_search="yes")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="gauss_newton: the input must be a model"):
-        opt.step(opt.init(np.zeros(3)), np.zeros(3))  # type: ignore[arg-type]
+        opt.step(opt.init(np.zeros(3)), np.zeros(3))
     with pytest.raises(ValueError, match=r"gauss_newton: params has shape \(3,\), the problem needs \(9,\)"):
         opt.step(opt.init(np.zeros(3)), softmax_problem())

@@ -43,7 +43,7 @@ def test_two_loop_equals_dense_bfgs_updates() -> None:
             rho = 1.0 / (y @ s)
             v = np.eye(p) - rho * np.outer(y, s)
             h = v.T @ h @ v + rho * np.outer(s, s)
-        assert_allclose(two_loop(g, tuple(ss), tuple(ys), scaling), h @ g, rtol=1e-12)  # type: ignore[arg-type]
+        assert_allclose(two_loop(g, tuple(ss), tuple(ys), scaling), h @ g, rtol=1e-12)
 
 
 @pytest.mark.parametrize("f, x0", [(rosen, [-1.2, 1.0]), (logsumexp2, [1.0, -1.0, 2.0])])
@@ -70,12 +70,16 @@ def test_stored_pairs_have_positive_curvature_and_memory_bound() -> None:
 
 
 def test_bad_input() -> None:
-    for m in (0, 2.5, True):
-        with pytest.raises(ValueError, match="m must be an int >= 1"):
+    with pytest.raises(ValueError, match="lbfgs: m must be an integer >= 1, got 0"):
+        ref.lbfgs(m=0)
+    for m in (2.5, True):  # not an integer: the wrong kind of value
+        with pytest.raises(TypeError, match="lbfgs: m must be an integer >= 1"):
             ref.lbfgs(m=m)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="scaling must be one of"):
         ref.lbfgs(scaling="diag")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="0 < c1 < c2 < 1"):
+    with pytest.raises(ValueError, match=r"lbfgs: c2 must be in \(0, 1\), got 1.0"):
         ref.lbfgs(c2=1.0)
+    with pytest.raises(ValueError, match=r"lbfgs: c1 must be < c2 \(0 < c1 < c2 < 1\)"):
+        ref.lbfgs(c1=0.5, c2=0.5)
     with pytest.raises(TypeError, match="needs a FunctionOracle"):
-        ref.lbfgs().step(ref.lbfgs().init([1.0]), None)  # type: ignore[arg-type]
+        ref.lbfgs().step(ref.lbfgs().init([1.0]), None)

@@ -155,7 +155,7 @@ def test_failure_is_flagged_not_raised() -> None:
         (lambda o: armijo(o, np.ones(2), -np.ones(2), c1=0.0), r"c1 must be in \(0, 1\)"),
         (lambda o: armijo(o, np.ones(2), -np.ones(2), rho=1.0), r"rho must be in \(0, 1\)"),
         (lambda o: armijo(o, np.ones(2), -np.ones(2), alpha0=-1.0), "alpha0 must be"),
-        (lambda o: armijo(o, np.ones(2), -np.ones(2), method="exact"), "method must be"),
+        (lambda o: armijo(o, np.ones(2), -np.ones(2), method="exact"), "method must be"),  # type: ignore[arg-type]
         (lambda o: strong_wolfe(o, np.ones(2), -np.ones(2), c1=0.5, c2=0.4), "0 < c1 < c2 < 1"),
         (lambda o: strong_wolfe(o, np.ones(2), -np.ones(2), alpha_max=0.0), "alpha_max"),
     ],

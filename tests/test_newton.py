@@ -36,7 +36,7 @@ def test_quadratic_in_one_step(line_search: str) -> None:
     a = m @ m.T + 0.5 * np.eye(6)
     b = rng.standard_normal(6)
     f = lambda x: 0.5 * x @ a @ x - b @ x  # noqa: E731
-    (s,) = run_oracle(ref.newton(line_search=line_search), f, rng.standard_normal(6), 1)
+    (s,) = run_oracle(ref.newton(line_search=line_search), f, rng.standard_normal(6), 1)  # type: ignore[arg-type]
     assert_allclose(s.params, np.linalg.solve(a, b), rtol=1e-12)
     assert s.alpha == 1.0
 
@@ -113,6 +113,6 @@ def test_bad_input() -> None:
     with pytest.raises(ValueError, match="flat vector"):
         opt.init(np.ones((2, 2)))
     with pytest.raises(TypeError, match="needs a FunctionOracle"):
-        opt.step(opt.init(np.ones(2)), np.ones(2))  # type: ignore[arg-type]
+        opt.step(opt.init(np.ones(2)), np.ones(2))
     with pytest.raises(ValueError, match=r"x has shape \(2,\) but the function takes \(3,\)"):
         opt.step(opt.init(np.ones(2)), FunctionOracle(logsumexp2, dim=3))

@@ -81,7 +81,7 @@ def test_radius_shrinks_on_bad_steps_and_converges() -> None:
         (dict(radius=0.0), "radius must be a finite number > 0"),
         (dict(max_radius=-1.0), "max_radius"),
         (dict(radius=10.0, max_radius=1.0), "radius must be <= max_radius"),
-        (dict(eta=0.25), r"eta must be in \[0, 1/4\)"),
+        (dict(eta=0.25), r"trust_region: eta must be in \[0, 0.25\), got 0.25"),
     ],
 )
 def test_bad_hyperparameters(kwargs: dict[str, Any], match: str) -> None:

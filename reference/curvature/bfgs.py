@@ -35,20 +35,37 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
-from typing import Literal
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar, Literal
 
 import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval
 
-from .._core import Method, check_choice
+from .._core import method
+from .._hyper import FLAG, OPEN_UNIT, Hyperparams, OneOf, hp
 from .._types import Array
-from .linesearch import check_wolfe_constants, strong_wolfe
+from .linesearch import strong_wolfe, wolfe_order
 from ..oracle import FunctionOracle, as_flat
 
 InitialStep = Literal["unit", "interpolate"]
+INITIAL_STEPS: tuple[InitialStep, ...] = ("unit", "interpolate")
+
+
+@dataclass(frozen=True, eq=False)
+class BFGSHyperparams(Hyperparams):
+    """BFGS's hyperparameters (defaults: N&W Alg. 6.1 with H_0 = I and the unit first trial)."""
+
+    ALGORITHM: ClassVar[str] = "bfgs"
+    _: KW_ONLY
+    c1: float = hp(1e-4, OPEN_UNIT, "sufficient-decrease constant of the strong-Wolfe search (B2), (LS2)")
+    c2: float = hp(0.9, OPEN_UNIT, "curvature constant of the strong-Wolfe search (B2), (LS3); c1 < c2")
+    initial_step: InitialStep = hp("unit", OneOf(INITIAL_STEPS), 'first trial alpha0 of (B2): "unit" (1) or '
+                                   '"interpolate" (N&W eq. 3.60, scipy\'s)')  # fmt: skip
+    scale_first: bool = hp(False, FLAG, "H_0 = (y^T s / y^T y) I just before the first update (N&W eq. 6.20)")
+
+    def validate(self) -> None:
+        wolfe_order(self.ALGORITHM, self.c1, self.c2)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -127,21 +144,5 @@ def step(
                      prev_value=f, alpha=res.alpha, stalled=False, t=state.t + 1)  # fmt: skip
 
 
-def bfgs(
-    *,
-    c1: float = 1e-4,
-    c2: float = 0.9,
-    initial_step: InitialStep = "unit",
-    scale_first: bool = False,
-) -> Method[BFGSState, FunctionOracle]:
-    """BFGS with a strong-Wolfe line search; ``step(state, oracle)``. See specs/bfgs.md.
-
-    Args:
-        c1, c2: Wolfe constants, 0 < c1 < c2 < 1.
-        initial_step: "unit" (alpha0 = 1) or "interpolate" (N&W eq. 3.60, scipy's first trial).
-        scale_first: H_0 = (y^T s / y^T y) I before the first update (N&W eq. 6.20).
-    """
-    check_wolfe_constants("bfgs", c1, c2)
-    check_choice("bfgs", "initial_step", initial_step, ("unit", "interpolate"))
-    step_fn = partial(step, c1=c1, c2=c2, initial_step=initial_step, scale_first=scale_first)
-    return Method(name="bfgs", hyperparams=dict(step_fn.keywords), init_fn=init, step_fn=step_fn)
+bfgs = method(BFGSHyperparams, init, step,
+              "BFGS with a strong-Wolfe line search; step(state, oracle). See specs/bfgs.md.")  # fmt: skip

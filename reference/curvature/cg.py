@@ -36,13 +36,14 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any, Callable, ClassVar, Union
 
 import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval, isbox
 
-from .._core import Method, as_params
+from .._core import as_params, method
+from .._hyper import NONNEGATIVE, Hyperparams, Integer
 from .._types import Array
 from ..oracle import as_flat
 
@@ -144,11 +145,9 @@ def solve(
     """Solve A x = b by CG until ||A x - b|| <= tol ||b|| or ``max_iter`` steps (default 10 n)."""
     system = LinearSystem(a, _floats(b))
     n = anp.size(system.b)
-    if not (tol >= 0):
-        raise ValueError(f"cg: tol must be >= 0, got {tol!r}")
+    NONNEGATIVE.check("cg", "tol", tol)
     limit = 10 * n if max_iter is None else max_iter
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-        raise ValueError(f"cg: max_iter must be an int >= 0, got {max_iter!r}")
+    Integer(ge=0).check("cg", "max_iter", limit)
     x_start = init(as_params(np.zeros(n) if x0 is None else x0)).params
     r0 = system.matvec(x_start) - system.b  # (CG1), computed once: the first step starts from it
     state = CGState(params=x_start, r=r0, p=-r0, t=0)
@@ -156,11 +155,17 @@ def solve(
     target = tol * float(np.linalg.norm(getval(system.b)))
     while res[-1] > target and state.t < limit:
         state = step(state, system)
-        assert state.r is not None
         res.append(float(np.linalg.norm(getval(state.r))))
     return CGResult(x=state.params, n_iter=state.t, residuals=tuple(res), converged=res[-1] <= target)
 
 
-def cg() -> Method[CGState, LinearSystem]:
-    """Linear conjugate gradient as a Method: ``step(state, LinearSystem(A, b))``. No hyperparameters."""
-    return Method(name="cg", hyperparams={}, init_fn=init, step_fn=step)
+@dataclass(frozen=True, eq=False)
+class CGHyperparams(Hyperparams):
+    """CG has no hyperparameters: a step of (CG1)-(CG6) is fixed by the system (``solve``'s stopping
+    rule, tol and max_iter, belongs to the function form, not to the method)."""
+
+    ALGORITHM: ClassVar[str] = "cg"
+
+
+cg = method(CGHyperparams, init, step,
+            "Linear conjugate gradient as a Method: step(state, LinearSystem(A, b)); no hyperparameters.")  # fmt: skip

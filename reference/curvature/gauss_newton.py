@@ -19,8 +19,11 @@ search, L at the trial points.
 Conventions:
     * lambda is an absolute damping added to G (seed 000 "(G + lambda I) delta = -grad L");
       lambda = 0 needs G nonsingular (numpy's LinAlgError otherwise).
-    * With the line search, if no trial in ``max_backtracks`` halvings satisfies Armijo the step
-      is rejected (alpha = 0, params unchanged) and ``state.step_size`` records 0.
+    * The line search (GN4) is ``linesearch.armijo`` (method "backtrack", first trial 1, rho = beta,
+      max_iter = max_backtracks) on the loss ``loss_at``; if no trial in ``max_backtracks``
+      contractions satisfies Armijo, or delta is not a descent direction (g^T delta >= 0, possible
+      only by rounding when G + lambda I is nearly singular), the step is rejected (alpha = 0,
+      params unchanged) and ``state.step_size`` records 0. delta = 0 (g = 0) is the full step.
     * Differentiable by autograd (with respect to theta_0, lambda and beta): the Armijo tests are
       decided on unboxed values, alpha = beta^j is then fixed by j, and the step is traced.
 
@@ -34,16 +37,36 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 import autograd.numpy as anp
+import numpy as np
 from autograd.tracer import getval
 
-from .._core import Method, check_choice, check_count, check_nonnegative, check_positive, check_unit_interval
+from .._core import method
+from .._hyper import FLAG, NONNEGATIVE, OPEN_UNIT, Hyperparams, Integer, OneOf, hp
 from .._types import Array
+from ..oracle import FunctionOracle
+from .linesearch import armijo
 from .model_oracle import ACTIVATIONS, OutputModel, evaluate, gn_matrix, loss_at
+
+
+@dataclass(frozen=True, eq=False)
+class GaussNewtonHyperparams(Hyperparams):
+    """Gauss-Newton's hyperparameters (defaults: a small absolute damping, the full step)."""
+
+    ALGORITHM: ClassVar[str] = "gauss_newton"
+    damping: float = hp(1e-3, NONNEGATIVE, "lambda of (GN3), added to G (0 needs G nonsingular)")
+    _: KW_ONLY
+    line_search: bool = hp(False, FLAG, "Armijo backtracking along delta, (GN4); otherwise alpha = 1")
+    c: float = hp(1e-4, OPEN_UNIT, "Armijo constant c of (GN4), (LS2)")
+    beta: float = hp(0.5, OPEN_UNIT, "backtracking factor beta of (GN4), (LS4)")
+    max_backtracks: int = hp(30, Integer(ge=0), "contractions tried in (GN4) before the step is rejected")
+    activation: str | None = hp(None, OneOf((None, *ACTIVATIONS)), "None (generic per-sample Jacobians via "
+                                "predict_rowwise) or the hidden activation of a dense-MLP problem (the "
+                                "layer-wise Jacobians, checked against predict at every step)")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -59,19 +82,6 @@ class GaussNewtonState:
 def init(params: Array) -> GaussNewtonState:
     """theta_0 = params, t = 0."""
     return GaussNewtonState(params=params, loss=float("nan"), step_size=0.0, t=0)
-
-
-def armijo(
-    model: OutputModel, theta: Any, loss0: Any, slope: Any, delta: Any, *,
-    c: float, beta: float, max_backtracks: int,
-) -> float:
-    """The first alpha = beta^j (j = 0, 1, ...) with L(theta + alpha delta) <= L0 + c alpha slope."""  # fmt: skip
-    alpha = 1.0
-    for _ in range(max_backtracks + 1):
-        if getval(loss_at(model, theta + alpha * delta)) <= getval(loss0 + c * alpha * slope):
-            return alpha
-        alpha *= beta
-    return 0.0
 
 
 def step(
@@ -91,48 +101,18 @@ def step(
     G = gn_matrix(rec)  # (GN2)
     p = anp.shape(theta)[0]
     delta = anp.linalg.solve(G + damping * anp.eye(p), -rec.grad)  # (GN3)
-    alpha = 1.0
-    if line_search:
-        slope = anp.dot(rec.grad, delta)
-        alpha = armijo(model, theta, rec.loss, slope, delta, c=c, beta=beta, max_backtracks=max_backtracks)  # (GN4)
+    alpha: Any = 1.0
+    if line_search and np.any(getval(delta)):
+        if getval(anp.dot(rec.grad, delta)) < 0:  # a descent direction: backtrack from alpha = 1
+            res = armijo(FunctionOracle(partial(loss_at, model)), theta, delta, f0=rec.loss, g0=rec.grad,
+                         alpha0=1.0, c1=c, rho=beta, max_iter=max_backtracks)  # (GN4)  # fmt: skip
+            alpha = res.alpha  # 0.0 if no trial was accepted
+        else:
+            alpha = 0.0  # g^T delta >= 0 (rounding): no decrease along delta, the step is rejected
     theta = theta + alpha * delta  # (GN5)
     return GaussNewtonState(params=theta, loss=rec.loss, step_size=alpha, t=state.t + 1)
 
 
-def gauss_newton(
-    damping: float = 1e-3,
-    *,
-    line_search: bool = False,
-    c: float = 1e-4,
-    beta: float = 0.5,
-    max_backtracks: int = 30,
-    activation: str | None = None,
-) -> Method[GaussNewtonState, OutputModel]:
-    """Gauss-Newton with hyperparameters bound; ``opt.step(state, problem)``.
-
-    Args:
-        damping: lambda >= 0 added to G in (GN3).
-        line_search: Armijo backtracking along delta (GN4); otherwise the full step alpha = 1.
-        c: Armijo constant in (0, 1).
-        beta: backtracking factor in (0, 1).
-        max_backtracks: integer >= 0, halvings tried before the step is rejected.
-        activation: None (generic per-sample Jacobians through ``predict_rowwise``) or the hidden
-            activation of a dense-MLP problem ("relu" for Peaks, "tanh", "identity"): the faster
-            layer-wise Jacobian formula, checked against the problem's ``predict`` at every step.
-    """
-    name = "gauss_newton"
-    check_nonnegative(name, "damping", damping)
-    check_positive(name, "c", c)
-    check_unit_interval(name, "c", c)
-    check_positive(name, "beta", beta)
-    check_unit_interval(name, "beta", beta)
-    check_count(name, "max_backtracks", max_backtracks, minimum=0)
-    check_choice(name, "activation", activation, (None, *ACTIVATIONS))
-    if not isinstance(line_search, bool):
-        raise TypeError(f"{name}: line_search must be a bool, got {line_search!r}")
-    step_fn = partial(
-        step, damping=damping, line_search=line_search, c=c, beta=beta,
-        max_backtracks=max_backtracks, activation=activation,
-    )  # fmt: skip
-    return Method(name=name, hyperparams=dict(step_fn.keywords), init_fn=init, step_fn=step_fn)
-
+gauss_newton = method(GaussNewtonHyperparams, init, step,
+                      "Gauss-Newton with damping and an optional Armijo line search; step(state, problem). "
+                      "See specs/gauss_newton.md.")  # fmt: skip

@@ -31,21 +31,40 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
-from typing import Literal
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar, Literal
 
 import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval
 
-from .._core import Method, check_choice
+from .._core import method
+from .._hyper import OPEN_UNIT, Hyperparams, Integer, OneOf, hp
 from .._types import Array
-from .bfgs import InitialStep, initial_trial
-from .linesearch import check_wolfe_constants, strong_wolfe
+from .bfgs import INITIAL_STEPS, InitialStep, initial_trial
+from .linesearch import strong_wolfe, wolfe_order
 from ..oracle import FunctionOracle, as_flat
 
 Scaling = Literal["gamma", "identity"]
+SCALINGS: tuple[Scaling, ...] = ("gamma", "identity")
+
+
+@dataclass(frozen=True, eq=False)
+class LBFGSHyperparams(Hyperparams):
+    """L-BFGS's hyperparameters (defaults: N&W Alg. 7.5 with m = 10 and gamma scaling)."""
+
+    ALGORITHM: ClassVar[str] = "lbfgs"
+    _: KW_ONLY
+    m: int = hp(10, Integer(ge=1), "number of curvature pairs kept, (LB6)")
+    c1: float = hp(1e-4, OPEN_UNIT, "sufficient-decrease constant of the strong-Wolfe search (LB5), (LS2)")
+    c2: float = hp(0.9, OPEN_UNIT, "curvature constant of the strong-Wolfe search (LB5), (LS3); c1 < c2")
+    scaling: Scaling = hp("gamma", OneOf(SCALINGS), 'H_0 of (LB2): "gamma" (s^T y / y^T y) I, N&W eq. 7.20, '
+                          'or "identity"')  # fmt: skip
+    initial_step: InitialStep = hp("unit", OneOf(INITIAL_STEPS), 'first trial of the search: "unit" (1) or '
+                                   '"interpolate" (N&W eq. 3.60), as in bfgs')  # fmt: skip
+
+    def validate(self) -> None:
+        wolfe_order(self.ALGORITHM, self.c1, self.c2)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -123,26 +142,5 @@ def step(
                       prev_value=f, alpha=res.alpha, stalled=False, t=state.t + 1)  # fmt: skip
 
 
-def lbfgs(
-    *,
-    m: int = 10,
-    c1: float = 1e-4,
-    c2: float = 0.9,
-    scaling: Scaling = "gamma",
-    initial_step: InitialStep = "unit",
-) -> Method[LBFGSState, FunctionOracle]:
-    """L-BFGS with history ``m`` and a strong-Wolfe line search; ``step(state, oracle)``.
-
-    Args:
-        m: number of curvature pairs kept, an int >= 1.
-        c1, c2: Wolfe constants, 0 < c1 < c2 < 1.
-        scaling: "gamma" (H_0 = s^T y / y^T y I, N&W eq. 7.20) or "identity" (H_0 = I).
-        initial_step: "unit" or "interpolate" (see reference/curvature/bfgs.py).
-    """
-    if isinstance(m, bool) or not isinstance(m, int) or m < 1:
-        raise ValueError(f"lbfgs: m must be an int >= 1, got {m!r}")
-    check_wolfe_constants("lbfgs", c1, c2)
-    check_choice("lbfgs", "scaling", scaling, ("gamma", "identity"))
-    check_choice("lbfgs", "initial_step", initial_step, ("unit", "interpolate"))
-    step_fn = partial(step, m=m, c1=c1, c2=c2, scaling=scaling, initial_step=initial_step)
-    return Method(name="lbfgs", hyperparams=dict(step_fn.keywords), init_fn=init, step_fn=step_fn)
+lbfgs = method(LBFGSHyperparams, init, step,
+               "L-BFGS with history m and a strong-Wolfe line search; step(state, oracle). See specs/lbfgs.md.")  # fmt: skip

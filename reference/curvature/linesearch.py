@@ -330,10 +330,13 @@ def _zoom(
     return _done(phi, g0, a_lo, f_lo, False)
 
 
-def check_wolfe_constants(name: str, c1: float, c2: float) -> None:
-    """A method's line-search constants must satisfy 0 < c1 < c2 < 1 (ValueError naming ``name``)."""
-    if not (0.0 < c1 < c2 < 1.0):
-        raise ValueError(f"{name}: need 0 < c1 < c2 < 1, got c1={c1!r}, c2={c2!r}")
+def wolfe_order(algo: str, c1: float, c2: float) -> None:
+    """The rule between a record's Wolfe constants, each already in (0, 1): c1 < c2 (ValueError).
+
+    For the ``validate`` of the records of newton, bfgs and lbfgs (``reference/_hyper.py``).
+    """
+    if not getval(c1) < getval(c2):
+        raise ValueError(f"{algo}: c1 must be < c2 (0 < c1 < c2 < 1), got c1={c1!r}, c2={c2!r}")
 
 
 def wolfe_conditions(
@@ -350,9 +353,9 @@ __all__ = [
     "LineSearchError",
     "LineSearchResult",
     "armijo",
-    "check_wolfe_constants",
     "strong_wolfe",
     "strong_curvature",
     "sufficient_decrease",
     "wolfe_conditions",
+    "wolfe_order",
 ]

@@ -32,20 +32,39 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
-from typing import Literal
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar, Literal
 
 import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval
 
-from .._core import Method, check_choice, check_nonnegative, check_positive
+from .._core import method
+from .._hyper import NONNEGATIVE, OPEN_UNIT, POSITIVE, Hyperparams, OneOf, hp
 from .._types import Array
-from .linesearch import armijo, check_wolfe_constants, strong_wolfe
+from .linesearch import armijo, strong_wolfe, wolfe_order
 from ..oracle import FunctionOracle, as_flat
 
 LineSearch = Literal["armijo", "wolfe", "none"]
+LINE_SEARCHES: tuple[LineSearch, ...] = ("armijo", "wolfe", "none")
+
+
+@dataclass(frozen=True, eq=False)
+class NewtonHyperparams(Hyperparams):
+    """Damped Newton's hyperparameters (defaults: the pure Newton step, Armijo backtracking)."""
+
+    ALGORITHM: ClassVar[str] = "newton"
+    _: KW_ONLY
+    damping: float = hp(0.0, NONNEGATIVE, "mu of (N2), added to the Hessian's diagonal (Levenberg-style)")
+    line_search: LineSearch = hp("armijo", OneOf(LINE_SEARCHES), 'alpha of (N3): "armijo" (backtracking), '
+                                 '"wolfe" (strong Wolfe) or "none" (the fixed step lr; pure Newton for lr = 1)')  # fmt: skip
+    lr: float = hp(1.0, POSITIVE, "the line search's first trial step, or the fixed step of (N3)")
+    c1: float = hp(1e-4, OPEN_UNIT, "sufficient-decrease constant of the line search, (LS2)")
+    c2: float = hp(0.9, OPEN_UNIT, 'curvature constant of line_search="wolfe", (LS3); c1 < c2')
+    shift_min: float = hp(1e-3, POSITIVE, "beta of (N2) (N&W Alg. 3.3), the smallest identity shift tried")
+
+    def validate(self) -> None:
+        wolfe_order(self.ALGORITHM, self.c1, self.c2)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -130,31 +149,5 @@ def step(
                        stalled=False, t=state.t + 1)  # fmt: skip
 
 
-def newton(
-    *,
-    damping: float = 0.0,
-    line_search: LineSearch = "armijo",
-    lr: float = 1.0,
-    c1: float = 1e-4,
-    c2: float = 0.9,
-    shift_min: float = 1e-3,
-) -> Method[NewtonState, FunctionOracle]:
-    """Damped Newton with a line search; ``step(state, oracle)``. See specs/newton.md.
-
-    Args:
-        damping: mu >= 0 added to the Hessian's diagonal (Levenberg-style damping).
-        line_search: "armijo" (backtracking, default), "wolfe" (strong Wolfe), or "none" (the
-            fixed step alpha = lr, pure Newton for lr = 1).
-        lr: the first trial step of the line search, or the fixed step; > 0.
-        c1, c2: the line search's constants, 0 < c1 < c2 < 1.
-        shift_min: beta of N&W Alg. 3.3, the smallest identity shift tried, > 0.
-    """
-    name = "newton"
-    check_nonnegative(name, "damping", damping)
-    check_choice(name, "line_search", line_search, ("armijo", "wolfe", "none"))
-    check_positive(name, "lr", lr)
-    check_positive(name, "shift_min", shift_min)
-    check_wolfe_constants(name, c1, c2)
-    step_fn = partial(step, damping=damping, line_search=line_search, lr=lr, c1=c1, c2=c2,
-                      shift_min=shift_min)  # fmt: skip
-    return Method(name=name, hyperparams=dict(step_fn.keywords), init_fn=init, step_fn=step_fn)
+newton = method(NewtonHyperparams, init, step,
+                "Damped Newton with a line search; step(state, oracle). See specs/newton.md.")  # fmt: skip

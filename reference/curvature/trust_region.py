@@ -38,16 +38,33 @@ References:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar
 
 import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval
 
-from .._core import Method, check_positive
+from .._core import method
+from .._hyper import POSITIVE, Hyperparams, Real, hp
 from .._types import Array
 from ..oracle import FunctionOracle, as_flat
+
+
+@dataclass(frozen=True, eq=False)
+class TrustRegionHyperparams(Hyperparams):
+    """The trust-region method's hyperparameters (defaults: scipy's ``trust-ncg``)."""
+
+    ALGORITHM: ClassVar[str] = "trust_region"
+    _: KW_ONLY
+    radius: float = hp(1.0, POSITIVE, "Delta_0, the initial trust radius of (TR2)-(TR3); <= max_radius")
+    max_radius: float = hp(1000.0, POSITIVE, "Delta_max, the cap of the radius update (TR5)")
+    eta: float = hp(0.15, Real(ge=0.0, lt=0.25), "acceptance threshold of (TR6): theta moves if rho_t > eta")
+
+    def validate(self) -> None:
+        if not getval(self.radius) <= getval(self.max_radius):
+            raise ValueError(f"{self.ALGORITHM}: radius must be <= max_radius, "
+                             f"got radius={self.radius!r} > max_radius={self.max_radius!r}")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -148,26 +165,5 @@ def step(
                             cg_iters=iters, stalled=False, t=state.t + 1)  # fmt: skip
 
 
-def trust_region(
-    *,
-    radius: float = 1.0,
-    max_radius: float = 1000.0,
-    eta: float = 0.15,
-) -> Method[TrustRegionState, FunctionOracle]:
-    """Trust-region Newton-CG (Steihaug); ``step(state, oracle)``. See specs/trust_region.md.
-
-    Args:
-        radius: Delta_0 > 0, the initial trust radius (<= max_radius).
-        max_radius: Delta_max > 0.
-        eta: acceptance threshold in [0, 1/4).
-    """
-    name = "trust_region"
-    check_positive(name, "radius", radius)
-    check_positive(name, "max_radius", max_radius)
-    if radius > max_radius:
-        raise ValueError(f"{name}: radius must be <= max_radius, got {radius!r} > {max_radius!r}")
-    if not (0.0 <= eta < 0.25):
-        raise ValueError(f"{name}: eta must be in [0, 1/4), got {eta!r}")
-    step_fn = partial(step, max_radius=max_radius, eta=eta)
-    return Method(name=name, hyperparams={"radius": radius, **step_fn.keywords},
-                  init_fn=partial(init, radius=radius), step_fn=step_fn)  # fmt: skip
+trust_region = method(TrustRegionHyperparams, init, step,
+                      "Trust-region Newton-CG (Steihaug); step(state, oracle). See specs/trust_region.md.")  # fmt: skip
