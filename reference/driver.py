@@ -12,6 +12,11 @@ for most methods, the look-ahead theta_t + beta v_t for Nesterov):
     g_t = grad L(q_t)                                           full batch (batch_size None)
     g_t = problem.minibatch_grad(q_t, rng, b, replace=replace)   minibatch, rng from ``seed``
 
+``grad=fn`` replaces the full-batch gradient by the caller's own ``fn(q_t)`` (a check's
+independent gradient, a scaled parametrisation); with ``problem=None`` the run then needs no problem
+at all (no losses). ``loss_every=k`` records the full loss only at t = 0, k, 2k, ... (an epoch's
+end: ``k`` = steps per epoch), ``loss_every=None`` never evaluates it.
+
 The run is deterministic for a given seed (one ``numpy.random.default_rng(seed)`` Generator drives
 all minibatches) and transparent to autograd: with full batches, a loss taken from ``run`` can be
 differentiated with respect to the learning rate or x0 (the losses and iterates are stacked with
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import autograd.numpy as anp
 import numpy as np
@@ -40,7 +45,8 @@ class Trajectory:
 
     Attributes:
         params: (steps + 1, p) iterates theta_0..theta_steps, or None (record_params=False).
-        losses: (steps + 1,) full loss L(theta_t) at each iterate (not at the query point).
+        losses: (steps + 1,) full loss L(theta_t) at each iterate (not at the query point); with
+            ``loss_every=k`` only at t = 0, k, 2k, ... <= steps; empty with ``loss_every=None``.
         lrs: (steps,) the learning rate of each step: the optimizer's ``lr`` hyperparameter (a
             float, or a schedule read at t completed steps); NaN if it has no ``lr``.
         final: the optimizer state after ``steps`` steps.
@@ -63,9 +69,33 @@ def _lr_value(opt: Any, t: int) -> float:
     return float(getval(lr_at(hp["lr"], t)))
 
 
+def _check_problem(
+    problem: Problem | None, x0: ArrayLike, grad: Callable[[Any], Any] | None, batch_size: int | None,
+    loss_every: int | None,
+) -> None:
+    """The argument checks of ``run`` on the problem, x0, grad and loss_every (one line each)."""
+    if loss_every is not None:
+        check_count("run", "loss_every", loss_every, minimum=1)
+    if grad is not None and not callable(grad):
+        raise TypeError(f"run: grad must be a function of the query point, got {grad!r}")
+    if grad is not None and batch_size is not None:
+        raise ValueError("run: grad replaces the full-batch gradient; it cannot be given with batch_size")
+    if problem is None:
+        if grad is None or loss_every is not None:
+            raise ValueError("run: problem=None needs grad=<function> and loss_every=None")
+        return
+    if not isinstance(problem, Problem):
+        raise TypeError(f"run: problem must implement reference.problems.Problem, got {problem!r}")
+    if np.shape(x0) != (problem.dim,):
+        raise ValueError(
+            f"run: x0 must have shape ({problem.dim},) for problem {problem.name!r}, "
+            f"got {np.shape(x0)}"
+        )
+
+
 def run(
     opt: Any,
-    problem: Problem,
+    problem: Problem | None,
     x0: ArrayLike,
     steps: int,
     *,
@@ -74,6 +104,8 @@ def run(
     seed: int | None = None,
     rng: np.random.Generator | None = None,
     record_params: bool = True,
+    grad: Callable[[Any], Any] | None = None,
+    loss_every: int | None = 1,
 ) -> Trajectory:
     """Run ``opt`` on ``problem`` from ``x0`` for ``steps`` steps.
 
@@ -87,20 +119,19 @@ def run(
         seed, rng: the minibatch randomness, at most one of them; required when batch_size is
             given (the run is then a deterministic function of the seed).
         record_params: keep all iterates (memory (steps + 1) p); False keeps only the final state.
+        grad: the caller's full-batch gradient function of the query point, in place of
+            ``problem.grad`` (not with ``batch_size``); ``problem`` may then be None.
+        loss_every: record L(theta_t) at every k-th step (an integer >= 1), or never (None; needed
+            when ``problem`` is None).
 
     Raises:
-        ValueError: steps < 0, bad batch_size, x0 of the wrong shape, seed and rng both given, or
-            minibatches without a seed/rng.
+        ValueError: steps < 0, bad batch_size or loss_every, x0 of the wrong shape, seed and rng both
+            given, minibatches without a seed/rng, grad with batch_size, or problem None without grad
+            or with losses.
         TypeError: batch_size given for a problem that is not a finite sum.
     """
     check_count("run", "steps", steps, minimum=0)
-    if not isinstance(problem, Problem):
-        raise TypeError(f"run: problem must implement reference.problems.Problem, got {problem!r}")
-    if np.shape(x0) != (problem.dim,):
-        raise ValueError(
-            f"run: x0 must have shape ({problem.dim},) for problem {problem.name!r}, "
-            f"got {np.shape(x0)}"
-        )
+    _check_problem(problem, x0, grad, batch_size, loss_every)
     if seed is not None and rng is not None:
         raise ValueError("run: pass seed or rng, not both")
     gen: np.random.Generator | None = None
@@ -110,7 +141,7 @@ def run(
             raise ValueError(f"run: batch_size must be None or an integer >= 1, got {batch_size!r}")
         if not isinstance(problem, FiniteSumProblem):
             raise TypeError(
-                f"run: batch_size needs a finite-sum problem; {problem.name!r} is not one "
+                f"run: batch_size needs a finite-sum problem; {getattr(problem, 'name', problem)!r} is not one "
                 "(pass batch_size=None for full-batch gradients)"
             )
         fs = problem
@@ -125,29 +156,37 @@ def run(
         else:
             raise ValueError("run: minibatches need randomness: pass seed=<int> or rng=<Generator>")
 
+    evaluate: Callable[[Any], Any]
+    if fs is not None:
+        assert gen is not None and batch_size is not None
+        b, mb = int(batch_size), fs.minibatch_grad
+        evaluate = lambda q: mb(q, gen, b, replace=replace)  # noqa: E731
+    elif grad is not None:
+        evaluate = grad
+    else:
+        assert problem is not None  # _check_problem: problem None needs grad
+        evaluate = problem.grad
+    every = 0 if loss_every is None else int(loss_every)
+    loss = None if problem is None or not every else problem.loss
+
     state = opt.init(x0)
     iterates = [state.params] if record_params else None
-    losses = [problem.loss(state.params)]
+    losses = [] if loss is None else [loss(state.params)]
     lrs: list[float] = []
-    for _ in range(int(steps)):
+    for k in range(1, int(steps) + 1):
         lrs.append(_lr_value(opt, int(state.t)))
-        q = opt.query(state)
-        if fs is None:
-            g = problem.grad(q)
-        else:
-            assert gen is not None and batch_size is not None
-            g = fs.minibatch_grad(q, gen, int(batch_size), replace=replace)
-        state = opt.step(state, g)
+        state = opt.step(state, evaluate(opt.query(state)))  # opt.step_with(state, evaluate)
         if iterates is not None:
             iterates.append(state.params)
-        losses.append(problem.loss(state.params))
+        if loss is not None and k % every == 0:
+            losses.append(loss(state.params))
 
     traced = any(isbox(v) for v in losses) or (
         iterates is not None and any(isbox(v) for v in iterates)
     )
     stack: Any = anp.stack if traced else np.stack
     params_arr = None if iterates is None else stack(iterates)
-    losses_arr = anp.stack(losses) if traced else np.array(losses, dtype=np.float64)
+    losses_arr = anp.stack(losses) if traced and losses else np.array(losses, dtype=np.float64)
     return Trajectory(
         params=params_arr, losses=losses_arr, lrs=np.array(lrs, dtype=np.float64), final=state
     )

@@ -158,7 +158,13 @@ def test_hypergradients_through_the_driver() -> None:
     ("kwargs", "exc", "match"),
     [
         (dict(steps=-1), ValueError, "steps must be an integer >= 0"),
-        (dict(steps=2.0), ValueError, "steps must be an integer >= 0"),
+        (dict(steps=2.0), TypeError, "steps must be an integer >= 0"),
+        (dict(loss_every=0), ValueError, "loss_every must be an integer >= 1"),
+        (dict(loss_every=1.5), TypeError, "loss_every must be an integer >= 1"),
+        (dict(problem=None), ValueError, "problem=None needs grad=<function> and loss_every=None"),
+        (dict(problem=None, grad=np.sin), ValueError, "problem=None needs grad=<function> and loss_every=None"),
+        (dict(grad="g"), TypeError, "grad must be a function of the query point"),
+        (dict(grad=np.sin, batch_size=2, seed=0), ValueError, "cannot be given with batch_size"),
         (dict(x0=np.ones(4)), ValueError, r"x0 must have shape \(3,\)"),
         (dict(batch_size=2, seed=0), TypeError, "batch_size needs a finite-sum problem"),
         (dict(seed=0, rng=np.random.default_rng(0)), ValueError, "not both"),
@@ -182,3 +188,40 @@ def test_bad_minibatch_arguments() -> None:
         run(ref.sgd(lr=0.1), prob, np.zeros(4), 2, batch_size=0, seed=0)
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
         run(ref.sgd(lr=0.1), prob, np.zeros(4), 2, batch_size=1, rng=np.random.RandomState(0))  # type: ignore[arg-type]
+
+
+def test_own_gradient_and_sparse_losses() -> None:
+    q = _quad()
+    x0 = np.array([1.0, -1.0, 2.0])
+
+    def g2(x: Any) -> Any:  # twice the problem's gradient: GD at 2 lr
+        return 2.0 * q.A @ (x - q.minimizer)
+
+    a = run(ref.gd(lr=0.05), q, x0, 12, grad=g2)
+    b = run(ref.gd(lr=0.1), q, x0, 12)
+    assert a.params is not None and b.params is not None
+    assert_allclose(a.params, b.params, rtol=1e-14, atol=1e-15)
+    # no problem at all: the caller's gradient, no losses; the same iterates bit for bit
+    c = run(ref.gd(lr=0.05), None, x0, 12, grad=g2, loss_every=None)
+    assert c.params is not None and c.losses.shape == (0,)
+    assert_array_equal(c.params, a.params)
+    # losses at t = 0, 4, 8, 12 only (an epoch of 4 steps), equal to the per-step ones there
+    d = run(ref.gd(lr=0.1), q, x0, 12, loss_every=4)
+    assert_array_equal(d.losses, b.losses[::4])
+    e = run(ref.gd(lr=0.1), q, x0, 10, loss_every=4)
+    assert_array_equal(e.losses, b.losses[[0, 4, 8]])
+
+
+def test_minibatch_epochs_match_a_hand_loop_with_the_query_point() -> None:
+    # Nesterov's look-ahead: each minibatch gradient is taken at opt.query(state), one Generator
+    X, y = np.random.default_rng(0).standard_normal((24, 3)), np.random.default_rng(1).standard_normal(24)
+    prob = P.least_squares(X, y, reduction="mean")
+    opt = ref.make("nesterov", lr=0.02, beta=0.9)
+    traj = run(opt, prob, np.zeros(3), 3 * 8, batch_size=3, seed=5, loss_every=8, record_params=False)
+    rng, state, curve = np.random.default_rng(5), opt.init(np.zeros(3)), [prob.loss(np.zeros(3))]
+    for _ in range(3):
+        for _ in range(8):
+            state = opt.step(state, prob.minibatch_grad(opt.query(state), rng, 3))
+        curve.append(prob.loss(state.params))
+    assert_array_equal(traj.final.params, state.params)
+    assert_array_equal(traj.losses, curve)
