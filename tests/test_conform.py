@@ -166,7 +166,7 @@ def test_tolerance_formula() -> None:
     f32 = Tolerance.for_dtype("float32")
     assert f32.eps == 2.0**-23 and f32.per_step == 20 * (1 + 2.0**-29)
     assert Tolerance.for_dtype("float16").eps == 2.0**-10
-    pytest.importorskip("ml_dtypes", reason="bfloat16 needs ml_dtypes (installed with the peers extra)")
+    pytest.importorskip("ml_dtypes", reason="ml_dtypes is not installed (bfloat16): pip install -e '.[test,peers]' runs these tests")
     assert Tolerance.for_dtype(as_float_dtype("bfloat16")).eps == 2.0**-7
     with pytest.raises(ValueError, match="floating-point dtype"):
         machine_eps(np.int32)

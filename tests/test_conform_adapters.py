@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="torch is not installed: pip install 'optim-reference[peers]'")
+torch = pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests")
 
 import reference as ref  # noqa: E402
 from reference.conform import NotComparable, ReferenceSpec  # noqa: E402
@@ -191,8 +191,8 @@ def test_any_callable() -> None:
 
 
 def test_optax_gradient_transformations() -> None:
-    pytest.importorskip("jax")
-    optax = pytest.importorskip("optax")
+    pytest.importorskip("jax", reason="jax is not installed: pip install -e '.[test,peers]' runs these tests")
+    optax = pytest.importorskip("optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests")
     tx = optax.chain(optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8), optax.scale(-1e-2))
     report = assert_conforms(tx, ref.adam(lr=1e-2), **FAST)
     assert "GradientTransformation" in report.peer_name
@@ -212,11 +212,20 @@ def test_half_precision_framework_peers_are_compared_at_their_precision(dtype: s
     shapes = [(3, 4), (5,)]
     report = conform(torch_peer("Adam", shapes, dtype=dtype, lr=1e-2, eps=1e-3, betas=(0.9, 0.99)), n_steps=20)
     assert report.tolerance.dtype == dtype and report.passed, report.table()
+    # the versions the figures were measured with: the peer's framework, and ml_dtypes for bfloat16
+    assert report.versions["torch"] == torch.__version__ and "python" in report.versions
+    assert ("ml_dtypes" in report.versions) == (dtype == "bfloat16")
+    assert f"torch {torch.__version__}" in report.table() and f"torch {torch.__version__}" in report.markdown()
     lion = Lion([p.detach().to(getattr(torch, dtype)).requires_grad_(True) for p in _model()], lr=1e-3)
     assert assert_conforms(lion, ref.lion(lr=1e-3), **FAST).tolerance.dtype == dtype
-    pytest.importorskip("optax")
+    pytest.importorskip("optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests")
     report = conform(optax_peer("rmsprop", shapes, dtype=dtype, learning_rate=1e-2, eps=1e-3), n_steps=20)
     assert report.tolerance.dtype == dtype and report.passed, report.table()
+    import jax
+    import optax
+
+    assert (report.versions["jax"], report.versions["optax"]) == (jax.__version__, optax.__version__)
+    assert "torch" not in report.versions and report.to_dict()["versions"] == report.versions
     with pytest.raises(ValueError, match="dtype must be one of"):
         torch_peer("Adam", dtype="int8")
 

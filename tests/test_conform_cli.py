@@ -93,8 +93,8 @@ def test_conform_usage_errors_exit_2(impl_dir: str, capsys: pytest.CaptureFixtur
 
 
 def test_conform_torch_and_optax_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("torch", reason="torch is not installed")
-    pytest.importorskip("optax", reason="optax is not installed")
+    pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests")
+    pytest.importorskip("optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests")
     png = str(tmp_path / "t.png")
     short = ["--steps", "10", "--long-steps", "100"]
     assert main(["conform", "torch.optim.Adam", "--hp", "lr=1e-3,amsgrad=true", *short, "--plot", png]) == 0
@@ -239,7 +239,7 @@ QUICK = ("--streams", "normal,sparse", "--steps", "6", "--long-steps", "20", "--
 )  # fmt: skip
 def test_impl_failures_have_their_own_status(peers_dir: Path, fn: str, status: int, needles: tuple[str, ...]) -> None:
     if fn == "torch_needs_detach":
-        pytest.importorskip("torch", reason="torch is not installed")
+        pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests")
     rc, out, err = optref(peers_dir, "conform", "--impl", f"peers:{fn}", "--algo", "sgd", "--hp", "lr=0.1", *QUICK)
     assert rc == status, (out, err)
     if status in (OK, MISMATCH):
@@ -288,6 +288,9 @@ def test_impl_modules_that_cannot_be_imported(peers_dir: Path, module: str, stat
         (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", "--mode", "sideways"), ("--mode",)),
         (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=" + "(" * 500 + "1" + ")" * 500), ("--hp lr: ref.sgd takes a number",)),
         (("--no-such-option",), ("unrecognized arguments",)),
+        (("--impl", "peers:sgd", "--algo", "sgd", "--md", "no/such/dir/r.md"), ("--md: the directory 'no/such/dir' does not exist",)),
+        (("--impl", "peers:sgd", "--algo", "sgd", "--json", "."), ("--json: '.' is not a file name",)),
+        (("--impl", "peers:sgd", "--algo", "sgd", "--json", "r.txt", "--md", "r.txt"), ("--md and --json name the same file",)),
     ],
 )  # fmt: skip
 def test_usage_errors_are_one_line_and_exit_2(peers_dir: Path, args: tuple[str, ...], needles: tuple[str, ...]) -> None:
@@ -297,8 +300,8 @@ def test_usage_errors_are_one_line_and_exit_2(peers_dir: Path, args: tuple[str, 
 
 
 def test_framework_hyperparameters_that_are_not_numbers(peers_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("torch", reason="torch is not installed")
-    pytest.importorskip("optax", reason="optax is not installed")
+    pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests")
+    pytest.importorskip("optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests")
     cases = [
         (("torch.optim.Adam", "--hp", "lr=abc"), "--hp lr: torch.optim.Adam takes a number, got the text 'abc'"),
         (("torch.optim.Adam", "--hp", "betas=1.0"), "--hp betas: torch.optim.Adam takes a tuple of 2 numbers"),
@@ -335,6 +338,42 @@ def test_an_unwritable_plot_is_a_warning_and_the_verdict_stands(peers_dir: Path)
                           "--plot", bad, "--no-diagnose")  # fmt: skip
     assert rc == MISMATCH and "DOES NOT CONFORM" in out, (out, err)
     one_line_error(err, "warning: the plot was not written")
+
+
+def test_md_and_json_reports_state_the_verdict_and_the_versions(peers_dir: Path) -> None:
+    import platform
+
+    import numpy as np
+
+    import reference
+
+    rc, out, err = optref(peers_dir, "conform", "--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", *QUICK,
+                          "--md", "r.md", "--json", "r.json")  # fmt: skip
+    assert rc == OK and "Traceback" not in err, (out, err)
+    versions = f"python {platform.python_version()}, numpy {np.__version__}, optim-reference {reference.__version__}"
+    assert f"versions:  {versions}" in out  # on screen, under the verdict
+    data = json.loads((peers_dir / "r.json").read_text())
+    assert data["schema"] == "optref-conform-report" and data["verdict"] == "CONFORMS" and data["passed"] is True
+    assert data["versions"] == {"python": platform.python_version(), "numpy": np.__version__,
+                                "optim-reference": reference.__version__}  # fmt: skip
+    assert data["reference"]["algorithm"] == "sgd" and data["reference"]["hyperparams"] == {"lr": 0.1}
+    assert [(r["mode"], r["stream"]) for r in data["runs"]] == [
+        ("open", "normal"), ("open", "sparse"), ("closed", "normal"), ("closed", "sparse"), ("long", "normal")]
+    assert all(r["passed"] and r["dev_over_tol"] <= 1 for r in data["runs"])
+    assert data["settings"]["n_steps"] == 6 and data["settings"]["long_steps"] == 20
+    assert data["command"].startswith("optref conform --impl peers:sgd --algo sgd")
+    md = (peers_dir / "r.md").read_text()
+    assert "| verdict | **CONFORMS (5/5 runs within tolerance)** |" in md
+    assert f"| versions | {versions} |" in md
+    assert md.count("| ok |") == 5
+    # a mismatch says so in both files, with the diagnosis
+    rc, out, err = optref(peers_dir, "conform", "--impl", "peers:sgd_wrong", "--algo", "sgd", "--hp", "lr=0.1", *QUICK,
+                          "--md", "w.md", "--json", "w.json")  # fmt: skip
+    assert rc == MISMATCH, (out, err)
+    data = json.loads((peers_dir / "w.json").read_text())
+    assert data["verdict"] == "DOES NOT CONFORM" and data["passed"] is False and data["diagnosis"]
+    assert any(r["first_fail"] == 1 and not r["passed"] for r in data["runs"])
+    assert "**DOES NOT CONFORM" in (peers_dir / "w.md").read_text()
 
 
 def test_ctrl_c_exits_130_with_one_line(peers_dir: Path) -> None:

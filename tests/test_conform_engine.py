@@ -165,11 +165,11 @@ def test_sweep_framework_peers_no_false_alarm(framework: str) -> None:
     # the old closed loop. Every stream, both modes, default settings on all 20 seeds; the long run
     # (1000 steps, identical in kind to the open loop) on seed 0 only, to keep the test in seconds.
     if framework == "torch":
-        pytest.importorskip("torch", reason="torch is not installed: pip install 'optim-reference[peers]'")
+        pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests")
         adapter = pytest.importorskip("reference.conform.torch_adapter")
         make: Callable[[], Any] = lambda: adapter.torch_peer("RMSprop", [(3, 4), (5,)], lr=0.01, alpha=0.9)  # noqa: E731
     else:
-        pytest.importorskip("optax", reason="optax is not installed: pip install 'optim-reference[peers]'")
+        pytest.importorskip("optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests")
         adapter = pytest.importorskip("reference.conform.optax_adapter")
         make = lambda: adapter.optax_peer("rmsprop", [(3, 4), (5,)], learning_rate=0.01)  # noqa: E731
     fails, runs, trajectory_over = [], 0, 0
@@ -287,7 +287,7 @@ def test_float32_function_is_compared_at_float32_whatever_it_returns() -> None:
 
 
 def test_float16_and_bfloat16_functions() -> None:
-    pytest.importorskip("ml_dtypes", reason="bfloat16 needs ml_dtypes (installed with the peers extra)")
+    pytest.importorskip("ml_dtypes", reason="ml_dtypes is not installed (bfloat16): pip install -e '.[test,peers]' runs these tests")
     f16 = conform(FunctionPeer(adam_in(np.float16), "adam", dtype="float16", lr=1e-2, eps=1e-3), long_steps=200)
     assert f16.passed and f16.tolerance.dtype == "float16", f16.table()
     skipped = sorted(s.split(":")[0] for s in f16.skipped)
@@ -338,7 +338,7 @@ def test_peer_failures_are_peer_failed(fn: Callable[..., Any], message: str) -> 
 
 
 def test_a_torch_tensor_that_needs_detach_is_read() -> None:
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests")
 
     def step(params: Any, grad: Any, state: Any, *, lr: float, **_: Any) -> tuple[Any, Any]:
         w = torch.tensor(params, requires_grad=True)

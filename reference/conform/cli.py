@@ -6,8 +6,9 @@
     optref vectors export DIR
     optref vectors check DIR --impl mymodule:my_adam_step [--algo adam]
 
-``conform`` prints a table (one row per mode and stream), the diagnosis on a mismatch, and writes
-a PNG of the deviation per step. ``--impl`` functions follow the calling convention of
+``conform`` prints a table (one row per mode and stream), the diagnosis on a mismatch and the
+versions measured with (python, numpy, optim-reference, the peer's packages), and writes a PNG of
+the deviation per step; ``--md FILE`` and ``--json FILE`` save the same report. ``--impl`` functions follow the calling convention of
 ``FunctionPeer`` (specs/conformance.md, "Your own function"). Exit statuses (``EXIT_STATUSES``):
 
     0    the peer conforms (vectors: every checked case passes)
@@ -28,8 +29,10 @@ import argparse
 import ast
 import importlib
 import inspect
+import json
 import math
 import os
+import shlex
 import sys
 from typing import Any, Callable, NoReturn, Sequence
 
@@ -400,16 +403,51 @@ def conform_main(argv: Sequence[str]) -> int:
                    help="the precision the peer computes in (every peer kind; default float64)")  # fmt: skip
     p.add_argument("--problem", default="least_squares", choices=["least_squares", "peaks"], help="closed-loop objective")
     p.add_argument("--plot", default="optref-conform.png", help="PNG of the deviation per step ('' to skip)")
+    p.add_argument("--md", metavar="FILE", help="also write the report (verdict, versions, every run) as Markdown")
+    p.add_argument("--json", metavar="FILE", help="also write the report as JSON (schema optref-conform-report)")
     p.add_argument("--no-diagnose", action="store_true", help="skip the variant search on a mismatch")
     try:
         args = p.parse_args(list(argv))
     except KeyboardInterrupt:
         _err(p.prog, "interrupted", "stopped by Ctrl-C; no verdict")
         return EXIT_INTERRUPTED
+    args.argv = list(argv)
     return _guarded(p.prog, lambda: _conform(args))
 
 
+def _report_path(option: str, path: str | None) -> None:
+    """A report file must go into an existing directory and not onto a directory (checked before
+    the run, so a typo costs no run)."""
+    if path is None:
+        return
+    if not path or os.path.isdir(path):
+        raise ValueError(f"{option}: {path!r} is not a file name")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ValueError(f"{option}: the directory {os.path.dirname(path)!r} does not exist")
+
+
+def _write_reports(report: ConformanceReport, args: argparse.Namespace) -> None:
+    """The --md and --json files; a write that fails is a warning and the verdict's status stands."""
+    data = {**report.to_dict(), "command": shlex.join(["optref", "conform", *args.argv])}
+    texts = {args.md: report.markdown(), args.json: json.dumps(data, indent=1, allow_nan=False) + "\n"}
+    for path, text in texts.items():
+        if path is None:
+            continue
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:
+            _err("optref conform", "warning", f"the report was not written to {path!r} ({_one_line(e)}); the verdict stands")
+        else:
+            print(f"report: {path}")
+
+
 def _conform(args: argparse.Namespace) -> int:
+    _report_path("--md", args.md)
+    _report_path("--json", args.json)
+    if args.md is not None and args.json is not None and os.path.abspath(args.md) == os.path.abspath(args.json):
+        raise ValueError("--md and --json name the same file")
     hp = parse_hp(args.hp)
     shapes = parse_shapes(args.shapes)
     if args.problem == "peaks" and args.shapes == "3x4,5":
@@ -433,6 +471,7 @@ def _conform(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # pragma: no cover - `| head`
         _broken_pipe()
         return status
+    _write_reports(report, args)
     if args.plot:
         try:
             plot_report(report, args.plot)

@@ -16,7 +16,7 @@ import numpy as np
 from .._core import Optimizer, check_count
 from . import streams as _streams
 from .compare import LONG, MODES, compare
-from .peers import NotComparable, Peer, spec_of
+from .peers import NotComparable, Peer, peer_versions, spec_of
 from .report import ConformanceReport
 from .variants import diagnose as _diagnose
 from .variants import full_hyperparams
@@ -147,7 +147,10 @@ def conform(
                              reference=reference, problem=problem))  # fmt: skip
     if not comps:
         raise NotComparable(f"no stream can be fed to a {dt.name} peer: {'; '.join(skipped)}")
-    report = ConformanceReport(peer.name, spec, comps[0].tolerance, comps, skipped=skipped)
+    settings = {"seed": seed, "n_steps": int(n_steps), "long_steps": int(long_steps), "dim": p,
+                "modes": list(modes), "streams": list(streams)}  # fmt: skip
+    report = ConformanceReport(peer.name, spec, comps[0].tolerance, comps, skipped=skipped,
+                               versions=peer_versions(peer), settings=settings)  # fmt: skip
     if diagnose and not report.passed:
         report.diagnosis = _diagnose(report)
     return report

@@ -54,7 +54,7 @@ try:
     import optax
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "the optax adapter needs jax and optax: pip install 'optim-reference[peers]'"
+        "the optax adapter needs jax and optax: pip install -e '.[peers]'"
     ) from exc
 
 _J: Any = jax
@@ -150,6 +150,8 @@ class TransformationPeer(ShapedPeer):
     reference it should match given explicitly (optax transformations do not expose their
     hyperparameters). ``update`` is jit-compiled; a transformation that cannot be traced runs
     without jit."""
+
+    packages: tuple[str, ...] = ("jax", "jaxlib", "optax")  # versions recorded in the report
 
     def __init__(self, tx: Any, spec: ReferenceSpec, shapes: Shapes, dtype: Any, label: str) -> None:
         if not is_transformation(tx):

@@ -7,8 +7,11 @@ that the peer claims to compute, built by the adapter from the peer's own config
 
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
 import math
+import platform
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
@@ -82,6 +85,8 @@ class Peer(Protocol):
 
     Optional: ``query() -> Array``, where the peer wants its next gradient (look-ahead methods);
     a peer without it is asked for the gradient at the params it returned (``query_of``).
+    Optional: ``packages``, the distributions the peer's code runs on (``("torch",)``), whose
+    versions the report records beside the verdict (``peer_versions``).
     Anything ``start``/``step``/``query`` raise reaches the caller as ``PeerFailed``.
     """
 
@@ -100,6 +105,32 @@ class Peer(Protocol):
     def start(self, params: Array) -> None: ...
 
     def step(self, grad: Array) -> Array: ...
+
+
+#: Packages whose versions every report records; a peer adds its own (``Peer.packages``).
+BASE_PACKAGES: tuple[str, ...] = ("python", "numpy", "optim-reference")
+
+
+def package_version(name: str) -> str:
+    """The installed version of distribution ``name`` (``"python"``: the interpreter), else the
+    imported module's ``__version__``, else ``"unknown"``."""
+    if name == "python":
+        return platform.python_version()
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        version = getattr(sys.modules.get(name), "__version__", None)
+        return str(version) if version is not None else "unknown"
+
+
+def peer_versions(peer: Peer) -> dict[str, str]:
+    """The versions a comparison with ``peer`` was measured with: python, numpy, optim-reference,
+    the peer's own packages (torch; jax, jaxlib and optax; a function's package if it has a
+    version) and ml_dtypes for a bfloat16 peer."""
+    names = [*BASE_PACKAGES, *getattr(peer, "packages", ())]
+    if peer.dtype.name == "bfloat16":
+        names.append("ml_dtypes")
+    return {n: package_version(n) for n in dict.fromkeys(names)}
 
 
 def query_of(peer: Peer, params: Array) -> Array:
@@ -301,6 +332,12 @@ class FunctionPeer:
     dim = property(lambda self: None)
 
     @property
+    def packages(self) -> tuple[str, ...]:
+        """The function's top-level package when it carries a ``__version__`` (else none)."""
+        top = str(getattr(self._fn, "__module__", None) or "").partition(".")[0]
+        return (top,) if top and hasattr(sys.modules.get(top), "__version__") else ()
+
+    @property
     def dtype(self) -> np.dtype[Any]:
         """The precision compared at: the declared dtype, else the lowest the function returned."""
         return self._dtype
@@ -371,7 +408,10 @@ __all__ = [
     "ReferenceSpec",
     "ShapedPeer",
     "StepFunction",
+    "BASE_PACKAGES",
     "as_float_dtype",
+    "package_version",
+    "peer_versions",
     "query_of",
     "spec_of",
 ]

@@ -46,7 +46,7 @@ try:
     import torch
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "the torch adapter needs torch: pip install 'optim-reference[peers]' (torch==2.13.0, CPU)"
+        "the torch adapter needs torch: pip install -e '.[peers]' (figures measured with torch 2.13.0 CPU)"
     ) from exc
 
 _T: Any = torch
@@ -143,6 +143,8 @@ class TorchPeer(ShapedPeer):
     model parameters are never written and runs never share state. The reference is ``spec``:
     given explicitly, or read from the configuration of torch's own classes (``_spec``).
     """
+
+    packages: tuple[str, ...] = ("torch",)  # versions recorded in the report
 
     def __init__(self, optimizer: Any, spec: ReferenceSpec, *, label: str | None = None) -> None:
         tensors = _tensors(optimizer)
