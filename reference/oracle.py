@@ -158,7 +158,8 @@ class FiniteSum(Protocol):
     """What SVRG and SAGA need: L(theta) = (1/N) sum_i l_i(theta) and the per-sample gradients.
 
     ``reference.problems`` finite-sum problems satisfy it. A problem whose ``reduction`` attribute
-    is ``"sum"`` means L = sum_i l_i; the methods then scale their mean estimates by N.
+    is ``"sum"`` means L = sum_i l_i; the methods then scale their mean estimates by
+    ``reference.problems.reduction_scale(problem, of="mean")`` (N; 1 for a mean).
     """
 
     @property
@@ -167,14 +168,6 @@ class FiniteSum(Protocol):
     def per_sample_grads(self, params: Array, idx: Array | None = None) -> Array:
         """(len(idx), p) gradients grad l_i(params), i in idx (all N rows if idx is None)."""
         ...
-
-
-def sum_scale(problem: Any) -> float:
-    """1 for a mean-reduced finite sum, N for a sum-reduced one (``problem.reduction == "sum"``)."""
-    reduction = getattr(problem, "reduction", "mean")
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"problem.reduction must be 'mean' or 'sum', got {reduction!r}")
-    return float(problem.n_samples) if reduction == "sum" else 1.0
 
 
 def check_indices(idx: Any, n_samples: int) -> Array:

@@ -114,6 +114,60 @@ def test_model_plus_loss_decomposition(name: str) -> None:
     assert isinstance(prob, P.FiniteSumProblem)
 
 
+@pytest.mark.parametrize("name", list(FINITE_SUMS))
+def test_reduction_scale_turns_sum_and_mean_into_the_loss(name: str) -> None:
+    # L = s sum_i l_i = c mean_i l_i, with the l_i (regulariser share included) of per_sample_losses
+    prob = FINITE_SUMS[name]()
+    x = _point(prob)
+    li = prob.per_sample_losses(x)
+    N = prob.n_samples
+    s, c = P.reduction_scale(prob), P.reduction_scale(prob, of="mean")
+    assert (s, c) == ((1.0 / N, 1.0) if prob.reduction == "mean" else (1.0, float(N)))
+    assert_allclose(s * np.sum(li), prob.loss(x), rtol=1e-13)
+    assert_allclose(c * np.mean(li), prob.loss(x), rtol=1e-13)
+
+
+def test_reduction_scale_of_bare_objects_and_bad_reductions() -> None:
+    class Rows:  # a model without n_samples: N is the number of rows of X
+        X = np.zeros((7, 2))
+        reduction = "mean"
+
+    assert P.reduction_scale(Rows()) == 1 / 7 and P.reduction_scale(Rows(), of="mean") == 1.0
+
+    class NoReduction:  # the FiniteSum protocol without a reduction attribute is a mean
+        n_samples = 4
+
+    assert P.reduction_scale(NoReduction(), of="mean") == 1.0 and P.reduction_scale(NoReduction()) == 0.25
+    bad = NoReduction()
+    bad.reduction = "max"  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="problem.reduction must be 'mean' or 'sum', got 'max'"):
+        P.reduction_scale(bad)
+    with pytest.raises(ValueError, match="of must be 'sum' or 'mean'"):
+        P.reduction_scale(Rows(), of="median")  # type: ignore[arg-type]
+
+
+def test_pack_unpack_is_the_row_major_layout() -> None:
+    shapes = ((2, 3), (2,), (1, 2), (1,))
+    theta = np.arange(11.0)
+    W1, b1, W2, b2 = P.unpack(theta, shapes)
+    assert_array_equal(W1, [[0, 1, 2], [3, 4, 5]])
+    assert_array_equal(b1, [6, 7])
+    assert_array_equal(W2, [[8, 9]])
+    assert_array_equal(b2, [10])
+    assert_array_equal(P.pack([W1, b1, W2, b2]), theta)
+    # leading batch axes: rows of a stack of parameter vectors unpack to stacked arrays
+    Theta = np.stack([theta, -theta])
+    W1s, b1s, _, b2s = P.unpack(Theta, shapes)
+    assert W1s.shape == (2, 2, 3) and b2s.shape == (2, 1)
+    assert_array_equal(W1s[1], -W1)
+    assert_array_equal(P.pack([W1s, b1s, *P.unpack(Theta, shapes)[2:]], lead=1), Theta)
+    # Peaks' flatten/unflatten are this layout
+    prob = P.peaks(width=3, n_samples=10, n_train=8)
+    x = np.random.default_rng(0).standard_normal(prob.dim)
+    assert all(a.shape == s for a, s in zip(prob.unflatten(x), prob.shapes))
+    assert_array_equal(P.pack(prob.unflatten(x)), x)
+
+
 # ----------------------------------------------------------------------------------------------
 # Minibatches
 
@@ -383,7 +437,7 @@ def _ls() -> P.LeastSquares:
         (lambda: P.quadratic([1.0, 2.0], seed=0, minimizer=[1.0]), ValueError, r"minimizer must have shape \(2,\)"),
         (lambda: P.quadratic([1.0], rng=0), TypeError, "numpy.random.Generator"),  # type: ignore[arg-type]
         (lambda: P.peaks(width=0), ValueError, "width must be an integer >= 1"),
-        (lambda: P.peaks(width=2.5), ValueError, "width must be an integer >= 1"),  # type: ignore[arg-type]
+        (lambda: P.peaks(width=2.5), TypeError, "width must be an integer >= 1"),  # type: ignore[arg-type]
         (lambda: P.peaks(n_train=1001), ValueError, "n_train must be in"),
         (lambda: P.peaks(seed=-1), ValueError, "seed must be an integer >= 0"),
         (lambda: P.peaks(init="normal"), ValueError, "init must be one of"),  # type: ignore[arg-type]
@@ -396,7 +450,7 @@ def _ls() -> P.LeastSquares:
         (lambda: _ls().grad(np.zeros((3, 1))), ValueError, r"params must have shape \(3,\)"),
         (lambda: _ls().batch_indices(np.random.default_rng(0), 13, replace=False), ValueError, r"batch_size=13 > n_samples=12"),
         (lambda: _ls().batch_indices(np.random.default_rng(0), 0), ValueError, "batch_size must be an integer >= 1"),
-        (lambda: _ls().batch_indices(np.random.default_rng(0), 2.0), ValueError, "batch_size must be an integer >= 1"),  # type: ignore[arg-type]
+        (lambda: _ls().batch_indices(np.random.default_rng(0), 2.0), TypeError, "batch_size must be an integer >= 1"),  # type: ignore[arg-type]
         (lambda: _ls().minibatch_grad(np.zeros(3), np.random.RandomState(0), 2), TypeError, "numpy.random.Generator"),  # type: ignore[arg-type]
         (lambda: _ls().per_sample_grads(np.zeros(3), np.array([0, 12])), ValueError, r"idx must lie in \[0, 12\)"),
         (lambda: _ls().per_sample_grads(np.zeros(3), np.array([0.5])), ValueError, "idx must be a 1-D array of integer"),

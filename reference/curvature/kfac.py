@@ -66,8 +66,8 @@ from .model_oracle import (
     dense_deltas,
     dense_forward,
     dense_layers,
-    reduction_scale,
 )
+from ..problems import reduction_scale
 
 Targets = Literal["sampled", "exact", "empirical"]
 

@@ -48,6 +48,7 @@ from autograd.tracer import isbox
 from numpy.typing import NDArray
 
 from .._types import Array
+from ..problems import pack, reduction_scale
 
 REQUIRED = (
     "X", "y", "output_dim", "dim", "reduction", "l2",
@@ -109,15 +110,6 @@ def check_point(who: str, model: OutputModel, params: Any) -> Any:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{who}: params must be finite")
     return arr
-
-
-def reduction_scale(model: OutputModel) -> float:
-    """s in L = s sum_i l_i: 1/N for "mean", 1 for "sum"."""
-    if model.reduction == "mean":
-        return 1.0 / int(model.X.shape[0])
-    if model.reduction == "sum":
-        return 1.0
-    raise ValueError(f"reduction must be 'mean' or 'sum', got {model.reduction!r}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -186,7 +178,7 @@ def dense_layers(who: str, model: Any, params: Any) -> list[tuple[Any, Any]]:
         if anp.ndim(W) != 2 or anp.shape(W)[1] != prev or anp.shape(b) != (anp.shape(W)[0],):
             raise ValueError(f"{who}: layer {l + 1} has W {anp.shape(W)}, b {anp.shape(b)}; expected W (out, {prev}), b (out,)")
         prev = int(anp.shape(W)[0])
-    flat = np.concatenate([np.ravel(np.asarray(_getval(a))) for a in arrays])
+    flat = np.asarray(pack([np.asarray(_getval(a)) for a in arrays]))
     if flat.shape != np.shape(_getval(params)) or not np.array_equal(flat, np.asarray(_getval(params))):
         raise ValueError(f"{who}: params are not the row-major concatenation W1, b1, W2, b2, ... of unflatten")
     return layers
@@ -252,13 +244,12 @@ def dense_jacobians(model: Any, params: Any, activation: str, who: str = "jacobi
     _, inputs = check_dense_model(who, model, params, activation, layers)
     m = int(model.output_dim)
     per_k = [dense_deltas(model, layers, activation, lambda O, k=k: anp.sum(O[:, k])) for k in range(m)]
-    parts = []
+    blocks = []
     for l, a in enumerate(inputs):
         D = anp.stack([deltas[l] for deltas in per_k], axis=1)  # (n, m, out_l)
-        n, _, out = anp.shape(D)
-        parts.append(anp.reshape(D[:, :, :, None] * a[:, None, None, :], (n, m, -1)))  # W_l block
-        parts.append(D)  # b_l block
-    return anp.concatenate(parts, axis=2)
+        blocks.append(D[:, :, :, None] * a[:, None, None, :])  # W_l block (n, m, out_l, in_l)
+        blocks.append(D)  # b_l block
+    return pack(blocks, lead=2)  # (n, m, p), theta's layout W1, b1, W2, b2, ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

@@ -8,12 +8,14 @@
     prob.per_sample_grads(theta, idx)          # (b, p), one backward pass
 
 Every problem satisfies ``Problem``; the data-fitting ones satisfy ``FiniteSumProblem`` (model +
-per-sample loss on the outputs; see ``_base``).
+per-sample loss on the outputs; see ``_base``). ``reduction_scale(problem)`` turns a problem's
+reduction ("mean" or "sum") into the factor of L; ``pack`` / ``unpack`` (``layout``) are the one
+rule for storing layer arrays in the flat theta.
 """
 
 from __future__ import annotations
 
-from ._base import FiniteSumProblem, IndexArray, Problem, Reduction
+from ._base import FiniteSumProblem, IndexArray, Problem, Reduction, reduction_scale
 from ._finite_sum import FiniteSumBase
 from .linear import (
     LeastSquares,
@@ -24,6 +26,7 @@ from .linear import (
     make_logistic_data,
     ridge,
 )
+from .layout import Shapes, pack, unpack
 from .peaks import PEAKS_THRESHOLDS, Peaks, peaks, peaks_function, peaks_labels
 from .quadratic import Quadratic, quadratic, random_orthogonal
 
@@ -39,13 +42,17 @@ __all__ = [
     "Quadratic",
     "Reduction",
     "Ridge",
+    "Shapes",
     "least_squares",
     "logistic_regression",
     "make_logistic_data",
+    "pack",
     "peaks",
     "peaks_function",
     "peaks_labels",
     "quadratic",
     "random_orthogonal",
+    "reduction_scale",
     "ridge",
+    "unpack",
 ]

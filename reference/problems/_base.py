@@ -15,6 +15,9 @@ both traceable by autograd. The regulariser (``l2`` = 0 for unregularised proble
 among the samples, so that the per-sample losses still reduce to L exactly:
 
     l_i(theta) = data_i(theta) + s (l2 / 2) ||theta||^2,   s = 1 (mean) or 1/N (sum).
+
+``reduction_scale(problem)`` is the one place that turns the reduction into a factor: the s of
+L = s sum_i l_i (the curvature methods) or the c of L = c mean_i l_i (SVRG, SAGA).
 """
 
 from __future__ import annotations
@@ -31,6 +34,27 @@ IndexArray: TypeAlias = NDArray[np.intp]
 
 #: How the per-sample losses are combined into L.
 Reduction: TypeAlias = Literal["mean", "sum"]
+
+
+def reduction_scale(problem: object, *, of: Literal["sum", "mean"] = "sum") -> float:
+    """The factor that turns the sum (``of="sum"``) or the mean (``of="mean"``) of the l_i into L.
+
+        of="sum":   L = s sum_i l_i,    s = 1/N for reduction "mean", 1 for "sum"
+        of="mean":  L = c mean_i l_i,   c = 1 for reduction "mean", N for "sum"
+
+    Each is computed directly (1.0, 1/N or N; never N * (1/N), which is not always 1 in floating
+    point). N is ``problem.n_samples``, or the rows of ``problem.X`` for a bare model; a problem
+    without a ``reduction`` attribute is a mean.
+    """
+    reduction = getattr(problem, "reduction", "mean")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"problem.reduction must be 'mean' or 'sum', got {reduction!r}")
+    if of not in ("sum", "mean"):
+        raise ValueError(f"reduction_scale: of must be 'sum' or 'mean', got {of!r}")
+    if reduction == of:
+        return 1.0
+    n = problem.n_samples if hasattr(problem, "n_samples") else problem.X.shape[0]  # type: ignore[attr-defined]
+    return 1.0 / int(n) if of == "sum" else float(int(n))
 
 
 @runtime_checkable

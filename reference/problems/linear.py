@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 
 from .._core import check_count, check_rng
 from .._types import Array
-from ._base import IndexArray, Reduction
+from ._base import IndexArray, Reduction, reduction_scale
 from ._finite_sum import (
     FiniteSumBase,
     _finite_float,
@@ -92,7 +92,8 @@ class LeastSquares(_Linear):
 
     @property
     def _data_scale(self) -> float:
-        return 1.0 if self.reduction == "sum" else 1.0 / self.n_samples
+        """s of L = s sum_i (x_i^T w - y_i)^2 + R(w): 1 ("sum") or 1/N ("mean")."""
+        return reduction_scale(self)
 
     def hessian(self) -> Array:
         """2 X^T X (+ l2 I), divided by N in the data term for reduction "mean"."""

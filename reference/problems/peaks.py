@@ -20,7 +20,8 @@ Model (seed 000), width w (32 in the seed), ReLU, logits F_theta(x) in R^5:
     l(F, y) = -F_y + log(sum_c exp(F_c))   (softmax cross-entropy, by log-sum-exp)
 
 p = (2 w + w) + (5 w + 5) = 8 w + 5 (261 at w = 32). theta is flat, in the order
-(W1 row-major, b1, W2 row-major, b2); ``unflatten`` / ``flatten`` convert.
+(W1 row-major, b1, W2 row-major, b2); ``unflatten`` / ``flatten`` convert (by
+``reference.problems.layout``, the one packing rule).
 L(theta) = (1/N_train) sum_i l(F_theta(x_i), y_i) (reduction "mean").
 
 Initialisation (biases 0): "he" (Kaiming normal) W ~ N(0, 2 / fan_in);
@@ -41,6 +42,7 @@ from .._core import check_count, check_rng
 from .._types import Array
 from ._base import IndexArray
 from ._finite_sum import FiniteSumBase, check_matrix, check_params
+from .layout import Shapes, pack, unpack
 
 #: 20/40/60/80 % quantiles of the peaks function over the 2001 x 2001 grid of [-3, 3]^2.
 PEAKS_THRESHOLDS: tuple[float, float, float, float] = (-0.3069, 0.0017, 0.1528, 1.3115)
@@ -93,28 +95,26 @@ class Peaks(FiniteSumBase):
 
     # -- parameters ----------------------------------------------------------------------------
 
+    @property
+    def shapes(self) -> Shapes:
+        """The layer arrays' shapes in theta's order: W1 (w, 2), b1 (w,), W2 (5, w), b2 (5,)."""
+        w = self.width
+        return ((w, 2), (w,), (N_CLASSES, w), (N_CLASSES,))
+
     def unflatten(self, params: Array) -> tuple[Array, Array, Array, Array]:
         """(W1 (w, 2), b1 (w,), W2 (5, w), b2 (5,)) views of the flat theta (autograd-traceable)."""
-        w = self.width
-        p = check_params(params, self.dim, self.name)
-        W1 = anp.reshape(p[: 2 * w], (w, 2))
-        b1 = p[2 * w : 3 * w]
-        W2 = anp.reshape(p[3 * w : 8 * w], (N_CLASSES, w))
-        b2 = p[8 * w :]
+        W1, b1, W2, b2 = unpack(check_params(params, self.dim, self.name), self.shapes)
         return W1, b1, W2, b2
 
     def flatten(self, W1: object, b1: object, W2: object, b2: object) -> Array:
         """The flat theta of the four layer arrays (shapes are checked)."""
-        w = self.width
-        parts = []
-        for name, a, shape in (
-            ("W1", W1, (w, 2)), ("b1", b1, (w,)), ("W2", W2, (N_CLASSES, w)), ("b2", b2, (N_CLASSES,)),
-        ):  # fmt: skip
+        arrays = []
+        for name, a, shape in zip(("W1", "b1", "W2", "b2"), (W1, b1, W2, b2), self.shapes):
             arr = np.asarray(a, dtype=np.float64)
             if arr.shape != shape:
                 raise ValueError(f"{self.name}: {name} must have shape {shape}, got {arr.shape}")
-            parts.append(arr.ravel())
-        return np.concatenate(parts)
+            arrays.append(arr)
+        return np.asarray(pack(arrays))
 
     def init_params(self, rng: np.random.Generator, scheme: Init | None = None) -> Array:
         """He (default of the problem) or Xavier/Glorot weights, zero biases."""
@@ -143,11 +143,7 @@ class Peaks(FiniteSumBase):
 
     def predict_rowwise(self, thetas: Array, X: Array) -> Array:
         """(n, 5): sample i through the network with parameters Theta_i."""
-        n, w = thetas.shape[0], self.width
-        W1 = anp.reshape(thetas[:, : 2 * w], (n, w, 2))
-        b1 = thetas[:, 2 * w : 3 * w]
-        W2 = anp.reshape(thetas[:, 3 * w : 8 * w], (n, N_CLASSES, w))
-        b2 = thetas[:, 8 * w :]
+        W1, b1, W2, b2 = unpack(thetas, self.shapes)  # (n, w, 2), (n, w), (n, 5, w), (n, 5)
         z = anp.einsum("nwk,nk->nw", W1, X) + b1
         h = anp.where(z > 0, z, 0.0)
         return anp.einsum("ncw,nw->nc", W2, h) + b2  # type: ignore[no-any-return]

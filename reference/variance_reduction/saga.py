@@ -41,7 +41,8 @@ from autograd.tracer import isbox
 from .._core import lr_at, method
 from .._hyper import LR, Hyperparams, required
 from .._types import Array, LearningRate
-from ..oracle import Sample, as_flat, sum_scale
+from ..oracle import Sample, as_flat
+from ..problems import reduction_scale
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,7 +96,7 @@ def estimate(state: SAGAState, sample: Sample) -> tuple[Array, Array]:
     table, table_mean = _filled(state)
     idx = sample.idx
     fresh = _floats(sample.problem.per_sample_grads(state.params, idx))
-    g = sum_scale(sample.problem) * (anp.mean(fresh - table[idx], axis=0) + table_mean)  # (SA2)
+    g = reduction_scale(sample.problem, of="mean") * (anp.mean(fresh - table[idx], axis=0) + table_mean)  # (SA2)
     return g, fresh
 
 

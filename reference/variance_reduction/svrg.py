@@ -37,7 +37,8 @@ import autograd.numpy as anp
 from .._core import lr_at, method
 from .._hyper import LR, Hyperparams, Integer, required
 from .._types import Array, LearningRate
-from ..oracle import Sample, as_flat, sum_scale
+from ..oracle import Sample, as_flat
+from ..problems import reduction_scale
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,7 +74,7 @@ def refresh(state: SVRGState, sample: Sample, epoch: int) -> SVRGState:
         return state
     problem = sample.problem
     snap = state.params
-    mu = sum_scale(problem) * anp.mean(problem.per_sample_grads(snap, None), axis=0)  # (SV1)
+    mu = reduction_scale(problem, of="mean") * anp.mean(problem.per_sample_grads(snap, None), axis=0)  # (SV1)
     return SVRGState(params=state.params, snapshot=snap, mu=mu, t=state.t)
 
 
@@ -84,7 +85,7 @@ def estimate(state: SVRGState, sample: Sample) -> Array:
                          "before estimate (step does)")  # fmt: skip
     problem, idx = sample.problem, sample.idx
     diff = problem.per_sample_grads(state.params, idx) - problem.per_sample_grads(state.snapshot, idx)
-    g: Array = sum_scale(problem) * anp.mean(diff, axis=0) + state.mu  # (SV2)
+    g: Array = reduction_scale(problem, of="mean") * anp.mean(diff, axis=0) + state.mu  # (SV2)
     return g
 
 
