@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("jax", reason="jax is not installed: pip install 'optim-reference[peers]'")
-optax = pytest.importorskip("optax", reason="optax is not installed: pip install 'optim-reference[peers]'")
+pytest.importorskip("jax", reason="jax is not installed: pip install -e '.[test,peers]' runs these tests")
+optax = pytest.importorskip("optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests")
 
 import reference as ref  # noqa: E402
 from reference.conform import STREAMS, NotComparable, conform, optax_peer  # noqa: E402

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="torch is not installed: pip install 'optim-reference[peers]'")
+torch = pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests")
 
 import reference as ref  # noqa: E402
 from reference.conform import STREAMS, NotComparable, conform, torch_peer  # noqa: E402
