@@ -6,7 +6,7 @@
     spelled ``seed 001 ("Heavy Ball Method")`` until the rename) names a section of specs/notes.md.
 (c) specs/README.md lists every spec, each row's spec, module and test file exist, and each
     registered algorithm's row carries its one-line rule from ``ref.ENTRIES``.
-(d) Relative links in docs/, specs/README.md and specs/notes.md resolve (file and anchor).
+(d) Relative links in docs/, specs/README.md, specs/notes.md and CONTRIBUTING.md resolve (file and anchor).
 """
 
 from __future__ import annotations
@@ -35,10 +35,15 @@ def _tracked_files() -> list[Path]:
     return [ROOT / line for line in out.splitlines() if line]
 
 
+SELF = Path(__file__).resolve()
+
+
 def _texts() -> dict[str, str]:
-    """Every tracked text file (UTF-8), by its path relative to the root."""
+    """Every tracked text file (UTF-8) but this one (its examples), by path relative to the root."""
     out = {}
     for path in _tracked_files():
+        if path.resolve() == SELF:
+            continue
         try:
             out[path.relative_to(ROOT).as_posix()] = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
@@ -254,7 +259,7 @@ def _anchors(path: Path) -> set[str]:
 
 
 def _documents() -> list[Path]:
-    return sorted((ROOT / "docs").glob("*.md")) + [INDEX, NOTES]
+    return sorted((ROOT / "docs").glob("*.md")) + [INDEX, NOTES, ROOT / "CONTRIBUTING.md"]
 
 
 def test_there_are_documents() -> None:
