@@ -132,6 +132,28 @@ def _check_common(name: str, x: Array, d: Array, g0: Array, c1: float, alpha0: f
     return dphi0
 
 
+def _next_trial(
+    method: ArmijoMethod, i: int, rho: float, f0: float, dphi0: float,
+    a_prev: Any, f_prev: float, a: Any, fa: float,
+) -> Any:  # fmt: skip
+    """``armijo``'s trial after the rejected step a (the (i+1)-th contraction; a_prev the one before)."""
+    if method == "backtrack":
+        return rho * a  # (LS4)
+    if i == 0:  # minimiser of the quadratic through phi(0), phi'(0), phi(alpha0) (N&W 3.58)
+        a_new = -dphi0 * a * a / (2.0 * (fa - f0 - dphi0 * a))  # (LS4)
+    else:  # minimiser of the cubic through phi(0), phi'(0), phi(a_prev), phi(a) (N&W 3.59)
+        r1 = fa - f0 - dphi0 * a
+        r0 = f_prev - f0 - dphi0 * a_prev
+        den = a_prev**2 * a**2 * (a - a_prev)
+        ca = (a_prev**2 * r1 - a**2 * r0) / den
+        cb = (-(a_prev**3) * r1 + a**3 * r0) / den
+        a_new = (-cb + anp.sqrt(anp.abs(cb * cb - 3.0 * ca * dphi0))) / (3.0 * ca)
+    av, anew = getval(a), getval(a_new)
+    if i > 0 and ((av - anew) > av / 2.0 or (1.0 - anew / av) < 0.96):
+        a_new = a / 2.0  # the model's step is too close to, or too far below, the last one
+    return a_new
+
+
 def armijo(
     oracle: FunctionOracle,
     x: Array,
@@ -173,20 +195,7 @@ def armijo(
                                 first_accepted=True, converged=True)  # fmt: skip
     a, fa = a_prev, f_prev
     for i in range(max_iter):
-        if method == "backtrack":
-            a_new = rho * a  # (LS4)
-        elif i == 0:  # minimiser of the quadratic through phi(0), phi'(0), phi(alpha0) (N&W 3.58)
-            a_new = -dphi0 * a * a / (2.0 * (fa - f0 - dphi0 * a))  # (LS4)
-        else:  # minimiser of the cubic through phi(0), phi'(0), phi(a_prev), phi(a) (N&W 3.59)
-            r1 = fa - f0 - dphi0 * a
-            r0 = f_prev - f0 - dphi0 * a_prev
-            den = a_prev**2 * a**2 * (a - a_prev)
-            ca = (a_prev**2 * r1 - a**2 * r0) / den
-            cb = (-(a_prev**3) * r1 + a**3 * r0) / den
-            a_new = (-cb + anp.sqrt(anp.abs(cb * cb - 3.0 * ca * dphi0))) / (3.0 * ca)
-        av, anew = getval(a), getval(a_new)
-        if method == "interpolate" and i > 0 and ((av - anew) > av / 2.0 or (1.0 - anew / av) < 0.96):
-            a_new = a / 2.0  # the model's step is too close to, or too far below, the last one
+        a_new = _next_trial(method, i, rho, f0, dphi0, a_prev, f_prev, a, fa)
         f_new = phi.value(a_new)
         if sufficient_decrease(f_new, a_new, f0, dphi0, c1):
             return LineSearchResult(alpha=a_new, value=f_new, grad=None, n_value=phi.n_value,
