@@ -237,7 +237,7 @@ def test_broken_peer_is_detected_and_diagnosed(
 
 def test_lr_inside_the_buffer_shows_only_under_a_schedule() -> None:
     # Sutskever's v = beta v + lr g, theta -= v equals heavy ball theta -= lr v at constant lr
-    # (shared/conventions.md 2.1): no mismatch there; under a decaying schedule it is diagnosed.
+    # (docs/conventions.md, "Momentum"): no mismatch there; under a decaying schedule it is diagnosed.
     assert conform(FunctionPeer(momentum_sutskever, "momentum", lr=0.05, beta=0.9), **FAST).passed
     sched = ref.schedules.robbins_monro(0.5, t0=10.0, a=1.0)
     report = conform(FunctionPeer(momentum_sutskever, "momentum", lr=sched, beta=0.9), **FAST)

@@ -1,4 +1,4 @@
-"""The contract of design.md, checked for every registered first-order algorithm at once:
+"""The contract of docs/api.md, checked for every registered first-order algorithm at once:
 factory -> init/step/query, typed immutable state, purity, shapes and dtypes, bad input."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Every curvature, quasi-Newton, linear-solver and variance-reduction method is differentiable
-by autograd through its unrolled steps (design.md: "Every step is differentiable by autograd").
+by autograd through its unrolled steps (docs/api.md, "Differentiable by autograd").
 
 For each case below, G(x0) = L(theta_T) (and H(c) = L(theta_T) for a continuous hyperparameter c:
 lr, damping, trust radius, eps, b of A x = b) after T = 3..6 steps is differentiated by autograd,
