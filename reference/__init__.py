@@ -42,7 +42,7 @@ from .oracle import FunctionOracle, Sample
 from .constrained.projected_gd import projected_gd
 from .proximal.prox_grad import prox_grad
 from .constrained.augmented_lagrangian import augmented_lagrangian
-from .combinators.pytree import flat
+from .combinators.flat import flat
 from .first_order.rmsprop import rmsprop
 from .variance_reduction.saga import saga
 from .first_order.sgd import sgd

@@ -9,7 +9,7 @@ eqs. (CL1)-(CL3).
 whose step rescales the raw gradient before ``opt`` sees it (so before any coupled weight decay,
 as torch's ``clip_grad_norm_`` before ``optimizer.step()`` and optax's ``chain(clip_by_global_norm,
 ...)``). For structured params, clip the flat vector: ``flat(clip_by_global_norm(opt, tau))``
-(reference/combinators/pytree.py) clips by the norm over all leaves, which is what "global" means.
+(reference/combinators/flat.py, specs/flat.md) clips by the norm over all leaves, which is what "global" means.
 
 Conventions:
     * eps = 0 (default) is optax's clip_by_global_norm; torch's clip_grad_norm_ uses eps = 1e-6.
