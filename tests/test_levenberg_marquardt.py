@@ -9,6 +9,7 @@ from scipy.optimize import least_squares as scipy_least_squares
 
 import reference as ref
 from reference.curvature.levenberg_marquardt import init as lm_init
+from reference.curvature.levenberg_marquardt import next_damping
 from reference.curvature.levenberg_marquardt import step as lm_step
 from reference.curvature.model_oracle import evaluate, gn_matrix
 
@@ -81,7 +82,7 @@ def test_converges_to_scipy_least_squares_fixed_point() -> None:
     for _ in range(40):
         s = opt.step(s, prob)
     # Converged to rounding: a step of size |g|/G ~ 1e-9 changes L by ~1e-17, below L's ulp, so later
-    # trials are rejected (rho = 0) and mu grows geometrically; the caller stops on |g|.
+    # trials are rejected (rho = 0) and mu grows to mu_max; the caller stops on |g|.
     assert np.linalg.norm(prob.grad(s.params)) < 1e-7
 
     def resid(q: np.ndarray) -> np.ndarray:
@@ -90,6 +91,48 @@ def test_converges_to_scipy_least_squares_fixed_point() -> None:
     sp = scipy_least_squares(resid, [1.0, 0.0], method="lm", xtol=1e-15, ftol=1e-15, gtol=1e-15)
     assert_allclose(s.params, sp.x, rtol=1e-8)
     assert_allclose(prob.loss(s.params), np.sum(sp.fun**2), rtol=1e-12)
+
+
+def test_converged_fit_stays_finite_for_200_trials() -> None:
+    # Issue 12 item 10: at a fit converged to rounding every trial is rejected; without the cap (LM6)
+    # Nielsen's mu overflowed (inf, then NaN trials with warnings). Floating-point errors raise here.
+    prob = expfit_problem(seed=2)
+    opt = ref.levenberg_marquardt(damping=1e-2)
+    s = opt.init([1.0, 0.0])
+    with np.errstate(all="raise"):
+        for _ in range(200):
+            s = opt.step(s, prob)
+    assert s.damping == 1e32 and np.isfinite(s.nu) and not s.accepted and s.rho == 0.0
+    assert np.all(np.isfinite(s.params)) and np.linalg.norm(prob.grad(s.params)) < 1e-7
+    nu = s.nu
+    s = opt.step(s, prob)  # a rejection at the cap leaves mu and nu where they are
+    assert s.damping == 1e32 and s.nu == nu
+    # The same 200 trials with the cap removed (the bare step does not validate) overflow.
+    u = lm_init(np.array([1.0, 0.0]), damping=1e-2)
+    with np.errstate(all="raise"), pytest.raises(FloatingPointError):
+        for _ in range(200):
+            u = lm_step(u, prob, mu_max=np.inf)
+
+
+@pytest.mark.parametrize("update", ["nielsen", "marquardt"])
+def test_cap_and_zero_predicted_decrease(update: str) -> None:
+    # theta = 2 fits y = 4 exactly: g = 0, delta = 0, predicted decrease 0 -> rho = 0 (no 0/0), rejected.
+    prob = square_problem(4.0)
+    opt = ref.levenberg_marquardt(damping=1.0, update=update, mu_max=5.0)  # type: ignore[arg-type]
+    s = opt.init([2.0])
+    with np.errstate(all="raise"):
+        dampings = []
+        for _ in range(4):
+            s = opt.step(s, prob)
+            dampings.append(s.damping)
+    assert s.rho == 0.0 and not s.accepted
+    assert_array_equal(s.params, [2.0])
+    assert dampings == ([2.0, 5.0, 5.0, 5.0] if update == "nielsen" else [2.0, 4.0, 5.0, 5.0])
+    # an accepted trial's Nielsen growth (rho < 1/2 gives a factor up to 2) is capped too
+    mu, nu = next_damping(4.0, 2.0, 0.1, update="nielsen", mu_max=5.0)
+    assert mu == 5.0 and nu == 2.0
+    mu, nu = next_damping(1.0, 2.0, 0.1, update="nielsen", mu_max=5.0)
+    assert mu == pytest.approx(1 - (0.2 - 1) ** 3) and nu == 2.0
 
 
 def test_lm_monotone_on_softmax() -> None:
@@ -126,6 +169,8 @@ def test_purity_and_bare_step() -> None:
         (dict(damping=-1.0), "damping"),
         (dict(update="levenberg"), "update must be one of"),
         (dict(activation="sigmoid"), "activation must be one of"),
+        (dict(mu_max=0.0), "mu_max must be a finite number > 0"),
+        (dict(damping=1.0, mu_max=0.5), r"levenberg_marquardt: damping must be <= mu_max = 0.5, got 1.0"),
     ],
 )
 def test_bad_hyperparameters(kwargs: dict[str, object], match: str) -> None:
