@@ -279,3 +279,19 @@ def test_flat_golden() -> None:
     assert list(s.params) == ["b", "w"]
     assert_array_equal(s.params["b"], [4.0])
     assert_array_equal(s.params["w"], [[0.5, 2.0], [3.0, 3.5]])
+
+
+def test_dict_subclasses_and_namedtuples_come_back_as_plain_containers() -> None:
+    # specs/flat.md Conventions: an OrderedDict is a dict (flattened by sorted key, rebuilt as a
+    # plain dict), a namedtuple is a tuple (rebuilt as a plain tuple).
+    from collections import OrderedDict, namedtuple
+
+    Pair = namedtuple("Pair", "w b")
+    opt = ref.flat(ref.sgd(lr=0.5))
+    s = opt.step(opt.init(Pair(np.ones(2), np.zeros(1))), Pair(np.ones(2), np.ones(1)))
+    assert type(s.params) is tuple
+    assert_array_equal(vec(s.params), [0.5, 0.5, -0.5])
+    s = opt.init(OrderedDict([("z", np.ones(2)), ("a", np.zeros(1))]))
+    s = opt.step(s, {"a": np.ones(1), "z": np.ones(2)})
+    assert type(s.params) is dict and list(s.params) == ["a", "z"]
+    assert_array_equal(s.inner.params, [-0.5, 0.5, 0.5])
