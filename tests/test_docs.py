@@ -6,11 +6,14 @@
     spelled ``seed 001 ("Heavy Ball Method")`` until the rename) names a section of specs/notes.md.
 (c) specs/README.md lists every spec, each row's spec, module and test file exist, and each
     registered algorithm's row carries its one-line rule from ``ref.ENTRIES``.
-(d) Relative links in docs/, specs/README.md, specs/notes.md and CONTRIBUTING.md resolve (file and anchor).
+(d) Relative links in docs/, specs/README.md, specs/notes.md, specs/notation.md and CONTRIBUTING.md
+    resolve (file and anchor).
+(e) The keyword table of specs/notation.md is the records' (names, order, defaults).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -23,6 +26,7 @@ import reference as ref
 ROOT = Path(__file__).resolve().parents[1]
 NOTES = ROOT / "specs" / "notes.md"
 INDEX = ROOT / "specs" / "README.md"
+NOTATION = ROOT / "specs" / "notation.md"
 
 
 def _tracked_files() -> list[Path]:
@@ -259,7 +263,7 @@ def _anchors(path: Path) -> set[str]:
 
 
 def _documents() -> list[Path]:
-    return sorted((ROOT / "docs").glob("*.md")) + [INDEX, NOTES, ROOT / "CONTRIBUTING.md"]
+    return sorted((ROOT / "docs").glob("*.md")) + [INDEX, NOTES, NOTATION, ROOT / "CONTRIBUTING.md"]
 
 
 def test_there_are_documents() -> None:
@@ -282,3 +286,43 @@ def test_relative_links_resolve(doc: Path) -> None:
         elif not dest.resolve().is_relative_to(ROOT):
             bad.append(f"{target} (outside the repository)")
     assert not bad, f"{doc.relative_to(ROOT)}: broken links: {bad}"
+
+
+# ---------------------------------------------------------------------------------------------
+# (e) the keyword table of specs/notation.md
+
+
+def signature_of(text: str) -> list[tuple[str, object]]:
+    """(name, default) of each argument of a written signature ``name(lr, *, beta=0.9, ...)``;
+    a positional name without a default has the default ``REQUIRED``."""
+    from reference._hyper import REQUIRED
+
+    call = ast.parse(text.replace(", *,", ",").replace("(*, ", "("), mode="eval").body
+    assert isinstance(call, ast.Call), text
+    out: list[tuple[str, object]] = []
+    for a in call.args:
+        assert isinstance(a, ast.Name), text
+        out.append((a.id, REQUIRED))
+    for k in call.keywords:
+        assert k.arg is not None, text
+        out.append((k.arg, ast.literal_eval(k.value)))
+    return out
+
+
+def test_signature_parser() -> None:
+    from reference._hyper import REQUIRED
+
+    assert signature_of('f(lr, *, beta=0.9, form="polyak")') == [("lr", REQUIRED), ("beta", 0.9), ("form", "polyak")]
+    assert signature_of("f(lr=1e-2, *, eps=1e-10)") == [("lr", 0.01), ("eps", 1e-10)]
+
+
+def test_notation_keyword_table_is_the_records() -> None:
+    section = NOTATION.read_text(encoding="utf-8").split("## Keyword table", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (\w+) \| `(\w+\([^`]*\))`", section, flags=re.M)
+    assert len(rows) >= 10, "specs/notation.md: keyword table not found"
+    for name, sig in rows:
+        want = [(f.name, f.default) for f in ref.entry(name).fields()]
+        got = signature_of(sig)
+        assert [n for n, _ in got] == [n for n, _ in want], f"specs/notation.md, {name}: {got} != record {want}"
+        for (arg, a), (_, b) in zip(got, want):
+            assert a is b or a == b, f"specs/notation.md, {name}: {arg} default {a!r} != record's {b!r}"
