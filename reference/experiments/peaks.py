@@ -19,7 +19,8 @@ are ours):
       ReLU(w.x) and 1[w.x > 0], which cannot resolve the radial level sets of peaks (measured at
       width 8192, SGD with lr <= 3e-3, where the weights move by less than 2 %: at most 46 %
       train accuracy from "he" against 68 % from "torch" after 30-100 epochs). ``TUNED`` was searched with "torch".
-    * first-order methods: minibatch b = 32 drawn with replacement, 25 steps per epoch,
+    * first-order methods (run by ``reference.driver.run``: each gradient at ``opt.query(state)``):
+      minibatch b = 32 drawn with replacement, 25 steps per epoch,
       ``epochs`` epochs at width <= 1024 (default 100, 2500 steps) and ``wide_epochs`` above
       (default 30, 750 steps), constant learning rate from ``TUNED``. Momentum: heavy ball
       v = beta v + g, theta -= lr v, beta = 0.9 (seed 001, torch). Nesterov: seed 001's look-ahead
@@ -64,7 +65,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import _registry
+from .. import _registry, driver
+from .._core import NonFiniteGradientError
 from ..problems import peaks
 from ..problems.peaks import Peaks, peaks_labels
 
@@ -258,16 +260,18 @@ def train(
 
     per_epoch = max(1, problem.n_samples // budget.batch_size)
     if method in FIRST_ORDER:
+        # minibatch gradients at opt.query(state) from batch_rng, the loss at each epoch's end
         opt = _registry.make(method, lr=lr, **EXTRA_HP.get(method, {}))
-        state = opt.init(theta0)
-        for _ in range(budget.epochs):
-            for _ in range(per_epoch):
-                g = problem.minibatch_grad(opt.query(state), batch_rng, budget.batch_size)
-                if not _finite(g):
-                    raise Diverged(f"{method}: non-finite gradient at step {state.t + 1}")
-                state = opt.step(state, g)
-            record(state.params)
-        return np.asarray(state.params), curve
+        try:
+            traj = driver.run(opt, problem, theta0, budget.epochs * per_epoch, batch_size=budget.batch_size,
+                              rng=batch_rng, record_params=False, loss_every=per_epoch if record_curve else None)
+        except NonFiniteGradientError as exc:
+            raise Diverged(f"{method}: {exc}") from exc
+        for value in traj.losses[1:]:
+            if not math.isfinite(float(value)):
+                raise Diverged(f"{method}: training loss {float(value)}")
+            curve.append(float(value))
+        return np.asarray(traj.final.params), curve
     if method == "kfac":
         # K-FAC's step takes a dense-MLP problem (reference/curvature/kfac.py) and uses all of its rows: the
         # minibatch is the problem restricted to the batch's rows (mean reduction, s = 1/b).
