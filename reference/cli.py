@@ -74,6 +74,8 @@ def hyperparameter_table(row: Any) -> str:
 
     cols = max(60, shutil.get_terminal_size((100, 24)).columns)
     fields = row.fields()
+    if not fields:  # e.g. cg: the record has no field
+        return f"ref.{row.name}: {row.rule}\nspec: {row.spec}\n\nno hyperparameters: ref.{row.name}() takes no argument"
     w_name = max(len("argument"), *(len(f.name) for f in fields))
     w_def = max(len("default"), *(len(repr(f.default)) for f in fields))
     indent = w_name + w_def + 4

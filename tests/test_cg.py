@@ -99,3 +99,12 @@ def test_bad_input() -> None:
         ref.cg().step(ref.cg().init(np.zeros(3)), LinearSystem(np.eye(2), np.ones(2)))
     with pytest.raises(TypeError, match="needs a LinearSystem"):
         ref.cg().step(ref.cg().init(np.zeros(2)), np.eye(2))
+
+
+def test_optref_list_shows_that_cg_has_no_hyperparameters(capsys: pytest.CaptureFixture[str]) -> None:
+    from reference.cli import main
+
+    assert main(["list", "cg"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ref.cg: ")
+    assert "no hyperparameters: ref.cg() takes no argument" in out

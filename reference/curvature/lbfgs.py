@@ -143,4 +143,4 @@ def step(
 
 
 lbfgs = method(LBFGSHyperparams, init, step,
-               "L-BFGS with history m and a strong-Wolfe line search; step(state, oracle). See specs/lbfgs.md.")  # fmt: skip
+               "L-BFGS with a strong-Wolfe line search; step(state, oracle). See specs/lbfgs.md.")  # fmt: skip

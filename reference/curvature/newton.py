@@ -57,7 +57,7 @@ class NewtonHyperparams(Hyperparams):
     _: KW_ONLY
     damping: float = hp(0.0, NONNEGATIVE, "mu of (N2), added to the Hessian's diagonal (Levenberg-style)")
     line_search: LineSearch = hp("armijo", OneOf(LINE_SEARCHES), 'alpha of (N3): "armijo" (backtracking), '
-                                 '"wolfe" (strong Wolfe) or "none" (the fixed step lr; pure Newton for lr = 1)')  # fmt: skip
+                                 '"wolfe" (strong Wolfe) or "none" (the fixed step lr)')  # fmt: skip
     lr: float = hp(1.0, POSITIVE, "the line search's first trial step, or the fixed step of (N3)")
     c1: float = hp(1e-4, OPEN_UNIT, "sufficient-decrease constant of the line search, (LS2)")
     c2: float = hp(0.9, OPEN_UNIT, 'curvature constant of line_search="wolfe", (LS3); c1 < c2')
