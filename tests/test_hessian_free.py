@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -10,9 +12,9 @@ import reference as ref
 from reference.curvature.hessian_free import init as hf_init
 from reference.curvature.hessian_free import step as hf_step
 from reference.curvature.hessian_free import truncated_cg
-from reference.curvature.model_oracle import evaluate, gn_matrix
+from reference.curvature.model_oracle import evaluate, gn_matrix, gn_vector_product
 
-from .curvature_models import mlp_problem, softmax_problem, square_problem
+from .curvature_models import expfit_problem, mlp_problem, softmax_problem, square_problem
 from .helpers import readonly
 
 
@@ -72,9 +74,55 @@ def test_damping_rule() -> None:
     s = ref.hessian_free(damping=1e-6).step(ref.hessian_free(damping=1e-6).init([0.05]), prob)
     assert s.rho < 0.25 and s.damping == 1.5e-6
     assert_array_equal(s.params, [0.05])  # rejected
-    assert_array_equal(s.delta, [0.0])  # no warm start from a rejected step
+    # (HF6): the rejected CG solution is kept as the warm start, delta = -g / (G + lambda)
+    # with G = 8 theta^2 = 0.02, g = 4 theta (theta^2 - 4) = -0.7995
+    assert_allclose(s.delta, [0.7995 / (0.02 + 1e-6)], rtol=1e-13)
     s = ref.hessian_free(damping=0.01).step(ref.hessian_free(damping=0.01).init([2.1]), prob)
     assert s.rho > 0.75 and s.damping == pytest.approx(0.01 * 2 / 3, rel=1e-15)
+
+
+def test_warm_start_after_a_rejected_step() -> None:
+    # (HF6): after a rejection theta stays and lambda grows by 3/2; the next CG run starts from
+    # zeta delta_rejected (the CG run is repeated here from that start with the same damped GN
+    # products), which needs fewer iterations than a start from 0 on this problem.
+    prob = mlp_problem(seed=0, n=30, h=6)
+    opt = ref.hessian_free(damping=1e-4, max_cg=60)
+    s = opt.init(np.random.default_rng(0).standard_normal(prob.dim))
+    while True:
+        nxt = opt.step(s, prob)
+        if nxt.rho <= 0:
+            break
+        s = nxt
+    assert_array_equal(nxt.params, s.params)
+    assert nxt.damping == pytest.approx(1.5 * s.damping, rel=1e-15)
+    after = opt.step(nxt, prob)
+    rec = evaluate(prob, nxt.params, jacobians=False)
+
+    def B(v: np.ndarray) -> np.ndarray:
+        return gn_vector_product(prob, rec, v) + nxt.damping * v
+
+    delta, iters = truncated_cg(B, -rec.grad, 0.95 * nxt.delta, max_iter=60, tol=1e-10, progress_eps=5e-4)
+    assert iters == after.cg_iters
+    assert_allclose(after.delta, delta, rtol=1e-12, atol=1e-15)
+    cold = opt.step(dataclasses.replace(nxt, delta=np.zeros(prob.dim)), prob)
+    assert after.cg_iters < cold.cg_iters
+
+
+def test_converged_fit_stays_finite_and_zero_gradient_is_rejected() -> None:
+    # At a minimum reached to rounding every step is rejected (rho = 0): lambda grows by 3/2 up to
+    # max_damping; at an exact stationary point (g = 0, delta = 0) rho is 0, not 0/0.
+    prob = expfit_problem(seed=2)
+    opt = ref.hessian_free(damping=1e-2, max_damping=1e6)
+    s = opt.init([1.0, 0.0])
+    with np.errstate(all="raise"):
+        for _ in range(200):
+            s = opt.step(s, prob)
+    assert s.damping == 1e6 and s.rho == 0.0 and np.all(np.isfinite(s.params))
+    assert np.linalg.norm(prob.grad(s.params)) < 1e-7
+    sq = ref.hessian_free(damping=1.0)
+    with np.errstate(all="raise"):
+        z = sq.step(sq.init([2.0]), square_problem(4.0))
+    assert z.rho == 0.0 and z.damping == 1.5 and z.params[0] == 2.0
 
 
 def test_hf_decreases_softmax_loss_to_minimum() -> None:
@@ -107,6 +155,9 @@ def test_purity_and_bare_step() -> None:
         (dict(cg_tol=-1.0), "cg_tol must be a finite number >= 0"),
         (dict(progress_eps=0.0), "progress_eps must be a finite number > 0"),
         (dict(min_damping=-1.0), "min_damping"),
+        (dict(max_damping=0.0), "max_damping must be a finite number > 0"),
+        (dict(damping=2.0, max_damping=1.0), r"hessian_free: damping must lie in \[min_damping, max_damping\]"),
+        (dict(damping=0.5, min_damping=1.0), r"hessian_free: damping must lie in \[min_damping, max_damping\]"),
     ],
 )
 def test_bad_hyperparameters(kwargs: dict[str, object], match: str) -> None:

@@ -7,9 +7,12 @@ eqs. (HF1)-(HF5).
             iterations; ||r_i|| <= cg_tol ||g||; Martens' progress test  i > k, phi_i < 0 and
             (phi_i - phi_{i-k}) / phi_i < k eps_cg,  k = max(10, 0.1 i),
             phi(delta) = (1/2) delta^T B delta + g^T delta                                         (HF2)
-    rho = (L(theta) - L(theta + delta)) / (-(g^T delta + (1/2) delta^T G delta))                 (HF3)
+    rho = (L(theta) - L(theta + delta)) / (-(g^T delta + (1/2) delta^T G delta))
+          (rho = 0 when the denominator is <= 0: the model predicts no decrease)                 (HF3)
     theta_t = theta + delta if rho > 0, else theta                                              (HF4)
-    lambda <- (3/2) lambda if rho < 1/4;  lambda <- (2/3) lambda if rho > 3/4                     (HF5)
+    lambda <- min((3/2) lambda, max_damping) if rho < 1/4;
+    lambda <- max((2/3) lambda, min_damping) if rho > 3/4                                        (HF5)
+    delta_prev <- delta, accepted or not (the next CG run starts from zeta delta)               (HF6)
 
 Each G v costs one forward-mode JVP through the model, n small m x m products and one reverse
 VJP (reference/curvature/model_oracle.py ``gn_vector_product``); the output Hessians H_i are computed once
@@ -20,6 +23,13 @@ Conventions (simplifications of Martens 2010, stated):
       accepted when it decreases L (rho > 0), as in Levenberg-Marquardt;
     * the full data set gives both gradient and curvature (Martens uses minibatches for G);
     * rho uses the undamped GN model, as Martens' reduction ratio does.
+    * The warm start is the last CG solution whether or not its step was accepted (Martens'
+      Algorithm 1 keeps the previous solution; his method never rejects). After a rejection theta
+      is unchanged and only lambda grew by 3/2, so the rejected delta nearly solves the new system:
+      for an exact solve, phi_new(zeta delta) = (zeta^2/2 - zeta) delta^T B delta
+      + (zeta^2/4) lambda ||delta||^2 < 0 = phi_new(0) (as delta^T B delta >= lambda ||delta||^2).
+    * lambda is kept in [min_damping, max_damping]: at a minimum reached to rounding every step is
+      rejected (rho = 0) and (3/2)^k would overflow after ~1750 steps.
     * Differentiable by autograd (with respect to theta_0 and lambda_0) for fixed decisions: the
       CG stopping tests, the acceptance rho > 0 and the thresholds of (HF5) are decided on
       unboxed values; the CG iterate, the step and lambda of the branch taken are traced.
@@ -35,14 +45,14 @@ References:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from functools import partial
-from typing import Any, Callable
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, Callable, ClassVar
 
 import autograd.numpy as anp
 from autograd.tracer import getval
 
-from .._core import Method, check_count, check_nonnegative, check_positive, check_unit_interval
+from .._core import method
+from .._hyper import NONNEGATIVE, POSITIVE, UNIT, Hyperparams, Integer, hp
 from .._types import Array
 from .model_oracle import (
     OutputModel,
@@ -53,13 +63,35 @@ from .model_oracle import (
 )
 
 
+@dataclass(frozen=True, eq=False)
+class HessianFreeHyperparams(Hyperparams):
+    """Hessian-free's hyperparameters (Martens 2010's constants where he gives them)."""
+
+    ALGORITHM: ClassVar[str] = "hessian_free"
+    damping: float = hp(1.0, POSITIVE, "initial damping lambda_0 of (HF1), adapted by (HF5)")
+    _: KW_ONLY
+    zeta: float = hp(0.95, UNIT, "CG warm-start decay zeta of (HF2): CG starts at zeta delta_prev")
+    max_cg: int = hp(250, Integer(ge=1), "CG iteration cap of (HF2)")
+    cg_tol: float = hp(1e-10, NONNEGATIVE, "CG stops at ||r|| <= cg_tol ||g||, (HF2)")
+    progress_eps: float = hp(5e-4, POSITIVE, "eps of Martens' relative-progress test, (HF2)")
+    min_damping: float = hp(0.0, NONNEGATIVE, "lambda is never lowered below this, (HF5)")
+    max_damping: float = hp(1e32, POSITIVE, "lambda is never raised above this, (HF5)")
+
+    def validate(self) -> None:
+        if not getval(self.min_damping) <= getval(self.damping) <= getval(self.max_damping):
+            raise ValueError(
+                f"{self.ALGORITHM}: damping must lie in [min_damping, max_damping] = "
+                f"[{self.min_damping!r}, {self.max_damping!r}], got {self.damping!r}"
+            )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class HessianFreeState:
     """Hessian-free's state after ``t`` steps."""
 
     params: Array  # theta_t
     damping: Any  # lambda for the next step
-    delta: Array  # last CG solution (warm start of the next CG run, times zeta)
+    delta: Array  # last CG solution, accepted or not (warm start of the next CG run, times zeta)
     rho: float  # reduction ratio of the last step (nan before any)
     cg_iters: int  # CG iterations of the last step
     loss: Any  # L(theta_t) when known (nan before the first step)
@@ -124,8 +156,9 @@ def step(
     cg_tol: float = 1e-10,
     progress_eps: float = 5e-4,
     min_damping: float = 0.0,
+    max_damping: float = 1e32,
 ) -> HessianFreeState:
-    """One Hessian-free step, eqs. (HF1)-(HF5) of specs/hessian_free.md."""
+    """One Hessian-free step, eqs. (HF1)-(HF6) of specs/hessian_free.md."""
     theta, lam = state.params, state.damping
     rec = evaluate(model, theta, jacobians=False, who="hessian_free")
 
@@ -136,55 +169,23 @@ def step(
         B, -rec.grad, zeta * state.delta, max_iter=max_cg, tol=cg_tol, progress_eps=progress_eps
     )  # (HF2)
     trial_loss = loss_at(model, theta + delta)
-    Gd = gn_vector_product(model, rec, delta)
-    rho = (rec.loss - trial_loss) / quadratic_model_decrease(rec, Gd, delta)  # (HF3)
+    predicted = quadratic_model_decrease(rec, gn_vector_product(model, rec, delta), delta)
+    rho = (rec.loss - trial_loss) / predicted if getval(predicted) > 0 else 0.0  # (HF3)
     r = float(getval(rho))
     accepted = r > 0
     theta_new = theta + delta if accepted else theta  # (HF4)
     if r < 0.25:
-        lam = 1.5 * lam  # (HF5)
+        grown = 1.5 * lam
+        lam = max_damping if getval(grown) > max_damping else grown  # (HF5)  min((3/2) lambda, max_damping)
     elif r > 0.75:
         shrunk = lam * (2.0 / 3.0)
         lam = min_damping if min_damping > getval(shrunk) else shrunk  # max((2/3) lambda, min_damping)
     return HessianFreeState(
-        params=theta_new, damping=lam, delta=delta if accepted else anp.zeros_like(delta),
+        params=theta_new, damping=lam, delta=delta,  # (HF6)  the warm start, accepted or not
         rho=r, cg_iters=iters, loss=trial_loss if accepted else rec.loss, t=state.t + 1,
     )  # fmt: skip
 
 
-def hessian_free(
-    damping: float = 1.0,
-    *,
-    zeta: float = 0.95,
-    max_cg: int = 250,
-    cg_tol: float = 1e-10,
-    progress_eps: float = 5e-4,
-    min_damping: float = 0.0,
-) -> Method[HessianFreeState, OutputModel]:
-    """Hessian-free (truncated CG on damped GN products) with hyperparameters bound.
-
-    Args:
-        damping: lambda_0 > 0 (problem-dependent; 1 here).
-        zeta: CG warm-start decay in [0, 1) (Martens: 0.95).
-        max_cg: integer >= 1, the CG iteration cap (ours; the progress test usually stops earlier).
-        cg_tol: residual tolerance ||r|| <= cg_tol ||g||, >= 0.
-        progress_eps: Martens' relative-progress constant eps > 0 (5e-4).
-        min_damping: lambda is never lowered below this value (>= 0).
-    """
-    name = "hessian_free"
-    check_positive(name, "damping", damping)
-    check_unit_interval(name, "zeta", zeta)
-    check_count(name, "max_cg", max_cg, minimum=1)
-    check_nonnegative(name, "cg_tol", cg_tol)
-    check_positive(name, "progress_eps", progress_eps)
-    check_nonnegative(name, "min_damping", min_damping)
-    step_fn = partial(
-        step, zeta=zeta, max_cg=max_cg, cg_tol=cg_tol, progress_eps=progress_eps,
-        min_damping=min_damping,
-    )  # fmt: skip
-    return Method(
-        name=name,
-        hyperparams={"damping": damping, **step_fn.keywords},
-        init_fn=partial(init, damping=damping),
-        step_fn=step_fn,
-    )
+hessian_free = method(HessianFreeHyperparams, init, step,
+                      "Hessian-free (truncated CG on damped GN products); ``opt.step(state, problem)``; "
+                      "see the module docstring and specs/hessian_free.md.")  # fmt: skip
