@@ -160,7 +160,7 @@ def run(
     if fs is not None:
         assert gen is not None and batch_size is not None
         b, mb = int(batch_size), fs.minibatch_grad
-        evaluate = lambda q: mb(q, gen, b, replace=replace)  # noqa: E731
+        evaluate = lambda q: mb(q, gen, b, replace=replace)
     elif grad is not None:
         evaluate = grad
     else:

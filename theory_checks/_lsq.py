@@ -1,7 +1,7 @@
 r"""One Newton-type step on linear least squares: the exact answer (rational arithmetic) and the derived
 float64 bound on how far a correct float64 implementation can land from it. Shared by
-``newton_one_step``, ``gn_one_step`` and ``natural_gradient_invariance``; nothing here calls
-``reference``.
+``newton_one_step``, ``gn_one_step`` and ``natural_gradient_invariance`` (and the first two's
+row, ``one_step_row``); nothing here calls ``reference``.
 
 The step. L(v) = s ||Z v - y||^2 with Z = X B (B = I unless a reparametrisation is tested) has
 gradient g(v) = 2 s Z^T (Z v - y) and Hessian = Gauss-Newton matrix = Gaussian Fisher
@@ -61,10 +61,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
+
+from ._base import Row
+from ._stats import fmt
 
 Floats = NDArray[np.float64]
 
@@ -221,3 +224,30 @@ def designed_matrix(rng: np.random.Generator, n: int, d: int, cond: float) -> Fl
     Vo = np.linalg.qr(rng.standard_normal((d, d)))[0]
     sv = np.geomspace(1.0, 1.0 / cond, d)
     return np.asarray((Uo * sv) @ Vo.T, dtype=np.float64)
+
+
+class OneStepTrial(Protocol):
+    """One data set of a one-step check: the step's error from the exact answer, its bound, and
+    the distance the step had to travel."""
+
+    @property
+    def error(self) -> float: ...
+
+    @property
+    def bound(self) -> float: ...
+
+    @property
+    def initial(self) -> float: ...
+
+
+def one_step_row(quantity: str, trials: Sequence[OneStepTrial], solver: str) -> Row:
+    """The row of ``gn_one_step`` and ``newton_one_step``: one step against the exact minimiser,
+    shown for the worst data set (largest error / bound); it holds iff every error <= its bound."""
+    worst = max(trials, key=lambda t: t.error / t.bound)
+    return Row(
+        quantity=quantity,
+        predicted="w_1 = w* (exact rational solve)",
+        measured=f"{fmt(worst.error / worst.bound)} (error {fmt(worst.error)}, ||w_0 - w*|| {fmt(worst.initial)})",
+        tolerance=f"<= 1; bound {fmt(worst.bound)} (derived float64 rounding, {solver})",
+        holds=all(t.error <= t.bound for t in trials),
+    )

@@ -53,8 +53,8 @@ from reference.curvature.model_oracle import evaluate, gn_matrix
 from reference.problems.linear import LeastSquares, least_squares
 
 from ._base import CheckResult, Context, Outcome, Row
-from ._lsq import designed_matrix, exact_step
-from ._stats import fmt, trial_seeds
+from ._lsq import designed_matrix, exact_step, one_step_row
+from ._stats import trial_seeds
 
 NAME = "gn_one_step"
 CLAIM = "one undamped Gauss-Newton step solves linear least squares: w_1 = w*"
@@ -99,14 +99,7 @@ def _trial(args: tuple[np.random.SeedSequence, str | None]) -> Trial:
 
 def row_one_step(trials: list[Trial]) -> Row:
     """One Gauss-Newton step against the exact minimiser (worst data set)."""
-    worst = max(trials, key=lambda t: t.error / t.bound)
-    return Row(
-        quantity=f"||w_1 - w*|| / bound, Gauss-Newton (worst of {len(trials)})",
-        predicted="w_1 = w* (exact rational solve)",
-        measured=f"{fmt(worst.error / worst.bound)} (error {fmt(worst.error)}, ||w_0 - w*|| {fmt(worst.initial)})",
-        tolerance=f"<= 1; bound {fmt(worst.bound)} (derived float64 rounding, LU solve)",
-        holds=all(t.error <= t.bound for t in trials),
-    )
+    return one_step_row(f"||w_1 - w*|| / bound, Gauss-Newton (worst of {len(trials)})", trials, "LU solve")
 
 
 def run(ctx: Context) -> Outcome:

@@ -55,7 +55,7 @@ from reference.oracle import FunctionOracle
 from reference.problems.linear import least_squares
 
 from ._base import CheckResult, Context, Outcome, Row
-from ._lsq import designed_matrix, exact_step
+from ._lsq import designed_matrix, exact_step, one_step_row
 from ._stats import fmt, trial_seeds
 
 NAME = "newton_one_step"
@@ -104,14 +104,7 @@ def _trial(args: tuple[np.random.SeedSequence, float, str | None]) -> Trial:
 
 def row_kappa(kappa: float, trials: list[Trial]) -> Row:
     """One Newton step against the exact minimiser, worst data set at this condition number."""
-    worst = max(trials, key=lambda t: t.error / t.bound)
-    return Row(
-        quantity=f"kappa = {fmt(kappa)}: ||w_1 - w*|| / bound (worst of {len(trials)})",
-        predicted="w_1 = w* (exact rational solve)",
-        measured=f"{fmt(worst.error / worst.bound)} (error {fmt(worst.error)}, ||w_0 - w*|| {fmt(worst.initial)})",
-        tolerance=f"<= 1; bound {fmt(worst.bound)} (derived float64 rounding, Cholesky)",
-        holds=all(t.error <= t.bound for t in trials),
-    )
+    return one_step_row(f"kappa = {fmt(kappa)}: ||w_1 - w*|| / bound (worst of {len(trials)})", trials, "Cholesky")
 
 
 def run(ctx: Context) -> Outcome:
