@@ -32,21 +32,38 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
-from typing import Any, Literal
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, ClassVar, Literal
 
 import autograd.numpy as anp
 import numpy as np
 from autograd import grad as ag_grad
 from autograd.tracer import getval
 
-from .._core import Method, check_choice, check_lr, check_nonnegative, lr_at
+from .._core import lr_at, method
+from .._hyper import LR, NONNEGATIVE, Hyperparams, OneOf, hp
 from .._types import Array, LearningRate
 from .model_oracle import ACTIVATIONS, ModelRecord, OutputModel, evaluate
 
 FisherKind = Literal["true", "empirical"]
 Likelihood = Literal["categorical", "gaussian"]
+
+
+@dataclass(frozen=True, eq=False)
+class NaturalGradientHyperparams(Hyperparams):
+    """Natural gradient's hyperparameters (defaults: the true Fisher of a categorical model)."""
+
+    ALGORITHM: ClassVar[str] = "natural_gradient"
+    lr: LearningRate = hp(1.0, LR, "step size eta of (NG4), or a schedule t -> eta_t")
+    _: KW_ONLY
+    damping: float = hp(1e-4, NONNEGATIVE, "lambda of (NG3); 0 needs F nonsingular")
+    fisher: FisherKind = hp("true", OneOf(("true", "empirical")),
+                            '"true": expectation over the model\'s predictive distribution; "empirical": '
+                            "outer products of the per-sample gradients at the observed targets, (NG2)")  # fmt: skip
+    likelihood: Likelihood = hp("categorical", OneOf(("categorical", "gaussian")),
+                                "the model's predictive distribution (read by the true Fisher only), (NG2)")  # fmt: skip
+    activation: str | None = hp(None, OneOf((None, *ACTIVATIONS)),
+                                "None, or a dense MLP's hidden activation (the Jacobian path of gauss_newton)")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -133,31 +150,6 @@ def step(
     return NaturalGradientState(params=theta, loss=rec.loss, t=state.t + 1)
 
 
-def natural_gradient(
-    lr: LearningRate = 1.0,
-    *,
-    damping: float = 1e-4,
-    fisher: FisherKind = "true",
-    likelihood: Likelihood = "categorical",
-    activation: str | None = None,
-) -> Method[NaturalGradientState, OutputModel]:
-    """Natural gradient with hyperparameters bound; ``opt.step(state, problem)``.
-
-    Args:
-        lr: eta, a float > 0 or a schedule.
-        damping: lambda >= 0 (0 needs F nonsingular).
-        fisher: "true" (expectation over the model's predictive distribution) or "empirical"
-            (outer products of the per-sample gradients at the observed targets).
-        likelihood: "categorical" or "gaussian" (only read by the true Fisher).
-        activation: None or a dense MLP's hidden activation (see ``gauss_newton``).
-    """
-    name = "natural_gradient"
-    check_lr(name, lr)
-    check_nonnegative(name, "damping", damping)
-    check_choice(name, "fisher", fisher, ("true", "empirical"))
-    check_choice(name, "likelihood", likelihood, ("categorical", "gaussian"))
-    check_choice(name, "activation", activation, (None, *ACTIVATIONS))
-    step_fn = partial(
-        step, lr=lr, damping=damping, fisher=fisher, likelihood=likelihood, activation=activation
-    )
-    return Method(name=name, hyperparams=dict(step_fn.keywords), init_fn=init, step_fn=step_fn)
+natural_gradient = method(NaturalGradientHyperparams, init, step,
+                          "Natural gradient; ``opt.step(state, problem)``; see the module docstring and "
+                          "specs/natural_gradient.md.")  # fmt: skip
