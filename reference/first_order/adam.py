@@ -33,6 +33,7 @@ import autograd.numpy as anp
 from .._core import lr_at, optimizer
 from .._hyper import FLAG, LR, NONNEGATIVE, UNIT, Hyperparams, OneOf, hp
 from .._types import Array, LearningRate
+from ._fused import adam_update, ema, ema_sq
 
 AmsgradMax = Literal["raw", "corrected"]
 
@@ -98,12 +99,15 @@ def step(
     theta, t = state.params, state.t + 1
     eta = lr_at(lr, state.t)
     g = grad + weight_decay * theta if weight_decay else grad  # (A1)
-    m = beta1 * state.m + (1 - beta1) * g  # (A2)
-    v = beta2 * state.v + (1 - beta2) * g * g  # (A3)
+    m = ema(state.m, g, beta1)  # (A2)  beta1 m + (1 - beta1) g, fused: see _fused.py
+    v = ema_sq(state.v, g, beta2)  # (A3)  beta2 v + (1 - beta2) g g
     bc1 = 1 - beta1**t if bias_correction else 1.0
     bc2 = 1 - beta2**t if bias_correction else 1.0
-    mhat, vhat = (m / bc1, v / bc2) if bias_correction else (m, v)  # (A4)
     vmax = state.vmax
+    if not (amsgrad or eps_root or epsilon_hat):  # the common case: (A4) and (A6) in one primitive
+        theta = adam_update(theta, m, v, eta, bc1, bc2, eps)  # (A4)  then (A6); x / 1.0 = x exactly
+        return AdamState(params=theta, m=m, v=v, vmax=vmax, t=t)
+    mhat, vhat = (m / bc1, v / bc2) if bias_correction else (m, v)  # (A4)
     if amsgrad:
         if vmax is None:
             raise ValueError("adam: amsgrad=True needs a state from init(params, amsgrad=True)")

@@ -33,6 +33,7 @@ from typing import ClassVar, Literal
 from .._core import check_positive, lr_at, optimizer
 from .._hyper import NONNEGATIVE, OneOf, hp
 from .._types import Array, LearningRate
+from ._fused import descend
 from .adam import AdamHyperparams, AdamState, AmsgradMax
 from .adam import init as adam_init
 from .adam import step as adam_step
@@ -88,7 +89,7 @@ def step(
     if weight_decay:
         eta = lr_at(lr, state.t)
         scale = eta if decay_scaling == "lr" else eta / lr_at(lr, 0)
-        theta = theta + (-(scale * weight_decay)) * theta  # (AW1)  see notation.md 'Speed'
+        theta = descend(theta, scale * weight_decay, theta)  # (AW1)  theta - eta lambda theta, fused
     return adam_step(  # (AW2)
         replace(state, params=theta), grad, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
         eps_root=eps_root, weight_decay=0.0, bias_correction=bias_correction,

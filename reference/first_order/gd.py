@@ -18,6 +18,7 @@ from typing import ClassVar
 from .._core import lr_at, optimizer
 from .._hyper import LR, NONNEGATIVE, Hyperparams, hp, required
 from .._types import Array, LearningRate
+from ._fused import descend
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,7 +49,7 @@ def step(state: GDState, grad: Array, *, lr: LearningRate, weight_decay: float =
     theta = state.params
     eta = lr_at(lr, state.t)
     g = grad + weight_decay * theta if weight_decay else grad  # (GD1)
-    theta = theta - eta * g  # (GD2)
+    theta = descend(theta, eta, g)  # (GD2)  theta - eta g, fused: see _fused.py
     return GDState(params=theta, t=state.t + 1)
 
 

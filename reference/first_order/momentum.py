@@ -40,6 +40,7 @@ import autograd.numpy as anp
 from .._core import lr_at, optimizer
 from .._hyper import CLOSED_UNIT, LR, NONNEGATIVE, UNIT, Hyperparams, OneOf, hp, required
 from .._types import Array, LearningRate
+from ._fused import accumulate, descend
 
 MomentumForm = Literal["polyak", "ema", "sutskever"]
 FirstStep = Literal["zeros", "grad"]
@@ -106,11 +107,11 @@ def step(
     if first_step == "grad" and state.t == 0:
         v = new  # (M2)  torch: v_1 = g_1, no dampening on the first step
     else:
-        v = beta * state.velocity + ((1 - d) * new if d else new)  # (M2)  (1 - 0) g: no pass
+        v = accumulate(state.velocity, (1 - d) * new if d else new, beta)  # (M2)  beta v + (1 - d) g
     if form == "sutskever":
         theta = theta - v  # (M3)
     else:
-        theta = theta + (-eta) * v  # (M3)  = theta - eta v bit for bit; see notation.md 'Speed'
+        theta = descend(theta, eta, v)  # (M3)  theta - eta v, fused: see _fused.py
     return MomentumState(params=theta, velocity=v, t=state.t + 1)
 
 

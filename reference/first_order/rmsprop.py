@@ -39,6 +39,7 @@ import autograd.numpy as anp
 from .._core import lr_at, optimizer
 from .._hyper import FLAG, LR, NONNEGATIVE, UNIT, Hyperparams, OneOf, hp
 from .._types import Array, LearningRate
+from ._fused import accumulate, descend, ema, ema_sq, rms_update
 
 EpsPlacement = Literal["outside", "inside"]
 MomentumLr = Literal["outside", "inside"]
@@ -108,16 +109,19 @@ def step(
     theta, t = state.params, state.t + 1
     eta = lr_at(lr, state.t)
     g = grad + weight_decay * theta if weight_decay else grad  # (R1)
-    v = alpha * state.v + (1 - alpha) * g * g  # (R2)
+    v = ema_sq(state.v, g, alpha)  # (R2)  alpha v + (1 - alpha) g g, fused: see _fused.py
     gbar = state.gbar
     if centered:
         assert gbar is not None, "centered RMSprop state needs gbar: init with centered=True"
-        gbar = alpha * gbar + (1 - alpha) * g  # (R3)
+        gbar = ema(gbar, g, alpha)  # (R3)
     bc = 1 - alpha**t if bias_correction else 1.0
     vhat = v / bc if bias_correction else v  # (R4)
     if gbar is not None:
         gbarhat = gbar / bc
         vhat = vhat - gbarhat * gbarhat  # >= 0 in exact arithmetic; rounding may dip below
+    if not (centered or momentum) and eps_placement == "outside":  # the common case: one primitive
+        theta = rms_update(theta, g, vhat, eta, eps)  # (R5)  d = sqrt(vhat) + eps, then (R7) theta - eta g / d
+        return RMSpropState(params=theta, v=v, gbar=gbar, b=state.b, t=t)
     if eps_placement == "outside":
         d = anp.sqrt(anp.maximum(vhat, 0.0) if centered else vhat) + eps  # (R5)
     else:
@@ -126,10 +130,10 @@ def step(
     if momentum:
         assert b is not None, "RMSprop momentum state needs b: init with momentum > 0"
         if momentum_lr == "outside":
-            b = momentum * b + g / d  # (R6)
-            theta = theta + (-eta) * b  # (R7)  = theta - eta b, see notation.md 'Speed'
+            b = accumulate(b, g / d, momentum)  # (R6)
+            theta = descend(theta, eta, b)  # (R7)  theta - eta b
         else:
-            b = momentum * b + eta * (g / d)  # (R6)
+            b = accumulate(b, eta * (g / d), momentum)  # (R6)
             theta = theta - b  # (R7)
     else:
         theta = theta + (-eta) * (g / d)  # (R7)  = theta - eta g/d, see notation.md 'Speed'

@@ -22,6 +22,7 @@ from typing import ClassVar
 from .._core import lr_at, optimizer
 from .._hyper import LR, NONNEGATIVE, Hyperparams, hp, required
 from .._types import Array, LearningRate
+from ._fused import descend
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,7 +53,7 @@ def step(state: SGDState, grad: Array, *, lr: LearningRate, weight_decay: float 
     theta = state.params
     eta = lr_at(lr, state.t)
     g = grad + weight_decay * theta if weight_decay else grad  # (SGD1)
-    theta = theta - eta * g  # (SGD2)
+    theta = descend(theta, eta, g)  # (SGD2)  theta - eta g, fused: see _fused.py
     return SGDState(params=theta, t=state.t + 1)
 
 

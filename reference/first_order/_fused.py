@@ -1,0 +1,204 @@
+r"""Fused, differentiable building blocks of the first-order steps (issue 13 item 1).
+
+Each primitive is one line of math with two implementations:
+
+* its *literal form* (``LITERAL[name]``), the ``autograd.numpy`` expression the steps used to
+  write, which defines the result and, through autograd, the derivatives;
+* a *fused* evaluation that performs exactly the literal form's floating-point operations, in the
+  same order and on the same operands, but block by block (``BLOCK`` elements at a time, so the
+  intermediates stay in cache) into ONE fresh output array: no input is ever written, only
+  arrays the primitive itself just allocated. Elementwise IEEE operations (+, -, *, /, sqrt)
+  are correctly rounded, so the result is bit-identical to the literal form
+  (tests/test_fused.py checks it with ``np.array_equal`` on random and edge-case inputs).
+
+    ema(old, new, beta)                       = beta old + (1 - beta) new
+    ema_sq(old, new, beta)                    = beta old + (1 - beta) new new      ((1-beta) new) new
+    accumulate(old, new, beta)                = beta old + new
+    descend(theta, eta, u)                    = theta - eta u
+    adam_update(theta, m, v, eta, bc1, bc2, eps) = theta + ((-eta) (m / bc1)) / (sqrt(v / bc2) + eps)
+    rms_update(theta, g, v, eta, eps)         = theta + (-eta) (g / (sqrt(v) + eps))
+
+(theta + (-eta) x is theta - eta x bit for bit: -(eta x) is exact and a + (-b) = a - b; see
+specs/notation.md 'Speed'.) The fused path is taken when every array argument is a float64
+``ndarray`` of one shape and every scalar is a real scalar; anything else (broadcasting, other
+dtypes) evaluates the literal form itself, so the result never depends on the path.
+
+Derivatives: each primitive is registered with autograd (``autograd.extend.primitive``) and its
+vector-Jacobian products, for every argument that can carry a box (arrays, beta, eta, the bias
+corrections, eps), are those of the literal form, obtained by differentiating ``LITERAL[name]``
+with autograd when the backward pass runs. Hypergradients through the fused steps are therefore
+the literal steps' hypergradients (and higher derivatives work, as autograd nests).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import autograd.numpy as anp
+import numpy as np
+from autograd.core import defvjp_argnums, make_vjp
+from autograd.extend import primitive
+
+from .._types import Array
+
+#: elements per block: 64 KiB of float64 per operand, so the up to six operands of a block
+#: (inputs, output, temporaries) stay in a 1 MiB L2 cache between the operations.
+BLOCK = 8192
+
+Scalar = Any  # a float, a numpy scalar or a 0-d array (possibly an autograd box outside the primitive)
+
+
+# ----------------------------------------------------------------------------------------------
+# Literal forms: the definitions (and the derivatives)
+
+
+def ema_literal(old: Array, new: Array, beta: Scalar) -> Any:
+    return beta * old + (1 - beta) * new
+
+
+def ema_sq_literal(old: Array, new: Array, beta: Scalar) -> Any:
+    return beta * old + (1 - beta) * new * new
+
+
+def accumulate_literal(old: Array, new: Array, beta: Scalar) -> Any:
+    return beta * old + new
+
+
+def descend_literal(theta: Array, eta: Scalar, u: Array) -> Any:
+    return theta - eta * u
+
+
+def adam_update_literal(theta: Array, m: Array, v: Array, eta: Scalar, bc1: Scalar, bc2: Scalar,
+                        eps: Scalar) -> Any:  # fmt: skip
+    return theta + (-eta) * (m / bc1) / (anp.sqrt(v / bc2) + eps)
+
+
+def rms_update_literal(theta: Array, g: Array, v: Array, eta: Scalar, eps: Scalar) -> Any:
+    return theta + (-eta) * (g / (anp.sqrt(v) + eps))
+
+
+# ----------------------------------------------------------------------------------------------
+# Block kernels: the literal form's operations, in its order, written into ``o`` (the output
+# block) and ``t`` (a scratch block); inputs are only read.
+
+
+def _ema_k(o: Array, t: Array, old: Array, new: Array, beta: Scalar) -> None:
+    np.multiply(beta, old, out=o)
+    np.multiply(1 - beta, new, out=t)
+    np.add(o, t, out=o)
+
+
+def _ema_sq_k(o: Array, t: Array, old: Array, new: Array, beta: Scalar) -> None:
+    np.multiply(beta, old, out=o)
+    np.multiply(1 - beta, new, out=t)
+    np.multiply(t, new, out=t)
+    np.add(o, t, out=o)
+
+
+def _accumulate_k(o: Array, t: Array, old: Array, new: Array, beta: Scalar) -> None:
+    np.multiply(beta, old, out=o)
+    np.add(o, new, out=o)
+
+
+def _descend_k(o: Array, t: Array, theta: Array, u: Array, eta: Scalar) -> None:
+    np.multiply(eta, u, out=o)
+    np.subtract(theta, o, out=o)
+
+
+def _adam_update_k(o: Array, t: Array, theta: Array, m: Array, v: Array, eta: Scalar, bc1: Scalar,
+                   bc2: Scalar, eps: Scalar) -> None:  # fmt: skip
+    np.divide(m, bc1, out=o)  # mhat
+    np.multiply(-eta, o, out=o)  # (-eta) mhat
+    np.divide(v, bc2, out=t)  # vhat
+    np.sqrt(t, out=t)
+    np.add(t, eps, out=t)  # sqrt(vhat) + eps
+    np.divide(o, t, out=o)
+    np.add(theta, o, out=o)
+
+
+def _rms_update_k(o: Array, t: Array, theta: Array, g: Array, v: Array, eta: Scalar, eps: Scalar) -> None:
+    np.sqrt(v, out=t)
+    np.add(t, eps, out=t)  # d = sqrt(v) + eps
+    np.divide(g, t, out=o)  # g / d
+    np.multiply(-eta, o, out=o)
+    np.add(theta, o, out=o)
+
+
+# ----------------------------------------------------------------------------------------------
+# The driver and the registration with autograd
+
+
+def _fusable(arrays: tuple[Any, ...], scalars: tuple[Any, ...]) -> bool:
+    """Every array a float64 ndarray of one shape, every scalar a real scalar."""
+    shape = arrays[0].shape if isinstance(arrays[0], np.ndarray) else None
+    return (
+        all(isinstance(a, np.ndarray) and a.dtype == np.float64 and a.shape == shape for a in arrays)
+        and all(np.ndim(s) == 0 and np.result_type(s, np.float64) == np.float64 for s in scalars)
+    )
+
+
+def _blocked(kernel: Callable[..., None], arrays: tuple[Array, ...], scalars: tuple[Scalar, ...]) -> Array:
+    """Run ``kernel`` over blocks of ``BLOCK`` elements into one fresh output array."""
+    out = np.empty(arrays[0].shape)
+    o = out.reshape(-1)
+    flat = [np.ravel(a) for a in arrays]  # views of contiguous inputs (a read-only copy otherwise)
+    n = o.size
+    scratch = np.empty(min(n, BLOCK))
+    for i in range(0, n, BLOCK):
+        j = min(i + BLOCK, n)
+        kernel(o[i:j], scratch[: j - i], *(a[i:j] for a in flat), *scalars)
+    return out
+
+
+def _fused(name: str, literal: Callable[..., Array], kernel: Callable[..., None],
+           array_args: tuple[int, ...]) -> Callable[..., Array]:  # fmt: skip
+    """The primitive ``name``: fused forward via ``kernel``, VJPs of ``literal`` by autograd.
+
+    ``array_args`` are the positions of the array arguments; the others are scalars. The kernel
+    takes the arrays first (in argument order), then the scalars.
+    """
+
+    def forward(*args: Any) -> Array:
+        arrays = tuple(args[i] for i in array_args)
+        scalars = tuple(a for i, a in enumerate(args) if i not in array_args)
+        if not _fusable(arrays, scalars):
+            return literal(*args)
+        return _blocked(kernel, arrays, scalars)
+
+    forward.__name__ = forward.__qualname__ = name
+    forward.__doc__ = f"{name}: the literal form {literal.__name__}, fused; see the module docstring."
+    prim = primitive(forward)
+
+    def vjpmaker(argnums: tuple[int, ...], ans: Array, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        def vjp(g: Array) -> Any:
+            def partial_literal(xs: tuple[Any, ...]) -> Any:
+                full = list(args)
+                for i, x in zip(argnums, xs):
+                    full[i] = x
+                return literal(*full)
+
+            back, _ = make_vjp(partial_literal, tuple(args[i] for i in argnums))
+            return back(g)
+
+        return vjp
+
+    defvjp_argnums(prim, vjpmaker)
+    return prim
+
+
+ema = _fused("ema", ema_literal, _ema_k, (0, 1))
+ema_sq = _fused("ema_sq", ema_sq_literal, _ema_sq_k, (0, 1))
+accumulate = _fused("accumulate", accumulate_literal, _accumulate_k, (0, 1))
+descend = _fused("descend", descend_literal, _descend_k, (0, 2))
+adam_update = _fused("adam_update", adam_update_literal, _adam_update_k, (0, 1, 2))
+rms_update = _fused("rms_update", rms_update_literal, _rms_update_k, (0, 1, 2))
+
+#: name -> (fused primitive, literal form), for the tests
+PRIMITIVES: dict[str, tuple[Callable[..., Array], Callable[..., Array]]] = {
+    "ema": (ema, ema_literal),
+    "ema_sq": (ema_sq, ema_sq_literal),
+    "accumulate": (accumulate, accumulate_literal),
+    "descend": (descend, descend_literal),
+    "adam_update": (adam_update, adam_update_literal),
+    "rms_update": (rms_update, rms_update_literal),
+}
