@@ -97,6 +97,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import reference as ref
+from reference import driver
 from reference.constrained.augmented_lagrangian import EqualityProblem
 
 from ._base import CheckResult, Context, Outcome, Row
@@ -251,10 +252,7 @@ def _box_trial(args: tuple[np.random.SeedSequence, bool]) -> BoxTrial:
     q = 1.0 - float(eig.min()) / L
     T = math.ceil(math.log(1e-22) / math.log(q))
     opt = ref.projected_gd(1.0 / L, hi=hi) if upper_only else ref.projected_gd(1.0 / L, lo=lo, hi=hi)
-    state = opt.init(np.zeros(p))
-    for _ in range(T):
-        state = opt.step(state, Q @ state.params - c)
-    x = state.params
+    x = driver.run(opt, None, np.zeros(p), T, grad=lambda x: Q @ x - c, loss_every=None, record_params=False).final.params
     g = np.asarray(autograd.grad(f)(x))
     Qa = np.abs(Q)
     dc = _gamma(p + 1) * (Qa @ np.abs(x_star) + np.abs(g_star))

@@ -73,17 +73,20 @@ Sabotage:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
 import reference as ref
+from reference import driver
 from reference.problems import peaks
 from reference.problems.peaks import Peaks
 
 from ._base import CheckResult, Context, Outcome, Row, report_row
 from ._stats import interval_row, slope_interval, t_interval, trial_seeds
 from .backprop_cost import _blas_threads
+
+T = TypeVar("T")
 
 NAME = "lazy_regime"
 CLAIM = "NTK scaling: E||theta_1 - theta_0||^2 = eta^2 g^T Theta_inf g at every width (||theta_0||^2 = 7w); linearisation error falls with w"
@@ -174,11 +177,9 @@ def measure(w: int, rng: np.random.Generator, mode: str = "ntk", lr: float = LR)
     pb = _problem(w)
     s = _scale(w, mode)
     th0 = init_paired(w, rng)
-    opt = ref.gd(lr)
-    state = opt.init(th0)
-    for _ in range(STEPS):
-        state = opt.step(state, s * _grad_std(pb, s * state.params))
-    thT = state.params
+    traj = driver.run(ref.gd(lr), None, th0, STEPS, grad=lambda th: s * _grad_std(pb, s * th), loss_every=None,
+                      record_params=False)  # fmt: skip
+    thT = traj.final.params
     f0 = np.asarray(pb.predict(s * th0, pb.X))
     fT = np.asarray(pb.predict(s * thT, pb.X))
     f_lin = f0 + _jvp(pb, s * th0, s * (thT - th0))
@@ -200,24 +201,23 @@ def first_motion(w: int, rng: np.random.Generator, mode: str, lr: float) -> floa
     return float(np.sum((th1 - th0) ** 2))
 
 
-def _first(args: tuple[np.random.SeedSequence, str, float]) -> tuple[float, ...]:
-    seed, mode, lr = args
+def _per_width(fn: Callable[[int, np.random.Generator, str, float], T], widths: tuple[int, ...],
+               seed: np.random.SeedSequence, mode: str, lr: float) -> tuple[T, ...]:  # fmt: skip
+    """``fn`` at every width, each from its own child of ``seed``, with BLAS single-threaded."""
     previous = _blas_threads(1)
     try:
-        return tuple(first_motion(w, np.random.default_rng(s), mode, lr) for w, s in zip(WIDTHS, seed.spawn(len(WIDTHS))))
+        return tuple(fn(w, np.random.default_rng(s), mode, lr) for w, s in zip(widths, seed.spawn(len(widths))))
     finally:
         for n in previous[:1]:
             _blas_threads(n)
+
+
+def _first(args: tuple[np.random.SeedSequence, str, float]) -> tuple[float, ...]:
+    return _per_width(first_motion, WIDTHS, *args)
 
 
 def _train(args: tuple[np.random.SeedSequence, str, float]) -> tuple[Training, ...]:
-    seed, mode, lr = args
-    previous = _blas_threads(1)
-    try:
-        return tuple(measure(w, np.random.default_rng(s), mode, lr) for w, s in zip(TRAIN_WIDTHS, seed.spawn(len(TRAIN_WIDTHS))))
-    finally:
-        for n in previous[:1]:
-            _blas_threads(n)
+    return _per_width(measure, TRAIN_WIDTHS, *args)
 
 
 _WEIGHTS = np.array(WIDTHS, dtype=float) / sum(WIDTHS)

@@ -156,28 +156,29 @@ def _trial(args: tuple[np.random.SeedSequence, str | None]) -> Trial:
     return Trial(th_ratio, ph_ratio, th_err, ph_err, gd_gap)
 
 
+def _worst_row(ratios: list[float], errors: list[float], quantity: str, predicted: str, tolerance: str) -> Row:
+    """The worst trial's error / bound (holds iff every trial's is <= 1) and its error."""
+    i = max(range(len(ratios)), key=ratios.__getitem__)
+    return Row(quantity=quantity, predicted=predicted, measured=f"{fmt(ratios[i])} (error {fmt(errors[i])})",
+               tolerance=tolerance, holds=all(r <= 1.0 for r in ratios))  # fmt: skip
+
+
 def row_step(trials: list[Trial]) -> Row:
     """theta-run: every natural-gradient step against the exact map (the level of the step)."""
-    worst = max(trials, key=lambda t: t.theta_ratio)
-    return Row(
-        quantity=f"theta_(t+1) vs Phi_theta(theta_t) = theta_t + eta (theta* - theta_t), max over t <= {_T}, error / bound",
-        predicted="0 (exact rational theta*)",
-        measured=f"{fmt(worst.theta_ratio)} (error {fmt(worst.theta_error)})",
-        tolerance="<= 1 (derived float64 bound of one step, per step)",
-        holds=all(t.theta_ratio <= 1.0 for t in trials),
-    )
+    return _worst_row(
+        [t.theta_ratio for t in trials], [t.theta_error for t in trials],
+        f"theta_(t+1) vs Phi_theta(theta_t) = theta_t + eta (theta* - theta_t), max over t <= {_T}, error / bound",
+        "0 (exact rational theta*)", "<= 1 (derived float64 bound of one step, per step)",
+    )  # fmt: skip
 
 
 def row_invariance(trials: list[Trial]) -> Row:
     """phi-run: every step against the theta-map transported by B (the invariance)."""
-    worst = max(trials, key=lambda t: t.phi_ratio)
-    return Row(
-        quantity=f"phi_(t+1) vs B^-1 Phi_theta(B phi_t), max over t <= {_T}, error / bound",
-        predicted="0 (invariance; exact rational B^-1 theta*)",
-        measured=f"{fmt(worst.phi_ratio)} (error {fmt(worst.phi_error)})",
-        tolerance="<= 1 (derived float64 bound of one step in phi, per step)",
-        holds=all(t.phi_ratio <= 1.0 for t in trials),
-    )
+    return _worst_row(
+        [t.phi_ratio for t in trials], [t.phi_error for t in trials],
+        f"phi_(t+1) vs B^-1 Phi_theta(B phi_t), max over t <= {_T}, error / bound",
+        "0 (invariance; exact rational B^-1 theta*)", "<= 1 (derived float64 bound of one step in phi, per step)",
+    )  # fmt: skip
 
 
 def run(ctx: Context) -> Outcome:

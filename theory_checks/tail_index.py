@@ -71,11 +71,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 import reference as ref
+from reference import driver
 from reference.problems import peaks
 from reference.problems.peaks import Peaks
 
@@ -121,9 +123,8 @@ def _validate(args: tuple[float, np.random.SeedSequence, bool]) -> float:
     return inv_alpha(sas(alpha, K1 * K2, np.random.default_rng(seed)), K1, broken=broken)
 
 
-def per_sample_grads(pb: Peaks, theta: np.ndarray) -> np.ndarray:
-    """(N, p) gradients of the per-sample losses by backpropagation written here (the prediction
-    side never calls the reference's differentiation)."""
+def _output_error(pb: Peaks, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The forward pass and dl_n/dF_n = softmax(F_n) - e_(y_n) of every sample: (X, z, h, W2, P)."""
     W1, b1, W2, b2 = pb.unflatten(theta)
     X, y = pb.X, np.asarray(pb.y)
     z = X @ W1.T + b1
@@ -132,23 +133,23 @@ def per_sample_grads(pb: Peaks, theta: np.ndarray) -> np.ndarray:
     P = np.exp(F - F.max(axis=1, keepdims=True))
     P /= P.sum(axis=1, keepdims=True)
     P[np.arange(y.size), y] -= 1.0  # dl_n/dF_n
+    return X, z, h, W2, P
+
+
+def per_sample_grads(pb: Peaks, theta: np.ndarray) -> np.ndarray:
+    """(N, p) gradients of the per-sample losses by backpropagation written here (the prediction
+    side never calls the reference's differentiation)."""
+    X, z, h, W2, P = _output_error(pb, theta)
     dz = (P @ W2) * (z > 0)
-    n = y.size
+    n = P.shape[0]
     return np.concatenate([np.einsum("nw,nk->nwk", dz, X).reshape(n, -1), dz,
                            np.einsum("nc,nw->ncw", P, h).reshape(n, -1), P], axis=1)  # fmt: skip
 
 
 def mean_grad(pb: Peaks, theta: np.ndarray) -> np.ndarray:
     """grad L = mean of the rows of ``per_sample_grads``, without forming them."""
-    W1, b1, W2, b2 = pb.unflatten(theta)
-    X, y = pb.X, np.asarray(pb.y)
-    z = X @ W1.T + b1
-    h = np.maximum(z, 0.0)
-    F = h @ W2.T + b2
-    P = np.exp(F - F.max(axis=1, keepdims=True))
-    P /= P.sum(axis=1, keepdims=True)
-    P[np.arange(y.size), y] -= 1.0
-    P /= y.size
+    X, z, h, W2, P = _output_error(pb, theta)
+    P /= P.shape[0]
     dz = (P @ W2) * (z > 0)
     return np.concatenate([(dz.T @ X).ravel(), dz.sum(axis=0), (P.T @ h).ravel(), P.sum(axis=0)])
 
@@ -156,11 +157,9 @@ def mean_grad(pb: Peaks, theta: np.ndarray) -> np.ndarray:
 def trained_point() -> tuple[Peaks, np.ndarray]:
     """Peaks (w = 32, seed 0) after 200 full-batch Adam steps from He init."""
     pb = peaks(width=32, seed=0)
-    opt = ref.adam(1e-2)
-    state = opt.init(pb.init_params(np.random.default_rng(0)))
-    for _ in range(200):
-        state = opt.step(state, mean_grad(pb, state.params))
-    return pb, state.params
+    x0 = pb.init_params(np.random.default_rng(0))
+    traj = driver.run(ref.adam(1e-2), None, x0, 200, grad=partial(mean_grad, pb), loss_every=None, record_params=False)
+    return pb, traj.final.params
 
 
 @dataclass(frozen=True)
