@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 
-from ._core import check_nonnegative, check_positive
+from ._core import check_count, check_nonnegative, check_positive
 from ._types import Schedule
 
 
@@ -126,7 +126,7 @@ def robbins_monro(c: float, *, t0: float = 1.0, a: float = 1.0) -> RobbinsMonro:
 def step_decay(lr: float, *, step_size: int, gamma: float = 0.1) -> StepDecay:
     """(S3) multiply by ``gamma`` every ``step_size`` steps."""
     check_positive("step_decay", "lr", lr)
-    _check_count("step_decay", "step_size", step_size)
+    step_size = check_count("step_decay", "step_size", step_size, minimum=1)
     check_positive("step_decay", "gamma", gamma)
     return StepDecay(lr, step_size, gamma)
 
@@ -134,7 +134,7 @@ def step_decay(lr: float, *, step_size: int, gamma: float = 0.1) -> StepDecay:
 def cosine(lr: float, *, total_steps: int, lr_min: float = 0.0) -> Cosine:
     """(S4) cosine decay from ``lr`` to ``lr_min`` over ``total_steps`` steps."""
     check_positive("cosine", "lr", lr)
-    _check_count("cosine", "total_steps", total_steps)
+    total_steps = check_count("cosine", "total_steps", total_steps, minimum=1)
     check_nonnegative("cosine", "lr_min", lr_min)
     return Cosine(lr, total_steps, lr_min)
 
@@ -142,7 +142,7 @@ def cosine(lr: float, *, total_steps: int, lr_min: float = 0.0) -> Cosine:
 def linear_warmup(lr: float, *, warmup_steps: int, start: float = 0.0) -> LinearWarmup:
     """(S5) linear ramp from ``start`` to ``lr`` over ``warmup_steps``, then constant."""
     check_positive("linear_warmup", "lr", lr)
-    _check_count("linear_warmup", "warmup_steps", warmup_steps)
+    warmup_steps = check_count("linear_warmup", "warmup_steps", warmup_steps, minimum=1)
     check_nonnegative("linear_warmup", "start", start)
     return LinearWarmup(lr, warmup_steps, start)
 
@@ -165,7 +165,3 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Join:
         raise ValueError(f"join: boundaries must be positive and increasing, got {list(boundaries)}")
     return Join(tuple(schedules), tuple(int(b) for b in boundaries))
 
-
-def _check_count(algo: str, name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{algo}: {name} must be an integer >= 1, got {value!r}")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from reference import hpo
+from reference.hpo.bayesian import _LOG_BOUNDS
 
 
 def _quadratic(a: float, x0: float, n: int, name: str = "gd", **kw: float) -> hpo.Objective:
@@ -150,12 +151,18 @@ def test_bad_input() -> None:
         hpo.validation_objective("newton", train_grad=lambda t: t, val_loss=lambda t: t, x0=[0.0], n_steps=2)
     with pytest.raises(ValueError, match="unknown algorithm 'nope'"):
         hpo.validation_objective("nope", train_grad=lambda t: t, val_loss=lambda t: t, x0=[0.0], n_steps=2)
-    with pytest.raises(ValueError, match="n_steps must be an integer >= 1"):
+    with pytest.raises(ValueError, match="hpo: n_steps must be an integer >= 1, got 0"):
         hpo.validation_objective("gd", train_grad=lambda t: t, val_loss=lambda t: t, x0=[0.0], n_steps=0)
+    with pytest.raises(TypeError, match="hpo: n_steps must be an integer >= 1, got 2.0"):
+        hpo.validation_objective("gd", train_grad=lambda t: t, val_loss=lambda t: t, x0=[0.0], n_steps=2.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="tune_lr: c1 must be in \\(0, 1\\)"):
         hpo.tune_lr(F, 0.1, c1=1.5)
     with pytest.raises(ValueError, match="tune_lr: n_iters must be an integer >= 1"):
         hpo.tune_lr(F, 0.1, n_iters=0)
+    with pytest.raises(TypeError, match="tune_lr: max_halvings must be an integer >= 1, got True"):
+        hpo.tune_lr(F, 0.1, max_halvings=True)
+    with pytest.raises(ValueError, match="tune_lr: gtol must be a finite number >= 0, got -1.0"):
+        hpo.tune_lr(F, 0.1, gtol=-1.0)
     with pytest.raises(ValueError, match="tune_lr: lr0 must be a finite number > 0"):
         hpo.tune_lr(F, 0.0)
     with pytest.raises(ValueError, match="grid_search: lrs must hold at least one"):
@@ -166,8 +173,10 @@ def test_bad_input() -> None:
         hpo.random_search(F, 1.0, 0.1, 5, np.random.default_rng(0))
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
         hpo.random_search(F, 0.1, 1.0, 5, 0)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="log_grid: n must be an integer >= 2"):
+    with pytest.raises(ValueError, match="log_grid: n must be an integer >= 2, got 1"):
         hpo.log_grid(0.1, 1.0, 1)
+    with pytest.raises(TypeError, match="random_search: n must be an integer >= 2, got 5.0"):
+        hpo.random_search(F, 0.1, 1.0, 5.0, np.random.default_rng(0))  # type: ignore[arg-type]
 
 
 # --- successive halving, (H7)-(H8) -----------------------------------------------------------
@@ -277,11 +286,11 @@ def test_successive_halving_bad_input() -> None:
     f = lambda c, r: 0.0  # noqa: E731
     with pytest.raises(ValueError, match="successive_halving: eta must be an integer >= 2"):
         hpo.successive_halving(f, [1, 2], min_budget=1, eta=1)
-    with pytest.raises(ValueError, match="successive_halving: eta must be an integer >= 2"):
+    with pytest.raises(TypeError, match="successive_halving: eta must be an integer >= 2, got 2.5"):
         hpo.successive_halving(f, [1, 2], min_budget=1, eta=2.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="successive_halving: min_budget must be an integer >= 1"):
         hpo.successive_halving(f, [1, 2], min_budget=0)
-    with pytest.raises(ValueError, match="successive_halving: min_budget must be an integer >= 1"):
+    with pytest.raises(TypeError, match="successive_halving: min_budget must be an integer >= 1, got True"):
         hpo.successive_halving(f, [1, 2], min_budget=True)
     with pytest.raises(ValueError, match="configs must hold at least one"):
         hpo.successive_halving(f, [], min_budget=1)
@@ -335,7 +344,7 @@ def test_marginal_likelihood_fit_and_gradient() -> None:
         for h in (-1e-3, 1e-3):
             zz = z.copy()
             zz[i] += h
-            lo, hi = hpo._LOG_BOUNDS[i]
+            lo, hi = _LOG_BOUNDS[i]
             if lo <= zz[i] <= hi:
                 assert hpo.log_marginal_likelihood(u, ys, *np.exp(zz)) <= best + 1e-9
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
@@ -47,6 +48,15 @@ def test_join_restarts_the_clock() -> None:
 def test_bad_input(make, match) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_counts_must_be_integers() -> None:
+    with pytest.raises(TypeError, match="step_decay: step_size must be an integer >= 1, got 2.5"):
+        S.step_decay(1.0, step_size=2.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="cosine: total_steps must be an integer >= 1, got True"):
+        S.cosine(1.0, total_steps=True)
+    sched = S.linear_warmup(1.0, warmup_steps=np.int64(4))
+    assert type(sched.warmup_steps) is int and sched(2) == 0.5
 
 
 def test_negative_schedule_value_is_rejected_at_the_step() -> None:

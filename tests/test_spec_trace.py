@@ -45,12 +45,22 @@ def _module(name: str) -> Path:
     return found[0]
 
 
+def _module_text(module: Path) -> str:
+    """The module's text; for a package (reference/<name>/__init__.py), the __init__ followed by its
+    modules in the order the __init__ imports them (``from .x import ...``)."""
+    text = module.read_text()
+    if module.name == "__init__.py":
+        for sub in re.findall(r"^from \.(\w+) import", text, flags=re.M):
+            text += (module.parent / f"{sub}.py").read_text()
+    return text
+
+
 @pytest.mark.parametrize("spec", _specs(), ids=lambda p: p.stem)
 def test_spec_labels_match_module(spec: Path) -> None:
     module = _module(spec.stem)
     want = _spec_labels(spec.read_text())
     assert want, f"{spec.name} has no labelled equations in its '## Update rule' section"
-    got = _code_labels(module.read_text())
+    got = _code_labels(_module_text(module))
     assert got == want, f"labels in {module.name} {got} != labels in {spec.name} {want}"
 
 
