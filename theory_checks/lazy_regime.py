@@ -277,16 +277,12 @@ def plot(result: CheckResult, path: str) -> None:
     ax0.set_ylabel("||theta_1 - theta_0||^2 / prediction")
     ax0.legend()
     w = np.array(result.figure["train_widths"], dtype=float)
-    for row in result.figure["rel_change"]:
-        ax1.loglog(w, row, "o-", color="C0", alpha=0.4)
-    ax1.loglog(w, result.figure["rel_change"][0][0] * (w / w[0]) ** -0.5, "k--", label="w^-1/2")
-    ax1.set_xlabel("width w")
-    ax1.set_ylabel("||theta_T - theta_0|| / ||theta_0||")
-    ax1.legend()
-    for row in result.figure["lin_error"]:
-        ax2.loglog(w, row, "s-", color="C1", alpha=0.4)
-    ax2.loglog(w, result.figure["lin_error"][0][0] * (w / w[0]) ** -0.5, "k--", label="w^-1/2")
-    ax2.set_xlabel("width w")
-    ax2.set_ylabel("||f - f_lin|| / ||f - f_0|| at theta_T")
-    ax2.legend()
+    for ax, key, style, ylabel in ((ax1, "rel_change", "o-C0", "||theta_T - theta_0|| / ||theta_0||"),
+                                   (ax2, "lin_error", "s-C1", "||f - f_lin|| / ||f - f_0|| at theta_T")):  # fmt: skip
+        for row in result.figure[key]:
+            ax.loglog(w, row, style, alpha=0.4)
+        ax.loglog(w, result.figure[key][0][0] * (w / w[0]) ** -0.5, "k--", label="w^-1/2")
+        ax.set_xlabel("width w")
+        ax.set_ylabel(ylabel)
+        ax.legend()
     save(fig, path, result.claim)
