@@ -12,6 +12,7 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 
+from reference.problems import unpack
 from reference.problems._finite_sum import FiniteSumBase
 
 
@@ -98,12 +99,7 @@ class TinyMLP(FiniteSumBase):
         return self.classes
 
     def unflatten(self, theta: Any) -> tuple[Any, ...]:
-        out, k = [], 0
-        for s in self.shapes:
-            size = int(np.prod(s))
-            out.append(anp.reshape(theta[..., k : k + size], theta.shape[:-1] + s))
-            k += size
-        return tuple(out)
+        return unpack(theta, self.shapes)  # leading axes kept: rows of Theta for predict_rowwise
 
     def predict(self, params: Any, X: Any) -> Any:
         W1, b1, W2, b2 = self.unflatten(params)
@@ -153,8 +149,8 @@ class DenseLogistic(FiniteSumBase):
         return 1
 
     def unflatten(self, theta: Any) -> tuple[Any, Any]:
-        d = int(self.X.shape[1])
-        return anp.reshape(theta[:d], (1, d)), theta[d:]
+        W, b = unpack(theta, ((1, int(self.X.shape[1])), (1,)))
+        return W, b
 
     def predict(self, params: Any, X: Any) -> Any:
         W, b = self.unflatten(params)

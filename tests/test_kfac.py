@@ -15,19 +15,17 @@ from reference.curvature.kfac import init as kfac_init
 from reference.curvature.kfac import step as kfac_step
 from reference.curvature.model_oracle import evaluate
 from reference.curvature.natural_gradient import fisher_matrix
+from reference.problems import pack, unpack
 from reference.problems.linear import least_squares
 
-from .curvature_models import DenseLogistic, mlp_problem, softmax_problem
+from .curvature_models import DenseLogistic, TinyMLP, mlp_problem, softmax_problem
 from .helpers import readonly
 
 
-def _row_major_block_index(offset_W: int, offset_b: int, out: int, inp: int) -> np.ndarray:
-    """Flat indices of Wbar = [W b] (out x (in+1)) in row-major order."""
-    idx = []
-    for r in range(out):
-        idx.extend(offset_W + r * inp + c for c in range(inp))
-        idx.append(offset_b + r)
-    return np.array(idx)
+def _wbar_index(prob: TinyMLP, layer: int) -> np.ndarray:
+    """Flat indices of layer ``layer``'s Wbar = [W b] (out x (in+1)), row-major, in theta's layout."""
+    W, b = unpack(np.arange(prob.dim), prob.shapes)[2 * layer : 2 * layer + 2]
+    return np.concatenate([W, b[:, None]], axis=1).ravel()
 
 
 def test_kfac_golden_one_layer() -> None:
@@ -51,11 +49,7 @@ def test_one_sample_kronecker_is_exact_fisher_block(layer: int) -> None:
     theta = np.random.default_rng(1).standard_normal(prob.dim)
     A, S, _, _ = factors(prob, theta, activation="tanh", targets="exact", rng=None)
     F = fisher_matrix(prob, evaluate(prob, theta), fisher="true", likelihood="categorical")
-    d, h, m = 2, 3, 3
-    if layer == 0:
-        idx = _row_major_block_index(0, h * d, h, d)
-    else:
-        idx = _row_major_block_index(h * d + h, h * d + h + m * h, m, h)
+    idx = _wbar_index(prob, layer)
     block = F[np.ix_(idx, idx)]
     assert_allclose(np.kron(S[layer], A[layer]), block, rtol=1e-12, atol=1e-15)
 
@@ -66,7 +60,7 @@ def test_many_samples_kronecker_is_an_approximation() -> None:
     theta = np.random.default_rng(2).standard_normal(prob.dim)
     A, S, _, _ = factors(prob, theta, activation="tanh", targets="exact", rng=None)
     F = fisher_matrix(prob, evaluate(prob, theta), fisher="true", likelihood="categorical")
-    idx = _row_major_block_index(0, 6, 3, 2)
+    idx = _wbar_index(prob, 0)
     assert np.linalg.norm(np.kron(S[0], A[0]) - F[np.ix_(idx, idx)]) > 1e-3 * np.linalg.norm(F[np.ix_(idx, idx)])
 
 
@@ -74,7 +68,7 @@ def test_factor_gradient_and_loss_equal_problem() -> None:
     prob = mlp_problem(seed=3, n=15, l2=0.1)
     theta = np.random.default_rng(3).standard_normal(prob.dim)
     _, _, grads, loss = factors(prob, theta, activation="tanh", targets="empirical", rng=None)
-    flat = np.concatenate([np.concatenate([g[:, :-1].ravel(), g[:, -1]]) for g in grads])
+    flat = pack([part for g in grads for part in (g[:, :-1], g[:, -1])])  # Wbar_l -> W_l, b_l
     assert_allclose(flat, prob.grad(theta), rtol=1e-12, atol=1e-15)
     assert_allclose(loss, prob.loss(theta), rtol=1e-14)
 
@@ -123,12 +117,18 @@ def test_update_is_the_kronecker_solve() -> None:
     opt = ref.kfac(lr=1.0, damping=0.05, activation="tanh", targets="exact")
     s = opt.step(opt.init(theta), prob)
     _, _, grads, _ = factors(prob, theta, activation="tanh", targets="exact", rng=None)
-    d, h, m = 2, 4, 3
-    for layer, (idx, g) in enumerate(zip((_row_major_block_index(0, h * d, h, d), _row_major_block_index(h * d + h, h * d + h + m * h, m, h)), grads)):
+    for layer, g in enumerate(grads):
+        idx = _wbar_index(prob, layer)
         Ad = np.linalg.inv(s.A_inv[layer])
         Sd = np.linalg.inv(s.S_inv[layer])
         step = np.linalg.solve(np.kron(Sd, Ad), g.ravel())
         assert_allclose(s.params[idx] - theta[idx], -step, rtol=1e-10, atol=1e-13)
+
+
+def test_sampled_targets_need_a_generator() -> None:
+    prob = mlp_problem(seed=5, n=4, h=3)
+    with pytest.raises(ValueError, match="kfac: targets='sampled' needs rng, a numpy.random.Generator"):
+        factors(prob, np.zeros(prob.dim) + 0.1, activation="tanh", targets="sampled", rng=None)
 
 
 def test_sampled_is_deterministic_in_seed() -> None:

@@ -10,6 +10,7 @@ from scipy.linalg import inv, sqrtm
 import reference as ref
 from reference.curvature.shampoo import init as sh_init
 from reference.curvature.shampoo import step as sh_step
+from reference.problems import pack, unpack
 
 from .helpers import readonly, stream
 
@@ -42,20 +43,17 @@ def test_matrix_blocks_match_scipy_matrix_roots() -> None:
     x = x0.copy()
     for g in gs:
         s = opt.step(s, g)
-        parts, k = [], 0
-        for j, shp in enumerate(shapes):
-            size = int(np.prod(shp))
-            gb = g[k : k + size]
-            k += size
+        parts = []
+        for j, (shp, gb) in enumerate(zip(shapes, unpack(g, shapes))):
             if len(shp) == 2:
-                G = gb.reshape(shp)
+                G = gb
                 L[j] = L[j] + G @ G.T
                 R[j] = R[j] + G.T @ G
                 parts.append((_inv_root(L[j], 2) @ G @ _inv_root(R[j], 2)).ravel())
             else:
                 H[j] = H[j] + np.outer(gb, gb)
                 parts.append(_inv_root(H[j], 1) @ gb)
-        x = x - 0.05 * np.real(np.concatenate(parts))
+        x = x - 0.05 * np.real(pack(parts))
         assert_allclose(s.params, x, rtol=1e-10, atol=1e-12)
 
 
@@ -96,7 +94,7 @@ def test_purity_and_bare_step() -> None:
     s0 = opt.init(x)
     a, b = opt.step(s0, g), opt.step(s0, g)
     assert_array_equal(a.params, b.params)
-    c = sh_step(sh_init(np.array(x), shapes=shapes, eps=1e-4, vector_rule="full"), np.ones(6), lr=0.1, shapes=shapes, eps=1e-4)
+    c = sh_step(sh_init(np.array(x), shapes=shapes, eps=1e-4, vector_rule="full"), np.ones(6), lr=0.1, shapes=shapes)
     assert_array_equal(a.params, c.params)
     assert s0.t == 0 and a.t == 1
 
@@ -110,12 +108,23 @@ def test_purity_and_bare_step() -> None:
         (dict(shapes=()), "shapes must be a non-empty sequence"),
         (dict(shapes=((2, 2, 2),)), "1-D or 2-D"),
         (dict(shapes=((0, 2),)), "sizes >= 1"),
-        (dict(shapes=3), "shapes must be a sequence"),
     ],
 )
 def test_bad_hyperparameters(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         ref.shampoo(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("shapes", [3, "2x2", ((2.5,),), ((True, 2),), (3, 2)])
+def test_shapes_of_the_wrong_kind_are_type_errors(shapes: object) -> None:
+    with pytest.raises(TypeError, match="shampoo: shapes must be a sequence of 1-D or 2-D shapes"):
+        ref.shampoo(shapes=shapes)  # type: ignore[arg-type]
+
+
+def test_shapes_are_stored_as_tuples_of_ints() -> None:
+    opt = ref.shampoo(shapes=[[np.int64(2), 2], [2]])  # type: ignore[list-item]
+    assert opt.hyperparams["shapes"] == ((2, 2), (2,))
+    assert all(type(d) is int for s in opt.hyperparams["shapes"] for d in s)
 
 
 def test_bad_input() -> None:

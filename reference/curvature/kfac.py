@@ -47,16 +47,17 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
-from typing import Any, Literal
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, ClassVar, Literal
 
 import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval
 
-from .._core import Method, check_choice, check_count, check_lr, check_positive, check_unit_interval, lr_at
+from .._core import lr_at, method
+from .._hyper import LR, POSITIVE, SEED, UNIT, Hyperparams, Integer, OneOf, hp
 from .._types import Array, LearningRate
+from ..problems import pack, reduction_scale
 from .model_oracle import (
     ACTIVATIONS,
     OutputModel,
@@ -67,9 +68,25 @@ from .model_oracle import (
     dense_forward,
     dense_layers,
 )
-from ..problems import reduction_scale
 
 Targets = Literal["sampled", "exact", "empirical"]
+
+
+@dataclass(frozen=True, eq=False)
+class KfacHyperparams(Hyperparams):
+    """K-FAC's hyperparameters (fixed damping and step size; Martens & Grosse's estimation)."""
+
+    ALGORITHM: ClassVar[str] = "kfac"
+    lr: LearningRate = hp(1.0, LR, "step size eta of (KF5), or a schedule t -> eta_t")
+    _: KW_ONLY
+    damping: float = hp(1e-3, POSITIVE, "gamma of the factored Tikhonov damping (KF4)")
+    activation: str = hp("relu", OneOf(ACTIVATIONS), "the hidden activation phi of the problem's dense MLP")
+    targets: Targets = hp("sampled", OneOf(("sampled", "exact", "empirical")),
+                          'the targets of the backward pass of (KF1) for S: "sampled" from the model (M&G), '
+                          '"exact" expectation over the classes, "empirical" observed labels')  # fmt: skip
+    decay: float = hp(0.95, UNIT, "cap of the factor-averaging coefficient eps_t = min(1 - 1/t, decay), (KF3)")
+    inverse_every: int = hp(1, Integer(ge=1), "the damped inverses (KF4) are recomputed at steps 1, 1 + k, ...")
+    seed: int = hp(0, SEED, "seed of the sampled targets: step t draws from default_rng([seed, t])")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -103,63 +120,71 @@ def factors(
     outputs, inputs = check_dense_model(who, model, params, activation, layers)  # reused below
     s = reduction_scale(model)
     l2 = float(model.l2)
-    y = model.y
     n = int(model.X.shape[0])
-
-    def data_total(O: Any, yy: Any) -> Any:
-        return anp.sum(model.losses_from_outputs(O, yy))
-
-    obs = dense_deltas(model, layers, activation, lambda O: data_total(O, y))
+    obs = dense_deltas(model, layers, activation, lambda O: _data_total(model, O, model.y))
     abar = [_homogeneous(a) for a in inputs]
-    A_hat = [anp.dot(ab.T, ab) / n for ab in abar]
     grads = []
     for (W, b), d, ab in zip(layers, obs, abar):
-        g = s * anp.dot(d.T, ab)
-        if l2:
-            g = g + l2 * anp.concatenate([W, b[:, None]], axis=1)
-        grads.append(g)
+        g = s * anp.dot(d.T, ab)  # (KF1)  grad_l = s sum_i delta^obs abar^T (+ l2 Wbar_l)
+        grads.append(g + l2 * anp.concatenate([W, b[:, None]], axis=1) if l2 else g)
+    A_hat = [anp.dot(ab.T, ab) / n for ab in abar]  # (KF2)
     if targets == "empirical":
-        S_hat = [s * anp.dot(d.T, d) for d in obs]
+        S_hat = [s * anp.dot(d.T, d) for d in obs]  # (KF2)  observed labels
     else:
-        # a forward pass of its own: sharing the check's would change the order in which autograd
-        # sums the loss's and the probabilities' cotangents (derivatives equal only to rounding)
-        probs_outputs, _ = dense_forward(layers, model.X, activation)
-        m = anp.shape(probs_outputs)[1]
-        C = m if m >= 2 else 2
-        logp = anp.stack([-model.losses_from_outputs(probs_outputs, np.full(n, float(c))) for c in range(C)], axis=1)
-        probs = anp.exp(logp)  # (n, C) p(c | o_i)
-        dev = float(np.max(np.abs(np.sum(getval(probs), axis=1) - 1.0)))
-        if dev > 1e-8:
-            raise ValueError(
-                f"{who}: targets={targets!r} reads p(c|o) = exp(-l(o, c)); these sum to 1 +- {dev:.3g}, "
-                "so the loss is not a normalised categorical NLL (use targets='empirical')"
-            )
-        if targets == "sampled":
-            assert rng is not None
-            u = rng.random(n)  # the draw is a decision: made on the unboxed probabilities
-            yhat = np.minimum((np.cumsum(getval(probs), axis=1) < u[:, None]).sum(axis=1), C - 1).astype(np.float64)
-            dl = dense_deltas(model, layers, activation, lambda O: data_total(O, yhat))
-            S_hat = [s * anp.dot(d.T, d) for d in dl]
-        else:
-            S_hat = [anp.zeros((anp.shape(W)[0], anp.shape(W)[0])) for W, _ in layers]
-            for c in range(C):
-                yc = np.full(n, float(c))
-                dl = dense_deltas(model, layers, activation, lambda O: data_total(O, yc))
-                w = anp.sqrt(probs[:, c])[:, None]
-                S_hat = [Sh + s * anp.dot((w * d).T, w * d) for Sh, d in zip(S_hat, dl)]
-    loss = s * data_total(outputs, y) + (
-        0.5 * l2 * anp.sum(params * params) if l2 else 0.0
-    )
+        S_hat = model_S_factors(model, layers, activation, targets=targets, rng=rng, who=who)
+    loss = s * _data_total(model, outputs, model.y) + (0.5 * l2 * anp.sum(params * params) if l2 else 0.0)
     return A_hat, S_hat, grads, loss
 
 
-def damped_inverses(A: Any, S: Any, damping: float) -> tuple[Any, Any]:
-    """(KF4): the factored-Tikhonov inverses with pi = sqrt((tr A / dim A) / (tr S / dim S))."""
-    dA, dS = anp.shape(A)[0], anp.shape(S)[0]
-    trA, trS = anp.trace(A) / dA, anp.trace(S) / dS
-    pi = anp.sqrt(trA / trS) if float(getval(trS)) > 0 and float(getval(trA)) > 0 else 1.0
-    r = anp.sqrt(damping)
-    return anp.linalg.inv(A + pi * r * anp.eye(dA)), anp.linalg.inv(S + (r / pi) * anp.eye(dS))
+def _data_total(model: OutputModel, outputs: Any, y: Any) -> Any:
+    """sum_i l(o_i, y_i), data part only."""
+    return anp.sum(model.losses_from_outputs(outputs, y))
+
+
+def model_S_factors(
+    model: OutputModel, layers: list[tuple[Any, Any]], activation: str, *, targets: Targets,
+    rng: np.random.Generator | None, who: str = "kfac",
+) -> list[Any]:
+    """Shat_l = s sum_i delta_{l,i} delta_{l,i}^T of (KF2) with targets from the model's distribution:
+    one class yhat_i ~ p(.|o_i) drawn per sample ("sampled"), or every class weighted by p(c|o_i) ("exact")."""
+    s = reduction_scale(model)
+    n = int(model.X.shape[0])
+    probs = class_probabilities(model, layers, activation, targets=targets, who=who)  # (n, C)
+    C = int(anp.shape(probs)[1])
+    if targets == "sampled":
+        if rng is None:
+            raise ValueError(f"{who}: targets='sampled' needs rng, a numpy.random.Generator")
+        u = rng.random(n)  # the draw is a decision: made on the unboxed probabilities
+        yhat = np.minimum((np.cumsum(getval(probs), axis=1) < u[:, None]).sum(axis=1), C - 1).astype(np.float64)
+        dl = dense_deltas(model, layers, activation, lambda O: _data_total(model, O, yhat))
+        return [s * anp.dot(d.T, d) for d in dl]  # (KF2)  sampled targets
+    S_hat = [anp.zeros((anp.shape(W)[0], anp.shape(W)[0])) for W, _ in layers]
+    for c in range(C):
+        yc = np.full(n, float(c))
+        dl = dense_deltas(model, layers, activation, lambda O: _data_total(model, O, yc))
+        w = anp.sqrt(probs[:, c])[:, None]
+        S_hat = [Sh + s * anp.dot((w * d).T, w * d) for Sh, d in zip(S_hat, dl)]  # (KF2)  exact expectation
+    return S_hat
+
+
+def class_probabilities(
+    model: OutputModel, layers: list[tuple[Any, Any]], activation: str, *, targets: Targets, who: str = "kfac"
+) -> Any:
+    """(n, C) p(c | o_i) = exp(-l(o_i, c)), C = m (or 2 for one logit); ValueError unless they sum to 1."""
+    # a forward pass of its own: sharing the check's would change the order in which autograd
+    # sums the loss's and the probabilities' cotangents (derivatives equal only to rounding)
+    outputs, _ = dense_forward(layers, model.X, activation)
+    n, m = int(anp.shape(outputs)[0]), int(anp.shape(outputs)[1])
+    C = m if m >= 2 else 2
+    logp = anp.stack([-model.losses_from_outputs(outputs, np.full(n, float(c))) for c in range(C)], axis=1)
+    probs = anp.exp(logp)
+    dev = float(np.max(np.abs(np.sum(getval(probs), axis=1) - 1.0)))
+    if dev > 1e-8:
+        raise ValueError(
+            f"{who}: targets={targets!r} reads p(c|o) = exp(-l(o, c)); these sum to 1 +- {dev:.3g}, "
+            "so the loss is not a normalised categorical NLL (use targets='empirical')"
+        )
+    return probs
 
 
 def step(
@@ -180,61 +205,34 @@ def step(
     t = state.t + 1
     eta = lr_at(lr, state.t)
     rng = np.random.default_rng([seed, t]) if targets == "sampled" else None
-    A_hat, S_hat, grads, loss = factors(model, theta, activation=activation, targets=targets, rng=rng)  # (KF1)
-    # (KF2) is inside ``factors``: Ahat = (1/n) sum abar abar^T, Shat = s sum delta delta^T
+    A_hat, S_hat, grads, loss = factors(model, theta, activation=activation, targets=targets, rng=rng)
     if state.t == 0:
         A, S = A_hat, S_hat
     else:
         eps = min(1.0 - 1.0 / t, decay)
         A = [eps * Ao + (1 - eps) * Ah for Ao, Ah in zip(state.A, A_hat)]  # (KF3)
-        S = [eps * So + (1 - eps) * Sh for So, Sh in zip(state.S, S_hat)]
+        S = [eps * So + (1 - eps) * Sh for So, Sh in zip(state.S, S_hat)]  # (KF3)
     if state.t == 0 or state.t % inverse_every == 0:
-        inv = [damped_inverses(Al, Sl, damping) for Al, Sl in zip(A, S)]  # (KF4)
+        inv = [damped_inverses(Al, Sl, damping) for Al, Sl in zip(A, S)]  # (KF4)  at t = 1, 1 + k, ...
         A_inv, S_inv = [x[0] for x in inv], [x[1] for x in inv]
     else:
         A_inv, S_inv = list(state.A_inv), list(state.S_inv)
-    pieces = []
-    for g, Ai, Si in zip(grads, A_inv, S_inv):
-        upd = anp.dot(Si, anp.dot(g, Ai))  # (out, in+1)
-        pieces.append(anp.ravel(upd[:, :-1]))
-        pieces.append(upd[:, -1])
-    theta = theta - eta * anp.concatenate(pieces)  # (KF5)
+    U = [anp.dot(Si, anp.dot(g, Ai)) for g, Ai, Si in zip(grads, A_inv, S_inv)]  # S^-1 grad A^-1, Wbar layout
+    theta = theta - eta * pack([part for Ul in U for part in (Ul[:, :-1], Ul[:, -1])])  # (KF5)  W_l, b_l
     return KfacState(
         params=theta, A=tuple(A), S=tuple(S), A_inv=tuple(A_inv), S_inv=tuple(S_inv), loss=loss, t=t
     )
 
 
-def kfac(
-    lr: LearningRate = 1.0,
-    *,
-    damping: float = 1e-3,
-    activation: str = "relu",
-    targets: Targets = "sampled",
-    decay: float = 0.95,
-    inverse_every: int = 1,
-    seed: int = 0,
-) -> Method[KfacState, OutputModel]:
-    """K-FAC with hyperparameters bound; ``opt.step(state, problem)`` for a dense-MLP problem.
+def damped_inverses(A: Any, S: Any, damping: float) -> tuple[Any, Any]:
+    """(KF4): the factored-Tikhonov inverses with pi = sqrt((tr A / dim A) / (tr S / dim S))."""
+    dA, dS = anp.shape(A)[0], anp.shape(S)[0]
+    trA, trS = anp.trace(A) / dA, anp.trace(S) / dS
+    pi = anp.sqrt(trA / trS) if float(getval(trS)) > 0 and float(getval(trA)) > 0 else 1.0  # (KF4)
+    r = anp.sqrt(damping)
+    return anp.linalg.inv(A + pi * r * anp.eye(dA)), anp.linalg.inv(S + (r / pi) * anp.eye(dS))  # (KF4)
 
-    Args:
-        lr: eta > 0 or a schedule.
-        damping: gamma > 0 of the factored Tikhonov damping (KF4).
-        activation: the hidden activation of the problem's MLP ("relu" for Peaks, "tanh", "identity").
-        targets: "sampled" (default, M&G), "exact" (expectation over the classes) or "empirical".
-        decay: cap of the factor-averaging coefficient eps_t = min(1 - 1/t, decay), in [0, 1).
-        inverse_every: integer >= 1; the damped inverses are recomputed at steps 1, 1 + k, ...
-        seed: integer >= 0 for the sampled targets (the generator of step t is default_rng([seed, t])).
-    """
-    name = "kfac"
-    check_lr(name, lr)
-    check_positive(name, "damping", damping)
-    check_choice(name, "activation", activation, ACTIVATIONS)
-    check_choice(name, "targets", targets, ("sampled", "exact", "empirical"))
-    check_unit_interval(name, "decay", decay)
-    check_count(name, "inverse_every", inverse_every, minimum=1)
-    check_count(name, "seed", seed, minimum=0)
-    step_fn = partial(
-        step, lr=lr, damping=damping, activation=activation, targets=targets, decay=decay,
-        inverse_every=inverse_every, seed=seed,
-    )  # fmt: skip
-    return Method(name=name, hyperparams=dict(step_fn.keywords), init_fn=init, step_fn=step_fn)
+
+kfac = method(KfacHyperparams, init, step,
+              "K-FAC for a dense-MLP problem; ``opt.step(state, problem)``; see the module docstring and "
+              "specs/kfac.md.")  # fmt: skip

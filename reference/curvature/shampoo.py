@@ -39,20 +39,63 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
-from typing import Any, Literal
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, ClassVar, Literal
 
 import autograd.numpy as anp
 import numpy as np
 from autograd.extend import defvjp, primitive
 from autograd.tracer import isbox
 
-from .._core import Optimizer, check_choice, check_lr, check_positive, lr_at
+from .._core import lr_at, optimizer
+from .._hyper import LR, POSITIVE, Hyperparams, OneOf, Range, hp, required
 from .._types import Array, LearningRate
+from ..problems.layout import Shapes, pack, size, unpack
 
 VectorRule = Literal["full", "diagonal"]
-Shapes = tuple[tuple[int, ...], ...]
+
+
+class BlockShapes(Range):
+    """A non-empty sequence of 1-D or 2-D shapes whose sizes are integers >= 1 (Shampoo's blocks)."""
+
+    def check(self, algo: str, name: str, value: object) -> None:
+        what = f"{algo}: {name}"
+        if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
+            raise TypeError(f"{what} must be a sequence of 1-D or 2-D shapes, got {value!r}")
+        for s in value:
+            if not isinstance(s, (tuple, list)) or any(
+                isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) for d in s
+            ):
+                raise TypeError(f"{what} must be a sequence of 1-D or 2-D shapes of integers, got {value!r}")
+        if not value or any(len(s) not in (1, 2) or min(s) < 1 for s in value):
+            raise ValueError(f"{what} must be {self.describe()}, got {value!r}")
+
+    def describe(self) -> str:
+        return "a non-empty sequence of 1-D or 2-D shapes with sizes >= 1"
+
+    def bad_values(self) -> tuple[object, ...]:
+        return ((), ((2, 2, 2),), ((0, 2),), ((2.0,),), 3, "2x2")
+
+    def example(self) -> object:
+        return ((2, 2), (2,))
+
+
+@dataclass(frozen=True, eq=False)
+class ShampooHyperparams(Hyperparams):
+    """Shampoo's hyperparameters; ``shapes`` is stored as a tuple of tuples of ints."""
+
+    ALGORITHM: ClassVar[str] = "shampoo"
+    lr: LearningRate = hp(1e-1, LR, "step size eta of (SH2) and (SH4), or a schedule t -> eta_t")
+    _: KW_ONLY
+    shapes: Shapes = required(BlockShapes(), "the blocks of the flat vector in order: 2-D (out, in) get (SH1)-(SH2), "
+                              "1-D the vector rule (SH3)-(SH4); e.g. problem.shapes")  # fmt: skip
+    eps: float = hp(1e-4, POSITIVE, "eps initialising the statistics, L_0 = eps I, R_0 = eps I (SH1), H_0 (SH3)")
+    vector_rule: VectorRule = hp("full", OneOf(("full", "diagonal")),
+                                 '"full": H^{-1/2} g (the paper\'s order-1 tensor rule); "diagonal": AdaGrad, (SH3)-(SH4)')  # fmt: skip
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "shapes", tuple(tuple(int(d) for d in s) for s in self.shapes))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -67,7 +110,7 @@ class ShampooState:
 
 def init(params: Array, *, shapes: Shapes, eps: float, vector_rule: VectorRule) -> ShampooState:
     """L_0 = eps I, R_0 = eps I per matrix block; H_0 = eps I (or h_0 = eps) per vector block."""
-    total = sum(int(np.prod(s)) for s in shapes)
+    total = size(shapes)
     if np.shape(params) != (total,):
         raise ValueError(
             f"shampoo: params have shape {np.shape(params)} but shapes {shapes} need a flat "
@@ -132,77 +175,32 @@ def step(
     *,
     lr: LearningRate,
     shapes: Shapes,
-    eps: float,
     vector_rule: VectorRule = "full",
 ) -> ShampooState:
-    """One Shampoo step, eqs. (SH1)-(SH4) of specs/shampoo.md."""
+    """One Shampoo step, eqs. (SH1)-(SH4) of specs/shampoo.md (``eps`` enters through ``init``)."""
     eta = lr_at(lr, state.t)
-    theta = state.params
     L, R, pieces = [], [], []
-    k = 0
-    for s, Lb, Rb in zip(shapes, state.L, state.R):
-        size = int(np.prod(s))
-        g = grad[k : k + size]
-        k += size
-        if len(s) == 2:
-            G = anp.reshape(g, s)
+    for G, Lb, Rb in zip(unpack(grad, shapes), state.L, state.R):
+        if anp.ndim(G) == 2:
             Lt = Lb + anp.dot(G, G.T)  # (SH1)
             Rt = Rb + anp.dot(G.T, G)
-            upd = anp.dot(sym_power(Lt, -0.25), anp.dot(G, sym_power(Rt, -0.25)))  # (SH2)
-            pieces.append(anp.ravel(upd))
+            pieces.append(anp.dot(sym_power(Lt, -0.25), anp.dot(G, sym_power(Rt, -0.25))))  # (SH2)
             L.append(Lt)
             R.append(Rt)
         elif vector_rule == "full":
-            Ht = Lb + anp.outer(g, g)  # (SH3)
-            pieces.append(anp.dot(sym_power(Ht, -0.5), g))  # (SH4)
+            Ht = Lb + anp.outer(G, G)  # (SH3)
+            pieces.append(anp.dot(sym_power(Ht, -0.5), G))  # (SH4)
             L.append(Ht)
             R.append(None)
         else:
-            ht = Lb + g * g  # (SH3)
-            pieces.append(g / anp.sqrt(ht))  # (SH4)
+            ht = Lb + G * G  # (SH3)
+            pieces.append(G / anp.sqrt(ht))  # (SH4)
             L.append(ht)
             R.append(None)
-    theta = theta - eta * anp.concatenate(pieces)
+    theta = state.params - eta * pack(pieces)
     return ShampooState(params=theta, L=tuple(L), R=tuple(R), t=state.t + 1)
 
 
-def shampoo(
-    lr: LearningRate = 1e-1,
-    *,
-    shapes: Shapes,
-    eps: float = 1e-4,
-    vector_rule: VectorRule = "full",
-) -> Optimizer[ShampooState]:
-    """Shampoo with hyperparameters bound; ``opt.step(state, grad)`` on the flat gradient.
-
-    Args:
-        lr: eta > 0 or a schedule.
-        shapes: the blocks of the flat vector, in order: 2-D shapes (out, in) get left/right
-            preconditioners, 1-D shapes the vector rule (e.g. ``tuple(a.shape for a in
-            problem.unflatten(theta))``).
-        eps: eps > 0 initialising the statistics (L_0 = eps I, R_0 = eps I).
-        vector_rule: "full" (H^{-1/2}, the paper's order-1 tensor rule) or "diagonal" (AdaGrad).
-    """
-    name = "shampoo"
-    check_lr(name, lr)
-    check_positive(name, "eps", eps)
-    check_choice(name, "vector_rule", vector_rule, ("full", "diagonal"))
-    shp = check_shapes(name, shapes)
-    step_fn = partial(step, lr=lr, shapes=shp, eps=eps, vector_rule=vector_rule)
-    return Optimizer(
-        name=name,
-        hyperparams=dict(step_fn.keywords),
-        init_fn=partial(init, shapes=shp, eps=eps, vector_rule=vector_rule),
-        step_fn=step_fn,
-    )
-
-
-def check_shapes(algo: str, shapes: object) -> Shapes:
-    """A non-empty sequence of 1-D or 2-D shapes with positive integer sizes."""
-    try:
-        out = tuple(tuple(int(d) for d in s) for s in shapes)  # type: ignore[attr-defined]
-    except TypeError:
-        raise ValueError(f"{algo}: shapes must be a sequence of 1-D or 2-D shapes, got {shapes!r}") from None
-    if not out or any(len(s) not in (1, 2) or min(s) < 1 for s in out):
-        raise ValueError(f"{algo}: shapes must be a non-empty sequence of 1-D or 2-D shapes with sizes >= 1, got {shapes!r}")
-    return out
+shampoo = optimizer(ShampooHyperparams, init, step,
+                    "Shampoo; ``opt.step(state, grad)`` on the flat gradient; see the module docstring and "
+                    "specs/shampoo.md.")  # fmt: skip
