@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pytest
@@ -98,7 +99,7 @@ def test_warm_start_after_a_rejected_step() -> None:
     after = opt.step(nxt, prob)
     rec = evaluate(prob, nxt.params, jacobians=False)
 
-    def B(v: np.ndarray) -> np.ndarray:
+    def B(v: np.ndarray) -> Any:
         return gn_vector_product(prob, rec, v) + nxt.damping * v
 
     delta, iters = truncated_cg(B, -rec.grad, 0.95 * nxt.delta, max_iter=60, tol=1e-10, progress_eps=5e-4)
@@ -168,4 +169,4 @@ def test_bad_hyperparameters(kwargs: dict[str, object], match: str) -> None:
 def test_bad_input() -> None:
     opt = ref.hessian_free()
     with pytest.raises(TypeError, match="hessian_free: the input must be a model"):
-        opt.step(opt.init(np.zeros(2)), 3.0)  # type: ignore[arg-type]
+        opt.step(opt.init(np.zeros(2)), 3.0)

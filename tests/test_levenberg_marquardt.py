@@ -181,4 +181,4 @@ def test_bad_hyperparameters(kwargs: dict[str, object], match: str) -> None:
 def test_bad_input() -> None:
     opt = ref.levenberg_marquardt()
     with pytest.raises(TypeError, match="levenberg_marquardt: the input must be a model"):
-        opt.step(opt.init(np.zeros(2)), "problem")  # type: ignore[arg-type]
+        opt.step(opt.init(np.zeros(2)), "problem")

@@ -27,7 +27,7 @@ def test_natural_gradient_golden_one_step() -> None:
     # specs/natural_gradient.md "Worked example": theta_1 = (2/9, 4/9) for both Fishers.
     prob = logistic_regression(np.array([[1.0, 2.0]]), np.array([1.0]))
     for fisher in ("true", "empirical"):
-        opt = ref.natural_gradient(lr=1.0, damping=1.0, fisher=fisher)  # type: ignore[arg-type]
+        opt = ref.natural_gradient(lr=1.0, damping=1.0, fisher=fisher)
         s = opt.step(opt.init([0.0, 0.0]), prob)
         assert_allclose(s.params, [2 / 9, 4 / 9], rtol=1e-15)
 
@@ -111,7 +111,7 @@ def test_invariance_under_linear_reparametrisation() -> None:
     theta0 = rng.standard_normal(3)
     sa, sb = opt.init(theta0), opt.init(np.linalg.solve(B, theta0))
     for _ in range(4):
-        sa, sb = opt.step(sa, prob), opt.step(sb, rp)  # type: ignore[arg-type]
+        sa, sb = opt.step(sa, prob), opt.step(sb, rp)
         assert_allclose(B @ sb.params, sa.params, rtol=1e-10)
     gd_a, gd_b = theta0.copy(), np.linalg.solve(B, theta0)
     for _ in range(4):
@@ -160,4 +160,4 @@ def test_bad_hyperparameters(kwargs: dict[str, object], match: str) -> None:
 def test_bad_input() -> None:
     opt = ref.natural_gradient()
     with pytest.raises(TypeError, match="natural_gradient: the input must be a model"):
-        opt.step(opt.init(np.zeros(2)), None)  # type: ignore[arg-type]
+        opt.step(opt.init(np.zeros(2)), None)

@@ -122,7 +122,7 @@ def test_shapes_of_the_wrong_kind_are_type_errors(shapes: object) -> None:
 
 
 def test_shapes_are_stored_as_tuples_of_ints() -> None:
-    opt = ref.shampoo(shapes=[[np.int64(2), 2], [2]])  # type: ignore[list-item]
+    opt = ref.shampoo(shapes=[[np.int64(2), 2], [2]])  # type: ignore[arg-type]
     assert opt.hyperparams["shapes"] == ((2, 2), (2,))
     assert all(type(d) is int for s in opt.hyperparams["shapes"] for d in s)
 
