@@ -306,9 +306,9 @@ def test_compare_runs_skips_what_the_older_record_lacks_and_timed_measurements()
     assert ("backprop_cost", quantity) in fa.TIMED_ROWS
     timed = [fa.RunRecord("backprop_cost", "quick", 0, fp, True, 1.0,
                           (fa.RowRecord(quantity, "bound", True, None, "<= 5", m),)) for fp, m in (("o", "1.9"), ("n", "2.3"))]  # fmt: skip
-    assert fa.compare_runs(*timed) is None
+    assert fa.compare_runs(timed[0], timed[1]) is None
     other = [dataclasses.replace(r, check="other") for r in timed]
-    assert fa.compare_runs(*other) is not None  # only that check's row is timed
+    assert fa.compare_runs(other[0], other[1]) is not None  # only that check's row is timed
 
 
 def test_replay_matches_any_older_record_of_the_most_detail() -> None:
@@ -476,8 +476,9 @@ def test_function_spans_and_check_selection() -> None:
 
 def test_test_files_for_finds_the_module_and_its_users(tmp_path: Path) -> None:
     (tmp_path / "reference" / "problems").mkdir(parents=True)
+    (tmp_path / "reference" / "first_order").mkdir()
     (tmp_path / "tests").mkdir()
-    (tmp_path / "reference" / "adam.py").write_text("def adam(lr):\n    pass\n\n\ndef step(s, g):\n    pass\n")
+    (tmp_path / "reference" / "first_order" / "adam.py").write_text("def adam(lr):\n    pass\n\n\ndef step(s, g):\n    pass\n")
     (tmp_path / "reference" / "problems" / "linear.py").write_text("def least_squares(X, y):\n    pass\n")
     tests = {
         "test_adam.py": "import reference as ref\n",
