@@ -66,8 +66,8 @@ class LevenbergMarquardtHyperparams(Hyperparams):
     _: KW_ONLY
     update: DampingUpdate = hp("nielsen", OneOf(("nielsen", "marquardt")),
                                '"nielsen" (Nielsen 1999) or "marquardt" (thresholds 1/4, 3/4) in (LM5)')  # fmt: skip
-    mu_max: float = hp(1e32, POSITIVE, "cap of the damping mu (LM6); at the cap the trial is a gradient "
-                       "step of length ||g|| / mu_max")  # fmt: skip
+    mu_max: float = hp(1e32, POSITIVE, "cap of the damping mu (LM6); at the cap the trial is about the "
+                       "gradient step -g / mu_max")  # fmt: skip
     activation: str | None = hp(None, OneOf((None, *ACTIVATIONS)),
                                 "None, or a dense MLP's hidden activation (the Jacobian path of gauss_newton)")  # fmt: skip
 

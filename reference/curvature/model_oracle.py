@@ -4,7 +4,7 @@ Seed 000 ("Gauss-Newton Derivation for General Convex Loss") writes a finite-sum
 network F(theta; x) followed by a loss on its outputs:
 
     L(theta) = s sum_i l(o_i, y_i) + (l2 / 2) ||theta||^2,    o_i = F(theta; x_i) in R^m,
-    s = 1/N ("mean") or 1 ("sum").
+    s = 1/N ("mean") or 1 ("sum")  (``reference.problems.reduction_scale(model)``).
 
 At a point theta this module computes, with autograd only:
 
@@ -164,7 +164,7 @@ def _act(name: str, z: Any) -> Any:
 def dense_layers(who: str, model: Any, params: Any) -> list[tuple[Any, Any]]:
     """[(W_l (out, in), b_l (out,)), ...] from ``model.unflatten(params)`` = (W1, b1, W2, b2, ...).
 
-    Checks that the flat vector is the row-major concatenation W1, b1, W2, b2, ... (the layout the
+    Checks that the flat vector is ``reference.problems.pack(W1, b1, W2, b2, ...)`` (the layout the
     per-layer methods write back into) and that consecutive shapes chain.
     """
     if not hasattr(model, "unflatten"):

@@ -86,6 +86,16 @@ def random_orthogonal(rng: np.random.Generator, p: int) -> Array:
     return np.asarray(q * d, dtype=np.float64)
 
 
+def _minimizer(who: str, minimizer: object, p: int) -> Array:
+    """``minimizer`` as a finite (p,) float64 array."""
+    xs = np.array(np.asarray(minimizer), dtype=np.float64)
+    if xs.shape != (p,):
+        raise ValueError(f"{who}: minimizer must have shape ({p},), got {xs.shape}")
+    if not np.all(np.isfinite(xs)):
+        raise ValueError(f"{who}: minimizer must be finite")
+    return xs
+
+
 def quadratic(
     eigenvalues: object,
     *,
@@ -117,15 +127,8 @@ def quadratic(
     if rotate or minimizer is None or seed is not None or rng is not None:
         gen = make_rng(seed, rng, who)
     Q = random_orthogonal(gen, p) if rotate and gen is not None else np.eye(p)
-    if minimizer is None:
-        assert gen is not None
-        xs = gen.standard_normal(p)
-    else:
-        xs = np.array(np.asarray(minimizer), dtype=np.float64)
-        if xs.shape != (p,):
-            raise ValueError(f"{who}: minimizer must have shape ({p},), got {xs.shape}")
-        if not np.all(np.isfinite(xs)):
-            raise ValueError(f"{who}: minimizer must be finite")
+    # x* after Q from the same generator (gen exists whenever minimizer is None)
+    xs = gen.standard_normal(p) if minimizer is None and gen is not None else _minimizer(who, minimizer, p)
     A = (Q * lam) @ Q.T
     A = 0.5 * (A + A.T)
     return Quadratic(
