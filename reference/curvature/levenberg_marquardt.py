@@ -21,7 +21,7 @@ Conventions:
     * mu starts at ``damping`` (absolute), not at tau max diag(G) (MNT section 3.2); pass
       ``damping = tau * max(diag(G))`` to reproduce that.
     * At a minimum reached to rounding every trial is rejected (the actual decrease is 0), and
-      Nielsen's rule would grow mu without bound (nu doubles each time: inf after ~56 trials,
+      Nielsen's rule would grow mu without bound (nu doubles each time: inf after ~50 trials,
       then NaN trials). mu is capped at ``mu_max`` (LM6): there delta ~ -g / mu_max, the trial
       leaves theta where it is and the state stays finite; the caller stops on ||g|| (MNT's
       stopping rules), the step does not. A zero predicted decrease (g = 0, so delta = 0) gives
