@@ -12,6 +12,7 @@ CHECKS: tuple[str, ...] = (
     "early_stopping_ridge",
     "momentum_speedup",
     "nesterov_rate",
+    "momentum_ode",
     "sgd_interpolation",
     "backprop_cost",
     "adam_fixed_points",
