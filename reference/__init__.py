@@ -38,6 +38,7 @@ from .curvature.linesearch import armijo, strong_wolfe
 from .first_order.momentum import momentum
 from .first_order.nesterov import nesterov
 from .curvature.newton import newton
+from .curvature.jacobi_gd import jacobi_gd
 from .oracle import FunctionOracle, Sample
 from .constrained.projected_gd import projected_gd
 from .proximal.prox_grad import prox_grad
@@ -91,6 +92,7 @@ __all__ = [
     "momentum",
     "nesterov",
     "newton",
+    "jacobi_gd",
     "projected_gd",
     "prox_grad",
     "augmented_lagrangian",

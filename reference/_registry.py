@@ -31,6 +31,7 @@ from .curvature.lbfgs import lbfgs
 from .first_order.momentum import momentum
 from .first_order.nesterov import nesterov
 from .curvature.newton import newton
+from .curvature.jacobi_gd import jacobi_gd
 from .constrained.projected_gd import projected_gd
 from .proximal.prox_grad import prox_grad
 from .constrained.augmented_lagrangian import augmented_lagrangian
@@ -105,6 +106,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("kfac", kfac, "Wbar_l <- Wbar_l - eta (S_l + sqrt(g)/pi I)^{-1} grad_l (A_l + pi sqrt(g) I)^{-1}", "curvature"),
     Entry("shampoo", shampoo, "L += G G^T, R += G^T G; W <- W - eta L^{-1/4} G R^{-1/4}", "curvature"),
     Entry("newton", newton, "(H_t + (mu + tau) I) d_t = -g_t; theta_t = theta_{t-1} + alpha_t d_t (line search)", "curvature"),
+    Entry("jacobi_gd", jacobi_gd, "M_t = max(|diag grad^2 L(theta)|, lambda) (refreshed every k steps); theta_t = theta_{t-1} - eta_t g_t / M_t", "curvature"),
     Entry("bfgs", bfgs, "d = -H g; strong Wolfe alpha; s = alpha d, y = g_t - g_{t-1}; H = (I - rho s y^T) H (I - rho y s^T) + rho s s^T", "curvature"),
     Entry("lbfgs", lbfgs, "d = -H_m g by the two-loop recursion over the last m pairs (s, y), H_0 = (s^T y / y^T y) I; strong Wolfe", "curvature"),
     Entry("trust_region", trust_region, "p ~ argmin_{||p|| <= Delta} g^T p + 1/2 p^T H p (Steihaug-CG); rho = actual/predicted; Delta update", "curvature"),
