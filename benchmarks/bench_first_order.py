@@ -1,20 +1,35 @@
-"""Speed of the reference as ratios to torch (float64, CPU, one thread), measured in one process.
+"""Speed of the reference's first-order steps beside torch.optim and optax, and the bandwidth floor.
 
-    python benchmarks/bench_first_order.py            # p = 1e6 and 1e7, Peaks widths 32 and 8192
-    python benchmarks/bench_first_order.py --quick    # p = 1e5 and 1e6, Peaks widths 32 and 1024
+    python benchmarks/bench_first_order.py                 # p = 1e3 ... 1e7, Peaks widths 32 and 8192
+    python benchmarks/bench_first_order.py --quick         # p = 1e3 ... 1e6, Peaks 32 and 1024 (< ~60 s)
+    python benchmarks/bench_first_order.py --png speed.png --sizes 1e6,1e7 --algos adam,sgd --no-peaks
 
-1. Optimizer step time of ref adam, adamw, rmsprop, momentum against torch.optim's same optimizer
-   with the same hyperparameters (torch's defaults; momentum = SGD(momentum=0.9), ref
-   ``momentum(form="polyak", first_step="grad")``). One parameter vector of size p, a fixed
-   gradient. The ref time includes ``Optimizer.step``'s shape and finiteness check of the gradient.
-2. Value and gradient of the Peaks loss (seed 000's 2-w-5 ReLU MLP, softmax cross-entropy, 800
-   training points): ``autograd.value_and_grad(problem.loss)`` against torch autograd of the same
-   network (forward, ``cross_entropy``, ``backward``), after checking both give the same numbers.
+1. Optimizer step time of ref sgd, momentum, rmsprop, adam, adamw against, measured in the same
+   process with repetitions interleaved (ref, torch, optax, optax donated, ref, ...):
+     * torch.optim's same optimizer with the same hyperparameters (torch's defaults; momentum is
+       SGD(momentum=0.9) and ref ``momentum(form="polyak", first_step="grad")``), in place;
+     * optax's same transformation, ``jax.jit`` of ``update`` + ``apply_updates`` (pure: new
+       buffers each step), and the same jitted with ``donate_argnums`` for params and state (XLA
+       may write the new state into the old one's memory);
+   one parameter vector of size p, a fixed gradient, float64 (``jax_enable_x64``), one thread.
+   The ref time includes ``Optimizer.step``'s shape and finiteness check of the gradient. Before
+   timing, one step of each peer from the same start is checked against the reference.
+2. The bandwidth floor of each step: the bytes it must move (every state vector read and written
+   once, the gradient read once: ``FLOOR_VECTORS`` x 8 p bytes) divided by the copy bandwidth
+   measured here (``np.copyto`` of 10^7 float64 into an already-touched buffer, 2 x 8e7 bytes).
+   No implementation of the step can be faster than the floor; fresh (untouched) output pages
+   cost more than the copy measured here, which is what in-place torch and donated optax avoid.
+   The floor is a main-memory floor: below p ~ 10^5 the vectors fit in cache and per-call
+   overhead dominates, so ratios to the floor mean something only at p >= 10^6.
+   ``--keep-freed-memory`` opts in to ``keep_freed_memory()`` (reference/first_order/_fused.py):
+   the reference's new arrays reuse the pages the previous state freed (steps stay pure).
+3. Value and gradient of the Peaks loss (2-w-5 ReLU MLP, softmax cross-entropy, 800 points):
+   ``autograd.value_and_grad(problem.loss)`` against torch autograd of the same network.
 
-Repetitions alternate ref and torch (ref, torch, ref, torch, ...) so that load from other
-processes hits both alike; each figure is the median over repetitions of the mean time per call
-within a repetition. The ratio is ref / torch (> 1: the reference is slower). Algorithms not yet
-in ``reference.ALGORITHMS`` are skipped with a message.
+Each figure is the median over repetitions of the mean time per call within a repetition; the
+spread printed is (max - min) / median over repetitions. Ratios are ref / peer (> 1: the
+reference is slower). ``--png FILE`` draws time per step against p for every implementation and
+the floor (not written by default).
 """
 
 from __future__ import annotations
@@ -23,9 +38,12 @@ import os
 
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
     os.environ[_var] = "1"
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
+                           "intra_op_parallelism_threads=1").strip()  # fmt: skip
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from typing import Any, Callable  # noqa: E402
 
@@ -38,35 +56,97 @@ from reference import problems  # noqa: E402
 
 torch.set_num_threads(1)
 
-# name -> (ref hyperparameters, torch optimizer factory)
-OPTIMIZERS: dict[str, tuple[dict[str, Any], Callable[[list[torch.Tensor]], torch.optim.Optimizer]]] = {
-    "adam": (dict(lr=1e-3), lambda ps: torch.optim.Adam(ps, lr=1e-3)),
-    "adamw": (dict(lr=1e-3, weight_decay=1e-2), lambda ps: torch.optim.AdamW(ps, lr=1e-3, weight_decay=1e-2)),
-    "rmsprop": (dict(lr=1e-2), lambda ps: torch.optim.RMSprop(ps, lr=1e-2)),
+try:
+    import jax  # noqa: E402
+    import optax  # noqa: E402
+
+    jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
+except ImportError:  # pragma: no cover - the peers extra is optional
+    jax = optax = None  # type: ignore[assignment]
+
+# name -> (ref hyperparameters, torch optimizer factory, optax transformation factory)
+OPTIMIZERS: dict[str, tuple[dict[str, Any], Callable[[list[torch.Tensor]], torch.optim.Optimizer], Callable[[], Any]]] = {
+    "sgd": (dict(lr=1e-2), lambda ps: torch.optim.SGD(ps, lr=1e-2), lambda: optax.sgd(1e-2)),
     "momentum": (
         dict(lr=1e-2, beta=0.9, form="polyak", first_step="grad"),
         lambda ps: torch.optim.SGD(ps, lr=1e-2, momentum=0.9),
+        lambda: optax.sgd(1e-2, momentum=0.9),  # trace v = g + beta v from v_0 = 0: v_1 = g_1
+    ),
+    "rmsprop": (
+        dict(lr=1e-2),
+        lambda ps: torch.optim.RMSprop(ps, lr=1e-2),
+        lambda: optax.rmsprop(1e-2, decay=0.99, eps=1e-8, eps_in_sqrt=False),
+    ),
+    "adam": (dict(lr=1e-3), lambda ps: torch.optim.Adam(ps, lr=1e-3), lambda: optax.adam(1e-3)),
+    "adamw": (
+        dict(lr=1e-3, weight_decay=1e-2),
+        lambda ps: torch.optim.AdamW(ps, lr=1e-3, weight_decay=1e-2),
+        lambda: optax.adamw(1e-3, weight_decay=1e-2),
     ),
 }
 
+#: vectors of size p a step must read or write at least once: params and buffers read and written,
+#: the gradient read (sgd 2 + 1; momentum and rmsprop 4 + 1; adam and adamw 6 + 1).
+FLOOR_VECTORS = {"sgd": 3, "momentum": 5, "rmsprop": 5, "adam": 7, "adamw": 7}
 
-def _interleaved(fa: Callable[[], None], fb: Callable[[], None], reps: int, inner: int) -> tuple[float, float]:
-    """Median over ``reps`` of the mean time of ``inner`` calls, a and b alternating."""
-    ta: list[float] = []
-    tb: list[float] = []
-    fa()
-    fb()  # warm up (allocation, first-step branches)
+IMPLS = ("ref", "torch", "optax jit", "optax donated")
+
+
+def copy_bandwidth(n: int = 10**7, reps: int = 7) -> float:
+    """Bytes per second of ``np.copyto`` (read n + write n float64) into a touched buffer, median."""
+    src = np.random.default_rng(0).standard_normal(n)
+    dst = np.empty_like(src)
+    np.copyto(dst, src)
+    times = []
     for _ in range(reps):
-        for f, out in ((fa, ta), (fb, tb)):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        times.append(time.perf_counter() - t0)
+    return 2 * 8 * n / statistics.median(times)
+
+
+def _interleaved(fns: list[Callable[[], None]], reps: int, inner: int) -> list[list[float]]:
+    """Per function, ``reps`` mean times of ``inner`` calls, the functions alternating."""
+    out: list[list[float]] = [[] for _ in fns]
+    for f in fns:
+        f()  # warm up (allocation, compilation, first-step branches)
+    for _ in range(reps):
+        for f, times in zip(fns, out):
             t0 = time.perf_counter()
             for _ in range(inner):
                 f()
-            out.append((time.perf_counter() - t0) / inner)
-    return statistics.median(ta), statistics.median(tb)
+            times.append((time.perf_counter() - t0) / inner)
+    return out
 
 
-def bench_optimizer(name: str, p: int, reps: int, inner: int) -> tuple[float, float]:
-    kwargs, make_torch = OPTIMIZERS[name]
+def _optax_steppers(make: Callable[[], Any], x0: np.ndarray, g: np.ndarray) -> tuple[Callable[[], None], Callable[[], None], np.ndarray]:
+    """optax jit and jit-with-donation steppers, and the params after one jitted step from x0."""
+    tx = make()
+
+    def update(params: Any, state: Any, grad: Any) -> tuple[Any, Any]:
+        u, state = tx.update(grad, state, params)
+        return optax.apply_updates(params, u), state
+
+    jit = jax.jit(update)
+    donated = jax.jit(update, donate_argnums=(0, 1))
+    gj = jax.device_put(g)
+    one = np.asarray(jit(jax.device_put(x0), tx.init(jax.device_put(x0)), gj)[0])
+    boxes = []
+    for fn in (jit, donated):
+        p0 = jax.device_put(x0.copy())
+        box = {"p": p0, "s": tx.init(p0)}
+
+        def stepper(fn: Any = fn, box: dict[str, Any] = box) -> None:
+            box["p"], box["s"] = fn(box["p"], box["s"], gj)
+            box["p"].block_until_ready()
+
+        boxes.append(stepper)
+    return boxes[0], boxes[1], one
+
+
+def bench_optimizer(name: str, p: int, reps: int, inner: int) -> dict[str, list[float]]:
+    """Times per repetition of each implementation in ``IMPLS`` (optax's absent without jax)."""
+    kwargs, make_torch, make_optax = OPTIMIZERS[name]
     rng = np.random.default_rng(0)
     x0 = rng.standard_normal(p)
     g = rng.standard_normal(p)
@@ -89,13 +169,19 @@ def bench_optimizer(name: str, p: int, reps: int, inner: int) -> tuple[float, fl
     w1 = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
     w1.grad = torch.tensor(g, dtype=torch.float64)
     make_torch([w1]).step()
-    err = float(np.max(np.abs(s1.params - w1.detach().numpy())))
-    if err > 1e-12:
-        raise RuntimeError(f"{name}: ref and torch disagree after one step (max abs diff {err:.3g})")
-    return _interleaved(ref_step, torch_step, reps, inner)
+    peers = {"torch": w1.detach().numpy()}
+    fns = [ref_step, torch_step]
+    if optax is not None:
+        jit_step, donated_step, peers["optax"] = _optax_steppers(make_optax, x0, g)
+        fns += [jit_step, donated_step]
+    for peer, after in peers.items():
+        err = float(np.max(np.abs(s1.params - after)))
+        if err > 1e-12:
+            raise RuntimeError(f"{name}: ref and {peer} disagree after one step (max abs diff {err:.3g})")
+    return dict(zip(IMPLS, _interleaved(fns, reps, inner)))
 
 
-def bench_peaks(width: int, reps: int, inner: int) -> tuple[float, float]:
+def bench_peaks(width: int, reps: int, inner: int) -> tuple[list[float], list[float]]:
     prob = problems.peaks(width=width)
     theta = prob.init_params(np.random.default_rng(0))
     vg = value_and_grad(prob.loss)
@@ -109,7 +195,7 @@ def bench_peaks(width: int, reps: int, inner: int) -> tuple[float, float]:
             t.grad = None
         logits = torch.relu(X @ W1.T + b1) @ W2.T + b2
         loss = torch.nn.functional.cross_entropy(logits, y)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         return loss, [t.grad for t in (W1, b1, W2, b2)]  # type: ignore[misc]
 
     v_ref, g_ref = vg(theta)
@@ -117,41 +203,120 @@ def bench_peaks(width: int, reps: int, inner: int) -> tuple[float, float]:
     g_torch = np.concatenate([t.numpy().ravel() for t in g_t])
     if abs(v_ref - float(v_t.detach())) > 1e-12 or np.max(np.abs(g_ref - g_torch)) > 1e-12:
         raise RuntimeError(f"peaks width {width}: ref and torch loss/gradient disagree")
-    return _interleaved(lambda: vg(theta) and None, lambda: torch_vg() and None, reps, inner)
+    ta, tb = _interleaved([lambda: vg(theta) and None, lambda: torch_vg() and None], reps, inner)
+    return ta, tb
+
+
+def _spread(times: list[float]) -> float:
+    return (max(times) - min(times)) / statistics.median(times)
+
+
+def plot(path: str, results: dict[tuple[str, int], dict[str, list[float]]], bandwidth: float) -> None:
+    """Time per step against p, one panel per algorithm: every implementation and the floor."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(n for n, _ in results))
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.4), squeeze=False, sharey=True)
+    for ax, name in zip(axes[0], names):
+        sizes = sorted(p for n, p in results if n == name)
+        for impl in IMPLS:
+            if impl in results[(name, sizes[0])]:
+                ys = [statistics.median(results[(name, p)][impl]) for p in sizes]
+                ax.loglog(sizes, ys, marker="o", label=impl)
+        ax.loglog(sizes, [FLOOR_VECTORS[name] * 8 * p / bandwidth for p in sizes], "k--", label="bandwidth floor")
+        ax.set_title(name)
+        ax.set_xlabel("p")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].set_ylabel("seconds per step")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=120)
+        print(f"wrote {path}")
+    except OSError as e:
+        print(f"warning: could not write {path}: {e}", file=sys.stderr)
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        out = tuple(int(float(s)) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes must be numbers separated by commas, got {text!r}") from None
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be >= 1, got {text!r}")
+    return out
+
+
+def _algos(text: str) -> tuple[str, ...]:
+    out = tuple(text.split(","))
+    bad = [a for a in out if a not in OPTIMIZERS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown algorithm {bad[0]!r}; choose from {', '.join(OPTIMIZERS)}")
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
-    ap.add_argument("--reps", type=int, default=9, help="interleaved repetitions (median)")
+    ap.add_argument("--quick", action="store_true", help="p = 1e3 ... 1e6, 5 repetitions (a smoke run)")
+    ap.add_argument("--reps", type=int, default=None, help="interleaved repetitions (median); default 9, 5 with --quick")
+    ap.add_argument("--sizes", type=_sizes, default=None, help="comma-separated p, e.g. 1e3,1e6,1e7")
+    ap.add_argument("--algos", type=_algos, default=tuple(OPTIMIZERS), help="comma-separated, e.g. adam,sgd")
+    ap.add_argument("--no-peaks", action="store_true", help="skip the Peaks value+grad rows")
+    ap.add_argument("--png", default=None, help="write time per step against p to this file (default: none)")
+    ap.add_argument("--keep-freed-memory", action="store_true",
+                    help="opt in to reference.first_order._fused.keep_freed_memory() (glibc malloc reuses "
+                         "freed large blocks: no fresh pages per step; the process keeps its peak memory)")  # fmt: skip
     args = ap.parse_args()
-    sizes = (10**5, 10**6) if args.quick else (10**6, 10**7)
-    widths = (32, 1024) if args.quick else (32, 8192)
+    if args.keep_freed_memory:
+        from reference.first_order._fused import keep_freed_memory
 
-    print(f"numpy {np.__version__}, torch {torch.__version__}, threads: torch {torch.get_num_threads()}, "
-          f"OMP/MKL/OPENBLAS=1; float64, CPU; median of {args.reps} interleaved repetitions")  # fmt: skip
-    rows: list[tuple[str, str, float, float]] = []
-    for name in OPTIMIZERS:
+        print(f"keep_freed_memory(): {'on' if keep_freed_memory() else 'unavailable (no glibc)'}")
+    reps = args.reps or (5 if args.quick else 9)
+    sizes = args.sizes or ((10**3, 10**4, 10**5, 10**6) if args.quick else (10**3, 10**4, 10**5, 10**6, 10**7))
+    widths = () if args.no_peaks else ((32, 1024) if args.quick else (32, 8192))
+
+    bw = copy_bandwidth()
+    print(f"numpy {np.__version__}, torch {torch.__version__}, "
+          f"{'optax ' + optax.__version__ + ', jax ' + jax.__version__ if optax else 'no optax'}; "
+          f"one thread; float64, CPU; median of {reps} interleaved repetitions; "
+          f"copy bandwidth {bw / 1e9:.2f} GB/s")  # fmt: skip
+    results: dict[tuple[str, int], dict[str, list[float]]] = {}
+    for name in args.algos:
         if name not in ref.ALGORITHMS:
             print(f"skip {name}: not registered in reference.ALGORITHMS yet")
             continue
         for p in sizes:
-            inner = max(1, int(3e7 // (p * 10)))  # ~ a few tens of ms per repetition
-            tr, tt = bench_optimizer(name, p, args.reps, inner)
-            rows.append((f"{name} step", f"p = {p:.0e}", tr, tt))
-            print(f"  {name:9s} p={p:.0e}: ref {tr * 1e3:8.3f} ms  torch {tt * 1e3:8.3f} ms  ratio {tr / tt:5.2f}", flush=True)
-    for w in widths:
-        prob_p = 8 * w + 5
-        inner = 50 if w <= 64 else 3
-        tr, tt = bench_peaks(w, args.reps, inner)
-        rows.append(("peaks value+grad", f"w = {w} (p = {prob_p})", tr, tt))
-        print(f"  peaks w={w}: ref {tr * 1e3:8.3f} ms  torch {tt * 1e3:8.3f} ms  ratio {tr / tt:5.2f}", flush=True)
+            inner = max(1, int(3e6 // (p * 3) if p < 10**4 else 3e7 // (p * 10)))
+            results[(name, p)] = times = bench_optimizer(name, p, reps, inner)
+            med = {k: statistics.median(v) for k, v in times.items()}
+            floor = FLOOR_VECTORS[name] * 8 * p / bw
+            extra = "".join(f"  {k} {med[k] * 1e3:8.3f} ms" for k in IMPLS[2:] if k in med)
+            print(f"  {name:8s} p={p:.0e}: ref {med['ref'] * 1e3:8.3f} ms (spread {_spread(times['ref']):.0%})  "
+                  f"torch {med['torch'] * 1e3:8.3f} ms (spread {_spread(times['torch']):.0%}){extra}  "
+                  f"floor {floor * 1e3:8.3f} ms  ref/torch {med['ref'] / med['torch']:5.2f}", flush=True)  # fmt: skip
 
     print()
-    print(f"| {'what':18s} | {'size':20s} | {'ref (ms)':>10s} | {'torch (ms)':>10s} | {'ref/torch':>9s} |")
-    print(f"|{'-' * 20}|{'-' * 22}|{'-' * 12}|{'-' * 12}|{'-' * 11}|")
-    for what, size, tr, tt in rows:
-        print(f"| {what:18s} | {size:20s} | {tr * 1e3:10.3f} | {tt * 1e3:10.3f} | {tr / tt:9.2f} |")
+    head = ["what", "p", "ref ms", "torch ms", "optax ms", "donated ms", "floor ms", "ref/torch", "ref/optax", "ref/floor", "torch/floor"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join("---" for _ in head) + "|")
+    for (name, p), times in results.items():
+        med = {k: statistics.median(v) for k, v in times.items()}
+        floor = FLOOR_VECTORS[name] * 8 * p / bw
+        ox, dn = med.get("optax jit", float("nan")), med.get("optax donated", float("nan"))
+        cells = [f"{name} step", f"{p:.0e}", f"{med['ref'] * 1e3:.4g}", f"{med['torch'] * 1e3:.4g}", f"{ox * 1e3:.4g}",
+                 f"{dn * 1e3:.4g}", f"{floor * 1e3:.4g}", f"{med['ref'] / med['torch']:.2f}", f"{med['ref'] / ox:.2f}",
+                 f"{med['ref'] / floor:.2f}", f"{med['torch'] / floor:.2f}"]  # fmt: skip
+        print("| " + " | ".join(cells) + " |")
+    for w in widths:
+        inner = 50 if w <= 64 else 3
+        ta, tb = bench_peaks(w, reps, inner)
+        tr, tt = statistics.median(ta), statistics.median(tb)
+        print(f"| peaks value+grad | w = {w} (p = {8 * w + 5}) | {tr * 1e3:.4g} | {tt * 1e3:.4g} | | | | {tr / tt:.2f} | | | |")
+    if args.png:
+        plot(args.png, results, bw)
 
 
 if __name__ == "__main__":

@@ -202,3 +202,38 @@ PRIMITIVES: dict[str, tuple[Callable[..., Array], Callable[..., Array]]] = {
     "adam_update": (adam_update, adam_update_literal),
     "rms_update": (rms_update, rms_update_literal),
 }
+
+
+# ----------------------------------------------------------------------------------------------
+# Opt-in: past the fresh-page cost without giving up purity
+
+
+def keep_freed_memory(limit_bytes: int = 1 << 30) -> bool:
+    """Opt-in, process-wide: let glibc's malloc reuse freed large blocks instead of unmapping them.
+
+    A pure step returns new arrays; at p = 10^7 each is 80 MB, above glibc's largest mmap
+    threshold (32 MB), so by default every new array is a fresh mapping whose pages the kernel
+    faults in and zeroes on first touch, and every dropped state is unmapped. After this call,
+    blocks up to ``limit_bytes`` come from the heap and freed ones are kept there, so a step's new
+    arrays land on the pages its predecessor's state just released (already mapped). Nothing in the
+    contract changes (steps stay pure, states immutable, inputs unwritten); the cost is memory:
+    the process keeps its peak heap instead of returning it to the system, and a long-lived
+    program that allocates and frees large arrays of varying size may fragment its heap.
+
+    Returns True if both settings were accepted; False (and no change) where glibc is absent
+    (macOS, Windows, musl). Not called by the package: only by code that opts in (e.g.
+    ``benchmarks/bench_first_order.py --keep-freed-memory``).
+    """
+    import ctypes
+    import ctypes.util
+
+    if limit_bytes < 1 or limit_bytes > 2**31 - 1:
+        raise ValueError(f"keep_freed_memory: limit_bytes must be in [1, 2**31 - 1], got {limit_bytes!r}")
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
+    return bool(mallopt(m_mmap_threshold, limit_bytes)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
