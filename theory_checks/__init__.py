@@ -13,6 +13,7 @@ CHECKS: tuple[str, ...] = (
     "momentum_speedup",
     "nesterov_rate",
     "momentum_ode",
+    "sgd_rates",
     "sgd_interpolation",
     "backprop_cost",
     "adam_fixed_points",
