@@ -163,3 +163,9 @@ def test_steps_equal_the_literal_steps(name: str) -> None:
     for g in grads:
         state = opt.step(state, g)
     assert np.array_equal(state.params, _literal_run(name, x0, grads))
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2**31])
+def test_keep_freed_memory_refuses_a_bad_limit(bad: int) -> None:
+    with pytest.raises(ValueError, match=r"keep_freed_memory: limit_bytes must be in \[1, 2\*\*31 - 1\]"):
+        F.keep_freed_memory(bad)
