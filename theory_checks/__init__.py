@@ -29,4 +29,5 @@ CHECKS: tuple[str, ...] = (
     "hypergradient_hpo",
     "lazy_regime",
     "kkt_conditions",
+    "diagonal_preconditioning",
 )
