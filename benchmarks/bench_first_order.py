@@ -144,7 +144,7 @@ def _optax_steppers(make: Callable[[], Any], x0: np.ndarray, g: np.ndarray) -> t
     return boxes[0], boxes[1], one
 
 
-def bench_optimizer(name: str, p: int, reps: int, inner: int) -> dict[str, list[float]]:
+def bench_optimizer(name: str, p: int, reps: int, inner: int, with_optax: bool = True) -> dict[str, list[float]]:
     """Times per repetition of each implementation in ``IMPLS`` (optax's absent without jax)."""
     kwargs, make_torch, make_optax = OPTIMIZERS[name]
     rng = np.random.default_rng(0)
@@ -171,7 +171,7 @@ def bench_optimizer(name: str, p: int, reps: int, inner: int) -> dict[str, list[
     make_torch([w1]).step()
     peers = {"torch": w1.detach().numpy()}
     fns = [ref_step, torch_step]
-    if optax is not None:
+    if optax is not None and with_optax:
         jit_step, donated_step, peers["optax"] = _optax_steppers(make_optax, x0, g)
         fns += [jit_step, donated_step]
     for peer, after in peers.items():
@@ -265,6 +265,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=_sizes, default=None, help="comma-separated p, e.g. 1e3,1e6,1e7")
     ap.add_argument("--algos", type=_algos, default=tuple(OPTIMIZERS), help="comma-separated, e.g. adam,sgd")
     ap.add_argument("--no-peaks", action="store_true", help="skip the Peaks value+grad rows")
+    ap.add_argument("--no-optax", action="store_true", help="time the reference against torch only")
     ap.add_argument("--png", default=None, help="write time per step against p to this file (default: none)")
     ap.add_argument("--keep-freed-memory", action="store_true",
                     help="opt in to reference.first_order._fused.keep_freed_memory() (glibc malloc reuses "
@@ -290,7 +291,7 @@ def main() -> None:
             continue
         for p in sizes:
             inner = max(1, int(3e6 // (p * 3) if p < 10**4 else 3e7 // (p * 10)))
-            results[(name, p)] = times = bench_optimizer(name, p, reps, inner)
+            results[(name, p)] = times = bench_optimizer(name, p, reps, inner, not args.no_optax)
             med = {k: statistics.median(v) for k, v in times.items()}
             floor = FLOOR_VECTORS[name] * 8 * p / bw
             extra = "".join(f"  {k} {med[k] * 1e3:8.3f} ms" for k in IMPLS[2:] if k in med)
