@@ -25,6 +25,9 @@ from .combinators.clip import clip_by_global_norm
 from .latent_variable.em_gmm import em_gmm
 from .proximal.fista import fista
 from .first_order.adamw import adamw
+from .first_order.adamax import adamax
+from .first_order.nadam import nadam
+from .first_order.radam import radam
 from .curvature.gauss_newton import gauss_newton
 from .curvature.hessian_free import hessian_free
 from .curvature.kfac import kfac
@@ -75,6 +78,9 @@ __all__ = [
     "cg_solve",
     "clip_by_global_norm",
     "adamw",
+    "adamax",
+    "nadam",
+    "radam",
     "em_gmm",
     "entry",
     "fista",

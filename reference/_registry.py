@@ -19,6 +19,9 @@ from .curvature.cg import cg
 from .latent_variable.em_gmm import em_gmm
 from .proximal.fista import fista
 from .first_order.adamw import adamw
+from .first_order.adamax import adamax
+from .first_order.nadam import nadam
+from .first_order.radam import radam
 from .curvature.gauss_newton import gauss_newton
 from .curvature.hessian_free import hessian_free
 from .curvature.kfac import kfac
@@ -99,6 +102,9 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("lion", lion, "c_t = beta1 m_{t-1} + (1 - beta1) g_t; theta_t = theta_{t-1} - eta_t (sign(c_t) + lambda theta_{t-1}); m_t = beta2 m_{t-1} + (1 - beta2) g_t", "first-order"),
     Entry("adam", adam, "theta_t = theta_{t-1} - eta_t mhat_t / (sqrt(vhat_t) + eps), m, v EMAs of g, g^2", "first-order"),
     Entry("adamw", adamw, "theta_t = theta_{t-1} - eta_t (mhat_t / (sqrt(vhat_t) + eps) + lambda theta_{t-1})", "first-order"),
+    Entry("nadam", nadam, "theta_t = theta_{t-1} - eta_t [(1 - mu_t)/(1 - Pi_t) g_t + mu_{t+1}/(1 - Pi_{t+1}) m_t] / (sqrt(vhat_t) + eps)", "first-order"),
+    Entry("radam", radam, "theta_t = theta_{t-1} - eta_t r_t mhat_t / (sqrt(vhat_t) + eps) if rho_t > 5, else theta_{t-1} - eta_t mhat_t", "first-order"),
+    Entry("adamax", adamax, "u_t = max(beta2 u_{t-1}, abs(g_t) + eps); theta_t = theta_{t-1} - eta_t m_t / ((1 - beta1^t) u_t)", "first-order"),
     Entry("gauss_newton", gauss_newton, "(s sum_i J_i^T H_i J_i + l2 I + lambda I) delta = -grad L; theta_t = theta_{t-1} + alpha delta", "curvature"),
     Entry("levenberg_marquardt", levenberg_marquardt, "(G + mu I) delta = -g; accept if gain ratio rho > 0; mu by Nielsen's rule", "curvature"),
     Entry("hessian_free", hessian_free, "truncated CG on (G + lambda I) delta = -g with matrix-free G v; lambda by Martens' rule", "curvature"),
