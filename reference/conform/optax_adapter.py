@@ -30,10 +30,13 @@ Mapping (optax 0.2.8; specs/conformance.md "Peers"):
 | adagrad(lr, initial_accumulator_value, eps) | adagrad(..., eps_placement="inside") |
 | adadelta(lr, rho, eps, weight_decay) | adadelta(lr, rho, eps, weight_decay) (coupled: decay before the scaling) |
 | sign_sgd(lr), signum(lr, beta) | signsgd(lr), signsgd(lr, momentum=beta) |
+| nadam(lr, b1, b2, eps, eps_root), nadamw(..., weight_decay) | nadam(..., mu_schedule=False), + decoupled_weight_decay=True |
+| radam(lr, b1, b2, eps, eps_root, threshold) | radam(..., threshold, threshold_strict=False, epsilon_hat=False) |
+| adamax(lr, b1, b2, eps), adamaxw(..., weight_decay) | adamax(..., eps_placement="max"), + decoupled_weight_decay=True |
 
 Refused with ``NotComparable`` and the reason: adam/adamw ``nesterov=True`` (NAdam), ``mu_dtype``,
 masks, callable weight decay, ``amsgrad(bias_correction_*=False)``, rmsprop ``nesterov=True``,
-``adadelta(learning_rate=None)`` (no sign flip: optax then moves uphill).
+``adadelta(learning_rate=None)`` (no sign flip: optax then moves uphill), ``radam(nesterov=True)``.
 """
 
 from __future__ import annotations
@@ -63,7 +66,8 @@ _JNP: Any = jnp
 _OPTAX: Any = optax
 
 Shapes = Sequence[Sequence[int]]
-SUPPORTED = ("sgd", "adam", "amsgrad", "adamw", "lion", "rmsprop", "adagrad", "adadelta", "sign_sgd", "signum")
+SUPPORTED = ("sgd", "adam", "amsgrad", "adamw", "lion", "rmsprop", "adagrad", "adadelta", "sign_sgd", "signum",
+             "nadam", "nadamw", "radam", "adamax", "adamaxw")
 
 
 def _lr(value: Any, name: str) -> Any:
@@ -94,6 +98,8 @@ def _spec(name: str, hp: dict[str, Any]) -> ReferenceSpec:
         if hp["nesterov"]:
             return ReferenceSpec("nesterov", {"lr": lr, "beta": float(mu), "form": "torch"})
         return ReferenceSpec("momentum", {"lr": lr, "beta": float(mu), "form": "polyak", "dampening": 0.0, "first_step": "zeros"})
+    if name in ("nadam", "nadamw", "radam", "adamax", "adamaxw"):
+        return _adam_family_spec(name, hp)
     if name in ("adam", "adamw", "amsgrad"):
         if hp.get("nesterov"):
             raise NotComparable(f"optax.{name}(nesterov=True) is NAdam (no mu-schedule), not reproduced by ref.adam")
@@ -143,6 +149,29 @@ def _spec(name: str, hp: dict[str, Any]) -> ReferenceSpec:
         _none_only(name, hp, "accumulator_dtype")
         return ReferenceSpec("signsgd", {"lr": _lr(hp["learning_rate"], name), "momentum": float(hp["beta"])})
     raise NotComparable(f"optax.{name} has no reference mapping (supported: {', '.join(SUPPORTED)})")
+
+
+def _adam_family_spec(name: str, hp: dict[str, Any]) -> ReferenceSpec:
+    """nadam(w), radam, adamax(w) (specs/nadam.md, radam.md, adamax.md "Variants")."""
+    common: dict[str, Any] = {"lr": _lr(hp["learning_rate"], name), "beta1": float(hp["b1"]),
+                              "beta2": float(hp["b2"]), "eps": float(hp["eps"])}  # fmt: skip
+    wd = hp.get("weight_decay", 0.0)
+    if callable(wd):
+        raise NotComparable(f"optax.{name} with a weight-decay schedule has no reference equivalent")
+    if name.endswith("w"):
+        _none_only(name, hp, "mask")
+        common.update(weight_decay=float(wd), decoupled_weight_decay=True)
+    if name.startswith("adamax"):
+        return ReferenceSpec("adamax", {**common, "eps_placement": "max"})
+    if name == "radam":
+        if hp["nesterov"]:
+            raise NotComparable("optax.radam(nesterov=True) has no reference equivalent")
+        return ReferenceSpec("radam", {**common, "eps_root": float(hp["eps_root"]), "threshold": float(hp["threshold"]),
+                                       "threshold_strict": False, "epsilon_hat": False})  # fmt: skip
+    _none_only(name, hp, "mu_dtype")
+    if not hp["nesterov"]:
+        raise NotComparable(f"optax.{name}(nesterov=False) is Adam: compare optax.adam(w)")
+    return ReferenceSpec("nadam", {**common, "eps_root": float(hp["eps_root"]), "mu_schedule": False})
 
 
 class TransformationPeer(ShapedPeer):

@@ -22,6 +22,9 @@ Mapping (torch 2.13.0; specs/conformance.md "Peers"):
 | Adagrad(lr_decay, initial_accumulator_value, eps) | adagrad(..., eps_placement="outside") |
 | RMSprop(alpha, eps, centered, momentum) | rmsprop(..., eps_placement="outside", momentum_lr="outside") |
 | Adadelta(lr, rho, eps) | adadelta(lr, rho, eps, weight_decay) |
+| NAdam(betas, eps, weight_decay, momentum_decay, decoupled_weight_decay) | nadam(..., mu_product_dtype="float32") |
+| RAdam(betas, eps, weight_decay, decoupled_weight_decay) | radam(..., threshold=5, threshold_strict=True, epsilon_hat=True) |
+| Adamax(betas, eps, weight_decay) | adamax(..., eps_placement="max") |
 
 ``maximize=True`` and several param groups with different hyperparameters are refused
 (``NotComparable``). LBFGS is not a gradient-stream optimizer (it needs a closure and runs a line
@@ -81,6 +84,8 @@ def _spec(cls_name: str, g: dict[str, Any]) -> ReferenceSpec:
         if cls_name == "AdamW" or g.get("decoupled_weight_decay", False):
             return ReferenceSpec("adamw", {**common, "decay_scaling": "lr"})
         return ReferenceSpec("adam", common)
+    if cls_name in ("NAdam", "RAdam", "Adamax"):
+        return _adam_family_spec(cls_name, g, lr, wd)
     if cls_name == "Adagrad":
         return ReferenceSpec("adagrad", {
             "lr": lr, "eps": _f(g["eps"]), "eps_placement": "outside",
@@ -102,6 +107,22 @@ def _spec(cls_name: str, g: dict[str, Any]) -> ReferenceSpec:
             "search); it is not a gradient-stream optimizer and cannot be compared step by step here"
         )
     raise NotComparable(f"torch.optim.{cls_name} has no reference mapping")
+
+
+def _adam_family_spec(cls_name: str, g: dict[str, Any], lr: float, wd: float) -> ReferenceSpec:
+    """NAdam, RAdam and Adamax (specs/nadam.md, radam.md, adamax.md "Variants")."""
+    b1, b2 = (_f(b) for b in g["betas"])
+    common = {"lr": lr, "beta1": b1, "beta2": b2, "eps": _f(g["eps"]), "weight_decay": wd}
+    if cls_name == "Adamax":  # eps inside the max, coupled L2
+        return ReferenceSpec("adamax", {**common, "eps_placement": "max"})
+    decoupled = bool(g.get("decoupled_weight_decay", False))
+    if cls_name == "RAdam":  # rho_t > 5, eps on sqrt(v_t) before sqrt(1 - beta2^t)
+        return ReferenceSpec("radam", {**common, "decoupled_weight_decay": decoupled, "threshold": 5.0,
+                                       "threshold_strict": True, "epsilon_hat": True})  # fmt: skip
+    # NAdam keeps the product of the mu's in a scalar tensor of torch's default scalar dtype
+    scalar = "float64" if _T.get_default_dtype() == _T.float64 else "float32"
+    return ReferenceSpec("nadam", {**common, "decoupled_weight_decay": decoupled, "mu_schedule": True,
+                                   "momentum_decay": _f(g["momentum_decay"]), "mu_product_dtype": scalar})  # fmt: skip
 
 
 def _resolve_class(name_or_cls: Any) -> Any:
