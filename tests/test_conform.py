@@ -141,11 +141,11 @@ def test_stream_bad_input() -> None:
         initial_point(0, -1)
     # A count of the wrong kind is a TypeError (reference._core.check_count), bools included.
     with pytest.raises(TypeError, match=r"^n \(number of steps\) must be an integer >= 1, got 2.5$"):
-        open_loop("normal", 0, 2.5, 2)
+        open_loop("normal", 0, 2.5, 2)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="^dim must be an integer >= 1, got True$"):
         closed_loop("normal", 0, 3, True)
     with pytest.raises(TypeError, match="^dim must be an integer >= 1, got '3'$"):
-        least_squares("3")
+        least_squares("3")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="^dim must be an integer >= 1, got 0$"):
         least_squares(0)
 
@@ -320,7 +320,7 @@ def test_conform_bad_arguments() -> None:
     with pytest.raises(ValueError, match="^n_steps must be an integer >= 1, got 0$"):
         conform(peer, n_steps=0)
     with pytest.raises(TypeError, match="^n_steps must be an integer >= 1, got 3.0$"):
-        conform(peer, n_steps=3.0)
+        conform(peer, n_steps=3.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="^long_steps must be an integer >= 0, got -1$"):
         conform(peer, long_steps=-1)
     with pytest.raises(TypeError, match="^long_steps must be an integer >= 0, got False$"):
@@ -328,13 +328,35 @@ def test_conform_bad_arguments() -> None:
     with pytest.raises(ValueError, match="^offset_ulps must be an integer >= 0, got -2$"):
         ReferencePeer(ReferenceSpec("sgd", {"lr": 0.1}), offset_ulps=-2)
     with pytest.raises(TypeError, match="^offset_ulps must be an integer >= 0, got 0.5$"):
-        ReferencePeer(ReferenceSpec("sgd", {"lr": 0.1}), offset_ulps=0.5)
+        ReferencePeer(ReferenceSpec("sgd", {"lr": 0.1}), offset_ulps=0.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="streams: 'gauss'"):
         conform(peer, streams=["gauss"])
     with pytest.raises(ValueError, match="modes: 'half'"):
         conform(peer, modes=["half"])
     with pytest.raises(NotComparable, match="not registered"):
         ReferenceSpec("adamx", {})
+
+
+def test_report_records_the_versions_it_was_measured_with() -> None:
+    import json
+    import platform
+
+    from reference.conform.peers import package_version, peer_versions
+
+    report = conform(FunctionPeer(adam_step, "adam", lr=1e-3), streams=["normal"], long_steps=0, **FAST)
+    base = {"python": platform.python_version(), "numpy": np.__version__, "optim-reference": ref.__version__}
+    assert report.versions == base
+    assert f"versions:  python {platform.python_version()}, numpy {np.__version__}" in report.table()
+    data = json.loads(json.dumps(report.to_dict(), allow_nan=False))  # JSON as written by --json
+    assert data["versions"] == base and data["verdict"] == "CONFORMS" and data["settings"]["long_steps"] == 0
+    assert f"| versions | python {platform.python_version()}" in report.markdown()
+    # a function from a package with a version records that package too
+    def step_of_a_package(params: Any, grad: Any, state: Any, *, lr: float) -> tuple[Any, Any]:
+        return params - lr * grad, None
+
+    step_of_a_package.__module__ = "pytest.userplugin"
+    assert peer_versions(FunctionPeer(step_of_a_package, "sgd", lr=0.1)) == {**base, "pytest": pytest.__version__}
+    assert package_version("no_such_package_xyz") == "unknown"
 
 
 def test_closed_loop_feeds_the_peers_gradient_to_both_sides() -> None:
