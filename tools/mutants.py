@@ -75,7 +75,8 @@ CATALOGUE: tuple[Mutant, ...] = (
        "step decay drops the rate one step early", "none",
        "no claim is about step decay; no check uses it"),
     _m("cosine-half-period", "schedules.py",
-       "(1 + math.cos(math.pi * frac)) / 2  # (S4)", "(1 + math.cos(2 * math.pi * frac)) / 2  # (S4)",
+       "(1 + math.cos(math.pi * s / self.total_steps)) / 2  # (S4)",
+       "(1 + math.cos(2 * math.pi * s / self.total_steps)) / 2  # (S4)",
        "cosine schedule with a full period (rises back to lr)", "none",
        "no claim is about the cosine schedule; no check uses it"),
     # -- momentum, Nesterov ----------------------------------------------------------------------
