@@ -15,9 +15,9 @@ import reference as ref
 from reference.first_order import _fused as F
 from tests.helpers import readonly
 
-B = F.BLOCK
-#: sizes: empty, one, below a block, exactly one block, a block and a ragged tail, several blocks
-SIZES = (0, 1, 7, B, B + 3, 3 * B + 11)
+B, N = F.BLOCK, F.FUSE_MIN
+#: sizes: empty, one, small (the literal path), the smallest fused size, a ragged last block, several blocks
+SIZES = (0, 1, 7, B + 3, N, N + 3, N + 3 * B + 11)
 
 
 def _edge(rng: np.random.Generator, n: int, kind: str, positive: bool = False) -> np.ndarray:
@@ -74,10 +74,10 @@ def test_bit_identical_to_literal(name: str, n: int, kind: str) -> None:
 def test_multidimensional_and_fresh_output(name: str) -> None:
     fused, literal = F.PRIMITIVES[name]
     rng = np.random.default_rng(1)
-    args = _args(name, rng, 6 * (B // 2) + 6, "normal", shape=(6, B // 2 + 1))
+    args = _args(name, rng, 4 * (N // 4 + 3), "normal", shape=(4, N // 4 + 3))
     copies = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
     out = fused(*args)
-    assert np.array_equal(out, literal(*args)) and out.shape == (6, B // 2 + 1)
+    assert np.array_equal(out, literal(*args)) and out.shape == (4, N // 4 + 3)
     for a, c in zip(args, copies):  # inputs unchanged (they are read-only: a write would raise)
         if isinstance(a, np.ndarray):
             assert np.array_equal(a, c) and not np.shares_memory(out, a)
@@ -86,11 +86,11 @@ def test_multidimensional_and_fresh_output(name: str) -> None:
 @pytest.mark.parametrize("name", ["ema", "descend"])
 def test_other_dtypes_and_broadcasting_take_the_literal_path(name: str) -> None:
     fused, literal = F.PRIMITIVES[name]
-    x32 = np.linspace(-1, 1, 5, dtype=np.float32)
+    x32 = np.linspace(-1, 1, N + 5, dtype=np.float32)
     args: tuple[Any, ...] = (x32, x32[::-1], 0.9) if name == "ema" else (x32, 0.5, x32[::-1])
     got = fused(*args)
     assert got.dtype == literal(*args).dtype == np.float32 and np.array_equal(got, literal(*args))
-    bargs: tuple[Any, ...] = (np.ones((3, 4)), np.arange(4.0), 0.9) if name == "ema" else (np.ones((3, 4)), 0.5, np.arange(4.0))
+    bargs: tuple[Any, ...] = (np.ones((3, N)), np.arange(N + 0.0), 0.9) if name == "ema" else (np.ones((3, N)), 0.5, np.arange(N + 0.0))
     assert np.array_equal(fused(*bargs), literal(*bargs))
 
 
@@ -98,7 +98,7 @@ def test_other_dtypes_and_broadcasting_take_the_literal_path(name: str) -> None:
 def test_derivatives_are_the_literal_forms(name: str) -> None:
     """d/d(every argument) of sum(sin(f(...))) through the fused primitive = through the literal."""
     fused, literal = F.PRIMITIVES[name]
-    args = _args(name, np.random.default_rng(2), B + 5, "normal")
+    args = _args(name, np.random.default_rng(2), N + 5, "normal")
     args = tuple(np.array(a) if isinstance(a, np.ndarray) else a for a in args)
     if name in ("adam_update", "rms_update"):
         args = args[:2] + (args[2] + 0.1,) + args[3:]  # v away from 0, where sqrt is differentiable
@@ -156,7 +156,7 @@ STEPS: dict[str, dict[str, Any]] = {
 @pytest.mark.parametrize("name", list(STEPS))
 def test_steps_equal_the_literal_steps(name: str) -> None:
     rng = np.random.default_rng(3)
-    x0 = readonly(rng.standard_normal(2 * B + 9))
+    x0 = readonly(rng.standard_normal(N + 2 * B + 9))
     grads = [readonly(rng.standard_normal(x0.size) * s) for s in (1.0, 1e-3, 1e3, 1e-300)]
     opt = ref.make(name, **STEPS[name])
     state = opt.init(x0)
@@ -169,3 +169,17 @@ def test_steps_equal_the_literal_steps(name: str) -> None:
 def test_keep_freed_memory_refuses_a_bad_limit(bad: int) -> None:
     with pytest.raises(ValueError, match=r"keep_freed_memory: limit_bytes must be in \[1, 2\*\*31 - 1\]"):
         F.keep_freed_memory(bad)
+
+
+def test_the_block_path_runs_from_fuse_min_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = F._blocked
+
+    def counting(kernel: Any, arrays: Any, scalars: Any) -> np.ndarray:
+        calls.append(arrays[0].size)
+        return real(kernel, arrays, scalars)
+
+    monkeypatch.setattr(F, "_blocked", counting)
+    for n in (N - 1, N):
+        F.ema(np.zeros(n), np.ones(n), 0.5)
+    assert calls == [N]

@@ -20,8 +20,9 @@ Each primitive is one line of math with two implementations:
 
 (theta + (-eta) x is theta - eta x bit for bit: -(eta x) is exact and a + (-b) = a - b; see
 specs/notation.md 'Speed'.) The fused path is taken when every array argument is a float64
-``ndarray`` of one shape and every scalar is a real scalar; anything else (broadcasting, other
-dtypes) evaluates the literal form itself, so the result never depends on the path.
+``ndarray`` of one shape, of at least ``FUSE_MIN`` elements, and every scalar is a real scalar;
+anything else (small arrays, which fit in cache anyway, broadcasting, other dtypes) evaluates the
+literal form itself, so the result never depends on the path.
 
 Derivatives: each primitive is registered with autograd (``autograd.extend.primitive``) and its
 vector-Jacobian products, for every argument that can carry a box (arrays, beta, eta, the bias
@@ -44,6 +45,10 @@ from .._types import Array
 #: elements per block: 64 KiB of float64 per operand, so the up to six operands of a block
 #: (inputs, output, temporaries) stay in a 1 MiB L2 cache between the operations.
 BLOCK = 8192
+
+#: arrays smaller than this (256 KiB of float64) fit in cache: the primitive evaluates the literal
+#: form directly (same result), which costs less per call than the block loop.
+FUSE_MIN = 1 << 15
 
 Scalar = Any  # a float, a numpy scalar or a 0-d array (possibly an autograd box outside the primitive)
 
@@ -133,7 +138,8 @@ def _fusable(arrays: tuple[Any, ...], scalars: tuple[Any, ...]) -> bool:
     shape = arrays[0].shape if isinstance(arrays[0], np.ndarray) else None
     return (
         all(isinstance(a, np.ndarray) and a.dtype == np.float64 and a.shape == shape for a in arrays)
-        and all(np.ndim(s) == 0 and np.result_type(s, np.float64) == np.float64 for s in scalars)
+        and all(type(s) is float or (np.ndim(s) == 0 and np.result_type(s, np.float64) == np.float64)
+                for s in scalars)  # fmt: skip
     )
 
 
@@ -158,7 +164,11 @@ def _fused(name: str, literal: Callable[..., Array], kernel: Callable[..., None]
     takes the arrays first (in argument order), then the scalars.
     """
 
+    first = array_args[0]
+
     def forward(*args: Any) -> Array:
+        if getattr(args[first], "size", 0) < FUSE_MIN:  # in cache already: numpy's own loop is cheapest
+            return literal(*args)
         arrays = tuple(args[i] for i in array_args)
         scalars = tuple(a for i, a in enumerate(args) if i not in array_args)
         if not _fusable(arrays, scalars):
