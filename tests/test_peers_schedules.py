@@ -13,7 +13,6 @@ import pytest
 import reference as ref
 from reference import schedules as S
 
-HINT = "pip install -e '.[test,peers]' runs these tests"
 
 
 def _torch() -> Any:
@@ -163,7 +162,8 @@ def test_reduce_lr_on_plateau() -> None:
     metrics = [5.0, 4.0, 4.0, 3.9999, 4.1, 4.2, 3.0, 3.0, 3.0, 3.0, 3.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0] * 2
     n = len(metrics) - 1
     settings: list[dict[str, Any]] = [dict(patience=2), dict(mode="max", factor=0.5, patience=1, threshold=0.1, threshold_mode="abs", cooldown=2,
-                                        min_lr=0.02, eps=1e-3)]
+                                        min_lr=0.02, eps=1e-3),
+                                   dict(mode="max", patience=1, threshold=0.01), dict(patience=0, threshold=0.5, threshold_mode="abs")]
     for kw in settings:
         want = torch_rates(lambda o: _l().ReduceLROnPlateau(o, **kw), n, metrics=metrics)
         got = S.plateau(0.1, **kw).rates(metrics[:n])
