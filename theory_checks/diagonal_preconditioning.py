@@ -27,10 +27,14 @@ Setup:
     log-spaced in [0.5, 2], y = x^T w + N(0, 1); theta_0 = the least-squares solution + N(0, I).
     Per-sample gradients at theta_0 (closed form, by the check) give grad L, F_ii and
     Var(g_i^2) exactly for b = 1 and b = 4 (fourth moment of a mean of 4 i.i.d. rows). ``ref.adam(lr=1,
-    beta1=0, beta2=0.99)`` is fed R independent replicate streams (b = 1 and b = 4 side by side
+    beta1=0, beta2=0.9)`` is fed R independent replicate streams (b = 1 and b = 4 side by side
     as coordinates of one vector: Adam is per coordinate), T steps; the parameters are not
     reset, and vhat is read from the iterates: with beta1 = 0, theta_t - theta_{t-1} =
-    -g_t / (sqrt(vhat_t) + eps). Quick: R = 48, T = 600; full: R = 160, T = 1200.
+    -g_t / (sqrt(vhat_t) + eps). Quick: R = 96, T = 600; full: R = 256, T = 1200. beta2 = 0.9
+    rather than Adam's 0.999: the predictions are exact for every beta2, and with a short memory
+    each replicate's variance statistic averages many nearly independent windows (with 0.99 it
+    averaged about six, and its t-interval under-covered: 2.2 % of p-values below 0.01 in 400
+    simulated seeds, against 1.3 % with 0.9).
 
 Measured:
     (a) Bound rows. Jacobi: at every step, ||z_t|| / ||z_0|| within [L_t, U_t] of the prediction
@@ -39,9 +43,11 @@ Measured:
     fall below 1e-4). Report: kappa(H), kappa(C), the two counts and their ratio; Jacobi on a
     rotated spectrum (H = Q diag Q^T, kappa = 100) where kappa(D^{-1/2} H D^{-1/2}) stays large
     ("cheap but limited").
-    (b) Stat rows (Student-t over replicates; each replicate's statistic is a mean over T steps
-    and p coordinates, whose expectation is exactly 1): b = 1, mean of vhat_t,i / F_ii; b = 1, mean
-    of (vhat_t,i - F_ii)^2 / Var(vhat_t,i); b = 4, mean of vhat_t,i / (grad L_i^2 + sigma_i^2 / 4).
+    (b) Stat rows (Student-t over replicates; each replicate's statistic is a mean over steps
+    and p coordinates, whose expectation is exactly 1): b = 1, mean of vhat_t,i / F_ii over
+    t <= 50 (the bias correction: without it the mean is 1 - beta(1 - beta^50)/(50(1 - beta)) =
+    0.82) and over t > 50; b = 1, mean of (vhat_t,i - F_ii)^2 / Var(vhat_t,i) over all t; b = 4,
+    mean of vhat_t,i / (grad L_i^2 + sigma_i^2 / 4) over all t.
     Reports: E[g^2] / F_ii at b = 4; F_ii / H_ii and ||diag F - diag H|| / ||diag H|| at theta_0
     and at the least-squares solution (the empirical Fisher is not the Hessian away from the
     optimum; with unit noise variance they agree at it up to sampling).
@@ -78,7 +84,7 @@ Sabotage:
         effect): the lower bound fails.
     "fisher-literal": the check predicts E[vhat] = F_ii (the notes' statement) for b = 4.
     "no-bias-correction": Adam runs with bias_correction=False: v_t's mean is (1 - beta^t) F.
-    "beta2-0.98": Adam runs with beta2 = 0.98 while the prediction uses 0.99: the variance row fails.
+    "beta2-0.8": Adam runs with beta2 = 0.8 while the prediction uses 0.9: the variance row fails.
 """
 
 from __future__ import annotations
@@ -102,9 +108,9 @@ from ._stats import fmt, interval_row, t_interval, trial_seeds
 NAME = "diagonal_preconditioning"
 CLAIM = "Jacobi M = diag(H): contraction (kappa(D^-1/2 H D^-1/2)-1)/(...+1); Adam's vhat -> E[g^2] = diag F only for b = 1"
 SOURCE = "note 001, 'Classical Preconditioning Perspective' and 'The Adaptive Paradigm: Per-Parameter Learning Rates'"
-SABOTAGE: tuple[str, ...] = ("lr-2pct", "sqrt-diagonal", "kappa-of-H", "fisher-literal", "no-bias-correction", "beta2-0.98")
+SABOTAGE: tuple[str, ...] = ("lr-2pct", "sqrt-diagonal", "kappa-of-H", "fisher-literal", "no-bias-correction", "beta2-0.8")
 JUSTIFICATION = "Jacobi and GD error norms inside derived exact-arithmetic envelopes widened by float64 rounding; Adam's vhat moments against exact predictions in t-intervals over independent replicate streams"
-STAT_ROWS = 3
+STAT_ROWS = 4
 
 U = 2.0**-53
 P_A = 12  # dimension of the quadratic (a)
@@ -112,7 +118,8 @@ SPECTRUM = (0.5, 1.5)  # of C; kappa' = 3, eta = 1, rho' = 1/2
 T_JACOBI = 40
 COUNT_TOL = 1e-4
 N_LS, P_LS = 256, 8  # least squares (b)
-BETA2 = 0.99
+BETA2 = 0.9
+EARLY = 50  # steps of the bias window
 
 
 # ----------------------------------------------------------------------------------------------
@@ -308,8 +315,9 @@ def least_squares(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, Mom
 
 @dataclass(frozen=True)
 class AdamTrial:
-    """Per replicate: the three statistics of (b) (each with expectation 1), and mean vhat / E[g^2] at b = 4."""
+    """Per replicate: the four statistics of (b), each with expectation exactly 1."""
 
+    early1: tuple[float, ...]
     mean1: tuple[float, ...]
     var1: tuple[float, ...]
     mean4: tuple[float, ...]
@@ -318,7 +326,7 @@ class AdamTrial:
 def vhat_readout(grads: np.ndarray, sabotage: str | None) -> np.ndarray:
     """vhat_t of ref.adam(lr=1, beta1=0, beta2) read from the iterates: -g_t / (theta_t - theta_{t-1}) - eps, squared."""
     kw: dict[str, Any] = {"bias_correction": False} if sabotage == "no-bias-correction" else {}
-    opt = adam(1.0, beta1=0.0, beta2=0.98 if sabotage == "beta2-0.98" else BETA2, **kw)
+    opt = adam(1.0, beta1=0.0, beta2=0.8 if sabotage == "beta2-0.8" else BETA2, **kw)
     state = opt.init(np.zeros(grads.shape[1]))
     theta = np.empty((grads.shape[0] + 1, grads.shape[1]))
     theta[0] = state.params
@@ -341,7 +349,8 @@ def _adam_trial(args: tuple[np.random.SeedSequence, Moments, int, int, str | Non
     var_t = (1 - BETA2) * (1 - BETA2 ** (2 * t)) / ((1 + BETA2) * (1 - BETA2**t) ** 2) * mom.var_sq(1)
     pred4 = mom.fisher if sabotage == "fisher-literal" else mom.second(4)
     return AdamTrial(
-        mean1=tuple(np.mean(v1 / mom.second(1), axis=(0, 2)).tolist()),
+        early1=tuple(np.mean(v1[:EARLY] / mom.second(1), axis=(0, 2)).tolist()),
+        mean1=tuple(np.mean(v1[EARLY:] / mom.second(1), axis=(0, 2)).tolist()),
         var1=tuple(np.mean((v1 - mom.second(1)) ** 2 / var_t, axis=(0, 2)).tolist()),
         mean4=tuple(np.mean(v4 / pred4, axis=(0, 2)).tolist()),
     )
@@ -357,7 +366,8 @@ def adam_rows(trials: list[AdamTrial], mom: Moments, sabotage: str | None) -> tu
 
     denominator4 = "F_ii" if sabotage == "fisher-literal" else "(grad L_i^2 + sigma_i^2/4)"
     return (
-        interval_row("b = 1: mean of vhat_t,i / F_ii (F = empirical Fisher diagonal)", 1.0, t_interval(pick("mean1")), what="replicates"),
+        interval_row(f"b = 1, t <= {EARLY}: mean of vhat_t,i / F_ii (bias-corrected from step 1)", 1.0, t_interval(pick("early1")), what="replicates"),
+        interval_row(f"b = 1, t > {EARLY}: mean of vhat_t,i / F_ii (F = empirical Fisher diagonal)", 1.0, t_interval(pick("mean1")), what="replicates"),
         interval_row("b = 1: mean of (vhat_t,i - F_ii)^2 / Var(vhat_t,i) (exact EMA variance)", 1.0, t_interval(pick("var1")), what="replicates"),
         interval_row(f"b = 4: mean of vhat_t,i / {denominator4}", 1.0, t_interval(pick("mean4")), what="replicates"),
         report_row("b = 4: E[g_i^2] / F_ii (what v estimates, against the notes' F)", fmt(list(mom.second(4) / mom.fisher))),
@@ -371,7 +381,7 @@ def run(ctx: Context) -> Outcome:
     quick = ctx.tier == "quick"
     quad: list[QuadTrial] = ctx.map(_quad_trial, [(s, ctx.sabotage) for s in trial_seeds(ctx, 2 if quick else 8)])
     _, _, mom = least_squares(np.random.default_rng(trial_seeds(ctx, 1, stream=1)[0]))
-    reps, steps, jobs = (48, 600, 1) if quick else (80, 1200, 2)
+    reps, steps, jobs = (96, 600, 1) if quick else (128, 1200, 2)
     adam_trials: list[AdamTrial] = ctx.map(
         _adam_trial, [(s, mom, reps, steps, ctx.sabotage) for s in trial_seeds(ctx, jobs, stream=2)]
     )
@@ -407,7 +417,6 @@ def plot(result: CheckResult, path: str) -> None:
         a1.semilogy(g, color="C3", label="GD at its best step" if i == 0 else None)
     a1.semilogy(0.5 ** np.arange(T_JACOBI + 1), "k--", lw=0.8, label="0.5^t")
     a1.set_ylim(1e-13, 2)
-    a1.set_xscale("symlog", linthresh=50)
     a1.set_xlabel("step t")
     a1.set_ylabel("error / initial error")
     a1.legend(fontsize=7)
