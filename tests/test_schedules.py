@@ -174,3 +174,17 @@ def test_a_recursive_schedule_drives_an_optimizer() -> None:
     for _ in range(3):
         state = opt.step(state, [1.0])
     assert_allclose(state.params, [1.0 - 0.5 - 0.25 - 0.125])
+
+
+def test_every_peer_name_has_a_variants_row() -> None:
+    """reference.schedules.TORCH / OPTAX (the catalogue the peer test checks) and the spec agree."""
+    from pathlib import Path
+
+    spec = (Path(__file__).resolve().parents[1] / "specs" / "schedules.md").read_text()
+    variants = spec.split("## Variants", 1)[1].split("\n## ", 1)[0]
+    rows = [ln for ln in variants.splitlines() if ln.startswith("| torch") or ln.startswith("| optax")]
+    for name in [*S.TORCH, *S.OPTAX]:
+        assert any(f"`{name}(" in ln or f"`{name}`" in ln for ln in rows), f"specs/schedules.md Variants lacks {name}"
+    for value in [*S.TORCH.values(), *S.OPTAX.values()]:
+        fn = value.split("(", 1)[0]
+        assert callable(getattr(S, fn, None)), value
