@@ -1,4 +1,4 @@
-r"""Learning-rate schedules: pure functions t -> eta_t. Spec: specs/schedules.md, eqs. (S1)-(S23).
+r"""Learning-rate schedules: pure functions t -> eta_t. Spec: specs/schedules.md, eqs. (S1)-(S24).
 
 ``t`` is the number of completed steps, so the first step uses ``schedule(0)``: the convention of
 torch.optim.lr_scheduler (the lr in ``param_groups`` before the first ``optimizer.step()``, with
@@ -6,7 +6,7 @@ torch.optim.lr_scheduler (the lr in ``param_groups`` before the first ``optimize
 Every optimizer accepts a schedule wherever it accepts a learning rate.
 
 Every scheduler of torch.optim.lr_scheduler and every schedule of optax.schedules has a reference
-here; ``PEERS`` maps each peer name to its reference call (specs/schedules.md, Variants). Where a
+here; ``TORCH`` and ``OPTAX`` map each peer name to its reference call (specs/schedules.md, Variants). Where a
 torch scheduler's ``step()`` computes a recursion ("chainable" form) instead of its closed form,
 ``form="recursive"`` reproduces the recursion exactly (eqs. (S3r), (S4r), ...; memoised, so a call
 costs O(1) amortised); ``form="closed"`` (the default) is the closed form.
@@ -17,14 +17,14 @@ costs O(1) amortised); ``form="closed"`` (the default) is the closed form.
     cosine:        eta_t = eta_min + (eta - eta_min)(1 + cos(pi min(t, T) / T)) / 2   (S4)
     linear_warmup: eta_t = eta_0 + (eta - eta_0) min(t, W) / W                    (S5)
     join:          eta_t = s_k(t - b_k) for b_k <= t < b_{k+1}                    (S6)
-    ... (S7)-(S23) in specs/schedules.md.
+    ... (S7)-(S24) in specs/schedules.md (ReduceLROnPlateau (S24) is a pure state machine).
 
 References:
     Robbins, H. and Monro, S. (1951). A Stochastic Approximation Method. Seed 000 ("SGD
     Convergence in a Nutshell"): sum eta_t = inf and sum eta_t^2 < inf hold iff 1/2 < a <= 1.
-    Loshchilov, I. and Hutter, F. (2017). SGDR: Stochastic Gradient Descent with Warm Restarts (S4, S14).
-    Smith, L. N. (2017). Cyclical Learning Rates for Training Neural Networks (S15).
-    Smith, L. N. and Topin, N. (2019). Super-Convergence (S16, S18).
+    Loshchilov, I. and Hutter, F. (2017). SGDR: Stochastic Gradient Descent with Warm Restarts (S4, S15, S22).
+    Smith, L. N. (2017). Cyclical Learning Rates for Training Neural Networks (S16).
+    Smith, L. N. and Topin, N. (2019). Super-Convergence (S17, S19).
 """
 
 from __future__ import annotations
