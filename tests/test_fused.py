@@ -16,8 +16,9 @@ from reference.first_order import _fused as F
 from tests.helpers import readonly
 
 B, N = F.BLOCK, F.FUSE_MIN
-#: sizes: empty, one, small (the literal path), the smallest fused size, a ragged last block, several blocks
-SIZES = (0, 1, 7, B + 3, N, N + 3, N + 3 * B + 11)
+#: sizes: empty, one, small and just below FUSE_MIN (the literal path), the smallest fused size, one
+#: block exactly, a block and a ragged tail, several blocks
+SIZES = (0, 1, 7, N - 1, N, B, B + 3, 3 * B + 11)
 
 
 def _edge(rng: np.random.Generator, n: int, kind: str, positive: bool = False) -> np.ndarray:

@@ -42,9 +42,11 @@ from autograd.extend import primitive
 
 from .._types import Array
 
-#: elements per block: 64 KiB of float64 per operand, so the up to six operands of a block
-#: (inputs, output, temporaries) stay in a 1 MiB L2 cache between the operations.
-BLOCK = 8192
+#: elements per block: 1 MiB of float64 per operand, so the up to six operands of a block (inputs,
+#: output, scratch) stay in cache between its operations while the per-block call overhead stays
+#: small. Measured on the 2-core EPYC (1 MiB L2, 32 MiB L3): 2^17 beat 2^15 and 2^13 by 5-25 %
+#: at p = 10^6 and 10^7 (descend, adam_update; the result does not depend on it).
+BLOCK = 1 << 17
 
 #: arrays smaller than this (256 KiB of float64) fit in cache: the primitive evaluates the literal
 #: form directly (same result), which costs less per call than the block loop.
