@@ -122,6 +122,10 @@ def step(
     v = ema_sq(state.v, g, beta2)  # (NA5)  beta2 v + (1 - beta2) g g
     vhat = v / (1 - beta2**t)
     denom = (anp.sqrt(vhat + eps_root) if eps_root else anp.sqrt(vhat)) + eps
+    if not mu_schedule:  # optax's order: beta1 m/(1 - beta1^(t+1)) + (1 - beta1) g/(1 - beta1^t)
+        mbar = beta1 * (m / (1 - beta1 ** (t + 1))) + (1 - beta1) * (g / (1 - beta1**t))
+        theta = theta + (-eta) * (mbar / denom)  # (NA6)
+        return NAdamState(params=theta, m=m, v=v, mu_product=prod, t=t)
     c_g = -eta * (1.0 - mu) / (1.0 - prod)
     c_m = -eta * mu_next / (1.0 - prod * mu_next)
     theta = theta + c_g * (g / denom) + c_m * (m / denom)  # (NA6)  torch's two addcdiv's, in its order
