@@ -32,11 +32,23 @@ from __future__ import annotations
 import bisect
 import math
 import numbers
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence, cast
+from typing import Any, cast
 
 from ._core import check_count, check_nonnegative, check_positive
-from ._hyper import CLOSED_UNIT, FLAG, NONNEGATIVE, POSITIVE, Function, Integer, OneOf, Range, Real, optional
+from ._hyper import (
+    CLOSED_UNIT,
+    FLAG,
+    NONNEGATIVE,
+    POSITIVE,
+    Function,
+    Integer,
+    OneOf,
+    Range,
+    Real,
+    optional,
+)
 from ._types import Schedule
 
 FORM = OneOf(("closed", "recursive"))
@@ -83,11 +95,12 @@ class _Recursive(_Chainable):
         return prev
 
     def __call__(self, t: int) -> float:
-        if getattr(self, "form") == "closed":
+        # ``form`` and ``lr`` are fields of every subclass (declared there, not here: field order)
+        if getattr(self, "form") == "closed":  # noqa: B009
             return self.closed(t)
         memo = self._memo
         if not memo:
-            memo.append(self.start(getattr(self, "lr")))
+            memo.append(self.start(getattr(self, "lr")))  # noqa: B009
         while len(memo) <= t:
             memo.append(self.advance(len(memo), memo[-1]))
         return memo[t]
@@ -766,8 +779,9 @@ def chain(lr: float, schedules: Sequence[_Chainable]) -> Chain:
     for k, s in enumerate(schedules):
         if not isinstance(s, _Chainable):
             raise TypeError(f"chain: schedules[{k}] must be a torch-style schedule of this module, got {s!r}")
-        if getattr(s, "lr", lr) != lr:
-            raise ValueError(f"chain: schedules[{k}] has lr {getattr(s, 'lr')!r}, the chain's lr is {lr!r}")
+        own = getattr(s, "lr", lr)  # CyclicLR and OneCycleLR set their own rates: no ``lr``
+        if own != lr:
+            raise ValueError(f"chain: schedules[{k}] has lr {own!r}, the chain's lr is {lr!r}")
     return Chain(lr, tuple(schedules))
 
 

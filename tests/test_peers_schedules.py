@@ -5,14 +5,14 @@ step t = 0..N, exactly or within the ulp bound stated per case (and in the spec)
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
 
 import reference as ref
 from reference import schedules as S
-
 
 
 def _torch() -> Any:
@@ -143,7 +143,7 @@ OPTAX_CASES: list[tuple[str, Callable[[], Any], Callable[[], Any], int, float]] 
     ("warmup_constant_schedule-2", lambda: _o().warmup_constant_schedule(0.02, 0.1, 3), lambda: S.polynomial(0.02, total_steps=3, end=0.1), 9, 0),
     ("warmup_exponential_decay_schedule", lambda: _o().warmup_exponential_decay_schedule(0.0, 0.1, 3, 2, 0.9), lambda: S.warmup_exponential(0.1, warmup_steps=3, gamma=0.9, steps=2), 30, 0),
     ("warmup_exponential_decay_schedule-options", lambda: _o().warmup_exponential_decay_schedule(0.01, 0.1, 4, 3, 0.5, transition_begin=2, staircase=True, end_value=0.01), lambda: S.warmup_exponential(0.1, warmup_steps=4, gamma=0.5, steps=3, start=0.01, begin=2, staircase=True, end=0.01), 30, 0),
-    ("sgdr_schedule", lambda: _o().sgdr_schedule([dict(init_value=0.0, peak_value=0.1, warmup_steps=2, decay_steps=8), dict(init_value=0.01, peak_value=0.05, warmup_steps=1, decay_steps=6, end_value=0.001)]), lambda: S.sgdr([dict(lr=0.1, warmup_steps=2, total_steps=8), dict(lr=0.05, warmup_steps=1, total_steps=6, start=0.01, lr_min=0.001)]), 28, 0),
+    ("sgdr_schedule", lambda: _o().sgdr_schedule([{"init_value": 0.0, "peak_value": 0.1, "warmup_steps": 2, "decay_steps": 8}, {"init_value": 0.01, "peak_value": 0.05, "warmup_steps": 1, "decay_steps": 6, "end_value": 0.001}]), lambda: S.sgdr([{"lr": 0.1, "warmup_steps": 2, "total_steps": 8}, {"lr": 0.05, "warmup_steps": 1, "total_steps": 6, "start": 0.01, "lr_min": 0.001}]), 28, 0),
     ("join_schedules", lambda: _o().join_schedules([_o().constant_schedule(0.1), _o().cosine_decay_schedule(0.1, 5)], [4]), lambda: S.join([S.constant(0.1), S.warmup_cosine(0.1, warmup_steps=0, total_steps=5)], [4]), 15, 0),
 ]
 
@@ -161,11 +161,14 @@ def test_reduce_lr_on_plateau() -> None:
     """The state machine (S24) against torch on a metric stream that improves, stalls, recovers."""
     metrics = [5.0, 4.0, 4.0, 3.9999, 4.1, 4.2, 3.0, 3.0, 3.0, 3.0, 3.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0] * 2
     n = len(metrics) - 1
-    settings: list[dict[str, Any]] = [dict(patience=2), dict(mode="max", factor=0.5, patience=1, threshold=0.1, threshold_mode="abs", cooldown=2,
-                                        min_lr=0.02, eps=1e-3),
-                                   dict(mode="max", patience=1, threshold=0.01), dict(patience=0, threshold=0.5, threshold_mode="abs")]
+    settings: list[dict[str, Any]] = [{"patience": 2}, {"mode": "max", "factor": 0.5, "patience": 1, "threshold": 0.1, "threshold_mode": "abs", "cooldown": 2, "min_lr": 0.02, "eps": 1e-3},
+                                   {"mode": "max", "patience": 1, "threshold": 0.01}, {"patience": 0, "threshold": 0.5, "threshold_mode": "abs"}]
     for kw in settings:
-        want = torch_rates(lambda o: _l().ReduceLROnPlateau(o, **kw), n, metrics=metrics)
+
+        def make(o: Any, kw: dict[str, Any] = kw) -> Any:
+            return _l().ReduceLROnPlateau(o, **kw)
+
+        want = torch_rates(make, n, metrics=metrics)
         got = S.plateau(0.1, **kw).rates(metrics[:n])
         assert got == want, (kw, got, want)
         assert len(set(got)) >= 3  # the stream did reduce the rate (twice or more)

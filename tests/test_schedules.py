@@ -97,7 +97,7 @@ def test_new_schedules_by_hand() -> None:
     oc = S.onecycle(1.0, total_steps=10)
     assert_allclose([oc(0), oc(2), oc(9), oc(50)], [0.04, 1.0, 0.04 / 1e4, 0.04 / 1e4], rtol=1e-14)  # peak at pT - 1
     assert [S.piecewise_interpolate(1.0, {2: 3.0, 4: 0.5})(t) for t in range(6)] == [1, 2, 3, 2.25, 1.5, 1.5]
-    sg = S.sgdr([dict(lr=1.0, warmup_steps=1, total_steps=3), dict(lr=0.5, warmup_steps=0, total_steps=2)])
+    sg = S.sgdr([{"lr": 1.0, "warmup_steps": 1, "total_steps": 3}, {"lr": 0.5, "warmup_steps": 0, "total_steps": 2}])
     assert_allclose([sg(t) for t in range(7)], [0, 1, 0.5, 0.5, 0.25, 0, 0], atol=1e-16)
     ch = S.chain(1.0, [S.constant_factor(1.0, factor=0.5, total_steps=2), S.exponential(1.0, gamma=0.5)])
     assert [ch(t) for t in range(5)] == [0.5, 0.25, 0.25, 0.125, 0.0625]
@@ -152,7 +152,7 @@ def test_recursive_forms_follow_their_closed_forms(make) -> None:  # type: ignor
         (lambda: S.warmup_cosine(1.0, warmup_steps=5, total_steps=5), ValueError, "total_steps must exceed warmup_steps"),
         (lambda: S.warmup_exponential(1.0, warmup_steps=-1, gamma=0.9), ValueError, "warmup_exponential: warmup_steps must be"),
         (lambda: S.sgdr([]), ValueError, "sgdr: needs at least one cycle"),
-        (lambda: S.sgdr([dict(lr=1.0)]), TypeError, r"sgdr: cycles\[0\] must be a dict"),
+        (lambda: S.sgdr([{"lr": 1.0}]), TypeError, r"sgdr: cycles\[0\] must be a dict"),
         (lambda: S.chain(1.0, [S.constant(1.0)]), TypeError, r"chain: schedules\[0\] must be a torch-style schedule"),  # type: ignore[list-item]
         (lambda: S.chain(1.0, [S.exponential(2.0, gamma=0.9)]), ValueError, r"chain: schedules\[0\] has lr 2.0"),
         (lambda: S.plateau(1.0, mode="minimum"), ValueError, "plateau: mode must be one of 'min', 'max'"),
@@ -182,7 +182,7 @@ def test_every_peer_name_has_a_variants_row() -> None:
 
     spec = (Path(__file__).resolve().parents[1] / "specs" / "schedules.md").read_text()
     variants = spec.split("## Variants", 1)[1].split("\n## ", 1)[0]
-    rows = [ln for ln in variants.splitlines() if ln.startswith("| torch") or ln.startswith("| optax")]
+    rows = [ln for ln in variants.splitlines() if ln.startswith(("| torch", "| optax"))]
     for name in [*S.TORCH, *S.OPTAX]:
         assert any(f"`{name}(" in ln or f"`{name}`" in ln for ln in rows), f"specs/schedules.md Variants lacks {name}"
     for value in [*S.TORCH.values(), *S.OPTAX.values()]:
