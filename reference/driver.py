@@ -158,13 +158,15 @@ def run(
 
     evaluate: Callable[[Any], Any]
     if fs is not None:
-        assert gen is not None and batch_size is not None
+        if gen is None or batch_size is None:  # _check_problem guarantees both for a finite sum
+            raise RuntimeError("run: a minibatch run needs batch_size and a generator")
         b, mb = int(batch_size), fs.minibatch_grad
         evaluate = lambda q: mb(q, gen, b, replace=replace)
     elif grad is not None:
         evaluate = grad
     else:
-        assert problem is not None  # _check_problem: problem None needs grad
+        if problem is None:  # _check_problem: problem None needs grad
+            raise ValueError("run: pass a problem, or grad=fn for the gradient at the query point")
         evaluate = problem.grad
     every = 0 if loss_every is None else int(loss_every)
     loss = None if problem is None or not every else problem.loss

@@ -99,7 +99,8 @@ def _input_grad(
     rounded to the peer's dtype ``dt`` as a peer would receive it."""
     if grads is not None:
         return np.array(grads[t], dtype=np.float64)
-    assert closed is not None
+    if closed is None:
+        raise ValueError("_input_grad: neither an open-loop stream nor a closed loop was given")
     fn, gain, noise = closed
     with np.errstate(all="ignore"):
         return round_to(gain[t] * np.asarray(fn(at), dtype=np.float64) + noise[t], dt)

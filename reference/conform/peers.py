@@ -372,7 +372,8 @@ class FunctionPeer:
         return np.array(self._params if self._query is None else self._query, dtype=np.float64)
 
     def _check(self, arr: Array, what: str) -> Array:
-        assert self._params is not None
+        if self._params is None:
+            raise RuntimeError("call start(params) before step()")
         if arr.shape != self._params.shape:
             raise PeerFailed(f"returned {what} of shape {arr.shape}, expected {self._params.shape}")
         return arr

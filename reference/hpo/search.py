@@ -149,7 +149,8 @@ def successive_halving(
     rounds: list[HalvingRound] = []
     total = 0
     for k, (nk, rk) in enumerate(schedule):
-        assert len(alive) == nk
+        if len(alive) != nk:  # halving_schedule keeps n_k configurations in round k
+            raise RuntimeError(f"successive_halving: round {k} has {len(alive)} configurations, expected {nk}")
         scores = [_score(objective, cfgs[i], rk) for i in alive]  # (H7) scores at budget r_k
         total += nk * rk  # (H8)
         if not any(math.isfinite(s) for s in scores):
