@@ -54,7 +54,11 @@ class Entry:
     name: str
     factory: Callable[..., Any]
     rule: str  # the update rule in one line, as in the spec
-    family: str  # "first-order", "curvature", "variance-reduction", "proximal", ...
+
+    @property
+    def family(self) -> str:
+        """The family: the folder of reference/ that holds the module ("first-order", "curvature", ...)."""
+        return str(self.factory.__module__).split(".")[1].replace("_", "-")
 
     @property
     def spec(self) -> str:
@@ -70,15 +74,6 @@ class Entry:
 
     def fields(self) -> tuple[FieldInfo, ...]:
         """Every hyperparameter: name, default (``REQUIRED`` if none), range and doc."""
-        if getattr(self.factory, "record", None) is None:  # TRANSITION: until every family has records
-            import inspect
-
-            from ._hyper import REQUIRED, Free
-
-            return tuple(
-                FieldInfo(k, REQUIRED if p.default is inspect.Parameter.empty else p.default, Free("?"), "")
-                for k, p in inspect.signature(self.factory).parameters.items()
-            )
         return self.record.fields()
 
     def defaults(self) -> dict[str, Any]:
@@ -91,40 +86,40 @@ class Entry:
 
 
 ENTRIES: tuple[Entry, ...] = (
-    Entry("gd", gd, "theta_t = theta_{t-1} - eta_t grad L(theta_{t-1})", "first-order"),
-    Entry("sgd", sgd, "theta_t = theta_{t-1} - eta_t (1/b) sum_{i in B_t} grad l_i(theta_{t-1})", "first-order"),
-    Entry("adagrad", adagrad, "s_t = s_{t-1} + g_t^2; theta_t = theta_{t-1} - eta_t g_t / (sqrt(s_t) + eps)", "first-order"),
-    Entry("rmsprop", rmsprop, "v_t = alpha v_{t-1} + (1 - alpha) g_t^2; theta_t = theta_{t-1} - eta_t g_t / (sqrt(v_t) + eps)", "first-order"),
-    Entry("adadelta", adadelta, "v_t = rho v + (1-rho) g^2; delta = sqrt(u + eps)/sqrt(v_t + eps) g; u_t = rho u + (1-rho) delta^2; theta -= eta delta", "first-order"),
-    Entry("momentum", momentum, "v_t = beta v_{t-1} + g_t; theta_t = theta_{t-1} - eta_t v_t (forms ema, sutskever)", "first-order"),
-    Entry("nesterov", nesterov, "v_t = beta v_{t-1} - eta_t grad L(theta_{t-1} + beta v_{t-1}); theta_t = theta_{t-1} + v_t", "first-order"),
-    Entry("signsgd", signsgd, "m_t = beta m_{t-1} + (1 - beta) g_t (m_t = g_t if beta = 0); theta_t = theta_{t-1} - eta_t sign(m_t)", "first-order"),
-    Entry("lion", lion, "c_t = beta1 m_{t-1} + (1 - beta1) g_t; theta_t = theta_{t-1} - eta_t (sign(c_t) + lambda theta_{t-1}); m_t = beta2 m_{t-1} + (1 - beta2) g_t", "first-order"),
-    Entry("adam", adam, "theta_t = theta_{t-1} - eta_t mhat_t / (sqrt(vhat_t) + eps), m, v EMAs of g, g^2", "first-order"),
-    Entry("adamw", adamw, "theta_t = theta_{t-1} - eta_t (mhat_t / (sqrt(vhat_t) + eps) + lambda theta_{t-1})", "first-order"),
-    Entry("nadam", nadam, "theta_t = theta_{t-1} - eta_t [(1 - mu_t)/(1 - Pi_t) g_t + mu_{t+1}/(1 - Pi_{t+1}) m_t] / (sqrt(vhat_t) + eps)", "first-order"),
-    Entry("radam", radam, "theta_t = theta_{t-1} - eta_t r_t mhat_t / (sqrt(vhat_t) + eps) if rho_t > 5, else theta_{t-1} - eta_t mhat_t", "first-order"),
-    Entry("adamax", adamax, "u_t = max(beta2 u_{t-1}, abs(g_t) + eps); theta_t = theta_{t-1} - eta_t m_t / ((1 - beta1^t) u_t)", "first-order"),
-    Entry("gauss_newton", gauss_newton, "(s sum_i J_i^T H_i J_i + l2 I + lambda I) delta = -grad L; theta_t = theta_{t-1} + alpha delta", "curvature"),
-    Entry("levenberg_marquardt", levenberg_marquardt, "(G + mu I) delta = -g; accept if gain ratio rho > 0; mu by Nielsen's rule", "curvature"),
-    Entry("hessian_free", hessian_free, "truncated CG on (G + lambda I) delta = -g with matrix-free G v; lambda by Martens' rule", "curvature"),
-    Entry("natural_gradient", natural_gradient, "theta_t = theta_{t-1} - eta_t (F + lambda I)^{-1} grad L, F true or empirical Fisher", "curvature"),
-    Entry("kfac", kfac, "Wbar_l <- Wbar_l - eta (S_l + sqrt(g)/pi I)^{-1} grad_l (A_l + pi sqrt(g) I)^{-1}", "curvature"),
-    Entry("shampoo", shampoo, "L += G G^T, R += G^T G; W <- W - eta L^{-1/4} G R^{-1/4}", "curvature"),
-    Entry("newton", newton, "(H_t + (mu + tau) I) d_t = -g_t; theta_t = theta_{t-1} + alpha_t d_t (line search)", "curvature"),
-    Entry("jacobi_gd", jacobi_gd, "M_t = max(|diag grad^2 L(theta)|, lambda) (refreshed every k steps); theta_t = theta_{t-1} - eta_t g_t / M_t", "curvature"),
-    Entry("bfgs", bfgs, "d = -H g; strong Wolfe alpha; s = alpha d, y = g_t - g_{t-1}; H = (I - rho s y^T) H (I - rho y s^T) + rho s s^T", "curvature"),
-    Entry("lbfgs", lbfgs, "d = -H_m g by the two-loop recursion over the last m pairs (s, y), H_0 = (s^T y / y^T y) I; strong Wolfe", "curvature"),
-    Entry("trust_region", trust_region, "p ~ argmin_{||p|| <= Delta} g^T p + 1/2 p^T H p (Steihaug-CG); rho = actual/predicted; Delta update", "curvature"),
-    Entry("cg", cg, "alpha = r^T r / p^T A p; x += alpha p; r += alpha A p; p = -r + (r^T r)_new / (r^T r)_old p", "linear-solver"),
-    Entry("svrg", svrg, "g_t = grad l_i(theta) - grad l_i(theta~) + grad L(theta~); theta_t = theta_{t-1} - eta g_t", "variance-reduction"),
-    Entry("saga", saga, "g_t = grad l_j(theta) - alpha_j + mean(alpha); alpha_j = grad l_j(theta); theta_t = theta_{t-1} - eta g_t", "variance-reduction"),
-    Entry("prox_grad", prox_grad, "theta_t = sign(z) max(|z| - eta lambda, 0), z = theta_{t-1} - eta grad f(theta_{t-1})", "proximal"),
-    Entry("fista", fista, "theta_t = prox(y - eta grad f(y)); s_t = (1 + sqrt(1 + 4 s^2))/2; y_t = theta_t + (s_{t-1} - 1)/s_t (theta_t - theta_{t-1})", "proximal"),
-    Entry("projected_gd", projected_gd, "theta_t = Proj_C(theta_{t-1} - eta_t g_t), C a box, Euclidean ball or simplex", "constrained"),
-    Entry("augmented_lagrangian", augmented_lagrangian, "theta_k ~ argmin f - lambda^T h + (mu/2)||h||^2 (inner L-BFGS); lambda_k = lambda_{k-1} - mu h(theta_k)", "constrained"),
-    Entry("simulated_annealing", simulated_annealing, "theta' = theta_{t-1} + sigma z; accept iff Delta L <= 0 or u < exp(-Delta L / T_t); T_t = T0 decay^(t-1)", "zeroth-order"),
-    Entry("em_gmm", em_gmm, "r_ik = pi_k N(x_i|mu_k,Sigma_k) / sum_j pi_j N(x_i|mu_j,Sigma_j); N_k = sum_i r_ik; pi_k = N_k/n; mu_k = sum_i r_ik x_i / N_k; Sigma_k = (sum_i r_ik (x_i-mu_k)(x_i-mu_k)^T + a I) / N_k", "latent-variable"),
+    Entry("gd", gd, "theta_t = theta_{t-1} - eta_t grad L(theta_{t-1})"),
+    Entry("sgd", sgd, "theta_t = theta_{t-1} - eta_t (1/b) sum_{i in B_t} grad l_i(theta_{t-1})"),
+    Entry("adagrad", adagrad, "s_t = s_{t-1} + g_t^2; theta_t = theta_{t-1} - eta_t g_t / (sqrt(s_t) + eps)"),
+    Entry("rmsprop", rmsprop, "v_t = alpha v_{t-1} + (1 - alpha) g_t^2; theta_t = theta_{t-1} - eta_t g_t / (sqrt(v_t) + eps)"),
+    Entry("adadelta", adadelta, "v_t = rho v + (1-rho) g^2; delta = sqrt(u + eps)/sqrt(v_t + eps) g; u_t = rho u + (1-rho) delta^2; theta -= eta delta"),
+    Entry("momentum", momentum, "v_t = beta v_{t-1} + g_t; theta_t = theta_{t-1} - eta_t v_t (forms ema, sutskever)"),
+    Entry("nesterov", nesterov, "v_t = beta v_{t-1} - eta_t grad L(theta_{t-1} + beta v_{t-1}); theta_t = theta_{t-1} + v_t"),
+    Entry("signsgd", signsgd, "m_t = beta m_{t-1} + (1 - beta) g_t (m_t = g_t if beta = 0); theta_t = theta_{t-1} - eta_t sign(m_t)"),
+    Entry("lion", lion, "c_t = beta1 m_{t-1} + (1 - beta1) g_t; theta_t = theta_{t-1} - eta_t (sign(c_t) + lambda theta_{t-1}); m_t = beta2 m_{t-1} + (1 - beta2) g_t"),
+    Entry("adam", adam, "theta_t = theta_{t-1} - eta_t mhat_t / (sqrt(vhat_t) + eps), m, v EMAs of g, g^2"),
+    Entry("adamw", adamw, "theta_t = theta_{t-1} - eta_t (mhat_t / (sqrt(vhat_t) + eps) + lambda theta_{t-1})"),
+    Entry("nadam", nadam, "theta_t = theta_{t-1} - eta_t [(1 - mu_t)/(1 - Pi_t) g_t + mu_{t+1}/(1 - Pi_{t+1}) m_t] / (sqrt(vhat_t) + eps)"),
+    Entry("radam", radam, "theta_t = theta_{t-1} - eta_t r_t mhat_t / (sqrt(vhat_t) + eps) if rho_t > 5, else theta_{t-1} - eta_t mhat_t"),
+    Entry("adamax", adamax, "u_t = max(beta2 u_{t-1}, abs(g_t) + eps); theta_t = theta_{t-1} - eta_t m_t / ((1 - beta1^t) u_t)"),
+    Entry("gauss_newton", gauss_newton, "(s sum_i J_i^T H_i J_i + l2 I + lambda I) delta = -grad L; theta_t = theta_{t-1} + alpha delta"),
+    Entry("levenberg_marquardt", levenberg_marquardt, "(G + mu I) delta = -g; accept if gain ratio rho > 0; mu by Nielsen's rule"),
+    Entry("hessian_free", hessian_free, "truncated CG on (G + lambda I) delta = -g with matrix-free G v; lambda by Martens' rule"),
+    Entry("natural_gradient", natural_gradient, "theta_t = theta_{t-1} - eta_t (F + lambda I)^{-1} grad L, F true or empirical Fisher"),
+    Entry("kfac", kfac, "Wbar_l <- Wbar_l - eta (S_l + sqrt(g)/pi I)^{-1} grad_l (A_l + pi sqrt(g) I)^{-1}"),
+    Entry("shampoo", shampoo, "L += G G^T, R += G^T G; W <- W - eta L^{-1/4} G R^{-1/4}"),
+    Entry("newton", newton, "(H_t + (mu + tau) I) d_t = -g_t; theta_t = theta_{t-1} + alpha_t d_t (line search)"),
+    Entry("jacobi_gd", jacobi_gd, "M_t = max(|diag grad^2 L(theta)|, lambda) (refreshed every k steps); theta_t = theta_{t-1} - eta_t g_t / M_t"),
+    Entry("bfgs", bfgs, "d = -H g; strong Wolfe alpha; s = alpha d, y = g_t - g_{t-1}; H = (I - rho s y^T) H (I - rho y s^T) + rho s s^T"),
+    Entry("lbfgs", lbfgs, "d = -H_m g by the two-loop recursion over the last m pairs (s, y), H_0 = (s^T y / y^T y) I; strong Wolfe"),
+    Entry("trust_region", trust_region, "p ~ argmin_{||p|| <= Delta} g^T p + 1/2 p^T H p (Steihaug-CG); rho = actual/predicted; Delta update"),
+    Entry("cg", cg, "alpha = r^T r / p^T A p; x += alpha p; r += alpha A p; p = -r + (r^T r)_new / (r^T r)_old p"),
+    Entry("svrg", svrg, "g_t = grad l_i(theta) - grad l_i(theta~) + grad L(theta~); theta_t = theta_{t-1} - eta g_t"),
+    Entry("saga", saga, "g_t = grad l_j(theta) - alpha_j + mean(alpha); alpha_j = grad l_j(theta); theta_t = theta_{t-1} - eta g_t"),
+    Entry("prox_grad", prox_grad, "theta_t = sign(z) max(|z| - eta lambda, 0), z = theta_{t-1} - eta grad f(theta_{t-1})"),
+    Entry("fista", fista, "theta_t = prox(y - eta grad f(y)); s_t = (1 + sqrt(1 + 4 s^2))/2; y_t = theta_t + (s_{t-1} - 1)/s_t (theta_t - theta_{t-1})"),
+    Entry("projected_gd", projected_gd, "theta_t = Proj_C(theta_{t-1} - eta_t g_t), C a box, Euclidean ball or simplex"),
+    Entry("augmented_lagrangian", augmented_lagrangian, "theta_k ~ argmin f - lambda^T h + (mu/2)||h||^2 (inner L-BFGS); lambda_k = lambda_{k-1} - mu h(theta_k)"),
+    Entry("simulated_annealing", simulated_annealing, "theta' = theta_{t-1} + sigma z; accept iff Delta L <= 0 or u < exp(-Delta L / T_t); T_t = T0 decay^(t-1)"),
+    Entry("em_gmm", em_gmm, "r_ik = pi_k N(x_i|mu_k,Sigma_k) / sum_j pi_j N(x_i|mu_j,Sigma_j); N_k = sum_i r_ik; pi_k = N_k/n; mu_k = sum_i r_ik x_i / N_k; Sigma_k = (sum_i r_ik (x_i-mu_k)(x_i-mu_k)^T + a I) / N_k"),
 )  # fmt: skip
 
 _BY_NAME = {e.name: e for e in ENTRIES}
