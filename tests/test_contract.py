@@ -102,8 +102,11 @@ def test_allow_nonfinite_lets_nan_through(name: str) -> None:
 )
 def test_boolean_options_reject_non_booleans(name: str, flag: str) -> None:
     # 'no' is truthy: accepted silently it would switch the option on.
-    with pytest.raises(ValueError, match=rf"{name}: {flag} must be one of \[True, False\], got 'no'"):
-        ref.make(name, lr=0.01, **{flag: "no"})
+    # 1 and 0.0 compare equal to True and False but are not booleans: refused too (one rule for every
+    # flag, tests/test_hyperparams.py::test_flags_refuse_numbers_everywhere).
+    for bad in ("no", 1, 0.0):
+        with pytest.raises(TypeError, match=rf"{name}: {flag} must be True or False, got {bad!r}"):
+            ref.make(name, lr=0.01, **{flag: bad})
 
 
 COUPLED_DECAY = [n for n in FIRST_ORDER if n not in ("adamw", "lion")]  # those two decay decoupled
