@@ -34,7 +34,9 @@ Setup:
     rather than Adam's 0.999: the predictions are exact for every beta2, and with a short memory
     each replicate's variance statistic averages many nearly independent windows (with 0.99 it
     averaged about six, and its t-interval under-covered: 2.2 % of p-values below 0.01 in 400
-    simulated seeds, against 1.3 % with 0.9).
+    simulated seeds; with 0.9 still 2.5 % (10 of 400, smallest p 2.9e-4), so the variance row is
+    reported, not part of the verdict: a verdict row whose p-values have a heavier tail than
+    uniform would spend more than its share of the false-alarm budget).
 
 Measured:
     (a) Bound rows. Jacobi: at every step, ||z_t|| / ||z_0|| within [L_t, U_t] of the prediction
@@ -84,7 +86,8 @@ Sabotage:
         effect): the lower bound fails.
     "fisher-literal": the check predicts E[vhat] = F_ii (the notes' statement) for b = 4.
     "no-bias-correction": Adam runs with bias_correction=False: v_t's mean is (1 - beta^t) F.
-    "beta2-0.8": Adam runs with beta2 = 0.8 while the prediction uses 0.9: the variance row fails.
+    (beta2-0.8, Adam run with beta2 = 0.8 against a prediction for 0.9, moves only the variance
+    figure, which is a report row since its p-values showed a heavy lower tail: see Tolerance.)
 """
 
 from __future__ import annotations
@@ -108,9 +111,9 @@ from ._stats import fmt, interval_row, t_interval, trial_seeds
 NAME = "diagonal_preconditioning"
 CLAIM = "Jacobi M = diag(H): contraction (kappa(D^-1/2 H D^-1/2)-1)/(...+1); Adam's vhat -> E[g^2] = diag F only for b = 1"
 SOURCE = "note 001, 'Classical Preconditioning Perspective' and 'The Adaptive Paradigm: Per-Parameter Learning Rates'"
-SABOTAGE: tuple[str, ...] = ("lr-2pct", "sqrt-diagonal", "kappa-of-H", "fisher-literal", "no-bias-correction", "beta2-0.8")
+SABOTAGE: tuple[str, ...] = ("lr-2pct", "sqrt-diagonal", "kappa-of-H", "fisher-literal", "no-bias-correction")
 JUSTIFICATION = "Jacobi and GD error norms inside derived exact-arithmetic envelopes widened by float64 rounding; Adam's vhat moments against exact predictions in t-intervals over independent replicate streams"
-STAT_ROWS = 4
+STAT_ROWS = 3
 
 U = 2.0**-53
 P_A = 12  # dimension of the quadratic (a)
@@ -368,7 +371,8 @@ def adam_rows(trials: list[AdamTrial], mom: Moments, sabotage: str | None) -> tu
     return (
         interval_row(f"b = 1, t <= {EARLY}: mean of vhat_t,i / F_ii (bias-corrected from step 1)", 1.0, t_interval(pick("early1")), what="replicates"),
         interval_row(f"b = 1, t > {EARLY}: mean of vhat_t,i / F_ii (F = empirical Fisher diagonal)", 1.0, t_interval(pick("mean1")), what="replicates"),
-        interval_row("b = 1: mean of (vhat_t,i - F_ii)^2 / Var(vhat_t,i) (exact EMA variance)", 1.0, t_interval(pick("var1")), what="replicates"),
+        report_row("b = 1: mean of (vhat_t,i - F_ii)^2 / Var(vhat_t,i) (exact EMA variance; predicted 1)",
+                   fmt(float(np.mean(pick("var1")))), note="report only: its t-interval under-covers (400 seeds: 2.5 % of p < 0.01)"),
         interval_row(f"b = 4: mean of vhat_t,i / {denominator4}", 1.0, t_interval(pick("mean4")), what="replicates"),
         report_row("b = 4: E[g_i^2] / F_ii (what v estimates, against the notes' F)", fmt(list(mom.second(4) / mom.fisher))),
         report_row("theta_0 (away from the optimum): F_ii / H_ii", fmt(list(mom.fisher / mom.hess))),
