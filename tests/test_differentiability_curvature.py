@@ -119,6 +119,8 @@ CASES: list[Case] = [
     Case("lbfgs-interpolate-logistic", "lbfgs", "oracle", "logistic", XL, {"m": 3, "initial_step": "interpolate"}, 5),
     Case("trust_region-peaks", "trust_region", "oracle", "peaks", PX, {"radius": 0.3}, 5, ("radius",)),
     Case("trust_region-logistic", "trust_region", "oracle", "logistic", XL, {"radius": 0.5}, 3, ("radius",)),
+    Case("jacobi_gd-logistic", "jacobi_gd", "oracle", "logistic", XL, {"lr": 0.8, "damping": 1e-3}, 3, ("lr",)),  # max(|h|, 1e-3) = |h| here: d/d damping = 0
+    Case("jacobi_gd-refresh-peaks", "jacobi_gd", "oracle", "peaks", PX, {"lr": 0.5, "refresh": 2}, 3, ("lr",)),
     # linear solver
     Case("cg-quadratic", "cg", "system", "system", np.array([1.0, -2.0, 0.5, 0.3]), {}, 3, ("b",)),
     # variance reduction (indices drawn once, outside the differentiated function)
