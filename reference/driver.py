@@ -93,6 +93,52 @@ def _check_problem(
         )
 
 
+def _gradient_source(
+    problem: Problem | None,
+    grad: Callable[[Any], Any] | None,
+    batch_size: int | None,
+    replace: bool,
+    seed: int | None,
+    rng: np.random.Generator | None,
+) -> Callable[[Any], Any]:
+    """The function q -> g that ``run`` calls at each query point: a minibatch gradient drawn from
+    one Generator, the caller's ``grad``, or ``problem.grad``."""
+    if seed is not None and rng is not None:
+        raise ValueError("run: pass seed or rng, not both")
+    gen: np.random.Generator | None = None
+    fs: FiniteSumProblem | None = None
+    if batch_size is not None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"run: batch_size must be None or an integer >= 1, got {batch_size!r}")
+        if not isinstance(problem, FiniteSumProblem):
+            raise TypeError(
+                f"run: batch_size needs a finite-sum problem; {getattr(problem, 'name', problem)!r} is not one "
+                "(pass batch_size=None for full-batch gradients)"
+            )
+        fs = problem
+        if not replace and batch_size > fs.n_samples:
+            raise ValueError(
+                f"run: batch_size={batch_size} > n_samples={fs.n_samples} without replacement"
+            )
+        if rng is not None:
+            gen = check_rng(rng, who="run")
+        elif seed is not None:
+            gen = np.random.default_rng(seed)
+        else:
+            raise ValueError("run: minibatches need randomness: pass seed=<int> or rng=<Generator>")
+
+    if fs is not None:
+        if gen is None or batch_size is None:  # _check_problem guarantees both for a finite sum
+            raise RuntimeError("run: a minibatch run needs batch_size and a generator")
+        b, mb = int(batch_size), fs.minibatch_grad
+        return lambda q: mb(q, gen, b, replace=replace)
+    if grad is not None:
+        return grad
+    if problem is None:  # _check_problem: problem None needs grad
+        raise ValueError("run: pass a problem, or grad=fn for the gradient at the query point")
+    return problem.grad
+
+
 def run(
     opt: Any,
     problem: Problem | None,
@@ -132,42 +178,7 @@ def run(
     """
     check_count("run", "steps", steps, minimum=0)
     _check_problem(problem, x0, grad, batch_size, loss_every)
-    if seed is not None and rng is not None:
-        raise ValueError("run: pass seed or rng, not both")
-    gen: np.random.Generator | None = None
-    fs: FiniteSumProblem | None = None
-    if batch_size is not None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"run: batch_size must be None or an integer >= 1, got {batch_size!r}")
-        if not isinstance(problem, FiniteSumProblem):
-            raise TypeError(
-                f"run: batch_size needs a finite-sum problem; {getattr(problem, 'name', problem)!r} is not one "
-                "(pass batch_size=None for full-batch gradients)"
-            )
-        fs = problem
-        if not replace and batch_size > fs.n_samples:
-            raise ValueError(
-                f"run: batch_size={batch_size} > n_samples={fs.n_samples} without replacement"
-            )
-        if rng is not None:
-            gen = check_rng(rng, who="run")
-        elif seed is not None:
-            gen = np.random.default_rng(seed)
-        else:
-            raise ValueError("run: minibatches need randomness: pass seed=<int> or rng=<Generator>")
-
-    evaluate: Callable[[Any], Any]
-    if fs is not None:
-        if gen is None or batch_size is None:  # _check_problem guarantees both for a finite sum
-            raise RuntimeError("run: a minibatch run needs batch_size and a generator")
-        b, mb = int(batch_size), fs.minibatch_grad
-        evaluate = lambda q: mb(q, gen, b, replace=replace)
-    elif grad is not None:
-        evaluate = grad
-    else:
-        if problem is None:  # _check_problem: problem None needs grad
-            raise ValueError("run: pass a problem, or grad=fn for the gradient at the query point")
-        evaluate = problem.grad
+    evaluate = _gradient_source(problem, grad, batch_size, replace, seed, rng)
     every = 0 if loss_every is None else int(loss_every)
     loss = None if problem is None or not every else problem.loss
 

@@ -89,6 +89,10 @@ def _none_only(name: str, hp: dict[str, Any], *keys: str) -> None:
 
 
 def _spec(name: str, hp: dict[str, Any]) -> ReferenceSpec:
+    """The reference spec for ``optax.<name>(**hp)``, or ``NotComparable`` with the reason.
+
+    Long because it is one dispatch over optax's aliases, a few lines per alias, read top to bottom.
+    """
     if name == "sgd":
         lr, mu = _lr(hp["learning_rate"], name), hp["momentum"]
         if mu is None or float(mu) == 0.0:

@@ -61,7 +61,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -229,6 +229,45 @@ def _finite(x: Any) -> bool:
     return bool(np.all(np.isfinite(np.asarray(x))))
 
 
+def _train_first_order(
+    method: str, problem: Peaks, theta0: np.ndarray, batch_rng: np.random.Generator, lr: float, budget: Budget,
+    per_epoch: int, record_curve: bool, curve: list[float],
+) -> tuple[np.ndarray, list[float]]:
+    """``train`` for a first-order method: the driver, minibatches from ``batch_rng``."""
+    # minibatch gradients at opt.query(state) from batch_rng, the loss at each epoch's end
+    opt = _registry.make(method, lr=lr, **EXTRA_HP.get(method, {}))
+    try:
+        traj = driver.run(opt, problem, theta0, budget.epochs * per_epoch, batch_size=budget.batch_size,
+                          rng=batch_rng, record_params=False, loss_every=per_epoch if record_curve else None)
+    except NonFiniteGradientError as exc:
+        raise Diverged(f"{method}: {exc}") from exc
+    for value in traj.losses[1:]:
+        if not math.isfinite(float(value)):
+            raise Diverged(f"{method}: training loss {float(value)}")
+        curve.append(float(value))
+    return np.asarray(traj.final.params), curve
+
+
+def _train_kfac(
+    problem: Peaks, theta0: np.ndarray, batch_rng: np.random.Generator, kseed: int, lr: float, budget: Budget,
+    per_epoch: int, record: Callable[[Any], None], curve: list[float],
+) -> tuple[np.ndarray, list[float]]:
+    """``train`` for K-FAC: one step per minibatch, the loss at each epoch's end."""
+    # K-FAC's step takes a dense-MLP problem (reference/curvature/kfac.py) and uses all of its rows: the
+    # minibatch is the problem restricted to the batch's rows (mean reduction, s = 1/b).
+    kopt = _registry.make("kfac", lr=lr, seed=kseed, **EXTRA_HP["kfac"])
+    kstate = kopt.init(theta0)
+    for _ in range(budget.epochs):
+        for _ in range(per_epoch):
+            idx = problem.batch_indices(batch_rng, budget.batch_size)
+            batch = dataclasses.replace(problem, X=problem.X[idx], y=problem.y[idx])
+            kstate = kopt.step(kstate, batch)
+            if not _finite(kstate.params):
+                raise Diverged(f"kfac: non-finite iterate at step {kstate.t}")
+        record(kstate.params)
+    return np.asarray(kstate.params), curve
+
+
 def train(
     method: str,
     problem: Peaks,
@@ -260,33 +299,10 @@ def train(
 
     per_epoch = max(1, problem.n_samples // budget.batch_size)
     if method in FIRST_ORDER:
-        # minibatch gradients at opt.query(state) from batch_rng, the loss at each epoch's end
-        opt = _registry.make(method, lr=lr, **EXTRA_HP.get(method, {}))
-        try:
-            traj = driver.run(opt, problem, theta0, budget.epochs * per_epoch, batch_size=budget.batch_size,
-                              rng=batch_rng, record_params=False, loss_every=per_epoch if record_curve else None)
-        except NonFiniteGradientError as exc:
-            raise Diverged(f"{method}: {exc}") from exc
-        for value in traj.losses[1:]:
-            if not math.isfinite(float(value)):
-                raise Diverged(f"{method}: training loss {float(value)}")
-            curve.append(float(value))
-        return np.asarray(traj.final.params), curve
+        return _train_first_order(method, problem, theta0, batch_rng, lr, budget, per_epoch, record_curve, curve)
     if method == "kfac":
-        # K-FAC's step takes a dense-MLP problem (reference/curvature/kfac.py) and uses all of its rows: the
-        # minibatch is the problem restricted to the batch's rows (mean reduction, s = 1/b).
         kseed = int(target_seq.generate_state(1)[0])
-        kopt = _registry.make("kfac", lr=lr, seed=kseed, **EXTRA_HP["kfac"])
-        kstate = kopt.init(theta0)
-        for _ in range(budget.epochs):
-            for _ in range(per_epoch):
-                idx = problem.batch_indices(batch_rng, budget.batch_size)
-                batch = dataclasses.replace(problem, X=problem.X[idx], y=problem.y[idx])
-                kstate = kopt.step(kstate, batch)
-                if not _finite(kstate.params):
-                    raise Diverged(f"kfac: non-finite iterate at step {kstate.t}")
-            record(kstate.params)
-        return np.asarray(kstate.params), curve
+        return _train_kfac(problem, theta0, batch_rng, kseed, lr, budget, per_epoch, record, curve)
     if method == "gauss_newton":
         gopt = _registry.make("gauss_newton", damping=GN_DAMPING, line_search=True, activation="relu")
         gstate = gopt.init(theta0)
@@ -429,7 +445,10 @@ def _classes(prob: Peaks, params: np.ndarray, grid: np.ndarray, chunk: int = 204
 
 
 def plot(results: list[RunResult], problems: dict[int, Peaks], out: Path) -> list[Path]:
-    """Per width: decision boundaries of trial 0, and the loss curves (mean and range over trials)."""
+    """Per width: decision boundaries of trial 0, and the loss curves (mean and range over trials).
+
+    Long because it lays out one figure, panel by panel; split, the layout would be scattered.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
