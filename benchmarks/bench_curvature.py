@@ -3,7 +3,7 @@
     python benchmarks/bench_curvature.py            # GN at width 32; K-FAC at widths 32 and 1024
     python benchmarks/bench_curvature.py --reps 21
 
-1. One Gauss-Newton step on Peaks (seed 000: n = 800 training points, MLP 2-32-5 ReLU, p = 261):
+1. One Gauss-Newton step on Peaks (note 000: n = 800 training points, MLP 2-32-5 ReLU, p = 261):
    the record (per-sample Jacobians J (800, 5, 261), output Hessians, gradient), G = (1/n) sum
    J_i^T H_i J_i, and the dense solve. Two Jacobian paths: the generic replicated-parameters pass
    through ``predict_rowwise`` (``activation=None``) and the dense-MLP layer-wise formula

@@ -3,7 +3,7 @@
     optref list                      every registered algorithm with its one-line update rule
     optref list NAME                 one algorithm's hyperparameters: default, valid range, meaning
     optref check [...]               the theory-check suite (theory_checks/runner.py)
-    optref peaks [...]               the seeds' Peaks experiments (reference/experiments/peaks.py)
+    optref peaks [...]               the notes' Peaks experiments (reference/experiments/peaks.py)
     optref conform [...]             check an optimizer implementation against the reference
     optref vectors export|check ...  golden vectors (specs/vectors.md)
 
@@ -34,7 +34,7 @@ _USAGE = """usage: optref {list,check,peaks,conform,vectors} [options]
 
   list      every registered algorithm with its spec's one-line update rule (NAME: its hyperparameters)
   check     run the theory checks (--quick default, --full, --only NAME, --seed N, --report DIR)
-  peaks     reproduce the seeds' Peaks classification experiments
+  peaks     reproduce the notes' Peaks classification experiments
   conform   compare an optimizer implementation (torch.optim, optax, your own) with the reference
   vectors   export or check the language-neutral golden vectors
 

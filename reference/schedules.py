@@ -20,7 +20,7 @@ costs O(1) amortised); ``form="closed"`` (the default) is the closed form.
     ... (S7)-(S24) in specs/schedules.md (ReduceLROnPlateau (S24) is a pure state machine).
 
 References:
-    Robbins, H. and Monro, S. (1951). A Stochastic Approximation Method. Seed 000 ("SGD
+    Robbins, H. and Monro, S. (1951). A Stochastic Approximation Method. Note 000 ("SGD
     Convergence in a Nutshell"): sum eta_t = inf and sum eta_t^2 < inf hold iff 1/2 < a <= 1.
     Loshchilov, I. and Hutter, F. (2017). SGDR: Stochastic Gradient Descent with Warm Restarts (S4, S15, S22).
     Smith, L. N. (2017). Cyclical Learning Rates for Training Neural Networks (S16).

@@ -72,7 +72,7 @@ def test_quadratic_kkt_solution_and_multiplier(seed: int) -> None:
     s = states[-1]
     assert_allclose(s.params, x_star, atol=1e-7)
     assert_allclose(s.lam, lam_star, atol=1e-7)
-    # seed 004: at the optimum grad f = J_h^T lambda; here the residual is the inner gradient norm
+    # note 004: at the optimum grad f = J_h^T lambda; here the residual is the inner gradient norm
     assert np.linalg.norm(problem.lagrangian_grad(s.params, s.lam)) <= s.inner_grad_norm + 1e-12
     # The inner L-BFGS stops at inner_tol = 1e-8 or where its line search stalls: a step along g
     # lowers L_A by about ||g||^2 / (2 lambda_max), which rounding hides once that is below a few

@@ -32,7 +32,7 @@ SEEDS = range(20)
 
 
 def nesterov_lookahead(params: Any, grad: Any, state: Any, *, lr: float, beta: float) -> tuple[Any, Any, Any]:
-    """Seed 001's look-ahead form: theta_t = q_{t-1} - lr g_t, v_t = theta_t - theta_{t-1}."""
+    """Note 001's look-ahead form: theta_t = q_{t-1} - lr g_t, v_t = theta_t - theta_{t-1}."""
     v = np.zeros_like(params) if state is None else state
     new = params + beta * v - lr * grad
     v = new - params

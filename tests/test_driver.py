@@ -100,7 +100,7 @@ def test_minibatch_run_is_deterministic_and_matches_manual_loop() -> None:
 
 
 def test_sgd_constant_step_interpolation_converges() -> None:
-    # seed 002 section 3.1: wide least squares (d > n), batch size 1, constant step
+    # note 002 section 3.1: wide least squares (d > n), batch size 1, constant step
     # eta < 2/(sigma_max^2 + ||x||_max^2) ... here the per-sample step 2 eta ||x_i||^2 < 1.
     rng = np.random.default_rng(3)
     X = rng.standard_normal((10, 40))

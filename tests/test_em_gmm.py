@@ -1,5 +1,5 @@
 """EM for Gaussian mixtures: the hand 1-D example (specs/em_gmm.md), monotone log-likelihood at
-every step (seed 004's "Monotonic"), the MAP objective with a ridge, recovery of well-separated
+every step (note 004's "Monotonic"), the MAP objective with a ridge, recovery of well-separated
 components, stability of the E-step far from every mean, sklearn (if installed), bad input."""
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def test_nesterov_golden_weight_decay() -> None:
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.05])
 def test_lookahead_and_sutskever_same_iterates(weight_decay: float) -> None:
-    # Seed 001's look-ahead and seed 004's velocity form are one recursion: same theta sequence.
+    # Note 001's look-ahead and note 004's velocity form are one recursion: same theta sequence.
     x0, (h, grad) = np.ones(6), _quadratic(1, 6)
     la = _closed(ref.nesterov(0.05, beta=0.9, form="lookahead", weight_decay=weight_decay), x0, grad, 80)
     su = _closed(ref.nesterov(0.05, beta=0.9, form="sutskever", weight_decay=weight_decay), x0, grad, 80)
@@ -144,7 +144,7 @@ def test_query_points(xg: tuple[np.ndarray, list[np.ndarray]], beta: float) -> N
 
 
 def test_nesterov_accelerates_on_ill_conditioned_quadratic() -> None:
-    # Seed 001: Nesterov's look-ahead reaches the optimal rate. With lr = 1/L and
+    # Note 001: Nesterov's look-ahead reaches the optimal rate. With lr = 1/L and
     # beta = (sqrt(k)-1)/(sqrt(k)+1) the error contracts like (1 - 1/sqrt(k))^t: kappa = 1e3,
     # 500 steps give ~ 0.969^500 ~ 1e-7 (times a constant), GD at 1/L keeps (1 - 1/k)^500 ~ 0.6.
     h = np.array([1.0, 10.0, 100.0, 1000.0])

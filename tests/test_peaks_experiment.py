@@ -1,4 +1,4 @@
-"""``optref peaks`` (reference/experiments/peaks.py): smoke runs, the table beside the seeds, the
+"""``optref peaks`` (reference/experiments/peaks.py): smoke runs, the table beside the notes, the
 PNGs, flag errors, the search protocol, the recorded search, and properties of the training code."""
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, Path]
 def test_quick_run_prints_the_seeds_numbers_beside_ours(quick_run: tuple[str, str, Path]) -> None:
     text, log, _ = quick_run
     gn = _row(text, 32, "gauss_newton")
-    assert "93.87/91.50" in gn  # seed 000, GN at width 32
+    assert "93.87/91.50" in gn  # note 000, GN at width 32
     sgd = _row(text, 32, "sgd")
-    assert "79.75/81.50" in sgd and "0.51/0.50, 82.9/82.5" in sgd  # seed 000 and seed 001
+    assert "79.75/81.50" in sgd and "0.51/0.50, 82.9/82.5" in sgd  # note 000 and note 001
     assert "0.21/0.44, 92.9/90.0" in _row(text, 32, "adam")
     assert "momentum" not in text.split("mean ±")[0]  # only the methods asked for
     # our columns: 2 trials -> mean±std, accuracies in percent
@@ -124,7 +124,7 @@ def test_bad_flags_exit_with_a_message(argv: list[str], message: str, capsys: py
 
 
 def test_gauss_newton_beats_sgd_at_width_32_on_the_quick_budget() -> None:
-    """Seed 000: on the small network GN (93.87 % train) beats SGD (79.75 %); with the same
+    """Note 000: on the small network GN (93.87 % train) beats SGD (79.75 %); with the same
     initialisation, 8 GN iterations reach a lower loss and a higher accuracy than 5 epochs of SGD."""
     prob = peaks(width=32, seed=0)
     seq = np.random.SeedSequence(0).spawn(1)[0]

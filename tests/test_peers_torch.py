@@ -137,7 +137,7 @@ def test_lbfgs_end_points_agree_on_strongly_convex_least_squares() -> None:
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_torch_adam_closed_loop_on_the_peaks_mlp(dtype: str) -> None:
-    # The seeds' Peaks classifier (2-32-5 ReLU MLP, p = 261) as four torch tensors, each side
+    # The notes' Peaks classifier (2-32-5 ReLU MLP, p = 261) as four torch tensors, each side
     # taking the full-batch gradient at its own iterate.
     from reference.problems import peaks
 

@@ -143,7 +143,7 @@ def test_momentum_zero_is_sign_of_gradient(xg: tuple[np.ndarray, list[np.ndarray
 
 
 def test_chatters_around_the_optimum() -> None:
-    # Seed 002: the sign step "causes chattering around the optimum" of L = |theta - 0.3|^2/2:
+    # Note 002: the sign step "causes chattering around the optimum" of L = |theta - 0.3|^2/2:
     # from theta_0 = 0 with lr 0.25 it oscillates between 0.25 and 0.5, never closer than 0.05.
     opt = ref.signsgd(0.25)
     s = opt.init([0.0])

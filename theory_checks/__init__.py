@@ -1,4 +1,4 @@
-"""Theory checks: one module per documented claim of the seeds (see _base.py, _template.py).
+"""Theory checks: one module per documented claim of the lecture notes (see _base.py, _template.py).
 
 ``CHECKS`` lists the module names in the order the report shows them.
 """

@@ -1,6 +1,6 @@
 """The shape every theory check shares (see theory_checks/_template.py).
 
-A check measures one documented claim of the seeds and compares the measurement with the theory's
+A check measures one documented claim of the lecture notes and compares the measurement with the theory's
 prediction. ``run(ctx)`` returns a ``CheckResult`` whose rows each hold a predicted value, a
 measured value, the tolerance (statistical: a confidence interval over seeds or a bootstrap, or a
 rounding bound derived from float64) and a verdict. A check can fail: every check accepts a

@@ -33,7 +33,7 @@ Frame:
     from the iterates, never read from what the algorithm reports about itself.
 
 References:
-    Seed 000, "Mini Batches as Noise Reduction" (the lecture note by title and section).
+    Note 000, "Mini Batches as Noise Reduction" (the lecture note by title and section).
 
 Sabotage:
     "wrong-prediction": predicts slope -1 instead of -1/2 (the check must then fail).
@@ -50,7 +50,7 @@ from ._stats import interval_row, slope_interval, trial_seeds
 
 NAME = "_template"
 CLAIM = "sd(mean of n draws) = 1/sqrt(n): log-log slope -1/2"
-SOURCE = "seed 000, 'Mini Batches as Noise Reduction'"
+SOURCE = "note 000, 'Mini Batches as Noise Reduction'"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction",)
 JUSTIFICATION = "Student-t interval (suite level) of per-seed slopes over independent seeds"
 STAT_ROWS = 1

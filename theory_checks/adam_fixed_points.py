@@ -2,13 +2,13 @@ r"""Adam's fixed points are zeros of its vector field, not of the gradient; sign
 invariant to rescaling the gradient.
 
 Claim:
-    (a) "Adam's fixed points satisfy V_Adam(theta*) = 0, not grad L(theta*) = 0" (seed 001, "The
+    (a) "Adam's fixed points satisfy V_Adam(theta*) = 0, not grad L(theta*) = 0" (note 001, "The
     Adam Vector Field"): with stochastic gradients g = grad L(theta) + xi, Adam settles where its
     averaged update E[m_t / (sqrt(v_t) + eps)] vanishes, which differs from grad L = 0 when the
-    noise is asymmetric; signSGD (seed 002, eq. (12)) settles where E[sign(g)] = 0, i.e. where the
+    noise is asymmetric; signSGD (note 002, eq. (12)) settles where E[sign(g)] = 0, i.e. where the
     *median* of g vanishes. (b) Adam with eps = 0, signSGD and Lion are invariant to rescaling
-    the gradient, g -> c g, c > 0 ("normalizes magnitude", seed 002 3.2.2; "scale invariance",
-    seed 001 "Lion"); GD is not.
+    the gradient, g -> c g, c > 0 ("normalizes magnitude", note 002 3.2.2; "scale invariance",
+    note 001 "Lion"); GD is not.
 
 Setup:
     (a) L(theta) = theta^2 / 2 in one dimension, g = theta + xi with xi = E - 1, E ~ Exp(1): mean 0,
@@ -68,7 +68,7 @@ Tolerance:
     (c has 3 roundings), which the row also checks.
 
 References:
-    Seed 001 ("The Adam Vector Field: Mathematical Derivation"; "Lion": scale invariance); seed 002
+    Note 001 ("The Adam Vector Field: Mathematical Derivation"; "Lion": scale invariance); note 002
     3.2.2 (SignSGD, eq. (12)) and 3.2.3 (Adam). Simsekli et al. (2019/2020) for the vector field;
     Bernstein et al. (2018) signSGD (the median condition); Robbins & Monro (1951); Richardson
     extrapolation.
@@ -98,7 +98,7 @@ from ._stats import LEVEL, Interval, fmt, trial_seeds
 
 NAME = "adam_fixed_points"
 CLAIM = "Adam/signSGD settle where E[update] = 0 (not grad = 0); Adam(eps=0), signSGD, Lion are scale invariant"
-SOURCE = "seed 001, 'The Adam Vector Field' and 'Lion'; seed 002, 3.2.2-3.2.3"
+SOURCE = "note 001, 'The Adam Vector Field' and 'Lion'; note 002, 3.2.2-3.2.3"
 SABOTAGE: tuple[str, ...] = ("wrong-fixed-point", "eps-adam", "swapped-betas", "no-bias-correction")
 JUSTIFICATION = "fixed points: t-interval (suite level) over independent chains of the Richardson-extrapolated iterate (plus the Monte-Carlo error of Adam's root, Welch); invariance: exact (0) for c = 2^k, derived rounding bounds otherwise"
 STAT_ROWS = 2

@@ -3,7 +3,7 @@ r"""AdaGrad's effective step only decreases; RMSProp's does not.
 Claim:
     AdaGrad, s_t = s_{t-1} + g_t^2, theta_t = theta_{t-1} - eta g_t / (sqrt(s_t) + eps): the
     effective per-coordinate step eta_eff,t = eta / (sqrt(s_t) + eps) never increases, on any
-    gradient stream ("learning rate decreases monotonically", seed 004). RMSProp,
+    gradient stream ("learning rate decreases monotonically", note 004). RMSProp,
     v_t = alpha v_{t-1} + (1 - alpha) g_t^2, replaces the sum by an average ("prevents the learning
     rate from vanishing"): its effective step eta / (sqrt(v_t) + eps) increases exactly when
     g_t^2 < v_{t-1}, by at most a factor alpha^{-1/2} per step.
@@ -56,7 +56,7 @@ Tolerance:
     (6) v_t >= fl(alpha v_{t-1}) >= alpha (1 - u) v_{t-1} per step: 1 + (7 + k)u.
 
 References:
-    Seed 004 ("AdaGrad", "RMSProp"); seed 001 ("The Adaptive Paradigm": AdaGrad's rate decays
+    Note 004 ("AdaGrad", "RMSProp"); note 001 ("The Adaptive Paradigm": AdaGrad's rate decays
     too aggressively, RMSprop fixes the decay). Duchi, Hazan & Singer (2011); Tieleman & Hinton
     (2012), Lecture 6.5.
 
@@ -86,7 +86,7 @@ from ._stats import fmt, interval_row, t_interval, trial_seeds
 
 NAME = "adaptive_effective_step"
 CLAIM = "AdaGrad's eta/(sqrt(s_t)+eps) never increases; RMSProp's increases iff g_t^2 < v_{t-1}"
-SOURCE = "seed 004, 'AdaGrad' and 'RMSProp'; seed 001, 'The Adaptive Paradigm'"
+SOURCE = "note 004, 'AdaGrad' and 'RMSProp'; note 001, 'The Adaptive Paradigm'"
 SABOTAGE: tuple[str, ...] = ("decaying-adagrad", "wrong-frequency", "lr-2pct", "eps-inside")
 JUSTIFICATION = "monotonicity, levels and the growth condition to derived float64 rounding bounds; RMSProp's growth frequency vs its second-order prediction in a t-interval over seeds"
 STAT_ROWS = 1

@@ -5,7 +5,7 @@ differences cost p + 1 forward passes.
 Claim:
     Reverse-mode AD "computes the exact gradient in O(p) operations, same asymptotic cost as a
     single forward pass", whereas finite differences dL/dtheta_i ~ [L(theta + h e_i) - L(theta)] / h
-    "require p forward passes" (seed 000, "Computing Gradients: The Enabling Technology").
+    "require p forward passes" (note 000, "Computing Gradients: The Enabling Technology").
     Measurable form: the gradient ``reference.problems.peaks(...).grad`` (autograd's reverse mode
     through the reference's loss) evaluates the network once at every p, and its cost at large p
     (131077) is at most omega = 5 forward passes (the cheap gradient principle), while FD's is
@@ -44,7 +44,7 @@ Tolerance:
     FD row flaky (commit c71e297); the count (a) decides the growth class exactly instead.
 
 References:
-    Seed 000 ("Computing Gradients", "Backpropagation: The Chain Rule in Action"); Baydin et al.
+    Note 000 ("Computing Gradients", "Backpropagation: The Chain Rule in Action"); Baydin et al.
     (2018), JMLR 18(153), section 3.2 (reverse mode costs a small constant times the function);
     Griewank & Walther (2008), Evaluating Derivatives, ch. 4 ("cheap gradient principle");
     Kakade & Lee (2018), Provably correct automatic subdifferentiation, NeurIPS (the factor 5).
@@ -75,7 +75,7 @@ from ._stats import fmt
 
 NAME = "backprop_cost"
 CLAIM = "reverse mode: 1 forward pass at every p, time(grad) <= 5 time(forward) at p = 131077; finite differences: p + 1 forward passes"
-SOURCE = "seed 000, 'Computing Gradients: The Enabling Technology'"
+SOURCE = "note 000, 'Computing Gradients: The Enabling Technology'"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "forward-mode-grad", "per-sample-grad")
 JUSTIFICATION = "exact count of forward passes; the cheap gradient principle's factor 5 (Griewank & Walther) against paired minima of CPU-time blocks at p = 131077"
 STAT_ROWS = 0

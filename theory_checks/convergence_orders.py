@@ -1,4 +1,4 @@
-r"""Convergence orders: GD linear, BFGS superlinear, Newton quadratic (seed 003's table).
+r"""Convergence orders: GD linear, BFGS superlinear, Newton quadratic (note 003's table).
 
 Claim:
     With e_k = ||theta_k - theta*||, near a minimiser with positive definite Hessian H*:
@@ -64,7 +64,7 @@ Tolerance:
     keeps correct BFGS far below it (last ratios <= 0.013 over quick seeds 0-199, full seeds 0-29).
 
 References:
-    Seed 003, "Newton's Method and Approximations" (table: GD linear, Newton quadratic, BFGS
+    Note 003, "Newton's Method and Approximations" (table: GD linear, Newton quadratic, BFGS
     superlinear). Nocedal & Wright (2006), Theorems 3.5 (Newton) and 6.6 (BFGS); Nesterov (2004),
     Introductory Lectures on Convex Optimization, Thm 2.1.13; Higham (2002), chs. 3, 7, 10.
 
@@ -101,7 +101,7 @@ from ._stats import fmt, trial_seeds
 
 NAME = "convergence_orders"
 CLAIM = "GD: e_(k+1)/e_k -> 1 - 1/kappa; BFGS superlinear; Newton e_(k+1) = H*^-1 T*[e_k, e_k]/2 + O(e^3)"
-SOURCE = "seed 003, 'Newton's Method and Approximations' (cost/convergence table)"
+SOURCE = "note 003, 'Newton's Method and Approximations' (cost/convergence table)"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "broken-newton", "short-step", "broken-bfgs")
 JUSTIFICATION = (
     "exact Taylor remainders of a quartic objective with theta* = 0 plus counted float64 rounding (GD, Newton); "

@@ -2,7 +2,7 @@ r"""Early stopping acts like ridge: GD from zero on least squares has the closed
 factors track ridge's at lambda = 1/(2 lr t), and the two paths have the predicted test errors.
 
 Claim:
-    GD from w_0 = 0 on ||Xw - y||^2 with step lr gives (seed 002, eq. 6)
+    GD from w_0 = 0 on ||Xw - y||^2 with step lr gives (note 002, eq. 6)
         w_t = sum_i (1/s_i) (1 - (1 - 2 lr s_i^2)^t) (u_i^T y) v_i,
     i.e. filter factors f_i^GD(t) = 1 - (1 - 2 lr s_i^2)^t on the least-squares coefficients,
     while ridge (eq. 5) has f_i^R = s_i^2/(s_i^2 + lambda). With lambda = 1/(2 lr t) and
@@ -47,7 +47,7 @@ Tolerance:
         terms, close to normal). Differences, not ratios: a ratio of means is biased by O(1/R).
 
 References:
-    Seed 002, section 2.3 (eq. 5, ridge via SVD; eq. 6, GD from zero; "Early Stopping as
+    Note 002, section 2.3 (eq. 5, ridge via SVD; eq. 6, GD from zero; "Early Stopping as
     Regularization").
 
 Sabotage:
@@ -73,7 +73,7 @@ from ._stats import fmt, interval_row, t_interval, trial_seeds
 
 NAME = "early_stopping_ridge"
 CLAIM = "GD from 0 = eq. (6); filter factors 1-(1-2 lr s^2)^t ~ s^2/(s^2+lambda) at lambda = 1/(2 lr t); early stopping and ridge have the predicted test errors"
-SOURCE = "seed 002, section 2.3 (eqs. 5-6)"
+SOURCE = "note 002, section 2.3 (eqs. 5-6)"
 SABOTAGE: tuple[str, ...] = ("wrong-lambda", "lr-2pct", "extra-step")
 JUSTIFICATION = (
     "(a) derived float64 forward-error bound; (b) analytic bound e^-x(1-x^2/t) <= (1-x/t)^t <= e^-x widened by (a)'s "

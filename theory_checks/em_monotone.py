@@ -3,7 +3,7 @@ recovers the mixing weights.
 
 Claim:
     l(theta_t) >= l(theta_{t-1}) at every EM step, where l(theta) = sum_i log sum_k pi_k
-    N(x_i | mu_k, Sigma_k) (seed 004, "EM Algorithm", Properties: "Monotonic: likelihood never
+    N(x_i | mu_k, Sigma_k) (note 004, "EM Algorithm", Properties: "Monotonic: likelihood never
     decreases"; Dempster, Laird & Rubin 1977, Theorem 1). With the MAP ridge of (EM5), the
     penalised J = l - (a/2) sum_k tr Sigma_k^{-1} never decreases. EM converges to a maximum of
     the likelihood ("converges to a local optimum"): its limit is a stationary point of l, and on
@@ -72,7 +72,7 @@ Tolerance:
     times its error while the steps have stopped.
 
 References:
-    Seed 004, "EM Algorithm" (Properties) and "Example: GMM"; Dempster, Laird & Rubin (1977),
+    Note 004, "EM Algorithm" (Properties) and "Example: GMM"; Dempster, Laird & Rubin (1977),
     JRSS B 39, Theorem 1; Bishop (2006), section 9.4; Redner & Walker (1984), SIAM Review 26
     (consistency of the mixture MLE); Xu & Jordan (1996), On convergence properties of the EM
     algorithm for Gaussian mixtures, Neural Computation 8; Higham (2002), Accuracy and Stability
@@ -113,7 +113,7 @@ from ._stats import bound_row, fmt, interval_row, t_interval, trial_seeds
 
 NAME = "em_monotone"
 CLAIM = "EM: l(theta_t) >= l(theta_{t-1}) at every step (and J with the MAP ridge); its limit is stationary and recovers the weights"
-SOURCE = "seed 004, 'EM Algorithm' (Monotonic) and 'Example: GMM'"
+SOURCE = "note 004, 'EM Algorithm' (Monotonic) and 'Example: GMM'"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "broken-mstep", "estep-drops-log-pi")
 JUSTIFICATION = ("derived float64 bound of the check's own scipy evaluation of l (eigen-certificate, log-sum-exp, sum), "
                  "twice per step; Student-t interval of the fitted weight over independent replicates; "

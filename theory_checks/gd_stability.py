@@ -44,7 +44,7 @@ Tolerance:
     by that factor. A neighbouring lr is "worse" when its whole interval lies above lr*'s.
 
 References:
-    Seed 002, section 2.2.1 ("Derivation and Analysis for Least Squares": e_{t+1} =
+    Note 002, section 2.2.1 ("Derivation and Analysis for Least Squares": e_{t+1} =
     (I - 2 eta X^T X) e_t, "Condition for stability", "Optimal Learning Rate").
 
 Sabotage:
@@ -72,7 +72,7 @@ from ._stats import fmt, trial_seeds
 
 NAME = "gd_stability"
 CLAIM = "GD on ||Xw-y||^2 converges iff lr < 1/lambda_max(X^T X); contraction max_i |1 - 2 lr lambda_i|; lr* = 1/(lambda_min + lambda_max) gives (kappa-1)/(kappa+1)"
-SOURCE = "seed 002, section 2.2.1"
+SOURCE = "note 002, section 2.2.1"
 SABOTAGE: tuple[str, ...] = ("wrong-bound", "wrong-rate", "lr-2pct")
 JUSTIFICATION = "derived: ||e_t||^2 = sum c_i^2 r_i^(2t) bounds rho_hat in [rho(1+delta)^(-1/2s), rho], widened by a first-order float64 error bound accumulated along each run"
 STAT_ROWS = 0

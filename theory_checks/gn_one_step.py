@@ -3,7 +3,7 @@ r"""Gauss-Newton solves a linear least-squares problem in one step.
 Claim:
     For L(w) = (1/n) ||X w - y||^2 the model is linear, so the Gauss-Newton matrix is the exact Hessian
     G = (2/n) X^T X and one undamped step w_1 = w_0 - G^{-1} grad L(w_0) lands on the least-squares
-    solution w* = argmin ||X w - y||, from any w_0 (seed 000, "The Appeal of Gauss-Newton Methods":
+    solution w* = argmin ||X w - y||, from any w_0 (note 000, "The Appeal of Gauss-Newton Methods":
     "best-case: single step for quadratic problems").
 
 Setup:
@@ -27,7 +27,7 @@ Tolerance:
     >= 1e3 x the bound.
 
 References:
-    Seed 000, "Gauss-Newton Derivation" (H = I for least squares) and "The Appeal of Gauss-Newton
+    Note 000, "Gauss-Newton Derivation" (H = I for least squares) and "The Appeal of Gauss-Newton
     Methods"; Nocedal & Wright (2006), section 10.3; Higham (2002), Accuracy and Stability of
     Numerical Algorithms, 2nd ed., chs. 3, 7, 9.
 
@@ -58,7 +58,7 @@ from ._stats import trial_seeds
 
 NAME = "gn_one_step"
 CLAIM = "one undamped Gauss-Newton step solves linear least squares: w_1 = w*"
-SOURCE = "seed 000, 'The Appeal of Gauss-Newton Methods' (single step for quadratic problems)"
+SOURCE = "note 000, 'The Appeal of Gauss-Newton Methods' (single step for quadratic problems)"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "broken-optimizer", "sum-scale", "damped")
 JUSTIFICATION = "derived float64 bound of the formed G, g, the LU solve and the update (Higham 2002)"
 STAT_ROWS = 0

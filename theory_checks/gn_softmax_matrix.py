@@ -2,14 +2,14 @@ r"""The Gauss-Newton matrix of softmax cross-entropy is J^T (diag(p) - p p^T) J.
 
 Claim:
     For softmax cross-entropy the Hessian of the per-sample loss in the logits is
-    H_i = diag(p_i) - p_i p_i^T, so G = (1/n) sum_i J_i^T H_i J_i (seed 000, "Gauss-Newton
+    H_i = diag(p_i) - p_i p_i^T, so G = (1/n) sum_i J_i^T H_i J_i (note 000, "Gauss-Newton
     Derivation for General Convex Loss"). The reference never uses the closed form: it takes H_i
     from autograd (Hessian of the loss in the logits) and J_i by replicated-parameter backward
     passes (or, with ``activation="relu"``, the layer-wise formula). G is not the full Hessian of
     the network's loss: the ReLU MLP's second-order term is non-zero.
 
 Setup:
-    Peaks (seed 000's 2-w-5 ReLU MLP, here w = 4, p = 37, on n = 120 training points of
+    Peaks (note 000's 2-w-5 ReLU MLP, here w = 4, p = 37, on n = 120 training points of
     ``peaks(n_samples=170, n_train=120)``, data seed from the trial) at a He-initialised point with
     N(0, 0.1^2) biases. Built so that no pre-activation lies within its rounding bound of 0 (the
     ReLU mask is then the same in every precision; a draw that violates it is redrawn).
@@ -45,7 +45,7 @@ Tolerance:
     |G_ref - G_exact| <= (c + c_x) S everywhere. Deterministic ("bound" row).
 
 References:
-    Seed 000, "Gauss-Newton Derivation for General Convex Loss" and "Computing the Jacobian";
+    Note 000, "Gauss-Newton Derivation for General Convex Loss" and "Computing the Jacobian";
     Schraudolph (2002), Neural Computation 14(7); Higham (2002), Accuracy and Stability of
     Numerical Algorithms, 2nd ed., ch. 3 (gamma_n, inner products).
 
@@ -75,7 +75,7 @@ from ._stats import fmt, trial_seeds
 
 NAME = "gn_softmax_matrix"
 CLAIM = "G (autograd H in the logits) = (1/n) sum_i J_i^T (diag p_i - p_i p_i^T) J_i, and G != hess L"
-SOURCE = "seed 000, 'Gauss-Newton Derivation for General Convex Loss'"
+SOURCE = "note 000, 'Gauss-Newton Derivation for General Convex Loss'"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "sum-scale", "shifted-jacobian")
 JUSTIFICATION = "entrywise float64 bound c S of the contractions and of autograd's H, counted (Higham 2002 ch. 3)"
 STAT_ROWS = 0

@@ -7,7 +7,7 @@ Claim:
     (ii) Hypergradient descent on log eta (``hpo.tune_lr``, eq. H4) reaches a validation loss at
     least as low as a grid search over eta (``hpo.grid_search``, eq. H5, whose rates and values the
     check verifies against log-spaced rates and its own F) can find in the same basin of F: F(eta_HD) <= F(eta)
-    for every grid point eta in HD's basin (seed 003, "Gradient-Based HPO: differentiable
+    for every grid point eta in HD's basin (note 003, "Gradient-Based HPO: differentiable
     hyperparameters" versus "Grid or Random Search: simple but inefficient"). A descent method is
     local: F(eta) is not always unimodal here (one full seed in 30 has a better minimum at 1/L than
     the one HD reaches from 0.03/L), so the comparison is within the basin, and how often HD also
@@ -56,7 +56,7 @@ Tolerance:
     |y_v|)^2) of the exact F: the row allows 2 eps_F. No statistical rows.
 
 References:
-    Seed 003, "Hyperparameter Optimisation (HPO) Methods"; Maclaurin, Duvenaud & Adams (2015),
+    Note 003, "Hyperparameter Optimisation (HPO) Methods"; Maclaurin, Duvenaud & Adams (2015),
     ICML; Bengio (2000), Neural Computation 12; Bergstra & Bengio (2012), JMLR 13; Higham (2002),
     Accuracy and Stability of Numerical Algorithms, ch. 3.
 
@@ -99,7 +99,7 @@ from ._stats import bound_row, fmt, t_interval, trial_seeds
 
 NAME = "hypergradient_hpo"
 CLAIM = "autograd hypergradient = exact dF/deta; hypergradient descent on lr ends at least as low as the grid in its basin"
-SOURCE = "seed 003, 'HPO Methods': Gradient-Based HPO vs Grid or Random Search"
+SOURCE = "note 003, 'HPO Methods': Gradient-Based HPO vs Grid or Random Search"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "truncated", "sign-flip", "lr-2pct")
 JUSTIFICATION = ("derived float64 running-error bounds of the unrolled steps, the tangent recursion and the autograd adjoint; "
                  "HD vs grid up to two evaluations' rounding")  # fmt: skip

@@ -1,7 +1,7 @@
 r"""Lagrange multipliers and the KKT conditions hold at the solutions the constrained methods return.
 
 Claim:
-    Seed 004, "Constrained Optimization": (a) for h(theta) = 0, at the optimum grad f = J_h^T lambda
+    Note 004, "Constrained Optimization": (a) for h(theta) = 0, at the optimum grad f = J_h^T lambda
     (the Lagrangian L = f - lambda^T h is stationary) and h = 0; (b) for inequality constraints
     g_j(theta) <= 0 the multipliers satisfy mu_j >= 0 and complementary slackness mu_j g_j = 0
     (mu_j > 0 only on active constraints; inactive ones have mu_j = 0, so there grad f = 0).
@@ -62,7 +62,7 @@ Tolerance:
     gamma_{p+1} (|Q||x| + |c|)_i. Feasibility and the active sets are exact (0 and equality).
 
 References:
-    Seed 004, "Constrained Optimization" (Lagrange multipliers; KKT conditions, complementary
+    Note 004, "Constrained Optimization" (Lagrange multipliers; KKT conditions, complementary
     slackness). Nocedal and Wright (2006), Thm. 12.1 (KKT), section 17.3 (method of multipliers),
     section 16.7 (gradient projection); Higham (2002), Accuracy and Stability of Numerical
     Algorithms, ch. 3.
@@ -105,7 +105,7 @@ from ._stats import bound_row, fmt, trial_seeds
 
 NAME = "kkt_conditions"
 CLAIM = "equality: grad f = J_h^T lambda, h = 0; box: mu >= 0 on active bounds, mu * slack = 0, grad f = 0 off them"
-SOURCE = "seed 004, 'Constrained Optimization' (Lagrange Multipliers, KKT Conditions)"
+SOURCE = "note 004, 'Constrained Optimization' (Lagrange Multipliers, KKT Conditions)"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "wrong-sign-multiplier", "mu-2pct", "clip-upper-only")
 JUSTIFICATION = ("derived bounds: the exact multiplier recursion of (AL3) with the inner tolerance and rounding, projected-GD "
                  "contraction q^T with rounding, on instances built with known KKT points")  # fmt: skip

@@ -3,10 +3,10 @@ stays close to its linearisation.
 
 Claim:
     Under the NTK parametrisation the weights of a width-w network move by ||theta_t - theta_0|| =
-    O(1) while ||theta_0|| ~ sqrt(w), so the relative change is O(w^{-1/2}) (seed 002 section
-    3.3.2: "in the Lazy Training regime weights theta hardly move from theta_0"; seed 001 "Lazy
-    regime", seed 000 "Large Network (width=8,192): The Regime Shift"), and the linearised model
-    f(theta_0) + J (theta - theta_0) (seed 002 eq. (14)) tracks the trained network better as w
+    O(1) while ||theta_0|| ~ sqrt(w), so the relative change is O(w^{-1/2}) (note 002 section
+    3.3.2: "in the Lazy Training regime weights theta hardly move from theta_0"; note 001 "Lazy
+    regime", note 000 "Large Network (width=8,192): The Regime Shift"), and the linearised model
+    f(theta_0) + J (theta - theta_0) (note 002 eq. (14)) tracks the trained network better as w
     grows (Liu, Zhu & Belkin 2020: the Hessian is O(w^{-1/2})).
 
 Setup:
@@ -55,8 +55,8 @@ Tolerance:
     width 0.28) the estimate would have to be off by 7 standard errors.
 
 References:
-    Seed 002, section 3.3.2 "Neural Tangent Kernel (NTK) / Linearization", eq. (14); seed 001,
-    "Lazy regime" (width 8192); seed 000, "Large Network (width=8,192): The Regime Shift".
+    Note 002, section 3.3.2 "Neural Tangent Kernel (NTK) / Linearization", eq. (14); note 001,
+    "Lazy regime" (width 8192); note 000, "Large Network (width=8,192): The Regime Shift".
     Jacot, Gabriel & Hongler (2018), NeurIPS; Chizat, Oyallon & Bach (2019), "On Lazy Training in
     Differentiable Programming", NeurIPS; Cho & Saul (2009), "Kernel methods for deep learning",
     NeurIPS (arc-cosine kernels); Liu, Zhu & Belkin (2020), "On the linearity of large
@@ -90,7 +90,7 @@ T = TypeVar("T")
 
 NAME = "lazy_regime"
 CLAIM = "NTK scaling: E||theta_1 - theta_0||^2 = eta^2 g^T Theta_inf g at every width (||theta_0||^2 = 7w); linearisation error falls with w"
-SOURCE = "seed 002 section 3.3.2 (NTK, eq. 14); seed 001 'Lazy regime'; seed 000 width 8,192"
+SOURCE = "note 002 section 3.3.2 (NTK, eq. 14); note 001 'Lazy regime'; note 000 width 8,192"
 SABOTAGE: tuple[str, ...] = ("mean-field", "wrong-prediction", "lr-2pct")
 JUSTIFICATION = "exact finite-width prediction of the first step (arc-cosine NTK, f(theta_0) = 0 by paired units); Student-t intervals over independent inits"
 STAT_ROWS = 3

@@ -11,7 +11,7 @@ Claim:
 Setup:
     Two problems, each at a fixed point theta: least squares (N = 200, d = 10, Gaussian design,
     reduction "mean", per-sample gradients 2 (x_i^T w - y_i) x_i written in the check) and the
-    seeds' Peaks MLP (2-32-5 ReLU, p = 261, N = 800, He initialisation; its per-sample gradients
+    notes' Peaks MLP (2-32-5 ReLU, p = 261, N = 800, He initialisation; its per-sample gradients
     from ``per_sample_grads``: the claim holds for any finite set of vectors, and what is under test
     is how minibatches are drawn from them). The check projects the centred per-sample gradients
     on their top m = 10 principal directions V (least squares: all of them), so it measures
@@ -45,7 +45,7 @@ Tolerance:
     (elementwise, then the norm).
 
 References:
-    Seed 000, "Mini Batches as Noise Reduction" (Cov[(1/b) sum g_j] = Sigma/b; "To halve noise,
+    Note 000, "Mini Batches as Noise Reduction" (Cov[(1/b) sum g_j] = Sigma/b; "To halve noise,
     need 4x larger batches"). The without-replacement factor is the finite-population
     correction of sampling theory (Cochran, Sampling Techniques, 1977, Thm 2.2).
 
@@ -74,7 +74,7 @@ from ._stats import fmt, interval_row, loglog_slope, t_interval, trial_seeds
 
 NAME = "minibatch_noise"
 CLAIM = "Cov[minibatch gradient] = Sigma/b (with replacement), (N-b)/(N-1) Sigma/b (without); 4x batch halves the sd"
-SOURCE = "seed 000, 'Mini Batches as Noise Reduction'"
+SOURCE = "note 000, 'Mini Batches as Noise Reduction'"
 SABOTAGE: tuple[str, ...] = ("sd-scaling", "no-fpc", "replace-ignored", "minibatch-sum")
 JUSTIFICATION = "t-interval (suite level) over 32 independent groups of minibatches; the with-/without-replacement levels against Sigma/b and the finite-population factor; a derived rounding bound for the problem's minibatch gradient"
 STAT_ROWS = 2

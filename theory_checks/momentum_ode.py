@@ -90,7 +90,7 @@ Sabotage:
     "wrong-prediction": predicts slope -2 for heavy ball's gap (as fast as Nesterov) and order 2
         for the ODE discretisation.
     "lr-2pct": every method runs with its lr 2 % too small (HB 0.098, Nesterov 0.98, ODE 0.98 h^2).
-    "ema-momentum": heavy ball runs form="ema" (v = beta v + (1 - beta) g: the seeds' other
+    "ema-momentum": heavy ball runs form="ema" (v = beta v + (1 - beta) g: the notes' other
         momentum convention) with the same lr and beta, the predictions unchanged.
     "fencepost-h": the ODE runs take h = T/(N - 1) for their N = T/h steps (a fencepost error in
         the grid; lr and beta follow the wrong h), the predictions unchanged.

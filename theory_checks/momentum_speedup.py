@@ -15,7 +15,7 @@ Setup:
     * Heavy ball: s = 1 - 2^-k, L = (1 + s)^2, mu = (1 - s)^2, so sqrt(kappa) = (1 + s)/(1 - s) =
       2^(k+1) - 1, Polyak's lr = 4/(sqrt L + sqrt mu)^2 = 1 and beta = s^2; k = 1..6 (kappa 9 to
       16129; full tier: k = 1..8, kappa up to 261121). ``ref.make("momentum", lr=1, beta=s^2,
-      form="polyak")`` (seed 001's v = beta v + g, theta -= lr v, v_0 = 0).
+      form="polyak")`` (note 001's v = beta v + g, theta -= lr v, v_0 = 0).
     * GD: r = 1 - 2^-k, L = 1 + r, mu = 1 - r, kappa = (1 + r)/(1 - r) = 2^(k+1) - 1, its optimal
       lr = 2/(L + mu) = 1; k = 3..9 (kappa 15 to 1023; full tier k = 3..11), all instances stacked
       in one parameter vector of ``ref.gd(lr=1)`` (GD is elementwise).
@@ -51,7 +51,7 @@ Tolerance:
     within rounding of eps); the slope tolerance is the range those ranges allow.
 
 References:
-    Seed 001, "Heavy Ball Method: Adding Memory" ("GD: iterations proportional to kappa;
+    Note 001, "Heavy Ball Method: Adding Memory" ("GD: iterations proportional to kappa;
     Momentum: iterations proportional to sqrt(kappa)"). Polyak, B. T. (1964), Some methods of
     speeding up the convergence of iteration methods (the optimal lr and beta).
 
@@ -60,7 +60,7 @@ Sabotage:
     "no-momentum": the heavy-ball run uses beta = 0 and GD's optimal lr 2/(L + mu), as if the
         optimizer ignored its momentum; the predictions unchanged.
     "damped-momentum": the heavy-ball run uses the buffer v = beta v + (1 - beta) g (dampening
-        beta, i.e. form "ema") with Polyak's lr, a realistic mix-up of the seeds' two momentum
+        beta, i.e. form "ema") with Polyak's lr, a realistic mix-up of the notes' two momentum
         conventions: no speedup (T grows like kappa), and the run is not censored.
     "lr-2pct": heavy ball and GD run with lr 2 % too small (0.98).
 """
@@ -80,7 +80,7 @@ from ._stats import fmt
 
 NAME = "momentum_speedup"
 CLAIM = "iterations to accuracy eps grow like kappa for GD and like sqrt(kappa) for heavy ball (lr = 4/(sqrt L + sqrt mu)^2, beta = ((sqrt k - 1)/(sqrt k + 1))^2)"
-SOURCE = "seed 001, 'Heavy Ball Method' (Polyak 1964)"
+SOURCE = "note 001, 'Heavy Ball Method' (Polyak 1964)"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "no-momentum", "damped-momentum", "lr-2pct")
 JUSTIFICATION = "closed forms of both methods' error on exact-parameter worst-case quadratics; tolerance = derived float64 forward-error bound"
 STAT_ROWS = 0

@@ -5,7 +5,7 @@ Claim:
     and grad_phi = B^T grad_theta, so the undamped natural-gradient step satisfies
     B delta_phi = -eta B (B^T F B)^{-1} B^T g = -eta F^{-1} g = delta_theta: the step in phi is the
     step in theta mapped back, phi_{t+1} = B^{-1} Phi_theta(B phi_t), and the iterates map to each
-    other, B phi_t = theta_t (seed 001, "Natural Gradient Descent": "Parameterization-invariant:
+    other, B phi_t = theta_t (note 001, "Natural Gradient Descent": "Parameterization-invariant:
     reparameterizing doesn't change trajectory"). Gradient descent's step B (-eta B^T g) is not
     -eta g unless B B^T = I.
 
@@ -41,7 +41,7 @@ Tolerance:
     between steps. Deterministic ("bound" rows).
 
 References:
-    Seed 001, "Natural Gradient Descent"; Amari (1998), Neural Computation 10(2); Martens (2020),
+    Note 001, "Natural Gradient Descent"; Amari (1998), Neural Computation 10(2); Martens (2020),
     JMLR 21(146) (invariance to affine reparametrisations; exact only without damping); Higham
     (2002), Accuracy and Stability of Numerical Algorithms, chs. 3, 7, 9.
 
@@ -74,7 +74,7 @@ from ._stats import fmt, trial_seeds
 
 NAME = "natural_gradient_invariance"
 CLAIM = "natural gradient with theta = B phi: phi_{t+1} = B^{-1} Phi_theta(B phi_t), B phi_t = theta_t (GD: not)"
-SOURCE = "seed 001, 'Natural Gradient Descent' (parameterization-invariant)"
+SOURCE = "note 001, 'Natural Gradient Descent' (parameterization-invariant)"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "damped", "short-step", "empirical-fisher")
 JUSTIFICATION = "derived float64 bound of one natural-gradient step (formed F, g, LU solve, update; Higham 2002)"
 STAT_ROWS = 0

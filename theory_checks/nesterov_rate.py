@@ -50,7 +50,7 @@ Tolerance:
     budget. Bounds: exact theorems (the measured ratios stay below 0.1, far from rounding).
 
 References:
-    Seed 001, "Nesterov Accelerated Gradient" ("Achieves optimal O(1/t^2) rate for smooth convex
+    Note 001, "Nesterov Accelerated Gradient" ("Achieves optimal O(1/t^2) rate for smooth convex
     functions"). Nesterov, Y. (1983), A method for solving the convex programming problem with
     convergence rate O(1/k^2); Beck, A. and Teboulle, M. (2009), FISTA (the bound's constant).
 
@@ -81,7 +81,7 @@ from ._stats import Interval, fmt, interval_row, t_interval, trial_seeds
 
 NAME = "nesterov_rate"
 CLAIM = "smooth convex f: Nesterov f - f* = O(1/t^2) (slope -2), GD O(1/t) (slope -1)"
-SOURCE = "seed 001, 'Nesterov Accelerated Gradient' (Nesterov 1983)"
+SOURCE = "note 001, 'Nesterov Accelerated Gradient' (Nesterov 1983)"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "constant-beta", "lr-2pct", "beta-off-by-one")
 JUSTIFICATION = "levels: t-interval (suite level) over independent stratified spectra against the exact expectation (closed form / Gauss-Legendre of the check's recursion); slopes implied by the levels; theorem bounds exact"
 STAT_ROWS = 4

@@ -3,7 +3,7 @@ r"""Newton's method solves a linear least-squares problem in one step.
 Claim:
     L(w) = ||X w - y||^2 is quadratic with Hessian H = 2 X^T X and gradient g = 2 X^T (X w - y),
     so the Newton step w_1 = w_0 - H^{-1} g(w_0) lands on the minimiser w* = (X^T X)^{-1} X^T y
-    from any w_0 (seeds 003/004: Newton uses the exact quadratic model, which here is L itself).
+    from any w_0 (notes 003/004: Newton uses the exact quadratic model, which here is L itself).
 
 Setup:
     ``reference.problems.least_squares(X, y)`` (reduction "sum"), X (n = 50, d = 6) = U diag(s) V^T
@@ -28,7 +28,7 @@ Tolerance:
     the false-alarm budget. A 2 % step-size error leaves 0.02 ||w* - w_0||, >= 1e3 x the bound.
 
 References:
-    Seed 003, "Newton's Method and Approximations"; seed 004, "Newton's Method" (the quadratic
+    Note 003, "Newton's Method and Approximations"; note 004, "Newton's Method" (the quadratic
     approximation and its optimal step); Nocedal & Wright (2006), section 3.3; Higham (2002),
     Accuracy and Stability of Numerical Algorithms, chs. 7, 9, 10.
 
@@ -60,7 +60,7 @@ from ._stats import fmt, trial_seeds
 
 NAME = "newton_one_step"
 CLAIM = "one Newton step w_1 = w_0 - H^{-1} grad L(w_0) solves least squares: w_1 = w*"
-SOURCE = "seed 003, 'Newton's Method and Approximations'; seed 004, 'Newton's Method'"
+SOURCE = "note 003, 'Newton's Method and Approximations'; note 004, 'Newton's Method'"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "damped", "short-step", "half-hessian")
 JUSTIFICATION = "derived float64 bound of the formed H, g, the Cholesky solve and the update (Higham 2002)"
 STAT_ROWS = 0

@@ -53,7 +53,7 @@ Tolerance:
     across t, so the slope bias is far below the interval).
 
 References:
-    Seed 000, "SGD Convergence in a Nutshell" (Robbins-Monro conditions; noise-induced error
+    Note 000, "SGD Convergence in a Nutshell" (Robbins-Monro conditions; noise-induced error
     O(sigma^2 eta_t)). Robbins, H. and Monro, S. (1951). A Stochastic Approximation Method.
 
 Sabotage:
@@ -78,7 +78,7 @@ from ._stats import fmt, interval_row, loglog_slope, t_interval, trial_seeds
 
 NAME = "robbins_monro"
 CLAIM = "SGD with eta_t = c/(t0+t)^a, 1/2 < a <= 1: E||theta_t - theta*||^2 -> 0, O(1/t) for a = 1; constant eta: floor proportional to eta"
-SOURCE = "seed 000, 'SGD Convergence in a Nutshell' (Robbins & Monro 1951)"
+SOURCE = "note 000, 'SGD Convergence in a Nutshell' (Robbins & Monro 1951)"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "no-decay", "lr-2pct", "lr-10pct", "off-by-one")
 JUSTIFICATION = "t-interval (suite level) over 32 independent groups of chains; predictions from the exact first- and second-moment recursions of SGD on Gaussian streaming least squares"
 STAT_ROWS = 5

@@ -492,6 +492,7 @@ def write_report(
         "checks": len(results),
         "python": platform.python_version(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "sources": "the lecture notes, cited as 'note 00N, \"Section\"'; specs/notes.md says what each cited section states",
     }
     doc = {
         "meta": meta,
@@ -520,6 +521,10 @@ def write_report(
         "",
         f"{meta['passed']}/{meta['checks']} claims hold - {ctx.tier} tier, seed {ctx.seed}, "
         f"{total:.1f} s" + (f", sabotage {ctx.sabotage!r}" if ctx.sabotage else "") + ".",
+        "",
+        "Sources: the five lecture notes on optimization for machine learning, cited as `note 00N, "
+        "\"Section\"`; specs/notes.md (in the repository) names each note and says what each cited "
+        "section states.",
         "",
         "| claim | quantity | predicted | measured | tolerance | verdict |",
         "|---|---|---|---|---|---|",

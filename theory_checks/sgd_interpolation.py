@@ -4,7 +4,7 @@ Claim:
     X in R^{n x d}, d > n, full row rank, Xw = y solvable. SGD with batch size 1 on
     l_i(w) = (x_i^T w - y_i)^2, w_{t+1} = w_t - 2 eta x_i (x_i^T w_t - y_i), i uniform, started at
     w_0 = 0, converges linearly ("exponentially to 0 error") for eta < 2 / (s_max^2 + max_i ||x_i||^2),
-    and its limit is the minimum-norm solution w* = X^+ y (seed 002, 3.1: the error q_t = w_t - w*
+    and its limit is the minimum-norm solution w* = X^+ y (note 002, 3.1: the error q_t = w_t - w*
     lives in the row space, where the projection steps contract it).
 
 Setup:
@@ -53,7 +53,7 @@ Tolerance:
     (4) the margin is orders of magnitude beyond rounding (growth is a sum of 200 positive terms).
 
 References:
-    Seed 002, section 3.1 ("SGD Convergence Proof (Constant Step Size)", eqs. (10)-(11)); the
+    Note 002, section 3.1 ("SGD Convergence Proof (Constant Step Size)", eqs. (10)-(11)); the
     Kaczmarz view: Strohmer & Vershynin (2009), Needell, Srebro & Ward (2014).
 
 Sabotage:
@@ -80,7 +80,7 @@ from ._stats import fmt, interval_row, t_interval, trial_seeds
 
 NAME = "sgd_interpolation"
 CLAIM = "SGD, b = 1, eta < 2/(s_max^2 + max||x_i||^2), d > n: w_t -> X^+ y linearly from w_0 = 0"
-SOURCE = "seed 002, section 3.1 (SGD convergence, constant step, interpolation regime)"
+SOURCE = "note 002, section 3.1 (SGD convergence, constant step, interpolation regime)"
 SABOTAGE: tuple[str, ...] = ("wrong-rate", "not-from-zero", "broken-optimizer", "lr-2pct")
 JUSTIFICATION = "t-intervals (suite level) over 32 independent groups of runs against the exact first- and second-moment recursions; min-norm limit against a first-order rounding bound accumulated along each run"
 STAT_ROWS = 2

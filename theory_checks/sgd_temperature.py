@@ -4,8 +4,8 @@ Claim:
     Near a minimum with Hessian A and per-sample gradient covariance Sigma_g, minibatch SGD with step
     eta and batch size b fluctuates with a stationary covariance S that solves the Lyapunov
     equation A S + S A = (eta / b) Sigma_g to first order in eta: the spread is set by the
-    temperature T = eta / b (seed 001, "Connection to Lecture 4": "Langevin dynamics, temperature
-    T ~ eta / b"; seed 000, Sigma / b).
+    temperature T = eta / b (note 001, "Connection to Lecture 4": "Langevin dynamics, temperature
+    T ~ eta / b"; note 000, Sigma / b).
 
 Setup:
     A finite-sum quadratic with state-independent gradient noise, so the theory is exact:
@@ -40,7 +40,7 @@ Tolerance:
     1e-3) is far below the interval.
 
 References:
-    Seed 001 ("Connection to Lecture 4": temperature T ~ eta / b); seed 000 ("Mini Batches as
+    Note 001 ("Connection to Lecture 4": temperature T ~ eta / b); note 000 ("Mini Batches as
     Noise Reduction": Cov = Sigma / b). Mandt, Hoffman & Blei (2017), "Stochastic Gradient Descent
     as Approximate Bayesian Inference", JMLR 18 (the Ornstein-Uhlenbeck / Lyapunov picture).
 
@@ -65,7 +65,7 @@ from ._stats import fmt, interval_row, t_interval, trial_seeds
 
 NAME = "sgd_temperature"
 CLAIM = "SGD stationary Cov: A S + S A = (eta/b) Sigma_g, spread set by T = eta/b"
-SOURCE = "seed 001, 'Connection to Lecture 4' (T ~ eta/b); seed 000, 'Mini Batches as Noise Reduction'"
+SOURCE = "note 001, 'Connection to Lecture 4' (T ~ eta/b); note 000, 'Mini Batches as Noise Reduction'"
 SABOTAGE: tuple[str, ...] = ("wrong-temperature", "broken-optimizer", "lr-2pct")
 JUSTIFICATION = "t-interval (suite level) over 32 independent groups of chains against the exact discrete-Lyapunov prediction averaged over the same window"
 STAT_ROWS = 3

@@ -1,10 +1,10 @@
-r"""The tail index of minibatch-gradient noise on the Peaks MLP: what the seeds' heavy-tail claim
+r"""The tail index of minibatch-gradient noise on the Peaks MLP: what the notes' heavy-tail claim
 becomes when measured, against the CLT's prediction, with the estimator validated on known laws.
 
 Claim:
-    The seeds: "gradient noise in deep learning often exhibits heavy tails", better described by
+    The notes: "gradient noise in deep learning often exhibits heavy tails", better described by
     symmetric alpha-stable laws with tail index alpha < 2 (p(x) ~ |x|^-(1+alpha)) than by the CLT's
-    Gaussian (alpha = 2) (seed 000, "Beyond the Gaussian Approximation"; seed 001, "Adam Vector
+    Gaussian (alpha = 2) (note 000, "Beyond the Gaussian Approximation"; note 001, "Adam Vector
     Field Theory", after Simsekli, Sagun & Gurbuzbalaban 2019). What this check tests is the
     measurable counterpart on Peaks, and it finds the CLT's side: minibatch noise g_B - grad L
     (b draws with replacement from N per-sample gradients: a mean of b i.i.d. bounded terms) has
@@ -42,7 +42,7 @@ Measured:
         mixture of coordinates with the same scales and Edgeworth terms: E log|X| = mean_j (log
         sigma_j + D_j) + E log|Z|, E log|Y| = E_J [log sqrt(sum_k sigma_{J_k}^2) + D(Y_J)] + E log|Z|
         over 100 uniformly drawn coordinates J (4000 draws of J: only indices are simulated).
-    Report: the seeds' claim alpha < 2, per coordinate and pooled, with alpha_hat's interval.
+    Report: the notes' claim alpha < 2, per coordinate and pooled, with alpha_hat's interval.
 
 Tolerance:
     Student-t intervals at the suite level ``_stats.LEVEL`` over independent replicates
@@ -53,7 +53,7 @@ Tolerance:
     fifth of the full tier's half-widths (0.024 and 0.013).
 
 References:
-    Seed 000 ("Beyond the Gaussian Approximation"); seed 001 ("Adam Vector Field Theory": tail
+    Note 000 ("Beyond the Gaussian Approximation"); note 001 ("Adam Vector Field Theory": tail
     index alpha in (0, 2]). Simsekli, U., Sagun, L. and Gurbuzbalaban, M. (2019), A Tail-Index
     Analysis of Stochastic Gradient Noise in Deep Neural Networks, ICML. Mohammadi, M.,
     Mohammadpour, A. and Ombao, H. (2015), On the estimation of the characteristic exponent of
@@ -62,7 +62,7 @@ References:
 
 Sabotage:
     "broken-estimator": block sums of |X_i| instead of X_i (the validation must then fail).
-    "heavy-tail-prediction": the seeds' claim as the prediction, alpha = 1.6 per coordinate.
+    "heavy-tail-prediction": the notes' claim as the prediction, alpha = 1.6 per coordinate.
     "half-batch": the reference's ``batch_indices`` draws b/2 indices (a size bug in the sampler).
     "per-sample-over-n": the reference's per-sample gradients divided by N (a mean-reduction mix-up).
 """
@@ -86,7 +86,7 @@ from ._stats import Interval, fmt, interval_row, t_interval, trial_seeds
 
 NAME = "tail_index"
 CLAIM = "Peaks minibatch noise per coordinate: CLT (alpha = 2 up to the O(1/b) Edgeworth term), variance Sigma_jj/b; the pooled alpha_hat < 2 is a mixture of scales (seeds: alpha < 2)"
-SOURCE = "seed 000, 'Beyond the Gaussian Approximation'; seed 001, 'Adam Vector Field Theory'"
+SOURCE = "note 000, 'Beyond the Gaussian Approximation'; note 001, 'Adam Vector Field Theory'"
 SABOTAGE: tuple[str, ...] = ("broken-estimator", "heavy-tail-prediction", "half-batch", "per-sample-over-n")
 JUSTIFICATION = "Student-t intervals over independent replicates/groups of exactly unbiased (validation, variance) or Edgeworth-predicted (tail index) statistics"
 STAT_ROWS = 4
@@ -280,7 +280,7 @@ def row_seed_claim(pk: Noise) -> Row:
     po = t_interval([gr.inv_pooled for gr in pk.groups])
     verdict = "per coordinate " + ("alpha < 2" if pc.lo > 0.5 else "alpha = 2 not excluded") + f" ({_alpha_text(pc)}); pooled " + (
         "alpha < 2" if po.lo > 0.5 else "alpha = 2 not excluded") + f" ({_alpha_text(po)})"  # fmt: skip
-    return report_row("seeds' claim alpha < 2 (heavy tails) on Peaks, b = 32", verdict)
+    return report_row("notes' claim alpha < 2 (heavy tails) on Peaks, b = 32", verdict)
 
 
 def run(ctx: Context) -> Outcome:

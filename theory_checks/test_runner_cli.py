@@ -92,6 +92,24 @@ def test_report_folder_is_replaced_whole(tmp_path: Path) -> None:
     assert f"report: {rep / 'report.md'}" in only.stdout
 
 
+def test_report_cites_the_notes_page_and_each_source_resolves(tmp_path: Path) -> None:
+    """Issue 10 item 12: a report names where its sources are explained (specs/notes.md), and every
+    check's SOURCE cites a note by number."""
+    rep = tmp_path / "rep"
+    done = optref("check", "--only", FAST, "--report", str(rep), "--no-progress", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    md = (rep / "report.md").read_text()
+    assert "specs/notes.md" in md and "the notes" not in md
+    assert "specs/notes.md" in json.loads((rep / "report.json").read_text())["meta"]["sources"]
+    import importlib
+
+    from . import CHECKS
+
+    for name in CHECKS:
+        source = importlib.import_module(f"theory_checks.{name}").SOURCE
+        assert "note 00" in source.lower(), f"{name}: SOURCE cites no note by number: {source}"
+
+
 def test_report_folder_object_commits_and_discards(tmp_path: Path) -> None:
     target = tmp_path / "out" / "rep"  # parent created on open()
     folder = runner.ReportFolder(str(target))

@@ -3,7 +3,7 @@
 Each ``Mutant`` replaces, in one file, one or more exact snippets that must each occur exactly once
 in the current tree (``tests/test_tools.py`` checks that every entry still applies). ``claim`` names
 the theory check(s) whose claim is about the quantity the bug changes, or "none" when no claim of
-the seeds is about it (``why`` then says why; specs/mutation.md lists them).
+the notes is about it (``why`` then says why; specs/mutation.md lists them).
 
 The bugs are the kinds found in real optimizer code: wrong constants, off-by-ones in t, swapped
 conventions (eps inside/outside, bias correction), dropped terms, wrong reductions, wrong signs,
@@ -45,7 +45,7 @@ CATALOGUE: tuple[Mutant, ...] = (
        "g = grad + weight_decay * theta if weight_decay else grad  # (GD1)",
        "g = grad - weight_decay * theta if weight_decay else grad  # (GD1)",
        "GD coupled weight decay with the wrong sign", "none",
-       "no claim of the seeds is about coupled L2 weight decay; the checks run GD without it"),
+       "no claim of the lecture notes is about coupled L2 weight decay; the checks run GD without it"),
     _m("sgd-lr-2pct", "first_order/sgd.py",
        "theta = descend(theta, eta, g)  # (SGD2)", "theta = descend(theta, 1.02 * eta, g)  # (SGD2)",
        "SGD step size 2 % too large", "sgd_temperature,sgd_interpolation,robbins_monro"),
@@ -335,7 +335,7 @@ CATALOGUE: tuple[Mutant, ...] = (
     _m("clip-squared-norm", "combinators/clip.py",
        "norm = anp.sqrt(anp.sum(grad * grad))  # (CL1)", "norm = anp.sum(grad * grad)  # (CL1)",
        "gradient clipping by the squared norm instead of the norm", "none",
-       "no claim of the seeds is about gradient clipping; no check clips"),
+       "no claim of the lecture notes is about gradient clipping; no check clips"),
     _m("lion-wd-schedule", "first_order/lion.py",
        'lam = weight_decay if decay_scaling == "lr" else weight_decay / lr_at(lr, 0)',
        'lam = weight_decay if decay_scaling != "lr" else weight_decay / lr_at(lr, 0)',

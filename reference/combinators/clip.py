@@ -19,7 +19,7 @@ Conventions:
 
 References:
     Pascanu, R., Mikolov, T. and Bengio, Y. (2013). On the difficulty of training recurrent neural
-    networks. ICML (Algorithm 1). Seed 004 ("Gradient Clipping": g <- min(1, tau/||g||) g).
+    networks. ICML (Algorithm 1). Note 004 ("Gradient Clipping": g <- min(1, tau/||g||) g).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Input of each step: an ``EqualityProblem`` (f: R^p -> R and h: R^p -> R^m, both 
     lambda_k = lambda_{k-1} - mu_{k-1} h(theta_k)                                        (AL3)
     mu_k = ``mu_growth`` mu_{k-1}                                                        (AL4)
 
-Seed 004 ("Lagrange Multipliers"): Lagrangian L(theta, lambda) = f - lambda^T h; at the optimum
+Note 004 ("Lagrange Multipliers"): Lagrangian L(theta, lambda) = f - lambda^T h; at the optimum
 grad f = J_h^T lambda. Since grad_theta L_A(theta; lambda_{k-1}) = grad f - J_h^T (lambda_{k-1} -
 mu h) = grad f - J_h^T lambda_k, the stationarity residual after (AL3) is exactly the inner
 gradient: ||grad f(theta_k) - J_h(theta_k)^T lambda_k|| = ||grad L_A(theta_k)|| <= inner_tol
@@ -30,7 +30,7 @@ References:
     Powell, M. J. D. (1969). A method for nonlinear constraints in minimization problems.
     Nocedal and Wright (2006), section 17.3 (Framework 17.3, eqs. 17.36, 17.39).
     Bertsekas, D. P. (1982). Constrained Optimization and Lagrange Multiplier Methods.
-    Seed 004 ("Constrained Optimization", "Lagrange Multipliers").
+    Note 004 ("Constrained Optimization", "Lagrange Multipliers").
 """
 
 from __future__ import annotations

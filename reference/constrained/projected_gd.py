@@ -11,7 +11,7 @@ with the projections, by the keyword ``constraint``:
         (sum_{j<=k} u_j - s)/k > 0}, tau = (sum_{j<=rho} u_j - s)/rho,
         Proj(z) = max(z - tau, 0)                                                        (PGD5)
 
-Seed 004 ("Constrained Optimization"): the constrained problem min L(theta) s.t. theta in C; at a
+Note 004 ("Constrained Optimization"): the constrained problem min L(theta) s.t. theta in C; at a
 minimiser the KKT conditions hold. For C a box, the fixed points of (PGD1)-(PGD2) with eta > 0 are
 exactly the KKT points: grad_i L = 0 where lo_i < theta_i < hi_i, grad_i L >= 0 at theta_i = lo_i,
 grad_i L <= 0 at theta_i = hi_i (multipliers mu = +-grad L on active bounds, complementary slackness).
@@ -34,7 +34,7 @@ References:
         Math. Prog. 6 (the sort-based simplex projection).
     Duchi, J., Shalev-Shwartz, S., Singer, Y. and Chandra, T. (2008). Efficient projections onto
         the l1-ball for learning in high dimensions. ICML (Fig. 1).
-    Seed 004 ("Constrained Optimization": Lagrange multipliers, KKT conditions, complementary
+    Note 004 ("Constrained Optimization": Lagrange multipliers, KKT conditions, complementary
         slackness).
 """
 

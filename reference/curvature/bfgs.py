@@ -30,7 +30,7 @@ References:
     Nocedal, J. and Wright, S. J. (2006). Numerical Optimization, 2nd ed., Alg. 6.1, eqs. 6.17,
         6.20; section 3.5 (initial step, eq. 3.60).
     Broyden, Fletcher, Goldfarb, Shanno (1970).
-    Seed 003 ("Quasi-Newton Methods (BFGS, L-BFGS)"), seed 004 ("Quasi-Newton Methods (BFGS)").
+    Note 003 ("Quasi-Newton Methods (BFGS, L-BFGS)"), note 004 ("Quasi-Newton Methods (BFGS)").
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ Conventions:
 References:
     Hestenes, M. R. and Stiefel, E. (1952). Methods of conjugate gradients for solving linear
         systems. J. Res. Nat. Bur. Standards 49.
-    Nocedal and Wright (2006), Alg. 5.2, Theorem 5.3. Seed 003 ("Conjugate Gradient").
+    Nocedal and Wright (2006), Alg. 5.2, Theorem 5.3. Note 003 ("Conjugate Gradient").
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ finite-sum problem); the method evaluates J, H and g at ``state.params`` and, wi
 search, L at the trial points.
 
 Conventions:
-    * lambda is an absolute damping added to G (seed 000 "(G + lambda I) delta = -grad L");
+    * lambda is an absolute damping added to G (note 000 "(G + lambda I) delta = -grad L");
       lambda = 0 needs G nonsingular (numpy's LinAlgError otherwise).
     * The line search (GN4) is ``linesearch.armijo`` (method "backtrack", first trial 1, rho = beta,
       max_iter = max_backtracks) on the loss ``loss_at``; if no trial in ``max_backtracks``
@@ -28,8 +28,8 @@ Conventions:
       decided on unboxed values, alpha = beta^j is then fixed by j, and the step is traced.
 
 References:
-    Seed 000, "Gauss-Newton Derivation for General Convex Loss", "Gauss-Newton as dense linear
-    algebra", "The Appeal of Gauss-Newton Methods"; seed 001 "Preconditioning".
+    Note 000, "Gauss-Newton Derivation for General Convex Loss", "Gauss-Newton as dense linear
+    algebra", "The Appeal of Gauss-Newton Methods"; note 001 "Preconditioning".
     Nocedal, J. and Wright, S. J. (2006). Numerical Optimization, 2nd ed., sections 10.3 and 3.1.
     Schraudolph, N. N. (2002). Fast curvature matrix-vector products for second-order gradient
     descent. Neural Computation 14(7) (the generalized Gauss-Newton matrix J^T H J).

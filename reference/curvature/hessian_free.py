@@ -39,7 +39,7 @@ References:
     rho < 1/4 -> lambda 3/2, rho > 3/4 -> lambda 2/3), 4.4 (CG termination, k = max(10, 0.1 i),
     eps = 5e-4), 4.5 (CG initialised at zeta times the previous solution, zeta = 0.95).
     Schraudolph, N. N. (2002). Fast curvature matrix-vector products. Neural Computation 14(7).
-    Seed 000, "Computational Limitations: Memory and Storage Options" (3. matrix-free approach).
+    Note 000, "Computational Limitations: Memory and Storage Options" (3. matrix-free approach).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ References:
     approximate curvature. ICML. Sections 3 (A and G factors, with homogeneous coordinates),
     5 (estimation: sampled targets, exponentially decaying averages eps = min(1 - 1/k, 0.95)),
     6.3 (factored Tikhonov damping with pi).
-    Seed 001, "K-FAC: Kronecker-Factored Approximation"; seed 000 (outlook).
+    Note 001, "K-FAC: Kronecker-Factored Approximation"; note 000 (outlook).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ References:
     Nocedal, J. (1980). Updating quasi-Newton matrices with limited storage. Math. Comp. 35.
     Liu, D. C. and Nocedal, J. (1989). On the limited memory BFGS method. Math. Prog. 45.
     Nocedal and Wright (2006), Alg. 7.4 and 7.5, eq. 7.20.
-    Seed 003 ("L-BFGS"), seed 004 ("L-BFGS: Limited memory version").
+    Note 003 ("L-BFGS"), note 004 ("L-BFGS: Limited memory version").
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ References:
     Madsen, K., Nielsen, H. B. and Tingleff, O. (2004). Methods for Non-Linear Least Squares
     Problems, 2nd ed., section 2.4 (both damping rules: Marquardt's thresholds 1/4, 3/4 with
     factors 2 and 1/3, and Nielsen's) and section 3.2 (the Levenberg-Marquardt algorithm).
-    Seed 000 ("The Appeal of Gauss-Newton Methods": trust region and damping).
+    Note 000 ("The Appeal of Gauss-Newton Methods": trust region and damping).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ References:
     Nocedal, J. and Wright, S. J. (2006). Numerical Optimization, 2nd ed., Springer.
         Section 3.1 (Wolfe conditions, eqs. 3.6-3.7), Alg. 3.1 (backtracking), section 3.5
         (interpolation, eqs. 3.57-3.59; Alg. 3.5 and 3.6).
-    Seed 004 ("Step Size Selection": line search).
+    Note 004 ("Step Size Selection": line search).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 r"""The curvature record of a "model + per-sample loss" problem, by autograd.
 
-Seed 000 ("Gauss-Newton Derivation for General Convex Loss") writes a finite-sum objective as a
+Note 000 ("Gauss-Newton Derivation for General Convex Loss") writes a finite-sum objective as a
 network F(theta; x) followed by a loss on its outputs:
 
     L(theta) = s sum_i l(o_i, y_i) + (l2 / 2) ||theta||^2,    o_i = F(theta; x_i) in R^m,
@@ -18,9 +18,9 @@ At a point theta this module computes, with autograd only:
                                                     has row i = J_i[k, :] (``predict_rowwise``)
     grad     s sum_i J_i^T out_grad_i + l2 theta   (the chain rule; equals autograd's grad L)
 
-and the two curvature matrices that the seeds name:
+and the two curvature matrices that the notes name:
 
-    G = s sum_i J_i^T H_i J_i + l2 I                 Gauss-Newton (seed 000, "as dense linear algebra")
+    G = s sum_i J_i^T H_i J_i + l2 I                 Gauss-Newton (note 000, "as dense linear algebra")
     G v = s J^T (H (J v)) + l2 v                     matrix-free: one forward-mode JVP, the m x m
                                                      products, one reverse-mode VJP (Hessian-free)
 

@@ -27,7 +27,7 @@ References:
     (true vs empirical Fisher; Fisher = generalized Gauss-Newton for exponential families).
     Kunstner, F., Balles, L. and Hennig, P. (2019). Limitations of the empirical Fisher
     approximation for natural gradient descent. NeurIPS.
-    Seed 001, "Natural Gradient Descent" and "Preconditioning".
+    Note 001, "Natural Gradient Descent" and "Preconditioning".
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ search, gradients) of its line search.
     alpha_t: Armijo backtracking (default), strong Wolfe, or the fixed lr        (N3)
     theta_t = theta_{t-1} + alpha_t d_t                                           (N4)
 
-With mu = 0 and alpha_t = 1, (N2)-(N4) is the pure Newton step theta - H^{-1} g of seeds 003 and
+With mu = 0 and alpha_t = 1, (N2)-(N4) is the pure Newton step theta - H^{-1} g of notes 003 and
 004, which minimises a strictly convex quadratic in one step; near a minimiser with positive
 definite Hessian the line search accepts alpha = 1 and convergence is quadratic.
 
@@ -27,7 +27,7 @@ Conventions:
 References:
     Nocedal, J. and Wright, S. J. (2006). Numerical Optimization, 2nd ed., section 3.3 (Newton
         with a line search), Alg. 3.3 (added multiple of the identity), Theorem 3.5.
-    Seed 003 ("Newton's Method and Approximations"), seed 004 ("Newton's Method").
+    Note 003 ("Newton's Method and Approximations"), note 004 ("Newton's Method").
 """
 
 from __future__ import annotations

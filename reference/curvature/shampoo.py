@@ -33,8 +33,8 @@ References:
     Gupta, V., Koren, T. and Singer, Y. (2018). Shampoo: Preconditioned stochastic tensor
     optimization. ICML. Algorithm 1 (matrices), Algorithm 2 (order-k tensors, exponent -1/(2k)).
     Anil, R., Gupta, V., Koren, T., Regan, K. and Singer, Y. (2020). Scalable second order
-    optimization for deep learning. arXiv:2002.09018 (seed 003's Shampoo link).
-    Seed 000 and seed 001 (outlook), seed 003 ("Recent Trends in Optimisation").
+    optimization for deep learning. arXiv:2002.09018 (note 003's Shampoo link).
+    Note 000 and note 001 (outlook), note 003 ("Recent Trends in Optimisation").
 """
 
 from __future__ import annotations

@@ -1,3 +1,3 @@
-"""Experiments that reproduce the seeds' figures (``optref peaks``)."""
+"""Experiments that reproduce the notes' figures (``optref peaks``)."""
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
-r"""``optref peaks``: the seeds' running example, Peaks classification, reproduced.
+r"""``optref peaks``: the notes' running example, Peaks classification, reproduced.
 
-Seed 000 trains a 2-32-5 ReLU MLP (p = 261) on 1000 points of U([-3, 3]^2) labelled by 5 level
+Note 000 trains a 2-32-5 ReLU MLP (p = 261) on 1000 points of U([-3, 3]^2) labelled by 5 level
 sets of the peaks function (800 train / 200 test) with Gauss-Newton and SGD, and SGD again in the
-lazy regime at width 8192 (p = 65541); seed 001 compares SGD, SGD+momentum, SGD+Nesterov, Adam,
+lazy regime at width 8192 (p = 65541); note 001 compares SGD, SGD+momentum, SGD+Nesterov, Adam,
 AdamW and Lion at both widths. This module trains the same methods (plus K-FAC and L-BFGS, beyond
-the seeds) on ``reference.problems.peaks`` and prints our numbers beside the seeds'. Results:
+the notes) on ``reference.problems.peaks`` and prints our numbers beside the notes'. Results:
 specs/peaks.md.
 
-Protocol (the seeds give no seeds, epochs, batch sizes, learning rates or initialisation, so these
+Protocol (the notes give no seeds, epochs, batch sizes, learning rates or initialisation, so these
 are ours):
     * data: ``peaks(width=w, seed=0)``, one fixed data set (800 train / 200 test). Trial k uses
       the k-th child of ``SeedSequence(seed)`` for the initialisation, the minibatch order and
@@ -23,10 +23,10 @@ are ours):
       minibatch b = 32 drawn with replacement, 25 steps per epoch,
       ``epochs`` epochs at width <= 1024 (default 100, 2500 steps) and ``wide_epochs`` above
       (default 30, 750 steps), constant learning rate from ``TUNED``. Momentum: heavy ball
-      v = beta v + g, theta -= lr v, beta = 0.9 (seed 001, torch). Nesterov: seed 001's look-ahead
+      v = beta v + g, theta -= lr v, beta = 0.9 (note 001, torch). Nesterov: note 001's look-ahead
       form, beta = 0.9. AdamW: decoupled weight decay 1e-2 scaled by lr (torch's default). Lion:
       beta = (0.9, 0.99). Adam: beta = (0.9, 0.999), eps = 1e-8.
-    * Gauss-Newton (seed 000): full batch, damping lambda = 1e-3, Armijo backtracking,
+    * Gauss-Newton (note 000): full batch, damping lambda = 1e-3, Armijo backtracking,
       ``gn_steps`` = 30 steps; width <= 1024 only (G is p x p).
     * K-FAC (Martens & Grosse): the minibatches of the first-order methods, damping 1e-3, sampled
       targets, factor decay 0.95, inverses every step; width <= 1024 only (the second layer's
@@ -70,7 +70,7 @@ from .._core import NonFiniteGradientError
 from ..problems import peaks
 from ..problems.peaks import Peaks, peaks_labels
 
-# Seed 000: (train acc %, test acc %). Seed 001: (train loss, test loss, train acc %, test acc %).
+# Note 000: (train acc %, test acc %). Note 001: (train loss, test loss, train acc %, test acc %).
 SEED_000: dict[tuple[str, int], tuple[float, float]] = {
     ("gauss_newton", 32): (93.87, 91.50),
     ("sgd", 32): (79.75, 81.50),
@@ -409,9 +409,9 @@ def _fmt(vals: Sequence[float], digits: int) -> str:
 
 
 def table(results: list[RunResult]) -> str:
-    """Our mean ± std over trials beside the seeds' figures, one row per (width, method)."""
+    """Our mean ± std over trials beside the notes' figures, one row per (width, method)."""
     head = (f"{'width':>5} {'method':<13} {'lr':>7} {'n':>2} {'train loss':>11} {'test loss':>11} "
-            f"{'train acc %':>12} {'test acc %':>12} {'move':>5} | {'seed 001 loss tr/te, acc tr/te':<31}| seed 000 acc tr/te")  # fmt: skip
+            f"{'train acc %':>12} {'test acc %':>12} {'move':>5} | {'note 001 loss tr/te, acc tr/te':<31}| note 000 acc tr/te")  # fmt: skip
     lines = [head, "-" * len(head)]
     keys = sorted({(r.width, r.method) for r in results}, key=lambda k: (k[0], _order(k[1])))
     for w, m in keys:

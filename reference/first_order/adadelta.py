@@ -17,7 +17,7 @@ Conventions:
 
 References:
     Zeiler, M. D. (2012). ADADELTA: An Adaptive Learning Rate Method. arXiv:1212.5701, Alg. 1.
-    Seed 004 ("AdaDelta").
+    Note 004 ("AdaDelta").
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Update rule, for t = 1, 2, ... (t counts completed steps after this one):
     s_t     = s_{t-1} + g_t^2,   s_0 = initial_accumulator_value     (AG2)
     eta'_t  = eta_t / (1 + (t - 1) lr_decay)                  (AG3)  torch's lr_decay
     theta_t = theta_{t-1} - eta'_t g_t / (sqrt(s_t) + eps)    (AG4)  eps_placement="outside" (torch)
-            = theta_{t-1} - eta'_t g_t / sqrt(s_t + eps)             eps_placement="inside" (optax, seed 004)
+            = theta_{t-1} - eta'_t g_t / sqrt(s_t + eps)             eps_placement="inside" (optax, note 004)
 
 Conventions:
     * The defaults are torch.optim.Adagrad's: eps = 1e-10 outside the square root, s_0 = 0,
@@ -17,7 +17,7 @@ Conventions:
 
 References:
     Duchi, J., Hazan, E. and Singer, Y. (2011). Adaptive Subgradient Methods for Online Learning and
-    Stochastic Optimization. JMLR 12. Seed 004 ("AdaGrad"); seed 001 ("The Adaptive Paradigm").
+    Stochastic Optimization. JMLR 12. Note 004 ("AdaGrad"); note 001 ("The Adaptive Paradigm").
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class AdagradHyperparams(Hyperparams):
     eps: float = hp(1e-10, NONNEGATIVE, "denominator guard of (AG4); with eps = 0 (or inside with s = 0) a "
                     "coordinate whose accumulator is still 0 gives 0/0")  # fmt: skip
     eps_placement: EpsPlacement = hp("outside", OneOf(("outside", "inside")),
-                                     '(AG4): "outside" the square root (torch) or "inside" (optax, seed 004)')  # fmt: skip
+                                     '(AG4): "outside" the square root (torch) or "inside" (optax, note 004)')  # fmt: skip
     initial_accumulator_value: float = hp(0.0, NONNEGATIVE, "s_0 of (AG2) (torch 0, optax 0.1)")
     lr_decay: float = hp(0.0, NONNEGATIVE, "delta of (AG3), torch's eta / (1 + (t - 1) delta)")
     weight_decay: float = hp(0.0, NONNEGATIVE, "coupled L2 coefficient lambda of (AG1)")

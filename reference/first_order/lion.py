@@ -26,7 +26,7 @@ References:
         C.-J., Lu, Y. and Le, Q. V. (2023). Symbolic Discovery of Optimization Algorithms.
         NeurIPS.
     Loshchilov, I. and Hutter, F. (2019). Decoupled Weight Decay Regularization. ICLR.
-    Seed 001 ("Lion: Evolutionary Discovered Optimizer").
+    Note 001 ("Lion: Evolutionary Discovered Optimizer").
 """
 
 from __future__ import annotations
@@ -45,10 +45,10 @@ DecayScaling = Literal["lr", "schedule"]
 
 @dataclass(frozen=True, eq=False)
 class LionHyperparams(Hyperparams):
-    """Lion's hyperparameters (the paper's and seed 001's; weight decay off as in google/automl)."""
+    """Lion's hyperparameters (the paper's and note 001's; weight decay off as in google/automl)."""
 
     ALGORITHM: ClassVar[str] = "lion"
-    lr: LearningRate = hp(1e-4, LR, "step size eta of (L2), or a schedule t -> eta_t (seed 001: about ten "
+    lr: LearningRate = hp(1e-4, LR, "step size eta of (L2), or a schedule t -> eta_t (note 001: about ten "
                           "times smaller than Adam's)")  # fmt: skip
     _: KW_ONLY
     beta1: float = hp(0.9, UNIT, "interpolation coefficient of c_t, (L1)")

@@ -6,8 +6,8 @@ evaluates g_t at ``opt.query(state)``, the point q_{t-1} of (N1):
     q_{t-1} = theta_{t-1} + beta v_{t-1}                          (N1)  forms "lookahead", "sutskever"
     q_{t-1} = theta_{t-1}                                               form "torch"
     g_t     = g_t + lambda q_{t-1}                                (N2)  coupled L2, if weight_decay > 0
-    theta_t = q_{t-1} - eta_t g_t,  v_t = theta_t - theta_{t-1}   (N3)  "lookahead" (seed 001)
-    v_t     = beta v_{t-1} - eta_t g_t,  theta_t = theta_{t-1} + v_t   (N4)  "sutskever" (seed 004)
+    theta_t = q_{t-1} - eta_t g_t,  v_t = theta_t - theta_{t-1}   (N3)  "lookahead" (note 001)
+    v_t     = beta v_{t-1} - eta_t g_t,  theta_t = theta_{t-1} + v_t   (N4)  "sutskever" (note 004)
     v_t     = beta v_{t-1} + g_t,  theta_t = theta_{t-1} - eta_t (g_t + beta v_t)   (N5)  "torch"
 
 The three forms are one algorithm. "lookahead" and "sutskever" are the same recursion written two
@@ -32,7 +32,7 @@ References:
         initialization and momentum in deep learning. ICML.
     Bengio, Y., Boulanger-Lewandowski, N. and Pascanu, R. (2013). Advances in optimizing
         recurrent networks. ICASSP (the reformulated form used by torch and optax).
-    Seed 001 ("Nesterov Accelerated Gradient"), seed 004 ("Nesterov Momentum").
+    Note 001 ("Nesterov Accelerated Gradient"), note 004 ("Nesterov Momentum").
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ class NesterovHyperparams(Hyperparams):
     lr: LearningRate = required(LR, "step size eta of (N3)-(N5), or a schedule t -> eta_t")
     _: KW_ONLY
     beta: float = hp(0.9, UNIT, "momentum coefficient of (N1), (N4), (N5); beta = 0 is gradient descent")
-    form: NesterovForm = hp("lookahead", OneOf(FORMS), '"lookahead" (N3) (seed 001), "sutskever" (N4) '
-                            '(seed 004) or "torch" (N5), torch.optim.SGD(nesterov=True), optax.sgd(nesterov=True)')  # fmt: skip
+    form: NesterovForm = hp("lookahead", OneOf(FORMS), '"lookahead" (N3) (note 001), "sutskever" (N4) '
+                            '(note 004) or "torch" (N5), torch.optim.SGD(nesterov=True), optax.sgd(nesterov=True)')  # fmt: skip
     weight_decay: float = hp(0.0, NONNEGATIVE, "coupled L2 coefficient lambda of (N2), taken at the query point")
 
 

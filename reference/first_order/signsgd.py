@@ -7,7 +7,7 @@ Update rule, for t = 1, 2, ... (t counts completed steps after this one), m_0 = 
     theta_t = theta_{t-1} - eta_t sign(m_t)           (SG3)  (m_t = g_t when beta = 0: signSGD)
 
 Every coordinate whose m_t is non-zero moves by exactly eta_t, whatever the size of the gradient:
-the step is invariant to any positive rescaling of the gradient stream (seed 002 section 3.2.2:
+the step is invariant to any positive rescaling of the gradient stream (note 002 section 3.2.2:
 "normalizes magnitude but causes chattering"). sign(0) = 0, so a coordinate with m_t = 0 stays.
 
 Conventions:
@@ -20,7 +20,7 @@ Conventions:
 References:
     Bernstein, J., Wang, Y.-X., Azizzadenesheli, K. and Anandkumar, A. (2018). signSGD:
         Compressed Optimisation for Non-Convex Problems. ICML.
-    Seed 002 section 3.2.2, eq. (12).
+    Note 002 section 3.2.2, eq. (12).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from .._types import Array, LearningRate
 
 @dataclass(frozen=True, eq=False)
 class SignSGDHyperparams(Hyperparams):
-    """signSGD's hyperparameters (momentum = 0, seed 002 eq. (12)); momentum > 0 is Signum."""
+    """signSGD's hyperparameters (momentum = 0, note 002 eq. (12)); momentum > 0 is Signum."""
 
     ALGORITHM: ClassVar[str] = "signsgd"
     lr: LearningRate = required(LR, "step size eta of (SG3), or a schedule t -> eta_t; every coordinate "

@@ -3,7 +3,7 @@ unrolled steps) beside grid and random search, (H1)-(H6); multi-fidelity success
 (H7)-(H8); Bayesian optimisation of one hyperparameter with a Gaussian process and expected
 improvement, (H9)-(H13). Spec: specs/hpo.md.
 
-Seed 003, "Hyperparameter Optimisation (HPO) Methods": "Grid or Random Search: simple but
+Note 003, "Hyperparameter Optimisation (HPO) Methods": "Grid or Random Search: simple but
 inefficient"; "Gradient-Based HPO: differentiable hyperparameters". The hyperparameter here is
 the learning rate eta of any registered first-order optimizer; the objective is the validation
 loss after n unrolled training steps:
@@ -52,7 +52,7 @@ References:
     Rasmussen, C. E. and Williams, C. K. I. (2006). Gaussian Processes for Machine Learning.
     Jones, D. R., Schonlau, M. and Welch, W. J. (1998). Efficient Global Optimization of
         Expensive Black-Box Functions. J. Global Optim. 13 (expected improvement).
-    Seed 003, "Hyperparameter Optimisation (HPO) Methods".
+    Note 003, "Hyperparameter Optimisation (HPO) Methods".
 """
 
 from __future__ import annotations

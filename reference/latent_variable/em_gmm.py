@@ -14,7 +14,7 @@ for t = 1, 2, ..., from theta_{t-1}:
     mu_k   = (1 / N_k) sum_i r_ik x_i                                               (EM4)
     Sigma_k = (1 / N_k) (sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T + a I)               (EM5)
 
-With a = ``reg_covar`` = 0 this is the maximum-likelihood EM of seed 004 ("E-step: compute
+With a = ``reg_covar`` = 0 this is the maximum-likelihood EM of note 004 ("E-step: compute
 responsibilities; M-step: update means, covariances and mixing proportions"), and the
 log-likelihood never decreases: l(theta_t) >= l(theta_{t-1}). The ridge a I / N_k of (EM5) is the
 exact M-step of the penalised objective
@@ -33,14 +33,14 @@ Conventions:
     * ``state.loglik`` is l(theta_{t-1}), the log-likelihood of the parameters the last E-step
       used (EM2 comes free with EM1); ``log_likelihood(X, ...)`` evaluates l at any parameters.
     * A component whose responsibilities sum to 0 (N_k underflows) or a Sigma_k that is not
-      positive definite raises ValueError naming the component: restart (seed 004: "multiple
+      positive definite raises ValueError naming the component: restart (note 004: "multiple
       restarts recommended") or use reg_covar > 0.
 
 References:
     Dempster, A. P., Laird, N. M. and Rubin, D. B. (1977). Maximum Likelihood from Incomplete
         Data via the EM Algorithm. JRSS B 39(1), 1-38 (Theorem 1: monotonicity).
     Bishop, C. M. (2006). Pattern Recognition and Machine Learning, section 9.2.2 (EM for GMMs).
-    Seed 004, "EM Algorithm" and "Example: GMM".
+    Note 004, "EM Algorithm" and "Example: GMM".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Test problems: quadratics, least squares, ridge, logistic regression, seed 000's Peaks task.
+"""Test problems: quadratics, least squares, ridge, logistic regression, note 000's Peaks task.
 
     from reference import problems
     prob = problems.peaks(width=32)            # 2-32-5 ReLU MLP, p = 261

@@ -1,6 +1,6 @@
 r"""Linear models: least squares, ridge regression, logistic regression.
 
-Least squares (seed 002 section 2.2.1) and ridge (section 2.3.1, eq. (5)):
+Least squares (note 002 section 2.2.1) and ridge (section 2.3.1, eq. (5)):
 
     L(w) = ||X w - y||^2 + lam ||w||^2 = sum_i (x_i^T w - y_i)^2 + lam ||w||^2     reduction "sum"
     L(w) = (1/N) ||X w - y||^2 + lam ||w||^2                                       reduction "mean"
@@ -80,7 +80,7 @@ class _Linear(FiniteSumBase):
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class LeastSquares(_Linear):
-    """L(w) = ||X w - y||^2 (reduction "sum", seed 002) or its mean over samples."""
+    """L(w) = ||X w - y||^2 (reduction "sum", note 002) or its mean over samples."""
 
     def losses_from_outputs(self, outputs: Array, y: NDArray[Any]) -> Array:
         """(z_i - y_i)^2."""
@@ -156,7 +156,7 @@ class LogisticRegression(_Linear):
 
 
 def least_squares(X: object, y: object, *, reduction: Reduction = "sum") -> LeastSquares:
-    """L(w) = ||X w - y||^2 (seed 002 eq. (4)'s objective); "mean" divides by N."""
+    """L(w) = ||X w - y||^2 (note 002 eq. (4)'s objective); "mean" divides by N."""
     who = "least_squares"
     Xm = check_matrix(who, "X", X)
     return LeastSquares(
@@ -166,7 +166,7 @@ def least_squares(X: object, y: object, *, reduction: Reduction = "sum") -> Leas
 
 
 def ridge(X: object, y: object, lam: float, *, reduction: Reduction = "sum") -> Ridge:
-    """L(w) = ||X w - y||^2 + lam ||w||^2, lam >= 0 (seed 002 section 2.3.1)."""
+    """L(w) = ||X w - y||^2 + lam ||w||^2, lam >= 0 (note 002 section 2.3.1)."""
     who = "ridge"
     Xm = check_matrix(who, "X", X)
     lam_v = _finite_float(who, "lam", lam)

@@ -1,4 +1,4 @@
-r"""Seed 000's running example: Peaks classification with a two-layer ReLU MLP.
+r"""Note 000's running example: Peaks classification with a two-layer ReLU MLP.
 
 Data. N = ``n_samples`` points x ~ U([-3, 3]^2) from ``numpy.random.default_rng(seed)``, labelled
 by the level sets of MATLAB's peaks function
@@ -13,7 +13,7 @@ tau = (-0.3069, 0.0017, 0.1528, 1.3115), the 20/40/60/80 % quantiles of z over t
 each under U([-3, 3]^2). The first ``n_train`` points are the training set (the finite sum), the
 rest the test set (the points are i.i.d., so this is a random split).
 
-Model (seed 000), width w (32 in the seed), ReLU, logits F_theta(x) in R^5:
+Model (note 000), width w (32 in the seed), ReLU, logits F_theta(x) in R^5:
 
     h = ReLU(W1 x + b1),  W1 in R^{w x 2},  b1 in R^w
     F = W2 h + b2,        W2 in R^{5 x w},  b2 in R^5
@@ -192,7 +192,7 @@ def peaks(
     n_train: int = 800,
     init: Init = "he",
 ) -> Peaks:
-    """The Peaks task of seed 000: 2-``width``-5 ReLU MLP on ``n_samples`` points, ``n_train`` train.
+    """The Peaks task of note 000: 2-``width``-5 ReLU MLP on ``n_samples`` points, ``n_train`` train.
 
     Raises ValueError for width < 1, n_samples < 1, n_train outside [1, n_samples], seed < 0,
     or an unknown init.

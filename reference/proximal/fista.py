@@ -20,7 +20,7 @@ Conventions:
 References:
     Beck, A. and Teboulle, M. (2009). A fast iterative shrinkage-thresholding algorithm for linear
         inverse problems. SIAM J. Imaging Sci. 2, section 4 (FISTA with constant step).
-    Seed 004 ("Proximal Gradient Descent").
+    Note 004 ("Proximal Gradient Descent").
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ proximal operator, soft-thresholding:
     z_t     = theta_{t-1} - eta_t grad f(theta_{t-1})                                  (PG1)
     theta_t = prox_{eta_t lambda ||.||_1}(z_t) = sign(z_t) max(|z_t| - eta_t lambda, 0)  (PG2)
 
-prox_g(x) = argmin_z g(z) + 1/2 ||z - x||^2 (seed 004). With lambda = 0 this is gradient descent;
+prox_g(x) = argmin_z g(z) + 1/2 ||z - x||^2 (note 004). With lambda = 0 this is gradient descent;
 for f L-smooth and eta <= 1/L the composite objective decreases monotonically and converges at
 rate O(1/t) (Beck & Teboulle 2009, Thm. 3.1).
 
@@ -22,7 +22,7 @@ References:
         splitting. Multiscale Model. Simul. 4.
     Beck, A. and Teboulle, M. (2009). A fast iterative shrinkage-thresholding algorithm for linear
         inverse problems. SIAM J. Imaging Sci. 2 (ISTA, section 2).
-    Seed 004 ("Proximal Gradient Descent": gradient step on the smooth part, then the proximal
+    Note 004 ("Proximal Gradient Descent": gradient step on the smooth part, then the proximal
         operator; for L1 it is soft-thresholding).
 """
 

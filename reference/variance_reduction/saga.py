@@ -26,7 +26,7 @@ Conventions:
 References:
     Defazio, A., Bach, F. and Lacoste-Julien, S. (2014). SAGA: A fast incremental gradient method
         with support for non-strongly convex composite objectives. NeurIPS.
-    Seed 004 ("SAGA: maintain running estimates of gradients for each example").
+    Note 004 ("SAGA: maintain running estimates of gradients for each example").
 """
 
 from __future__ import annotations

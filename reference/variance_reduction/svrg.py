@@ -24,7 +24,7 @@ Conventions:
 References:
     Johnson, R. and Zhang, T. (2013). Accelerating stochastic gradient descent using predictive
         variance reduction. NeurIPS. Alg. 1.
-    Seed 004 ("Variance Reduction: SVRG").
+    Note 004 ("Variance Reduction: SVRG").
 """
 
 from __future__ import annotations

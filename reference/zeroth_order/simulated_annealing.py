@@ -14,7 +14,7 @@ t - 1 completed steps, like a learning-rate schedule):
     theta_t  = theta' if accept else theta_{t-1}                         (SA5)
 
 "Accept improvements always; accept worse moves with probability exp(-Delta L / T); gradually
-decrease T" (seed 004). With T_t = 0 the rule (SA4) accepts only Delta <= 0: greedy random
+decrease T" (note 004). With T_t = 0 the rule (SA4) accepts only Delta <= 0: greedy random
 descent. u < p with u ~ U[0, 1) has probability exactly p, so (SA4) accepts a worse move with
 probability exp(-Delta / T_t).
 
@@ -36,7 +36,7 @@ References:
     Metropolis, N. et al. (1953). Equation of State Calculations by Fast Computing Machines.
     Geman, S. and Geman, D. (1984). Stochastic Relaxation, Gibbs Distributions, and the Bayesian
         Restoration of Images. IEEE TPAMI 6 (the logarithmic schedule c / log t).
-    Seed 004, "Simulated Annealing".
+    Note 004, "Simulated Annealing".
 """
 
 from __future__ import annotations
