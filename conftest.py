@@ -15,4 +15,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", deadline=None, max_examples=100)
-settings.load_profile("deterministic" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
+settings.load_profile(
+    "deterministic" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "deterministic")
+)

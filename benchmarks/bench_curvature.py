@@ -22,14 +22,21 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+for _var in (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from functools import partial  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+from typing import Any
 
 import numpy as np  # noqa: E402
 
@@ -86,8 +93,18 @@ def main() -> None:
         gs0 = gn.init(theta)
         ratio(f"gauss_newton step, activation={act!r}", partial(gn.step, gs0, prob), grad, reps)
     print("  parts:")
-    ratio("per-sample Jacobians, replicated params (generic)", lambda: per_sample_jacobians(prob, theta), grad, reps)
-    ratio("per-sample Jacobians, layer-wise (dense, relu)", lambda: dense_jacobians(prob, theta, "relu"), grad, reps)
+    ratio(
+        "per-sample Jacobians, replicated params (generic)",
+        lambda: per_sample_jacobians(prob, theta),
+        grad,
+        reps,
+    )
+    ratio(
+        "per-sample Jacobians, layer-wise (dense, relu)",
+        lambda: dense_jacobians(prob, theta, "relu"),
+        grad,
+        reps,
+    )
     rec = evaluate(prob, theta, activation="relu")
     ratio("record without J (outputs, H_i, grad)", lambda: evaluate(prob, theta, jacobians=False), grad, reps)
     ratio("G = (1/n) sum J_i^T H_i J_i", lambda: gn_matrix(rec), grad, reps)
@@ -103,7 +120,9 @@ def main() -> None:
         kf = ref.kfac(lr=0.1, damping=1e-3, activation="relu")
         ks0 = kf.init(th)
         print(f"K-FAC step, Peaks width {width} (p = {pw.dim}):")
-        ratio(f"kfac step (sampled targets, inverses refreshed), w={width}", partial(kf.step, ks0, pw), g, reps)
+        ratio(
+            f"kfac step (sampled targets, inverses refreshed), w={width}", partial(kf.step, ks0, pw), g, reps
+        )
 
 
 if __name__ == "__main__":

@@ -12,48 +12,48 @@ Every algorithm is one module ``reference/<name>.py`` beside its spec ``specs/<n
 from __future__ import annotations
 
 from . import schedules
-from ._core import Method, OptState, Optimizer
+from ._core import Method, Optimizer, OptState
 from ._registry import ALGORITHMS, ENTRIES, Entry, entry, make
 from ._types import Array, LearningRate, Schedule
-from .first_order.adadelta import adadelta
-from .first_order.adagrad import adagrad
-from .first_order.adam import adam
+from .combinators.clip import clip_by_global_norm
+from .combinators.flat import flat
+from .constrained.augmented_lagrangian import augmented_lagrangian
+from .constrained.projected_gd import projected_gd
 from .curvature.bfgs import bfgs
 from .curvature.cg import LinearSystem, cg
 from .curvature.cg import solve as cg_solve
-from .combinators.clip import clip_by_global_norm
-from .latent_variable.em_gmm import em_gmm
-from .proximal.fista import fista
-from .first_order.adamw import adamw
-from .first_order.adamax import adamax
-from .first_order.nadam import nadam
-from .first_order.radam import radam
 from .curvature.gauss_newton import gauss_newton
 from .curvature.hessian_free import hessian_free
+from .curvature.jacobi_gd import jacobi_gd
 from .curvature.kfac import kfac
+from .curvature.lbfgs import lbfgs
 from .curvature.levenberg_marquardt import levenberg_marquardt
+from .curvature.linesearch import armijo, strong_wolfe
 from .curvature.natural_gradient import natural_gradient
+from .curvature.newton import newton
 from .curvature.shampoo import shampoo
+from .curvature.trust_region import trust_region
+from .first_order.adadelta import adadelta
+from .first_order.adagrad import adagrad
+from .first_order.adam import adam
+from .first_order.adamax import adamax
+from .first_order.adamw import adamw
 from .first_order.gd import gd
 from .first_order.lion import lion
-from .curvature.lbfgs import lbfgs
-from .curvature.linesearch import armijo, strong_wolfe
 from .first_order.momentum import momentum
+from .first_order.nadam import nadam
 from .first_order.nesterov import nesterov
-from .curvature.newton import newton
-from .curvature.jacobi_gd import jacobi_gd
-from .oracle import FunctionOracle, Sample
-from .constrained.projected_gd import projected_gd
-from .proximal.prox_grad import prox_grad
-from .constrained.augmented_lagrangian import augmented_lagrangian
-from .combinators.flat import flat
+from .first_order.radam import radam
 from .first_order.rmsprop import rmsprop
-from .variance_reduction.saga import saga
 from .first_order.sgd import sgd
 from .first_order.signsgd import signsgd
-from .zeroth_order.simulated_annealing import simulated_annealing
+from .latent_variable.em_gmm import em_gmm
+from .oracle import FunctionOracle, Sample
+from .proximal.fista import fista
+from .proximal.prox_grad import prox_grad
+from .variance_reduction.saga import saga
 from .variance_reduction.svrg import svrg
-from .curvature.trust_region import trust_region
+from .zeroth_order.simulated_annealing import simulated_annealing
 
 __version__ = "0.1.0"
 

@@ -16,19 +16,19 @@ learning rate or the initial point.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Mapping, ParamSpec, Protocol, Sequence, TypeVar, cast
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast
 
 import numpy as np
 from autograd.tracer import getval, isbox
 
 from ._hyper import (
     CLOSED_UNIT,
+    LR,
     NONNEGATIVE,
     POSITIVE,
-    LR,
     UNIT,
-    Either,
     Factory,
     Hyperparams,
     Integer,
@@ -209,7 +209,8 @@ def as_params(params: ArrayLike) -> Array:
     if isbox(params):
         return params  # type: ignore[return-value]
     if isinstance(params, dict) or (
-        isinstance(params, (list, tuple)) and any(np.ndim(getval(x)) > 0 for x in params)
+        isinstance(params, (list, tuple))
+        and any(np.ndim(getval(x)) > 0 for x in params)
         and len({np.shape(getval(x)) for x in params}) > 1
     ):
         raise TypeError(
@@ -239,9 +240,7 @@ def check_grad(grad: ArrayLike, params: Array, *, t: int, allow_nonfinite: bool 
             raise TypeError(f"grad must be real numbers, got dtype {raw_g.dtype}")
         g = raw_g.astype(np.float64, copy=False)
     if np.shape(g) != np.shape(params):
-        raise ValueError(
-            f"grad has shape {np.shape(g)} but params have shape {np.shape(params)}"
-        )
+        raise ValueError(f"grad has shape {np.shape(g)} but params have shape {np.shape(params)}")
     if not allow_nonfinite:
         raw = np.asarray(getval(g))
         # One pass and no temporary array: the sum is finite when every entry is (an overflow

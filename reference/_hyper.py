@@ -31,9 +31,10 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from functools import partial
-from typing import Any, Callable, ClassVar, Generic, Mapping, ParamSpec, Sequence, TypeVar
+from typing import Any, ClassVar, Generic, ParamSpec, TypeVar
 
 import numpy as np
 from autograd.tracer import getval

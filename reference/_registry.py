@@ -6,45 +6,45 @@ Add a row here when a module is added (and the module's spec under specs/).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ._hyper import FieldInfo, Hyperparams
-
+from .constrained.augmented_lagrangian import augmented_lagrangian
+from .constrained.projected_gd import projected_gd
+from .curvature.bfgs import bfgs
+from .curvature.cg import cg
+from .curvature.gauss_newton import gauss_newton
+from .curvature.hessian_free import hessian_free
+from .curvature.jacobi_gd import jacobi_gd
+from .curvature.kfac import kfac
+from .curvature.lbfgs import lbfgs
+from .curvature.levenberg_marquardt import levenberg_marquardt
+from .curvature.natural_gradient import natural_gradient
+from .curvature.newton import newton
+from .curvature.shampoo import shampoo
+from .curvature.trust_region import trust_region
 from .first_order.adadelta import adadelta
 from .first_order.adagrad import adagrad
 from .first_order.adam import adam
-from .curvature.bfgs import bfgs
-from .curvature.cg import cg
-from .latent_variable.em_gmm import em_gmm
-from .proximal.fista import fista
-from .first_order.adamw import adamw
 from .first_order.adamax import adamax
-from .first_order.nadam import nadam
-from .first_order.radam import radam
-from .curvature.gauss_newton import gauss_newton
-from .curvature.hessian_free import hessian_free
-from .curvature.kfac import kfac
-from .curvature.levenberg_marquardt import levenberg_marquardt
-from .curvature.natural_gradient import natural_gradient
-from .curvature.shampoo import shampoo
+from .first_order.adamw import adamw
 from .first_order.gd import gd
 from .first_order.lion import lion
-from .curvature.lbfgs import lbfgs
 from .first_order.momentum import momentum
+from .first_order.nadam import nadam
 from .first_order.nesterov import nesterov
-from .curvature.newton import newton
-from .curvature.jacobi_gd import jacobi_gd
-from .constrained.projected_gd import projected_gd
-from .proximal.prox_grad import prox_grad
-from .constrained.augmented_lagrangian import augmented_lagrangian
+from .first_order.radam import radam
 from .first_order.rmsprop import rmsprop
-from .variance_reduction.saga import saga
 from .first_order.sgd import sgd
 from .first_order.signsgd import signsgd
-from .zeroth_order.simulated_annealing import simulated_annealing
+from .latent_variable.em_gmm import em_gmm
+from .proximal.fista import fista
+from .proximal.prox_grad import prox_grad
+from .variance_reduction.saga import saga
 from .variance_reduction.svrg import svrg
-from .curvature.trust_region import trust_region
+from .zeroth_order.simulated_annealing import simulated_annealing
 
 
 @dataclass(frozen=True)
@@ -89,38 +89,146 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("gd", gd, "theta_t = theta_{t-1} - eta_t grad L(theta_{t-1})"),
     Entry("sgd", sgd, "theta_t = theta_{t-1} - eta_t (1/b) sum_{i in B_t} grad l_i(theta_{t-1})"),
     Entry("adagrad", adagrad, "s_t = s_{t-1} + g_t^2; theta_t = theta_{t-1} - eta_t g_t / (sqrt(s_t) + eps)"),
-    Entry("rmsprop", rmsprop, "v_t = alpha v_{t-1} + (1 - alpha) g_t^2; theta_t = theta_{t-1} - eta_t g_t / (sqrt(v_t) + eps)"),
-    Entry("adadelta", adadelta, "v_t = rho v + (1-rho) g^2; delta = sqrt(u + eps)/sqrt(v_t + eps) g; u_t = rho u + (1-rho) delta^2; theta -= eta delta"),
-    Entry("momentum", momentum, "v_t = beta v_{t-1} + g_t; theta_t = theta_{t-1} - eta_t v_t (forms ema, sutskever)"),
-    Entry("nesterov", nesterov, "v_t = beta v_{t-1} - eta_t grad L(theta_{t-1} + beta v_{t-1}); theta_t = theta_{t-1} + v_t"),
-    Entry("signsgd", signsgd, "m_t = beta m_{t-1} + (1 - beta) g_t (m_t = g_t if beta = 0); theta_t = theta_{t-1} - eta_t sign(m_t)"),
-    Entry("lion", lion, "c_t = beta1 m_{t-1} + (1 - beta1) g_t; theta_t = theta_{t-1} - eta_t (sign(c_t) + lambda theta_{t-1}); m_t = beta2 m_{t-1} + (1 - beta2) g_t"),
+    Entry(
+        "rmsprop",
+        rmsprop,
+        "v_t = alpha v_{t-1} + (1 - alpha) g_t^2; theta_t = theta_{t-1} - eta_t g_t / (sqrt(v_t) + eps)",
+    ),
+    Entry(
+        "adadelta",
+        adadelta,
+        "v_t = rho v + (1-rho) g^2; delta = sqrt(u + eps)/sqrt(v_t + eps) g; u_t = rho u + (1-rho) delta^2; theta -= eta delta",
+    ),
+    Entry(
+        "momentum",
+        momentum,
+        "v_t = beta v_{t-1} + g_t; theta_t = theta_{t-1} - eta_t v_t (forms ema, sutskever)",
+    ),
+    Entry(
+        "nesterov",
+        nesterov,
+        "v_t = beta v_{t-1} - eta_t grad L(theta_{t-1} + beta v_{t-1}); theta_t = theta_{t-1} + v_t",
+    ),
+    Entry(
+        "signsgd",
+        signsgd,
+        "m_t = beta m_{t-1} + (1 - beta) g_t (m_t = g_t if beta = 0); theta_t = theta_{t-1} - eta_t sign(m_t)",
+    ),
+    Entry(
+        "lion",
+        lion,
+        "c_t = beta1 m_{t-1} + (1 - beta1) g_t; theta_t = theta_{t-1} - eta_t (sign(c_t) + lambda theta_{t-1}); m_t = beta2 m_{t-1} + (1 - beta2) g_t",
+    ),
     Entry("adam", adam, "theta_t = theta_{t-1} - eta_t mhat_t / (sqrt(vhat_t) + eps), m, v EMAs of g, g^2"),
-    Entry("adamw", adamw, "theta_t = theta_{t-1} - eta_t (mhat_t / (sqrt(vhat_t) + eps) + lambda theta_{t-1})"),
-    Entry("nadam", nadam, "theta_t = theta_{t-1} - eta_t [(1 - mu_t)/(1 - Pi_t) g_t + mu_{t+1}/(1 - Pi_{t+1}) m_t] / (sqrt(vhat_t) + eps)"),
-    Entry("radam", radam, "theta_t = theta_{t-1} - eta_t r_t mhat_t / (sqrt(vhat_t) + eps) if rho_t > 5, else theta_{t-1} - eta_t mhat_t"),
-    Entry("adamax", adamax, "u_t = max(beta2 u_{t-1}, abs(g_t) + eps); theta_t = theta_{t-1} - eta_t m_t / ((1 - beta1^t) u_t)"),
-    Entry("gauss_newton", gauss_newton, "(s sum_i J_i^T H_i J_i + l2 I + lambda I) delta = -grad L; theta_t = theta_{t-1} + alpha delta"),
-    Entry("levenberg_marquardt", levenberg_marquardt, "(G + mu I) delta = -g; accept if gain ratio rho > 0; mu by Nielsen's rule"),
-    Entry("hessian_free", hessian_free, "truncated CG on (G + lambda I) delta = -g with matrix-free G v; lambda by Martens' rule"),
-    Entry("natural_gradient", natural_gradient, "theta_t = theta_{t-1} - eta_t (F + lambda I)^{-1} grad L, F true or empirical Fisher"),
+    Entry(
+        "adamw", adamw, "theta_t = theta_{t-1} - eta_t (mhat_t / (sqrt(vhat_t) + eps) + lambda theta_{t-1})"
+    ),
+    Entry(
+        "nadam",
+        nadam,
+        "theta_t = theta_{t-1} - eta_t [(1 - mu_t)/(1 - Pi_t) g_t + mu_{t+1}/(1 - Pi_{t+1}) m_t] / (sqrt(vhat_t) + eps)",
+    ),
+    Entry(
+        "radam",
+        radam,
+        "theta_t = theta_{t-1} - eta_t r_t mhat_t / (sqrt(vhat_t) + eps) if rho_t > 5, else theta_{t-1} - eta_t mhat_t",
+    ),
+    Entry(
+        "adamax",
+        adamax,
+        "u_t = max(beta2 u_{t-1}, abs(g_t) + eps); theta_t = theta_{t-1} - eta_t m_t / ((1 - beta1^t) u_t)",
+    ),
+    Entry(
+        "gauss_newton",
+        gauss_newton,
+        "(s sum_i J_i^T H_i J_i + l2 I + lambda I) delta = -grad L; theta_t = theta_{t-1} + alpha delta",
+    ),
+    Entry(
+        "levenberg_marquardt",
+        levenberg_marquardt,
+        "(G + mu I) delta = -g; accept if gain ratio rho > 0; mu by Nielsen's rule",
+    ),
+    Entry(
+        "hessian_free",
+        hessian_free,
+        "truncated CG on (G + lambda I) delta = -g with matrix-free G v; lambda by Martens' rule",
+    ),
+    Entry(
+        "natural_gradient",
+        natural_gradient,
+        "theta_t = theta_{t-1} - eta_t (F + lambda I)^{-1} grad L, F true or empirical Fisher",
+    ),
     Entry("kfac", kfac, "Wbar_l <- Wbar_l - eta (S_l + sqrt(g)/pi I)^{-1} grad_l (A_l + pi sqrt(g) I)^{-1}"),
     Entry("shampoo", shampoo, "L += G G^T, R += G^T G; W <- W - eta L^{-1/4} G R^{-1/4}"),
-    Entry("newton", newton, "(H_t + (mu + tau) I) d_t = -g_t; theta_t = theta_{t-1} + alpha_t d_t (line search)"),
-    Entry("jacobi_gd", jacobi_gd, "M_t = max(|diag grad^2 L(theta)|, lambda) (refreshed every k steps); theta_t = theta_{t-1} - eta_t g_t / M_t"),
-    Entry("bfgs", bfgs, "d = -H g; strong Wolfe alpha; s = alpha d, y = g_t - g_{t-1}; H = (I - rho s y^T) H (I - rho y s^T) + rho s s^T"),
-    Entry("lbfgs", lbfgs, "d = -H_m g by the two-loop recursion over the last m pairs (s, y), H_0 = (s^T y / y^T y) I; strong Wolfe"),
-    Entry("trust_region", trust_region, "p ~ argmin_{||p|| <= Delta} g^T p + 1/2 p^T H p (Steihaug-CG); rho = actual/predicted; Delta update"),
-    Entry("cg", cg, "alpha = r^T r / p^T A p; x += alpha p; r += alpha A p; p = -r + (r^T r)_new / (r^T r)_old p"),
-    Entry("svrg", svrg, "g_t = grad l_i(theta) - grad l_i(theta~) + grad L(theta~); theta_t = theta_{t-1} - eta g_t"),
-    Entry("saga", saga, "g_t = grad l_j(theta) - alpha_j + mean(alpha); alpha_j = grad l_j(theta); theta_t = theta_{t-1} - eta g_t"),
-    Entry("prox_grad", prox_grad, "theta_t = sign(z) max(|z| - eta lambda, 0), z = theta_{t-1} - eta grad f(theta_{t-1})"),
-    Entry("fista", fista, "theta_t = prox(y - eta grad f(y)); s_t = (1 + sqrt(1 + 4 s^2))/2; y_t = theta_t + (s_{t-1} - 1)/s_t (theta_t - theta_{t-1})"),
-    Entry("projected_gd", projected_gd, "theta_t = Proj_C(theta_{t-1} - eta_t g_t), C a box, Euclidean ball or simplex"),
-    Entry("augmented_lagrangian", augmented_lagrangian, "theta_k ~ argmin f - lambda^T h + (mu/2)||h||^2 (inner L-BFGS); lambda_k = lambda_{k-1} - mu h(theta_k)"),
-    Entry("simulated_annealing", simulated_annealing, "theta' = theta_{t-1} + sigma z; accept iff Delta L <= 0 or u < exp(-Delta L / T_t); T_t = T0 decay^(t-1)"),
-    Entry("em_gmm", em_gmm, "r_ik = pi_k N(x_i|mu_k,Sigma_k) / sum_j pi_j N(x_i|mu_j,Sigma_j); N_k = sum_i r_ik; pi_k = N_k/n; mu_k = sum_i r_ik x_i / N_k; Sigma_k = (sum_i r_ik (x_i-mu_k)(x_i-mu_k)^T + a I) / N_k"),
-)  # fmt: skip
+    Entry(
+        "newton", newton, "(H_t + (mu + tau) I) d_t = -g_t; theta_t = theta_{t-1} + alpha_t d_t (line search)"
+    ),
+    Entry(
+        "jacobi_gd",
+        jacobi_gd,
+        "M_t = max(|diag grad^2 L(theta)|, lambda) (refreshed every k steps); theta_t = theta_{t-1} - eta_t g_t / M_t",
+    ),
+    Entry(
+        "bfgs",
+        bfgs,
+        "d = -H g; strong Wolfe alpha; s = alpha d, y = g_t - g_{t-1}; H = (I - rho s y^T) H (I - rho y s^T) + rho s s^T",
+    ),
+    Entry(
+        "lbfgs",
+        lbfgs,
+        "d = -H_m g by the two-loop recursion over the last m pairs (s, y), H_0 = (s^T y / y^T y) I; strong Wolfe",
+    ),
+    Entry(
+        "trust_region",
+        trust_region,
+        "p ~ argmin_{||p|| <= Delta} g^T p + 1/2 p^T H p (Steihaug-CG); rho = actual/predicted; Delta update",
+    ),
+    Entry(
+        "cg",
+        cg,
+        "alpha = r^T r / p^T A p; x += alpha p; r += alpha A p; p = -r + (r^T r)_new / (r^T r)_old p",
+    ),
+    Entry(
+        "svrg",
+        svrg,
+        "g_t = grad l_i(theta) - grad l_i(theta~) + grad L(theta~); theta_t = theta_{t-1} - eta g_t",
+    ),
+    Entry(
+        "saga",
+        saga,
+        "g_t = grad l_j(theta) - alpha_j + mean(alpha); alpha_j = grad l_j(theta); theta_t = theta_{t-1} - eta g_t",
+    ),
+    Entry(
+        "prox_grad",
+        prox_grad,
+        "theta_t = sign(z) max(|z| - eta lambda, 0), z = theta_{t-1} - eta grad f(theta_{t-1})",
+    ),
+    Entry(
+        "fista",
+        fista,
+        "theta_t = prox(y - eta grad f(y)); s_t = (1 + sqrt(1 + 4 s^2))/2; y_t = theta_t + (s_{t-1} - 1)/s_t (theta_t - theta_{t-1})",
+    ),
+    Entry(
+        "projected_gd",
+        projected_gd,
+        "theta_t = Proj_C(theta_{t-1} - eta_t g_t), C a box, Euclidean ball or simplex",
+    ),
+    Entry(
+        "augmented_lagrangian",
+        augmented_lagrangian,
+        "theta_k ~ argmin f - lambda^T h + (mu/2)||h||^2 (inner L-BFGS); lambda_k = lambda_{k-1} - mu h(theta_k)",
+    ),
+    Entry(
+        "simulated_annealing",
+        simulated_annealing,
+        "theta' = theta_{t-1} + sigma z; accept iff Delta L <= 0 or u < exp(-Delta L / T_t); T_t = T0 decay^(t-1)",
+    ),
+    Entry(
+        "em_gmm",
+        em_gmm,
+        "r_ik = pi_k N(x_i|mu_k,Sigma_k) / sum_j pi_j N(x_i|mu_j,Sigma_j); N_k = sum_i r_ik; pi_k = N_k/n; mu_k = sum_i r_ik x_i / N_k; Sigma_k = (sum_i r_ik (x_i-mu_k)(x_i-mu_k)^T + a I) / N_k",
+    ),
+)
 
 _BY_NAME = {e.name: e for e in ENTRIES}
 ALGORITHMS: tuple[str, ...] = tuple(e.name for e in ENTRIES)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, TypeAlias, Union
+from collections.abc import Callable
+from typing import TypeAlias
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -14,6 +15,6 @@ Array: TypeAlias = NDArray[np.float64]
 Schedule: TypeAlias = Callable[[int], float]
 
 #: A learning rate is a positive float or a schedule.
-LearningRate: TypeAlias = Union[float, Schedule]
+LearningRate: TypeAlias = float | Schedule
 
 __all__ = ["Array", "ArrayLike", "LearningRate", "Schedule"]

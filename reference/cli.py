@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 #: Exit status of a command stopped by Ctrl-C (128 + SIGINT), whatever it was doing.
 EXIT_INTERRUPTED = 130
@@ -54,8 +55,10 @@ def list_main(argv: Sequence[str]) -> int:
     args = parser.parse_args(list(argv))
     if args.name is not None:
         if args.name not in ALGORITHMS:
-            print(f"optref list: unknown algorithm {args.name!r}; registered: {', '.join(ALGORITHMS)}",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"optref list: unknown algorithm {args.name!r}; registered: {', '.join(ALGORITHMS)}",
+                file=sys.stderr,
+            )
             return 2
         print(hyperparameter_table(entry(args.name)))
         return 0
@@ -63,7 +66,9 @@ def list_main(argv: Sequence[str]) -> int:
     width = max((len(e.name) for e in rows), default=4)
     for e in rows:
         print(f"{e.name:<{width}}  {e.rule}    [{e.spec}]")
-    print(f"\n{len(rows)} algorithms; `optref list NAME` shows one algorithm's hyperparameters", file=sys.stderr)
+    print(
+        f"\n{len(rows)} algorithms; `optref list NAME` shows one algorithm's hyperparameters", file=sys.stderr
+    )
     return 0
 
 
@@ -79,8 +84,12 @@ def hyperparameter_table(row: Any) -> str:
     w_name = max(len("argument"), *(len(f.name) for f in fields))
     w_def = max(len("default"), *(len(repr(f.default)) for f in fields))
     indent = w_name + w_def + 4
-    lines = [f"ref.{row.name}: {row.rule}", f"spec: {row.spec}", "",
-             f"{'argument':<{w_name}}  {'default':<{w_def}}  valid range; meaning"]  # fmt: skip
+    lines = [
+        f"ref.{row.name}: {row.rule}",
+        f"spec: {row.spec}",
+        "",
+        f"{'argument':<{w_name}}  {'default':<{w_def}}  valid range; meaning",
+    ]
     for f in fields:
         text = f"{f.range.describe()}; {f.doc}"
         body = textwrap.wrap(text, width=max(30, cols - indent)) or [""]

@@ -27,8 +27,9 @@ that take an oracle or a curvature record (``reference.Method``) document their 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import autograd.numpy as anp
 import numpy as np
@@ -70,7 +71,10 @@ def _lr_value(opt: Any, t: int) -> float:
 
 
 def _check_problem(
-    problem: Problem | None, x0: ArrayLike, grad: Callable[[Any], Any] | None, batch_size: int | None,
+    problem: Problem | None,
+    x0: ArrayLike,
+    grad: Callable[[Any], Any] | None,
+    batch_size: int | None,
     loss_every: int | None,
 ) -> None:
     """The argument checks of ``run`` on the problem, x0, grad and loss_every (one line each)."""
@@ -88,8 +92,7 @@ def _check_problem(
         raise TypeError(f"run: problem must implement reference.problems.Problem, got {problem!r}")
     if np.shape(x0) != (problem.dim,):
         raise ValueError(
-            f"run: x0 must have shape ({problem.dim},) for problem {problem.name!r}, "
-            f"got {np.shape(x0)}"
+            f"run: x0 must have shape ({problem.dim},) for problem {problem.name!r}, got {np.shape(x0)}"
         )
 
 
@@ -117,9 +120,7 @@ def _gradient_source(
             )
         fs = problem
         if not replace and batch_size > fs.n_samples:
-            raise ValueError(
-                f"run: batch_size={batch_size} > n_samples={fs.n_samples} without replacement"
-            )
+            raise ValueError(f"run: batch_size={batch_size} > n_samples={fs.n_samples} without replacement")
         if rng is not None:
             gen = check_rng(rng, who="run")
         elif seed is not None:
@@ -194,12 +195,8 @@ def run(
         if loss is not None and k % every == 0:
             losses.append(loss(state.params))
 
-    traced = any(isbox(v) for v in losses) or (
-        iterates is not None and any(isbox(v) for v in iterates)
-    )
+    traced = any(isbox(v) for v in losses) or (iterates is not None and any(isbox(v) for v in iterates))
     stack: Any = anp.stack if traced else np.stack
     params_arr = None if iterates is None else stack(iterates)
     losses_arr = anp.stack(losses) if traced and losses else np.array(losses, dtype=np.float64)
-    return Trajectory(
-        params=params_arr, losses=losses_arr, lrs=np.array(lrs, dtype=np.float64), final=state
-    )
+    return Trajectory(params=params_arr, losses=losses_arr, lrs=np.array(lrs, dtype=np.float64), final=state)

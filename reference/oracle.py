@@ -33,8 +33,9 @@ gradients at a point, for a set of indices the caller draws.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import autograd
 import autograd.numpy as anp

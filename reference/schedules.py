@@ -170,7 +170,9 @@ class Cosine(_Recursive):
     def closed(self, t: int) -> float:
         s = t if self.periodic else min(t, self.total_steps)
         if self.exponent == 1.0:
-            return self.lr_min + (self.lr - self.lr_min) * (1 + math.cos(math.pi * s / self.total_steps)) / 2  # (S4)
+            return (
+                self.lr_min + (self.lr - self.lr_min) * (1 + math.cos(math.pi * s / self.total_steps)) / 2
+            )  # (S4)
         c = (1 + math.cos(math.pi * s / self.total_steps)) / 2
         eta: float = self.lr_min + (self.lr - self.lr_min) * c**self.exponent  # (S4)
         return eta
@@ -179,7 +181,9 @@ class Cosine(_Recursive):
         T, lo = self.total_steps, self.lr_min
         if (t - 1 - T) % (2 * T) == 0:  # the trough, where the ratio below would be 0/0
             return prev + (self.lr - lo) * (1 - math.cos(math.pi / T)) / 2  # (S4r)
-        return (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T)) * (prev - lo) + lo  # (S4r)
+        return (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T)) * (
+            prev - lo
+        ) + lo  # (S4r)
 
 
 @dataclass(frozen=True)
@@ -231,7 +235,12 @@ def step_decay(lr: float, *, step_size: int, gamma: float = 0.1, form: str = "cl
 
 
 def cosine(
-    lr: float, *, total_steps: int, lr_min: float = 0.0, exponent: float = 1.0, periodic: bool = False,
+    lr: float,
+    *,
+    total_steps: int,
+    lr_min: float = 0.0,
+    exponent: float = 1.0,
+    periodic: bool = False,
     form: str = "closed",
 ) -> Cosine:
     """(S4) cosine decay from ``lr`` to ``lr_min`` over ``total_steps`` steps, then constant
@@ -241,7 +250,9 @@ def cosine(
     check_nonnegative("cosine", "lr_min", lr_min)
     _check("cosine", exponent=(POSITIVE, exponent), periodic=(FLAG, periodic), form=(FORM, form))
     if form == "recursive" and (exponent != 1.0 or not periodic):
-        raise ValueError("cosine: form='recursive' is torch's CosineAnnealingLR: it needs exponent=1, periodic=True")
+        raise ValueError(
+            "cosine: form='recursive' is torch's CosineAnnealingLR: it needs exponent=1, periodic=True"
+        )
     return Cosine(lr, total_steps, lr_min, exponent, periodic, form)
 
 
@@ -259,7 +270,9 @@ def _boundaries(algo: str, name: str, boundaries: Sequence[object], *, first: in
             raise TypeError(f"{algo}: {name}[{k}] must be an integer, got {b!r}")
     out = tuple(int(cast(int, b)) for b in boundaries)
     if any(b < first for b in out) or list(out) != sorted(set(out)):
-        raise ValueError(f"{algo}: {name} must be {'positive' if first else 'non-negative'} and increasing, got {list(out)}")
+        raise ValueError(
+            f"{algo}: {name} must be {'positive' if first else 'non-negative'} and increasing, got {list(out)}"
+        )
     return out
 
 
@@ -432,13 +445,17 @@ class Multiplicative(_Recursive):
         return eta
 
 
-def multistep_decay(lr: float, *, milestones: Sequence[int], gamma: float = 0.1, form: str = "closed") -> MultiStep:
+def multistep_decay(
+    lr: float, *, milestones: Sequence[int], gamma: float = 0.1, form: str = "closed"
+) -> MultiStep:
     """(S7) multiply by ``gamma`` at each milestone (strictly increasing, >= 1); torch MultiStepLR."""
     _check("multistep_decay", lr=(POSITIVE, lr), gamma=(POSITIVE, gamma), form=(FORM, form))
     return MultiStep(lr, _boundaries("multistep_decay", "milestones", milestones), gamma, form)
 
 
-def piecewise_constant(lr: float, boundaries_and_scales: Mapping[int, float] | None = None) -> PiecewiseConstant:
+def piecewise_constant(
+    lr: float, boundaries_and_scales: Mapping[int, float] | None = None
+) -> PiecewiseConstant:
     """(S8) from each boundary b on (b itself included) the rate is multiplied by its scale; optax's."""
     _check("piecewise_constant", lr=(POSITIVE, lr))
     items = sorted((boundaries_and_scales or {}).items())
@@ -449,15 +466,30 @@ def piecewise_constant(lr: float, boundaries_and_scales: Mapping[int, float] | N
 
 
 def exponential(
-    lr: float, *, gamma: float, steps: int = 1, begin: int = 0, staircase: bool = False,
-    end: float | None = None, form: str = "closed",
+    lr: float,
+    *,
+    gamma: float,
+    steps: int = 1,
+    begin: int = 0,
+    staircase: bool = False,
+    end: float | None = None,
+    form: str = "closed",
 ) -> Exponential:
     """(S9) eta gamma^{(t - begin)/steps}; ``form="recursive"`` is torch ExponentialLR's step() (S9r)."""
-    _check("exponential", lr=(POSITIVE, lr), gamma=(POSITIVE, gamma), steps=(COUNT, steps),
-           begin=(Integer(ge=0), begin), staircase=(FLAG, staircase), end=(optional(NONNEGATIVE), end),
-           form=(FORM, form))
+    _check(
+        "exponential",
+        lr=(POSITIVE, lr),
+        gamma=(POSITIVE, gamma),
+        steps=(COUNT, steps),
+        begin=(Integer(ge=0), begin),
+        staircase=(FLAG, staircase),
+        end=(optional(NONNEGATIVE), end),
+        form=(FORM, form),
+    )
     if form == "recursive" and (steps, begin, staircase, end) != (1, 0, False, None):
-        raise ValueError("exponential: form='recursive' is torch's ExponentialLR: steps=1, begin=0, no staircase or end")
+        raise ValueError(
+            "exponential: form='recursive' is torch's ExponentialLR: steps=1, begin=0, no staircase or end"
+        )
     return Exponential(lr, gamma, int(steps), int(begin), staircase, end, form)
 
 
@@ -465,26 +497,51 @@ def polynomial(
     lr: float, *, total_steps: int, power: float = 1.0, end: float = 0.0, begin: int = 0, form: str = "closed"
 ) -> Polynomial:
     """(S10) polynomial decay from ``lr`` to ``end`` over ``total_steps`` after ``begin``."""
-    _check("polynomial", lr=(NONNEGATIVE, lr), total_steps=(COUNT, total_steps), power=(POSITIVE, power),
-           end=(NONNEGATIVE, end), begin=(Integer(ge=0), begin), form=(FORM, form))
+    _check(
+        "polynomial",
+        lr=(NONNEGATIVE, lr),
+        total_steps=(COUNT, total_steps),
+        power=(POSITIVE, power),
+        end=(NONNEGATIVE, end),
+        begin=(Integer(ge=0), begin),
+        form=(FORM, form),
+    )
     if form == "recursive" and (end, begin) != (0.0, 0):
         raise ValueError("polynomial: form='recursive' is torch's PolynomialLR: end=0, begin=0")
     return Polynomial(lr, int(total_steps), power, end, int(begin), form)
 
 
 def linear_factor(
-    lr: float, *, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_steps: int = 5, form: str = "closed"
+    lr: float,
+    *,
+    start_factor: float = 1.0 / 3,
+    end_factor: float = 1.0,
+    total_steps: int = 5,
+    form: str = "closed",
 ) -> LinearFactor:
     """(S11) the factor on ``lr`` moves linearly from ``start_factor`` to ``end_factor``; torch LinearLR."""
-    _check("linear_factor", lr=(POSITIVE, lr), start_factor=(Real(gt=0.0, le=1.0), start_factor),
-           end_factor=(CLOSED_UNIT, end_factor), total_steps=(COUNT, total_steps), form=(FORM, form))
+    _check(
+        "linear_factor",
+        lr=(POSITIVE, lr),
+        start_factor=(Real(gt=0.0, le=1.0), start_factor),
+        end_factor=(CLOSED_UNIT, end_factor),
+        total_steps=(COUNT, total_steps),
+        form=(FORM, form),
+    )
     return LinearFactor(lr, start_factor, end_factor, int(total_steps), form)
 
 
-def constant_factor(lr: float, *, factor: float = 1.0 / 3, total_steps: int = 5, form: str = "closed") -> ConstantFactor:
+def constant_factor(
+    lr: float, *, factor: float = 1.0 / 3, total_steps: int = 5, form: str = "closed"
+) -> ConstantFactor:
     """(S12) ``lr * factor`` for the first ``total_steps`` steps, then ``lr``; torch ConstantLR."""
-    _check("constant_factor", lr=(POSITIVE, lr), factor=(Real(gt=0.0, le=1.0), factor),
-           total_steps=(COUNT, total_steps), form=(FORM, form))
+    _check(
+        "constant_factor",
+        lr=(POSITIVE, lr),
+        factor=(Real(gt=0.0, le=1.0), factor),
+        total_steps=(COUNT, total_steps),
+        form=(FORM, form),
+    )
     return ConstantFactor(lr, factor, int(total_steps), form)
 
 
@@ -593,14 +650,21 @@ class PiecewiseInterpolate:
         for k in range(len(self.bounds) - 1):
             lo, hi = self.bounds[k], self.bounds[k + 1]
             if lo <= t < hi:
-                return self.interpolate(self.values[k], self.values[k + 1], (t - lo) / max(hi - lo, 1))  # (S18)
+                return self.interpolate(
+                    self.values[k], self.values[k + 1], (t - lo) / max(hi - lo, 1)
+                )  # (S18)
         return self.values[-1] if t >= self.bounds[-1] else 0.0
 
 
 def warm_restarts(lr: float, *, period: int, period_mult: int = 1, lr_min: float = 0.0) -> WarmRestarts:
     """(S15) SGDR restarts every ``period`` steps, each period ``period_mult`` times the last."""
-    _check("warm_restarts", lr=(POSITIVE, lr), period=(COUNT, period), period_mult=(COUNT, period_mult),
-           lr_min=(NONNEGATIVE, lr_min))
+    _check(
+        "warm_restarts",
+        lr=(POSITIVE, lr),
+        period=(COUNT, period),
+        period_mult=(COUNT, period_mult),
+        lr_min=(NONNEGATIVE, lr_min),
+    )
     return WarmRestarts(lr, int(period), int(period_mult), lr_min)
 
 
@@ -608,15 +672,28 @@ CYCLIC_MODES = {"triangular": (_triangular, "cycle"), "triangular2": (_triangula
 
 
 def cyclic(
-    base_lr: float, max_lr: float, *, step_size_up: int = 2000, step_size_down: int | None = None,
-    mode: str = "triangular", gamma: float = 1.0, scale_fn: Callable[[float], float] | None = None,
+    base_lr: float,
+    max_lr: float,
+    *,
+    step_size_up: int = 2000,
+    step_size_down: int | None = None,
+    mode: str = "triangular",
+    gamma: float = 1.0,
+    scale_fn: Callable[[float], float] | None = None,
     scale_mode: str = "cycle",
 ) -> Cyclic:
     """(S16) cyclical learning rate; ``scale_fn`` (with ``scale_mode``) overrides ``mode``."""
-    _check("cyclic", base_lr=(POSITIVE, base_lr), max_lr=(POSITIVE, max_lr), step_size_up=(COUNT, step_size_up),
-           step_size_down=(optional(COUNT), step_size_down), mode=(OneOf(("triangular", "triangular2", "exp_range")), mode),
-           gamma=(POSITIVE, gamma), scale_fn=(optional(Function("a callable x -> scale")), scale_fn),
-           scale_mode=(OneOf(("cycle", "iterations")), scale_mode))
+    _check(
+        "cyclic",
+        base_lr=(POSITIVE, base_lr),
+        max_lr=(POSITIVE, max_lr),
+        step_size_up=(COUNT, step_size_up),
+        step_size_down=(optional(COUNT), step_size_down),
+        mode=(OneOf(("triangular", "triangular2", "exp_range")), mode),
+        gamma=(POSITIVE, gamma),
+        scale_fn=(optional(Function("a callable x -> scale")), scale_fn),
+        scale_mode=(OneOf(("cycle", "iterations")), scale_mode),
+    )
     down = step_size_up if step_size_down is None else step_size_down
     if scale_fn is None:
         fn, scale_mode = CYCLIC_MODES[mode] if mode != "exp_range" else (lambda x: gamma**x, "iterations")
@@ -626,11 +703,21 @@ def cyclic(
 
 
 def _optax_onecycle(
-    max_lr: float, total: int, pct_start: float, pct_final: float | None, div: float, final_div: float, linear: bool
+    max_lr: float,
+    total: int,
+    pct_start: float,
+    pct_final: float | None,
+    div: float,
+    final_div: float,
+    linear: bool,
 ) -> PiecewiseInterpolate:
     """optax's linear_onecycle_schedule (three phases) or cosine_onecycle_schedule (two) (S19)."""
     if linear:
-        scales = {int(pct_start * total): div, int(cast(float, pct_final) * total): 1.0 / div, total: 1.0 / final_div}  # (S19)
+        scales = {
+            int(pct_start * total): div,
+            int(cast(float, pct_final) * total): 1.0 / div,
+            total: 1.0 / final_div,
+        }  # (S19)
     else:
         scales = {int(pct_start * total): div, int(total): 1.0 / (div * final_div)}  # (S19)
     return piecewise_interpolate(max_lr / div, scales, kind="linear" if linear else "cosine")
@@ -647,35 +734,59 @@ def piecewise_interpolate(
     for b, s in items:
         NONNEGATIVE.check("piecewise_interpolate", f"scale at {b}", s)
         values.append(values[-1] * s)
-    return PiecewiseInterpolate(tuple(values), (0, *bounds), _linear_anneal if kind == "linear" else _cos_anneal)
+    return PiecewiseInterpolate(
+        tuple(values), (0, *bounds), _linear_anneal if kind == "linear" else _cos_anneal
+    )
 
 
 def onecycle(
-    max_lr: float, *, total_steps: int, pct_start: float = 0.3, anneal: str = "cos", div_factor: float = 25.0,
-    final_div_factor: float = 1e4, three_phase: bool = False, pct_final: float | None = None,
+    max_lr: float,
+    *,
+    total_steps: int,
+    pct_start: float = 0.3,
+    anneal: str = "cos",
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+    three_phase: bool = False,
+    pct_final: float | None = None,
     convention: str = "torch",
 ) -> OneCycle | PiecewiseInterpolate:
     """(S17) torch OneCycleLR, or (S19) optax's cosine/linear one-cycle (``convention="optax"``)."""
-    _check("onecycle", max_lr=(POSITIVE, max_lr), total_steps=(Integer(ge=2), total_steps),
-           pct_start=(Real(gt=0.0, lt=1.0), pct_start), anneal=(OneOf(("cos", "linear")), anneal),
-           div_factor=(POSITIVE, div_factor), final_div_factor=(POSITIVE, final_div_factor),
-           three_phase=(FLAG, three_phase), pct_final=(optional(Real(gt=0.0, lt=1.0)), pct_final),
-           convention=(OneOf(("torch", "optax")), convention))
+    _check(
+        "onecycle",
+        max_lr=(POSITIVE, max_lr),
+        total_steps=(Integer(ge=2), total_steps),
+        pct_start=(Real(gt=0.0, lt=1.0), pct_start),
+        anneal=(OneOf(("cos", "linear")), anneal),
+        div_factor=(POSITIVE, div_factor),
+        final_div_factor=(POSITIVE, final_div_factor),
+        three_phase=(FLAG, three_phase),
+        pct_final=(optional(Real(gt=0.0, lt=1.0)), pct_final),
+        convention=(OneOf(("torch", "optax")), convention),
+    )
     T = int(total_steps)
     if convention == "optax":
         if three_phase != (anneal == "linear"):
-            raise ValueError("onecycle: optax's one-cycle is three-phase when linear, two-phase when cos: "
-                             "set three_phase=True exactly for anneal='linear'")
+            raise ValueError(
+                "onecycle: optax's one-cycle is three-phase when linear, two-phase when cos: "
+                "set three_phase=True exactly for anneal='linear'"
+            )
         pf = 0.85 if pct_final is None else pct_final
         return _optax_onecycle(max_lr, T, pct_start, pf, div_factor, final_div_factor, anneal == "linear")
     if pct_final is not None:
-        raise ValueError("onecycle: pct_final is optax's; torch's three phases are symmetric (convention='optax')")
+        raise ValueError(
+            "onecycle: pct_final is optax's; torch's three phases are symmetric (convention='optax')"
+        )
     initial = max_lr / div_factor
     low = initial / final_div_factor
     first = float(pct_start * T) - 1
     phases: tuple[tuple[float, float, float], ...]
     if three_phase:
-        phases = ((first, initial, max_lr), (float(2 * pct_start * T) - 2, max_lr, initial), (T - 1, initial, low))
+        phases = (
+            (first, initial, max_lr),
+            (float(2 * pct_start * T) - 2, max_lr, initial),
+            (T - 1, initial, low),
+        )
     else:
         phases = ((first, initial, max_lr), (T - 1, max_lr, low))
     return OneCycle(max_lr, T, phases, _cos_anneal if anneal == "cos" else _linear_anneal)
@@ -701,15 +812,29 @@ class OptaxCosine:
 
 
 def warmup_cosine(
-    lr: float, *, warmup_steps: int, total_steps: int, start: float = 0.0, lr_min: float = 0.0, exponent: float = 1.0
+    lr: float,
+    *,
+    warmup_steps: int,
+    total_steps: int,
+    start: float = 0.0,
+    lr_min: float = 0.0,
+    exponent: float = 1.0,
 ) -> Schedule:
     """(S20) linear warmup from ``start`` to ``lr`` over ``warmup_steps``, then cosine to ``lr_min`` at
     ``total_steps`` (warmup included); optax's warmup_cosine_decay_schedule (alpha = lr_min / lr)."""
-    _check("warmup_cosine", lr=(POSITIVE, lr), warmup_steps=(Integer(ge=0), warmup_steps),
-           total_steps=(COUNT, total_steps), start=(NONNEGATIVE, start), lr_min=(NONNEGATIVE, lr_min),
-           exponent=(POSITIVE, exponent))
+    _check(
+        "warmup_cosine",
+        lr=(POSITIVE, lr),
+        warmup_steps=(Integer(ge=0), warmup_steps),
+        total_steps=(COUNT, total_steps),
+        start=(NONNEGATIVE, start),
+        lr_min=(NONNEGATIVE, lr_min),
+        exponent=(POSITIVE, exponent),
+    )
     if total_steps <= warmup_steps:
-        raise ValueError(f"warmup_cosine: total_steps must exceed warmup_steps, got {total_steps} <= {warmup_steps}")
+        raise ValueError(
+            f"warmup_cosine: total_steps must exceed warmup_steps, got {total_steps} <= {warmup_steps}"
+        )
     decay = OptaxCosine(lr, int(total_steps - warmup_steps), lr_min / lr, exponent)
     if warmup_steps == 0:
         return decay
@@ -717,8 +842,15 @@ def warmup_cosine(
 
 
 def warmup_exponential(
-    lr: float, *, warmup_steps: int, gamma: float, steps: int = 1, start: float = 0.0, begin: int = 0,
-    staircase: bool = False, end: float | None = None,
+    lr: float,
+    *,
+    warmup_steps: int,
+    gamma: float,
+    steps: int = 1,
+    start: float = 0.0,
+    begin: int = 0,
+    staircase: bool = False,
+    end: float | None = None,
 ) -> Schedule:
     """(S21) linear warmup from ``start`` to ``lr``, then (S9) with its clock restarted at ``warmup_steps``;
     optax's warmup_exponential_decay_schedule."""
@@ -737,7 +869,9 @@ def sgdr(cycles: Sequence[Mapping[str, Any]]) -> Schedule:
     schedules, ends = [], [0]
     for k, kw in enumerate(cycles):
         if not isinstance(kw, Mapping) or "lr" not in kw or "total_steps" not in kw:
-            raise TypeError(f"sgdr: cycles[{k}] must be a dict of warmup_cosine keywords with lr and total_steps")
+            raise TypeError(
+                f"sgdr: cycles[{k}] must be a dict of warmup_cosine keywords with lr and total_steps"
+            )
         schedules.append(warmup_cosine(**kw))
         ends.append(ends[-1] + int(kw["total_steps"]))  # (S22)
     return schedules[0] if len(schedules) == 1 else Join(tuple(schedules), tuple(ends[1:-1]))
@@ -843,14 +977,30 @@ class Plateau:
 
 
 def plateau(
-    lr: float, *, mode: str = "min", factor: float = 0.1, patience: int = 10, threshold: float = 1e-4,
-    threshold_mode: str = "rel", cooldown: int = 0, min_lr: float = 0.0, eps: float = 1e-8,
+    lr: float,
+    *,
+    mode: str = "min",
+    factor: float = 0.1,
+    patience: int = 10,
+    threshold: float = 1e-4,
+    threshold_mode: str = "rel",
+    cooldown: int = 0,
+    min_lr: float = 0.0,
+    eps: float = 1e-8,
 ) -> Plateau:
     """(S24) reduce the rate by ``factor`` after ``patience`` steps without improvement of a metric."""
-    _check("plateau", lr=(POSITIVE, lr), mode=(OneOf(("min", "max")), mode), factor=(Real(ge=0.0, lt=1.0), factor),
-           patience=(Integer(ge=0), patience), threshold=(NONNEGATIVE, threshold),
-           threshold_mode=(OneOf(("rel", "abs")), threshold_mode), cooldown=(Integer(ge=0), cooldown),
-           min_lr=(NONNEGATIVE, min_lr), eps=(NONNEGATIVE, eps))
+    _check(
+        "plateau",
+        lr=(POSITIVE, lr),
+        mode=(OneOf(("min", "max")), mode),
+        factor=(Real(ge=0.0, lt=1.0), factor),
+        patience=(Integer(ge=0), patience),
+        threshold=(NONNEGATIVE, threshold),
+        threshold_mode=(OneOf(("rel", "abs")), threshold_mode),
+        cooldown=(Integer(ge=0), cooldown),
+        min_lr=(NONNEGATIVE, min_lr),
+        eps=(NONNEGATIVE, eps),
+    )
     return Plateau(lr, mode, factor, int(patience), threshold, threshold_mode, int(cooldown), min_lr, eps)
 
 
@@ -892,5 +1042,13 @@ OPTAX = {
     "join_schedules": "join(schedules, boundaries)",
 }
 # Not schedules: torch's base classes and optax's hyperparameter injection and types.
-NOT_SCHEDULES = {"LRScheduler", "inject_hyperparams", "inject_stateful_hyperparams", "InjectHyperparamsState",
-                 "InjectStatefulHyperparamsState", "WrappedSchedule", "Schedule", "StatefulSchedule"}
+NOT_SCHEDULES = {
+    "LRScheduler",
+    "inject_hyperparams",
+    "inject_stateful_hyperparams",
+    "InjectHyperparamsState",
+    "InjectStatefulHyperparamsState",
+    "WrappedSchedule",
+    "Schedule",
+    "StatefulSchedule",
+}

@@ -21,7 +21,8 @@ any run leaves the tolerance. It returns the report when the implementation conf
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ._core import Optimizer
 from .conform.adapt import as_peer, as_spec
@@ -31,7 +32,9 @@ from .conform.streams import STREAMS
 __all__ = ["assert_conforms"]
 
 
-def _as_peer(actual: Any, desired: Any, hyperparams: Mapping[str, Any] | None) -> tuple[Peer, Optimizer[Any] | None]:
+def _as_peer(
+    actual: Any, desired: Any, hyperparams: Mapping[str, Any] | None
+) -> tuple[Peer, Optimizer[Any] | None]:
     """The peer, and the reference optimizer to hand to ``conform`` when ``desired`` overrides a
     peer's own claim."""
     spec = as_spec(desired, hyperparams, argument="desired")
@@ -72,8 +75,17 @@ def assert_conforms(
         The ``ConformanceReport`` (when it passes).
     """
     peer, reference = _as_peer(actual, desired, hyperparams)
-    report = conform(peer, reference=reference, streams=streams, modes=modes, n_steps=n_steps,
-                     seed=seed, dim=dim, problem=problem, diagnose=True)  # fmt: skip
+    report = conform(
+        peer,
+        reference=reference,
+        streams=streams,
+        modes=modes,
+        n_steps=n_steps,
+        seed=seed,
+        dim=dim,
+        problem=problem,
+        diagnose=True,
+    )
     if not report.passed:
         head = f"{err_msg}\n" if err_msg else ""
         raise AssertionError(f"{head}Implementation does not conform to the reference\n{report.table()}")

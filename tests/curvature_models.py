@@ -118,14 +118,24 @@ class TinyMLP(FiniteSumBase):
         return 0.5 * anp.sum(r * r, axis=1)
 
 
-def softmax_problem(seed: int = 0, n: int = 30, d: int = 3, m: int = 3, reduction: str = "mean") -> SoftmaxRegression:
+def softmax_problem(
+    seed: int = 0, n: int = 30, d: int = 3, m: int = 3, reduction: str = "mean"
+) -> SoftmaxRegression:
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
     y = rng.integers(0, m, size=n).astype(np.float64)
     return SoftmaxRegression(name="softmax", X=X, y=y, reduction=reduction, classes=m)  # type: ignore[arg-type]
 
 
-def mlp_problem(seed: int = 0, n: int = 25, d: int = 2, h: int = 4, m: int = 3, loss_kind: str = "softmax", l2: float = 0.0) -> TinyMLP:
+def mlp_problem(
+    seed: int = 0,
+    n: int = 25,
+    d: int = 2,
+    h: int = 4,
+    m: int = 3,
+    loss_kind: str = "softmax",
+    l2: float = 0.0,
+) -> TinyMLP:
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
     y = rng.integers(0, m, size=n).astype(np.float64)

@@ -4,7 +4,8 @@ hypergradients through unrolled steps."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import autograd.numpy as anp
 import numpy as np

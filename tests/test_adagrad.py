@@ -69,7 +69,9 @@ def test_constant_gradient_eps_zero_is_harmonic_half_sum() -> None:
     assert_allclose(out[-1], [-h4, h4], rtol=1e-15)
 
 
-@given(params_and_grads(n_grads=6, allow_zero=False), st.floats(0.0, 0.5), st.sampled_from(["outside", "inside"]))
+@given(
+    params_and_grads(n_grads=6, allow_zero=False), st.floats(0.0, 0.5), st.sampled_from(["outside", "inside"])
+)
 def test_effective_step_never_increases(
     xg: tuple[np.ndarray, list[np.ndarray]], lr_decay: float, placement: str
 ) -> None:
@@ -140,8 +142,11 @@ def test_hypergradient_through_20_steps() -> None:
     # d/d lr of the loss after 20 closed-loop steps on a quadratic, against central differences.
     got, fd = hypergradient_after_steps(
         lambda lr: ref.adagrad(lr=lr, lr_decay=0.01, initial_accumulator_value=0.1),
-        [1.0, -1.0, 2.0], [1.0, 4.0, 0.25], lr=0.3, d=1e-6,
-    )  # fmt: skip
+        [1.0, -1.0, 2.0],
+        [1.0, 4.0, 0.25],
+        lr=0.3,
+        d=1e-6,
+    )
     assert np.isfinite(got) and abs(got) > 1e-3
     assert_allclose(got, fd, rtol=1e-6)
 

@@ -108,8 +108,12 @@ def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None
 def test_hypergradient_through_5_steps(eps_placement: str) -> None:
     got, fd = hypergradient_after_steps(
         lambda lr: ref.adamax(lr=lr, eps_placement=eps_placement, weight_decay=0.05),  # type: ignore[arg-type]
-        [1.0, -1.0, 2.0], [1.0, 4.0, 0.25], lr=0.05, d=1e-7, n=5,
-    )  # fmt: skip
+        [1.0, -1.0, 2.0],
+        [1.0, 4.0, 0.25],
+        lr=0.05,
+        d=1e-7,
+        n=5,
+    )
     assert np.isfinite(got) and abs(got) > 1e-3
     assert_allclose(got, fd, rtol=1e-6)
 

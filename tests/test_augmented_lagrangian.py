@@ -52,7 +52,9 @@ def kkt_problem(seed: int, p: int = 7, m: int = 3) -> tuple[EqualityProblem, np.
     c, A, b = rng.standard_normal(p), rng.standard_normal((m, p)), rng.standard_normal(m)
     K = np.block([[H, -A.T], [A, np.zeros((m, m))]])
     sol = np.linalg.solve(K, np.concatenate([c, b]))
-    problem = EqualityProblem(lambda x: 0.5 * anp.dot(x, anp.dot(H, x)) - anp.dot(c, x), lambda x: anp.dot(A, x) - b)
+    problem = EqualityProblem(
+        lambda x: 0.5 * anp.dot(x, anp.dot(H, x)) - anp.dot(c, x), lambda x: anp.dot(A, x) - b
+    )
     return problem, sol[:p], sol[p:]
 
 
@@ -83,7 +85,12 @@ def test_quadratic_kkt_solution_and_multiplier(seed: int) -> None:
     floor = np.sqrt(2.0 * lam_max * 8.0 * np.finfo(float).eps * max(la, 1.0))
     assert s.inner_grad_norm <= max(1e-8, floor), (s.inner_grad_norm, floor)
     # feasibility is the multiplier change over mu
-    assert_allclose(np.linalg.norm(problem.h(s.params)), np.linalg.norm(s.lam - states[-2].lam) / 10.0, rtol=1e-6, atol=1e-14)
+    assert_allclose(
+        np.linalg.norm(problem.h(s.params)),
+        np.linalg.norm(s.lam - states[-2].lam) / 10.0,
+        rtol=1e-6,
+        atol=1e-14,
+    )
     # the multiplier error contracts (linear rate) over the first iterations
     errs = [float(np.linalg.norm(st.lam - lam_star)) for st in states[:5]]
     assert all(b < 0.5 * a for a, b in zip(errs, errs[1:]))
@@ -99,9 +106,13 @@ def test_nonlinear_example_matches_slsqp() -> None:
 
     x0 = np.array([0.5, 1.0, 0.0])
     states = outer(ref.augmented_lagrangian(mu=10.0), EqualityProblem(f, h), x0, 20)
-    res = scipy.optimize.minimize(lambda x: float(f(x)), x0, method="SLSQP",
-                                  constraints={"type": "eq", "fun": lambda x: np.asarray(h(x))},
-                                  options={"ftol": 1e-14, "maxiter": 500})  # fmt: skip
+    res = scipy.optimize.minimize(
+        lambda x: float(f(x)),
+        x0,
+        method="SLSQP",
+        constraints={"type": "eq", "fun": lambda x: np.asarray(h(x))},
+        options={"ftol": 1e-14, "maxiter": 500},
+    )
     assert res.success
     s = states[-1]
     assert_allclose(s.params, res.x, atol=1e-6)
@@ -119,11 +130,21 @@ def test_bare_step_equals_factory_and_purity() -> None:
     x0 = readonly(np.ones(7))
     opt = ref.augmented_lagrangian(mu=5.0, inner_steps=50)
     a = opt.step(opt.init(x0), problem)
-    b = al_step(al_init(x0, mu=5.0), problem, mu_growth=1.0, inner="lbfgs", inner_steps=50, inner_tol=1e-8, inner_lr=1e-2)
+    b = al_step(
+        al_init(x0, mu=5.0),
+        problem,
+        mu_growth=1.0,
+        inner="lbfgs",
+        inner_steps=50,
+        inner_tol=1e-8,
+        inner_lr=1e-2,
+    )
     assert_allclose(a.params, b.params, rtol=0, atol=0)
     assert_allclose(a.lam, b.lam, rtol=0, atol=0)
     assert a.inner_iters >= 1 and a.inner_iters <= 50
-    assert "augmented_lagrangian" in ref.ALGORITHMS and repr(opt).startswith("ref.augmented_lagrangian(mu=5.0")
+    assert "augmented_lagrangian" in ref.ALGORITHMS and repr(opt).startswith(
+        "ref.augmented_lagrangian(mu=5.0"
+    )
 
 
 def test_bad_input() -> None:
@@ -148,9 +169,16 @@ def test_bad_input() -> None:
     with pytest.raises(ValueError, match=r"params must be a flat vector"):
         opt.init(np.zeros((2, 2)))
     # the number of constraints cannot change between steps
-    s = opt.step(opt.init(np.zeros(2)), EqualityProblem(lambda x: anp.dot(x, x), lambda x: anp.array([x[0] - 1.0])))
+    s = opt.step(
+        opt.init(np.zeros(2)), EqualityProblem(lambda x: anp.dot(x, x), lambda x: anp.array([x[0] - 1.0]))
+    )
     with pytest.raises(ValueError, match=r"h returns 2 values but the state holds 1 multipliers"):
         opt.step(s, EqualityProblem(lambda x: anp.dot(x, x), lambda x: x - 1.0))
-    with pytest.raises(FloatingPointError, match=r"inner gradient descent diverged \(inner_lr=10.0 too large\)"):
+    with pytest.raises(
+        FloatingPointError, match=r"inner gradient descent diverged \(inner_lr=10.0 too large\)"
+    ):
         gd_opt = ref.augmented_lagrangian(inner="gd", inner_lr=10.0, inner_steps=1000)
-        gd_opt.step(gd_opt.init(np.ones(2)), EqualityProblem(lambda x: anp.dot(x, x), lambda x: anp.array([x[0] - 1.0])))
+        gd_opt.step(
+            gd_opt.init(np.ones(2)),
+            EqualityProblem(lambda x: anp.dot(x, x), lambda x: anp.array([x[0] - 1.0])),
+        )

@@ -21,7 +21,14 @@ from .helpers import run_oracle
 
 def _scipy_traj(f: Any, x0: np.ndarray, gtol: float = 1e-10) -> tuple[Any, list[np.ndarray]]:
     traj: list[np.ndarray] = []
-    res = minimize(f, x0, jac=autograd.grad(f), method="BFGS", callback=lambda xk: traj.append(np.array(xk)), options=dict(gtol=gtol))
+    res = minimize(
+        f,
+        x0,
+        jac=autograd.grad(f),
+        method="BFGS",
+        callback=lambda xk: traj.append(np.array(xk)),
+        options=dict(gtol=gtol),
+    )
     return res, traj
 
 
@@ -56,7 +63,9 @@ def test_final_iterate_matches_scipy_rosenbrock(x0: list[float]) -> None:
     assert_allclose(states[-1].params, res.x, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("f, x0", [(rosen, [-1.2, 1.0]), (logistic, np.full(5, 2.0)), (logsumexp2, [1.0, -1.0, 2.0])])
+@pytest.mark.parametrize(
+    "f, x0", [(rosen, [-1.2, 1.0]), (logistic, np.full(5, 2.0)), (logsumexp2, [1.0, -1.0, 2.0])]
+)
 def test_curvature_pairs_positive_and_hinv_spd(f: Any, x0: Any) -> None:
     for s in run_oracle(ref.bfgs(), f, x0, 25):
         if s.stalled:

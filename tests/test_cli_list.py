@@ -13,8 +13,9 @@ import reference as ref
 
 def optref(*args: str, columns: int = 100) -> tuple[int, str, str]:
     env = {**os.environ, "COLUMNS": str(columns)}
-    proc = subprocess.run([sys.executable, "-m", "reference", *args], capture_output=True, text=True, env=env,
-                          timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "reference", *args], capture_output=True, text=True, env=env, timeout=120
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 

@@ -29,12 +29,17 @@ def test_clip_golden() -> None:
 
 
 def test_clip_golden_torch_eps() -> None:
-    assert_allclose(clip_grad(np.array([3.0, 4.0]), max_norm=1.0, eps=1e-6),
-                    [0.59999988000002400, 0.79999984000003200], rtol=1e-15)  # fmt: skip
+    assert_allclose(
+        clip_grad(np.array([3.0, 4.0]), max_norm=1.0, eps=1e-6),
+        [0.59999988000002400, 0.79999984000003200],
+        rtol=1e-15,
+    )
 
 
 @given(params_and_grads(n_grads=1), st.floats(1e-3, 1e3))
-def test_norm_is_at_most_max_norm_and_direction_kept(xg: tuple[np.ndarray, list[np.ndarray]], tau: float) -> None:
+def test_norm_is_at_most_max_norm_and_direction_kept(
+    xg: tuple[np.ndarray, list[np.ndarray]], tau: float
+) -> None:
     _, (g,) = xg
     c = clip_grad(g, max_norm=tau)
     n = np.linalg.norm(g)
@@ -50,8 +55,16 @@ def test_zero_gradient_passes_without_warning() -> None:
     assert clip_grad(z, max_norm=1.0) is z
 
 
-@pytest.mark.parametrize("make", [lambda: ref.adam(lr=0.01, weight_decay=0.1), lambda: ref.rmsprop(momentum=0.9),
-                                  lambda: ref.adagrad(), lambda: ref.adamw(), lambda: ref.adadelta()])  # fmt: skip
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ref.adam(lr=0.01, weight_decay=0.1),
+        lambda: ref.rmsprop(momentum=0.9),
+        lambda: ref.adagrad(),
+        lambda: ref.adamw(),
+        lambda: ref.adadelta(),
+    ],
+)
 def test_wraps_any_optimizer_as_clipping_then_stepping(make: object) -> None:
     inner = make()  # type: ignore[operator]
     opt = ref.clip_by_global_norm(inner, 0.7)
@@ -89,7 +102,11 @@ def test_keeps_query_and_hyperparams() -> None:
 
 def test_hypergradient_through_20_steps() -> None:
     got, fd = hypergradient_after_steps(
-        lambda lr: ref.clip_by_global_norm(ref.sgd(lr=lr), 1.0), [1.0, -1.0, 2.0], [1.0, 4.0, 0.25], lr=0.2, d=1e-6
+        lambda lr: ref.clip_by_global_norm(ref.sgd(lr=lr), 1.0),
+        [1.0, -1.0, 2.0],
+        [1.0, 4.0, 0.25],
+        lr=0.2,
+        d=1e-6,
     )
     assert np.isfinite(got) and abs(got) > 1e-3
     assert_allclose(got, fd, rtol=1e-6)

@@ -33,8 +33,9 @@ from reference.testing import assert_conforms
 # Deliberately broken (and correct) implementations, in the FunctionPeer calling convention.
 
 
-def adam_step(params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float, eps: float,
-              **_: Any) -> tuple[Any, Any]:  # fmt: skip
+def adam_step(
+    params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float, eps: float, **_: Any
+) -> tuple[Any, Any]:
     m, v, t = state if state is not None else (0.0 * params, 0.0 * params, 0)
     t += 1
     m = beta1 * m + (1 - beta1) * grad
@@ -43,8 +44,9 @@ def adam_step(params: Any, grad: Any, state: Any, *, lr: float, beta1: float, be
     return params - lr * mhat / (np.sqrt(vhat) + eps), (m, v, t)
 
 
-def adam_eps_inside(params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float, eps: float,
-                    **_: Any) -> tuple[Any, Any]:  # fmt: skip
+def adam_eps_inside(
+    params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float, eps: float, **_: Any
+) -> tuple[Any, Any]:
     m, v, t = state if state is not None else (0.0 * params, 0.0 * params, 0)
     t += 1
     m = beta1 * m + (1 - beta1) * grad
@@ -53,36 +55,42 @@ def adam_eps_inside(params: Any, grad: Any, state: Any, *, lr: float, beta1: flo
     return params - lr * mhat / np.sqrt(vhat + eps), (m, v, t)  # BUG: eps moved inside the sqrt
 
 
-def adam_no_bias_correction(params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float,
-                            eps: float, **_: Any) -> tuple[Any, Any]:  # fmt: skip
+def adam_no_bias_correction(
+    params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float, eps: float, **_: Any
+) -> tuple[Any, Any]:
     m, v = state if state is not None else (0.0 * params, 0.0 * params)
     m = beta1 * m + (1 - beta1) * grad
     v = beta2 * v + (1 - beta2) * grad * grad
     return params - lr * m / (np.sqrt(v) + eps), (m, v)  # BUG: no 1 - beta^t
 
 
-def momentum_ema_instead_of_polyak(params: Any, grad: Any, state: Any, *, lr: float, beta: float,
-                                   **_: Any) -> tuple[Any, Any]:  # fmt: skip
+def momentum_ema_instead_of_polyak(
+    params: Any, grad: Any, state: Any, *, lr: float, beta: float, **_: Any
+) -> tuple[Any, Any]:
     v = state if state is not None else 0.0 * params
     v = beta * v + (1 - beta) * grad  # BUG: EMA form where heavy ball v = beta v + g was claimed
     return params - lr * v, v
 
 
-def momentum_sutskever(params: Any, grad: Any, state: Any, *, lr: Any, beta: float, **_: Any) -> tuple[Any, Any]:
+def momentum_sutskever(
+    params: Any, grad: Any, state: Any, *, lr: Any, beta: float, **_: Any
+) -> tuple[Any, Any]:
     v, t = state if state is not None else (0.0 * params, 0)
     eta = lr(t) if callable(lr) else lr
     v = beta * v + eta * grad  # BUG: lr inside the buffer
     return params - v, (v, t + 1)
 
 
-def momentum_torch_first_step(params: Any, grad: Any, state: Any, *, lr: float, beta: float, dampening: float,
-                              **_: Any) -> tuple[Any, Any]:  # fmt: skip
+def momentum_torch_first_step(
+    params: Any, grad: Any, state: Any, *, lr: float, beta: float, dampening: float, **_: Any
+) -> tuple[Any, Any]:
     v = grad.copy() if state is None else beta * state + (1 - dampening) * grad  # no dampening at step 1
     return params - lr * v, v
 
 
-def adam_float32(params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float, eps: float,
-                 **_: Any) -> tuple[Any, Any]:  # fmt: skip
+def adam_float32(
+    params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float, eps: float, **_: Any
+) -> tuple[Any, Any]:
     f = np.float32
     p = np.asarray(params, dtype=f)
     g = np.asarray(grad, dtype=f)
@@ -166,7 +174,10 @@ def test_tolerance_formula() -> None:
     f32 = Tolerance.for_dtype("float32")
     assert f32.eps == 2.0**-23 and f32.per_step == 20 * (1 + 2.0**-29)
     assert Tolerance.for_dtype("float16").eps == 2.0**-10
-    pytest.importorskip("ml_dtypes", reason="ml_dtypes is not installed (bfloat16): pip install -e '.[test,peers]' runs these tests")
+    pytest.importorskip(
+        "ml_dtypes",
+        reason="ml_dtypes is not installed (bfloat16): pip install -e '.[test,peers]' runs these tests",
+    )
     assert Tolerance.for_dtype(as_float_dtype("bfloat16")).eps == 2.0**-7
     with pytest.raises(ValueError, match="floating-point dtype"):
         machine_eps(np.int32)
@@ -200,7 +211,9 @@ def test_float32_function_is_held_to_float32_tolerance() -> None:
     assert report.tolerance.dtype == "float32"
     assert report.passed, report.table()
     assert report.worst.max_abs > 1e-9  # really computed in float32: a float64 bound would fail
-    assert report.worst.max_abs > Tolerance.for_dtype(np.float64).bounds(report.worst.reference.iterates).max()
+    assert (
+        report.worst.max_abs > Tolerance.for_dtype(np.float64).bounds(report.worst.reference.iterates).max()
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,13 +223,30 @@ def test_float32_function_is_held_to_float32_tolerance() -> None:
 @pytest.mark.parametrize(
     "fn, algo, hp, expect_key, expect_text",
     [
-        (adam_eps_inside, "adam", {"lr": 1e-2, "eps": 1e-4}, {"eps": 0.0, "eps_root": 1e-4}, "eps inside the sqrt"),
+        (
+            adam_eps_inside,
+            "adam",
+            {"lr": 1e-2, "eps": 1e-4},
+            {"eps": 0.0, "eps_root": 1e-4},
+            "eps inside the sqrt",
+        ),
         (adam_no_bias_correction, "adam", {"lr": 1e-2}, {"bias_correction": False}, "no bias correction"),
-        (momentum_ema_instead_of_polyak, "momentum", {"lr": 0.05, "beta": 0.9}, {"form": "ema"}, "momentum form 'ema'"),
-        (momentum_torch_first_step, "momentum", {"lr": 0.05, "beta": 0.9, "dampening": 0.5},
-         {"first_step": "grad"}, "first step v_1 = g"),
+        (
+            momentum_ema_instead_of_polyak,
+            "momentum",
+            {"lr": 0.05, "beta": 0.9},
+            {"form": "ema"},
+            "momentum form 'ema'",
+        ),
+        (
+            momentum_torch_first_step,
+            "momentum",
+            {"lr": 0.05, "beta": 0.9, "dampening": 0.5},
+            {"first_step": "grad"},
+            "first step v_1 = g",
+        ),
     ],
-)  # fmt: skip
+)
 def test_broken_peer_is_detected_and_diagnosed(
     fn: Any, algo: str, hp: dict[str, Any], expect_key: dict[str, Any], expect_text: str
 ) -> None:
@@ -231,8 +261,11 @@ def test_broken_peer_is_detected_and_diagnosed(
     summary = d.summary()
     assert summary.startswith(f"matches {algo} with {expect_text}"), summary
     assert "differs from the claim from step" in summary
-    assert "keywords that differ from the claim: " + ", ".join(
-        f"{k}: {full_hyperparams(report.spec)[k]!r} -> {v!r}" for k, v in expect_key.items()) in summary  # fmt: skip
+    assert (
+        "keywords that differ from the claim: "
+        + ", ".join(f"{k}: {full_hyperparams(report.spec)[k]!r} -> {v!r}" for k, v in expect_key.items())
+        in summary
+    )
 
 
 def test_lr_inside_the_buffer_shows_only_under_a_schedule() -> None:
@@ -242,7 +275,9 @@ def test_lr_inside_the_buffer_shows_only_under_a_schedule() -> None:
     sched = ref.schedules.robbins_monro(0.5, t0=10.0, a=1.0)
     report = conform(FunctionPeer(momentum_sutskever, "momentum", lr=sched, beta=0.9), **FAST)
     assert not report.passed and report.diagnosis is not None
-    assert report.diagnosis.summary().startswith("matches momentum with momentum form 'sutskever'"), report.diagnosis.summary()
+    assert report.diagnosis.summary().startswith("matches momentum with momentum form 'sutskever'"), (
+        report.diagnosis.summary()
+    )
 
 
 def test_diagnosis_says_so_when_nothing_matches() -> None:
@@ -307,7 +342,10 @@ def _adam_fixed(params: Any, grad: Any, state: Any, lr: float, beta1: float, bet
 def test_function_peer_checks_its_return_value() -> None:
     peer = FunctionPeer(lambda p, g, s, **hp: p - g, "sgd", lr=0.1)
     peer.start(np.zeros(3))
-    with pytest.raises(PeerFailed, match="must return \\(new_params, new_state\\) or \\(new_params, new_state, query\\), got ndarray"):
+    with pytest.raises(
+        PeerFailed,
+        match="must return \\(new_params, new_state\\) or \\(new_params, new_state, query\\), got ndarray",
+    ):
         peer.step(np.ones(3))
     peer = FunctionPeer(lambda p, g, s, **hp: (p[:2], s), "sgd", lr=0.1)
     peer.start(np.zeros(3))
@@ -350,27 +388,39 @@ def test_report_records_the_versions_it_was_measured_with() -> None:
     data = json.loads(json.dumps(report.to_dict(), allow_nan=False))  # JSON as written by --json
     assert data["versions"] == base and data["verdict"] == "CONFORMS" and data["settings"]["long_steps"] == 0
     assert f"| versions | python {platform.python_version()}" in report.markdown()
+
     # a function from a package with a version records that package too
     def step_of_a_package(params: Any, grad: Any, state: Any, *, lr: float) -> tuple[Any, Any]:
         return params - lr * grad, None
 
     step_of_a_package.__module__ = "pytest.userplugin"
-    assert peer_versions(FunctionPeer(step_of_a_package, "sgd", lr=0.1)) == {**base, "pytest": pytest.__version__}
+    assert peer_versions(FunctionPeer(step_of_a_package, "sgd", lr=0.1)) == {
+        **base,
+        "pytest": pytest.__version__,
+    }
     assert package_version("no_such_package_xyz") == "unknown"
 
 
 def test_closed_loop_feeds_the_peers_gradient_to_both_sides() -> None:
     # The closed-loop gradient is taken at the peer's own iterate (its query point) and fed to the
     # reference too; the reference's independent closed loop is the report-only trajectory.
-    report = conform(FunctionPeer(momentum_ema_instead_of_polyak, "momentum", lr=0.05, beta=0.9),
-                     modes=["closed"], streams=["normal"], diagnose=False, long_steps=0, **FAST)  # fmt: skip
+    report = conform(
+        FunctionPeer(momentum_ema_instead_of_polyak, "momentum", lr=0.05, beta=0.9),
+        modes=["closed"],
+        streams=["normal"],
+        diagnose=False,
+        long_steps=0,
+        **FAST,
+    )
     c = report.comparisons[0]
     prob = least_squares(6, 0)
     gain, noise = closed_loop("normal", 0, 25, 6)
     assert_allclose(c.peer.grads[3], gain[3] * prob.grad(c.peer.iterates[3]) + noise[3], rtol=1e-13)
     assert_array_equal(c.reference.grads, c.peer.grads)
     assert c.trajectory is not None
-    assert_allclose(c.trajectory.grads[3], gain[3] * prob.grad(c.trajectory.iterates[3]) + noise[3], rtol=1e-13)
+    assert_allclose(
+        c.trajectory.grads[3], gain[3] * prob.grad(c.trajectory.iterates[3]) + noise[3], rtol=1e-13
+    )
     assert not np.allclose(c.peer.grads[3], c.trajectory.grads[3])  # the buggy peer went elsewhere
     assert c.trajectory_ratio is not None and c.trajectory_ratio > 1
 
@@ -386,7 +436,14 @@ def test_assert_conforms_passes_and_returns_the_report() -> None:
 
 def test_assert_conforms_raises_with_table_and_diagnosis() -> None:
     with pytest.raises(AssertionError) as info:
-        assert_conforms(adam_eps_inside, "adam", hyperparams={"lr": 1e-2, "eps": 1e-4}, n_steps=15, dim=4, err_msg="my adam")
+        assert_conforms(
+            adam_eps_inside,
+            "adam",
+            hyperparams={"lr": 1e-2, "eps": 1e-4},
+            n_steps=15,
+            dim=4,
+            err_msg="my adam",
+        )
     text = str(info.value)
     assert text.startswith("my adam") and "MISMATCH" in text
     assert "diagnosis: matches adam with eps inside the sqrt" in text
@@ -399,8 +456,17 @@ def test_assert_conforms_bad_input() -> None:
         assert_conforms(42, "adam")
 
 
-def lion_betas_swapped(params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float,
-                       weight_decay: float, **_: Any) -> tuple[Any, Any]:  # fmt: skip
+def lion_betas_swapped(
+    params: Any,
+    grad: Any,
+    state: Any,
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    weight_decay: float,
+    **_: Any,
+) -> tuple[Any, Any]:
     m = state if state is not None else 0.0 * params
     c = beta2 * m + (1 - beta2) * grad  # BUG: beta2 where beta1 belongs (and vice versa below)
     new = params - lr * (np.sign(c) + weight_decay * params)
@@ -412,4 +478,6 @@ def test_lion_with_swapped_betas_is_diagnosed() -> None:
         pytest.skip("ref.lion is not registered")
     report = conform(FunctionPeer(lion_betas_swapped, "lion", lr=1e-3, weight_decay=0.1), **FAST)
     assert not report.passed and report.diagnosis is not None
-    assert report.diagnosis.summary().startswith("matches lion with beta1 and beta2 swapped"), report.diagnosis.summary()
+    assert report.diagnosis.summary().startswith("matches lion with beta1 and beta2 swapped"), (
+        report.diagnosis.summary()
+    )

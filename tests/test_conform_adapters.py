@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests")
+torch = pytest.importorskip(
+    "torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests"
+)
 
 import reference as ref  # noqa: E402
 from reference.conform import NotComparable, ReferenceSpec  # noqa: E402
@@ -28,8 +30,14 @@ class Lion(_Optimizer):  # type: ignore[misc]
     then p - lr sign(beta1 m + (1 - beta1) g), then m = beta2 m + (1 - beta2) g. Its param groups
     carry ``betas``, not torch's names of anything."""
 
-    def __init__(self, params: Any, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99),
-                 weight_decay: float = 0.0, swap_betas: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-4,
+        betas: tuple[float, float] = (0.9, 0.99),
+        weight_decay: float = 0.0,
+        swap_betas: bool = False,
+    ) -> None:
         super().__init__(params, {"lr": lr, "betas": betas, "weight_decay": weight_decay})
         self.swap_betas = swap_betas  # a planted bug, kept outside the param groups
 
@@ -86,8 +94,10 @@ class TweakedAdam(_TorchAdam):  # type: ignore[misc]
 
 def _model() -> list[Any]:
     g = torch.Generator().manual_seed(0)
-    return [torch.randn(3, 4, dtype=torch.float64, generator=g, requires_grad=True),
-            torch.randn(5, dtype=torch.float64, generator=g, requires_grad=True)]  # fmt: skip
+    return [
+        torch.randn(3, 4, dtype=torch.float64, generator=g, requires_grad=True),
+        torch.randn(5, dtype=torch.float64, generator=g, requires_grad=True),
+    ]
 
 
 def test_third_party_lion_conforms_with_an_explicit_reference() -> None:
@@ -111,14 +121,18 @@ def test_third_party_lion_with_a_bug_fails_with_the_diagnosis() -> None:
 
 
 def test_third_party_lion_without_a_reference_asks_for_one() -> None:
-    with pytest.raises(NotComparable, match=r"Lion is not torch.optim's own class.*pass the reference explicitly"):
+    with pytest.raises(
+        NotComparable, match=r"Lion is not torch.optim's own class.*pass the reference explicitly"
+    ):
         assert_conforms(Lion(_model(), lr=1e-3))
 
 
 @pytest.mark.parametrize("cls", [Adam, SGD], ids=["Adam", "SGD"])
 def test_user_classes_named_like_torch_are_never_taken_for_torch(cls: type) -> None:
     opt = cls(_model(), lr=0.1)
-    with pytest.raises(NotComparable, match=rf"\.{cls.__name__} is not torch.optim's own class.*pass the reference"):
+    with pytest.raises(
+        NotComparable, match=rf"\.{cls.__name__} is not torch.optim's own class.*pass the reference"
+    ):
         assert_conforms(opt)
     with pytest.raises(NotComparable, match="pass the reference"):
         torch_peer(opt)
@@ -135,16 +149,27 @@ def test_a_subclass_of_torch_adam_needs_the_reference_and_is_judged_by_its_step(
     with pytest.raises(AssertionError, match="DOES NOT CONFORM"):
         assert_conforms(TweakedAdam(_model(), lr=1e-2), ref.adam(lr=1e-2), **FAST)
     # Adam is invariant to a constant gradient scale up to eps: with eps = 0 the halving is invisible
-    assert_conforms(TweakedAdam(_model(), lr=1e-2, eps=0.0), ref.adam(lr=1e-2, eps=0.0), streams=["normal", "large"], **FAST)
+    assert_conforms(
+        TweakedAdam(_model(), lr=1e-2, eps=0.0),
+        ref.adam(lr=1e-2, eps=0.0),
+        streams=["normal", "large"],
+        **FAST,
+    )
 
 
 def test_torch_own_classes_are_still_read_by_name() -> None:
     peer = as_peer(torch.optim.RMSprop(_model(), lr=1e-2, centered=True))
-    assert isinstance(peer, TorchPeer) and peer.spec.algorithm == "rmsprop" and peer.spec.hyperparams["centered"] is True
+    assert (
+        isinstance(peer, TorchPeer)
+        and peer.spec.algorithm == "rmsprop"
+        and peer.spec.hyperparams["centered"] is True
+    )
     assert peer.name.startswith("torch.optim.RMSprop(")
     # an explicit reference replaces the mapping: a wrong claim is caught
     with pytest.raises(AssertionError, match="eps outside the sqrt"):
-        assert_conforms(torch.optim.RMSprop(_model(), lr=1e-2), ref.rmsprop(1e-2, eps_placement="inside"), **FAST)
+        assert_conforms(
+            torch.optim.RMSprop(_model(), lr=1e-2), ref.rmsprop(1e-2, eps_placement="inside"), **FAST
+        )
 
 
 def test_a_stepped_optimizer_and_differing_groups_are_refused() -> None:
@@ -181,7 +206,9 @@ def test_any_callable() -> None:
     assert_conforms(sgd_step, ref.sgd(lr=0.05), **FAST)
     assert_conforms(Stepper(), ref.sgd(lr=0.05, weight_decay=0.1), **FAST)
     assert_conforms(functools.partial(scaled, scale=1.0), ReferenceSpec("sgd", {"lr": 0.05}), **FAST)
-    assert_conforms(lambda params, grad, state, lr: (params - lr * grad, None), "sgd", hyperparams={"lr": 0.05}, **FAST)
+    assert_conforms(
+        lambda params, grad, state, lr: (params - lr * grad, None), "sgd", hyperparams={"lr": 0.05}, **FAST
+    )
     with pytest.raises(NotComparable, match="a step function needs its reference"):
         as_peer(sgd_step)
     with pytest.raises(TypeError, match="actual must be"):
@@ -192,7 +219,9 @@ def test_any_callable() -> None:
 
 def test_optax_gradient_transformations() -> None:
     pytest.importorskip("jax", reason="jax is not installed: pip install -e '.[test,peers]' runs these tests")
-    optax = pytest.importorskip("optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests")
+    optax = pytest.importorskip(
+        "optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests"
+    )
     tx = optax.chain(optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8), optax.scale(-1e-2))
     report = assert_conforms(tx, ref.adam(lr=1e-2), **FAST)
     assert "GradientTransformation" in report.peer_name
@@ -210,15 +239,21 @@ def test_half_precision_framework_peers_are_compared_at_their_precision(dtype: s
     from reference.conform import conform, optax_peer
 
     shapes = [(3, 4), (5,)]
-    report = conform(torch_peer("Adam", shapes, dtype=dtype, lr=1e-2, eps=1e-3, betas=(0.9, 0.99)), n_steps=20)
+    report = conform(
+        torch_peer("Adam", shapes, dtype=dtype, lr=1e-2, eps=1e-3, betas=(0.9, 0.99)), n_steps=20
+    )
     assert report.tolerance.dtype == dtype and report.passed, report.table()
     # the versions the figures were measured with: the peer's framework, and ml_dtypes for bfloat16
     assert report.versions["torch"] == torch.__version__ and "python" in report.versions
     assert ("ml_dtypes" in report.versions) == (dtype == "bfloat16")
-    assert f"torch {torch.__version__}" in report.table() and f"torch {torch.__version__}" in report.markdown()
+    assert (
+        f"torch {torch.__version__}" in report.table() and f"torch {torch.__version__}" in report.markdown()
+    )
     lion = Lion([p.detach().to(getattr(torch, dtype)).requires_grad_(True) for p in _model()], lr=1e-3)
     assert assert_conforms(lion, ref.lion(lr=1e-3), **FAST).tolerance.dtype == dtype
-    pytest.importorskip("optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests")
+    pytest.importorskip(
+        "optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests"
+    )
     report = conform(optax_peer("rmsprop", shapes, dtype=dtype, learning_rate=1e-2, eps=1e-3), n_steps=20)
     assert report.tolerance.dtype == dtype and report.passed, report.table()
     import jax

@@ -62,17 +62,49 @@ def test_conform_impl_passes_prints_table_and_writes_png(
     impl_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     png = tmp_path / "dev.png"
-    rc = main(["conform", "--impl", f"{impl_dir}:my_adam_step", "--algo", "adam", "--hp", "lr=1e-2",
-               "--steps", "15", "--plot", str(png)])  # fmt: skip
+    rc = main(
+        [
+            "conform",
+            "--impl",
+            f"{impl_dir}:my_adam_step",
+            "--algo",
+            "adam",
+            "--hp",
+            "lr=1e-2",
+            "--steps",
+            "15",
+            "--plot",
+            str(png),
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "verdict: CONFORMS (15/15" in out  # 14 streams x modes + the long run
     assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_conform_impl_mismatch_exits_1_with_diagnosis(impl_dir: str, capsys: pytest.CaptureFixture[str]) -> None:
-    rc = main(["conform", "--impl", f"{impl_dir}:my_broken_adam", "--algo", "adam", "--hp", "lr=1e-2",
-               "--steps", "12", "--streams", "normal,sparse", "--mode", "open", "--plot", ""])  # fmt: skip
+def test_conform_impl_mismatch_exits_1_with_diagnosis(
+    impl_dir: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(
+        [
+            "conform",
+            "--impl",
+            f"{impl_dir}:my_broken_adam",
+            "--algo",
+            "adam",
+            "--hp",
+            "lr=1e-2",
+            "--steps",
+            "12",
+            "--streams",
+            "normal,sparse",
+            "--mode",
+            "open",
+            "--plot",
+            "",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 1
     assert "DOES NOT CONFORM" in out
@@ -88,13 +120,22 @@ def test_conform_usage_errors_exit_2(impl_dir: str, capsys: pytest.CaptureFixtur
     assert "cannot import module" in capsys.readouterr().err
     assert main(["conform", "numpy.sgd"]) == 2
     assert "unknown peer" in capsys.readouterr().err
-    assert main(["conform", "--impl", f"{impl_dir}:plain_step", "--algo", "sgd", "--hp", "lr=0.1,nesterov=true"]) == 2
+    assert (
+        main(["conform", "--impl", f"{impl_dir}:plain_step", "--algo", "sgd", "--hp", "lr=0.1,nesterov=true"])
+        == 2
+    )
     assert "unknown hyperparameters" in capsys.readouterr().err
 
 
-def test_conform_torch_and_optax_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests")
-    pytest.importorskip("optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests")
+def test_conform_torch_and_optax_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip(
+        "torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests"
+    )
+    pytest.importorskip(
+        "optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests"
+    )
     png = str(tmp_path / "t.png")
     short = ["--steps", "10", "--long-steps", "100"]
     assert main(["conform", "torch.optim.Adam", "--hp", "lr=1e-3,amsgrad=true", *short, "--plot", png]) == 0
@@ -107,14 +148,18 @@ def test_conform_torch_and_optax_from_the_command_line(tmp_path: Path, capsys: p
     assert "moves uphill" in capsys.readouterr().err
 
 
-def test_vectors_export_and_check_round_trip(impl_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_vectors_export_and_check_round_trip(
+    impl_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     d = tmp_path / "corpus"
     assert main(["vectors", "export", str(d), "--algorithms", "adam,sgd", "--steps", "6", "--dim", "3"]) == 0
     index = json.loads((d / "index.json").read_text())
     assert index["schema_version"] == 1 and {f["algorithm"] for f in index["files"]} == {"adam", "sgd"}
     capsys.readouterr()
     assert main(["vectors", "check", str(d), "--impl", "reference"]) == 0
-    assert main(["vectors", "check", str(d), "--impl", f"{impl_dir}:my_adam_step"]) == 0  # algorithm from the name
+    assert (
+        main(["vectors", "check", str(d), "--impl", f"{impl_dir}:my_adam_step"]) == 0
+    )  # algorithm from the name
     out = capsys.readouterr().out
     assert "0 failed" in out and "skipped" in out  # amsgrad/epsilon_hat cases need keywords it lacks
     assert main(["vectors", "check", str(d), "--impl", f"{impl_dir}:my_broken_adam", "--algo", "adam"]) == 1
@@ -206,8 +251,14 @@ def optref(cwd: Path, *args: str, timeout: float = 240) -> tuple[int, str, str]:
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}  # what a user sees: default warnings
     env["MPLBACKEND"] = "Agg"
-    proc = subprocess.run([sys.executable, "-m", "reference", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "reference", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -236,11 +287,17 @@ QUICK = ("--streams", "normal,sparse", "--steps", "6", "--long-steps", "20", "--
         ("not_callable", USAGE, ("is not callable",)),
         ("no_such_function", USAGE, ("has no attribute 'no_such_function'",)),
     ],
-)  # fmt: skip
-def test_impl_failures_have_their_own_status(peers_dir: Path, fn: str, status: int, needles: tuple[str, ...]) -> None:
+)
+def test_impl_failures_have_their_own_status(
+    peers_dir: Path, fn: str, status: int, needles: tuple[str, ...]
+) -> None:
     if fn == "torch_needs_detach":
-        pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests")
-    rc, out, err = optref(peers_dir, "conform", "--impl", f"peers:{fn}", "--algo", "sgd", "--hp", "lr=0.1", *QUICK)
+        pytest.importorskip(
+            "torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests"
+        )
+    rc, out, err = optref(
+        peers_dir, "conform", "--impl", f"peers:{fn}", "--algo", "sgd", "--hp", "lr=0.1", *QUICK
+    )
     assert rc == status, (out, err)
     if status in (OK, MISMATCH):
         assert "Traceback" not in err and "verdict: " in out
@@ -260,15 +317,21 @@ def test_impl_failures_have_their_own_status(peers_dir: Path, fn: str, status: i
         ("missing_dep", PEER_FAILED, ("No module named 'no_such_dependency_xyz'",)),
         ("no_such_module_xyz", USAGE, ("cannot import module 'no_such_module_xyz'",)),
     ],
-)  # fmt: skip
-def test_impl_modules_that_cannot_be_imported(peers_dir: Path, module: str, status: int, needles: tuple[str, ...]) -> None:
-    rc, out, err = optref(peers_dir, "conform", "--impl", f"{module}:f", "--algo", "sgd", "--hp", "lr=0.1", *QUICK)
+)
+def test_impl_modules_that_cannot_be_imported(
+    peers_dir: Path, module: str, status: int, needles: tuple[str, ...]
+) -> None:
+    rc, out, err = optref(
+        peers_dir, "conform", "--impl", f"{module}:f", "--algo", "sgd", "--hp", "lr=0.1", *QUICK
+    )
     assert rc == status, (out, err)
     one_line_error(err, *needles)
     from reference.conform.vectors import export_vectors
 
     export_vectors(peers_dir / "corpus", algorithms=["sgd"], n_steps=2, dim=2)
-    rc, out, err = optref(peers_dir, "vectors", "check", str(peers_dir / "corpus"), "--impl", f"{module}:f", "--algo", "sgd")
+    rc, out, err = optref(
+        peers_dir, "vectors", "check", str(peers_dir / "corpus"), "--impl", f"{module}:f", "--algo", "sgd"
+    )
     assert rc == status, (out, err)
     one_line_error(err, *needles)
 
@@ -276,46 +339,99 @@ def test_impl_modules_that_cannot_be_imported(peers_dir: Path, module: str, stat
 @pytest.mark.parametrize(
     "args, needles",
     [
-        (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=abc"), ("--hp lr: ref.sgd takes a number, got the text 'abc'",)),
+        (
+            ("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=abc"),
+            ("--hp lr: ref.sgd takes a number, got the text 'abc'",),
+        ),
         (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1,lr=0.2"), ("'lr' is given twice",)),
         (("--impl", "peers:sgd", "--algo", "nosuch"), ("--algo 'nosuch' is not a registered algorithm",)),
         (("--impl", "peers", "--algo", "sgd"), ("module:function",)),
-        (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", "--steps", "0"), ("--steps", "integer in [1,")),
+        (
+            ("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", "--steps", "0"),
+            ("--steps", "integer in [1,"),
+        ),
         (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", "--steps", "abc"), ("--steps",)),
         (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", "--seed", "-1"), ("--seed",)),
-        (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", "--streams", "normal,nosuch"), ("--streams: 'nosuch'",)),
-        (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", "--shapes", "100000x100000"), ("--shapes",)),
+        (
+            ("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", "--streams", "normal,nosuch"),
+            ("--streams: 'nosuch'",),
+        ),
+        (
+            ("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", "--shapes", "100000x100000"),
+            ("--shapes",),
+        ),
         (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", "--mode", "sideways"), ("--mode",)),
-        (("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=" + "(" * 500 + "1" + ")" * 500), ("--hp lr: ref.sgd takes a number",)),
+        (
+            ("--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=" + "(" * 500 + "1" + ")" * 500),
+            ("--hp lr: ref.sgd takes a number",),
+        ),
         (("--no-such-option",), ("unrecognized arguments",)),
-        (("--impl", "peers:sgd", "--algo", "sgd", "--md", "no/such/dir/r.md"), ("--md: the directory 'no/such/dir' does not exist",)),
+        (
+            ("--impl", "peers:sgd", "--algo", "sgd", "--md", "no/such/dir/r.md"),
+            ("--md: the directory 'no/such/dir' does not exist",),
+        ),
         (("--impl", "peers:sgd", "--algo", "sgd", "--json", "."), ("--json: '.' is not a file name",)),
-        (("--impl", "peers:sgd", "--algo", "sgd", "--json", "r.txt", "--md", "r.txt"), ("--md and --json name the same file",)),
+        (
+            ("--impl", "peers:sgd", "--algo", "sgd", "--json", "r.txt", "--md", "r.txt"),
+            ("--md and --json name the same file",),
+        ),
     ],
-)  # fmt: skip
-def test_usage_errors_are_one_line_and_exit_2(peers_dir: Path, args: tuple[str, ...], needles: tuple[str, ...]) -> None:
+)
+def test_usage_errors_are_one_line_and_exit_2(
+    peers_dir: Path, args: tuple[str, ...], needles: tuple[str, ...]
+) -> None:
     rc, out, err = optref(peers_dir, "conform", *args, "--plot", "")
     assert rc == USAGE, (out, err)
     one_line_error(err, *needles)
 
 
-def test_framework_hyperparameters_that_are_not_numbers(peers_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests")
-    pytest.importorskip("optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests")
+def test_framework_hyperparameters_that_are_not_numbers(
+    peers_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip(
+        "torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests"
+    )
+    pytest.importorskip(
+        "optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests"
+    )
     cases = [
-        (("torch.optim.Adam", "--hp", "lr=abc"), "--hp lr: torch.optim.Adam takes a number, got the text 'abc'"),
-        (("torch.optim.Adam", "--hp", "betas=1.0"), "--hp betas: torch.optim.Adam takes a tuple of 2 numbers"),
-        (("torch.optim.Adam", "--hp", "amsgrad=3"), "--hp amsgrad: torch.optim.Adam takes true or false, got 3"),
-        (("optax.adam", "--hp", "learning_rate=abc"), "--hp learning_rate: optax.adam takes a number, got the text 'abc'"),
-        (("optax.sgd", "--hp", "learning_rate=0.1,momentum=fast"), "--hp momentum: optax.sgd takes a number or none"),
+        (
+            ("torch.optim.Adam", "--hp", "lr=abc"),
+            "--hp lr: torch.optim.Adam takes a number, got the text 'abc'",
+        ),
+        (
+            ("torch.optim.Adam", "--hp", "betas=1.0"),
+            "--hp betas: torch.optim.Adam takes a tuple of 2 numbers",
+        ),
+        (
+            ("torch.optim.Adam", "--hp", "amsgrad=3"),
+            "--hp amsgrad: torch.optim.Adam takes true or false, got 3",
+        ),
+        (
+            ("optax.adam", "--hp", "learning_rate=abc"),
+            "--hp learning_rate: optax.adam takes a number, got the text 'abc'",
+        ),
+        (
+            ("optax.sgd", "--hp", "learning_rate=0.1,momentum=fast"),
+            "--hp momentum: optax.sgd takes a number or none",
+        ),
         (("torch.optim.LBFGS",), "no reference equivalent: torch.optim.LBFGS needs a closure"),
-        (("torch.optim.Adam", "--hp", "nosuch=1"), "--hp nosuch: torch.optim.Adam has no keyword 'nosuch' (valid: lr,"),
-        (("optax.adam", "--hp", "learning_rate=0.1,nosuch=1"), "--hp nosuch: optax.adam has no keyword 'nosuch'"),
+        (
+            ("torch.optim.Adam", "--hp", "nosuch=1"),
+            "--hp nosuch: torch.optim.Adam has no keyword 'nosuch' (valid: lr,",
+        ),
+        (
+            ("optax.adam", "--hp", "learning_rate=0.1,nosuch=1"),
+            "--hp nosuch: optax.adam has no keyword 'nosuch'",
+        ),
         (("torch.optim.Optimizer",), "torch.optim.Optimizer is the base class"),
         (("torch.optim.Adamm",), "torch.optim has no optimizer 'Adamm'"),
         (("torch.nn.Linear",), "unknown peer 'torch.nn.Linear'"),
         (("optax.nosuch",), "optax has no optimizer 'nosuch'"),
-        (("torch.optim.Adam", "--dtype", "float16"), "a float16 peer cannot hold the hyperparameters: eps=1e-08 rounds to 0"),
+        (
+            ("torch.optim.Adam", "--dtype", "float16"),
+            "a float16 peer cannot hold the hyperparameters: eps=1e-08 rounds to 0",
+        ),
         (("torch.optim.Adam", "--problem", "peaks", "--shapes", "3x4"), "--problem peaks has 261 parameters"),
     ]
     for i, (args, needle) in enumerate(cases):
@@ -331,11 +447,25 @@ def test_framework_hyperparameters_that_are_not_numbers(peers_dir: Path, capsys:
 def test_an_unwritable_plot_is_a_warning_and_the_verdict_stands(peers_dir: Path) -> None:
     bad = str(peers_dir / "no" / "such" / "dir" / "plot.png")
     quick = QUICK[:-2]  # without --plot ''
-    rc, out, err = optref(peers_dir, "conform", "--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", *quick, "--plot", bad)
+    rc, out, err = optref(
+        peers_dir, "conform", "--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", *quick, "--plot", bad
+    )
     assert rc == OK and "verdict: CONFORMS" in out, (out, err)
     one_line_error(err, "warning: the plot was not written", "the verdict stands")
-    rc, out, err = optref(peers_dir, "conform", "--impl", "peers:sgd_wrong", "--algo", "sgd", "--hp", "lr=0.1", *quick,
-                          "--plot", bad, "--no-diagnose")  # fmt: skip
+    rc, out, err = optref(
+        peers_dir,
+        "conform",
+        "--impl",
+        "peers:sgd_wrong",
+        "--algo",
+        "sgd",
+        "--hp",
+        "lr=0.1",
+        *quick,
+        "--plot",
+        bad,
+        "--no-diagnose",
+    )
     assert rc == MISMATCH and "DOES NOT CONFORM" in out, (out, err)
     one_line_error(err, "warning: the plot was not written")
 
@@ -347,18 +477,43 @@ def test_md_and_json_reports_state_the_verdict_and_the_versions(peers_dir: Path)
 
     import reference
 
-    rc, out, err = optref(peers_dir, "conform", "--impl", "peers:sgd", "--algo", "sgd", "--hp", "lr=0.1", *QUICK,
-                          "--md", "r.md", "--json", "r.json")  # fmt: skip
+    rc, out, err = optref(
+        peers_dir,
+        "conform",
+        "--impl",
+        "peers:sgd",
+        "--algo",
+        "sgd",
+        "--hp",
+        "lr=0.1",
+        *QUICK,
+        "--md",
+        "r.md",
+        "--json",
+        "r.json",
+    )
     assert rc == OK and "Traceback" not in err, (out, err)
-    versions = f"python {platform.python_version()}, numpy {np.__version__}, optim-reference {reference.__version__}"
+    versions = (
+        f"python {platform.python_version()}, numpy {np.__version__}, optim-reference {reference.__version__}"
+    )
     assert f"versions:  {versions}" in out  # on screen, under the verdict
     data = json.loads((peers_dir / "r.json").read_text())
-    assert data["schema"] == "optref-conform-report" and data["verdict"] == "CONFORMS" and data["passed"] is True
-    assert data["versions"] == {"python": platform.python_version(), "numpy": np.__version__,
-                                "optim-reference": reference.__version__}  # fmt: skip
+    assert (
+        data["schema"] == "optref-conform-report" and data["verdict"] == "CONFORMS" and data["passed"] is True
+    )
+    assert data["versions"] == {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "optim-reference": reference.__version__,
+    }
     assert data["reference"]["algorithm"] == "sgd" and data["reference"]["hyperparams"] == {"lr": 0.1}
     assert [(r["mode"], r["stream"]) for r in data["runs"]] == [
-        ("open", "normal"), ("open", "sparse"), ("closed", "normal"), ("closed", "sparse"), ("long", "normal")]
+        ("open", "normal"),
+        ("open", "sparse"),
+        ("closed", "normal"),
+        ("closed", "sparse"),
+        ("long", "normal"),
+    ]
     assert all(r["passed"] and r["dev_over_tol"] <= 1 for r in data["runs"])
     assert data["settings"]["n_steps"] == 6 and data["settings"]["long_steps"] == 20
     assert data["command"].startswith("optref conform --impl peers:sgd --algo sgd")
@@ -367,8 +522,21 @@ def test_md_and_json_reports_state_the_verdict_and_the_versions(peers_dir: Path)
     assert f"| versions | {versions} |" in md
     assert md.count("| ok |") == 5
     # a mismatch says so in both files, with the diagnosis
-    rc, out, err = optref(peers_dir, "conform", "--impl", "peers:sgd_wrong", "--algo", "sgd", "--hp", "lr=0.1", *QUICK,
-                          "--md", "w.md", "--json", "w.json")  # fmt: skip
+    rc, out, err = optref(
+        peers_dir,
+        "conform",
+        "--impl",
+        "peers:sgd_wrong",
+        "--algo",
+        "sgd",
+        "--hp",
+        "lr=0.1",
+        *QUICK,
+        "--md",
+        "w.md",
+        "--json",
+        "w.json",
+    )
     assert rc == MISMATCH, (out, err)
     data = json.loads((peers_dir / "w.json").read_text())
     assert data["verdict"] == "DOES NOT CONFORM" and data["passed"] is False and data["diagnosis"]
@@ -384,9 +552,29 @@ def test_ctrl_c_exits_130_with_one_line(peers_dir: Path) -> None:
     import time
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
-    proc = subprocess.Popen([sys.executable, "-m", "reference", "conform", "--impl", "peers:slow", "--algo", "sgd",
-                             "--hp", "lr=0.1", "--steps", "2000", "--plot", ""], cwd=peers_dir,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "reference",
+            "conform",
+            "--impl",
+            "peers:slow",
+            "--algo",
+            "sgd",
+            "--hp",
+            "lr=0.1",
+            "--steps",
+            "2000",
+            "--plot",
+            "",
+        ],
+        cwd=peers_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     deadline = time.monotonic() + 120
     while not (peers_dir / "started.flag").exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -401,7 +589,13 @@ def test_help_lists_the_exit_statuses(peers_dir: Path) -> None:
     rc, out, _ = optref(peers_dir, "conform", "--help")
     assert rc == OK
     text = " ".join(out.split())
-    for code in ("0 conforms", "1 mismatch", "2 usage error", "3 the peer's own code failed", "130 interrupted"):
+    for code in (
+        "0 conforms",
+        "1 mismatch",
+        "2 usage error",
+        "3 the peer's own code failed",
+        "130 interrupted",
+    ):
         assert code in text, text
     rc, out, _ = optref(peers_dir, "vectors", "check", "--help")
     assert rc == OK and "3 the peer's own code failed" in " ".join(out.split())
@@ -409,14 +603,20 @@ def test_help_lists_the_exit_statuses(peers_dir: Path) -> None:
 
 def test_vectors_never_traceback(peers_dir: Path) -> None:
     corpus = peers_dir / "corpus"
-    rc, out, err = optref(peers_dir, "vectors", "export", str(corpus), "--algorithms", "sgd", "--steps", "4", "--dim", "2")
+    rc, out, err = optref(
+        peers_dir, "vectors", "export", str(corpus), "--algorithms", "sgd", "--steps", "4", "--dim", "2"
+    )
     assert rc == OK, (out, err)
     rc, out, err = optref(peers_dir, "vectors", "check", str(corpus), "--impl", "peers:sgd", "--algo", "sgd")
     assert rc == OK and "0 failed" in out, (out, err)
-    rc, out, err = optref(peers_dir, "vectors", "check", str(corpus), "--impl", "peers:raises", "--algo", "sgd")
+    rc, out, err = optref(
+        peers_dir, "vectors", "check", str(corpus), "--impl", "peers:raises", "--algo", "sgd"
+    )
     assert rc == PEER_FAILED, (out, err)
     one_line_error(err, "case sgd/", "step 3 raised ZeroDivisionError")
-    rc, out, err = optref(peers_dir, "vectors", "check", str(corpus), "--impl", "peers:sgd_wrong", "--algo", "sgd")
+    rc, out, err = optref(
+        peers_dir, "vectors", "check", str(corpus), "--impl", "peers:sgd_wrong", "--algo", "sgd"
+    )
     assert rc == MISMATCH and "FAIL sgd/default/normal" in out, (out, err)
     text = (corpus / "sgd.json").read_text()
     (corpus / "sgd.json").write_text(text.replace('"seed":0', '"seed":' + "7" * 400, 1))
@@ -430,7 +630,10 @@ def test_vectors_never_traceback(peers_dir: Path) -> None:
     for args, needle in [
         (("check", str(peers_dir / "nowhere"), "--impl", "reference"), "not a directory"),
         (("export", str(peers_dir / "peers.py"), "--algorithms", "sgd"), "error"),  # a file, not a directory
-        (("export", str(peers_dir / "x"), "--algorithms", "lbfgs"), "'lbfgs' is not a gradient-stream algorithm"),
+        (
+            ("export", str(peers_dir / "x"), "--algorithms", "lbfgs"),
+            "'lbfgs' is not a gradient-stream algorithm",
+        ),
         (("export", str(peers_dir / "x"), "--steps", "-3"), "--steps"),
         (("check", str(corpus)), "--impl"),
         (("frobnicate",), "invalid choice"),

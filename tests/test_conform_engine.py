@@ -6,7 +6,8 @@ The sweep's figures are in specs/conformance.md ("Verdicts", the sweep table).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -47,7 +48,9 @@ def nesterov_sutskever(params: Any, grad: Any, state: Any, *, lr: float, beta: f
     return new, v, new + beta * v
 
 
-def nesterov_lookahead_without_query(params: Any, grad: Any, state: Any, *, lr: float, beta: float) -> tuple[Any, Any]:
+def nesterov_lookahead_without_query(
+    params: Any, grad: Any, state: Any, *, lr: float, beta: float
+) -> tuple[Any, Any]:
     new, v, _ = nesterov_lookahead(params, grad, state, lr=lr, beta=beta)
     return new, v  # right update, but says nothing about where it wants its gradient
 
@@ -55,8 +58,9 @@ def nesterov_lookahead_without_query(params: Any, grad: Any, state: Any, *, lr: 
 def adam_in(dtype: Any) -> Callable[..., tuple[Any, Any]]:
     """Adam computed in ``dtype`` (constants from float64, as torch does), returning float64."""
 
-    def step(params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float, eps: float,
-             **_: Any) -> tuple[Any, Any]:  # fmt: skip
+    def step(
+        params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float, eps: float, **_: Any
+    ) -> tuple[Any, Any]:
         f = np.dtype(dtype).type
         p, g = np.asarray(params, dtype=dtype), np.asarray(grad, dtype=dtype)
         m, v, t = state if state is not None else (np.zeros_like(p), np.zeros_like(p), 0)
@@ -72,15 +76,17 @@ def adam_in(dtype: Any) -> Callable[..., tuple[Any, Any]]:
 # ... and planted bugs
 
 
-def _adam(params: Any, grad: Any, m: Any, v: Any, p1: float, p2: float, lr: float, b1: float, b2: float,
-          eps: float) -> tuple[Any, Any, Any]:  # fmt: skip
+def _adam(
+    params: Any, grad: Any, m: Any, v: Any, p1: float, p2: float, lr: float, b1: float, b2: float, eps: float
+) -> tuple[Any, Any, Any]:
     m = b1 * m + (1 - b1) * grad
     v = b2 * v + (1 - b2) * grad * grad
     return params - lr * (m / (1 - p1)) / (np.sqrt(v / (1 - p2)) + eps), m, v
 
 
-def adam_reset_at_50(params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float, eps: float,
-                     **_: Any) -> tuple[Any, Any]:  # fmt: skip
+def adam_reset_at_50(
+    params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float, eps: float, **_: Any
+) -> tuple[Any, Any]:
     m, v, t = state if state is not None else (0 * params, 0 * params, 0)
     t += 1
     if t == 50:  # BUG: the optimizer state is re-created at step 50
@@ -89,8 +95,9 @@ def adam_reset_at_50(params: Any, grad: Any, state: Any, *, lr: float, beta1: fl
     return new, (m, v, t)
 
 
-def adam_float32_powers_after_100(params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float,
-                                  eps: float, **_: Any) -> tuple[Any, Any]:  # fmt: skip
+def adam_float32_powers_after_100(
+    params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float, eps: float, **_: Any
+) -> tuple[Any, Any]:
     m, v, t, p1, p2 = state if state is not None else (0 * params, 0 * params, 0, 1.0, 1.0)
     t += 1
     if t <= 100:
@@ -102,8 +109,9 @@ def adam_float32_powers_after_100(params: Any, grad: Any, state: Any, *, lr: flo
     return new, (m, v, t, p1, p2)
 
 
-def adam_eps_inside(params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float, eps: float,
-                    **_: Any) -> tuple[Any, Any]:  # fmt: skip
+def adam_eps_inside(
+    params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float, eps: float, **_: Any
+) -> tuple[Any, Any]:
     m, v, t = state if state is not None else (0 * params, 0 * params, 0)
     t += 1
     m = beta1 * m + (1 - beta1) * grad
@@ -111,14 +119,26 @@ def adam_eps_inside(params: Any, grad: Any, state: Any, *, lr: float, beta1: flo
     return params - lr * (m / (1 - beta1**t)) / np.sqrt(v / (1 - beta2**t) + eps), (m, v, t)  # BUG
 
 
-def adagrad_optax_like(params: Any, grad: Any, state: Any, *, lr: float, eps: float, **_: Any) -> tuple[Any, Any]:
+def adagrad_optax_like(
+    params: Any, grad: Any, state: Any, *, lr: float, eps: float, **_: Any
+) -> tuple[Any, Any]:
     s = state if state is not None else np.full_like(params, 0.1)  # optax's initial accumulator
     s = s + grad * grad
     return params - lr * grad / np.sqrt(s + eps), s  # and optax's eps inside the sqrt
 
 
-def keras_adamw(params: Any, grad: Any, state: Any, *, lr: float, beta1: float, beta2: float, eps: float,
-                weight_decay: float, **_: Any) -> tuple[Any, Any]:  # fmt: skip
+def keras_adamw(
+    params: Any,
+    grad: Any,
+    state: Any,
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    **_: Any,
+) -> tuple[Any, Any]:
     """Keras 3's AdamW from its documented formula: decay first, then Keras's Adam, whose eps meets
     the uncorrected sqrt(v) (epsilon-hat)."""
     m, v, t = state if state is not None else (0 * params, 0 * params, 0)
@@ -137,13 +157,17 @@ def keras_adamw(params: Any, grad: Any, state: Any, *, lr: float, beta1: float, 
 SWEEP: dict[str, Callable[[], Any]] = {
     "self, adam, one ulp apart": lambda: ReferencePeer(ReferenceSpec("adam", {"lr": 1e-2}), offset_ulps=1),
     "self, rmsprop(alpha=0.9), one ulp apart": lambda: ReferencePeer(
-        ReferenceSpec("rmsprop", {"lr": 1e-2, "alpha": 0.9}), offset_ulps=1),
+        ReferenceSpec("rmsprop", {"lr": 1e-2, "alpha": 0.9}), offset_ulps=1
+    ),
     "self, nesterov look-ahead, one ulp apart": lambda: ReferencePeer(
-        ReferenceSpec("nesterov", {"lr": 0.05, "beta": 0.9}), offset_ulps=1),
+        ReferenceSpec("nesterov", {"lr": 0.05, "beta": 0.9}), offset_ulps=1
+    ),
     "look-ahead Nesterov function": lambda: FunctionPeer(nesterov_lookahead, "nesterov", lr=0.05, beta=0.9),
     "Sutskever Nesterov function": lambda: FunctionPeer(nesterov_sutskever, "nesterov", lr=0.05, beta=0.9),
-    "float32 Adam function at float32": lambda: FunctionPeer(adam_in(np.float32), "adam", dtype="float32", lr=1e-2),
-}  # fmt: skip
+    "float32 Adam function at float32": lambda: FunctionPeer(
+        adam_in(np.float32), "adam", dtype="float32", lr=1e-2
+    ),
+}
 
 
 @pytest.mark.parametrize("name", list(SWEEP))
@@ -165,11 +189,15 @@ def test_sweep_framework_peers_no_false_alarm(framework: str) -> None:
     # the old closed loop. Every stream, both modes, default settings on all 20 seeds; the long run
     # (1000 steps, identical in kind to the open loop) on seed 0 only, to keep the test in seconds.
     if framework == "torch":
-        pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests")
+        pytest.importorskip(
+            "torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests"
+        )
         adapter = pytest.importorskip("reference.conform.torch_adapter")
         make: Callable[[], Any] = lambda: adapter.torch_peer("RMSprop", [(3, 4), (5,)], lr=0.01, alpha=0.9)  # noqa: E731
     else:
-        pytest.importorskip("optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests")
+        pytest.importorskip(
+            "optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests"
+        )
         adapter = pytest.importorskip("reference.conform.optax_adapter")
         make = lambda: adapter.optax_peer("rmsprop", [(3, 4), (5,)], learning_rate=0.01)  # noqa: E731
     fails, runs, trajectory_over = [], 0, 0
@@ -183,9 +211,17 @@ def test_sweep_framework_peers_no_false_alarm(framework: str) -> None:
     assert trajectory_over > 0
 
 
-@pytest.mark.parametrize("algo, hp", [("adagrad", {"lr": 0.1}), ("momentum", {"lr": 0.05}), ("lion", {"lr": 1e-3}),
-                                      ("signsgd", {"lr": 1e-2, "momentum": 0.9}), ("adadelta", {"lr": 1.0}),
-                                      ("adamw", {"lr": 1e-2, "weight_decay": 0.1})])  # fmt: skip
+@pytest.mark.parametrize(
+    "algo, hp",
+    [
+        ("adagrad", {"lr": 0.1}),
+        ("momentum", {"lr": 0.05}),
+        ("lion", {"lr": 1e-3}),
+        ("signsgd", {"lr": 1e-2, "momentum": 0.9}),
+        ("adadelta", {"lr": 1.0}),
+        ("adamw", {"lr": 1e-2, "weight_decay": 0.1}),
+    ],
+)
 def test_reference_one_ulp_apart_passes_other_algorithms(algo: str, hp: dict[str, Any]) -> None:
     for seed in range(5):
         report = conform(ReferencePeer(ReferenceSpec(algo, hp), offset_ulps=1), seed=seed, diagnose=False)
@@ -226,10 +262,16 @@ def test_combined_variants_are_diagnosed_with_their_keywords() -> None:
     assert "eps inside the sqrt" in best.description and "initial accumulator 0.1" in best.description
 
 
-@pytest.mark.parametrize("claim, changes", [
-    ("adamw", {"epsilon_hat": (False, True)}),
-    ("adam", {"algorithm": ("adam", "adamw"), "decay_scaling": (None, "lr"), "epsilon_hat": (False, True)}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "claim, changes",
+    [
+        ("adamw", {"epsilon_hat": (False, True)}),
+        (
+            "adam",
+            {"algorithm": ("adam", "adamw"), "decay_scaling": (None, "lr"), "epsilon_hat": (False, True)},
+        ),
+    ],
+)
 def test_keras_adamw_is_epsilon_hat_times_decoupled_decay(claim: str, changes: dict[str, Any]) -> None:
     report = conform(FunctionPeer(keras_adamw, claim, lr=1e-2, eps=1e-7, weight_decay=0.1), long_steps=0)
     assert not report.passed and report.diagnosis is not None and report.diagnosis.matched, report.table()
@@ -245,14 +287,18 @@ def test_keras_adamw_is_epsilon_hat_times_decoupled_decay(claim: str, changes: d
 def test_lookahead_without_its_query_is_told_so_without_contradiction() -> None:
     # The look-ahead update with the gradient taken at the iterate is heavy-ball momentum: that is
     # what the diagnosis says, and that the claim's update matches when the query is returned.
-    report = conform(FunctionPeer(nesterov_lookahead_without_query, "nesterov", lr=0.05, beta=0.9), long_steps=0)
+    report = conform(
+        FunctionPeer(nesterov_lookahead_without_query, "nesterov", lr=0.05, beta=0.9), long_steps=0
+    )
     assert not report.passed
     assert all(c.mode == "closed" or c.query_fail for c in report.failures)
     d = report.diagnosis
     assert d is not None and d.query_only is not None and d.matched
     s = d.summary()
     assert s.startswith("matches nesterov with plain heavy-ball momentum"), s
-    assert "the claim's update also matches the peer's iterates" in s and "return (params, state, query)" in s, s
+    assert (
+        "the claim's update also matches the peer's iterates" in s and "return (params, state, query)" in s
+    ), s
     assert "'sutskever'" not in s  # the same recursion as the claim is never offered as the difference
 
 
@@ -278,23 +324,34 @@ def test_reference_peer_reports_its_query() -> None:
 
 
 def test_float32_function_is_compared_at_float32_whatever_it_returns() -> None:
-    report = conform(FunctionPeer(adam_in(np.float32), "adam", dtype="float32", lr=1e-2), n_steps=25, long_steps=200)
+    report = conform(
+        FunctionPeer(adam_in(np.float32), "adam", dtype="float32", lr=1e-2), n_steps=25, long_steps=200
+    )
     assert report.tolerance.dtype == "float32" and report.passed
     assert report.worst.max_abs > 1e-9  # really float32: the float64 bound would have failed
     # undeclared, the same function returns float64 and is held to float64: a mismatch
-    report64 = conform(FunctionPeer(adam_in(np.float32), "adam", lr=1e-2), n_steps=25, long_steps=0, diagnose=False)
+    report64 = conform(
+        FunctionPeer(adam_in(np.float32), "adam", lr=1e-2), n_steps=25, long_steps=0, diagnose=False
+    )
     assert report64.tolerance.dtype == "float64" and not report64.passed
 
 
 def test_float16_and_bfloat16_functions() -> None:
-    pytest.importorskip("ml_dtypes", reason="ml_dtypes is not installed (bfloat16): pip install -e '.[test,peers]' runs these tests")
-    f16 = conform(FunctionPeer(adam_in(np.float16), "adam", dtype="float16", lr=1e-2, eps=1e-3), long_steps=200)
+    pytest.importorskip(
+        "ml_dtypes",
+        reason="ml_dtypes is not installed (bfloat16): pip install -e '.[test,peers]' runs these tests",
+    )
+    f16 = conform(
+        FunctionPeer(adam_in(np.float16), "adam", dtype="float16", lr=1e-2, eps=1e-3), long_steps=200
+    )
     assert f16.passed and f16.tolerance.dtype == "float16", f16.table()
     skipped = sorted(s.split(":")[0] for s in f16.skipped)
     assert {"closed/large", "closed/small", "open/large", "open/small"} <= set(skipped), skipped
     assert len(f16.comparisons) + len(skipped) == 2 * len(STREAMS) + 1
     bf16 = as_float_dtype("bfloat16")
-    report = conform(FunctionPeer(adam_in(bf16), "adam", dtype="bfloat16", lr=1e-2, beta2=0.99), long_steps=200)
+    report = conform(
+        FunctionPeer(adam_in(bf16), "adam", dtype="bfloat16", lr=1e-2, beta2=0.99), long_steps=200
+    )
     assert report.passed and report.tolerance.dtype == "bfloat16" and not report.skipped, report.table()
     with pytest.raises(NotComparable, match=r"beta2=0.999 rounds to 1 in bfloat16"):
         conform(FunctionPeer(adam_in(bf16), "adam", dtype="bfloat16", lr=1e-2))
@@ -325,12 +382,15 @@ def _raises(params: Any, grad: Any, state: Any, **_: Any) -> Any:
     [
         (_raises, r"step 4 raised KeyError: 'momentum_buffer'"),
         (lambda p, g, s, **_: (p[:-1], s), r"returned params of shape \(6,\), expected \(7,\)"),
-        (lambda p, g, s, **_: (np.arange(p.size), s), r"returned params of dtype int64; expected a float dtype"),
+        (
+            lambda p, g, s, **_: (np.arange(p.size), s),
+            r"returned params of dtype int64; expected a float dtype",
+        ),
         (lambda p, g, s, **_: (p / 0.0, s), r"non-finite params or query at step 1"),
         (lambda p, g, s, **_: p - 0.1 * g, r"must return \(new_params, new_state\)"),
         (lambda p, g, s, **_: ("abc", s), r"returned params of dtype <U3"),
     ],
-)  # fmt: skip
+)
 def test_peer_failures_are_peer_failed(fn: Callable[..., Any], message: str) -> None:
     with pytest.raises(PeerFailed, match=message) as info:
         conform(FunctionPeer(fn, "sgd", lr=0.1))
@@ -338,7 +398,9 @@ def test_peer_failures_are_peer_failed(fn: Callable[..., Any], message: str) -> 
 
 
 def test_a_torch_tensor_that_needs_detach_is_read() -> None:
-    torch = pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests")
+    torch = pytest.importorskip(
+        "torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests"
+    )
 
     def step(params: Any, grad: Any, state: Any, *, lr: float, **_: Any) -> tuple[Any, Any]:
         w = torch.tensor(params, requires_grad=True)

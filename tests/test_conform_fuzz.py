@@ -12,8 +12,9 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -38,7 +39,9 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-def _load_text(src: Path, name: str, text: bytes | str, *, fix_sha: bool = True) -> Corpus | VectorFormatError:
+def _load_text(
+    src: Path, name: str, text: bytes | str, *, fix_sha: bool = True
+) -> Corpus | VectorFormatError:
     """Copy the corpus, write ``text`` as ``name``, refresh the index digest, load. Any exception
     other than VectorFormatError propagates and fails the test."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,12 +97,14 @@ def _delete(doc: Any, path: tuple[Any, ...]) -> Any:
 
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.text(max_size=8)
+    st.none()
+    | st.booleans()
+    | st.text(max_size=8)
     | st.integers(min_value=-(10**30), max_value=10**30)
     | st.floats(allow_nan=False, allow_infinity=False),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
     max_leaves=12,
-)  # fmt: skip
+)
 
 
 def _outcome_is_clear(result: Corpus | VectorFormatError, name: str) -> None:
@@ -157,8 +162,10 @@ def test_deep_nesting(corpus_dir: Path, depth: int, kind: str) -> None:
     _assert_clear(result, NAME)
 
 
-@given(digits=st.integers(min_value=MAX_INT_DIGITS + 1, max_value=6000),
-       field=st.sampled_from(["seed", "params0", "expected", "hyperparameters", "schema_version"]))  # fmt: skip
+@given(
+    digits=st.integers(min_value=MAX_INT_DIGITS + 1, max_value=6000),
+    field=st.sampled_from(["seed", "params0", "expected", "hyperparameters", "schema_version"]),
+)
 def test_huge_integer_literals(corpus_dir: Path, digits: int, field: str) -> None:
     doc = json.loads((corpus_dir / NAME).read_text())
     big = "9" * digits
@@ -193,7 +200,12 @@ def test_floats_out_of_range(corpus_dir: Path, literal: str) -> None:
 
 @pytest.mark.parametrize(
     "value, problem",
-    [(-1.0, "not valid for ref.sgd"), ("fast", "not valid for ref.sgd"), (None, "not valid for ref.sgd"), (True, "not valid for ref.sgd")],
+    [
+        (-1.0, "not valid for ref.sgd"),
+        ("fast", "not valid for ref.sgd"),
+        (None, "not valid for ref.sgd"),
+        (True, "not valid for ref.sgd"),
+    ],
 )
 def test_invalid_hyperparameter_values_are_format_errors(corpus_dir: Path, value: Any, problem: str) -> None:
     doc = json.loads((corpus_dir / NAME).read_text())

@@ -54,8 +54,16 @@ def test_export_covers_every_variant_and_stream(corpus_dir: Path) -> None:
     corpus = load_vectors(corpus_dir)
     adam = [c for c in corpus.cases if c.algorithm == "adam"]
     variants = {c.variant for c in adam}
-    assert {"default", "weight_decay", "default+eps_inside", "default+no_bias_correction", "default+amsgrad_raw",
-            "default+amsgrad_corrected", "default+epsilon_hat", "weight_decay+no_eps"} <= variants
+    assert {
+        "default",
+        "weight_decay",
+        "default+eps_inside",
+        "default+no_bias_correction",
+        "default+amsgrad_raw",
+        "default+amsgrad_corrected",
+        "default+epsilon_hat",
+        "weight_decay+no_eps",
+    } <= variants
     assert {c.stream for c in adam} == set(STREAMS)
     assert len(variants_of("momentum")) >= 6  # forms, first step, dampening, ... of the base and wd cases
     assert corpus.schema_version == SCHEMA_VERSION
@@ -104,12 +112,16 @@ def test_user_function_checked_and_unsupported_keywords_skipped(corpus_dir: Path
         (lambda d: d["cases"][1]["grads"][3].pop(), "cases[1].grads[3]", "expected 3 numbers"),
         (lambda d: d["cases"][1]["expected"].pop(), "cases[1].expected", "expected 8 rows"),
         (lambda d: d["cases"][0]["params0"].__setitem__(1, "1.0"), "cases[0].params0[1]", "finite number"),
-        (lambda d: d["cases"][0]["hyperparameters"].__setitem__("lr", [1]), "cases[0].hyperparameters.lr", "number"),
+        (
+            lambda d: d["cases"][0]["hyperparameters"].__setitem__("lr", [1]),
+            "cases[0].hyperparameters.lr",
+            "number",
+        ),
         (lambda d: d.__setitem__("schema_version", 99), "schema_version", "understands version 1"),
         (lambda d: d["cases"][0].__setitem__("algorithm", "sgd"), "cases[0].algorithm", "expected 'adam'"),
         (lambda d: d.__setitem__("cases", {}), "cases", "expected list"),
     ],
-)  # fmt: skip
+)
 def test_malformed_files_name_the_file_and_the_field(
     corpus_dir: Path, tmp_path: Path, mutate: Any, field: str, problem: str
 ) -> None:
@@ -130,8 +142,12 @@ def test_truncated_edited_or_missing_files_are_rejected(corpus_dir: Path, tmp_pa
     with pytest.raises(VectorFormatError, match="momentum.json: field '<file>': not valid JSON"):
         load_vectors(trunc)
 
-    edited = _edit(corpus_dir, tmp_path / "edited", lambda d: d["cases"][0]["expected"][0].__setitem__(0, 0.5),
-                   fix_index=False)  # fmt: skip
+    edited = _edit(
+        corpus_dir,
+        tmp_path / "edited",
+        lambda d: d["cases"][0]["expected"][0].__setitem__(0, 0.5),
+        fix_index=False,
+    )
     with pytest.raises(VectorFormatError, match="sha256 differs"):
         load_vectors(edited)
 

@@ -97,8 +97,15 @@ def test_allow_nonfinite_lets_nan_through(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "flag"),
-    [("adam", "amsgrad"), ("adam", "bias_correction"), ("adam", "epsilon_hat"), ("adamw", "amsgrad"),
-     ("adamw", "bias_correction"), ("rmsprop", "centered"), ("rmsprop", "bias_correction")],
+    [
+        ("adam", "amsgrad"),
+        ("adam", "bias_correction"),
+        ("adam", "epsilon_hat"),
+        ("adamw", "amsgrad"),
+        ("adamw", "bias_correction"),
+        ("rmsprop", "centered"),
+        ("rmsprop", "bias_correction"),
+    ],
 )
 def test_boolean_options_reject_non_booleans(name: str, flag: str) -> None:
     # 'no' is truthy: accepted silently it would switch the option on.

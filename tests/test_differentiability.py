@@ -21,7 +21,8 @@ Expectations, per algorithm (a name not listed is "smooth"):
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest

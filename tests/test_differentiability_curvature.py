@@ -47,8 +47,8 @@ from numpy.testing import assert_allclose
 import reference as ref
 from reference import problems as P
 from reference.curvature.cg import LinearSystem
-from reference.oracle import FunctionOracle, Sample
 from reference.curvature.shampoo import power_divided_differences, sym_power
+from reference.oracle import FunctionOracle, Sample
 
 RTOL = 1e-5  # autograd vs central FD, relative
 # rho thresholds of the methods: LM/HF acceptance 0, trust-region eta 0.15, 1/4, 3/4, and
@@ -110,17 +110,64 @@ XL = np.array([1.5, -2.0, 0.8])  # logistic: a start a few Newton steps from the
 
 CASES: list[Case] = [
     # line-search and trust-region methods on a FunctionOracle
-    Case("newton-armijo-peaks", "newton", "oracle", "peaks", PX, {"lr": 1.0, "damping": 0.1}, 4, ("lr", "damping")),
-    Case("newton-wolfe-logistic", "newton", "oracle", "logistic", XL, {"line_search": "wolfe", "lr": 1.0, "damping": 0.05}, 3, ("damping",)),
-    Case("newton-fixed-logistic", "newton", "oracle", "logistic", XL, {"line_search": "none", "lr": 0.7}, 3, ("lr",)),
+    Case(
+        "newton-armijo-peaks",
+        "newton",
+        "oracle",
+        "peaks",
+        PX,
+        {"lr": 1.0, "damping": 0.1},
+        4,
+        ("lr", "damping"),
+    ),
+    Case(
+        "newton-wolfe-logistic",
+        "newton",
+        "oracle",
+        "logistic",
+        XL,
+        {"line_search": "wolfe", "lr": 1.0, "damping": 0.05},
+        3,
+        ("damping",),
+    ),
+    Case(
+        "newton-fixed-logistic",
+        "newton",
+        "oracle",
+        "logistic",
+        XL,
+        {"line_search": "none", "lr": 0.7},
+        3,
+        ("lr",),
+    ),
     Case("bfgs-peaks", "bfgs", "oracle", "peaks", PX, {}, 6),
-    Case("bfgs-interpolate-logistic", "bfgs", "oracle", "logistic", XL, {"initial_step": "interpolate", "scale_first": True}, 5),
+    Case(
+        "bfgs-interpolate-logistic",
+        "bfgs",
+        "oracle",
+        "logistic",
+        XL,
+        {"initial_step": "interpolate", "scale_first": True},
+        5,
+    ),
     Case("lbfgs-peaks", "lbfgs", "oracle", "peaks", PX, {"m": 2}, 6),
-    Case("lbfgs-interpolate-logistic", "lbfgs", "oracle", "logistic", XL, {"m": 3, "initial_step": "interpolate"}, 5),
+    Case(
+        "lbfgs-interpolate-logistic",
+        "lbfgs",
+        "oracle",
+        "logistic",
+        XL,
+        {"m": 3, "initial_step": "interpolate"},
+        5,
+    ),
     Case("trust_region-peaks", "trust_region", "oracle", "peaks", PX, {"radius": 0.3}, 5, ("radius",)),
     Case("trust_region-logistic", "trust_region", "oracle", "logistic", XL, {"radius": 0.5}, 3, ("radius",)),
-    Case("jacobi_gd-logistic", "jacobi_gd", "oracle", "logistic", XL, {"lr": 0.8, "damping": 1e-3}, 3, ("lr",)),  # max(|h|, 1e-3) = |h| here: d/d damping = 0
-    Case("jacobi_gd-refresh-peaks", "jacobi_gd", "oracle", "peaks", PX, {"lr": 0.5, "refresh": 2}, 3, ("lr",)),
+    Case(
+        "jacobi_gd-logistic", "jacobi_gd", "oracle", "logistic", XL, {"lr": 0.8, "damping": 1e-3}, 3, ("lr",)
+    ),  # max(|h|, 1e-3) = |h| here: d/d damping = 0
+    Case(
+        "jacobi_gd-refresh-peaks", "jacobi_gd", "oracle", "peaks", PX, {"lr": 0.5, "refresh": 2}, 3, ("lr",)
+    ),
     # linear solver
     Case("cg-quadratic", "cg", "system", "system", np.array([1.0, -2.0, 0.5, 0.3]), {}, 3, ("b",)),
     # variance reduction (indices drawn once, outside the differentiated function)
@@ -129,20 +176,127 @@ CASES: list[Case] = [
     Case("saga-least_squares", "saga", "sample", "least_squares", X3, {"lr": 0.05}, 6, ("lr",)),
     Case("saga-logistic", "saga", "sample", "logistic", X3, {"lr": 0.3}, 5, ("lr",)),
     # "model + per-sample loss" methods
-    Case("gauss_newton-peaks", "gauss_newton", "model", "peaks", PX, {"damping": 0.05, "line_search": True, "activation": "relu"}, 3, ("damping",)),
-    Case("gauss_newton-least_squares", "gauss_newton", "model", "least_squares", X3, {"damping": 0.5}, 3, ("damping",)),
-    Case("levenberg_marquardt-peaks", "levenberg_marquardt", "model", "peaks", PX, {"damping": 0.1}, 4, ("damping",)),
-    Case("levenberg_marquardt-marquardt-peaks", "levenberg_marquardt", "model", "peaks", PX, {"damping": 0.1, "update": "marquardt"}, 4, ("damping",)),
-    Case("hessian_free-peaks", "hessian_free", "model", "peaks", PX, {"damping": 1.0, "max_cg": 8}, 3, ("damping",)),
-    Case("natural_gradient-peaks", "natural_gradient", "model", "peaks", PX, {"lr": 0.1, "damping": 0.05}, 3, ("lr", "damping")),
-    Case("natural_gradient-empirical-logistic", "natural_gradient", "model", "logistic", X3, {"lr": 0.5, "damping": 0.01, "fisher": "empirical"}, 3, ("lr", "damping")),
-    Case("kfac-sampled-peaks", "kfac", "model", "peaks", PX, {"lr": 0.3, "damping": 0.01, "targets": "sampled"}, 4, ("lr", "damping")),
-    Case("kfac-exact-peaks", "kfac", "model", "peaks", PX, {"lr": 0.3, "damping": 0.01, "targets": "exact", "inverse_every": 2}, 4, ("lr", "damping")),
-    Case("kfac-empirical-peaks", "kfac", "model", "peaks", PX, {"lr": 0.3, "damping": 0.01, "targets": "empirical"}, 3, ("damping",)),
+    Case(
+        "gauss_newton-peaks",
+        "gauss_newton",
+        "model",
+        "peaks",
+        PX,
+        {"damping": 0.05, "line_search": True, "activation": "relu"},
+        3,
+        ("damping",),
+    ),
+    Case(
+        "gauss_newton-least_squares",
+        "gauss_newton",
+        "model",
+        "least_squares",
+        X3,
+        {"damping": 0.5},
+        3,
+        ("damping",),
+    ),
+    Case(
+        "levenberg_marquardt-peaks",
+        "levenberg_marquardt",
+        "model",
+        "peaks",
+        PX,
+        {"damping": 0.1},
+        4,
+        ("damping",),
+    ),
+    Case(
+        "levenberg_marquardt-marquardt-peaks",
+        "levenberg_marquardt",
+        "model",
+        "peaks",
+        PX,
+        {"damping": 0.1, "update": "marquardt"},
+        4,
+        ("damping",),
+    ),
+    Case(
+        "hessian_free-peaks",
+        "hessian_free",
+        "model",
+        "peaks",
+        PX,
+        {"damping": 1.0, "max_cg": 8},
+        3,
+        ("damping",),
+    ),
+    Case(
+        "natural_gradient-peaks",
+        "natural_gradient",
+        "model",
+        "peaks",
+        PX,
+        {"lr": 0.1, "damping": 0.05},
+        3,
+        ("lr", "damping"),
+    ),
+    Case(
+        "natural_gradient-empirical-logistic",
+        "natural_gradient",
+        "model",
+        "logistic",
+        X3,
+        {"lr": 0.5, "damping": 0.01, "fisher": "empirical"},
+        3,
+        ("lr", "damping"),
+    ),
+    Case(
+        "kfac-sampled-peaks",
+        "kfac",
+        "model",
+        "peaks",
+        PX,
+        {"lr": 0.3, "damping": 0.01, "targets": "sampled"},
+        4,
+        ("lr", "damping"),
+    ),
+    Case(
+        "kfac-exact-peaks",
+        "kfac",
+        "model",
+        "peaks",
+        PX,
+        {"lr": 0.3, "damping": 0.01, "targets": "exact", "inverse_every": 2},
+        4,
+        ("lr", "damping"),
+    ),
+    Case(
+        "kfac-empirical-peaks",
+        "kfac",
+        "model",
+        "peaks",
+        PX,
+        {"lr": 0.3, "damping": 0.01, "targets": "empirical"},
+        3,
+        ("damping",),
+    ),
     # Shampoo on the flat gradient of the Peaks MLP (closed loop)
     Case("shampoo-peaks", "shampoo", "grad", "peaks", PX, {"lr": 0.1, "shapes": _shapes()}, 4, ("lr", "eps")),
-    Case("shampoo-dead-units", "shampoo", "grad", "peaks", PR["peaks_dead_x0"], {"lr": 0.1, "shapes": _shapes()}, 3),
-    Case("shampoo-diagonal-peaks", "shampoo", "grad", "peaks", PX, {"lr": 0.1, "shapes": _shapes(), "vector_rule": "diagonal"}, 3, ("lr",)),
+    Case(
+        "shampoo-dead-units",
+        "shampoo",
+        "grad",
+        "peaks",
+        PR["peaks_dead_x0"],
+        {"lr": 0.1, "shapes": _shapes()},
+        3,
+    ),
+    Case(
+        "shampoo-diagonal-peaks",
+        "shampoo",
+        "grad",
+        "peaks",
+        PX,
+        {"lr": 0.1, "shapes": _shapes(), "vector_rule": "diagonal"},
+        3,
+        ("lr",),
+    ),
 ]
 
 #: default values of hyperparameters a case differentiates but does not set
@@ -164,7 +318,9 @@ def _kfac_draws(prob: Any, params: Any, seed: int, t: int) -> tuple[int, ...]:
     """The classes K-FAC's step t draws at ``params`` (its rule, recomputed from outside)."""
     outputs = np.asarray(getval(prob.predict(getval(params), prob.X)))
     n, C = outputs.shape
-    probs = np.stack([np.exp(-prob.losses_from_outputs(outputs, np.full(n, float(c)))) for c in range(C)], axis=1)
+    probs = np.stack(
+        [np.exp(-prob.losses_from_outputs(outputs, np.full(n, float(c)))) for c in range(C)], axis=1
+    )
     u = np.random.default_rng([seed, t]).random(n)
     return tuple(np.minimum((np.cumsum(probs, axis=1) < u[:, None]).sum(axis=1), C - 1).tolist())
 

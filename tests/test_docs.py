@@ -31,9 +31,7 @@ NOTATION = ROOT / "specs" / "notation.md"
 
 def _tracked_files() -> list[Path]:
     try:
-        out = subprocess.run(
-            ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout
+        out = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("not a git checkout: the tracked files are unknown")
     return [ROOT / line for line in out.splitlines() if line]
@@ -76,11 +74,7 @@ def test_outside_pointer_pattern() -> None:
 
 
 def test_no_tracked_file_points_outside_the_repository() -> None:
-    bad = {
-        name: hits
-        for name, text in _texts().items()
-        if (hits := outside_pointers(text))
-    }
+    bad = {name: hits for name, text in _texts().items() if (hits := outside_pointers(text))}
     assert not bad, "files pointing outside the repository:\n" + "\n".join(
         f"  {name}: {hits[0][:120]}" for name, hits in sorted(bad.items())
     )
@@ -94,7 +88,9 @@ def test_no_tracked_file_points_outside_the_repository() -> None:
 class Note:
     number: str
     names: set[str] = field(default_factory=set)  # section titles (with and without numbers) and aliases
-    numbered: dict[str, str] = field(default_factory=dict)  # "3.2.2" -> "SignSGD" (note 002 numbers its sections)
+    numbered: dict[str, str] = field(
+        default_factory=dict
+    )  # "3.2.2" -> "SignSGD" (note 002 numbers its sections)
 
 
 HEADING = re.compile(r"^(#{2,4}) (.+?)\s*$")
@@ -177,7 +173,7 @@ def test_citation_matching_can_fail() -> None:
     found = citations(
         "see note 001, \"Heavy Ball Method\"; seed 003 ('Newton's Method and Approximations'), "
         "Seed 004 (\"Adaptive Learning Rates / AdaGrad\"), note 001 ('No Such Section'), "
-        "seed 001 (\"typically 0.9\"), note 002 \"Heavy Ball Method\""
+        'seed 001 ("typically 0.9"), note 002 "Heavy Ball Method"'
     )
     assert found == [
         ("001", "Heavy Ball Method"),
@@ -188,12 +184,16 @@ def test_citation_matching_can_fail() -> None:
     ]
     ok = [names_section(t, notes[n].names) for n, t in found]
     assert ok == [True, True, True, False, False]
-    numbered = citations('note 002, section 3.1 ("SGD Convergence Proof (Constant Step Size)"); '
-                         'note 002 §2.5 ("Adam")')
+    numbered = citations(
+        'note 002, section 3.1 ("SGD Convergence Proof (Constant Step Size)"); note 002 §2.5 ("Adam")'
+    )
     assert numbered == [("002", "3.1 SGD Convergence Proof (Constant Step Size)"), ("002", "2.5 Adam")]
     assert [names_numbered_section(t, notes["002"]) for _, t in numbered] == [True, False]
     assert NUMBERED.findall("note 002 §2.5 and seed 002, section 3.3.2; note 002 3.2.2-3.2.3") == [
-        "2.5", "3.3.2", "3.2.2"]
+        "2.5",
+        "3.3.2",
+        "3.2.2",
+    ]
 
 
 def test_every_note_citation_names_a_section_of_notes_md() -> None:
@@ -267,7 +267,9 @@ def test_index_rows_of_registered_algorithms() -> None:
         if (ROOT / own).exists():
             assert own in cells, f"specs/README.md: the row of {e.name} should name {own}"
         else:  # tested in another file (sgd in tests/test_gd.py); the link test checks it exists
-            assert re.search(r"tests/test_\w+\.py", cells), f"specs/README.md: the row of {e.name} names no tests"
+            assert re.search(r"tests/test_\w+\.py", cells), (
+                f"specs/README.md: the row of {e.name} names no tests"
+            )
         assert f"`{e.rule}`" in cells, (
             f"specs/README.md: the rule of {e.name} differs from ref.ENTRIES; the cell should read "
             f"`{e.rule}`".replace("|", "\\|")
@@ -341,7 +343,11 @@ def signature_of(text: str) -> list[tuple[str, object]]:
 def test_signature_parser() -> None:
     from reference._hyper import REQUIRED
 
-    assert signature_of('f(lr, *, beta=0.9, form="polyak")') == [("lr", REQUIRED), ("beta", 0.9), ("form", "polyak")]
+    assert signature_of('f(lr, *, beta=0.9, form="polyak")') == [
+        ("lr", REQUIRED),
+        ("beta", 0.9),
+        ("form", "polyak"),
+    ]
     assert signature_of("f(lr=1e-2, *, eps=1e-10)") == [("lr", 0.01), ("eps", 1e-10)]
 
 
@@ -352,6 +358,8 @@ def test_notation_keyword_table_is_the_records() -> None:
     for name, sig in rows:
         want = [(f.name, f.default) for f in ref.entry(name).fields()]
         got = signature_of(sig)
-        assert [n for n, _ in got] == [n for n, _ in want], f"specs/notation.md, {name}: {got} != record {want}"
+        assert [n for n, _ in got] == [n for n, _ in want], (
+            f"specs/notation.md, {name}: {got} != record {want}"
+        )
         for (arg, a), (_, b) in zip(got, want):
             assert a is b or a == b, f"specs/notation.md, {name}: {arg} default {a!r} != record's {b!r}"

@@ -50,9 +50,12 @@ def test_gradient_is_taken_at_the_query_point() -> None:
     # an SGD whose query point is theta + 1 (a stand-in for Nesterov's look-ahead)
     base = ref.sgd(lr=0.1)
     opt: Optimizer[Any] = Optimizer(
-        name="sgd", hyperparams=base.hyperparams, init_fn=sgd_init, step_fn=base.step_fn,
+        name="sgd",
+        hyperparams=base.hyperparams,
+        init_fn=sgd_init,
+        step_fn=base.step_fn,
         query_fn=lambda s: s.params + 1.0,
-    )  # fmt: skip
+    )
     q = _quad()
     traj = run(opt, q, np.zeros(3), 5)
     assert traj.params is not None
@@ -88,7 +91,7 @@ def test_minibatch_run_is_deterministic_and_matches_manual_loop() -> None:
     assert not np.allclose(a.params, d.params)
     rng = np.random.default_rng(42)
     x = np.zeros(4)
-    for t in range(25):
+    for _t in range(25):
         x = x - 0.05 * prob.minibatch_grad(x, rng, 3)
     assert_allclose(a.params[-1], x, rtol=1e-14)
     assert_allclose(a.losses, [prob.loss(p) for p in a.params], rtol=1e-14)
@@ -128,9 +131,11 @@ def test_zero_steps_and_missing_lr() -> None:
     assert traj.params is not None and traj.params.shape == (1, 3)
     assert traj.losses.shape == (1,) and traj.lrs.shape == (0,) and traj.final.t == 0
     opt: Optimizer[Any] = Optimizer(
-        name="fixed", hyperparams={}, init_fn=sgd_init,
+        name="fixed",
+        hyperparams={},
+        init_fn=sgd_init,
         step_fn=lambda s, g: sgd_step(s, g, lr=0.1),
-    )  # fmt: skip
+    )
     assert np.all(np.isnan(run(opt, _quad(), np.ones(3), 3).lrs))
 
 
@@ -162,7 +167,11 @@ def test_hypergradients_through_the_driver() -> None:
         (dict(loss_every=0), ValueError, "loss_every must be an integer >= 1"),
         (dict(loss_every=1.5), TypeError, "loss_every must be an integer >= 1"),
         (dict(problem=None), ValueError, "problem=None needs grad=<function> and loss_every=None"),
-        (dict(problem=None, grad=np.sin), ValueError, "problem=None needs grad=<function> and loss_every=None"),
+        (
+            dict(problem=None, grad=np.sin),
+            ValueError,
+            "problem=None needs grad=<function> and loss_every=None",
+        ),
         (dict(grad="g"), TypeError, "grad must be a function of the query point"),
         (dict(grad=np.sin, batch_size=2, seed=0), ValueError, "cannot be given with batch_size"),
         (dict(x0=np.ones(4)), ValueError, r"x0 must have shape \(3,\)"),

@@ -130,15 +130,23 @@ def test_e_step_is_stable_far_from_every_mean() -> None:
 
 
 def test_matches_sklearn_if_installed() -> None:
-    mixture = pytest.importorskip("sklearn.mixture", reason="scikit-learn is not installed (not a dependency)")
+    mixture = pytest.importorskip(
+        "sklearn.mixture", reason="scikit-learn is not installed (not a dependency)"
+    )
     X, _ = _mixture(3)
     s0 = init_from_data(X, 3, np.random.default_rng(0))
     n_steps = 10
     gm = mixture.GaussianMixture(
-        n_components=3, covariance_type="full", reg_covar=0.0, max_iter=n_steps, tol=0.0,
-        weights_init=s0.weights, means_init=s0.params,
-        precisions_init=np.linalg.inv(s0.covs), init_params="random",
-    )  # fmt: skip
+        n_components=3,
+        covariance_type="full",
+        reg_covar=0.0,
+        max_iter=n_steps,
+        tol=0.0,
+        weights_init=s0.weights,
+        means_init=s0.params,
+        precisions_init=np.linalg.inv(s0.covs),
+        init_params="random",
+    )
     import warnings
 
     with warnings.catch_warnings():

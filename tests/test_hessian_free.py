@@ -55,7 +55,9 @@ def test_truncated_cg_solves_spd_and_respects_cap() -> None:
     _, it2 = truncated_cg(lambda v: A @ v, b, np.zeros(8), max_iter=3, tol=0.0, progress_eps=1e-30)
     assert it2 == 3
     # Warm start at the solution: zero iterations.
-    _, it3 = truncated_cg(lambda v: A @ v, b, np.linalg.solve(A, b), max_iter=100, tol=1e-8, progress_eps=5e-4)
+    _, it3 = truncated_cg(
+        lambda v: A @ v, b, np.linalg.solve(A, b), max_iter=100, tol=1e-8, progress_eps=5e-4
+    )
     assert it3 == 0
 
 
@@ -157,8 +159,14 @@ def test_purity_and_bare_step() -> None:
         (dict(progress_eps=0.0), "progress_eps must be a finite number > 0"),
         (dict(min_damping=-1.0), "min_damping"),
         (dict(max_damping=0.0), "max_damping must be a finite number > 0"),
-        (dict(damping=2.0, max_damping=1.0), r"hessian_free: damping must lie in \[min_damping, max_damping\]"),
-        (dict(damping=0.5, min_damping=1.0), r"hessian_free: damping must lie in \[min_damping, max_damping\]"),
+        (
+            dict(damping=2.0, max_damping=1.0),
+            r"hessian_free: damping must lie in \[min_damping, max_damping\]",
+        ),
+        (
+            dict(damping=0.5, min_damping=1.0),
+            r"hessian_free: damping must lie in \[min_damping, max_damping\]",
+        ),
     ],
 )
 def test_bad_hyperparameters(kwargs: dict[str, object], match: str) -> None:

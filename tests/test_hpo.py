@@ -5,9 +5,8 @@ theory check, bad input."""
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
-import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
@@ -18,9 +17,13 @@ from reference.hpo.bayesian import _LOG_BOUNDS
 
 def _quadratic(a: float, x0: float, n: int, name: str = "gd", **kw: float) -> hpo.Objective:
     return hpo.validation_objective(
-        name, train_grad=lambda th: a * th, val_loss=lambda th: 0.5 * a * anp.sum(th * th),
-        x0=np.array([x0]), n_steps=n, **kw,
-    )  # fmt: skip
+        name,
+        train_grad=lambda th: a * th,
+        val_loss=lambda th: 0.5 * a * anp.sum(th * th),
+        x0=np.array([x0]),
+        n_steps=n,
+        **kw,
+    )
 
 
 def test_hypergradient_golden_one_dimensional_gd() -> None:
@@ -36,9 +39,12 @@ def _ls() -> tuple[hpo.Objective, float]:
     X, y = rng.standard_normal((12, 4)), rng.standard_normal(12)
     Xv, yv = rng.standard_normal((30, 4)), rng.standard_normal(30)
     F = hpo.validation_objective(
-        "gd", train_grad=lambda th: 2 * anp.dot(X.T, anp.dot(X, th) - y) / 12,
-        val_loss=lambda th: anp.mean((anp.dot(Xv, th) - yv) ** 2), x0=np.zeros(4), n_steps=15,
-    )  # fmt: skip
+        "gd",
+        train_grad=lambda th: 2 * anp.dot(X.T, anp.dot(X, th) - y) / 12,
+        val_loss=lambda th: anp.mean((anp.dot(Xv, th) - yv) ** 2),
+        x0=np.zeros(4),
+        n_steps=15,
+    )
     return F, float(np.linalg.eigvalsh(2 * X.T @ X / 12).max())
 
 
@@ -47,9 +53,12 @@ def test_hypergradient_equals_central_difference(name: str) -> None:
     rng = np.random.default_rng(1)
     X, y = rng.standard_normal((10, 3)), rng.standard_normal(10)
     F = hpo.validation_objective(
-        name, train_grad=lambda th: 2 * anp.dot(X.T, anp.dot(X, th) - y) / 10,
-        val_loss=lambda th: anp.sum(th**2) + anp.sum(th), x0=np.array([0.5, -0.3, 0.2]), n_steps=10,
-    )  # fmt: skip
+        name,
+        train_grad=lambda th: 2 * anp.dot(X.T, anp.dot(X, th) - y) / 10,
+        val_loss=lambda th: anp.sum(th**2) + anp.sum(th),
+        x0=np.array([0.5, -0.3, 0.2]),
+        n_steps=10,
+    )
     lr, h = 0.02, 1e-6
     _, g = hpo.hypergradient(F, lr)
     fd = (F(lr + h) - F(lr - h)) / (2 * h)
@@ -129,7 +138,12 @@ def test_the_checks_exact_derivative_is_right() -> None:
     w = rng.standard_normal(chk.D)
     Xtr = rng.standard_normal((chk.N_TR, chk.D))
     Xv = rng.standard_normal((chk.N_VAL, chk.D))
-    p = chk.Problem(Xtr=Xtr, ytr=Xtr @ w + rng.standard_normal(chk.N_TR), Xv=Xv, yv=Xv @ w + rng.standard_normal(chk.N_VAL))
+    p = chk.Problem(
+        Xtr=Xtr,
+        ytr=Xtr @ w + rng.standard_normal(chk.N_TR),
+        Xv=Xv,
+        yv=Xv @ w + rng.standard_normal(chk.N_VAL),
+    )
     for eta in (0.1 / p.L, 0.6 / p.L):
         ex = chk.exact(p, eta)
         h = 1e-5 * eta
@@ -208,7 +222,9 @@ def test_successive_halving_budget_formula_and_uneven_counts() -> None:
     # n = 10, eta = 3: n_k = 10, 3, 1; r_k = 1, 3, 9; B = 10 + 9 + 9 = 28.
     assert hpo.halving_schedule(10, 1, 3) == [(10, 1), (3, 3), (1, 9)]
     # n = 5, eta = 2: 5, 2, 1 at r = 4, 8, 16: B = 20 + 16 + 16 = 52
-    res = hpo.successive_halving(lambda c, r: (c - 2.0) ** 2 + 1.0 / r, [0.0, 1.0, 2.0, 3.0, 4.0], min_budget=4, eta=2)
+    res = hpo.successive_halving(
+        lambda c, r: (c - 2.0) ** 2 + 1.0 / r, [0.0, 1.0, 2.0, 3.0, 4.0], min_budget=4, eta=2
+    )
     assert res.total_budget == 52 and res.config == 2.0
     assert [len(r.indices) for r in res.rounds] == [5, 2, 1]
     # a single configuration: one round at min_budget
@@ -244,9 +260,16 @@ def _check_data(seed: int, noise: float) -> tuple[Callable[[float, int], float],
     L = float(np.linalg.eigvalsh(2 * Xtr.T @ Xtr / chk.N_TR).max())
 
     def obj(lr: float, r: int) -> float:
-        return float(hpo.unrolled_loss("gd", lr, train_grad=lambda th: 2 * Xtr.T @ (Xtr @ th - ytr) / chk.N_TR,
-                                       val_loss=lambda th: np.mean((Xv @ th - yv) ** 2), x0=np.zeros(chk.D),
-                                       n_steps=r))  # fmt: skip
+        return float(
+            hpo.unrolled_loss(
+                "gd",
+                lr,
+                train_grad=lambda th: 2 * Xtr.T @ (Xtr @ th - ytr) / chk.N_TR,
+                val_loss=lambda th: np.mean((Xv @ th - yv) ** 2),
+                x0=np.zeros(chk.D),
+                n_steps=r,
+            )
+        )
 
     return obj, L
 
@@ -320,7 +343,9 @@ def test_gp_interpolates_noise_free_data() -> None:
     ys = (y - y.mean()) / y.std()
     K = hpo.rbf_kernel(u, u, 0.2, 1.0) + 1e-10 * np.eye(5)
     ks = hpo.rbf_kernel(u, [0.3], 0.2, 1.0)
-    assert math.isclose(gp.predict([0.3])[0][0], y.mean() + y.std() * float((ks.T @ np.linalg.solve(K, ys))[0]), rel_tol=1e-9)
+    assert math.isclose(
+        gp.predict([0.3])[0][0], y.mean() + y.std() * float((ks.T @ np.linalg.solve(K, ys))[0]), rel_tol=1e-9
+    )
     # the fitted GP (marginal likelihood) interpolates too: its noise goes to the box's floor
     fit = hpo.fit_gp(u, y, rng=np.random.default_rng(0))
     np.testing.assert_allclose(fit.predict(u)[0], y, atol=1e-3)
@@ -351,7 +376,9 @@ def test_marginal_likelihood_fit_and_gradient() -> None:
 
 def test_expected_improvement() -> None:
     # certain posterior (v = 0): EI = max(f* - m, 0): 0 at or above the incumbent
-    np.testing.assert_array_equal(hpo.expected_improvement([1.0, 2.0, 0.5], [0.0, 0.0, 0.0], 1.0), [0.0, 0.0, 0.5])
+    np.testing.assert_array_equal(
+        hpo.expected_improvement([1.0, 2.0, 0.5], [0.0, 0.0, 0.0], 1.0), [0.0, 0.0, 0.5]
+    )
     rng = np.random.default_rng(0)
     m, v = rng.normal(size=50), rng.uniform(0.01, 4.0, 50)
     ei = hpo.expected_improvement(m, v, 0.3)
@@ -397,8 +424,9 @@ def test_bayesian_optimization_of_the_learning_rate() -> None:
         b = hpo.bayesian_optimization(F, (0.01 / L, 1.0 / L), n_init=3, n_iter=5, seed=seed, log_scale=True)
         assert b.evaluations == 8 and b.value <= g.value * (1 + 1e-9), (seed, b.value, g.value)
     # a diverged evaluation is recorded as inf and does not stop the search
-    r = hpo.bayesian_optimization(lambda x: math.inf if x > 0.8 else (x - 0.3) ** 2, (0.0, 1.0),
-                                  n_init=5, n_iter=6, seed=0)  # fmt: skip
+    r = hpo.bayesian_optimization(
+        lambda x: math.inf if x > 0.8 else (x - 0.3) ** 2, (0.0, 1.0), n_init=5, n_iter=6, seed=0
+    )
     assert math.inf in r.values and abs(r.x - 0.3) < 0.02
 
 

@@ -176,7 +176,12 @@ def test_bare_step_matches_factory() -> None:
     b = opt.step(opt.init(np.ones(3)), o)
     assert_array_equal(a.params, b.params)
     assert_array_equal(a.precond, b.precond)
-    assert ref.make("jacobi_gd", lr=0.7).hyperparams == {"lr": 0.7, "damping": 1e-8, "damping_rule": "abs", "refresh": 1}
+    assert ref.make("jacobi_gd", lr=0.7).hyperparams == {
+        "lr": 0.7,
+        "damping": 1e-8,
+        "damping_rule": "abs",
+        "refresh": 1,
+    }
 
 
 def test_differentiable_in_lr_and_theta0() -> None:

@@ -61,7 +61,9 @@ def test_many_samples_kronecker_is_an_approximation() -> None:
     A, S, _, _ = factors(prob, theta, activation="tanh", targets="exact", rng=None)
     F = fisher_matrix(prob, evaluate(prob, theta), fisher="true", likelihood="categorical")
     idx = _wbar_index(prob, 0)
-    assert np.linalg.norm(np.kron(S[0], A[0]) - F[np.ix_(idx, idx)]) > 1e-3 * np.linalg.norm(F[np.ix_(idx, idx)])
+    assert np.linalg.norm(np.kron(S[0], A[0]) - F[np.ix_(idx, idx)]) > 1e-3 * np.linalg.norm(
+        F[np.ix_(idx, idx)]
+    )
 
 
 def test_factor_gradient_and_loss_equal_problem() -> None:
@@ -86,7 +88,10 @@ def test_sampled_targets_are_unbiased_for_exact_S() -> None:
     prob = mlp_problem(seed=5, n=4, h=3)
     theta = np.random.default_rng(5).standard_normal(prob.dim)
     _, S_exact, _, _ = factors(prob, theta, activation="tanh", targets="exact", rng=None)
-    draws = [factors(prob, theta, activation="tanh", targets="sampled", rng=np.random.default_rng(k))[1][1] for k in range(400)]
+    draws = [
+        factors(prob, theta, activation="tanh", targets="sampled", rng=np.random.default_rng(k))[1][1]
+        for k in range(400)
+    ]
     D = np.array(draws)
     mean, se = D.mean(0), D.std(0, ddof=1) / np.sqrt(len(D))
     # 5 standard errors elementwise (about 1 in 1.7 million per entry by the CLT).

@@ -30,7 +30,9 @@ def test_every_algorithm_lives_in_its_family_folder() -> None:
     for e in ref.ENTRIES:
         module = e.factory.__module__
         parts = module.split(".")
-        assert len(parts) == 3 and parts[0] == "reference", f"{e.name}: module {module} is not reference.<family>.<name>"
+        assert len(parts) == 3 and parts[0] == "reference", (
+            f"{e.name}: module {module} is not reference.<family>.<name>"
+        )
         assert parts[2] == e.name, f"{e.name}: module {module} is not named after the algorithm"
         assert e.family == parts[1].replace("_", "-"), f"{e.name}: family {e.family!r} != folder {parts[1]!r}"
         assert (PACKAGE / parts[1] / f"{e.name}.py").exists()
@@ -47,7 +49,11 @@ def _code_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
     """Lines from ``def`` to the end, less the docstring's (an Args list is not code)."""
     n = (node.end_lineno or node.lineno) - node.lineno + 1
     first = node.body[0]
-    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
         n -= (first.end_lineno or first.lineno) - first.lineno + 1
     return n
 
@@ -58,7 +64,9 @@ def test_no_function_over_the_limit_without_a_reason() -> None:
         n = _code_lines(node)
         if n > MAX_LINES and REASON not in (ast.get_docstring(node) or ""):
             long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({n} lines)")
-    assert not long, f"functions over {MAX_LINES} lines without '{REASON} ...' in the docstring:\n" + "\n".join(long)
+    assert not long, (
+        f"functions over {MAX_LINES} lines without '{REASON} ...' in the docstring:\n" + "\n".join(long)
+    )
 
 
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))

@@ -12,7 +12,6 @@ from scipy.optimize import minimize
 
 import reference as ref
 from reference.curvature.lbfgs import two_loop
-from reference.oracle import FunctionOracle
 
 from .curvature_problems import logistic, logsumexp2, rosen
 from .helpers import run_oracle
@@ -56,7 +55,13 @@ def test_full_memory_identity_scaling_is_bfgs(f: Any, x0: Any) -> None:
 
 @pytest.mark.parametrize("f, x0", [(rosen, [-1.2, 1.0, 0.5, 0.8]), (logistic, np.full(5, 2.0))])
 def test_final_iterate_matches_scipy_lbfgsb(f: Any, x0: Any) -> None:
-    sc = minimize(f, np.asarray(x0), jac=autograd.grad(f), method="L-BFGS-B", options=dict(gtol=1e-12, ftol=1e-16, maxcor=10))
+    sc = minimize(
+        f,
+        np.asarray(x0),
+        jac=autograd.grad(f),
+        method="L-BFGS-B",
+        options=dict(gtol=1e-12, ftol=1e-16, maxcor=10),
+    )
     s = run_oracle(ref.lbfgs(m=10), f, x0, 150)[-1]
     assert_allclose(s.params, sc.x, rtol=1e-6, atol=1e-8)
     assert np.linalg.norm(autograd.grad(f)(s.params)) < 1e-8

@@ -23,7 +23,6 @@ X0 = [1.0, -2.0]
 GS = [[0.5, -1.0], [-0.5, 3.0], [0.0004, -0.1]]
 
 
-
 def _sched(t: int) -> float:
     return 0.1 / (1 + t)
 
@@ -52,8 +51,9 @@ def test_lion_golden_weight_decay() -> None:
 def test_lion_golden_weight_decay_under_schedule() -> None:
     want = [[0.85, -1.8], [0.87875, -1.805], [0.8974375, -1.80825]]
     assert_allclose(run(ref.lion(_sched, weight_decay=0.5), X0, GS), want, rtol=1e-15)
-    assert_allclose(run(ref.lion(_sched, weight_decay=0.05, decay_scaling="schedule"), X0, GS),
-                    want, rtol=1e-15)  # fmt: skip
+    assert_allclose(
+        run(ref.lion(_sched, weight_decay=0.05, decay_scaling="schedule"), X0, GS), want, rtol=1e-15
+    )
 
 
 dyadic = st.integers(-4096, 4096).map(lambda k: k / 64.0)
@@ -166,8 +166,11 @@ def test_hypergradient_wrt_lr_matches_finite_difference(decay_scaling: str) -> N
     # autograd through the sign steps and the decoupled decay against a central difference.
     got, fd = hypergradient_after_steps(
         lambda lr: ref.lion(lr, weight_decay=0.5, decay_scaling=decay_scaling),  # type: ignore[arg-type]
-        [10.0, -20.0, 5.0], [0.5, 1.0, 3.0], lr=0.05, d=1e-6,
-    )  # fmt: skip
+        [10.0, -20.0, 5.0],
+        [0.5, 1.0, 3.0],
+        lr=0.05,
+        d=1e-6,
+    )
     assert abs(got) > 1e-2
     assert_allclose(got, fd, rtol=1e-6)
 
@@ -181,8 +184,10 @@ def test_hypergradient_wrt_lr_matches_finite_difference(decay_scaling: str) -> N
         (dict(beta2=-0.01), r"beta2 must be in \[0, 1\)"),
         (dict(weight_decay=-1e-3), "weight_decay must be a finite number >= 0"),
         (dict(decay_scaling="paper"), "decay_scaling must be one of"),
-        (dict(lr=lambda t: 0.0 if t == 0 else 1e-4, weight_decay=0.1, decay_scaling="schedule"),
-         r"lion: lr\(0\) \(eta_0, the divisor of decay_scaling='schedule'\) must be a finite number > 0"),
+        (
+            dict(lr=lambda t: 0.0 if t == 0 else 1e-4, weight_decay=0.1, decay_scaling="schedule"),
+            r"lion: lr\(0\) \(eta_0, the divisor of decay_scaling='schedule'\) must be a finite number > 0",
+        ),
     ],
 )
 def test_bad_hyperparameters(kwargs: dict[str, object], match: str) -> None:
@@ -209,5 +214,6 @@ def test_bare_step_matches_factory_and_registry() -> None:
     assert_array_equal(s1.m, s2.m)
     assert opt.hyperparams == kw
     assert "lion" in ref.ALGORITHMS
-    assert ref.lion().hyperparams == dict(lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.0,
-                                          decay_scaling="lr")  # fmt: skip
+    assert ref.lion().hyperparams == dict(
+        lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.0, decay_scaling="lr"
+    )

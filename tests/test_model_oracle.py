@@ -137,7 +137,9 @@ def test_dense_layerwise_jacobians_equal_replicated_params() -> None:
 
     prob = mlp_problem(seed=11, n=9, h=4)
     theta = np.random.default_rng(11).standard_normal(prob.dim)
-    assert_allclose(dense_jacobians(prob, theta, "tanh"), per_sample_jacobians(prob, theta), rtol=1e-13, atol=1e-15)
+    assert_allclose(
+        dense_jacobians(prob, theta, "tanh"), per_sample_jacobians(prob, theta), rtol=1e-13, atol=1e-15
+    )
     pk = peaks(width=6, n_samples=50, n_train=40)
     th = pk.init_params(np.random.default_rng(0))
     assert_allclose(dense_jacobians(pk, th, "relu"), per_sample_jacobians(pk, th), rtol=1e-13, atol=1e-15)

@@ -70,7 +70,7 @@ def test_float32_product_is_torch_rounding() -> None:
     ss = states(ref.nadam(mu_product_dtype="float32"), np.zeros(2), stream(1, (2,), 50))
     exact = states(ref.nadam(), np.zeros(2), stream(1, (2,), 50))
     p = np.float32(1.0)
-    for t, (a, b) in enumerate(zip(ss, exact), 1):
+    for t, (a, _b) in enumerate(zip(ss, exact), 1):
         mu = 0.9 * (1 - 0.5 * 0.96 ** (t * 4e-3))
         p = np.float32(p * np.float32(mu))
         assert a.mu_product == float(p)
@@ -120,8 +120,12 @@ def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None
 def test_hypergradient_through_5_steps(mu_schedule: bool) -> None:
     got, fd = hypergradient_after_steps(
         lambda lr: ref.nadam(lr=lr, weight_decay=0.05, decoupled_weight_decay=True, mu_schedule=mu_schedule),
-        [1.0, -1.0, 2.0], [1.0, 4.0, 0.25], lr=0.05, d=1e-7, n=5,
-    )  # fmt: skip
+        [1.0, -1.0, 2.0],
+        [1.0, 4.0, 0.25],
+        lr=0.05,
+        d=1e-7,
+        n=5,
+    )
     assert np.isfinite(got) and abs(got) > 1e-3
     assert_allclose(got, fd, rtol=1e-6)
 

@@ -35,11 +35,21 @@ def test_natural_gradient_golden_one_step() -> None:
 def test_true_fisher_equals_gn_matrix_for_softmax_and_logistic() -> None:
     prob = mlp_problem(seed=1, n=15)
     rec = evaluate(prob, np.random.default_rng(1).standard_normal(prob.dim))
-    assert_allclose(fisher_matrix(prob, rec, fisher="true", likelihood="categorical"), gn_matrix(rec), rtol=1e-12, atol=1e-15)
+    assert_allclose(
+        fisher_matrix(prob, rec, fisher="true", likelihood="categorical"),
+        gn_matrix(rec),
+        rtol=1e-12,
+        atol=1e-15,
+    )
     rng = np.random.default_rng(2)
     lp = logistic_regression(rng.standard_normal((20, 3)), (rng.random(20) < 0.5).astype(float), l2=0.2)
     rec = evaluate(lp, rng.standard_normal(3))
-    assert_allclose(fisher_matrix(lp, rec, fisher="true", likelihood="categorical"), gn_matrix(rec), rtol=1e-12, atol=1e-15)
+    assert_allclose(
+        fisher_matrix(lp, rec, fisher="true", likelihood="categorical"),
+        gn_matrix(rec),
+        rtol=1e-12,
+        atol=1e-15,
+    )
 
 
 def test_true_fisher_is_expected_score_outer_product_by_autograd() -> None:
@@ -51,12 +61,16 @@ def test_true_fisher_is_expected_score_outer_product_by_autograd() -> None:
     for i in range(6):
         xi = prob.X[i : i + 1]
         for c in range(3):
+
             def logp(q: Any, xi: Any = xi, c: int = c) -> Any:
                 return -prob.losses_from_outputs(prob.predict(q, xi), np.array([float(c)]))[0]
+
             score = autograd.grad(logp)(theta)
             F += np.exp(logp(theta)) * np.outer(score, score) / 6
     rec = evaluate(prob, theta)
-    assert_allclose(fisher_matrix(prob, rec, fisher="true", likelihood="categorical"), F, rtol=1e-11, atol=1e-14)
+    assert_allclose(
+        fisher_matrix(prob, rec, fisher="true", likelihood="categorical"), F, rtol=1e-11, atol=1e-14
+    )
 
 
 def test_empirical_fisher_is_mean_outer_product_of_per_sample_grads() -> None:
@@ -64,7 +78,12 @@ def test_empirical_fisher_is_mean_outer_product_of_per_sample_grads() -> None:
     theta = np.random.default_rng(4).standard_normal(prob.dim)
     G = prob.per_sample_grads(theta)  # (n, p), problems' own replicated-params pass
     rec = evaluate(prob, theta)
-    assert_allclose(fisher_matrix(prob, rec, fisher="empirical", likelihood="categorical"), G.T @ G / 10, rtol=1e-12, atol=1e-15)
+    assert_allclose(
+        fisher_matrix(prob, rec, fisher="empirical", likelihood="categorical"),
+        G.T @ G / 10,
+        rtol=1e-12,
+        atol=1e-15,
+    )
 
 
 def test_gaussian_likelihood_fisher_is_gn_of_least_squares() -> None:
@@ -72,7 +91,9 @@ def test_gaussian_likelihood_fisher_is_gn_of_least_squares() -> None:
     X = rng.standard_normal((12, 3))
     prob = least_squares(X, rng.standard_normal(12), reduction="mean")
     rec = evaluate(prob, rng.standard_normal(3))
-    assert_allclose(fisher_matrix(prob, rec, fisher="true", likelihood="gaussian"), 2 * X.T @ X / 12, rtol=1e-13)
+    assert_allclose(
+        fisher_matrix(prob, rec, fisher="true", likelihood="gaussian"), 2 * X.T @ X / 12, rtol=1e-13
+    )
     with pytest.raises(ValueError, match="not a normalised categorical"):
         fisher_matrix(prob, rec, fisher="true", likelihood="categorical")
     with pytest.raises(ValueError, match="likelihood='gaussian' needs a loss"):

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -81,7 +82,7 @@ def test_nesterov_golden_weight_decay() -> None:
 @pytest.mark.parametrize("weight_decay", [0.0, 0.05])
 def test_lookahead_and_sutskever_same_iterates(weight_decay: float) -> None:
     # Note 001's look-ahead and note 004's velocity form are one recursion: same theta sequence.
-    x0, (h, grad) = np.ones(6), _quadratic(1, 6)
+    x0, (_h, grad) = np.ones(6), _quadratic(1, 6)
     la = _closed(ref.nesterov(0.05, beta=0.9, form="lookahead", weight_decay=weight_decay), x0, grad, 80)
     su = _closed(ref.nesterov(0.05, beta=0.9, form="sutskever", weight_decay=weight_decay), x0, grad, 80)
     worst = max(_rel(a.params, b.params) for a, b in zip(la, su))
@@ -93,7 +94,7 @@ def test_lookahead_and_sutskever_same_iterates(weight_decay: float) -> None:
 def test_torch_iterate_is_the_lookahead_point(weight_decay: float) -> None:
     # Change of variables at constant lr: phi_t = theta_t + beta v_t and b_t = -v_t / lr.
     lr, beta = 0.05, 0.9
-    x0, (h, grad) = np.ones(6), _quadratic(2, 6)
+    x0, (_h, grad) = np.ones(6), _quadratic(2, 6)
     su_opt = ref.nesterov(lr, beta=beta, form="sutskever", weight_decay=weight_decay)
     su = _closed(su_opt, x0, grad, 80)
     to = _closed(ref.nesterov(lr, beta=beta, form="torch", weight_decay=weight_decay), x0, grad, 80)
@@ -107,7 +108,7 @@ def test_under_a_schedule_lookahead_equals_sutskever_but_torch_departs() -> None
     def sched(t: int) -> float:
         return 0.08 / (1 + 0.1 * t)
 
-    x0, (h, grad) = np.ones(5), _quadratic(3, 5)
+    x0, (_h, grad) = np.ones(5), _quadratic(3, 5)
     la = _closed(ref.nesterov(sched, form="lookahead"), x0, grad, 40)
     su_opt = ref.nesterov(sched, form="sutskever")
     su = _closed(su_opt, x0, grad, 40)
@@ -195,8 +196,12 @@ def test_hypergradient_wrt_lr_matches_finite_difference(form: str) -> None:
     # d loss(theta_20) / d lr through 20 closed-loop steps (gradients at opt.query(state)).
     got, fd = hypergradient_after_steps(
         lambda lr: ref.nesterov(lr, beta=0.8, form=form, weight_decay=0.01),  # type: ignore[arg-type]
-        [1.0, -2.0, 0.5], [0.5, 1.0, 3.0], lr=0.05, d=1e-6, at_query=True,
-    )  # fmt: skip
+        [1.0, -2.0, 0.5],
+        [0.5, 1.0, 3.0],
+        lr=0.05,
+        d=1e-6,
+        at_query=True,
+    )
     assert abs(got) > 1e-3
     assert_allclose(got, fd, rtol=1e-6)
 

@@ -67,7 +67,14 @@ def test_indefinite_hessian_gives_descent() -> None:
 
 def test_matches_scipy_newton_cg_final() -> None:
     x0 = np.array([1.0, -1.0, 2.0])
-    sc = minimize(logsumexp2, x0, jac=autograd.grad(logsumexp2), hess=autograd.hessian(logsumexp2), method="Newton-CG", options=dict(xtol=1e-14))
+    sc = minimize(
+        logsumexp2,
+        x0,
+        jac=autograd.grad(logsumexp2),
+        hess=autograd.hessian(logsumexp2),
+        method="Newton-CG",
+        options=dict(xtol=1e-14),
+    )
     s = run_oracle(ref.newton(), logsumexp2, x0, 20)[-1]
     assert_allclose(s.params, sc.x, rtol=1e-7, atol=1e-9)
 

@@ -34,8 +34,23 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, Path]
     capture.setattr(sys, "stdout", stdout)
     capture.setattr(sys, "stderr", stderr)
     try:
-        code = pk.main(["--quick", "--out", str(out), "--methods", "gauss_newton,sgd,adam,kfac,lbfgs",
-                        "--seeds", "2", "--epochs", "2", "--gn-steps", "4", "--lbfgs-steps", "10"])  # fmt: skip
+        code = pk.main(
+            [
+                "--quick",
+                "--out",
+                str(out),
+                "--methods",
+                "gauss_newton,sgd,adam,kfac,lbfgs",
+                "--seeds",
+                "2",
+                "--epochs",
+                "2",
+                "--gn-steps",
+                "4",
+                "--lbfgs-steps",
+                "10",
+            ]
+        )
     finally:
         capture.undo()
     assert code == 0
@@ -79,20 +94,60 @@ def test_quick_run_writes_pngs_table_and_json(quick_run: tuple[str, str, Path]) 
 
 def test_wide_width_skips_gauss_newton_and_kfac(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     w = pk.WIDE + 8
-    assert pk.main(["--widths", f"8,{w}", "--methods", "gauss_newton,sgd,kfac", "--seeds", "1", "--epochs", "1",
-                    "--wide-epochs", "1", "--gn-steps", "1", "--out", str(tmp_path), "--no-plots"]) == 0  # fmt: skip
+    assert (
+        pk.main(
+            [
+                "--widths",
+                f"8,{w}",
+                "--methods",
+                "gauss_newton,sgd,kfac",
+                "--seeds",
+                "1",
+                "--epochs",
+                "1",
+                "--wide-epochs",
+                "1",
+                "--gn-steps",
+                "1",
+                "--out",
+                str(tmp_path),
+                "--no-plots",
+            ]
+        )
+        == 0
+    )
     cap = capsys.readouterr()
     assert f"width {w}: Gauss-Newton and K-FAC skipped" in cap.err
     _row(cap.out, 8, "gauss_newton")
     _row(cap.out, 8, "kfac")
     _row(cap.out, w, "sgd")
-    assert not [ln for ln in cap.out.splitlines() if ln.split()[:2] in ([str(w), "gauss_newton"], [str(w), "kfac"])]
+    assert not [
+        ln for ln in cap.out.splitlines() if ln.split()[:2] in ([str(w), "gauss_newton"], [str(w), "kfac"])
+    ]
     assert not list(tmp_path.glob("*.png"))
 
 
 def test_lr_override_is_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert pk.main(["--widths", "8", "--methods", "sgd,adam", "--lr", "sgd=0.0123", "--seeds", "1", "--epochs", "1",
-                    "--out", str(tmp_path), "--no-plots"]) == 0  # fmt: skip
+    assert (
+        pk.main(
+            [
+                "--widths",
+                "8",
+                "--methods",
+                "sgd,adam",
+                "--lr",
+                "sgd=0.0123",
+                "--seeds",
+                "1",
+                "--epochs",
+                "1",
+                "--out",
+                str(tmp_path),
+                "--no-plots",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert _row(out, 8, "sgd").split()[2] == "0.0123"
     assert _row(out, 8, "adam").split()[2] == f"{pk.TUNED[32]['adam']:g}"
@@ -115,7 +170,9 @@ def test_lr_override_is_used(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         (["--lr", "adam"], "--lr: expected method=value"),
     ],
 )
-def test_bad_flags_exit_with_a_message(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_flags_exit_with_a_message(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exc:
         pk.main([*argv, "--out", "/nonexistent/never-created"])
     assert exc.value.code == 2

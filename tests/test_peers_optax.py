@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 pytest.importorskip("jax", reason="jax is not installed: pip install -e '.[test,peers]' runs these tests")
-optax = pytest.importorskip("optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests")
+optax = pytest.importorskip(
+    "optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests"
+)
 
 import reference as ref  # noqa: E402
 from reference.conform import STREAMS, NotComparable, conform, optax_peer  # noqa: E402
@@ -116,5 +118,7 @@ def test_optax_adam_closed_loop_on_the_peaks_mlp() -> None:
     from reference.problems import peaks
 
     shapes = [(32, 2), (32,), (5, 32), (5,)]
-    report = conform(optax_peer("adam", shapes, learning_rate=1e-2), modes=["closed"], n_steps=20, problem=peaks(seed=0))
+    report = conform(
+        optax_peer("adam", shapes, learning_rate=1e-2), modes=["closed"], n_steps=20, problem=peaks(seed=0)
+    )
     assert report.passed, report.table()

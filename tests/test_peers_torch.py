@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests")
+torch = pytest.importorskip(
+    "torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests"
+)
 
 import reference as ref  # noqa: E402
 from reference.conform import STREAMS, NotComparable, conform, torch_peer  # noqa: E402
@@ -28,7 +30,11 @@ PAIRS: list[tuple[str, dict[str, Any], str]] = [
     ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.5, "weight_decay": 0.01}, "momentum"),
     ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}, "nesterov"),
     ("Adagrad", {"lr": 0.1}, "adagrad"),
-    ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "initial_accumulator_value": 0.1, "weight_decay": 0.01}, "adagrad"),
+    (
+        "Adagrad",
+        {"lr": 0.1, "lr_decay": 0.01, "initial_accumulator_value": 0.1, "weight_decay": 0.01},
+        "adagrad",
+    ),
     ("RMSprop", {"lr": 1e-2}, "rmsprop"),
     ("RMSprop", {"lr": 1e-2, "centered": True}, "rmsprop"),
     ("RMSprop", {"lr": 1e-2, "momentum": 0.9}, "rmsprop"),
@@ -107,13 +113,17 @@ def test_torch_rmsprop_is_diagnosed_against_an_eps_inside_claim() -> None:
     report = conform(torch_peer("RMSprop", SHAPES, lr=1e-2), reference=claim, n_steps=N)
     assert not report.passed
     assert report.diagnosis is not None
-    assert report.diagnosis.summary().startswith("matches rmsprop with eps outside the sqrt"), report.diagnosis.summary()
+    assert report.diagnosis.summary().startswith("matches rmsprop with eps outside the sqrt"), (
+        report.diagnosis.summary()
+    )
 
 
 def test_torch_sgd_momentum_is_diagnosed_against_a_dampened_first_step_claim() -> None:
     # torch skips dampening on step 1 (first_step="grad"); a claim of v_0 = 0 is caught at step 1.
     claim = ref.momentum(0.05, beta=0.9, dampening=0.5, first_step="zeros")
-    report = conform(torch_peer("SGD", SHAPES, lr=0.05, momentum=0.9, dampening=0.5), reference=claim, n_steps=N)
+    report = conform(
+        torch_peer("SGD", SHAPES, lr=0.05, momentum=0.9, dampening=0.5), reference=claim, n_steps=N
+    )
     assert not report.passed and min(c.first_fail or 99 for c in report.failures) == 1
     assert report.diagnosis is not None
     assert "first step v_1 = g" in report.diagnosis.summary()
@@ -142,6 +152,7 @@ def test_torch_adam_closed_loop_on_the_peaks_mlp(dtype: str) -> None:
     from reference.problems import peaks
 
     shapes = [(32, 2), (32,), (5, 32), (5,)]
-    report = conform(torch_peer("Adam", shapes, lr=1e-2, dtype=dtype), modes=["closed"], n_steps=20,
-                     problem=peaks(seed=0))  # fmt: skip
+    report = conform(
+        torch_peer("Adam", shapes, lr=1e-2, dtype=dtype), modes=["closed"], n_steps=20, problem=peaks(seed=0)
+    )
     assert report.passed, report.table()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -110,7 +111,9 @@ def test_model_plus_loss_decomposition(name: str) -> None:
     red = np.mean if prob.reduction == "mean" else np.sum
     assert_allclose(red(data) + 0.5 * prob.l2 * x @ x, prob.loss(x), rtol=1e-13)
     # the row-wise model with every row equal to theta is the model
-    assert_allclose(prob.predict_rowwise(np.tile(x, (prob.n_samples, 1)), prob.X), out, rtol=1e-13, atol=1e-14)
+    assert_allclose(
+        prob.predict_rowwise(np.tile(x, (prob.n_samples, 1)), prob.X), out, rtol=1e-13, atol=1e-14
+    )
     assert isinstance(prob, P.FiniteSumProblem)
 
 
@@ -395,7 +398,9 @@ def test_peaks_wide_network_minibatch_and_per_sample() -> None:
     idx = prob.batch_indices(np.random.default_rng(1), 16)
     G = prob.per_sample_grads(x, idx)
     assert G.shape == (16, 8 * 2048 + 5)
-    assert_allclose(prob.minibatch_grad(x, np.random.default_rng(1), 16), G.mean(axis=0), rtol=1e-11, atol=1e-14)
+    assert_allclose(
+        prob.minibatch_grad(x, np.random.default_rng(1), 16), G.mean(axis=0), rtol=1e-11, atol=1e-14
+    )
 
 
 def test_problems_are_deterministic_and_read_only() -> None:
@@ -425,36 +430,92 @@ def _ls() -> P.LeastSquares:
         (lambda: P.least_squares(np.zeros(3), np.zeros(3)), ValueError, r"X must be a non-empty 2-D"),
         (lambda: P.least_squares(np.zeros((3, 2)), np.zeros(4)), ValueError, r"y must have shape \(3,\)"),
         (lambda: P.least_squares(np.full((2, 2), np.nan), np.zeros(2)), ValueError, "X must be finite"),
-        (lambda: P.least_squares(np.zeros((2, 2)), np.zeros(2), reduction="avg"), ValueError, "reduction must be one of"),  # type: ignore[arg-type]
-        (lambda: P.ridge(np.zeros((2, 2)), np.zeros(2), -1.0), ValueError, "lam must be a finite number >= 0"),
+        (
+            lambda: P.least_squares(np.zeros((2, 2)), np.zeros(2), reduction="avg"),
+            ValueError,
+            "reduction must be one of",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: P.ridge(np.zeros((2, 2)), np.zeros(2), -1.0),
+            ValueError,
+            "lam must be a finite number >= 0",
+        ),
         (lambda: P.ridge(np.zeros((2, 2)), np.zeros(2), "a"), TypeError, "lam must be a real number"),  # type: ignore[arg-type]
-        (lambda: P.logistic_regression(np.zeros((2, 2)), np.array([0.0, 2.0])), ValueError, r"labels in \{0, 1\}"),
+        (
+            lambda: P.logistic_regression(np.zeros((2, 2)), np.array([0.0, 2.0])),
+            ValueError,
+            r"labels in \{0, 1\}",
+        ),
         (lambda: P.logistic_regression(np.zeros((2, 2)), np.zeros(2), l2=-0.1), ValueError, "l2 must be"),
         (lambda: P.quadratic([], seed=0), ValueError, "eigenvalues must be a non-empty 1-D"),
         (lambda: P.quadratic([1.0, np.inf], seed=0), ValueError, "eigenvalues must be finite"),
         (lambda: P.quadratic([1.0, 2.0]), ValueError, "pass seed"),
         (lambda: P.quadratic([1.0], seed=0, rng=np.random.default_rng(0)), ValueError, "not both"),
-        (lambda: P.quadratic([1.0, 2.0], seed=0, minimizer=[1.0]), ValueError, r"minimizer must have shape \(2,\)"),
+        (
+            lambda: P.quadratic([1.0, 2.0], seed=0, minimizer=[1.0]),
+            ValueError,
+            r"minimizer must have shape \(2,\)",
+        ),
         (lambda: P.quadratic([1.0], rng=0), TypeError, "numpy.random.Generator"),  # type: ignore[arg-type]
         (lambda: P.peaks(width=0), ValueError, "width must be an integer >= 1"),
         (lambda: P.peaks(width=2.5), TypeError, "width must be an integer >= 1"),  # type: ignore[arg-type]
         (lambda: P.peaks(n_train=1001), ValueError, "n_train must be in"),
         (lambda: P.peaks(seed=-1), ValueError, "seed must be an integer >= 0"),
         (lambda: P.peaks(init="normal"), ValueError, "init must be one of"),  # type: ignore[arg-type]
-        (lambda: P.peaks().init_params(np.random.default_rng(0), "lecun"), ValueError, "scheme must be one of"),  # type: ignore[arg-type]
+        (
+            lambda: P.peaks().init_params(np.random.default_rng(0), "lecun"),
+            ValueError,
+            "scheme must be one of",
+        ),  # type: ignore[arg-type]
         (lambda: P.peaks().unflatten(np.zeros(260)), ValueError, r"params must have shape \(261,\)"),
-        (lambda: P.peaks().flatten(np.zeros((2, 32)), np.zeros(32), np.zeros((5, 32)), np.zeros(5)), ValueError, r"W1 must have shape \(32, 2\)"),
-        (lambda: P.peaks().accuracy(np.zeros(261), np.zeros((3, 3)), np.zeros(3)), ValueError, "X must have 2 columns"),
+        (
+            lambda: P.peaks().flatten(np.zeros((2, 32)), np.zeros(32), np.zeros((5, 32)), np.zeros(5)),
+            ValueError,
+            r"W1 must have shape \(32, 2\)",
+        ),
+        (
+            lambda: P.peaks().accuracy(np.zeros(261), np.zeros((3, 3)), np.zeros(3)),
+            ValueError,
+            "X must have 2 columns",
+        ),
         (lambda: P.peaks(n_train=1000).test_accuracy(np.zeros(261)), ValueError, "no test set"),
         (lambda: _ls().loss(np.zeros(4)), ValueError, r"params must have shape \(3,\), got \(4,\)"),
         (lambda: _ls().grad(np.zeros((3, 1))), ValueError, r"params must have shape \(3,\)"),
-        (lambda: _ls().batch_indices(np.random.default_rng(0), 13, replace=False), ValueError, r"batch_size=13 > n_samples=12"),
-        (lambda: _ls().batch_indices(np.random.default_rng(0), 0), ValueError, "batch_size must be an integer >= 1"),
-        (lambda: _ls().batch_indices(np.random.default_rng(0), 2.0), TypeError, "batch_size must be an integer >= 1"),  # type: ignore[arg-type]
-        (lambda: _ls().minibatch_grad(np.zeros(3), np.random.RandomState(0), 2), TypeError, "numpy.random.Generator"),  # type: ignore[arg-type]
-        (lambda: _ls().per_sample_grads(np.zeros(3), np.array([0, 12])), ValueError, r"idx must lie in \[0, 12\)"),
-        (lambda: _ls().per_sample_grads(np.zeros(3), np.array([0.5])), ValueError, "idx must be a 1-D array of integer"),
-        (lambda: P.make_logistic_data(np.random.default_rng(0), 0), ValueError, "n_samples must be an integer >= 1"),
+        (
+            lambda: _ls().batch_indices(np.random.default_rng(0), 13, replace=False),
+            ValueError,
+            r"batch_size=13 > n_samples=12",
+        ),
+        (
+            lambda: _ls().batch_indices(np.random.default_rng(0), 0),
+            ValueError,
+            "batch_size must be an integer >= 1",
+        ),
+        (
+            lambda: _ls().batch_indices(np.random.default_rng(0), 2.0),
+            TypeError,
+            "batch_size must be an integer >= 1",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: _ls().minibatch_grad(np.zeros(3), np.random.RandomState(0), 2),
+            TypeError,
+            "numpy.random.Generator",
+        ),  # type: ignore[arg-type]
+        (
+            lambda: _ls().per_sample_grads(np.zeros(3), np.array([0, 12])),
+            ValueError,
+            r"idx must lie in \[0, 12\)",
+        ),
+        (
+            lambda: _ls().per_sample_grads(np.zeros(3), np.array([0.5])),
+            ValueError,
+            "idx must be a 1-D array of integer",
+        ),
+        (
+            lambda: P.make_logistic_data(np.random.default_rng(0), 0),
+            ValueError,
+            "n_samples must be an integer >= 1",
+        ),
     ],
 )
 def test_bad_input_raises_clear_errors(call: Callable[[], object], exc: type[Exception], match: str) -> None:

@@ -47,7 +47,9 @@ def test_projected_gd_golden() -> None:
     assert_array_equal(out[1], [1.0, 0.0, 0.5])
     assert_allclose(ball(0.0, 1.0).project(np.array([3.0, 4.0])), [0.6, 0.8], rtol=1e-15)
     assert_array_equal(project_simplex(np.array([0.5, 0.2, 1.5])), [0.0, 0.0, 1.0])
-    assert_allclose(project_simplex(np.array([0.3, 0.4, 0.1])), np.array([0.3, 0.4, 0.1]) + 0.2 / 3, rtol=1e-15)
+    assert_allclose(
+        project_simplex(np.array([0.3, 0.4, 0.1])), np.array([0.3, 0.4, 0.1]) + 0.2 / 3, rtol=1e-15
+    )
 
 
 def test_init_projects_and_bare_step_equals_factory() -> None:
@@ -97,8 +99,14 @@ def test_box_quadratic_matches_lbfgsb(seed: int) -> None:
     Q, c, L, grad = quadratic(seed)
     lo, hi = -np.ones(6), np.ones(6)
     x = run_closed(ref.projected_gd(1.0 / L, lo=lo, hi=hi), np.zeros(6), grad, 2000)[-1]
-    res = scipy.optimize.minimize(lambda x: 0.5 * x @ Q @ x - c @ x, np.zeros(6), jac=grad, method="L-BFGS-B",
-                                  bounds=list(zip(lo, hi)), options={"ftol": 1e-15, "gtol": 1e-12})  # fmt: skip
+    res = scipy.optimize.minimize(
+        lambda x: 0.5 * x @ Q @ x - c @ x,
+        np.zeros(6),
+        jac=grad,
+        method="L-BFGS-B",
+        bounds=list(zip(lo, hi)),
+        options={"ftol": 1e-15, "gtol": 1e-12},
+    )
     assert_allclose(x, res.x, atol=1e-8)
     active = (x == lo) | (x == hi)
     assert active.any() and (~active).any()  # the test exercises both kinds of coordinates
@@ -110,7 +118,12 @@ def test_box_quadratic_matches_lbfgsb(seed: int) -> None:
 def test_ball_and_simplex_known_minimisers() -> None:
     # min ||x - a||^2 over C is Proj_C(a): with eta = 1/2 (L = 2) one step lands there and stays.
     a = np.array([3.0, -4.0, 0.0])
-    x = run_closed(ref.projected_gd(0.5, constraint="ball", center=[1.0, 0.0, 0.0], radius=2.0), np.zeros(3), lambda th: 2 * (th - a), 3)
+    x = run_closed(
+        ref.projected_gd(0.5, constraint="ball", center=[1.0, 0.0, 0.0], radius=2.0),
+        np.zeros(3),
+        lambda th: 2 * (th - a),
+        3,
+    )
     assert_allclose(x[-1], [1.0, 0.0, 0.0] + 2.0 * np.array([2.0, -4.0, 0.0]) / math.sqrt(20.0), rtol=1e-14)
     # a linear objective c^T x on the simplex: the minimiser is the vertex of the smallest c_i
     cvec = np.array([0.3, -0.2, 0.5, 0.1])
@@ -122,6 +135,7 @@ def test_differentiable_through_steps() -> None:
     # d/d lr of the final loss, autograd vs central differences, for each set.
     a = np.array([2.0, -0.3, 0.4, 1.5])
     for kw in ({"lo": -0.5, "hi": 1.0}, {"constraint": "ball", "radius": 1.0}, {"constraint": "simplex"}):
+
         def loss(lr: Any, kw: dict[str, Any] = kw) -> Any:
             opt = ref.projected_gd(lr, **kw)
             s = opt.init(np.array([0.1, 0.2, 0.3, 0.4]))
@@ -145,13 +159,19 @@ def test_bad_input() -> None:
         ref.projected_gd(0.1, constraint="ball", radius=-1.0)
     with pytest.raises(ValueError, match=r"total must be a finite number > 0"):
         ref.projected_gd(0.1, constraint="simplex", total=0.0)
-    with pytest.raises(ValueError, match=r"projected_gd: constraint must be one of 'box', 'ball', 'simplex', got 'sphere'"):
+    with pytest.raises(
+        ValueError, match=r"projected_gd: constraint must be one of 'box', 'ball', 'simplex', got 'sphere'"
+    ):
         ref.projected_gd(0.1, constraint="sphere")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"lr must be a finite number > 0"):
         ref.projected_gd(0.0)
-    with pytest.raises(ValueError, match=r"projected_gd: lo must be a real number or array .*NaN not\), got nan"):
+    with pytest.raises(
+        ValueError, match=r"projected_gd: lo must be a real number or array .*NaN not\), got nan"
+    ):
         ref.projected_gd(0.1, lo=math.nan)
-    with pytest.raises(ValueError, match=r"projected_gd: hi must be .* got an array of shape \(10,\) with 1 non-finite"):
+    with pytest.raises(
+        ValueError, match=r"projected_gd: hi must be .* got an array of shape \(10,\) with 1 non-finite"
+    ):
         ref.projected_gd(0.1, hi=np.r_[np.ones(9), math.nan])
     with pytest.raises(TypeError, match=r"projected_gd: hi must be a real number or array"):
         ref.projected_gd(0.1, hi=[1.0, "2"])
@@ -161,7 +181,9 @@ def test_bad_input() -> None:
         ref.projected_gd(0.1, constraint="ball", lo=[0.0, 2.0], hi=1.0)  # checked whatever the set
     with pytest.raises(ValueError, match=r"lo has shape \(3,\) and hi has shape \(2,\)"):
         ref.projected_gd(0.1, lo=np.zeros(3), hi=np.ones(2))
-    with pytest.raises(ValueError, match=r"lo has shape \(3,\), which does not broadcast to the params' shape \(2,\)"):
+    with pytest.raises(
+        ValueError, match=r"lo has shape \(3,\), which does not broadcast to the params' shape \(2,\)"
+    ):
         ref.projected_gd(0.1, lo=np.zeros(3)).init(np.zeros(2))
     with pytest.raises(ValueError, match=r"center has shape \(2,\), which does not broadcast"):
         ref.projected_gd(0.1, constraint="ball", center=[0.0, 0.0]).init(np.zeros((3, 3)))

@@ -35,7 +35,9 @@ def lasso_cd(X: np.ndarray, y: np.ndarray, lam: float, sweeps: int = 5000) -> np
     return w
 
 
-def lasso_problem(seed: int = 0, decay: float = 1.0, lam: float = 0.2) -> tuple[np.ndarray, np.ndarray, float, Any, float]:
+def lasso_problem(
+    seed: int = 0, decay: float = 1.0, lam: float = 0.2
+) -> tuple[np.ndarray, np.ndarray, float, Any, float]:
     """A small lasso; column j is scaled by decay**(j/7) (decay < 1: ill-conditioned)."""
     rng = np.random.default_rng(seed)
     n, p = 40, 8

@@ -4,7 +4,7 @@ structure are one-line errors; purity; global-norm clipping; hypergradients thro
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import autograd.numpy as anp
 import numpy as np
@@ -28,7 +28,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "nesterov": {"form": "torch", "weight_decay": 0.01},
     "lion": {"weight_decay": 0.1},
 }
-CASES: list[tuple[str, dict[str, Any]]] = [(n, {}) for n in FIRST_ORDER] + [(n, kw) for n, kw in VARIANTS.items()]
+CASES: list[tuple[str, dict[str, Any]]] = [(n, {}) for n in FIRST_ORDER] + [
+    (n, kw) for n, kw in VARIANTS.items()
+]
 
 
 def _make(name: str, kw: dict[str, Any]) -> Any:
@@ -66,7 +68,9 @@ def test_dict_params_equal_the_method_on_the_concatenation_bit_for_bit(name: str
 
 
 @pytest.mark.parametrize("name, kw", CASES, ids=lambda v: str(v) if v else "defaults")
-def test_tuple_params_equal_the_method_on_the_concatenation_bit_for_bit(name: str, kw: dict[str, Any]) -> None:
+def test_tuple_params_equal_the_method_on_the_concatenation_bit_for_bit(
+    name: str, kw: dict[str, Any]
+) -> None:
     rng = np.random.default_rng(62)
     p0 = (rng.standard_normal((2, 3)), rng.standard_normal(3), 0.5)  # a scalar leaf too
     lifted, plain = ref.flat(_make(name, kw)), _make(name, kw)
@@ -99,7 +103,11 @@ def test_structure_comes_back_nested() -> None:
     p0 = {"layer": [np.ones((2, 2)), np.zeros(2)], "scale": (np.float32(2.0),), "n": np.int64(3)}
     s = ref.flat(ref.sgd(lr=0.5)).init(p0)
     got = s.params
-    assert list(got) == ["layer", "n", "scale"] and isinstance(got["layer"], list) and isinstance(got["scale"], tuple)
+    assert (
+        list(got) == ["layer", "n", "scale"]
+        and isinstance(got["layer"], list)
+        and isinstance(got["scale"], tuple)
+    )
     assert structure(got) == structure(p0)
     assert all(a.dtype == np.float64 for a in (got["layer"][0], got["n"], got["scale"][0]))
     assert_array_equal(vec(got), [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 3.0, 2.0])  # keys layer, n, scale; C order
@@ -136,8 +144,14 @@ def test_clip_inside_flat_uses_the_global_norm() -> None:
     [
         ({"w": np.zeros((2, 3))}, r"flat: grad has keys \['w'\] but params has keys \['b', 'w'\]"),
         ({"w": np.zeros((2, 3)), "b": np.zeros(3), "c": 1.0}, r"grad has keys \['b', 'c', 'w'\]"),
-        ({"w": np.zeros((3, 2)), "b": np.zeros(3)}, r"flat: grad\['w'\] has shape \(3, 2\) but params\['w'\] has shape \(2, 3\)"),
-        ({"w": np.zeros((2, 3)), "b": [0.0, 0.0, 0.0]}, r"flat: grad\['b'\] is a list but params\['b'\] is a leaf"),
+        (
+            {"w": np.zeros((3, 2)), "b": np.zeros(3)},
+            r"flat: grad\['w'\] has shape \(3, 2\) but params\['w'\] has shape \(2, 3\)",
+        ),
+        (
+            {"w": np.zeros((2, 3)), "b": [0.0, 0.0, 0.0]},
+            r"flat: grad\['b'\] is a list but params\['b'\] is a leaf",
+        ),
         ([np.zeros(3), np.zeros((2, 3))], r"flat: grad is a list but params is a dict"),
         (np.zeros(9), r"flat: grad is a leaf but params is a dict"),
     ],
@@ -195,9 +209,13 @@ def test_init_converts_to_float64() -> None:
 
 
 def test_bad_inputs() -> None:
-    with pytest.raises(TypeError, match=r"flat: opt must be a reference Optimizer \(ref.adam\(...\), ...\), got function"):
+    with pytest.raises(
+        TypeError, match=r"flat: opt must be a reference Optimizer \(ref.adam\(...\), ...\), got function"
+    ):
         ref.flat(lambda x: x)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="flat: opt must be a first-order Optimizer .* ref.lbfgs is fed an oracle"):
+    with pytest.raises(
+        TypeError, match="flat: opt must be a first-order Optimizer .* ref.lbfgs is fed an oracle"
+    ):
         ref.flat(ref.make("lbfgs"))
     with pytest.raises(ValueError, match="flat: params has no entries"):
         ref.flat(ref.sgd(lr=0.1)).init([])
@@ -215,7 +233,9 @@ def test_bad_inputs() -> None:
 
 def test_structure_description() -> None:
     assert structure({"b": [np.zeros(2)], "a": 1.0}) == (
-        "dict", (("a", ("leaf", ())), ("b", ("list", (("leaf", (2,)),)))))  # fmt: skip
+        "dict",
+        (("a", ("leaf", ())), ("b", ("list", (("leaf", (2,)),)))),
+    )
 
 
 def _flat_adam_loss(lr: Any, p0: Any, steps: int = 20) -> Any:

@@ -29,8 +29,14 @@ def test_radam_golden_constant_gradient() -> None:
 def test_rho_values_and_first_rectified_step() -> None:
     # rho_t from 40-digit decimals; with beta2 = 0.999 step 6 is the first with rho_t > 5. In float64
     # rho_t loses about 1e-11 relative: 1999 minus a number near 1997 whose divisor 1 - 0.999^t cancels.
-    want = [1.0, 1.999499749874937469, 2.998665999777777852, 3.997498749875437969, 4.995998000401601200,
-            5.994163751656717319]  # fmt: skip
+    want = [
+        1.0,
+        1.999499749874937469,
+        2.998665999777777852,
+        3.997498749875437969,
+        4.995998000401601200,
+        5.994163751656717319,
+    ]
     for t, w in enumerate(want, 1):
         assert_allclose(rho(t, 0.999)[1], w, rtol=1e-10)
         assert rectified(t, 0.999, 5.0, True) == (t == 6)
@@ -38,7 +44,9 @@ def test_rho_values_and_first_rectified_step() -> None:
 
 
 @given(params_and_grads(n_grads=5))
-def test_before_the_threshold_it_is_sgd_with_the_corrected_ema(xg: tuple[np.ndarray, list[np.ndarray]]) -> None:
+def test_before_the_threshold_it_is_sgd_with_the_corrected_ema(
+    xg: tuple[np.ndarray, list[np.ndarray]],
+) -> None:
     # (RA7): theta_t = theta_{t-1} - eta mhat_t for t <= 5, whatever eps and the gradient scale.
     x, gs = xg
     out = run(ref.radam(lr=0.05, eps=1e-3, epsilon_hat=False), x, gs)
@@ -130,8 +138,12 @@ def test_hypergradient_through_rectified_steps(epsilon_hat: bool) -> None:
     # beta2 = 0.9 gives rho_inf = 19 and rectified steps from t = 6: 8 steps cross the switch.
     got, fd = hypergradient_after_steps(
         lambda lr: ref.radam(lr=lr, beta2=0.9, epsilon_hat=epsilon_hat),
-        [1.0, -1.0, 2.0], [1.0, 4.0, 0.25], lr=0.05, d=1e-7, n=8,
-    )  # fmt: skip
+        [1.0, -1.0, 2.0],
+        [1.0, 4.0, 0.25],
+        lr=0.05,
+        d=1e-7,
+        n=8,
+    )
     assert rectified(8, 0.9, 5.0, True)
     assert np.isfinite(got) and abs(got) > 1e-3
     assert_allclose(got, fd, rtol=1e-6)

@@ -22,9 +22,10 @@ import shlex
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -94,7 +95,9 @@ def run_block(line: int, code: str) -> dict[str, Any]:
     return namespace
 
 
-@pytest.mark.parametrize("line, code", [pytest.param(n, c, id=f"line{n}") for n, c in PYTHON if (n, c) not in HYPERGRADIENT])
+@pytest.mark.parametrize(
+    "line, code", [pytest.param(n, c, id=f"line{n}") for n, c in PYTHON if (n, c) not in HYPERGRADIENT]
+)
 @pytest.mark.usefixtures("small_conformance")
 def test_python_block_runs(line: int, code: str) -> None:
     run_block(line, code)
@@ -118,8 +121,12 @@ def test_hypergradient_block_matches_a_central_difference() -> None:
 
 
 def _cheap_lines() -> list[str]:
-    return [s for s in SHELL if re.fullmatch(r"optref check --only \w+ --seed \d+", s)
-            or re.fullmatch(r"optref conform --impl \w+:\w+ --algo \w+( --hp \S+)?", s)]  # fmt: skip
+    return [
+        s
+        for s in SHELL
+        if re.fullmatch(r"optref check --only \w+ --seed \d+", s)
+        or re.fullmatch(r"optref conform --impl \w+:\w+ --algo \w+( --hp \S+)?", s)
+    ]
 
 
 def _defining_block(function: str) -> str:
@@ -129,8 +136,10 @@ def _defining_block(function: str) -> str:
 
 
 #: A child pytest with torch made unimportable: the real-peer module is skipped, and -rs says why.
-NO_TORCH = ("import sys; sys.modules['torch'] = None; import pytest; "
-            "raise SystemExit(pytest.main(['tests/test_peers_torch.py', '-p', 'no:cacheprovider']))")  # fmt: skip
+NO_TORCH = (
+    "import sys; sys.modules['torch'] = None; import pytest; "
+    "raise SystemExit(pytest.main(['tests/test_peers_torch.py', '-p', 'no:cacheprovider']))"
+)
 
 
 @dataclass
@@ -143,7 +152,11 @@ class Child:
 
     def result(self, timeout: float = 300) -> tuple[int, str, str]:
         rc = self.proc.wait(timeout=timeout)
-        return rc, (self.logs / "stdout").read_text(encoding="utf-8"), (self.logs / "stderr").read_text(encoding="utf-8")
+        return (
+            rc,
+            (self.logs / "stdout").read_text(encoding="utf-8"),
+            (self.logs / "stderr").read_text(encoding="utf-8"),
+        )
 
 
 def _start(argv: list[str], cwd: Path, logs: Path) -> Child:
@@ -215,18 +228,27 @@ def test_the_peers_extra_takes_ranges_and_ci_pins_the_recorded_versions() -> Non
         assert f"{name} {pins[name]}" in spec, name
     run = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     installs = [line for line in run.splitlines() if "pip install" in line]
-    assert installs and all("-c .ci/constraints.txt" in line and ".[test,peers,dask]" in line for line in installs)
+    assert installs and all(
+        "-c .ci/constraints.txt" in line and ".[test,peers,dask]" in line for line in installs
+    )
 
 
 def test_pytest_lists_skips_and_every_peer_skip_says_how_to_run_it() -> None:
-    addopts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]["addopts"]
+    addopts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"][
+        "ini_options"
+    ]["addopts"]
     assert "-rs" in addopts.split()
     skips = []
     for path in sorted((ROOT / "tests").glob("test_*.py")):
         text = path.read_text(encoding="utf-8")
-        calls = re.finditer(r'importorskip\(\s*"(?:torch|jax|optax|ml_dtypes)"(?:\s*,\s*reason=("[^"]*"|\'[^\']*\'))?\s*\)', text)
+        calls = re.finditer(
+            r'importorskip\(\s*"(?:torch|jax|optax|ml_dtypes)"(?:\s*,\s*reason=("[^"]*"|\'[^\']*\'))?\s*\)',
+            text,
+        )
         found = [(path.name, m.group(0)) for m in calls]
-        assert len(found) == len(re.findall(r'importorskip\(\s*"(?:torch|jax|optax|ml_dtypes)"', text)), path.name
+        assert len(found) == len(re.findall(r'importorskip\(\s*"(?:torch|jax|optax|ml_dtypes)"', text)), (
+            path.name
+        )
         skips += found
     assert skips
     assert [s for s in skips if PEERS_HINT not in s[1]] == []
@@ -236,4 +258,6 @@ def test_without_torch_the_skip_reason_is_printed(children: dict[str, Child]) ->
     rc, out, err = children["no torch"].result()
     assert rc in (0, 5), (out, err)  # 5: pytest's "no test ran" (the module is skipped)
     assert "1 skipped" in out and "failed" not in out and "error" not in out, out
-    assert re.search(r"SKIPPED \[1\] tests/test_peers_torch\.py:\d+: torch is not installed: " + re.escape(PEERS_HINT), out), out
+    assert re.search(
+        r"SKIPPED \[1\] tests/test_peers_torch\.py:\d+: torch is not installed: " + re.escape(PEERS_HINT), out
+    ), out

@@ -29,7 +29,11 @@ def test_saga_golden() -> None:
     assert_array_equal(s.table_mean, [2.25])
 
 
-@pytest.mark.parametrize("problem", [least_squares("mean"), least_squares("sum"), logistic()], ids=["ls-mean", "ls-sum", "logistic"])
+@pytest.mark.parametrize(
+    "problem",
+    [least_squares("mean"), least_squares("sum"), logistic()],
+    ids=["ls-mean", "ls-sum", "logistic"],
+)
 def test_unbiased(problem: Any) -> None:
     rng = np.random.default_rng(0)
     opt = ref.saga(0.02 if problem.reduction == "mean" else 0.001)

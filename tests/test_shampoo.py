@@ -94,7 +94,9 @@ def test_purity_and_bare_step() -> None:
     s0 = opt.init(x)
     a, b = opt.step(s0, g), opt.step(s0, g)
     assert_array_equal(a.params, b.params)
-    c = sh_step(sh_init(np.array(x), shapes=shapes, eps=1e-4, vector_rule="full"), np.ones(6), lr=0.1, shapes=shapes)
+    c = sh_step(
+        sh_init(np.array(x), shapes=shapes, eps=1e-4, vector_rule="full"), np.ones(6), lr=0.1, shapes=shapes
+    )
     assert_array_equal(a.params, c.params)
     assert s0.t == 0 and a.t == 1
 
@@ -129,7 +131,9 @@ def test_shapes_are_stored_as_tuples_of_ints() -> None:
 
 def test_bad_input() -> None:
     opt = ref.shampoo(shapes=((2, 2), (2,)))
-    with pytest.raises(ValueError, match=r"shampoo: params have shape \(5,\) but shapes .* need a flat vector of length 6"):
+    with pytest.raises(
+        ValueError, match=r"shampoo: params have shape \(5,\) but shapes .* need a flat vector of length 6"
+    ):
         opt.init(np.zeros(5))
     s = opt.init(np.zeros(6))
     with pytest.raises(ValueError, match=r"grad has shape \(5,\) but params have shape \(6,\)"):

@@ -25,22 +25,26 @@ X0 = [1.0, -2.0, 0.5]
 GS = [[0.5, -1.0, 0.0], [-0.5, 3.0, 2.0], [0.01, -1.0, -0.1]]
 
 
-
 def test_signsgd_golden_three_steps() -> None:
     # specs/signsgd.md "Worked example", by hand.
     steps = states(ref.signsgd(0.1), X0, GS)
-    assert_allclose([s.params for s in steps],
-                    [[0.9, -1.9, 0.5], [1.0, -2.0, 0.4], [0.9, -1.9, 0.5]], rtol=1e-15)  # fmt: skip
+    assert_allclose(
+        [s.params for s in steps], [[0.9, -1.9, 0.5], [1.0, -2.0, 0.4], [0.9, -1.9, 0.5]], rtol=1e-15
+    )
     assert all(s.m is None for s in steps)
 
 
 def test_signsgd_golden_signum_three_steps() -> None:
     steps = states(ref.signsgd(0.1, momentum=0.9), X0, GS)
-    assert_allclose([s.m for s in steps],
-                    [[0.05, -0.1, 0.0], [-0.005, 0.21, 0.2], [-0.0035, 0.089, 0.17]],
-                    rtol=1e-13, atol=1e-17)  # fmt: skip
-    assert_allclose([s.params for s in steps],
-                    [[0.9, -1.9, 0.5], [1.0, -2.0, 0.4], [1.1, -2.1, 0.3]], rtol=1e-15)  # fmt: skip
+    assert_allclose(
+        [s.m for s in steps],
+        [[0.05, -0.1, 0.0], [-0.005, 0.21, 0.2], [-0.0035, 0.089, 0.17]],
+        rtol=1e-13,
+        atol=1e-17,
+    )
+    assert_allclose(
+        [s.params for s in steps], [[0.9, -1.9, 0.5], [1.0, -2.0, 0.4], [1.1, -2.1, 0.3]], rtol=1e-15
+    )
 
 
 def test_signsgd_golden_weight_decay() -> None:
@@ -75,9 +79,7 @@ def test_every_nonzero_coordinate_moves_by_exactly_lr(
 
 
 @given(params_and_grads(n_grads=3, allow_zero=False), st.floats(1e-4, 1.0))
-def test_moves_by_lr_to_rounding_for_any_params(
-    xg: tuple[np.ndarray, list[np.ndarray]], lr: float
-) -> None:
+def test_moves_by_lr_to_rounding_for_any_params(xg: tuple[np.ndarray, list[np.ndarray]], lr: float) -> None:
     x, gs = xg
     out = run(ref.signsgd(lr), x, gs)
     prev = x
@@ -236,7 +238,9 @@ def test_signum_step_on_a_signsgd_state_is_an_error_saying_what_to_do() -> None:
     # The bare step with momentum > 0 on a state made without m (init with momentum = 0).
     s0 = signsgd_init(np.ones(2))
     assert s0.m is None
-    with pytest.raises(ValueError, match=r"signsgd: momentum > 0 needs a state from init\(params, momentum=\.\.\.\)"):
+    with pytest.raises(
+        ValueError, match=r"signsgd: momentum > 0 needs a state from init\(params, momentum=\.\.\.\)"
+    ):
         signsgd_step(s0, np.array([1.0, -1.0]), lr=0.1, momentum=0.9)
     s1 = signsgd_step(signsgd_init(np.ones(2), momentum=0.9), np.array([1.0, -1.0]), lr=0.1, momentum=0.9)
     assert_array_equal(s1.params, [0.9, 1.1])

@@ -75,7 +75,9 @@ def test_schedules() -> None:
     assert temperature(0, T0=2.0, schedule="geometric", decay=0.9) == 2.0
     assert math.isclose(temperature(3, T0=2.0, schedule="geometric", decay=0.9), 2.0 * 0.729, rel_tol=1e-15)
     assert temperature(0, T0=2.0, schedule="logarithmic", decay=0.9) == 2.0
-    assert math.isclose(temperature(10, T0=2.0, schedule="logarithmic", decay=0.9), 2.0 / math.log(math.e + 10))
+    assert math.isclose(
+        temperature(10, T0=2.0, schedule="logarithmic", decay=0.9), 2.0 / math.log(math.e + 10)
+    )
     assert temperature(5, T0=2.0, schedule=lambda t: 1.0 / (t + 1), decay=0.9) == 1.0 / 6
     opt = ref.simulated_annealing(T0=3.0, schedule="logarithmic", seed=1)
     s = opt.init([0.5, 0.5])
@@ -90,6 +92,7 @@ def test_zero_temperature_is_greedy_random_descent() -> None:
     # Delta > 0 here is far above 1e-300 * log(1/u).
     rng = np.random.default_rng(3)
     A = rng.standard_normal((4, 4))
+
     def f(x: np.ndarray) -> float:
         return float(np.sum(np.abs(A @ x)))  # convex, non-differentiable
 
@@ -156,8 +159,9 @@ def test_step_is_pure_and_bare_step_equals_factory() -> None:
     b = opt.step(s0, _square)
     assert_array_equal(a.params, b.params)
     assert a.accepted == b.accepted
-    bare = sa_step(sa_init(np.array([1.0, -1.0, 0.5]), seed=5, T0=0.7), _square, T0=0.7, decay=0.9,
-                   step_size=0.4)  # fmt: skip
+    bare = sa_step(
+        sa_init(np.array([1.0, -1.0, 0.5]), seed=5, T0=0.7), _square, T0=0.7, decay=0.9, step_size=0.4
+    )
     assert_array_equal(bare.params, a.params)
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.t = 3  # type: ignore[misc]

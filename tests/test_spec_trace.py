@@ -13,8 +13,18 @@ import reference as ref
 ROOT = Path(__file__).resolve().parents[1]
 LABEL = r"[A-Z][A-Za-z]{0,5}\d{1,2}[a-z]?"
 # Specs that describe formats, notation or the tools rather than an algorithm module.
-NOT_ALGORITHMS = {"notation", "vectors", "conformance", "problems", "driver", "peaks", "mutation", "false_alarms",
-                  "notes", "README"}
+NOT_ALGORITHMS = {
+    "notation",
+    "vectors",
+    "conformance",
+    "problems",
+    "driver",
+    "peaks",
+    "mutation",
+    "false_alarms",
+    "notes",
+    "README",
+}
 
 
 def _specs() -> list[Path]:
@@ -39,20 +49,30 @@ def _code_labels(text: str) -> list[str]:
 
 def _module(name: str) -> Path:
     """reference/<family>/<name>.py (or reference/<name>.py for the few modules outside a family)."""
-    found = sorted((ROOT / "reference").glob(f"*/{name}.py")) + sorted((ROOT / "reference").glob(f"{name}.py"))
+    found = sorted((ROOT / "reference").glob(f"*/{name}.py")) + sorted(
+        (ROOT / "reference").glob(f"{name}.py")
+    )
     found += sorted((ROOT / "reference").glob(f"{name}/__init__.py"))
     assert len(found) == 1, f"expected one module named {name}.py under reference/, found {found}"
     return found[0]
 
 
-def _module_text(module: Path) -> str:
-    """The module's text; for a package (reference/<name>/__init__.py), the __init__ followed by its
-    modules in the order the __init__ imports them (``from .x import ...``)."""
+def _module_text(module: Path, want: list[str]) -> str:
+    """The module's text; for a package (reference/<name>/__init__.py), the __init__ followed by the
+    modules it imports (``from .x import ...``), each a block of the spec, in the order in which the
+    spec first names a label of that block (an import list sorted by the formatter says nothing about
+    the reading order)."""
     text = module.read_text()
-    if module.name == "__init__.py":
-        for sub in re.findall(r"^from \.(\w+) import", text, flags=re.M):
-            text += (module.parent / f"{sub}.py").read_text()
-    return text
+    if module.name != "__init__.py":
+        return text
+    subs = [module.parent / f"{s}.py" for s in re.findall(r"^from \.(\w+) import", text, flags=re.M)]
+    rank = {label: i for i, label in enumerate(want)}
+
+    def first(path: Path) -> int:
+        labels = _code_labels(path.read_text())
+        return min((rank.get(label, len(rank)) for label in labels), default=len(rank))
+
+    return text + "".join(p.read_text() for p in sorted(subs, key=first))
 
 
 @pytest.mark.parametrize("spec", _specs(), ids=lambda p: p.stem)
@@ -60,7 +80,7 @@ def test_spec_labels_match_module(spec: Path) -> None:
     module = _module(spec.stem)
     want = _spec_labels(spec.read_text())
     assert want, f"{spec.name} has no labelled equations in its '## Update rule' section"
-    got = _code_labels(_module_text(module))
+    got = _code_labels(_module_text(module, want))
     assert got == want, f"labels in {module.name} {got} != labels in {spec.name} {want}"
 
 
@@ -122,4 +142,6 @@ def test_spec_defaults_table_is_the_record(name: str) -> None:
         f"specs/{name}.md Defaults table lists {[a for a, _ in rows]}, the record {[f.name for f in fields]}"
     )
     for (arg, cell), f in zip(rows, fields):
-        assert _same_default(cell, f.default), f"specs/{name}.md: {arg} default {cell!r} != record's {f.default!r}"
+        assert _same_default(cell, f.default), (
+            f"specs/{name}.md: {arg} default {cell!r} != record's {f.default!r}"
+        )

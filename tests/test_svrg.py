@@ -26,7 +26,11 @@ def test_svrg_golden() -> None:
     assert s.snapshot is not None and s.snapshot[0] == 4.0 and s.t == 2
 
 
-@pytest.mark.parametrize("problem", [least_squares("mean"), least_squares("sum"), logistic()], ids=["ls-mean", "ls-sum", "logistic"])
+@pytest.mark.parametrize(
+    "problem",
+    [least_squares("mean"), least_squares("sum"), logistic()],
+    ids=["ls-mean", "ls-sum", "logistic"],
+)
 def test_unbiased(problem: Any) -> None:
     rng = np.random.default_rng(0)
     lr = 0.02 if problem.reduction == "mean" else 0.001

@@ -118,13 +118,25 @@ def test_summarize_counts_runs_rows_and_complete_seeds() -> None:
 
 def test_summarize_rows_by_position_when_their_text_carries_numbers() -> None:
     recs = [
-        fa.RunRecord("a", "quick", s, "fp", True, 1.0, (
-            fa.RowRecord(f"eta = {0.5 + s / 10:.2f} x bound: level", "stat", True, 0.5),
-            fa.RowRecord("fixed", "bound", True, None),
-        ))
+        fa.RunRecord(
+            "a",
+            "quick",
+            s,
+            "fp",
+            True,
+            1.0,
+            (
+                fa.RowRecord(f"eta = {0.5 + s / 10:.2f} x bound: level", "stat", True, 0.5),
+                fa.RowRecord("fixed", "bound", True, None),
+            ),
+        )
         for s in range(4)
-    ]  # fmt: skip
-    recs.append(fa.RunRecord("a", "quick", 4, "fp", False, 1.0, (fa.RowRecord("error", "bound", False, None),), "E: x"))
+    ]
+    recs.append(
+        fa.RunRecord(
+            "a", "quick", 4, "fp", False, 1.0, (fa.RowRecord("error", "bound", False, None),), "E: x"
+        )
+    )
     s = fa.summarize(recs, ["a"], list(range(5)), tier="quick", budget=0.02, run_alpha=0.01)
     assert [(r.quantity, r.runs) for r in s.rows] == [("eta = # x bound: level", 4), ("fixed", 4)]
     recs[0] = fa.RunRecord("a", "quick", 0, "fp", True, 1.0, (fa.RowRecord("other", "stat", True, 0.5),))
@@ -142,11 +154,23 @@ def test_summarize_flags_non_uniform_p_values() -> None:
 
 
 def test_verdict_uses_the_upper_limit() -> None:
-    ok = fa.summarize([_rec("a", s, True) for s in range(200)], ["a"], list(range(200)),
-                      tier="quick", budget=0.02, run_alpha=0.01)
+    ok = fa.summarize(
+        [_rec("a", s, True) for s in range(200)],
+        ["a"],
+        list(range(200)),
+        tier="quick",
+        budget=0.02,
+        run_alpha=0.01,
+    )
     assert fa.verdict(ok) and ok.run.ucl95 < 0.015
-    few = fa.summarize([_rec("a", s, True) for s in range(100)], ["a"], list(range(100)),
-                       tier="quick", budget=0.02, run_alpha=0.01)
+    few = fa.summarize(
+        [_rec("a", s, True) for s in range(100)],
+        ["a"],
+        list(range(100)),
+        tier="quick",
+        budget=0.02,
+        run_alpha=0.01,
+    )
     assert not fa.verdict(few)  # 0/100 has upper limit 2.95 %
     none = fa.summarize([], ["a"], [0, 1], tier="quick", budget=0.02, run_alpha=0.01)
     assert none.run.runs == 0 and not fa.verdict(none)
@@ -180,7 +204,9 @@ def test_cache_round_trip_skips_bad_lines(tmp_path: Path) -> None:
 
 
 def test_run_record_json_has_no_nan() -> None:
-    r = fa.RunRecord("a", "quick", 0, "f", True, 0.1, (fa.RowRecord("q", "stat", True, fa._finite_or_none(math.nan)),))
+    r = fa.RunRecord(
+        "a", "quick", 0, "f", True, 0.1, (fa.RowRecord("q", "stat", True, fa._finite_or_none(math.nan)),)
+    )
     assert json.loads(r.to_json())["rows"][0]["p_value"] is None
 
 
@@ -224,7 +250,12 @@ def test_fingerprint_tracks_exactly_the_named_files(tmp_path: Path) -> None:
     (checks / "two.py").write_text("changed")
     assert fp("one") == base_one and fp("two") != base_two
     # files that must matter
-    for p in (ref / "problems" / "linear.py", checks / "_stats.py", checks / "helper_check.py", checks / "one.py"):
+    for p in (
+        ref / "problems" / "linear.py",
+        checks / "_stats.py",
+        checks / "helper_check.py",
+        checks / "one.py",
+    ):
         before = fp("one")
         p.write_text(p.read_text() + "#")
         assert fp("one") != before, p
@@ -242,9 +273,20 @@ def test_main_from_cache_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     fps = {n: fa.fingerprint(n) for n in names}
     for s in range(200):
         for n in names:
-            cache.append(fa.RunRecord(n, "quick", s, fps[n], True, 0.1, (fa.RowRecord("q", "stat", True, 0.5),)))
+            cache.append(
+                fa.RunRecord(n, "quick", s, fps[n], True, 0.1, (fa.RowRecord("q", "stat", True, 0.5),))
+            )
     cache.append(fa.RunRecord(names[0], "quick", 5, "old-code", False, 0.1, ()))  # stale: ignored
-    argv = ["--only", ",".join(names), "--seeds", "0-199", "--cached-only", "--cache", str(path), "--no-progress"]
+    argv = [
+        "--only",
+        ",".join(names),
+        "--seeds",
+        "0-199",
+        "--cached-only",
+        "--cache",
+        str(path),
+        "--no-progress",
+    ]
     report = tmp_path / "r.json"
     assert fa.main([*argv, "--report-json", str(report)]) == 0
     out = capsys.readouterr().out
@@ -265,8 +307,16 @@ def test_main_from_cache_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 # false_alarms: replay of the current code against older records
 
 
-def _run(fp: str = "old", *, p: float = 0.25, measured: str = "1.500e-03 (worst)", figure: str | None = "f0",
-         holds: bool = True, seed: int = 0, check: str = "a") -> fa.RunRecord:  # fmt: skip
+def _run(
+    fp: str = "old",
+    *,
+    p: float = 0.25,
+    measured: str = "1.500e-03 (worst)",
+    figure: str | None = "f0",
+    holds: bool = True,
+    seed: int = 0,
+    check: str = "a",
+) -> fa.RunRecord:
     rows = (
         fa.RowRecord("slope", "stat", holds, p, "-1 (theory)", measured),
         fa.RowRecord("bound", "bound", True, None, "< 1", "0.5"),
@@ -298,14 +348,33 @@ def test_compare_runs_names_the_first_difference_and_its_size() -> None:
 
 
 def test_compare_runs_skips_what_the_older_record_lacks_and_timed_measurements() -> None:
-    bare = fa.RunRecord("a", "quick", 0, "old", True, 1.0,
-                        tuple(fa.RowRecord(r.quantity, r.kind, r.holds, r.p_value) for r in _run().rows))  # fmt: skip
-    assert fa.compare_runs(bare, _run("new", measured="9", figure="zz")) is None  # nothing to compare them with
+    bare = fa.RunRecord(
+        "a",
+        "quick",
+        0,
+        "old",
+        True,
+        1.0,
+        tuple(fa.RowRecord(r.quantity, r.kind, r.holds, r.p_value) for r in _run().rows),
+    )
+    assert (
+        fa.compare_runs(bare, _run("new", measured="9", figure="zz")) is None
+    )  # nothing to compare them with
     assert fa.compare_runs(bare, _run("new", p=0.3)) is not None  # the p-value still is
     quantity = "median t_grad / t_fwd (paired CPU-time minima)"
     assert ("backprop_cost", quantity) in fa.TIMED_ROWS
-    timed = [fa.RunRecord("backprop_cost", "quick", 0, fp, True, 1.0,
-                          (fa.RowRecord(quantity, "bound", True, None, "<= 5", m),)) for fp, m in (("o", "1.9"), ("n", "2.3"))]  # fmt: skip
+    timed = [
+        fa.RunRecord(
+            "backprop_cost",
+            "quick",
+            0,
+            fp,
+            True,
+            1.0,
+            (fa.RowRecord(quantity, "bound", True, None, "<= 5", m),),
+        )
+        for fp, m in (("o", "1.9"), ("n", "2.3"))
+    ]
     assert fa.compare_runs(timed[0], timed[1]) is None
     other = [dataclasses.replace(r, check="other") for r in timed]
     assert fa.compare_runs(other[0], other[1]) is not None  # only that check's row is timed
@@ -320,18 +389,29 @@ def test_replay_matches_any_older_record_of_the_most_detail() -> None:
     r = fa.replay(new, [_run("v1", p=0.4), _run("v2", p=0.3)])
     assert r.status == "differs" and r.difference is not None and r.difference.old == "0.3"  # the latest
     # a record with measured texts and a figure digest outranks one without: a bare match is not enough
-    bare = fa.RunRecord("a", "quick", 0, "v0", True, 1.0, tuple(fa.RowRecord(x.quantity, x.kind, x.holds, x.p_value) for x in new.rows))
+    bare = fa.RunRecord(
+        "a",
+        "quick",
+        0,
+        "v0",
+        True,
+        1.0,
+        tuple(fa.RowRecord(x.quantity, x.kind, x.holds, x.p_value) for x in new.rows),
+    )
     assert fa.replay(new, [bare]).status == "identical"
     r = fa.replay(new, [bare, _run("v1", p=0.5, figure="other")])
-    assert r.status == "differs" and r.older == 1 and r.difference is not None and r.difference.field == "figure"
+    assert (
+        r.status == "differs" and r.older == 1 and r.difference is not None and r.difference.field == "figure"
+    )
 
 
 def test_figure_digest_is_bit_exact() -> None:
     import numpy as np
 
     fig = {"x": np.array([1.0, 2.0]), "trials": [fa.RowRecord("q", "stat", True, 0.1)], "n": 3}
-    assert fa.figure_digest(fig) == fa.figure_digest({"n": 3, "trials": [fa.RowRecord("q", "stat", True, 0.1)],
-                                                       "x": np.array([1.0, 2.0])})  # fmt: skip
+    assert fa.figure_digest(fig) == fa.figure_digest(
+        {"n": 3, "trials": [fa.RowRecord("q", "stat", True, 0.1)], "x": np.array([1.0, 2.0])}
+    )
     assert fa.figure_digest(fig) != fa.figure_digest({**fig, "x": np.array([1.0, np.nextafter(2.0, 3.0)])})
     assert fa.figure_digest(fig) != fa.figure_digest({**fig, "x": np.array([1.0, 2.0], dtype=np.float32)})
     assert fa.figure_digest(fig) != fa.figure_digest({**fig, "n": 3.0})
@@ -344,17 +424,31 @@ def test_main_replay_against_a_fake_cache(tmp_path: Path, capsys: pytest.Capture
     assert rec.error is None and rec.figure is not None and rec.rows[0].measured is not None
     older, cache = tmp_path / "older.jsonl", tmp_path / "cache.jsonl"
     fa.Cache(str(older)).append(dataclasses.replace(rec, fingerprint="older-code"))
-    argv = ["--only", "gn_one_step", "--seeds", "0", "--replay-against", str(older), "--cache", str(cache), "--no-progress"]
+    argv = [
+        "--only",
+        "gn_one_step",
+        "--seeds",
+        "0",
+        "--replay-against",
+        str(older),
+        "--cache",
+        str(cache),
+        "--no-progress",
+    ]
     assert fa.main(argv) == 0
     captured = capsys.readouterr()
-    assert "0 cached, 1 to run" in captured.err and "verdict: IDENTICAL: 1 of 1 runs identical" in captured.out
+    assert (
+        "0 cached, 1 to run" in captured.err and "verdict: IDENTICAL: 1 of 1 runs identical" in captured.out
+    )
     assert fa.main(argv) == 0  # resumable: the run of the current code is cached
     assert "1 cached, 0 to run" in capsys.readouterr().err
     # the older record measured something else: the replay names the row, field and size
     row = rec.rows[0]
     changed = _NUM_FIRST.sub(lambda m: repr(float(m.group()) * 1.01), row.measured or "", count=1)
     assert changed != row.measured
-    bad = dataclasses.replace(rec, fingerprint="older-code", rows=(dataclasses.replace(row, measured=changed), *rec.rows[1:]))
+    bad = dataclasses.replace(
+        rec, fingerprint="older-code", rows=(dataclasses.replace(row, measured=changed), *rec.rows[1:])
+    )
     older.write_text(bad.to_json() + "\n")
     assert fa.main(argv) == 1
     out = capsys.readouterr().out
@@ -469,8 +563,17 @@ def test_function_spans_and_check_selection() -> None:
     assert chosen == checks and "outside every function" in how
     assert sel("    field = 1")[0] == checks  # class body: every check
     # a module-level helper appended for another edit does not by itself select every check
-    helper = Mutant("h", "reference/k.py", (("CONST = 3\n", "CONST = 3\n_CACHE = {}\n"),
-                                            ("return self.field", "return _CACHE.get(0, self.field)")), "d", "none", "w")
+    helper = Mutant(
+        "h",
+        "reference/k.py",
+        (
+            ("CONST = 3\n", "CONST = 3\n_CACHE = {}\n"),
+            ("return self.field", "return _CACHE.get(0, self.field)"),
+        ),
+        "d",
+        "none",
+        "w",
+    )
     assert mu.select_checks(helper, _SRC, baseline, checks)[0] == ["calls_method"]
 
 
@@ -478,7 +581,9 @@ def test_test_files_for_finds_the_module_and_its_users(tmp_path: Path) -> None:
     (tmp_path / "reference" / "problems").mkdir(parents=True)
     (tmp_path / "reference" / "first_order").mkdir()
     (tmp_path / "tests").mkdir()
-    (tmp_path / "reference" / "first_order" / "adam.py").write_text("def adam(lr):\n    pass\n\n\ndef step(s, g):\n    pass\n")
+    (tmp_path / "reference" / "first_order" / "adam.py").write_text(
+        "def adam(lr):\n    pass\n\n\ndef step(s, g):\n    pass\n"
+    )
     (tmp_path / "reference" / "problems" / "linear.py").write_text("def least_squares(X, y):\n    pass\n")
     tests = {
         "test_adam.py": "import reference as ref\n",
@@ -491,7 +596,11 @@ def test_test_files_for_finds_the_module_and_its_users(tmp_path: Path) -> None:
     for name, text in tests.items():
         (tmp_path / "tests" / name).write_text(text)
     adam = Mutant("a", "reference/first_order/adam.py", (("pass", "pass"),), "d", "none", "w")
-    assert mu.test_files_for(adam, tmp_path) == ["tests/test_adam.py", "tests/test_contract.py", "tests/test_direct.py"]
+    assert mu.test_files_for(adam, tmp_path) == [
+        "tests/test_adam.py",
+        "tests/test_contract.py",
+        "tests/test_direct.py",
+    ]
     lsq = Mutant("l", "reference/problems/linear.py", (("pass", "pass"),), "d", "none", "w")
     assert mu.test_files_for(lsq, tmp_path) == ["tests/test_lsq.py", "tests/test_lsq2.py"]
 
@@ -507,7 +616,9 @@ def test_classify_and_tally() -> None:
     assert mu.classify(mu.StageResult((), (), False, 0, ""), _stage(("timeout",), True)) == "tests-only"
 
     def res(id: str, claim: str, checks: mu.StageResult, tests: mu.StageResult) -> mu.MutantResult:
-        return mu.MutantResult(id, "reference/x.py", "d", claim, "fp", mu.classify(checks, tests), checks, tests, "s")
+        return mu.MutantResult(
+            id, "reference/x.py", "d", claim, "fp", mu.classify(checks, tests), checks, tests, "s"
+        )
 
     results = [
         res("a", "gd_stability", _stage(("gd_stability",)), _stage()),
@@ -521,7 +632,9 @@ def test_classify_and_tally() -> None:
     assert (t.claim_total, t.claim_caught, t.ids_missed_claim) == (3, 1, ("b", "d"))
     text = mu.format_text(results)
     assert "caught by a check: 2" in text and "INVALID e: gone" in text
-    md = mu.format_markdown(results, {"c": Mutant("c", "reference/x.py", (("a", "b"),), "d", "none", "the reason")})
+    md = mu.format_markdown(
+        results, {"c": Mutant("c", "reference/x.py", (("a", "b"),), "d", "none", "the reason")}
+    )
     assert "| 1 | `a` |" in md and "- `c` (unit tests only): the reason" in md
 
 
@@ -543,15 +656,23 @@ def test_plan_keys_on_exactly_the_inputs_of_the_outcome(tmp_path: Path) -> None:
     files = {
         "reference/mod.py": "def f(x):\n    return 2 * x\n\n\ndef g(x):\n    return x\n",
         "reference/other.py": "y = 1\n",
-        "theory_checks/__init__.py": "", "theory_checks/runner.py": "", "theory_checks/_stats.py": "",
-        "theory_checks/uses_f.py": "", "theory_checks/uses_g.py": "",
-        "tests/test_mod.py": "", "tests/test_unrelated.py": "", "tests/helpers.py": "",
-        "conftest.py": "", "pyproject.toml": "",
-    }  # fmt: skip
+        "theory_checks/__init__.py": "",
+        "theory_checks/runner.py": "",
+        "theory_checks/_stats.py": "",
+        "theory_checks/uses_f.py": "",
+        "theory_checks/uses_g.py": "",
+        "tests/test_mod.py": "",
+        "tests/test_unrelated.py": "",
+        "tests/helpers.py": "",
+        "conftest.py": "",
+        "pyproject.toml": "",
+    }
     for rel, text in files.items():
         (tmp_path / rel).write_text(text)
-    baseline = {"holds": {"uses_f": True, "uses_g": True},
-                "spans": {"uses_f": [["reference/mod.py", 1, 2]], "uses_g": [["reference/mod.py", 5, 6]]}}
+    baseline = {
+        "holds": {"uses_f": True, "uses_g": True},
+        "spans": {"uses_f": [["reference/mod.py", 1, 2]], "uses_g": [["reference/mod.py", 5, 6]]},
+    }
     m = Mutant("m", "reference/mod.py", (("2 * x", "3 * x"),), "d", "none", "w")
 
     (tmp_path / "reference" / "conform").mkdir()
@@ -559,22 +680,50 @@ def test_plan_keys_on_exactly_the_inputs_of_the_outcome(tmp_path: Path) -> None:
 
     def key() -> mu.Plan:
         digests = (mu.reference_digest(tmp_path, conform=False), mu.reference_digest(tmp_path))
-        return mu.plan(m, tmp_path, baseline, ["uses_f", "uses_g"], all_checks=False, timeout=60.0,
-                       tests="always", reference_digest=digests)
+        return mu.plan(
+            m,
+            tmp_path,
+            baseline,
+            ["uses_f", "uses_g"],
+            all_checks=False,
+            timeout=60.0,
+            tests="always",
+            reference_digest=digests,
+        )
 
     pl = key()
     assert pl.checks == ("uses_f",) and pl.test_files == ("tests/test_mod.py",) and not pl.error
-    for rel in ("theory_checks/uses_g.py", "tests/test_unrelated.py", "reference/conform/engine.py"):  # not inputs
+    for rel in (
+        "theory_checks/uses_g.py",
+        "tests/test_unrelated.py",
+        "reference/conform/engine.py",
+    ):  # not inputs
         (tmp_path / rel).write_text("changed")
         assert key().key == pl.key, rel
-    for rel in ("theory_checks/uses_f.py", "theory_checks/_stats.py", "tests/test_mod.py", "tests/helpers.py",
-                "reference/other.py"):  # inputs: new key
+    for rel in (
+        "theory_checks/uses_f.py",
+        "theory_checks/_stats.py",
+        "tests/test_mod.py",
+        "tests/helpers.py",
+        "reference/other.py",
+    ):  # inputs: new key
         before = key().key
         (tmp_path / rel).write_text((tmp_path / rel).read_text() + "#")
         assert key().key != before, rel
     bad = Mutant("bad", "reference/mod.py", (("4 * x", "5 * x"),), "d", "none", "w")
-    assert "not found" in mu.plan(bad, tmp_path, baseline, ["uses_f"], all_checks=False, timeout=60.0,
-                                  tests="always", reference_digest="r").error
+    assert (
+        "not found"
+        in mu.plan(
+            bad,
+            tmp_path,
+            baseline,
+            ["uses_f"],
+            all_checks=False,
+            timeout=60.0,
+            tests="always",
+            reference_digest="r",
+        ).error
+    )
 
 
 def test_snapshot_of_the_worktree_excludes_caches(tmp_path: Path) -> None:
@@ -594,10 +743,16 @@ def test_snapshot_of_the_worktree_excludes_caches(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("argv", "message"),
-    [(["--only", "nope"], "unknown mutant id"), (["--jobs", "0"], "--jobs must be >= 1"),
-     (["--timeout", "-1"], "--timeout must be"), (["--cache", "/nonexistent-xyz/c"], "--cache")],
+    [
+        (["--only", "nope"], "unknown mutant id"),
+        (["--jobs", "0"], "--jobs must be >= 1"),
+        (["--timeout", "-1"], "--timeout must be"),
+        (["--cache", "/nonexistent-xyz/c"], "--cache"),
+    ],
 )
-def test_mutate_bad_arguments_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_mutate_bad_arguments_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert mu.main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err

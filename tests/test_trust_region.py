@@ -11,8 +11,8 @@ from numpy.testing import assert_allclose
 from scipy.optimize import minimize
 
 import reference as ref
-from reference.oracle import FunctionOracle
 from reference.curvature.trust_region import steihaug_cg
+from reference.oracle import FunctionOracle
 
 from .curvature_problems import logistic, rosen
 from .helpers import run_oracle
@@ -30,8 +30,15 @@ def test_trust_region_golden() -> None:
 @pytest.mark.parametrize("x0", [[-1.2, 1.0], [-1.2, 1.0, 0.5, 0.8, -0.3]])
 def test_iterates_match_scipy_trust_ncg(x0: list[float]) -> None:
     traj: list[np.ndarray] = []
-    minimize(rosen, np.array(x0), jac=autograd.grad(rosen), hessp=autograd.hessian_vector_product(rosen),
-             method="trust-ncg", callback=lambda xk: traj.append(np.array(xk)), options=dict(gtol=1e-10))  # fmt: skip
+    minimize(
+        rosen,
+        np.array(x0),
+        jac=autograd.grad(rosen),
+        hessp=autograd.hessian_vector_product(rosen),
+        method="trust-ncg",
+        callback=lambda xk: traj.append(np.array(xk)),
+        options=dict(gtol=1e-10),
+    )
     states = run_oracle(ref.trust_region(), rosen, x0, len(traj))
     assert len(traj) > 10
     for s, xs in zip(states, traj):

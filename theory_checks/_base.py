@@ -10,8 +10,9 @@ shows that it then fails.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Protocol, Sequence, TypeVar, Union
+from typing import Any, Literal, Protocol, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -134,6 +135,6 @@ class Check(Protocol):
     SOURCE: str
     SABOTAGE: tuple[str, ...]  # the words ctx.sabotage accepts
 
-    def run(self, ctx: Context) -> Union[Outcome, CheckResult]: ...
+    def run(self, ctx: Context) -> Outcome | CheckResult: ...
 
     def plot(self, result: CheckResult, path: str) -> None: ...

@@ -59,9 +59,10 @@ References:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Literal, Protocol, Sequence
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -108,7 +109,10 @@ def _ints(a: Any) -> tuple[NDArray[Any], int]:
 def _solve_and_invert(A: list[list[int]], b: list[int]) -> tuple[list[Fraction], list[list[Fraction]]]:
     """x = A^{-1} b and A^{-1}, exactly (Gauss-Jordan in rationals)."""
     n = len(A)
-    M = [[Fraction(v) for v in A[i]] + [Fraction(int(i == j)) for j in range(n)] + [Fraction(b[i])] for i in range(n)]
+    M = [
+        [Fraction(v) for v in A[i]] + [Fraction(int(i == j)) for j in range(n)] + [Fraction(b[i])]
+        for i in range(n)
+    ]
     for c in range(n):
         p = next(r for r in range(c, n) if M[r][c] != 0)
         M[c], M[p] = M[p], M[c]
@@ -179,13 +183,21 @@ class ExactLSQ:
         set_(self, "v_star", tuple(t * two ** (Ey - Ez) for t in sol))
         set_(self, "a_norm", _up(math.sqrt(float(sum(int(t) ** 2 for t in ZtZ.ravel()) * scale**2)), 2))
         set_(self, "ainv_norm", _up(math.sqrt(float(sum(t * t for row in inv for t in row) / scale**2)), 2))
-        set_(self, "e_form", gamma(n + 2 * d + 2) * 2 * self.s * _up(float(np.sum(Zabs * Zabs)), n * d + 2 * d))
+        set_(
+            self, "e_form", gamma(n + 2 * d + 2) * 2 * self.s * _up(float(np.sum(Zabs * Zabs)), n * d + 2 * d)
+        )
         set_(self, "zabs", Zabs)
 
     def step(self, v0: Floats, *, eta: float = 1.0, solver: Literal["lu", "cholesky"] = "lu") -> Step:
         """The exact step v_1 = v_0 + eta (v* - v_0) and its float64 bound (module doc)."""
         n, d = np.shape(self.X)
-        v_star, a_norm, ainv_norm, e_form, Zabs = self.v_star, self.a_norm, self.ainv_norm, self.e_form, self.zabs
+        v_star, a_norm, ainv_norm, e_form, Zabs = (
+            self.v_star,
+            self.a_norm,
+            self.ainv_norm,
+            self.e_form,
+            self.zabs,
+        )
         v0f = [Fraction(float(t)) for t in v0]
         x = [a - b for a, b in zip(v_star, v0f)]  # the exact step A^{-1}(-g(v_0))
         v1 = tuple(a + Fraction(eta) * b for a, b in zip(v0f, x))

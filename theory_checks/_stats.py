@@ -31,8 +31,8 @@ prediction, and the false-alarm script checks that those p-values are uniform ov
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray

@@ -97,7 +97,9 @@ from ._base import CheckResult, Context, Outcome, Row
 from ._stats import LEVEL, Interval, fmt, trial_seeds
 
 NAME = "adam_fixed_points"
-CLAIM = "Adam/signSGD settle where E[update] = 0 (not grad = 0); Adam(eps=0), signSGD, Lion are scale invariant"
+CLAIM = (
+    "Adam/signSGD settle where E[update] = 0 (not grad = 0); Adam(eps=0), signSGD, Lion are scale invariant"
+)
 SOURCE = "note 001, 'The Adam Vector Field' and 'Lion'; note 002, 3.2.2-3.2.3"
 SABOTAGE: tuple[str, ...] = ("wrong-fixed-point", "eps-adam", "swapped-betas", "no-bias-correction")
 JUSTIFICATION = "fixed points: t-interval (suite level) over independent chains of the Richardson-extrapolated iterate (plus the Monte-Carlo error of Adam's root, Welch); invariance: exact (0) for c = 2^k, derived rounding bounds otherwise"
@@ -215,7 +217,8 @@ def row_fixed_point(label: str, z: np.ndarray, pred: Root, sabotage: str | None)
         quantity=f"{label}: theta* on g = theta + (Exp(1) - 1) (grad L = 0 at theta = 0)",
         predicted=fmt(p) + ("" if p == 0.0 else " (zero of the averaged update)"),
         measured=f"{iv} (excludes 0: {not iv.contains(0.0)})",
-        tolerance=f"{LEVEL:.3%} t-interval over {iv.n} chains" + (f", + MC error {fmt(pred.se)}" if pred.se else ""),
+        tolerance=f"{LEVEL:.3%} t-interval over {iv.n} chains"
+        + (f", + MC error {fmt(pred.se)}" if pred.se else ""),
         holds=iv.contains(p) and not iv.contains(0.0),
         kind="stat",
         p_value=iv.p_value(p),
@@ -264,7 +267,9 @@ def invariance(eps: float, bias_correction: bool = True) -> Invariance:
     for t, g in enumerate(G, start=1):
         m, v, M = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g, b1 * M + (1 - b1) * np.abs(g)
         mh, vh, Mh = m / (1 - b1**t), v / (1 - b2**t), M / (1 - b1**t)
-        bound += lr * (2 * t + 8) * U * (Mh + np.abs(mh)) / np.sqrt(vh) + 2 * U * np.abs(runs["adam"][1.0][t - 1])
+        bound += lr * (2 * t + 8) * U * (Mh + np.abs(mh)) / np.sqrt(vh) + 2 * U * np.abs(
+            runs["adam"][1.0][t - 1]
+        )
         theta = theta - lr * mh / (np.sqrt(vh) + eps_d)
         eq.append(theta)
     adam_d = ref.adam(lr, bias_correction=bias_correction)  # the defaults (bias_correction=False: sabotage)
@@ -279,7 +284,9 @@ def invariance(eps: float, bias_correction: bool = True) -> Invariance:
         return e
 
     gd1 = runs["gd"][1.0][-1]
-    excess = [np.abs(runs["gd"][c][-1] - c * gd1) / (err(c) + c * err(1.0) + U * c * np.abs(gd1)) for c in SCALES]
+    excess = [
+        np.abs(runs["gd"][c][-1] - c * gd1) / (err(c) + c * err(1.0) + U * c * np.abs(gd1)) for c in SCALES
+    ]
     moved = [np.abs(runs["gd"][c][-1] - gd1) / (abs(c - 1) * np.abs(gd1)) for c in SCALES]
     # Lion with its defaults (0.9, 0.99) against the seed's (L1)-(L3) computed here
     b1, b2 = 0.9, 0.99
@@ -292,7 +299,9 @@ def invariance(eps: float, bias_correction: bool = True) -> Invariance:
         theta, m = theta - 1e-3 * np.sign(c), b2 * m + (1 - b2) * g
         lstate = lion_d.step_fn(lstate, g)
         lion_dev = max(lion_dev, float(np.max(np.abs(lstate.params - theta))))
-    return Invariance(dev, float(np.min(bound)), float(np.max(excess)), float(np.min(moved)), level, lion_dev, margin)
+    return Invariance(
+        dev, float(np.min(bound)), float(np.max(excess)), float(np.min(moved)), level, lion_dev, margin
+    )
 
 
 def row_invariant(name: str, inv: Invariance) -> Row:
@@ -304,7 +313,8 @@ def row_invariant(name: str, inv: Invariance) -> Row:
         quantity=f"{name}{'(eps=0)' if name == 'adam' else ''}: max |theta_t(c) - theta_t(1)|, c = 2^+-3, 2^+-10 | 1e-3, 1e3",
         predicted="0 | " + ("rounding" if name == "adam" else "0"),
         measured=f"{fmt(ex)} | {fmt(de)}",
-        tolerance="0 (exact scaling) | " + (f"<= {fmt(tol)} (rounding bound)" if name == "adam" else "0 (no sign ties)"),
+        tolerance="0 (exact scaling) | "
+        + (f"<= {fmt(tol)} (rounding bound)" if name == "adam" else "0 (no sign ties)"),
         holds=ex == 0.0 and de <= tol,
     )
 
@@ -353,8 +363,14 @@ def run(ctx: Context) -> Outcome:
         row_adam_level(inv),
         row_lion_level(inv),
     )
-    figure = {"sign_z": sign.extrapolated().tolist(), "adam_z": adam.extrapolated().tolist(),
-              "sign_pred": 1 - math.log(2), "adam_pred": root.value, "scales": list(SCALES), "dev": inv.dev}  # fmt: skip
+    figure = {
+        "sign_z": sign.extrapolated().tolist(),
+        "adam_z": adam.extrapolated().tolist(),
+        "sign_pred": 1 - math.log(2),
+        "adam_pred": root.value,
+        "scales": list(SCALES),
+        "dev": inv.dev,
+    }
     return Outcome(rows=rows, figure=figure)
 
 

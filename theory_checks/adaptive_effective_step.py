@@ -170,7 +170,9 @@ def _level_excess(eff: np.ndarray, pred: np.ndarray, per_t: float, const: float)
     """max |eff / pred - 1| / ((per_t t + const) u) over the finite read-outs."""
     t = np.arange(1, eff.shape[0] + 1, dtype=np.float64)[:, None]
     ok = np.isfinite(eff)
-    return float(np.max(np.abs(eff[ok] / pred[ok] - 1) / (np.broadcast_to(per_t * t + const, eff.shape)[ok] * U)))
+    return float(
+        np.max(np.abs(eff[ok] / pred[ok] - 1) / (np.broadcast_to(per_t * t + const, eff.shape)[ok] * U))
+    )
 
 
 def _transitions(eff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +190,11 @@ def _trial(args: tuple[list[np.random.SeedSequence], str | None]) -> Trial:
     """The seeds' streams side by side as coordinates of one vector (the updates are per coordinate)."""
     seeds, sabotage = args
     grads = np.concatenate(
-        [_stream(kind, rng, _STEPS, _COORDS[kind]) for rng in map(np.random.default_rng, seeds) for kind in STREAMS],
+        [
+            _stream(kind, rng, _STEPS, _COORDS[kind])
+            for rng in map(np.random.default_rng, seeds)
+            for kind in STREAMS
+        ],
         axis=1,
     )
     adagrad, rmsprop = _optimizers(sabotage)
@@ -227,25 +233,45 @@ def switch_stream(sabotage: str | None) -> tuple[np.ndarray, np.ndarray]:
 
 def row_adagrad_monotone(trials: list[Trial]) -> Row:
     n_up, n = sum(t.ada_up for t in trials), sum(t.ada_n for t in trials)
-    return Row("AdaGrad: transitions where eta_eff grows (6 streams)", "0", f"{n_up} of {n}",
-               "ratio <= 1 + 7u (3 roundings per read-out, u = 2^-53)", n_up == 0)  # fmt: skip
+    return Row(
+        "AdaGrad: transitions where eta_eff grows (6 streams)",
+        "0",
+        f"{n_up} of {n}",
+        "ratio <= 1 + 7u (3 roundings per read-out, u = 2^-53)",
+        n_up == 0,
+    )
 
 
 def row_level(label: str, worst: float, law: str, bound: str) -> Row:
-    return Row(f"{label}: eta_eff,t against {law}, every step", "equal (rounding)",
-               f"max |ratio - 1| = {fmt(worst)} x bound", f"<= {bound} relative", worst <= 1.0)  # fmt: skip
+    return Row(
+        f"{label}: eta_eff,t against {law}, every step",
+        "equal (rounding)",
+        f"max |ratio - 1| = {fmt(worst)} x bound",
+        f"<= {bound} relative",
+        worst <= 1.0,
+    )
 
 
 def row_iff(trials: list[Trial]) -> Row:
     wrong, n, ties = (sum(getattr(t, f) for t in trials) for f in ("iff_wrong", "iff_n", "iff_ties"))
-    return Row("RMSProp: eta_eff grows iff g_t^2 < v_{t-1} (consecutive steps)", "0 disagreements",
-               f"{wrong} of {n} ({ties} near-ties skipped)", "outside twice the level bound", wrong == 0)  # fmt: skip
+    return Row(
+        "RMSProp: eta_eff grows iff g_t^2 < v_{t-1} (consecutive steps)",
+        "0 disagreements",
+        f"{wrong} of {n} ({ties} near-ties skipped)",
+        "outside twice the level bound",
+        wrong == 0,
+    )
 
 
 def row_switch(eff: np.ndarray) -> Row:
     grows = int(np.sum(eff[20:] > eff[19:-1] * (1 + 7 * U)))
-    return Row("RMSProp, g = 1 then 0.01: steps after the switch where eta_eff grows", "200 of 200",
-               f"{grows} of 200 (x{fmt(float(eff[-1] / eff[19]))} in all)", "ratio > 1 + 7u", grows == 200)  # fmt: skip
+    return Row(
+        "RMSProp, g = 1 then 0.01: steps after the switch where eta_eff grows",
+        "200 of 200",
+        f"{grows} of 200 (x{fmt(float(eff[-1] / eff[19]))} in all)",
+        "ratio > 1 + 7u",
+        grows == 200,
+    )
 
 
 def predicted_frequency() -> float:
@@ -258,14 +284,22 @@ def predicted_frequency() -> float:
 
 def row_frequency(trials: list[Trial], sabotage: str | None) -> Row:
     iv = t_interval([f for t in trials for f in t.freq])
-    return interval_row("RMSProp on N(0,1) gradients: fraction of steps where eta_eff grows",
-                        0.5 if sabotage == "wrong-frequency" else predicted_frequency(), iv)  # fmt: skip
+    return interval_row(
+        "RMSProp on N(0,1) gradients: fraction of steps where eta_eff grows",
+        0.5 if sabotage == "wrong-frequency" else predicted_frequency(),
+        iv,
+    )
 
 
 def row_growth(trials: list[Trial]) -> Row:
     worst = max(t.rms_growth for t in trials)
-    return Row("RMSProp: max growth over k steps, ratio * alpha^(k/2) (6 streams)", f"<= 1 (alpha^-1/2 = {fmt(ALPHA**-0.5)} per step)",
-               fmt(worst) + " (scaled by 1/(1 + (7 + k) u))", "1 + (7 + k) u rounding over a gap of k steps", worst <= 1.0)  # fmt: skip
+    return Row(
+        "RMSProp: max growth over k steps, ratio * alpha^(k/2) (6 streams)",
+        f"<= 1 (alpha^-1/2 = {fmt(ALPHA**-0.5)} per step)",
+        fmt(worst) + " (scaled by 1/(1 + (7 + k) u))",
+        "1 + (7 + k) u rounding over a gap of k steps",
+        worst <= 1.0,
+    )
 
 
 def run(ctx: Context) -> Outcome:
@@ -278,9 +312,16 @@ def run(ctx: Context) -> Outcome:
         row_adagrad_monotone(trials),
         row_level("AdaGrad", max(t.ada_level for t in trials), "eta/(sqrt(s_t)+eps)", "(t + 10)u"),
         row_level("RMSProp", max(t.rms_level for t in trials), "eta/(sqrt(v_t)+eps)", "(3t + 9)u"),
-        row_iff(trials), row_switch(eff_r), row_frequency(trials, ctx.sabotage), row_growth(trials),
-    )  # fmt: skip
-    figure = {"switch_eff": eff_r.tolist(), "switch_eff_ada": eff_a.tolist(), "freq": [f for t in trials for f in t.freq]}
+        row_iff(trials),
+        row_switch(eff_r),
+        row_frequency(trials, ctx.sabotage),
+        row_growth(trials),
+    )
+    figure = {
+        "switch_eff": eff_r.tolist(),
+        "switch_eff_ada": eff_a.tolist(),
+        "freq": [f for t in trials for f in t.freq],
+    }
     return Outcome(rows=rows, figure=figure)
 
 

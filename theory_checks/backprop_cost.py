@@ -62,9 +62,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from functools import lru_cache, partial
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -152,7 +153,13 @@ def _openblas_libs() -> list[Any]:
 
     try:
         with open("/proc/self/maps") as fh:
-            paths = sorted({line.split()[-1] for line in fh if "openblas" in line.lower() and line.strip().endswith(".so")})
+            paths = sorted(
+                {
+                    line.split()[-1]
+                    for line in fh
+                    if "openblas" in line.lower() and line.strip().endswith(".so")
+                }
+            )
     except OSError:
         return []
     libs = []
@@ -214,7 +221,9 @@ def count_passes(w: int, bug: str | None) -> int:
     return pb.calls[0]
 
 
-def paired_ratios(f: Callable[[np.ndarray], Any], g: Callable[[np.ndarray], Any], theta: np.ndarray, K: int, g_blocks: int) -> list[float]:
+def paired_ratios(
+    f: Callable[[np.ndarray], Any], g: Callable[[np.ndarray], Any], theta: np.ndarray, K: int, g_blocks: int
+) -> list[float]:
     """K ratios (min over g_blocks blocks of g) / (min over 3 blocks of f), blocks >= 2 ms."""
     g(theta)  # warm up
     n = max(1, math.ceil(2e-3 / max(_block(f, theta, 3), 1e-7)))
@@ -251,21 +260,38 @@ def _measure(args: tuple[int, str | None]) -> Timing:
 
 def row_count(tm: Timing) -> Row:
     """(a) forward passes per reverse-mode gradient: exactly 1 at every width."""
-    shown = ", ".join(f"p={8 * w + 5}: {c if c >= 0 else f'> {LIMIT}'}" for w, c in zip(COUNT_WIDTHS, tm.counts))
-    return Row("forward passes per gradient (reference problem's grad)", "1 (one taped forward sweep; FD: p + 1)",
-               shown, "exact count", all(c == 1 for c in tm.counts))  # fmt: skip
+    shown = ", ".join(
+        f"p={8 * w + 5}: {c if c >= 0 else f'> {LIMIT}'}" for w, c in zip(COUNT_WIDTHS, tm.counts)
+    )
+    return Row(
+        "forward passes per gradient (reference problem's grad)",
+        "1 (one taped forward sweep; FD: p + 1)",
+        shown,
+        "exact count",
+        all(c == 1 for c in tm.counts),
+    )
 
 
 def row_time(tm: Timing, sabotage: str | None) -> Row:
     """(b) the largest median t_grad / t_fwd over the timed widths, against omega."""
     omega = 1.0 if sabotage == "wrong-prediction" else OMEGA
     if not tm.ratios:
-        return Row("t_grad / t_fwd", f"<= {fmt(omega)}", "not timed: (a) counted > 2 forward passes per gradient",
-                   "-", False)  # fmt: skip
+        return Row(
+            "t_grad / t_fwd",
+            f"<= {fmt(omega)}",
+            "not timed: (a) counted > 2 forward passes per gradient",
+            "-",
+            False,
+        )
     med = [float(np.median(r)) for r in tm.ratios]
     shown = ", ".join(f"p={8 * w + 5}: {fmt(m)}" for w, m in zip(TIME_WIDTHS, med))
-    return Row("median t_grad / t_fwd (paired CPU-time minima)", f"<= omega = {fmt(omega)} (cheap gradient principle)",
-               shown, f"derived bound; {len(tm.ratios[0])} pairs per width", max(med) <= omega)  # fmt: skip
+    return Row(
+        "median t_grad / t_fwd (paired CPU-time minima)",
+        f"<= omega = {fmt(omega)} (cheap gradient principle)",
+        shown,
+        f"derived bound; {len(tm.ratios[0])} pairs per width",
+        max(med) <= omega,
+    )
 
 
 def row_fd(tm: Timing) -> Row:
@@ -283,9 +309,12 @@ def run(ctx: Context) -> Outcome:
     bug = ctx.sabotage if ctx.sabotage in ("forward-mode-grad", "per-sample-grad") else None
     tm: Timing = ctx.map(_measure, [(K, bug)])[0]
     figure: dict[str, Any] = {
-        "time_p": [8 * w + 5 for w in TIME_WIDTHS], "ratios": [list(r) for r in tm.ratios],
-        "fd_p": [8 * w + 5 for w in FD_WIDTHS], "fd": list(tm.fd), "omega": OMEGA,
-    }  # fmt: skip
+        "time_p": [8 * w + 5 for w in TIME_WIDTHS],
+        "ratios": [list(r) for r in tm.ratios],
+        "fd_p": [8 * w + 5 for w in FD_WIDTHS],
+        "fd": list(tm.fd),
+        "omega": OMEGA,
+    }
     return Outcome(rows=(row_count(tm), row_time(tm, ctx.sabotage), row_fd(tm)), figure=figure)
 
 

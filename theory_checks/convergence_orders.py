@@ -171,7 +171,9 @@ def _instance(rng: np.random.Generator) -> Instance:
         h_inv = mp.inverse(H)
     norms = np.linalg.norm(A, axis=1)
     up = 1.0 + gamma(2 * P + 8)  # the two norm sums: a few rounded operations on non-negative terms
-    return Instance(A, lam_min, lam_max, v_min, h_inv, float(np.mean(norms**3)) * up, 3.0 * float(np.mean(norms**4)) * up)
+    return Instance(
+        A, lam_min, lam_max, v_min, h_inv, float(np.mean(norms**3)) * up, 3.0 * float(np.mean(norms**4)) * up
+    )
 
 
 def loss(A: Any) -> Any:
@@ -327,7 +329,9 @@ def row_gd(trials: list[Trial], sabotage: str | None) -> Row:
     worst = max(t.gd_dev for t in trials)
     return Row(
         quantity=f"GD: max_k |e_(k+1)/e_k - rho| / tol_k on e_k <= {fmt(GD_WINDOW)} (order 1, its rate)",
-        predicted=("(kappa-1)/(kappa+1)" if sabotage == "wrong-prediction" else "rho = 1 - lambda_min/lambda_max")
+        predicted=(
+            "(kappa-1)/(kappa+1)" if sabotage == "wrong-prediction" else "rho = 1 - lambda_min/lambda_max"
+        )
         + f" in [{fmt(min(t.rho for t in trials))}, {fmt(max(t.rho for t in trials))}]",
         measured=f"{fmt(worst)} (last ratios {fmt([t.gd_ratio for t in trials])})",
         tolerance="<= 1; tol_k = rho (1 - c_k) + Taylor remainder + counted rounding",
@@ -359,8 +363,11 @@ def row_bfgs(trials: list[Trial]) -> Row:
 
 def _orders(errs: tuple[float, ...], lo: float, hi: float) -> list[float]:
     e = np.asarray(errs)
-    return [float(np.log(e[k + 1] / e[k]) / np.log(e[k] / e[k - 1]))
-            for k in range(1, e.size - 1) if lo < e[k + 1] < e[k] < min(e[k - 1], hi)]  # fmt: skip
+    return [
+        float(np.log(e[k + 1] / e[k]) / np.log(e[k] / e[k - 1]))
+        for k in range(1, e.size - 1)
+        if lo < e[k + 1] < e[k] < min(e[k - 1], hi)
+    ]
 
 
 def run(ctx: Context) -> Outcome:
@@ -373,12 +380,14 @@ def run(ctx: Context) -> Outcome:
             row_gd(trials, ctx.sabotage),
             row_newton(trials),
             row_bfgs(trials),
-            report_row("three-point order estimates q_k: GD, Newton",
-                       f"GD [{fmt(min(q_gd, default=math.nan))}, {fmt(max(q_gd, default=math.nan))}]; "
-                       f"Newton [{fmt(min(q_n, default=math.nan))}, {fmt(max(q_n, default=math.nan))}]"),
+            report_row(
+                "three-point order estimates q_k: GD, Newton",
+                f"GD [{fmt(min(q_gd, default=math.nan))}, {fmt(max(q_gd, default=math.nan))}]; "
+                f"Newton [{fmt(min(q_n, default=math.nan))}, {fmt(max(q_n, default=math.nan))}]",
+            ),
         ),
         figure={m: [list(getattr(t, f"{m}_errs")) for t in trials] for m in ("gd", "bfgs", "newton")},
-    )  # fmt: skip
+    )
 
 
 def plot(result: CheckResult, path: str) -> None:
@@ -387,7 +396,9 @@ def plot(result: CheckResult, path: str) -> None:
     fig, (ax,) = subplots()
     for i, m in enumerate(("gd", "bfgs", "newton")):
         for j, e in enumerate(result.figure[m]):
-            ax.semilogy(np.maximum(np.array(e), 1e-300), color=f"C{i}", alpha=0.6, label=m if j == 0 else None)
+            ax.semilogy(
+                np.maximum(np.array(e), 1e-300), color=f"C{i}", alpha=0.6, label=m if j == 0 else None
+            )
     ax.set_xlabel("step k")
     ax.set_ylabel("||theta_k - theta*|| (theta* = 0)")
     ax.set_xlim(0, 80)

@@ -149,6 +149,7 @@ class Envelope:
 
     def count(self) -> tuple[int, int, int]:
         """(N_lo, measured, N_hi): the first t at which lower, the ratio and upper reach COUNT_TOL."""
+
         def first(xs: tuple[float, ...]) -> int:
             return next((t for t, x in enumerate(xs) if x <= COUNT_TOL), len(xs))
 
@@ -231,21 +232,31 @@ def _quad_trial(args: tuple[np.random.SeedSequence, str | None]) -> QuadTrial:
     cv, cvec = np.linalg.eigh(c)
     delta_c = P_A**2 * U * float(np.linalg.norm(c, 2))
     widen_c = max(abs(cv[0] - SPECTRUM[0]), abs(cv[-1] - SPECTRUM[1])) + delta_c
-    eps_c = 1.01 * U * (1 + (P_A + 5) * float(np.linalg.norm(np.abs(c), 2)) + (P_A + 2) * float(np.linalg.norm(c, 2)))
+    eps_c = (
+        1.01
+        * U
+        * (1 + (P_A + 5) * float(np.linalg.norm(np.abs(c), 2)) + (P_A + 2) * float(np.linalg.norm(c, 2)))
+    )
     hv, hvec = np.linalg.eigh(h)
     kappa_h = float(hv[-1] / hv[0])
     rho_gd = (kappa_h - 1) / (kappa_h + 1)
     k_pred = kappa_h if sabotage == "kappa-of-H" else SPECTRUM[1] / SPECTRUM[0]
     rho_j = (k_pred - 1) / (k_pred + 1)
-    jac = envelope(_run_jacobi(h, theta0, s, sabotage), rho_j, widen_c, eps_c,
-                   _extreme_share(cvec, cv, z0, delta_c))  # fmt: skip
+    jac = envelope(
+        _run_jacobi(h, theta0, s, sabotage), rho_j, widen_c, eps_c, _extreme_share(cvec, cv, z0, delta_c)
+    )
     # GD at its best step for H
     eta = 2.0 / (hv[0] + hv[-1])
     delta_h = P_A**2 * U * float(hv[-1])
     eps_h = 1.01 * U * (1 + (P_A + 4) * eta * float(np.linalg.norm(np.abs(h), 2)))
     steps = int(math.ceil(math.log(COUNT_TOL) / math.log(rho_gd + eta * delta_h + eps_h))) + 1
-    gde = envelope(_run_gd(h, theta0, eta, steps), rho_gd, eta * delta_h, eps_h,
-                   _extreme_share(hvec, hv, theta0, delta_h))  # fmt: skip
+    gde = envelope(
+        _run_gd(h, theta0, eta, steps),
+        rho_gd,
+        eta * delta_h,
+        eps_h,
+        _extreme_share(hvec, hv, theta0, delta_h),
+    )
     return QuadTrial(jac, gde, kappa_h, float(cv[-1] / cv[0]), rho_gd, rho_j)
 
 
@@ -262,16 +273,24 @@ def rotated_kappas(seed: np.random.SeedSequence) -> tuple[float, float]:
 def row_envelope(label: str, pred: str, envs: list[Envelope]) -> Row:
     worst = max(e.worst() for e in envs)
     rates = [e.ratios[-1] ** (1.0 / (len(e.ratios) - 1)) for e in envs]
-    return Row(f"{label}: ||error_t|| / ||error_0|| at every step, every instance", pred,
-               f"mean rate {fmt(rates)}; worst ratio to the envelope {fmt(worst)}",
-               "inside [L_t, U_t] (exact-arithmetic envelope + derived float64 rounding)", all(e.inside() for e in envs))  # fmt: skip
+    return Row(
+        f"{label}: ||error_t|| / ||error_0|| at every step, every instance",
+        pred,
+        f"mean rate {fmt(rates)}; worst ratio to the envelope {fmt(worst)}",
+        "inside [L_t, U_t] (exact-arithmetic envelope + derived float64 rounding)",
+        all(e.inside() for e in envs),
+    )
 
 
 def row_counts(label: str, envs: list[Envelope]) -> Row:
     counts = [e.count() for e in envs]
-    return Row(f"{label}: steps to reduce the error to {fmt(COUNT_TOL)}", ", ".join(f"[{lo}, {hi}]" for lo, _, hi in counts),
-               ", ".join(str(m) for _, m, _ in counts), "N_lo <= N <= N_hi (from the envelope)",
-               all(lo <= m <= hi for lo, m, hi in counts))  # fmt: skip
+    return Row(
+        f"{label}: steps to reduce the error to {fmt(COUNT_TOL)}",
+        ", ".join(f"[{lo}, {hi}]" for lo, _, hi in counts),
+        ", ".join(str(m) for _, m, _ in counts),
+        "N_lo <= N <= N_hi (from the envelope)",
+        all(lo <= m <= hi for lo, m, hi in counts),
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -312,7 +331,9 @@ def least_squares(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, Mom
     theta0 = w_hat + rng.standard_normal(P_LS)
     per = (x @ theta0 - y)[:, None] * x
     per_opt = (x @ w_hat - y)[:, None] * x
-    mom = Moments(per, per.mean(axis=0), np.mean(per**2, axis=0), np.mean(x**2, axis=0), np.mean(per_opt**2, axis=0))
+    mom = Moments(
+        per, per.mean(axis=0), np.mean(per**2, axis=0), np.mean(x**2, axis=0), np.mean(per_opt**2, axis=0)
+    )
     return x, theta0, mom
 
 
@@ -346,7 +367,9 @@ def _adam_trial(args: tuple[np.random.SeedSequence, Moments, int, int, str | Non
     n = mom.per_sample.shape[0]
     g1 = mom.per_sample[rng.integers(0, n, size=(steps, reps))]  # (T, R, p)
     g4 = mom.per_sample[rng.integers(0, n, size=(steps, reps, 4))].mean(axis=2)
-    v = vhat_readout(np.concatenate([g1, g4], axis=1).reshape(steps, -1), sabotage).reshape(steps, 2 * reps, -1)
+    v = vhat_readout(np.concatenate([g1, g4], axis=1).reshape(steps, -1), sabotage).reshape(
+        steps, 2 * reps, -1
+    )
     v1, v4 = v[:, :reps], v[:, reps:]
     t = np.arange(1, steps + 1, dtype=np.float64)[:, None, None]
     var_t = (1 - BETA2) * (1 - BETA2 ** (2 * t)) / ((1 + BETA2) * (1 - BETA2**t) ** 2) * mom.var_sq(1)
@@ -369,21 +392,43 @@ def adam_rows(trials: list[AdamTrial], mom: Moments, sabotage: str | None) -> tu
 
     denominator4 = "F_ii" if sabotage == "fisher-literal" else "(grad L_i^2 + sigma_i^2/4)"
     return (
-        interval_row(f"b = 1, t <= {EARLY}: mean of vhat_t,i / F_ii (bias-corrected from step 1)", 1.0, t_interval(pick("early1")), what="replicates"),
-        interval_row(f"b = 1, t > {EARLY}: mean of vhat_t,i / F_ii (F = empirical Fisher diagonal)", 1.0, t_interval(pick("mean1")), what="replicates"),
-        report_row("b = 1: mean of (vhat_t,i - F_ii)^2 / Var(vhat_t,i) (exact EMA variance; predicted 1)",
-                   fmt(float(np.mean(pick("var1")))), note="report only: its t-interval under-covers (400 seeds: 2.5 % of p < 0.01)"),
-        interval_row(f"b = 4: mean of vhat_t,i / {denominator4}", 1.0, t_interval(pick("mean4")), what="replicates"),
-        report_row("b = 4: E[g_i^2] / F_ii (what v estimates, against the notes' F)", fmt(list(mom.second(4) / mom.fisher))),
+        interval_row(
+            f"b = 1, t <= {EARLY}: mean of vhat_t,i / F_ii (bias-corrected from step 1)",
+            1.0,
+            t_interval(pick("early1")),
+            what="replicates",
+        ),
+        interval_row(
+            f"b = 1, t > {EARLY}: mean of vhat_t,i / F_ii (F = empirical Fisher diagonal)",
+            1.0,
+            t_interval(pick("mean1")),
+            what="replicates",
+        ),
+        report_row(
+            "b = 1: mean of (vhat_t,i - F_ii)^2 / Var(vhat_t,i) (exact EMA variance; predicted 1)",
+            fmt(float(np.mean(pick("var1")))),
+            note="report only: its t-interval under-covers (400 seeds: 2.5 % of p < 0.01)",
+        ),
+        interval_row(
+            f"b = 4: mean of vhat_t,i / {denominator4}", 1.0, t_interval(pick("mean4")), what="replicates"
+        ),
+        report_row(
+            "b = 4: E[g_i^2] / F_ii (what v estimates, against the notes' F)",
+            fmt(list(mom.second(4) / mom.fisher)),
+        ),
         report_row("theta_0 (away from the optimum): F_ii / H_ii", fmt(list(mom.fisher / mom.hess))),
-        report_row("||diag F - diag H|| / ||diag H||: at theta_0; at the least-squares solution",
-                   f"{fmt(_rel_gap(mom.fisher, mom.hess))}; {fmt(_rel_gap(mom.fisher_opt, mom.hess))} (N = {N_LS}, unit noise)"),
-    )  # fmt: skip
+        report_row(
+            "||diag F - diag H|| / ||diag H||: at theta_0; at the least-squares solution",
+            f"{fmt(_rel_gap(mom.fisher, mom.hess))}; {fmt(_rel_gap(mom.fisher_opt, mom.hess))} (N = {N_LS}, unit noise)",
+        ),
+    )
 
 
 def run(ctx: Context) -> Outcome:
     quick = ctx.tier == "quick"
-    quad: list[QuadTrial] = ctx.map(_quad_trial, [(s, ctx.sabotage) for s in trial_seeds(ctx, 2 if quick else 8)])
+    quad: list[QuadTrial] = ctx.map(
+        _quad_trial, [(s, ctx.sabotage) for s in trial_seeds(ctx, 2 if quick else 8)]
+    )
     _, _, mom = least_squares(np.random.default_rng(trial_seeds(ctx, 1, stream=1)[0]))
     reps, steps, jobs = (96, 600, 1) if quick else (128, 1200, 2)
     adam_trials: list[AdamTrial] = ctx.map(
@@ -393,15 +438,25 @@ def run(ctx: Context) -> Outcome:
     jn = [q.jacobi.count()[1] for q in quad]
     gn = [q.gd.count()[1] for q in quad]
     rows = (
-        row_envelope("Jacobi-GD (eta = 1) in z = D^1/2 e", "rate (kappa(C)-1)/(kappa(C)+1) = " + fmt([q.rho_jacobi for q in quad]), [q.jacobi for q in quad]),
-        row_envelope("GD (eta = 2/(l_min+l_max))", "rate (kappa(H)-1)/(kappa(H)+1) = " + fmt([q.rho_gd for q in quad]), [q.gd for q in quad]),
+        row_envelope(
+            "Jacobi-GD (eta = 1) in z = D^1/2 e",
+            "rate (kappa(C)-1)/(kappa(C)+1) = " + fmt([q.rho_jacobi for q in quad]),
+            [q.jacobi for q in quad],
+        ),
+        row_envelope(
+            "GD (eta = 2/(l_min+l_max))",
+            "rate (kappa(H)-1)/(kappa(H)+1) = " + fmt([q.rho_gd for q in quad]),
+            [q.gd for q in quad],
+        ),
         row_counts("Jacobi-GD", [q.jacobi for q in quad]),
         row_counts("GD", [q.gd for q in quad]),
-        report_row("kappa(H); kappa(D^-1/2 H D^-1/2); steps GD / Jacobi",
-                   f"{fmt([q.kappa_h for q in quad])}; {fmt([q.kappa_c for q in quad])}; {fmt([g / j for g, j in zip(gn, jn)])}"),
+        report_row(
+            "kappa(H); kappa(D^-1/2 H D^-1/2); steps GD / Jacobi",
+            f"{fmt([q.kappa_h for q in quad])}; {fmt([q.kappa_c for q in quad])}; {fmt([g / j for g, j in zip(gn, jn)])}",
+        ),
         report_row("rotated H (kappa 100): kappa(D^-1/2 H D^-1/2) ('cheap but limited')", fmt(k_rot[1])),
         *adam_rows(adam_trials, mom, ctx.sabotage),
-    )  # fmt: skip
+    )
     figure = {
         "jacobi": [list(q.jacobi.ratios) for q in quad],
         "gd": [list(q.gd.ratios) for q in quad],

@@ -149,7 +149,9 @@ def _targets(sabotage: str | None) -> tuple[int, int, int]:
     return int(np.argmax(np.abs(pg - pr))), int(np.argmin(pg)), int(np.argmin(pr))
 
 
-def _exact(X: np.ndarray, y: np.ndarray, iterates: list[np.ndarray], bounds: list[float], sabotage: str | None) -> Exact:
+def _exact(
+    X: np.ndarray, y: np.ndarray, iterates: list[np.ndarray], bounds: list[float], sabotage: str | None
+) -> Exact:
     """Eq. (6) and the filter factors of the iterates in 32-digit arithmetic (mpmath)."""
     mp: Any = importlib.import_module("mpmath")  # untyped; a dependency of the `check` extra
     G, _ = sup_gap()
@@ -185,7 +187,10 @@ def _trial(args: tuple[np.random.SeedSequence, int, bool, str | None]) -> Trial:
     Y = X @ W_true + _SIGMA * rng.normal(size=(_N, R))
 
     opt = ref.gd(lr=_LR * 1.02 if sabotage == "lr-2pct" else _LR)
-    state, step = opt.init(np.zeros(_D * R)), opt.step_fn  # the bare update rule (no per-step argument checks)
+    state, step = (
+        opt.init(np.zeros(_D * R)),
+        opt.step_fn,
+    )  # the bare update rule (no per-step argument checks)
     absX, absXT = np.abs(X), np.abs(X.T)
     gn, gd_ = _gamma(_N), _gamma(_D)
     abs_y0 = np.abs(Y[:, 0])
@@ -201,7 +206,11 @@ def _trial(args: tuple[np.random.SeedSequence, int, bool, str | None]) -> Trial:
         state = step(state, g.ravel())
         Wn = state.params.reshape(_D, R)
         if exact:  # (a)'s running rounding bound for replicate 0
-            delta = 2.0 * _LR * (gn * (absXT @ np.abs(r[:, 0])) + absXT @ (gd_ * (absX @ np.abs(Wm[:, 0])) + _U * abs_y0))
+            delta = (
+                2.0
+                * _LR
+                * (gn * (absXT @ np.abs(r[:, 0])) + absXT @ (gd_ * (absX @ np.abs(Wm[:, 0])) + _U * abs_y0))
+            )
             delta = delta + _U * (np.abs(Wn[:, 0]) + _LR * np.abs(g[:, 0]))
             err_bound += float(np.linalg.norm(delta))
         if t in want:
@@ -217,9 +226,17 @@ def _trial(args: tuple[np.random.SeedSequence, int, bool, str | None]) -> Trial:
     j, _, jr = _targets(sabotage)
     # the reference's ridge (reduction "mean": lam / N is the "sum" problem's lam), per replicate
     risk_ref = tuple(
-        float(np.mean([np.sum((ridge(X, Y[:, r], lams[i] / _N, reduction="mean").solution() - W_true[:, r]) ** 2) for r in range(R)]))
-        + _SIGMA**2 for i in (j, jr)
-    )  # fmt: skip
+        float(
+            np.mean(
+                [
+                    np.sum((ridge(X, Y[:, r], lams[i] / _N, reduction="mean").solution() - W_true[:, r]) ** 2)
+                    for r in range(R)
+                ]
+            )
+        )
+        + _SIGMA**2
+        for i in (j, jr)
+    )
     ex = _exact(X, Y[:, 0], iterates0, bounds, sabotage) if exact else None
     return Trial(tuple(risk_gd), tuple(risk_r), (risk_ref[0], risk_ref[1]), ex)
 
@@ -228,18 +245,26 @@ def row_closed_form(exact: list[Exact]) -> Row:
     """(a) the GD iterates against eq. (6) in 32 digits, within the derived rounding bound."""
     ratio = max(e / b for x in exact for e, b in zip(x.errs, x.bounds))
     worst = max(max(x.errs) for x in exact)
-    return Row("max_t ||w_t(GD) - w_t(eq. 6)||", "0 up to rounding", f"{fmt(worst)} (max err/bound = {fmt(ratio)})",
-               f"<= derived float64 bound B_t (up to {fmt(max(max(x.bounds) for x in exact))})", bool(ratio <= 1.0))  # fmt: skip
+    return Row(
+        "max_t ||w_t(GD) - w_t(eq. 6)||",
+        "0 up to rounding",
+        f"{fmt(worst)} (max err/bound = {fmt(ratio)})",
+        f"<= derived float64 bound B_t (up to {fmt(max(max(x.bounds) for x in exact))})",
+        bool(ratio <= 1.0),
+    )
 
 
 def row_filters(exact: list[Exact]) -> Row:
     """(b) the measured GD filter factors minus ridge's within [0, G + 4 e^-2/t] (widened by B_t)."""
     G, xstar = sup_gap()
     low, excess = min(x.low for x in exact), max(x.excess for x in exact)
-    return Row("f_i^meas(t) - f_i^ridge (lambda = 1/(2 lr t)), from the iterates",
-               f"in [0, G + 4e^-2/t], G = {fmt(G)} at x = {fmt(xstar)}",
-               f"lowest (+ slack) {fmt(low)}; highest excess over the bound {fmt(excess)}",
-               "derived: e^-x(1 - x^2/t) <= (1 - x/t)^t <= e^-x, slack B_t/|v_i^T w_LS|", bool(low >= 0.0 and excess <= 0.0))  # fmt: skip
+    return Row(
+        "f_i^meas(t) - f_i^ridge (lambda = 1/(2 lr t)), from the iterates",
+        f"in [0, G + 4e^-2/t], G = {fmt(G)} at x = {fmt(xstar)}",
+        f"lowest (+ slack) {fmt(low)}; highest excess over the bound {fmt(excess)}",
+        "derived: e^-x(1 - x^2/t) <= (1 - x/t)^t <= e^-x, slack B_t/|v_i^T w_LS|",
+        bool(low >= 0.0 and excess <= 0.0),
+    )
 
 
 def row_gap(trials: list[Trial], sabotage: str | None) -> Row:
@@ -248,7 +273,12 @@ def row_gap(trials: list[Trial], sabotage: str | None) -> Row:
     pred = _bayes_risk(f_gd) - _bayes_risk(f_r)
     j, _, _ = _targets(sabotage)
     iv = t_interval([tr.risk_gd[j] - tr.risk_ref[0] for tr in trials])
-    return interval_row(f"test error GD(t) - ridge(1/(2 lr t)) at t = {_TS[j]} (largest predicted gap)", float(pred[j]), iv, what="designs")
+    return interval_row(
+        f"test error GD(t) - ridge(1/(2 lr t)) at t = {_TS[j]} (largest predicted gap)",
+        float(pred[j]),
+        iv,
+        what="designs",
+    )
 
 
 def row_optima(trials: list[Trial], sabotage: str | None) -> Row:
@@ -257,24 +287,43 @@ def row_optima(trials: list[Trial], sabotage: str | None) -> Row:
     pg, pr = _bayes_risk(f_gd), _bayes_risk(f_r)
     _, jg, jr = _targets(sabotage)
     iv = t_interval([tr.risk_gd[jg] - tr.risk_ref[1] for tr in trials])
-    return interval_row(f"test error GD(t* = {_TS[jg]}) - ridge(lambda* = {fmt(float(_lam(float(_TS[jr]), sabotage)))})",
-                        float(pg[jg] - pr[jr]), iv, what="designs")  # fmt: skip
+    return interval_row(
+        f"test error GD(t* = {_TS[jg]}) - ridge(lambda* = {fmt(float(_lam(float(_TS[jr]), sabotage)))})",
+        float(pg[jg] - pr[jr]),
+        iv,
+        what="designs",
+    )
 
 
 def run(ctx: Context) -> Outcome:
     k, R, n_exact = (8, 60, 1) if ctx.tier == "quick" else (24, 100, 3)
-    trials: list[Trial] = ctx.map(_trial, [(s, R, i < n_exact, ctx.sabotage) for i, s in enumerate(trial_seeds(ctx, k))])
+    trials: list[Trial] = ctx.map(
+        _trial, [(s, R, i < n_exact, ctx.sabotage) for i, s in enumerate(trial_seeds(ctx, k))]
+    )
     exact = [tr.exact for tr in trials if tr.exact is not None]
-    rows = (row_closed_form(exact), row_filters(exact), row_gap(trials, ctx.sabotage), row_optima(trials, ctx.sabotage))
+    rows = (
+        row_closed_form(exact),
+        row_filters(exact),
+        row_gap(trials, ctx.sabotage),
+        row_optima(trials, ctx.sabotage),
+    )
     f_gd, f_r = _filters(ctx.sabotage)
     G, _ = sup_gap()
     figure = {
-        "ts": _TS.tolist(), "s": _S.tolist(), "lr": _LR, "f_gd": f_gd.tolist(), "f_r": f_r.tolist(),
-        "upper": (G + 4.0 * math.exp(-2.0) / _TS.astype(float)).tolist(), "G": G,
-        "risk_gd": [list(tr.risk_gd) for tr in trials], "risk_r": [list(tr.risk_r) for tr in trials],
-        "pred_gd": _bayes_risk(f_gd).tolist(), "pred_r": _bayes_risk(f_r).tolist(),
-        "errs": list(exact[0].errs), "bounds": list(exact[0].bounds),
-    }  # fmt: skip
+        "ts": _TS.tolist(),
+        "s": _S.tolist(),
+        "lr": _LR,
+        "f_gd": f_gd.tolist(),
+        "f_r": f_r.tolist(),
+        "upper": (G + 4.0 * math.exp(-2.0) / _TS.astype(float)).tolist(),
+        "G": G,
+        "risk_gd": [list(tr.risk_gd) for tr in trials],
+        "risk_r": [list(tr.risk_r) for tr in trials],
+        "pred_gd": _bayes_risk(f_gd).tolist(),
+        "pred_r": _bayes_risk(f_r).tolist(),
+        "errs": list(exact[0].errs),
+        "bounds": list(exact[0].bounds),
+    }
     return Outcome(rows=rows, figure=figure)
 
 

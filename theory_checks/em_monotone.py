@@ -94,8 +94,9 @@ Sabotage:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import autograd
 import autograd.numpy as anp
@@ -115,9 +116,11 @@ NAME = "em_monotone"
 CLAIM = "EM: l(theta_t) >= l(theta_{t-1}) at every step (and J with the MAP ridge); its limit is stationary and recovers the weights"
 SOURCE = "note 004, 'EM Algorithm' (Monotonic) and 'Example: GMM'"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "broken-mstep", "estep-drops-log-pi")
-JUSTIFICATION = ("derived float64 bound of the check's own scipy evaluation of l (eigen-certificate, log-sum-exp, sum), "
-                 "twice per step; Student-t interval of the fitted weight over independent replicates; "
-                 "stationarity by the Xu-Jordan identity with the last step's length and rounding")  # fmt: skip
+JUSTIFICATION = (
+    "derived float64 bound of the check's own scipy evaluation of l (eigen-certificate, log-sum-exp, sum), "
+    "twice per step; Student-t interval of the fitted weight over independent replicates; "
+    "stationarity by the Xu-Jordan identity with the last step's length and rounding"
+)
 STAT_ROWS = 1
 
 N, D, K, T = 200, 2, 3, 20
@@ -147,12 +150,16 @@ def loglik(X: Vec, s: GMMState, reg: float) -> tuple[float, float]:
         W = cov_obj.whiten(np.eye(d))  # the whitening scipy applies: x @ W
         log_pdet = float(cov_obj.log_pdet)
         kappa = float(ev.max() / ev.min())
-        delta = float(np.linalg.norm(cov @ (W @ W.T) - np.eye(d))) + _gamma(2 * d) * float(np.linalg.norm(np.abs(cov) @ np.abs(W) @ np.abs(W).T))
+        delta = float(np.linalg.norm(cov @ (W @ W.T) - np.eye(d))) + _gamma(2 * d) * float(
+            np.linalg.norm(np.abs(cov) @ np.abs(W) @ np.abs(W).T)
+        )
         o = float(np.linalg.norm(V.T @ V - np.eye(d))) + _gamma(d) * d
         logpdf = multivariate_normal.logpdf(X, mu, cov_obj)
         q = np.maximum(-2.0 * logpdf - d * math.log(2 * math.pi) - log_pdet, 0.0)
         c_q = delta * math.sqrt(kappa) + 2 * U * math.sqrt(kappa) + _gamma(d) * (2 * math.sqrt(d * kappa) + 1)
-        c_det = d * (math.sqrt(kappa) * delta + o + 2 * _gamma(3)) + _gamma(d) * float(np.sum(np.abs(np.log(ev))))
+        c_det = d * (math.sqrt(kappa) * delta + o + 2 * _gamma(3)) + _gamma(d) * float(
+            np.sum(np.abs(np.log(ev)))
+        )
         log_w = math.log(w)
         a[:, k] = log_w + logpdf
         terms = 0.5 * (d * math.log(2 * math.pi) + abs(log_pdet) + q) + abs(log_w)
@@ -172,7 +179,9 @@ def loglik(X: Vec, s: GMMState, reg: float) -> tuple[float, float]:
 def _step(s: GMMState, X: Vec, reg: float, sabotage: str | None) -> GMMState:
     if sabotage not in ("broken-mstep", "estep-drops-log-pi"):
         return ref.em_gmm(reg_covar=reg).step(s, X)
-    weights_e = np.full_like(s.weights, 1.0 / s.weights.size) if sabotage == "estep-drops-log-pi" else s.weights
+    weights_e = (
+        np.full_like(s.weights, 1.0 / s.weights.size) if sabotage == "estep-drops-log-pi" else s.weights
+    )
     resp, ll = e_step(X, weights_e, s.params, s.covs)
     weights, means, covs = m_step(X, resp, reg_covar=reg)
     if sabotage == "broken-mstep":
@@ -272,7 +281,9 @@ def _stationarity(X: Vec, s: GMMState, new: GMMState) -> tuple[float, float, flo
     n, d = X.shape
     ll = _loglik_ad(X, s.weights)
     gm, gc = autograd.grad(lambda mc: ll(mc[0], mc[1]))((s.params, s.covs))
-    a = np.log(s.weights) + np.stack([multivariate_normal.logpdf(X, m, c) for m, c in zip(s.params, s.covs)], axis=1)
+    a = np.log(s.weights) + np.stack(
+        [multivariate_normal.logpdf(X, m, c) for m, c in zip(s.params, s.covs)], axis=1
+    )
     resp = np.exp(a - logsumexp(a, axis=1, keepdims=True))
     worst = (-1.0, 0.0, 0.0)
     for k in range(s.weights.size):
@@ -283,16 +294,22 @@ def _stationarity(X: Vec, s: GMMState, new: GMMState) -> tuple[float, float, flo
         r = resp[:, k]
         rho_mu = _gamma(n + 2) * float(np.linalg.norm(r @ np.abs(X))) / nk
         dev_abs = np.abs(X - new.params[k])
-        rho_cov = (_gamma(n + 4) * float(np.linalg.norm((r[:, None] * dev_abs).T @ dev_abs)) / nk
-                   + 2.0 * float(np.max(np.linalg.norm(dev_abs, axis=1))) * rho_mu)  # fmt: skip
+        rho_cov = (
+            _gamma(n + 4) * float(np.linalg.norm((r[:, None] * dev_abs).T @ dev_abs)) / nk
+            + 2.0 * float(np.max(np.linalg.norm(dev_abs, axis=1))) * rho_mu
+        )
         z = dev @ inv
         gsum_mu = float(np.linalg.norm(r @ np.abs(z)))
         gsum_cov = 0.5 * float(np.sum(r * (np.sum(z * z, axis=1) + ninv * d)))
         m_rounding = _gamma(n + ROUND_OPS) * (1.0 + float(np.linalg.cond(s.covs[k])))
-        b_mu = nk * ninv * (float(np.linalg.norm(new.params[k] - s.params[k])) + rho_mu) + m_rounding * gsum_mu
+        b_mu = (
+            nk * ninv * (float(np.linalg.norm(new.params[k] - s.params[k])) + rho_mu) + m_rounding * gsum_mu
+        )
         dmu = float(np.linalg.norm(new.params[k] - s.params[k]))
-        b_cov = (0.5 * nk * ninv**2 * (float(np.linalg.norm(new.covs[k] - s.covs[k])) + rho_cov + dmu * dmu)
-                 + m_rounding * gsum_cov)  # fmt: skip
+        b_cov = (
+            0.5 * nk * ninv**2 * (float(np.linalg.norm(new.covs[k] - s.covs[k])) + rho_cov + dmu * dmu)
+            + m_rounding * gsum_cov
+        )
         for g, b in ((float(np.linalg.norm(gm[k])), b_mu), (float(np.linalg.norm(gc[k])), b_cov)):
             worst = max(worst, (g / b, g, b))
     return worst
@@ -309,8 +326,11 @@ def _weight_trial(args: tuple[np.random.SeedSequence, str | None]) -> WeightTria
     new = s
     for _ in range(MAX_W):
         new = _step(s, X, 0.0, sabotage)
-        moved = max(float(np.max(np.abs(new.weights - s.weights))), float(np.max(np.abs(new.params - s.params))),
-                    float(np.max(np.abs(new.covs - s.covs))))  # fmt: skip
+        moved = max(
+            float(np.max(np.abs(new.weights - s.weights))),
+            float(np.max(np.abs(new.params - s.params))),
+            float(np.max(np.abs(new.covs - s.covs))),
+        )
         if moved <= TOL_W:
             break
         s = new
@@ -323,7 +343,7 @@ def row_monotone(trials: list[StartTrial], which: str) -> Row:
     runs = [t.ml if which == "ml" else t.map for t in trials]
     ex = [r.excess for r in runs]
     worst = int(np.argmax([e for e, _ in ex]))
-    r, (e, j) = runs[worst], ex[worst]
+    r, (_e, j) = runs[worst], ex[worst]
     what = "l (a = 0)" if which == "ml" else f"J (a = {fmt(A_RIDGE)})"
     drop = r.values[j - 1] - r.values[j] if j > 0 else -math.inf
     bound = r.bounds[j - 1] + r.bounds[j] if j > 0 else 0.0
@@ -331,14 +351,21 @@ def row_monotone(trials: list[StartTrial], which: str) -> Row:
     return bound_row(
         f"worst one-step decrease of {what} (scipy densities) over {len(runs)} starts x {T} steps "
         f"(run {worst}, step {j}; {n_col} runs stopped early by a collapsed component)",
-        "<= 0 (never decreases)", drop, bound, why="rounding bound of the two evaluations at that step",
-    )  # fmt: skip
+        "<= 0 (never decreases)",
+        drop,
+        bound,
+        why="rounding bound of the two evaluations at that step",
+    )
 
 
 def row_weights(pis: list[float], sabotage: str | None) -> Row:
     predicted = 1.0 / len(PI_W) if sabotage == "wrong-prediction" else PI_W[1]
-    return interval_row(f"fitted minor weight pi_hat_2 on 90/10 data (n = {N_W})", predicted, t_interval(pis),
-                        what="replicates")  # fmt: skip
+    return interval_row(
+        f"fitted minor weight pi_hat_2 on 90/10 data (n = {N_W})",
+        predicted,
+        t_interval(pis),
+        what="replicates",
+    )
 
 
 def row_stationary(wts: list[WeightTrial]) -> Row:
@@ -354,16 +381,27 @@ def row_stationary(wts: list[WeightTrial]) -> Row:
 
 def row_gain(trials: list[StartTrial]) -> Row:
     gains = [t.ml.values[-1] - t.ml.values[0] for t in trials if not t.ml.collapsed]
-    return report_row("smallest total gain l_T - l_0 (EM climbs from a random start)", fmt(min(gains, default=math.nan)))
+    return report_row(
+        "smallest total gain l_T - l_0 (EM climbs from a random start)", fmt(min(gains, default=math.nan))
+    )
 
 
 def run(ctx: Context) -> Outcome:
     k, r = (6, 8) if ctx.tier == "quick" else (60, 32)
-    starts: list[StartTrial] = ctx.map(_start_trial, [(s, ctx.sabotage) for s in trial_seeds(ctx, k, stream=0)])
-    wts: list[WeightTrial] = ctx.map(_weight_trial, [(s, ctx.sabotage) for s in trial_seeds(ctx, r, stream=1)])
+    starts: list[StartTrial] = ctx.map(
+        _start_trial, [(s, ctx.sabotage) for s in trial_seeds(ctx, k, stream=0)]
+    )
+    wts: list[WeightTrial] = ctx.map(
+        _weight_trial, [(s, ctx.sabotage) for s in trial_seeds(ctx, r, stream=1)]
+    )
     pis = [w.pi_minor for w in wts]
-    rows = (row_monotone(starts, "ml"), row_monotone(starts, "map"), row_weights(pis, ctx.sabotage),
-            row_stationary(wts), row_gain(starts))
+    rows = (
+        row_monotone(starts, "ml"),
+        row_monotone(starts, "map"),
+        row_weights(pis, ctx.sabotage),
+        row_stationary(wts),
+        row_gain(starts),
+    )
     figure = {
         "ml": [list(t.ml.values) for t in starts],
         "ml_drops": [list(-np.diff(t.ml.values)) for t in starts],

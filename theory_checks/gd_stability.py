@@ -130,8 +130,9 @@ class Design:
         return next(r for r in self.runs if r.label == label)
 
 
-def gd_run(X: np.ndarray, y: np.ndarray, w0: np.ndarray, w_star: np.ndarray, lr: float, T: int,
-           step_factor: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def gd_run(
+    X: np.ndarray, y: np.ndarray, w0: np.ndarray, w_star: np.ndarray, lr: float, T: int, step_factor: float
+) -> tuple[np.ndarray, np.ndarray]:
     """||e_t|| for t = 0..T of ref.gd from w0 and the accumulated rounding bound E_t."""
     opt = ref.gd(lr=lr * step_factor)
     state = opt.init(w0.copy())
@@ -147,16 +148,19 @@ def gd_run(X: np.ndarray, y: np.ndarray, w0: np.ndarray, w_star: np.ndarray, lr:
         wn = state.params
         errs[t] = np.linalg.norm(wn - w_star)
         acc[t] = acc[t - 1] + _U * (
-            np.linalg.norm(wn) + 2 * lr * np.linalg.norm(g)
+            np.linalg.norm(wn)
+            + 2 * lr * np.linalg.norm(g)
             + 2 * lr * x2 * (_D + 1) * np.linalg.norm(np.abs(X) @ np.abs(w) + np.abs(y))
             + 2 * lr * _N * np.linalg.norm(np.abs(X).T @ np.abs(r))
-        )  # fmt: skip
+        )
         if not np.isfinite(errs[t]) or errs[t] > 1e12:
             break
     return errs, acc
 
 
-def contraction(lam: np.ndarray, vecs: np.ndarray, e0: np.ndarray, lr: float, T: int, s: int) -> tuple[float, float]:
+def contraction(
+    lam: np.ndarray, vecs: np.ndarray, e0: np.ndarray, lr: float, T: int, s: int
+) -> tuple[float, float]:
     """rho and the lower end of the mixing interval of rho_hat (exact arithmetic)."""
     r = np.abs(1.0 - 2.0 * lr * lam)
     rho = float(r.max())
@@ -172,13 +176,20 @@ def _trial(args: tuple[np.random.SeedSequence, str | None]) -> Design:
     seed, sabotage = args
     X, y = design(seed)
     w_probe = np.linspace(-1.0, 1.0, _D)
-    if not np.allclose(least_squares(X, y).grad(w_probe), 2.0 * (X.T @ (X @ w_probe - y)), rtol=1e-12, atol=1e-12):
+    if not np.allclose(
+        least_squares(X, y).grad(w_probe), 2.0 * (X.T @ (X @ w_probe - y)), rtol=1e-12, atol=1e-12
+    ):
         raise AssertionError("the problem's gradient is not 2 X^T (Xw - y)")
     lam, vecs, w_star = exact_spectrum(X, y)
     w0 = w_star - vecs @ np.ones(_D)  # e_0 = -V 1: every eigen-direction excited equally
     lmax, lr_star = float(lam.max()), 1.0 / float(lam.min() + lam.max())
-    lrs = {"0.5/lmax": 0.5 / lmax, "0.99/lmax": 0.99 / lmax, "1.01/lmax": 1.01 / lmax,
-           "0.99*2/lmax": 1.98 / lmax, "1.01*2/lmax": 2.02 / lmax}  # fmt: skip
+    lrs = {
+        "0.5/lmax": 0.5 / lmax,
+        "0.99/lmax": 0.99 / lmax,
+        "1.01/lmax": 1.01 / lmax,
+        "0.99*2/lmax": 1.98 / lmax,
+        "1.01*2/lmax": 2.02 / lmax,
+    }
     lrs.update({f"{f}*lr*": f * lr_star for f in _FACTORS})
     step_factor = 1.02 if sabotage == "lr-2pct" else 1.0
     runs = []
@@ -221,9 +232,13 @@ def row_contraction(designs: list[Design], wrong_rate: bool) -> Row:
             ok &= r.lo <= r.rho_hat <= r.hi and r.lo <= pred <= r.hi
             worst = max(worst, abs(pred - r.rho_hat) / max(r.hi - r.lo, 1e-300))
             n += 1
-    return Row("per-step contraction rho_hat vs max_i|1-2 lr lambda_i|", f"{n} runs (lrs x designs)",
-               f"max |rho_hat - rho| / interval width = {fmt(worst)}",
-               "derived mixing + rounding interval (docstring)", bool(ok))  # fmt: skip
+    return Row(
+        "per-step contraction rho_hat vs max_i|1-2 lr lambda_i|",
+        f"{n} runs (lrs x designs)",
+        f"max |rho_hat - rho| / interval width = {fmt(worst)}",
+        "derived mixing + rounding interval (docstring)",
+        bool(ok),
+    )
 
 
 def row_optimal(designs: list[Design], wrong_rate: bool) -> Row:
@@ -234,15 +249,24 @@ def row_optimal(designs: list[Design], wrong_rate: bool) -> Row:
         ok &= r.lo <= r.rho_hat <= r.hi and r.lo <= pred <= r.hi
         dev = max(dev, abs(r.rho_hat - pred))
     star = designs[0].run("1.0*lr*")
-    return Row("rho_hat(lr*) = (kappa-1)/(kappa+1)", f"{fmt((KAPPA - 1) / (KAPPA + 1))} (kappa = 9)",
-               f"{fmt(star.rho_hat)}; max dev over designs {fmt(dev)}",
-               f"derived interval [{fmt(star.lo)}, {fmt(star.hi)}] (first design)", bool(ok))  # fmt: skip
+    return Row(
+        "rho_hat(lr*) = (kappa-1)/(kappa+1)",
+        f"{fmt((KAPPA - 1) / (KAPPA + 1))} (kappa = 9)",
+        f"{fmt(star.rho_hat)}; max dev over designs {fmt(dev)}",
+        f"derived interval [{fmt(star.lo)}, {fmt(star.hi)}] (first design)",
+        bool(ok),
+    )
 
 
 def row_neighbours(designs: list[Design]) -> Row:
     margins = [d.run(f"{f}*lr*").lo - d.run("1.0*lr*").hi for d in designs for f in _FACTORS if f != 1.0]
-    return Row("rho_hat at lr* x {0.9, 0.95, 1.05, 1.1} > rho_hat(lr*)", "worse (larger)",
-               f"min margin {fmt(min(margins))}", "neighbour's interval above lr*'s", all(m > 0 for m in margins))  # fmt: skip
+    return Row(
+        "rho_hat at lr* x {0.9, 0.95, 1.05, 1.1} > rho_hat(lr*)",
+        "worse (larger)",
+        f"min margin {fmt(min(margins))}",
+        "neighbour's interval above lr*'s",
+        all(m > 0 for m in margins),
+    )
 
 
 def run(ctx: Context) -> Outcome:
@@ -260,9 +284,13 @@ def run(ctx: Context) -> Outcome:
     )
     d0 = designs[0]
     figure: dict[str, Any] = {
-        "lam": d0.lam.tolist(), "lr_star": d0.lr_star, "conv_key": conv, "div_key": div, "bound_name": bound_name,
+        "lam": d0.lam.tolist(),
+        "lr_star": d0.lr_star,
+        "conv_key": conv,
+        "div_key": div,
+        "bound_name": bound_name,
         "runs": {r.label: {"lr": r.lr, "errs": r.errs.tolist(), "rho_hat": r.rho_hat} for r in d0.runs},
-    }  # fmt: skip
+    }
     return Outcome(rows=rows, figure=figure)
 
 
@@ -282,8 +310,17 @@ def plot(result: CheckResult, path: str) -> None:
     a1.legend(fontsize=7)
     lam = np.array(f["lam"])
     grid = np.linspace(0.02, 1.05, 300) / lam.max()
-    a2.plot(grid * lam.max(), [np.abs(1 - 2 * g * lam).max() for g in grid], "k-", label="max_i |1 - 2 lr lambda_i|")
-    pts = [(r["lr"] * lam.max(), r["rho_hat"]) for k_, r in f["runs"].items() if "*2/" not in k_ and k_ != "1.01/lmax"]
+    a2.plot(
+        grid * lam.max(),
+        [np.abs(1 - 2 * g * lam).max() for g in grid],
+        "k-",
+        label="max_i |1 - 2 lr lambda_i|",
+    )
+    pts = [
+        (r["lr"] * lam.max(), r["rho_hat"])
+        for k_, r in f["runs"].items()
+        if "*2/" not in k_ and k_ != "1.01/lmax"
+    ]
     a2.plot(*zip(*pts), "o", color="C3", label="measured rho_hat")
     a2.axvline(f["lr_star"] * lam.max(), color="C2", ls="--", label="lr* = 1/(lmin+lmax)")
     a2.axhline((KAPPA - 1) / (KAPPA + 1), color="C2", ls=":", label="(kappa-1)/(kappa+1)")

@@ -107,9 +107,12 @@ def run(ctx: Context) -> Outcome:
     trials: list[Trial] = ctx.map(_trial, [(s, ctx.sabotage) for s in trial_seeds(ctx, k)])
     return Outcome(
         rows=(row_one_step(trials),),
-        figure={"gn_error": [t.error for t in trials], "bound": [t.bound for t in trials],
-                "initial": [t.initial for t in trials]},
-    )  # fmt: skip
+        figure={
+            "gn_error": [t.error for t in trials],
+            "bound": [t.bound for t in trials],
+            "initial": [t.initial for t in trials],
+        },
+    )
 
 
 def plot(result: CheckResult, path: str) -> None:

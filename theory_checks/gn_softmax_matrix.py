@@ -77,7 +77,9 @@ NAME = "gn_softmax_matrix"
 CLAIM = "G (autograd H in the logits) = (1/n) sum_i J_i^T (diag p_i - p_i p_i^T) J_i, and G != hess L"
 SOURCE = "note 000, 'Gauss-Newton Derivation for General Convex Loss'"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "sum-scale", "shifted-jacobian")
-JUSTIFICATION = "entrywise float64 bound c S of the contractions and of autograd's H, counted (Higham 2002 ch. 3)"
+JUSTIFICATION = (
+    "entrywise float64 bound c S of the contractions and of autograd's H, counted (Higham 2002 ch. 3)"
+)
 STAT_ROWS = 0
 
 _W, _N, _M = 4, 120, 5
@@ -160,8 +162,13 @@ def exact_quantities(prob: Peaks, theta: Any, wrong: bool) -> Exact:
             R[rows, col] = vals[j]
             R[col, rows] = vals[j]
     o_abs = h_abs @ np.abs(W2.astype(np.float64)).T + np.abs(b2.astype(np.float64))
-    return Exact(G=G, S=S, R=R, logit_range=float(np.max(o.max(axis=1, keepdims=True) - o)),
-                 o_abs_max=float(np.max(o_abs)))  # fmt: skip
+    return Exact(
+        G=G,
+        S=S,
+        R=R,
+        logit_range=float(np.max(o.max(axis=1, keepdims=True) - o)),
+        o_abs_max=float(np.max(o_abs)),
+    )
 
 
 def relative_bound(u: float, ex: Exact, n: int, m: int, w: int) -> float:
@@ -235,11 +242,14 @@ def run(ctx: Context) -> Outcome:
     return Outcome(
         rows=(
             row_agreement(trials),
-            report_row("||hess L - G||_F / ||G||_F (closed-form second-order term R)", fmt(gap),
-                       note="algebra on the instance: G is not the Hessian (R != 0)"),
+            report_row(
+                "||hess L - G||_F / ||G||_F (closed-form second-order term R)",
+                fmt(gap),
+                note="algebra on the instance: G is not the Hessian (R != 0)",
+            ),
         ),
         figure={"ratio": [t.ratio for t in trials], "gap": [t.gap for t in trials]},
-    )  # fmt: skip
+    )
 
 
 def plot(result: CheckResult, path: str) -> None:

@@ -95,14 +95,16 @@ import reference as ref
 from reference import hpo
 
 from ._base import CheckResult, Context, Outcome, Row, report_row
-from ._stats import bound_row, fmt, t_interval, trial_seeds
+from ._stats import fmt, t_interval, trial_seeds
 
 NAME = "hypergradient_hpo"
 CLAIM = "autograd hypergradient = exact dF/deta; hypergradient descent on lr ends at least as low as the grid in its basin"
 SOURCE = "note 003, 'HPO Methods': Gradient-Based HPO vs Grid or Random Search"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "truncated", "sign-flip", "lr-2pct")
-JUSTIFICATION = ("derived float64 running-error bounds of the unrolled steps, the tangent recursion and the autograd adjoint; "
-                 "HD vs grid up to two evaluations' rounding")  # fmt: skip
+JUSTIFICATION = (
+    "derived float64 running-error bounds of the unrolled steps, the tangent recursion and the autograd adjoint; "
+    "HD vs grid up to two evaluations' rounding"
+)
 STAT_ROWS = 0
 
 D, N_TR, N_VAL, STEPS, NOISE = 20, 25, 200, 20, 3.0
@@ -169,16 +171,24 @@ def exact(p: Problem, eta: float, steps: int = STEPS) -> Exact:
     r = p.Xv @ th - p.yv
     grad_val = 2.0 * p.Xv.T @ r / N_VAL
     norm_hv = float(np.linalg.eigvalsh(2.0 * p.Xv.T @ p.Xv / N_VAL).max())
-    err_gv = norm_hv * e + gGv * float(np.linalg.norm(2.0 * Xva.T @ (Xva @ np.abs(th) + np.abs(p.yv)) / N_VAL))
+    err_gv = norm_hv * e + gGv * float(
+        np.linalg.norm(2.0 * Xva.T @ (Xva @ np.abs(th) + np.abs(p.yv)) / N_VAL)
+    )
     f_abs = float(np.mean((Xva @ np.abs(th) + np.abs(p.yv)) ** 2))
     eps_F = float(np.linalg.norm(grad_val)) * e + _gamma(D + N_VAL + 2) * f_abs
     dF = float(grad_val @ t)
-    eps_tangent = float(np.linalg.norm(t)) * err_gv + float(np.linalg.norm(grad_val)) * e_t + _gamma(D) * float(np.abs(grad_val) @ np.abs(t))
+    eps_tangent = (
+        float(np.linalg.norm(t)) * err_gv
+        + float(np.linalg.norm(grad_val)) * e_t
+        + _gamma(D) * float(np.abs(grad_val) @ np.abs(t))
+    )
     # autograd's adjoint: w_n = grad L_val, w_{j-1} = (I - eta H) w_j; dF = sum_j -w_j^T g_{j-1}
     w, err_w, eps_adj, acc = grad_val, err_gv, 0.0, 0.0
     e_j = e  # forward error bound of theta_{j-1} (non-decreasing in j, so e bounds every one)
     for g, g_abs in reversed(gs):
-        eps_adj += float(np.linalg.norm(g)) * err_w + float(np.linalg.norm(w)) * (norm_h * e_j + gG * float(np.linalg.norm(g_abs)))
+        eps_adj += float(np.linalg.norm(g)) * err_w + float(np.linalg.norm(w)) * (
+            norm_h * e_j + gG * float(np.linalg.norm(g_abs))
+        )
         acc += float(np.abs(w) @ np.abs(g))
         err_w += gG * float(np.linalg.norm(np.abs(w) + eta * habs(w)))
         w = w - eta * hv(w)
@@ -205,7 +215,9 @@ def objective_under_test(p: Problem, sabotage: str | None) -> hpo.Objective:
     def val_loss(th: Any) -> Any:
         return anp.mean((anp.dot(p.Xv, th) - p.yv) ** 2)
 
-    F = hpo.validation_objective("gd", train_grad=train_grad, val_loss=val_loss, x0=np.zeros(D), n_steps=STEPS)
+    F = hpo.validation_objective(
+        "gd", train_grad=train_grad, val_loss=val_loss, x0=np.zeros(D), n_steps=STEPS
+    )
     if sabotage == "truncated":
 
         def F_trunc(lr: Any) -> Any:
@@ -288,20 +300,34 @@ def _trial(args: tuple[np.random.SeedSequence, str | None]) -> Trial:
     basin_best = int(np.flatnonzero(in_basin)[np.argmin(gvals[in_basin])]) if in_basin.any() else -1
     i = int(np.argmin(fd))
     lo, hi = math.log(dense[max(i - 1, 0)]), math.log(dense[min(i + 1, dense.size - 1)])
-    opt = scipy.optimize.minimize_scalar(lambda s: float(F_values(p, np.array([math.exp(s)]))[0]),
-                                         bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})  # fmt: skip
+    opt = scipy.optimize.minimize_scalar(
+        lambda s: float(F_values(p, np.array([math.exp(s)]))[0]),
+        bounds=(lo, hi),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
     rnd = np.exp(rng.uniform(math.log(GRID[0] / L), math.log(GRID[1] / L), max(hd.evaluations, 2)))
     return Trial(
-        eta_L=tuple(float(x * L) for x in etas), ad=tuple(ad), exact=tuple(x.dF for x in ex),
+        eta_L=tuple(float(x * L) for x in etas),
+        ad=tuple(ad),
+        exact=tuple(x.dF for x in ex),
         bound=tuple(x.eps_tangent + x.eps_adjoint for x in ex),
-        grid_lrs_L=tuple(float(x * L) for x in grid), grid_values=tuple(float(v) for v in gvals),
-        basin_L=(left * L, right * L), basin_best=basin_best,
-        hd_lr_L=hd.lr * L, hd_value=hd_exact.F, hd_path_L=tuple(x * L for x in hd.lrs), hd_evals=hd.evaluations,
+        grid_lrs_L=tuple(float(x * L) for x in grid),
+        grid_values=tuple(float(v) for v in gvals),
+        basin_L=(left * L, right * L),
+        basin_best=basin_best,
+        hd_lr_L=hd.lr * L,
+        hd_value=hd_exact.F,
+        hd_path_L=tuple(x * L for x in hd.lrs),
+        hd_evals=hd.evaluations,
         eps_opt=hd_exact.eps_F + (float(eps_grid[basin_best]) if basin_best >= 0 else 0.0),
-        grid_ratio=float(np.nan_to_num(max(float(np.max(spacing)), float(np.max(value_err)), best_err), nan=math.inf)),
-        opt_lr_L=math.exp(float(opt.x)) * L, opt_value=min(float(opt.fun), float(np.min(fd)), hd_exact.F),
+        grid_ratio=float(
+            np.nan_to_num(max(float(np.max(spacing)), float(np.max(value_err)), best_err), nan=math.inf)
+        ),
+        opt_lr_L=math.exp(float(opt.x)) * L,
+        opt_value=min(float(opt.fun), float(np.min(fd)), hd_exact.F),
         random_value=float(np.min(F_values(p, rnd))),
-    )  # fmt: skip
+    )
 
 
 def row_hypergradient(trials: list[Trial]) -> Row:
@@ -347,14 +373,18 @@ def row_grid(trials: list[Trial]) -> Row:
 def row_global(trials: list[Trial]) -> Row:
     """How often HD's basin holds the grid's best point too (F has several local minima)."""
     glob = sum(t.hd_value <= min(t.grid_values) + t.eps_opt for t in trials)
-    return report_row("seeds where HD also beats the whole grid (F is not always unimodal)", f"{glob}/{len(trials)}")
+    return report_row(
+        "seeds where HD also beats the whole grid (F is not always unimodal)", f"{glob}/{len(trials)}"
+    )
 
 
 def row_optimum(trials: list[Trial]) -> Row:
     gap = max((t.hd_value - t.opt_value) / t.opt_value for t in trials)
     cost = float(np.mean([t.hd_evals for t in trials]))
-    return report_row("HD's relative gap to the global minimum F* (scipy), worst; HD's runs",
-                      f"{fmt(gap)}; {fmt(cost)} runs on average (the grid: {GRID[2]})")  # fmt: skip
+    return report_row(
+        "HD's relative gap to the global minimum F* (scipy), worst; HD's runs",
+        f"{fmt(gap)}; {fmt(cost)} runs on average (the grid: {GRID[2]})",
+    )
 
 
 def row_random(trials: list[Trial]) -> Row:
@@ -367,8 +397,14 @@ def row_random(trials: list[Trial]) -> Row:
 def run(ctx: Context) -> Outcome:
     k = 4 if ctx.tier == "quick" else 30
     trials: list[Trial] = ctx.map(_trial, [(s, ctx.sabotage) for s in trial_seeds(ctx, k)])
-    rows = (row_hypergradient(trials), row_hd_vs_grid(trials), row_grid(trials), row_global(trials), row_optimum(trials),
-            row_random(trials))
+    rows = (
+        row_hypergradient(trials),
+        row_hd_vs_grid(trials),
+        row_grid(trials),
+        row_global(trials),
+        row_optimum(trials),
+        row_random(trials),
+    )
     return Outcome(rows=rows, figure={"trials": [dataclasses.asdict(t) for t in trials]})
 
 

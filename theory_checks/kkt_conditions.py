@@ -107,8 +107,10 @@ NAME = "kkt_conditions"
 CLAIM = "equality: grad f = J_h^T lambda, h = 0; box: mu >= 0 on active bounds, mu * slack = 0, grad f = 0 off them"
 SOURCE = "note 004, 'Constrained Optimization' (Lagrange Multipliers, KKT Conditions)"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "wrong-sign-multiplier", "mu-2pct", "clip-upper-only")
-JUSTIFICATION = ("derived bounds: the exact multiplier recursion of (AL3) with the inner tolerance and rounding, projected-GD "
-                 "contraction q^T with rounding, on instances built with known KKT points")  # fmt: skip
+JUSTIFICATION = (
+    "derived bounds: the exact multiplier recursion of (AL3) with the inner tolerance and rounding, projected-GD "
+    "contraction q^T with rounding, on instances built with known KKT points"
+)
 STAT_ROWS = 0
 
 U = 2.0**-53
@@ -193,7 +195,9 @@ def _equality_trial(args: tuple[np.random.SeedSequence, str | None]) -> Equality
             lam = lam_prev + 1.02 * (lam - lam_prev)
         new, x = dataclasses.replace(new, lam=lam), new.params
         ax_b = Aa @ np.abs(x) + np.abs(b)
-        eps = INNER_TOL + _gamma(2 * (p + m) + 6) * _norm(np.abs(H) @ np.abs(x) + np.abs(c) + Aa.T @ (np.abs(lam_prev) + MU * ax_b))
+        eps = INNER_TOL + _gamma(2 * (p + m) + 6) * _norm(
+            np.abs(H) @ np.abs(x) + np.abs(c) + Aa.T @ (np.abs(lam_prev) + MU * ax_b)
+        )
         r = _gamma(p + 3) * _norm(np.abs(lam_prev) + MU * ax_b)
         E = rho * E + G * eps + r + U * _norm(path[k])
         err = _norm(lam - path[k])
@@ -202,13 +206,24 @@ def _equality_trial(args: tuple[np.random.SeedSequence, str | None]) -> Equality
     x, lam = state.params, lam_prev
     grad_L = np.asarray(autograd.grad(lambda z: f(z) - anp.dot(lam, h(z)))(x))
     norm_a = float(np.linalg.norm(A, 2))
-    stat_bound = eps + norm_a * r + _gamma(p + m + 2) * _norm(np.abs(H) @ np.abs(x) + np.abs(c) + Aa.T @ np.abs(lam))
-    feas_bound = (float(np.linalg.norm(M, 2)) * (E + _norm(path[-1] - lam_star)) + float(np.linalg.norm(Minv_a, 2)) * (eps + norm_a * r)
-                  + _gamma(p + 1) * _norm(Aa @ np.abs(x) + np.abs(b)))  # fmt: skip
+    stat_bound = (
+        eps + norm_a * r + _gamma(p + m + 2) * _norm(np.abs(H) @ np.abs(x) + np.abs(c) + Aa.T @ np.abs(lam))
+    )
+    feas_bound = (
+        float(np.linalg.norm(M, 2)) * (E + _norm(path[-1] - lam_star))
+        + float(np.linalg.norm(Minv_a, 2)) * (eps + norm_a * r)
+        + _gamma(p + 1) * _norm(Aa @ np.abs(x) + np.abs(b))
+    )
     return EqualityTrial(
-        stat=_norm(grad_L), stat_bound=stat_bound, feas=_norm(h(x)), feas_bound=feas_bound,
-        path_ratio=worst[0], path_err=worst[1], path_bound=worst[2], lam_err=_norm(lam - lam_star),
-    )  # fmt: skip
+        stat=_norm(grad_L),
+        stat_bound=stat_bound,
+        feas=_norm(h(x)),
+        feas_bound=feas_bound,
+        path_ratio=worst[0],
+        path_err=worst[1],
+        path_bound=worst[2],
+        lam_err=_norm(lam - lam_star),
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -238,7 +253,7 @@ def _box_trial(args: tuple[np.random.SeedSequence, bool]) -> BoxTrial:
     lo, hi = rng.uniform(-1.5, -0.5, p), rng.uniform(0.5, 1.5, p)
     perm = rng.permutation(p)
     at_lo, at_hi = np.zeros(p, bool), np.zeros(p, bool)
-    at_lo[perm[:N_LO]], at_hi[perm[N_LO:N_LO + N_HI]] = True, True
+    at_lo[perm[:N_LO]], at_hi[perm[N_LO : N_LO + N_HI]] = True, True
     inside = ~(at_lo | at_hi)
     x_star = np.where(at_lo, lo, np.where(at_hi, hi, lo + (hi - lo) * rng.uniform(0.2, 0.8, p)))
     mult = rng.uniform(0.5, 2.0, p)
@@ -252,7 +267,9 @@ def _box_trial(args: tuple[np.random.SeedSequence, bool]) -> BoxTrial:
     q = 1.0 - float(eig.min()) / L
     T = math.ceil(math.log(1e-22) / math.log(q))
     opt = ref.projected_gd(1.0 / L, hi=hi) if upper_only else ref.projected_gd(1.0 / L, lo=lo, hi=hi)
-    x = driver.run(opt, None, np.zeros(p), T, grad=lambda x: Q @ x - c, loss_every=None, record_params=False).final.params
+    x = driver.run(
+        opt, None, np.zeros(p), T, grad=lambda x: Q @ x - c, loss_every=None, record_params=False
+    ).final.params
     g = np.asarray(autograd.grad(f)(x))
     Qa = np.abs(Q)
     dc = _gamma(p + 1) * (Qa @ np.abs(x_star) + np.abs(g_star))
@@ -263,14 +280,19 @@ def _box_trial(args: tuple[np.random.SeedSequence, bool]) -> BoxTrial:
     active = at_lo | at_hi
     return BoxTrial(
         violation=float(np.max(np.concatenate([lo - x, x - hi, [0.0]]))),
-        sets_match=bool(np.array_equal(x == lo, at_lo) and np.array_equal(x == hi, at_hi)
-                        and np.all((x[inside] > lo[inside]) & (x[inside] < hi[inside]))),
-        n_lo=int(np.sum(x == lo)), n_hi=int(np.sum(x == hi)),
-        dist=_norm(x - x_star), dist_bound=D,
+        sets_match=bool(
+            np.array_equal(x == lo, at_lo)
+            and np.array_equal(x == hi, at_hi)
+            and np.all((x[inside] > lo[inside]) & (x[inside] < hi[inside]))
+        ),
+        n_lo=int(np.sum(x == lo)),
+        n_hi=int(np.sum(x == hi)),
+        dist=_norm(x - x_star),
+        dist_bound=D,
         mu_err=float(np.max(np.abs(g - g_star)[active] / g_bound[active])),
         inactive=float(np.max(np.abs(g[inside]) / g_bound[inside])),
         mu_min=float(np.min(np.where(at_lo, g, -g)[active])),
-    )  # fmt: skip
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -284,14 +306,24 @@ def _worst(vals: list[tuple[float, float]]) -> tuple[float, float]:
 
 def row_stationarity(eq: list[EqualityTrial]) -> Row:
     meas, bnd = _worst([(t.stat, t.stat_bound) for t in eq])
-    return bound_row("(a) ||grad f - A^T lambda_K|| (autograd of the check's L; worst instance)",
-                     "0 (grad f = J_h^T lambda)", meas, bnd, why="inner_tol + rounding")  # fmt: skip
+    return bound_row(
+        "(a) ||grad f - A^T lambda_K|| (autograd of the check's L; worst instance)",
+        "0 (grad f = J_h^T lambda)",
+        meas,
+        bnd,
+        why="inner_tol + rounding",
+    )
 
 
 def row_feasibility(eq: list[EqualityTrial]) -> Row:
     meas, bnd = _worst([(t.feas, t.feas_bound) for t in eq])
-    return bound_row("(a) ||h(x_K)|| (worst instance)", "0 (h = 0)", meas, bnd,
-                     why="||M|| ||lambda_K - lambda*|| + ||A H^-1|| (eps_K + ||A|| r_K) + rounding")  # fmt: skip
+    return bound_row(
+        "(a) ||h(x_K)|| (worst instance)",
+        "0 (h = 0)",
+        meas,
+        bnd,
+        why="||M|| ||lambda_K - lambda*|| + ||A H^-1|| (eps_K + ||A|| r_K) + rounding",
+    )
 
 
 def row_path(eq: list[EqualityTrial]) -> Row:
@@ -306,8 +338,13 @@ def row_path(eq: list[EqualityTrial]) -> Row:
 
 
 def row_box_feasible(bx: list[BoxTrial]) -> Row:
-    return bound_row("(b) max bound violation max(lo - x, x - hi)", "0 (x in C)", max(t.violation for t in bx), 0.0,
-                     why="the projection returns lo or hi exactly")  # fmt: skip
+    return bound_row(
+        "(b) max bound violation max(lo - x, x - hi)",
+        "0 (x in C)",
+        max(t.violation for t in bx),
+        0.0,
+        why="the projection returns lo or hi exactly",
+    )
 
 
 def row_active_sets(bx: list[BoxTrial]) -> Row:
@@ -322,7 +359,13 @@ def row_active_sets(bx: list[BoxTrial]) -> Row:
 
 def row_distance(bx: list[BoxTrial]) -> Row:
     meas, bnd = _worst([(t.dist, t.dist_bound) for t in bx])
-    return bound_row("(b) ||x_T - x*|| (worst instance)", "0 (x* built in)", meas, bnd, why="q^T (||x*|| + dx) + rho_s / (1 - q) + dx")
+    return bound_row(
+        "(b) ||x_T - x*|| (worst instance)",
+        "0 (x* built in)",
+        meas,
+        bnd,
+        why="q^T (||x*|| + dx) + rho_s / (1 - q) + dx",
+    )
 
 
 def row_multipliers(bx: list[BoxTrial]) -> Row:
@@ -349,10 +392,22 @@ def row_inactive(bx: list[BoxTrial]) -> Row:
 
 def run(ctx: Context) -> Outcome:
     k = 3 if ctx.tier == "quick" else 12
-    eq: list[EqualityTrial] = ctx.map(_equality_trial, [(s, ctx.sabotage) for s in trial_seeds(ctx, k, stream=0)])
-    bx: list[BoxTrial] = ctx.map(_box_trial, [(s, ctx.sabotage == "clip-upper-only") for s in trial_seeds(ctx, k, stream=1)])
-    rows = (row_stationarity(eq), row_feasibility(eq), row_path(eq), row_box_feasible(bx), row_active_sets(bx),
-            row_distance(bx), row_multipliers(bx), row_inactive(bx))  # fmt: skip
+    eq: list[EqualityTrial] = ctx.map(
+        _equality_trial, [(s, ctx.sabotage) for s in trial_seeds(ctx, k, stream=0)]
+    )
+    bx: list[BoxTrial] = ctx.map(
+        _box_trial, [(s, ctx.sabotage == "clip-upper-only") for s in trial_seeds(ctx, k, stream=1)]
+    )
+    rows = (
+        row_stationarity(eq),
+        row_feasibility(eq),
+        row_path(eq),
+        row_box_feasible(bx),
+        row_active_sets(bx),
+        row_distance(bx),
+        row_multipliers(bx),
+        row_inactive(bx),
+    )
     figure = {"equality": [dataclasses.asdict(t) for t in eq], "box": [dataclasses.asdict(t) for t in bx]}
     return Outcome(rows=rows, figure=figure)
 

@@ -72,8 +72,9 @@ Sabotage:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -177,8 +178,15 @@ def measure(w: int, rng: np.random.Generator, mode: str = "ntk", lr: float = LR)
     pb = _problem(w)
     s = _scale(w, mode)
     th0 = init_paired(w, rng)
-    traj = driver.run(ref.gd(lr), None, th0, STEPS, grad=lambda th: s * _grad_std(pb, s * th), loss_every=None,
-                      record_params=False)  # fmt: skip
+    traj = driver.run(
+        ref.gd(lr),
+        None,
+        th0,
+        STEPS,
+        grad=lambda th: s * _grad_std(pb, s * th),
+        loss_every=None,
+        record_params=False,
+    )
     thT = traj.final.params
     f0 = np.asarray(pb.predict(s * th0, pb.X))
     fT = np.asarray(pb.predict(s * thT, pb.X))
@@ -201,12 +209,19 @@ def first_motion(w: int, rng: np.random.Generator, mode: str, lr: float) -> floa
     return float(np.sum((th1 - th0) ** 2))
 
 
-def _per_width(fn: Callable[[int, np.random.Generator, str, float], T], widths: tuple[int, ...],
-               seed: np.random.SeedSequence, mode: str, lr: float) -> tuple[T, ...]:  # fmt: skip
+def _per_width(
+    fn: Callable[[int, np.random.Generator, str, float], T],
+    widths: tuple[int, ...],
+    seed: np.random.SeedSequence,
+    mode: str,
+    lr: float,
+) -> tuple[T, ...]:
     """``fn`` at every width, each from its own child of ``seed``, with BLAS single-threaded."""
     previous = _blas_threads(1)
     try:
-        return tuple(fn(w, np.random.default_rng(s), mode, lr) for w, s in zip(widths, seed.spawn(len(widths))))
+        return tuple(
+            fn(w, np.random.default_rng(s), mode, lr) for w, s in zip(widths, seed.spawn(len(widths)))
+        )
     finally:
         for n in previous[:1]:
             _blas_threads(n)
@@ -240,8 +255,14 @@ def row_lin(lin: np.ndarray) -> Row:
     """(c) the linearisation error falls with width: the interval of its log-log slope is < 0."""
     iv, _ = slope_interval(TRAIN_WIDTHS, lin)
     # One-sided, composite prediction (slope < 0): no point value, hence no p-value to calibrate.
-    return Row("log-log slope of ||f - f_lin|| / ||f - f_0|| vs width (after T steps)", "< 0 (-> 0 with w)",
-               str(iv), f"{iv.level * 100:.3f}% CI over {iv.n} seeds: upper end < 0", iv.hi < 0.0, kind="stat")  # fmt: skip
+    return Row(
+        "log-log slope of ||f - f_lin|| / ||f - f_0|| vs width (after T steps)",
+        "< 0 (-> 0 with w)",
+        str(iv),
+        f"{iv.level * 100:.3f}% CI over {iv.n} seeds: upper end < 0",
+        iv.hi < 0.0,
+        kind="stat",
+    )
 
 
 def run(ctx: Context) -> Outcome:
@@ -255,13 +276,21 @@ def run(ctx: Context) -> Outcome:
     rel = np.array([[m.rel_change for m in t] for t in tr])
     lin = np.array([[m.lin_error for m in t] for t in tr])
     iv_rel, _ = slope_interval(TRAIN_WIDTHS, rel)
-    rows = (row_level(r), row_flat(r), row_lin(lin),
-            report_row("log-log slope of ||theta_T - theta_0|| / ||theta_0|| vs width", f"{iv_rel} (limit -1/2)"))  # fmt: skip
+    rows = (
+        row_level(r),
+        row_flat(r),
+        row_lin(lin),
+        report_row("log-log slope of ||theta_T - theta_0|| / ||theta_0|| vs width", f"{iv_rel} (limit -1/2)"),
+    )
     figure: dict[str, Any] = {
-        "widths": list(WIDTHS), "ratio": r.tolist(), "train_widths": list(TRAIN_WIDTHS),
-        "rel_change": rel.tolist(), "lin_error": lin.tolist(),
-        "lossT": [[m.lossT for m in t] for t in tr], "loss0": [[m.loss0 for m in t] for t in tr],
-    }  # fmt: skip
+        "widths": list(WIDTHS),
+        "ratio": r.tolist(),
+        "train_widths": list(TRAIN_WIDTHS),
+        "rel_change": rel.tolist(),
+        "lin_error": lin.tolist(),
+        "lossT": [[m.lossT for m in t] for t in tr],
+        "loss0": [[m.loss0 for m in t] for t in tr],
+    }
     return Outcome(rows=rows, figure=figure)
 
 
@@ -277,8 +306,10 @@ def plot(result: CheckResult, path: str) -> None:
     ax0.set_ylabel("||theta_1 - theta_0||^2 / prediction")
     ax0.legend()
     w = np.array(result.figure["train_widths"], dtype=float)
-    for ax, key, style, ylabel in ((ax1, "rel_change", "o-C0", "||theta_T - theta_0|| / ||theta_0||"),
-                                   (ax2, "lin_error", "s-C1", "||f - f_lin|| / ||f - f_0|| at theta_T")):  # fmt: skip
+    for ax, key, style, ylabel in (
+        (ax1, "rel_change", "o-C0", "||theta_T - theta_0|| / ||theta_0||"),
+        (ax2, "lin_error", "s-C1", "||f - f_lin|| / ||f - f_0|| at theta_T"),
+    ):
         for row in result.figure[key]:
             ax.loglog(w, row, style, alpha=0.4)
         ax.loglog(w, result.figure[key][0][0] * (w / w[0]) ** -0.5, "k--", label="w^-1/2")

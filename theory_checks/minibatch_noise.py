@@ -101,7 +101,9 @@ class _Buggy:
     def batch_indices(self, rng: np.random.Generator, batch_size: int, *, replace: bool = True) -> Any:
         return self.inner.batch_indices(rng, batch_size, replace=replace or self.bug == "replace-ignored")
 
-    def minibatch_grad(self, params: Any, rng: np.random.Generator, batch_size: int, *, replace: bool = True) -> Any:
+    def minibatch_grad(
+        self, params: Any, rng: np.random.Generator, batch_size: int, *, replace: bool = True
+    ) -> Any:
         g = self.inner.minibatch_grad(params, rng, batch_size, replace=replace)
         return g * batch_size if self.bug == "minibatch-sum" else g
 
@@ -142,8 +144,10 @@ def _group(args: tuple[str, np.ndarray, np.random.SeedSequence, int, int, str | 
         with_r.append(float(np.mean(np.sum(Y[idx].mean(axis=1) ** 2, axis=1))))
     without = []
     for b in b_without(n):
-        sq = [float(np.sum(Y[np.asarray(problem.batch_indices(rng, b, replace=False))].mean(axis=0) ** 2))
-              for _ in range(m_without)]  # fmt: skip
+        sq = [
+            float(np.sum(Y[np.asarray(problem.batch_indices(rng, b, replace=False))].mean(axis=0) ** 2))
+            for _ in range(m_without)
+        ]
         without.append(float(np.mean(sq)))
     return Noise(name, tuple(with_r), tuple(without))
 
@@ -168,11 +172,17 @@ def row_with(groups: list[list[Noise]], tr: dict[str, float], sabotage: str | No
     b = np.array(B_WITH, dtype=float)
     scale = np.sqrt(b) if sabotage == "sd-scaling" else b
     per_group = [np.mean([np.array(g.with_r) / (tr[g.problem] / scale) for g in gs]) for gs in groups]
-    return interval_row("with replacement: tr Cov / (tr Sigma/b), mean over 2 problems x b in {1..256}", 1.0,
-                        t_interval(per_group), what="groups")  # fmt: skip
+    return interval_row(
+        "with replacement: tr Cov / (tr Sigma/b), mean over 2 problems x b in {1..256}",
+        1.0,
+        t_interval(per_group),
+        what="groups",
+    )
 
 
-def row_without(groups: list[list[Noise]], tr: dict[str, float], n: dict[str, int], sabotage: str | None) -> Row:
+def row_without(
+    groups: list[list[Noise]], tr: dict[str, float], n: dict[str, int], sabotage: str | None
+) -> Row:
     per_group = []
     for gs in groups:
         ratios = []
@@ -182,8 +192,12 @@ def row_without(groups: list[list[Noise]], tr: dict[str, float], n: dict[str, in
             scale = np.sqrt(b) if sabotage == "sd-scaling" else b
             ratios.append(np.array(g.without) / (fpc * tr[g.problem] / scale))
         per_group.append(np.mean(ratios))
-    return interval_row("without: tr Cov / ((N-b)/(N-1) tr Sigma/b), mean over 2 problems x b in {16..3N/4}", 1.0,
-                        t_interval(per_group), what="groups")  # fmt: skip
+    return interval_row(
+        "without: tr Cov / ((N-b)/(N-1) tr Sigma/b), mean over 2 problems x b in {16..3N/4}",
+        1.0,
+        t_interval(per_group),
+        what="groups",
+    )
 
 
 def row_minibatch_grad(bug: str | None, seed: np.random.SeedSequence) -> Row:
@@ -201,7 +215,11 @@ def row_minibatch_grad(bug: str | None, seed: np.random.SeedSequence) -> Row:
         mine = scale * rows.mean(axis=0)
         err_r = (d + 1) * U * (np.abs(X[idx]) @ np.abs(w) + np.abs(y[idx]))
         err_rows = 2.0 * err_r[:, None] * np.abs(X[idx]) + U * np.abs(rows)
-        bound = 2.0 * scale * float(np.linalg.norm(err_rows.mean(axis=0) + (b + 1) * U * np.abs(rows).mean(axis=0)))
+        bound = (
+            2.0
+            * scale
+            * float(np.linalg.norm(err_rows.mean(axis=0) + (b + 1) * U * np.abs(rows).mean(axis=0)))
+        )
         diffs.append(float(np.linalg.norm(g - mine)))
         ratios.append(diffs[-1] / bound)
     return Row(
@@ -214,11 +232,15 @@ def row_minibatch_grad(bug: str | None, seed: np.random.SeedSequence) -> Row:
 
 
 def row_slope(groups: list[list[Noise]], tr: dict[str, float]) -> Row:
-    pooled = {p: np.mean([[g.with_r for g in gs if g.problem == p][0] for gs in groups], axis=0) for p in PROBLEMS}
+    pooled = {
+        p: np.mean([[g.with_r for g in gs if g.problem == p][0] for gs in groups], axis=0) for p in PROBLEMS
+    }
     slopes = [loglog_slope(B_WITH, pooled[p]) for p in PROBLEMS]
     sd = [math.sqrt(pooled[p][0] / pooled[p][1]) for p in PROBLEMS]  # b = 1 vs 4
-    return report_row("log-log slope of tr Cov vs b; sd(1)/sd(4) (least squares, Peaks)",
-                      f"slopes {fmt(slopes)} (predicted -1); sd ratio {fmt(sd)} (predicted 2)")  # fmt: skip
+    return report_row(
+        "log-log slope of tr Cov vs b; sd(1)/sd(4) (least squares, Peaks)",
+        f"slopes {fmt(slopes)} (predicted -1); sd ratio {fmt(sd)} (predicted 2)",
+    )
 
 
 def run(ctx: Context) -> Outcome:
@@ -240,10 +262,16 @@ def run(ctx: Context) -> Outcome:
         row_slope(groups, tr),
     )
     figure: dict[str, Any] = {
-        p: {"N": n[p], "trSigma": tr[p], "b_with": list(B_WITH), "b_without": list(b_without(n[p])),
-            "T_with": [list(gs[j].with_r) for gs in groups], "T_without": [list(gs[j].without) for gs in groups]}
+        p: {
+            "N": n[p],
+            "trSigma": tr[p],
+            "b_with": list(B_WITH),
+            "b_without": list(b_without(n[p])),
+            "T_with": [list(gs[j].with_r) for gs in groups],
+            "T_without": [list(gs[j].without) for gs in groups],
+        }
         for j, p in enumerate(PROBLEMS)
-    }  # fmt: skip
+    }
     return Outcome(rows=rows, figure=figure)
 
 
@@ -256,7 +284,9 @@ def plot(result: CheckResult, path: str) -> None:
         N, trS = f["N"], f["trSigma"]
         ax.loglog(bw, np.mean(f["T_with"], axis=0), "o", color="C0", label="with replacement (measured)")
         ax.loglog(bw, trS / bw, "C0-", lw=0.8, label="tr Sigma / b")
-        ax.loglog(bo, np.mean(f["T_without"], axis=0), "s", color="C3", label="without replacement (measured)")
+        ax.loglog(
+            bo, np.mean(f["T_without"], axis=0), "s", color="C3", label="without replacement (measured)"
+        )
         bb = np.linspace(1, bo.max(), 200)
         ax.loglog(bb, (N - bb) / (N - 1) * trS / bb, "C3--", lw=0.8, label="(N-b)/(N-1) tr Sigma / b")
         ax.set_title(f"{nm} (top {M_DIRS} principal directions)", fontsize=9)

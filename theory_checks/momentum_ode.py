@@ -226,8 +226,13 @@ def row_hb_average(g: Gaps) -> Row:
     r2 = float(_D)  # ||theta_0 - theta*||^2
     bound = (_HB_BETA / (1 - _HB_BETA) * g.gaps[0][None, :] + (1 - _HB_BETA) / (2 * _HB_LR) * r2) / (t + 1)
     worst = float(np.max(g.avg_gaps / bound))
-    return Row("HB: max_T (f(xbar_T) - f*)/bound", "<= 1 ([b/(1-b) (f0 - f*) + (1-b) R^2/(2 lr)]/(T+1))",
-               fmt(worst), "exact theorem (averaged iterate)", bool(worst <= 1.0))  # fmt: skip
+    return Row(
+        "HB: max_T (f(xbar_T) - f*)/bound",
+        "<= 1 ([b/(1-b) (f0 - f*) + (1-b) R^2/(2 lr)]/(T+1))",
+        fmt(worst),
+        "exact theorem (averaged iterate)",
+        bool(worst <= 1.0),
+    )
 
 
 def _nesterov_bound(t: np.ndarray) -> np.ndarray:
@@ -238,8 +243,13 @@ def _nesterov_bound(t: np.ndarray) -> np.ndarray:
 def row_nesterov(g: Gaps) -> Row:
     t = np.arange(1, _T + 1, dtype=np.float64)[:, None]
     worst = float(np.max(g.gaps[1:] / _nesterov_bound(t)))
-    return Row("Nesterov: max_t (f(theta_t) - f*)/bound, last iterate", "<= 1 (2 L R^2/(t+1)^2)",
-               fmt(worst), "exact theorem (last iterate)", bool(worst <= 1.0))  # fmt: skip
+    return Row(
+        "Nesterov: max_t (f(theta_t) - f*)/bound, last iterate",
+        "<= 1 (2 L R^2/(t+1)^2)",
+        fmt(worst),
+        "exact theorem (last iterate)",
+        bool(worst <= 1.0),
+    )
 
 
 def row_hb_above(ivT: Interval, expected: np.ndarray) -> Row:
@@ -247,8 +257,13 @@ def row_hb_above(ivT: Interval, expected: np.ndarray) -> Row:
     nb = float(_nesterov_bound(np.array(float(_T))))
     pred = expected[_T] / nb
     meas = ivT.estimate * pred  # mean gap / bound
-    return Row(f"HB: mean gap(T)/(2 L R^2/(T+1)^2), T = {_T}", f"> 1 (exact expectation {fmt(pred)})",
-               fmt(meas), "> 1 (implied by the level at T)", bool(meas > 1.0))  # fmt: skip
+    return Row(
+        f"HB: mean gap(T)/(2 L R^2/(T+1)^2), T = {_T}",
+        f"> 1 (exact expectation {fmt(pred)})",
+        fmt(meas),
+        "> 1 (implied by the level at T)",
+        bool(meas > 1.0),
+    )
 
 
 def _crossing(mean_gap: np.ndarray) -> float:
@@ -266,17 +281,35 @@ def convex_rows(ctx: Context) -> tuple[list[Row], dict[str, Any]]:
     chunks = [seeds[i : i + 16] for i in range(0, k, 16)]  # 16 spectra per job (parallel when mapped)
     res: list[Gaps] = ctx.map(_run_convex, [(c, m, ctx.sabotage) for m in ("hb", "nesterov") for c in chunks])
     hbs, ness = res[: len(chunks)], res[len(chunks) :]
-    hb = Gaps("hb", np.hstack([g.gaps for g in hbs]), np.hstack([g.avg_gaps for g in hbs if g.avg_gaps is not None]))
+    hb = Gaps(
+        "hb", np.hstack([g.gaps for g in hbs]), np.hstack([g.avg_gaps for g in hbs if g.avg_gaps is not None])
+    )
     nes = Gaps("nesterov", np.hstack([g.gaps for g in ness]), None)
     e = expected_hb_gap()
     iv1, ivT = t_interval(hb.gaps[_T1] / e[_T1]), t_interval(hb.gaps[_T] / e[_T])
     cross = _crossing(hb.gaps.mean(axis=1))
-    rows = [row_level(iv1, _T1), row_level(ivT, _T), row_hb_slope(iv1, ivT, e, ctx.sabotage),
-            row_hb_average(hb), row_nesterov(nes), row_hb_above(ivT, e),
-            Row("HB: first t from which mean gap > Nesterov's bound", "-", fmt(cross), "report only", None,
-                kind="report")]  # fmt: skip
-    fig = {"ts": _TS.tolist(), "hb": hb.gaps.mean(axis=1)[_TS].tolist(), "hb_expected": e[_TS].tolist(),
-           "nesterov": nes.gaps.mean(axis=1)[_TS].tolist()}  # fmt: skip
+    rows = [
+        row_level(iv1, _T1),
+        row_level(ivT, _T),
+        row_hb_slope(iv1, ivT, e, ctx.sabotage),
+        row_hb_average(hb),
+        row_nesterov(nes),
+        row_hb_above(ivT, e),
+        Row(
+            "HB: first t from which mean gap > Nesterov's bound",
+            "-",
+            fmt(cross),
+            "report only",
+            None,
+            kind="report",
+        ),
+    ]
+    fig = {
+        "ts": _TS.tolist(),
+        "hb": hb.gaps.mean(axis=1)[_TS].tolist(),
+        "hb_expected": e[_TS].tolist(),
+        "nesterov": nes.gaps.mean(axis=1)[_TS].tolist(),
+    }
     return rows, fig
 
 
@@ -332,7 +365,9 @@ def _run_ode(args: tuple[np.random.SeedSequence, float, str | None]) -> OdeRun:
     return OdeRun(h, s.params, bound)
 
 
-def _mp_exact(lam: np.ndarray, gamma: float, x0: np.ndarray, h: float) -> tuple[list[Any], list[Any], list[Any]]:
+def _mp_exact(
+    lam: np.ndarray, gamma: float, x0: np.ndarray, h: float
+) -> tuple[list[Any], list[Any], list[Any]]:
     """Per mode: the exact discrete iterate theta_N for lr = h^2 and beta = 1 - gamma h (as the
     float64 values the check computes itself: h is a power of 2, so lr is exact), the ODE's x(T)
     and the first-order coefficient C1, in 40-digit arithmetic."""
@@ -377,23 +412,39 @@ def ode_rows(ctx: Context) -> tuple[list[Row], dict[str, Any]]:
         b_err.append(float(np.linalg.norm(b)))
         c1v = np.array([float(v) for v in c1])
         c1_ratio.append(float(np.linalg.norm(exact) / (r.h * np.linalg.norm(c1v))))
-    rows = [Row("ODE: theta_N against the exact discrete solution, every h",
-                "closed form (roots of rho^2 - (1 + beta - lr lambda) rho + beta)",
-                f"max |dev|/bound {fmt(excess)}", "<= 1 x derived float64 forward-error bound", bool(excess <= 1.0)),
-            row_order(hs, e_meas, e_pred, b_err, ctx.sabotage),
-            Row("ODE: e(h)/(C1 h), h = " + fmt(list(hs)), "-> 1 as h -> 0 (first-order coefficient C1)",
-                fmt(c1_ratio), "report only", None, kind="report")]  # fmt: skip
+    rows = [
+        Row(
+            "ODE: theta_N against the exact discrete solution, every h",
+            "closed form (roots of rho^2 - (1 + beta - lr lambda) rho + beta)",
+            f"max |dev|/bound {fmt(excess)}",
+            "<= 1 x derived float64 forward-error bound",
+            bool(excess <= 1.0),
+        ),
+        row_order(hs, e_meas, e_pred, b_err, ctx.sabotage),
+        Row(
+            "ODE: e(h)/(C1 h), h = " + fmt(list(hs)),
+            "-> 1 as h -> 0 (first-order coefficient C1)",
+            fmt(c1_ratio),
+            "report only",
+            None,
+            kind="report",
+        ),
+    ]
     fig = {"h": list(hs), "e": e_meas, "e_pred": e_pred, "gamma": gamma}
     return rows, fig
 
 
-def row_order(hs: tuple[float, ...], e_meas: list[float], e_pred: list[float], b: list[float], sabotage: str | None) -> Row:
+def row_order(
+    hs: tuple[float, ...], e_meas: list[float], e_pred: list[float], b: list[float], sabotage: str | None
+) -> Row:
     """Least-squares slope of log e(h) vs log h against the exact errors' slope on the same grid."""
     lh = np.log(hs)
     w = (lh - lh.mean()) / np.sum((lh - lh.mean()) ** 2)  # slope = sum w_i log e_i
     pred = float(np.sum(w * np.log(e_pred)))
     if min(e_meas) <= 0.0 or any(bi >= ei for bi, ei in zip(b, e_pred)):
-        return Row("ODE: order (slope of log e(h) vs log h)", fmt(pred), "error at rounding level", "-", False)
+        return Row(
+            "ODE: order (slope of log e(h) vs log h)", fmt(pred), "error at rounding level", "-", False
+        )
     meas = float(np.sum(w * np.log(e_meas)))
     tol = float(np.sum(np.abs(w) * np.log((np.array(e_pred) + b) / (np.array(e_pred) - b))))
     asym, shown = 1.0, pred

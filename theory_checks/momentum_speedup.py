@@ -178,7 +178,9 @@ def _gd_run(ks: tuple[int, ...], sabotage: str | None) -> Run:
         theta.append(state.params)
     th = np.array(theta).reshape(len(theta), len(ks), 2)
     ts = np.arange(th.shape[0], dtype=np.float64)[:, None]
-    b = np.vstack([np.zeros((1, lam.size)), np.cumsum(2 * U * (1 + lam) * np.abs(np.array(theta[:-1])), axis=0)])
+    b = np.vstack(
+        [np.zeros((1, lam.size)), np.cumsum(2 * U * (1 + lam) * np.abs(np.array(theta[:-1])), axis=0)]
+    )
     b = b.reshape(th.shape)
     pred = r[None, :] ** ts
     return Run(
@@ -265,16 +267,21 @@ def run(ctx: Context) -> Outcome:
     runs: list[Run] = ctx.map(_job, [("gd", gd_ks, ctx.sabotage), *jobs])
     gd, hb = runs[:1], runs[1:]
     rows = (
-        row_curve("GD", gd), row_curve("heavy ball", hb),
-        row_counts("GD", gd), row_counts("heavy ball", hb),
-        row_exponent("GD", gd, 1.0, ctx.sabotage), row_exponent("heavy ball", hb, 0.5, ctx.sabotage),
-    )  # fmt: skip
+        row_curve("GD", gd),
+        row_curve("heavy ball", hb),
+        row_counts("GD", gd),
+        row_counts("heavy ball", hb),
+        row_exponent("GD", gd, 1.0, ctx.sabotage),
+        row_exponent("heavy ball", hb, 0.5, ctx.sabotage),
+    )
     figure = {
-        m: {"kappa": [k for r in rs for k in r.kappas],
+        m: {
+            "kappa": [k for r in rs for k in r.kappas],
             "T": [_counts(r, j)[0] for r in rs for j in range(len(r.kappas))],
-            "T_pred": [_counts(r, j)[1] for r in rs for j in range(len(r.kappas))]}
+            "T_pred": [_counts(r, j)[1] for r in rs for j in range(len(r.kappas))],
+        }
         for m, rs in (("gd", gd), ("hb", hb))
-    }  # fmt: skip
+    }
     return Outcome(rows=rows, figure=figure)
 
 

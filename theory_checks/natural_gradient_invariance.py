@@ -73,10 +73,14 @@ from ._lsq import ExactLSQ, designed_matrix
 from ._stats import fmt, trial_seeds
 
 NAME = "natural_gradient_invariance"
-CLAIM = "natural gradient with theta = B phi: phi_{t+1} = B^{-1} Phi_theta(B phi_t), B phi_t = theta_t (GD: not)"
+CLAIM = (
+    "natural gradient with theta = B phi: phi_{t+1} = B^{-1} Phi_theta(B phi_t), B phi_t = theta_t (GD: not)"
+)
 SOURCE = "note 001, 'Natural Gradient Descent' (parameterization-invariant)"
 SABOTAGE: tuple[str, ...] = ("wrong-prediction", "damped", "short-step", "empirical-fisher")
-JUSTIFICATION = "derived float64 bound of one natural-gradient step (formed F, g, LU solve, update; Higham 2002)"
+JUSTIFICATION = (
+    "derived float64 bound of one natural-gradient step (formed F, g, LU solve, update; Higham 2002)"
+)
 STAT_ROWS = 0
 
 _T, _LR, _N, _D = 3, 0.5, 30, 5
@@ -149,36 +153,49 @@ def _trial(args: tuple[np.random.SeedSequence, str | None]) -> Trial:
     th_ratio, th_err = _worst(opt, prob, theta0, ExactLSQ(X, y, s=1.0 / _N))
     # phi's prediction: phi_t + eta (B^{-1} theta* - phi_t), theta* of the theta problem mapped back
     # (ExactLSQ with B: argmin ||X B phi - y|| = B^{-1} theta* exactly); the sabotage drops the map.
-    phi_exact = ExactLSQ(X, y, s=1.0 / _N) if sabotage == "wrong-prediction" else ExactLSQ(X, y, B, s=1.0 / _N)
+    phi_exact = (
+        ExactLSQ(X, y, s=1.0 / _N) if sabotage == "wrong-prediction" else ExactLSQ(X, y, B, s=1.0 / _N)
+    )
     ph_ratio, ph_err = _worst(opt, Reparametrised(prob, B), phi0, phi_exact)
     g = 2.0 / _N * X.T @ (X @ theta0 - y)
     gd_gap = float(np.linalg.norm(g - B @ (B.T @ g)) / np.linalg.norm(g))
     return Trial(th_ratio, ph_ratio, th_err, ph_err, gd_gap)
 
 
-def _worst_row(ratios: list[float], errors: list[float], quantity: str, predicted: str, tolerance: str) -> Row:
+def _worst_row(
+    ratios: list[float], errors: list[float], quantity: str, predicted: str, tolerance: str
+) -> Row:
     """The worst trial's error / bound (holds iff every trial's is <= 1) and its error."""
     i = max(range(len(ratios)), key=ratios.__getitem__)
-    return Row(quantity=quantity, predicted=predicted, measured=f"{fmt(ratios[i])} (error {fmt(errors[i])})",
-               tolerance=tolerance, holds=all(r <= 1.0 for r in ratios))  # fmt: skip
+    return Row(
+        quantity=quantity,
+        predicted=predicted,
+        measured=f"{fmt(ratios[i])} (error {fmt(errors[i])})",
+        tolerance=tolerance,
+        holds=all(r <= 1.0 for r in ratios),
+    )
 
 
 def row_step(trials: list[Trial]) -> Row:
     """theta-run: every natural-gradient step against the exact map (the level of the step)."""
     return _worst_row(
-        [t.theta_ratio for t in trials], [t.theta_error for t in trials],
+        [t.theta_ratio for t in trials],
+        [t.theta_error for t in trials],
         f"theta_(t+1) vs Phi_theta(theta_t) = theta_t + eta (theta* - theta_t), max over t <= {_T}, error / bound",
-        "0 (exact rational theta*)", "<= 1 (derived float64 bound of one step, per step)",
-    )  # fmt: skip
+        "0 (exact rational theta*)",
+        "<= 1 (derived float64 bound of one step, per step)",
+    )
 
 
 def row_invariance(trials: list[Trial]) -> Row:
     """phi-run: every step against the theta-map transported by B (the invariance)."""
     return _worst_row(
-        [t.phi_ratio for t in trials], [t.phi_error for t in trials],
+        [t.phi_ratio for t in trials],
+        [t.phi_error for t in trials],
         f"phi_(t+1) vs B^-1 Phi_theta(B phi_t), max over t <= {_T}, error / bound",
-        "0 (invariance; exact rational B^-1 theta*)", "<= 1 (derived float64 bound of one step in phi, per step)",
-    )  # fmt: skip
+        "0 (invariance; exact rational B^-1 theta*)",
+        "<= 1 (derived float64 bound of one step in phi, per step)",
+    )
 
 
 def run(ctx: Context) -> Outcome:
@@ -189,12 +206,18 @@ def run(ctx: Context) -> Outcome:
         rows=(
             row_step(trials),
             row_invariance(trials),
-            report_row("gradient descent at theta_0: ||B delta_phi - delta_theta|| / ||delta_theta|| (min)", fmt(gd),
-                       note="algebra on the instance (float64): GD is not invariant (B B^T != I)"),
+            report_row(
+                "gradient descent at theta_0: ||B delta_phi - delta_theta|| / ||delta_theta|| (min)",
+                fmt(gd),
+                note="algebra on the instance (float64): GD is not invariant (B B^T != I)",
+            ),
         ),
-        figure={"theta": [t.theta_ratio for t in trials], "phi": [t.phi_ratio for t in trials],
-                "gd_gap": [t.gd_gap for t in trials]},
-    )  # fmt: skip
+        figure={
+            "theta": [t.theta_ratio for t in trials],
+            "phi": [t.phi_ratio for t in trials],
+            "gd_gap": [t.gd_gap for t in trials],
+        },
+    )
 
 
 def plot(result: CheckResult, path: str) -> None:

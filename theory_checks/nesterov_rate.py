@@ -162,7 +162,9 @@ def row_level(label: str, iv: Interval, t: int) -> Row:
     return interval_row(f"{label}: mean gap(t)/E[gap(t)] at t = {t}", 1.0, iv, what="spectra")
 
 
-def row_slope(label: str, iv1: Interval, ivT: Interval, expected: np.ndarray, asymptote: float, sabotage: str | None) -> Row:
+def row_slope(
+    label: str, iv1: Interval, ivT: Interval, expected: np.ndarray, asymptote: float, sabotage: str | None
+) -> Row:
     """Slope of the mean gap between t = 30 and T, against the exact expectation's slope."""
     span = math.log(_T / _T1)
     pred = math.log(expected[_T] / expected[_T1]) / span
@@ -187,7 +189,9 @@ def row_bound(label: str, g: Gaps) -> Row:
     bound = r2 / (2 * t) if g.method == "gd" else 2 * r2 / (t + 1) ** 2
     worst = float(np.max(g.gaps[1:] / bound))
     law = "L R^2/(2t)" if g.method == "gd" else "2 L R^2/(t+1)^2"
-    return Row(f"{label}: max_t (f - f*)/bound", f"<= 1 ({law})", fmt(worst), "exact theorem", bool(worst <= 1.0))
+    return Row(
+        f"{label}: max_t (f - f*)/bound", f"<= 1 ({law})", fmt(worst), "exact theorem", bool(worst <= 1.0)
+    )
 
 
 def run(ctx: Context) -> Outcome:
@@ -201,8 +205,12 @@ def run(ctx: Context) -> Outcome:
         g = Gaps(m, np.hstack([res[2 * i].gaps, res[2 * i + 1].gaps]))
         e = expected_gap(m)
         iv1, ivT = _level(g, e, _T1), _level(g, e, _T)
-        rows += [row_level(label, iv1, _T1), row_level(label, ivT, _T),
-                 row_slope(label, iv1, ivT, e, asym, ctx.sabotage), row_bound(label, g)]  # fmt: skip
+        rows += [
+            row_level(label, iv1, _T1),
+            row_level(label, ivT, _T),
+            row_slope(label, iv1, ivT, e, asym, ctx.sabotage),
+            row_bound(label, g),
+        ]
         fig["mean"][m] = g.gaps.mean(axis=1)[_TS].tolist()
         fig["expected"][m] = e[_TS].tolist()
     return Outcome(rows=tuple(rows), figure=fig)

@@ -104,7 +104,9 @@ def _trial(args: tuple[np.random.SeedSequence, float, str | None]) -> Trial:
 
 def row_kappa(kappa: float, trials: list[Trial]) -> Row:
     """One Newton step against the exact minimiser, worst data set at this condition number."""
-    return one_step_row(f"kappa = {fmt(kappa)}: ||w_1 - w*|| / bound (worst of {len(trials)})", trials, "Cholesky")
+    return one_step_row(
+        f"kappa = {fmt(kappa)}: ||w_1 - w*|| / bound (worst of {len(trials)})", trials, "Cholesky"
+    )
 
 
 def run(ctx: Context) -> Outcome:
@@ -129,8 +131,16 @@ def plot(result: CheckResult, path: str) -> None:
     f = result.figure
     for j, kap in enumerate(f["kappa"]):
         errs, bounds = f["err"][j], f["bound"][j]
-        ax.loglog([kap] * len(errs), np.maximum(errs, 1e-300), "o", color="C0", label="Newton, 1 step" if j == 0 else None)
-        ax.loglog([kap] * len(bounds), bounds, "_", ms=20, color="k", label="derived bound" if j == 0 else None)
+        ax.loglog(
+            [kap] * len(errs),
+            np.maximum(errs, 1e-300),
+            "o",
+            color="C0",
+            label="Newton, 1 step" if j == 0 else None,
+        )
+        ax.loglog(
+            [kap] * len(bounds), bounds, "_", ms=20, color="k", label="derived bound" if j == 0 else None
+        )
     ax.set_xlabel("cond(X^T X)")
     ax.set_ylabel("||w_1 - w*||")
     ax.legend()

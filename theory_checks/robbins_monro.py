@@ -66,8 +66,9 @@ Sabotage:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -118,7 +119,9 @@ def lr_seq(kind: float, T: int) -> np.ndarray:
 
 def _schedule(kind: float, sabotage: str | None) -> Any:
     base: Callable[[int], float] = (
-        ref.schedules.robbins_monro(C[kind], t0=T0, a=kind) if decaying(kind) else ref.schedules.constant(kind)
+        ref.schedules.robbins_monro(C[kind], t0=T0, a=kind)
+        if decaying(kind)
+        else ref.schedules.constant(kind)
     )
     if sabotage == "no-decay" and decaying(kind):
         return float(C[kind] / T0**kind)
@@ -142,7 +145,11 @@ def exact(lrs: np.ndarray, e0: np.ndarray) -> Exact:
     Hd = np.diag(H)
     for eta in lrs:  # H is diagonal: H P = H[:, None] * P, P H = P * H[None, :]
         HP = H[:, None] * P
-        P = P - eta * (HP + HP.T) + eta**2 * (2.0 * HP * H[None, :] + float(np.sum(H * np.diag(P))) * Hd + SIGMA**2 * Hd)
+        P = (
+            P
+            - eta * (HP + HP.T)
+            + eta**2 * (2.0 * HP * H[None, :] + float(np.sum(H * np.diag(P))) * Hd + SIGMA**2 * Hd)
+        )
         mean = mean - eta * H * mean
         mse.append(float(np.trace(P)))
         bias.append(float(e0 @ mean / (e0 @ e0)))
@@ -177,7 +184,9 @@ class Chains:
     bias: np.ndarray  # (k, len(ts))
 
 
-def _simulate(args: tuple[float, np.ndarray, np.random.SeedSequence, int, int, tuple[int, ...], str | None]) -> Chains:
+def _simulate(
+    args: tuple[float, np.ndarray, np.random.SeedSequence, int, int, tuple[int, ...], str | None],
+) -> Chains:
     """k x R chains of one schedule from e0 (stacked: SGD is elementwise), recorded at ``ts``."""
     kind, e0, seed, k, R, ts, sabotage = args
     rng = np.random.default_rng(seed)
@@ -219,14 +228,23 @@ def row_floor_slope(chains: list[Chains], exs: list[Exact]) -> Row:
     floors = np.array([ch.mse.mean(axis=1) for ch in chains]).T  # (k, n_eta)
     pred = loglog_slope(CONST_LRS, [ex.mse[list(ch.ts)].mean() for ch, ex in zip(chains, exs)])
     iv = t_interval([loglog_slope(CONST_LRS, f) for f in floors])
-    return interval_row("constant eta: slope of log floor vs log eta", pred, iv,
-                        shown=f"1 (exact recursion: {fmt(pred)})", what="groups")  # fmt: skip
+    return interval_row(
+        "constant eta: slope of log floor vs log eta",
+        pred,
+        iv,
+        shown=f"1 (exact recursion: {fmt(pred)})",
+        what="groups",
+    )
 
 
 def row_bias(chains: list[Chains], exs: list[Exact], what: str) -> Row:
     ratios = [ch.bias[:, 0] / ex.bias[ch.ts[0]] for ch, ex in zip(chains, exs)]
-    return interval_row(f"{what}: bias E[e_0^T e_t]/||e_0||^2 / prod_s(1 - eta_s h) at e^-3",
-                        1.0, t_interval(np.mean(ratios, axis=0)), what="groups")  # fmt: skip
+    return interval_row(
+        f"{what}: bias E[e_0^T e_t]/||e_0||^2 / prod_s(1 - eta_s h) at e^-3",
+        1.0,
+        t_interval(np.mean(ratios, axis=0)),
+        what="groups",
+    )
 
 
 def row_slope_a34(ch: Chains, ex: Exact) -> Row:
@@ -245,10 +263,30 @@ def run(ctx: Context) -> Outcome:
     exs = [exact(lr_seq(kind, T), E0) for kind in KINDS]
     tbs = [bias_time(kind) for kind in KINDS]
     ex_b = [exact(lr_seq(kind, tb), E0_BIAS) for kind, tb in zip(KINDS, tbs)]
-    jobs = [(kind, E0, trial_seeds(ctx, 1, stream=i)[0], k, R, tuple((grid if decaying(kind) else floor_grid).tolist()),
-             ctx.sabotage) for i, kind in enumerate(KINDS)]  # fmt: skip
-    jobs += [(kind, E0_BIAS, trial_seeds(ctx, 1, stream=10 + i)[0], k, r_bias["decaying" if decaying(kind) else "constant"],
-              (tb,), ctx.sabotage) for i, (kind, tb) in enumerate(zip(KINDS, tbs))]  # fmt: skip
+    jobs = [
+        (
+            kind,
+            E0,
+            trial_seeds(ctx, 1, stream=i)[0],
+            k,
+            R,
+            tuple((grid if decaying(kind) else floor_grid).tolist()),
+            ctx.sabotage,
+        )
+        for i, kind in enumerate(KINDS)
+    ]
+    jobs += [
+        (
+            kind,
+            E0_BIAS,
+            trial_seeds(ctx, 1, stream=10 + i)[0],
+            k,
+            r_bias["decaying" if decaying(kind) else "constant"],
+            (tb,),
+            ctx.sabotage,
+        )
+        for i, (kind, tb) in enumerate(zip(KINDS, tbs))
+    ]
     out: list[Chains] = ctx.map(_simulate, jobs)
     chains, bias = out[: len(KINDS)], out[len(KINDS) :]
     rows = (
@@ -258,7 +296,10 @@ def run(ctx: Context) -> Outcome:
         row_bias(bias[:2], ex_b[:2], "decaying a = 1, 3/4"),
         row_bias(bias[2:], ex_b[2:], "constant eta"),
         row_slope_a34(chains[1], exs[1]),
-        report_row("exact stationary floor / eta", ", ".join(f"{fmt(stationary_floor(e) / e)} (eta {e:g})" for e in CONST_LRS)),
+        report_row(
+            "exact stationary floor / eta",
+            ", ".join(f"{fmt(stationary_floor(e) / e)} (eta {e:g})" for e in CONST_LRS),
+        ),
     )
     figure = {
         "T": T,

@@ -37,8 +37,9 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
-from typing import Any, Callable, Iterator, NoReturn, Sequence, TextIO, cast
+from typing import Any, NoReturn, TextIO, cast
 
 from . import CHECKS
 from ._base import Check, CheckResult, Context, Outcome, Row, Tier
@@ -52,11 +53,11 @@ EXIT_STATUSES: dict[int, str] = {
     EXIT_OK: "every claim holds",
     EXIT_FAILS: "some claim fails (a check that raises or whose figure cannot be drawn counts as failing)",
     EXIT_USAGE: "usage error: a bad argument, or a --report that is a file, not writable, or a folder "
-                "holding other files than a report (checked before anything runs)",
+    "holding other files than a report (checked before anything runs)",
     EXIT_INTERNAL: "internal error of the runner (please report the line printed)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C); the earlier report is left as it was",
     EXIT_PIPE: "the reader closed standard output (`| head`); the report is written before the table",
-}  # fmt: skip
+}
 
 
 class UsageError(ValueError):
@@ -137,11 +138,11 @@ def _result(check: Check | ModuleType, out: Outcome | CheckResult) -> CheckResul
     if not isinstance(out, Outcome):
         raise TypeError(f"run() returned {type(out).__name__}, not Outcome")
     result = CheckResult(
-        name=str(getattr(check, "NAME")),
-        claim=str(getattr(check, "CLAIM")),
-        source=str(getattr(check, "SOURCE")),
+        name=str(check.NAME),
+        claim=str(check.CLAIM),
+        source=str(check.SOURCE),
         rows=tuple(out.rows),
-        justification=str(getattr(check, "JUSTIFICATION")),
+        justification=str(getattr(check, "JUSTIFICATION")),  # noqa: B009  (not in the Check protocol)
         figure=dict(out.figure),
     )
     declared = getattr(check, "STAT_ROWS", None)
@@ -231,7 +232,9 @@ def run_suite(
             folder.commit()
         print_table(results, out)
         n_ok = sum(r.holds for r in results)
-        print(f"\n{n_ok}/{len(results)} claims hold ({ctx.tier} tier, seed {ctx.seed}, {total:.1f} s)", file=out)
+        print(
+            f"\n{n_ok}/{len(results)} claims hold ({ctx.tier} tier, seed {ctx.seed}, {total:.1f} s)", file=out
+        )
         if folder is not None:
             print(f"report: {os.path.join(folder.shown, 'report.md')}", file=out)
     finally:
@@ -269,7 +272,9 @@ def check_report_target(path: str) -> str:
     if os.path.isdir(real):
         cwd = os.path.realpath(os.getcwd())
         if os.path.dirname(real) == real or os.path.commonpath([real, cwd]) == real:
-            raise UsageError(f"--report {path!r} holds the current folder; a report replaces its folder whole")
+            raise UsageError(
+                f"--report {path!r} holds the current folder; a report replaces its folder whole"
+            )
         try:
             names = sorted(os.listdir(real))
         except OSError as exc:
@@ -382,7 +387,9 @@ def table_rows(results: Sequence[CheckResult]) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for res in results:
         for i, r in enumerate(res.rows):
-            rows.append((res.name if i == 0 else "", r.quantity, r.predicted, r.measured, r.tolerance, _verdict(r)))
+            rows.append(
+                (res.name if i == 0 else "", r.quantity, r.predicted, r.measured, r.tolerance, _verdict(r))
+            )
     return rows
 
 
@@ -397,7 +404,11 @@ def _cut(s: str, width: int) -> str:
 
 
 def screen_table(
-    results: Sequence[CheckResult], *, width: int | None = None, columns: int = PLAIN_WIDTH, plain: bool = True
+    results: Sequence[CheckResult],
+    *,
+    width: int | None = None,
+    columns: int = PLAIN_WIDTH,
+    plain: bool = True,
 ) -> Any:
     """A ``rich.table.Table`` for a console ``columns`` wide: verdict, check, quantity, predicted,
     measured, tolerance; a blank line between checks. Cells are cut at ``width`` characters
@@ -432,7 +443,9 @@ def screen_table(
     return table
 
 
-def format_table(results: Sequence[CheckResult], width: int | None = None, *, columns: int | None = None) -> str:
+def format_table(
+    results: Sequence[CheckResult], width: int | None = None, *, columns: int | None = None
+) -> str:
     """The table as plain text (ASCII, no colours) at most ``columns`` characters wide (default:
     the terminal's width, ``PLAIN_WIDTH`` when stdout is not a terminal); cells cut at ``width``
     (default: half the width, 30 to 60)."""
@@ -443,7 +456,13 @@ def format_table(results: Sequence[CheckResult], width: int | None = None, *, co
     cols = columns or terminal_width()
     buf = io.StringIO()
     console = Console(
-        file=buf, width=cols, color_system=None, force_terminal=False, highlight=False, emoji=False, markup=False
+        file=buf,
+        width=cols,
+        color_system=None,
+        force_terminal=False,
+        highlight=False,
+        emoji=False,
+        markup=False,
     )
     console.print(screen_table(results, width=width, columns=cols, plain=True))
     return "\n".join(line.rstrip() for line in buf.getvalue().rstrip().splitlines())
@@ -523,7 +542,7 @@ def write_report(
         f"{total:.1f} s" + (f", sabotage {ctx.sabotage!r}" if ctx.sabotage else "") + ".",
         "",
         "Sources: the five lecture notes on optimization for machine learning, cited as `note 00N, "
-        "\"Section\"`; specs/notes.md (in the repository) names each note and says what each cited "
+        '"Section"`; specs/notes.md (in the repository) names each note and says what each cited '
         "section states.",
         "",
         "| claim | quantity | predicted | measured | tolerance | verdict |",
@@ -597,22 +616,34 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     tier = p.add_mutually_exclusive_group()
-    tier.add_argument("--quick", dest="tier", action="store_const", const="quick", help="quick tier (default)")
-    tier.add_argument("--full", dest="tier", action="store_const", const="full", help="more seeds, tighter intervals")
+    tier.add_argument(
+        "--quick", dest="tier", action="store_const", const="quick", help="quick tier (default)"
+    )
+    tier.add_argument(
+        "--full", dest="tier", action="store_const", const="full", help="more seeds, tighter intervals"
+    )
     p.set_defaults(tier="quick")
-    p.add_argument("--only", action="append", metavar="NAME", help="run only these checks (repeatable or comma list)")
+    p.add_argument(
+        "--only", action="append", metavar="NAME", help="run only these checks (repeatable or comma list)"
+    )
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument(
-        "--report", default="report", metavar="DIR",
+        "--report",
+        default="report",
+        metavar="DIR",
         help="report folder (default ./report), replaced whole by each run; it must be new, empty "
-             "or hold only an earlier report",
-    )  # fmt: skip
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel trials through joblib (default 1)")
+        "or hold only an earlier report",
+    )
+    p.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="parallel trials through joblib (default 1)"
+    )
     p.add_argument("--scheduler", metavar="ADDRESS", help="send trials to a dask.distributed scheduler")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--list", action="store_true", help="list the checks and their sabotage words, then exit")
-    p.add_argument("--sabotage", metavar="WORD", help="run with a deliberately wrong prediction/optimizer (demo)")
+    p.add_argument(
+        "--sabotage", metavar="WORD", help="run with a deliberately wrong prediction/optimizer (demo)"
+    )
     return p
 
 
@@ -676,7 +707,9 @@ def _main(argv: list[str]) -> int:
             mapper = joblib_map(args.jobs)
         tier: Tier = args.tier
         ctx = Context(tier=tier, seed=args.seed, map=mapper, sabotage=args.sabotage)
-        results = run_suite(checks, ctx, report=folder, plots=not args.no_plots, progress=not args.no_progress)
+        results = run_suite(
+            checks, ctx, report=folder, plots=not args.no_plots, progress=not args.no_progress
+        )
     finally:
         folder.discard()
         if client is not None:

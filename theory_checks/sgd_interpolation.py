@@ -133,8 +133,14 @@ class Theory:
     mean: tuple[float, ...]  # q_0^T (I - 2 eta G/n)^t q_0
 
 
-def theory(X: np.ndarray, V: np.ndarray, wstar: np.ndarray, eta: float, wrong_rate: bool,
-           nats: tuple[float, ...] = NATS) -> Theory:
+def theory(
+    X: np.ndarray,
+    V: np.ndarray,
+    wstar: np.ndarray,
+    eta: float,
+    wrong_rate: bool,
+    nats: tuple[float, ...] = NATS,
+) -> Theory:
     """Iterate the exact first- and second-moment recursions of the row-space error z = V^T q."""
     a = X @ V  # rows a_i = V^T x_i
     G = a.T @ a
@@ -155,7 +161,11 @@ def theory(X: np.ndarray, V: np.ndarray, wstar: np.ndarray, eta: float, wrong_ra
             times.append(t)
             ms.append(float(np.trace(S)))
             mean.append(float(z0 @ m))
-    rate = math.log(ms[-1] / ms[0]) / (times[-1] - times[0]) if len(times) > 1 else math.log(ms[0] / ms0) / times[0]
+    rate = (
+        math.log(ms[-1] / ms[0]) / (times[-1] - times[0])
+        if len(times) > 1
+        else math.log(ms[0] / ms0) / times[0]
+    )
     if wrong_rate:  # GD's ||(I - 2 eta G)^t z_0||^2: one SGD step taken for a pass over the data
         lam, Q = np.linalg.eigh(np.eye(N) - 2 * eta * G)
         ms = [float(np.sum(lam ** (2 * t) * (Q.T @ z0) ** 2)) for t in times]
@@ -173,8 +183,20 @@ class Runs:
     bound: np.ndarray  # (k R,)
 
 
-def _runs(args: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, tuple[int, ...], int, int,
-                      np.random.SeedSequence, str | None]) -> Runs:  # fmt: skip
+def _runs(
+    args: tuple[
+        np.ndarray,
+        np.ndarray,
+        np.ndarray,
+        np.ndarray,
+        float,
+        tuple[int, ...],
+        int,
+        int,
+        np.random.SeedSequence,
+        str | None,
+    ],
+) -> Runs:
     X, y, V, wstar, eta, times, k, R, seed, sabotage = args
     rng = np.random.default_rng(seed)
     n = k * R
@@ -214,7 +236,9 @@ class Divergence:
     growth: np.ndarray  # log(||q_200|| / ||q_0||) per run
 
 
-def _diverge(args: tuple[np.ndarray, np.ndarray, np.ndarray, float, int, int, np.random.SeedSequence]) -> Divergence:
+def _diverge(
+    args: tuple[np.ndarray, np.ndarray, np.ndarray, float, int, int, np.random.SeedSequence],
+) -> Divergence:
     X, y, wstar, eta, steps, runs, seed = args
     rng = np.random.default_rng(seed)
     state = ref.sgd(eta).init(np.zeros((runs, D)))
@@ -234,15 +258,23 @@ def _diverge(args: tuple[np.ndarray, np.ndarray, np.ndarray, float, int, int, np
 def row_mean_square(r: Runs, th: Theory) -> Row:
     j = [NATS.index(x) for x in NATS_MS]
     per_group = (r.sq[:, j] / np.array(th.ms)[j]).mean(axis=1)
-    return interval_row(f"eta = {FACTORS[0]} x bound: E||w_t - w*||^2 / tr(L^t S_0) at t = {[th.times[i] for i in j]}",
-                        1.0, t_interval(per_group), what="groups")  # fmt: skip
+    return interval_row(
+        f"eta = {FACTORS[0]} x bound: E||w_t - w*||^2 / tr(L^t S_0) at t = {[th.times[i] for i in j]}",
+        1.0,
+        t_interval(per_group),
+        what="groups",
+    )
 
 
 def row_mean(r: Runs, th: Theory) -> Row:
     j = [NATS.index(x) for x in NATS_MEAN]
     per_group = (r.lin[:, j] / np.array(th.mean)[j]).mean(axis=1)
-    return interval_row(f"eta = {FACTORS[0]} x bound: E[q_0^T q_t] / q_0^T (I - 2 eta X^T X/n)^t q_0 at t = {[th.times[i] for i in j]}",
-                        1.0, t_interval(per_group), what="groups")  # fmt: skip
+    return interval_row(
+        f"eta = {FACTORS[0]} x bound: E[q_0^T q_t] / q_0^T (I - 2 eta X^T X/n)^t q_0 at t = {[th.times[i] for i in j]}",
+        1.0,
+        t_interval(per_group),
+        what="groups",
+    )
 
 
 def row_min_norm(r: Runs, f: float, t_end: int) -> Row:
@@ -273,11 +305,16 @@ def run(ctx: Context) -> Outcome:
     s = np.linalg.svd(X, compute_uv=False)
     xn2 = np.sum(X**2, axis=1)
     eta_bound = 2.0 / (s[0] ** 2 + xn2.max())
-    th = [theory(X, V, wstar, f * eta_bound, ctx.sabotage == "wrong-rate", NATS if i == 0 else (6.0,))
-          for i, f in enumerate(FACTORS)]  # fmt: skip
+    th = [
+        theory(X, V, wstar, f * eta_bound, ctx.sabotage == "wrong-rate", NATS if i == 0 else (6.0,))
+        for i, f in enumerate(FACTORS)
+    ]
     seeds = trial_seeds(ctx, len(FACTORS) + 1)
     sizes = [(k, R), (1, 16)]  # the second eta feeds only the min-norm row
-    jobs = [(X, y, V, wstar, t.eta, t.times, kk, rr, sd, ctx.sabotage) for t, (kk, rr), sd in zip(th, sizes, seeds)]
+    jobs = [
+        (X, y, V, wstar, t.eta, t.times, kk, rr, sd, ctx.sabotage)
+        for t, (kk, rr), sd in zip(th, sizes, seeds)
+    ]
     runs: list[Runs] = ctx.map(_runs, jobs)
     eta_up = 1.5 / xn2.min()
     (dv,) = ctx.map(_diverge, [(X, y, wstar, eta_up, 200, 16, seeds[-1])])
@@ -286,7 +323,9 @@ def run(ctx: Context) -> Outcome:
         row_mean(runs[0], th[0]),
         *(row_min_norm(r, f, t.times[-1]) for r, f, t in zip(runs, FACTORS, th)),
         row_divergence(dv, eta_up / eta_bound),
-        report_row("exact mean-square contraction per step", f"{fmt(th[0].rho)} (eta = {FACTORS[0]} x bound)"),
+        report_row(
+            "exact mean-square contraction per step", f"{fmt(th[0].rho)} (eta = {FACTORS[0]} x bound)"
+        ),
     )
     figure: dict[str, Any] = {
         "eta_bound": eta_bound,
@@ -318,7 +357,9 @@ def plot(result: CheckResult, path: str) -> None:
     ax1.set_ylabel("E||w_t - X^+ y||^2 (+: exact tr(L^t S_0))")
     ax1.legend(fontsize=7)
     for k, fac in enumerate(FACTORS):
-        ax2.scatter(f["bound"][k], np.maximum(f["null"][k], 1e-300), s=8, color=f"C{k}", label=f"eta = {fac} x bound")
+        ax2.scatter(
+            f["bound"][k], np.maximum(f["null"][k], 1e-300), s=8, color=f"C{k}", label=f"eta = {fac} x bound"
+        )
     lo = min(min(b) for b in f["bound"]) / 10
     hi = max(max(b) for b in f["bound"]) * 10
     ax2.loglog([lo, hi], [lo, hi], "k--", lw=0.8, label="null part = rounding bound")

@@ -203,19 +203,28 @@ def convex_rows(runs: list[ConvexRun], hs: tuple[int, ...], sabotage: str | None
     e = np.array([expected_convex(T, _CETA0 / math.sqrt(T)) for T in hs])
     i1, i2 = 0, len(hs) - 1
     iv1, iv2 = t_interval(f[i1] / e[i1]), t_interval(f[i2] / e[i2])
-    rows = [interval_row(f"convex: mean f(thetabar_T)/E at T = {hs[i]}", 1.0, iv, what="replicates")
-            for i, iv in ((i1, iv1), (i2, iv2))]  # fmt: skip
+    rows = [
+        interval_row(f"convex: mean f(thetabar_T)/E at T = {hs[i]}", 1.0, iv, what="replicates")
+        for i, iv in ((i1, iv1), (i2, iv2))
+    ]
     rows.append(_convex_slope(iv1, iv2, e[i1], e[i2], hs, sabotage))
     bound = np.array([_convex_bound(T) for T in hs])
     worst_e, worst_m = float(np.max(e / bound)), float(np.max(f.mean(axis=1) / bound))
-    rows.append(Row("convex: E[f(thetabar_T)] and measured mean over C1/sqrt(T) + C2 sigma^2 eta_T, every T",
-                    f"<= 1 (C1 = R^2/(2 eta0) = {fmt(_CD / (2 * _CETA0))}, C2 = 1/2)",
-                    f"exact {fmt(worst_e)}, measured {fmt(worst_m)}", "exact theorem (averaged iterate)",
-                    bool(worst_e <= 1.0 and worst_m <= 1.0)))  # fmt: skip
+    rows.append(
+        Row(
+            "convex: E[f(thetabar_T)] and measured mean over C1/sqrt(T) + C2 sigma^2 eta_T, every T",
+            f"<= 1 (C1 = R^2/(2 eta0) = {fmt(_CD / (2 * _CETA0))}, C2 = 1/2)",
+            f"exact {fmt(worst_e)}, measured {fmt(worst_m)}",
+            "exact theorem (averaged iterate)",
+            bool(worst_e <= 1.0 and worst_m <= 1.0),
+        )
+    )
     return rows
 
 
-def _convex_slope(iv1: Interval, iv2: Interval, e1: float, e2: float, hs: tuple[int, ...], sabotage: str | None) -> Row:
+def _convex_slope(
+    iv1: Interval, iv2: Interval, e1: float, e2: float, hs: tuple[int, ...], sabotage: str | None
+) -> Row:
     span = math.log(hs[-1] / hs[0])
     pred = math.log(e2 / e1) / span
     meas = pred + (math.log(iv2.estimate) - math.log(iv1.estimate)) / span
@@ -223,9 +232,13 @@ def _convex_slope(iv1: Interval, iv2: Interval, e1: float, e2: float, hs: tuple[
     asym, shown = -0.5, pred
     if sabotage == "wrong-prediction":
         pred = asym = shown = -1.0
-    return Row(f"convex: slope of log mean f(thetabar_T) vs log T, T = {hs[0]}..{hs[-1]}",
-               f"{fmt(asym)} asymptotically; exact expectation {fmt(shown)}", fmt(meas),
-               f"|diff| <= {fmt(tol)} (implied by the two level intervals)", bool(abs(meas - pred) <= tol))  # fmt: skip
+    return Row(
+        f"convex: slope of log mean f(thetabar_T) vs log T, T = {hs[0]}..{hs[-1]}",
+        f"{fmt(asym)} asymptotically; exact expectation {fmt(shown)}",
+        fmt(meas),
+        f"|diff| <= {fmt(tol)} (implied by the two level intervals)",
+        bool(abs(meas - pred) <= tol),
+    )
 
 
 def nonconvex_rows(runs: list[NonconvexRun], hs: tuple[int, ...], sabotage: str | None) -> list[Row]:
@@ -240,15 +253,29 @@ def nonconvex_rows(runs: list[NonconvexRun], hs: tuple[int, ...], sabotage: str 
         floor_pred, shown = _NS2 / _FEND, f"{fmt(_NS2 / _FEND)} (note: sigma^2/t at t = {_FEND})"
     iv = t_interval(np.hstack([r.floor for r in runs]))
     return [
-        Row("non-convex: (1/T) sum_s mean ||grad f(theta_s)||^2 over C/sqrt(T), every T",
-            f"<= 1 (C = 2 (f(theta_0) - f*)/eta0 + L eta0 sigma^2 = {fmt(c)})", fmt(worst),
-            "exact theorem (Ghadimi-Lan, average over s)", bool(worst <= 1.0)),
-        Row("non-convex: min_s of mean ||grad f(theta_s)||^2, T = " + fmt(list(hs)), "-", fmt(mins),
-            "report only", None, kind="report"),
-        interval_row(f"non-convex, constant eta = {fmt(_FETA)}: mean ||grad f||^2 over s = {_FBURN}..{_FEND - 1}",
-                     floor_pred, iv, what="replicates",
-                     shown=shown or f"{fmt(floor_pred)} (= L eta sigma^2/(2 - L eta), not -> 0)"),
-    ]  # fmt: skip
+        Row(
+            "non-convex: (1/T) sum_s mean ||grad f(theta_s)||^2 over C/sqrt(T), every T",
+            f"<= 1 (C = 2 (f(theta_0) - f*)/eta0 + L eta0 sigma^2 = {fmt(c)})",
+            fmt(worst),
+            "exact theorem (Ghadimi-Lan, average over s)",
+            bool(worst <= 1.0),
+        ),
+        Row(
+            "non-convex: min_s of mean ||grad f(theta_s)||^2, T = " + fmt(list(hs)),
+            "-",
+            fmt(mins),
+            "report only",
+            None,
+            kind="report",
+        ),
+        interval_row(
+            f"non-convex, constant eta = {fmt(_FETA)}: mean ||grad f||^2 over s = {_FBURN}..{_FEND - 1}",
+            floor_pred,
+            iv,
+            what="replicates",
+            shown=shown or f"{fmt(floor_pred)} (= L eta sigma^2/(2 - L eta), not -> 0)",
+        ),
+    ]
 
 
 def run(ctx: Context) -> Outcome:
@@ -260,9 +287,12 @@ def run(ctx: Context) -> Outcome:
     nr: list[NonconvexRun] = ctx.map(_run_nonconvex, [(s, reps_n // jobs, hs, ctx.sabotage) for s in sn])
     rows = convex_rows(cr, hs, ctx.sabotage) + nonconvex_rows(nr, hs, ctx.sabotage)
     f = np.hstack([r.f for r in cr]).mean(axis=1)
-    fig = {"T": list(hs), "convex": f.tolist(),
-           "convex_expected": [expected_convex(T, _CETA0 / math.sqrt(T)) for T in hs],
-           "nonconvex": np.hstack([r.avg for r in nr]).mean(axis=1).tolist()}  # fmt: skip
+    fig = {
+        "T": list(hs),
+        "convex": f.tolist(),
+        "convex_expected": [expected_convex(T, _CETA0 / math.sqrt(T)) for T in hs],
+        "nonconvex": np.hstack([r.avg for r in nr]).mean(axis=1).tolist(),
+    }
     return Outcome(rows=tuple(rows), figure=fig)
 
 

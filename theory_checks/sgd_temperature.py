@@ -101,7 +101,9 @@ class Spread:
     groups: np.ndarray  # (k,)
 
 
-def _chains(args: tuple[np.ndarray, np.ndarray, float, int, int, int, np.random.SeedSequence, str | None]) -> Spread:
+def _chains(
+    args: tuple[np.ndarray, np.ndarray, float, int, int, int, np.random.SeedSequence, str | None],
+) -> Spread:
     A, Z, eta, b, k, R, seed, sabotage = args
     rng = np.random.default_rng(seed)
     zbar = Z.mean(axis=0)
@@ -143,14 +145,23 @@ def row_slope(spreads: list[Spread], pred: np.ndarray) -> Row:
     G = np.array([s.groups for s in spreads]).T  # (k, 16)
     p = _fit(temps, pred)
     iv = t_interval([_fit(temps, g) for g in G])
-    return interval_row("log-log slope of the spread against T = eta/b (16 configurations)", p, iv,
-                        shown=f"1 (first order); exact theory's fit {fmt(p)}", what="groups")  # fmt: skip
+    return interval_row(
+        "log-log slope of the spread against T = eta/b (16 configurations)",
+        p,
+        iv,
+        shown=f"1 (first order); exact theory's fit {fmt(p)}",
+        what="groups",
+    )
 
 
 def row_level(spreads: list[Spread], pred: np.ndarray) -> Row:
     G = np.array([s.groups for s in spreads]).T
-    return interval_row("spread / exact discrete-Lyapunov prediction, mean over 16 configurations", 1.0,
-                        t_interval((G / pred).mean(axis=1)), what="groups")  # fmt: skip
+    return interval_row(
+        "spread / exact discrete-Lyapunov prediction, mean over 16 configurations",
+        1.0,
+        t_interval((G / pred).mean(axis=1)),
+        what="groups",
+    )
 
 
 def row_equal_t(spreads: list[Spread], pred: np.ndarray) -> Row:
@@ -158,8 +169,13 @@ def row_equal_t(spreads: list[Spread], pred: np.ndarray) -> Row:
     hi, lo = keys.index(EQUAL_T[0]), keys.index(EQUAL_T[1])
     iv = t_interval(np.log(spreads[hi].groups / spreads[lo].groups))
     p = math.log(pred[hi] / pred[lo])
-    return interval_row("log spread(eta = 0.08, b = 8) / spread(eta = 0.01, b = 1), both T = 0.01", p, iv,
-                        shown=f"0 (first order); exact {fmt(p)}", what="groups")  # fmt: skip
+    return interval_row(
+        "log spread(eta = 0.08, b = 8) / spread(eta = 0.01, b = 1), both T = 0.01",
+        p,
+        iv,
+        shown=f"0 (first order); exact {fmt(p)}",
+        what="groups",
+    )
 
 
 def run(ctx: Context) -> Outcome:
@@ -168,14 +184,19 @@ def run(ctx: Context) -> Outcome:
     Zc = Z - Z.mean(axis=0)
     Sg = A @ (Zc.T @ Zc / N) @ A
     seeds = trial_seeds(ctx, len(GRID))
-    spreads: list[Spread] = ctx.map(_chains, [(A, Z, eta, b, k, R, s, ctx.sabotage) for (eta, b), s in zip(GRID, seeds)])
+    spreads: list[Spread] = ctx.map(
+        _chains, [(A, Z, eta, b, k, R, s, ctx.sabotage) for (eta, b), s in zip(GRID, seeds)]
+    )
     exact, stationary, first = np.array([predict(A, Sg, eta, b) for eta, b in GRID]).T
     pred = exact * np.sqrt([b for _, b in GRID]) if ctx.sabotage == "wrong-temperature" else exact
     rows = (
         row_slope(spreads, pred),
         row_level(spreads, pred),
         row_equal_t(spreads, pred),
-        report_row("exact / first-order Lyapunov spread", f"{fmt(float(np.min(stationary / first)))} to {fmt(float(np.max(stationary / first)))} over the grid (the O(eta lambda_max) terms)"),
+        report_row(
+            "exact / first-order Lyapunov spread",
+            f"{fmt(float(np.min(stationary / first)))} to {fmt(float(np.max(stationary / first)))} over the grid (the O(eta lambda_max) terms)",
+        ),
     )
     figure: dict[str, Any] = {
         "eta": [g[0] for g in GRID],
@@ -196,12 +217,25 @@ def plot(result: CheckResult, path: str) -> None:
     f = result.figure
     T = np.array(f["T"])
     order = np.argsort(T)
-    ax.loglog(T[order], np.array(f["first"])[order], "k--", lw=0.8, label="A S + S A = (eta/b) Sigma_g (first order)")
+    ax.loglog(
+        T[order],
+        np.array(f["first"])[order],
+        "k--",
+        lw=0.8,
+        label="A S + S A = (eta/b) Sigma_g (first order)",
+    )
     ax.loglog(T, f["exact"], "k+", ms=9, label="exact (discrete Lyapunov, window)")
     for k, b in enumerate(sorted(set(f["b"]))):
         sel = [i for i, bb in enumerate(f["b"]) if bb == b]
-        ax.errorbar(T[sel], np.array(f["measured"])[sel], yerr=4 * np.array(f["sd"])[sel], fmt="o",
-                    color=f"C{k}", ms=4, label=f"measured, b = {b} (eta varies)")
+        ax.errorbar(
+            T[sel],
+            np.array(f["measured"])[sel],
+            yerr=4 * np.array(f["sd"])[sel],
+            fmt="o",
+            color=f"C{k}",
+            ms=4,
+            label=f"measured, b = {b} (eta varies)",
+        )
     ax.set_xlabel("temperature T = eta / b")
     ax.set_ylabel("E||theta - theta*||^2 (window average)")
     ax.legend(fontsize=7)

@@ -114,7 +114,9 @@ def sas(alpha: float, size: int, rng: np.random.Generator) -> np.ndarray:
     """Standard symmetric alpha-stable samples (Chambers, Mallows & Stuck 1976)."""
     v = rng.uniform(-np.pi / 2, np.pi / 2, size)
     w = rng.exponential(1.0, size)
-    out: np.ndarray = np.sin(alpha * v) / np.cos(v) ** (1 / alpha) * (np.cos(v - alpha * v) / w) ** ((1 - alpha) / alpha)
+    out: np.ndarray = (
+        np.sin(alpha * v) / np.cos(v) ** (1 / alpha) * (np.cos(v - alpha * v) / w) ** ((1 - alpha) / alpha)
+    )
     return out
 
 
@@ -123,7 +125,9 @@ def _validate(args: tuple[float, np.random.SeedSequence, bool]) -> float:
     return inv_alpha(sas(alpha, K1 * K2, np.random.default_rng(seed)), K1, broken=broken)
 
 
-def _output_error(pb: Peaks, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _output_error(
+    pb: Peaks, theta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The forward pass and dl_n/dF_n = softmax(F_n) - e_(y_n) of every sample: (X, z, h, W2, P)."""
     W1, b1, W2, b2 = pb.unflatten(theta)
     X, y = pb.X, np.asarray(pb.y)
@@ -142,8 +146,10 @@ def per_sample_grads(pb: Peaks, theta: np.ndarray) -> np.ndarray:
     X, z, h, W2, P = _output_error(pb, theta)
     dz = (P @ W2) * (z > 0)
     n = P.shape[0]
-    return np.concatenate([np.einsum("nw,nk->nwk", dz, X).reshape(n, -1), dz,
-                           np.einsum("nc,nw->ncw", P, h).reshape(n, -1), P], axis=1)  # fmt: skip
+    return np.concatenate(
+        [np.einsum("nw,nk->nwk", dz, X).reshape(n, -1), dz, np.einsum("nc,nw->ncw", P, h).reshape(n, -1), P],
+        axis=1,
+    )
 
 
 def mean_grad(pb: Peaks, theta: np.ndarray) -> np.ndarray:
@@ -158,7 +164,9 @@ def trained_point() -> tuple[Peaks, np.ndarray]:
     """Peaks (w = 32, seed 0) after 200 full-batch Adam steps from He init."""
     pb = peaks(width=32, seed=0)
     x0 = pb.init_params(np.random.default_rng(0))
-    traj = driver.run(ref.adam(1e-2), None, x0, 200, grad=partial(mean_grad, pb), loss_every=None, record_params=False)
+    traj = driver.run(
+        ref.adam(1e-2), None, x0, 200, grad=partial(mean_grad, pb), loss_every=None, record_params=False
+    )
     return pb, traj.final.params
 
 
@@ -233,11 +241,13 @@ def _peaks(args: tuple[np.random.SeedSequence, int, str | None]) -> Noise:
     for _ in range(n_groups):
         idx = pb.batch_indices(rng, size * PER_GROUP).reshape(PER_GROUP, size)  # i.i.d.: one draw per group
         noise = G[idx].mean(axis=1) - g
-        groups.append(Group(
-            var_ratio=float(np.mean(noise.var(axis=0, ddof=1) / (pop.var / BATCH))),
-            inv_percoord=inv_alpha(noise.T.ravel(), K1_COORD),
-            inv_pooled=inv_alpha(rng.permutation(noise.ravel()), K1_POOL),
-        ))  # fmt: skip
+        groups.append(
+            Group(
+                var_ratio=float(np.mean(noise.var(axis=0, ddof=1) / (pop.var / BATCH))),
+                inv_percoord=inv_alpha(noise.T.ravel(), K1_COORD),
+                inv_pooled=inv_alpha(rng.permutation(noise.ravel()), K1_POOL),
+            )
+        )
     return Noise(tuple(groups), predict_per_coordinate(pop), predict_pooled(pop, rng), noise[:, :8].tolist())
 
 
@@ -249,18 +259,26 @@ def _alpha_text(inv: Interval) -> str:
 
 def row_validation(alpha: float, est: list[float]) -> Row:
     iv = t_interval(est)
-    return interval_row(f"validation: 1/alpha_hat on SaS samples, alpha = {alpha}", 1 / alpha, iv, what="replicates")
+    return interval_row(
+        f"validation: 1/alpha_hat on SaS samples, alpha = {alpha}", 1 / alpha, iv, what="replicates"
+    )
 
 
 def row_scale(pk: Noise) -> Row:
     iv = t_interval([gr.var_ratio for gr in pk.groups])
-    return interval_row(f"noise variance / (Sigma_jj / b), b = {BATCH}, mean over coordinates", 1.0, iv, what="groups")
+    return interval_row(
+        f"noise variance / (Sigma_jj / b), b = {BATCH}, mean over coordinates", 1.0, iv, what="groups"
+    )
 
 
 def row_percoord(pk: Noise, sabotage: str | None) -> Row:
     iv = t_interval([gr.inv_percoord for gr in pk.groups])
     pred = 1 / 1.6 if sabotage == "heavy-tail-prediction" else pk.pred_percoord
-    shown = "1/1.6 (seeds: heavy tails)" if sabotage == "heavy-tail-prediction" else f"{fmt(pred)} (1/2 + Edgeworth O(1/b))"
+    shown = (
+        "1/1.6 (seeds: heavy tails)"
+        if sabotage == "heavy-tail-prediction"
+        else f"{fmt(pred)} (1/2 + Edgeworth O(1/b))"
+    )
     return interval_row("Peaks noise per coordinate: 1/alpha_hat", pred, iv, what="groups", shown=shown)
 
 
@@ -270,16 +288,23 @@ def row_pooled(pk: Noise) -> Row:
     Monte-Carlo error of its 4000 index draws and an O(b^-3/2) Edgeworth remainder that the
     interval does not include, so its coverage is not what a stat row must state."""
     iv = t_interval([gr.inv_pooled for gr in pk.groups])
-    return report_row("Peaks noise pooled (Simsekli et al.): 1/alpha_hat",
-                      f"{iv} against the mixture prediction {fmt(pk.pred_pooled)}",
-                      note="report only: prediction's own error not in the interval")  # fmt: skip
+    return report_row(
+        "Peaks noise pooled (Simsekli et al.): 1/alpha_hat",
+        f"{iv} against the mixture prediction {fmt(pk.pred_pooled)}",
+        note="report only: prediction's own error not in the interval",
+    )
 
 
 def row_seed_claim(pk: Noise) -> Row:
     pc = t_interval([gr.inv_percoord for gr in pk.groups])
     po = t_interval([gr.inv_pooled for gr in pk.groups])
-    verdict = "per coordinate " + ("alpha < 2" if pc.lo > 0.5 else "alpha = 2 not excluded") + f" ({_alpha_text(pc)}); pooled " + (
-        "alpha < 2" if po.lo > 0.5 else "alpha = 2 not excluded") + f" ({_alpha_text(po)})"  # fmt: skip
+    verdict = (
+        "per coordinate "
+        + ("alpha < 2" if pc.lo > 0.5 else "alpha = 2 not excluded")
+        + f" ({_alpha_text(pc)}); pooled "
+        + ("alpha < 2" if po.lo > 0.5 else "alpha = 2 not excluded")
+        + f" ({_alpha_text(po)})"
+    )
     return report_row("notes' claim alpha < 2 (heavy tails) on Peaks, b = 32", verdict)
 
 
@@ -291,8 +316,11 @@ def run(ctx: Context) -> Outcome:
     pk: Noise = ctx.map(_peaks, [(trial_seeds(ctx, 1, stream=99)[0], n_groups, ctx.sabotage)])[0]
     rows = (
         *(row_validation(a, est[i * reps : (i + 1) * reps]) for i, a in enumerate(ALPHAS)),
-        row_scale(pk), row_percoord(pk, ctx.sabotage), row_pooled(pk), row_seed_claim(pk),
-    )  # fmt: skip
+        row_scale(pk),
+        row_percoord(pk, ctx.sabotage),
+        row_pooled(pk),
+        row_seed_claim(pk),
+    )
     figure: dict[str, Any] = {
         "validation": {str(a): [1 / v for v in est[i * reps : (i + 1) * reps]] for i, a in enumerate(ALPHAS)},
         "peaks_pooled": [1 / gr.inv_pooled for gr in pk.groups],
@@ -309,7 +337,12 @@ def plot(result: CheckResult, path: str) -> None:
     fig, (ax1, ax2) = subplots(2)
     f = result.figure
     for k, (a, vals) in enumerate(f["validation"].items()):
-        ax1.scatter(np.full(len(vals), float(a)) + 0.01 * (np.arange(len(vals)) - len(vals) / 2), vals, s=8, color=f"C{k}")
+        ax1.scatter(
+            np.full(len(vals), float(a)) + 0.01 * (np.arange(len(vals)) - len(vals) / 2),
+            vals,
+            s=8,
+            color=f"C{k}",
+        )
     grid = np.array([1.0, 2.1])
     ax1.plot(grid, grid, "k--", lw=0.8, label="alpha_hat = alpha")
     ax1.set_xlabel("true alpha (SaS samples)")

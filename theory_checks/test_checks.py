@@ -43,7 +43,9 @@ _SABOTAGE = [(n, w) for n in CHECKS for w in runner.load(n).SABOTAGE]
 def test_sabotage_fails(name: str, word: str) -> None:
     check = runner.load(name)
     result = runner.run_one(check, Context(tier="quick", seed=0, sabotage=word))
-    assert "error" not in result.figure, f"sabotaged {name} raised instead of failing:\n{_failing_rows(result)}"
+    assert "error" not in result.figure, (
+        f"sabotaged {name} raised instead of failing:\n{_failing_rows(result)}"
+    )
     assert not result.holds, f"{name} still passes when sabotaged with {word!r}: it cannot fail"
 
 
@@ -95,7 +97,18 @@ def test_runner_main_report_exit_status_only(tmp_path: Any, monkeypatch: Any, ca
     table = capsys.readouterr().out
     assert "_template" in table and "ok" in table and "1/1 claims hold" in table
     # a failing claim gives exit status 1
-    rc = runner.main(["--only", "_template", "--sabotage", "wrong-prediction", "--report", str(out), "--no-progress", "--no-plots"])
+    rc = runner.main(
+        [
+            "--only",
+            "_template",
+            "--sabotage",
+            "wrong-prediction",
+            "--report",
+            str(out),
+            "--no-progress",
+            "--no-plots",
+        ]
+    )
     assert rc == 1
     assert "FAIL" in capsys.readouterr().out
     # unknown names and bad values are argument errors (exit 2) naming the problem
@@ -130,7 +143,15 @@ def test_dask_scheduler(tmp_path: Any, monkeypatch: Any) -> None:
     ) as cluster:
         out = tmp_path / "dask"
         rc = runner.main(
-            ["--only", "_template", "--scheduler", cluster.scheduler_address, "--report", str(out), "--no-progress"]
+            [
+                "--only",
+                "_template",
+                "--scheduler",
+                cluster.scheduler_address,
+                "--report",
+                str(out),
+                "--no-progress",
+            ]
         )
     assert rc == 0
     doc = json.loads((out / "report.json").read_text())
@@ -171,12 +192,18 @@ def test_report_rows_are_outside_the_verdict() -> None:
 
     ok = Row("x", "1", "1", "exact", True)
     fake = types.SimpleNamespace(
-        NAME="f", CLAIM="c", SOURCE="s", JUSTIFICATION="j", SABOTAGE=("x",),
+        NAME="f",
+        CLAIM="c",
+        SOURCE="s",
+        JUSTIFICATION="j",
+        SABOTAGE=("x",),
         run=lambda ctx: Outcome(rows=(ok, report_row("tail", "2.0"))),
-    )  # fmt: skip
+    )
     res = runner.run_one(fake, Context())
     assert res.holds and res.name == "f" and res.justification == "j"
-    only_report = types.SimpleNamespace(**{**vars(fake), "run": lambda ctx: Outcome(rows=(report_row("t", "1"),))})
+    only_report = types.SimpleNamespace(
+        **{**vars(fake), "run": lambda ctx: Outcome(rows=(report_row("t", "1"),))}
+    )
     assert not runner.run_one(only_report, Context()).holds
     with pytest.raises(ValueError, match="holds is None exactly for report rows"):
         Row("bad", "1", "1", "-", None)

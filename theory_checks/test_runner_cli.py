@@ -38,12 +38,19 @@ def _env(columns: int | None = 80) -> dict[str, str]:
     return env
 
 
-def optref(*args: str, cwd: Path, columns: int | None = 80, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def optref(
+    *args: str, cwd: Path, columns: int | None = 80, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     """``optref ARGS`` in a child process (``python -m reference``), output captured (not a tty)."""
     return subprocess.run(
-        [sys.executable, "-m", "reference", *args], cwd=cwd, env=_env(columns),
-        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "reference", *args],
+        cwd=cwd,
+        env=_env(columns),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
@@ -192,7 +199,12 @@ def test_help_documents_the_exit_statuses(tmp_path: Path) -> None:
     assert proc.returncode == 0
     _no_traceback(proc)
     epilog = proc.stdout.split("exit status:", 1)[1]
-    for code, text in ((0, "every claim holds"), (1, "some claim fails"), (2, "usage error"), (130, "interrupted")):
+    for code, text in (
+        (0, "every claim holds"),
+        (1, "some claim fails"),
+        (2, "usage error"),
+        (130, "interrupted"),
+    ):
         assert f"  {code} " in epilog and text in epilog, (code, epilog)
     assert all(len(line) <= 80 for line in proc.stdout.splitlines())
 
@@ -250,10 +262,24 @@ def test_ctrl_c_mid_run_exits_130_and_keeps_the_old_report(tmp_path: Path) -> No
     assert first.returncode == 0, first.stderr
     before = _snapshot(rep)
     child = subprocess.Popen(
-        [sys.executable, "-c", _SLOW_CHILD, "check", "--only", f"{FAST},_slow", "--report", str(rep), "--no-progress"],
-        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            _SLOW_CHILD,
+            "check",
+            "--only",
+            f"{FAST},_slow",
+            "--report",
+            str(rep),
+            "--no-progress",
+        ],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     try:
         _wait_for(child, "RUNNING")
         # mid-run: the first check's figure sits in the temporary folder, not in the report
@@ -287,9 +313,14 @@ def test_ctrl_c_while_a_subcommand_imports_exits_130(tmp_path: Path) -> None:
     env = _env()
     env["PYTHONPATH"] = str(tmp_path) + os.pathsep + env["PYTHONPATH"]
     child = subprocess.Popen(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         _wait_for(child, "IMPORTING")
         child.send_signal(signal.SIGINT)  # Ctrl-C
@@ -307,12 +338,19 @@ def _fake_check(name: str, rows: tuple[Row, ...], plot: Any = None) -> types.Sim
     from ._base import Outcome
 
     return types.SimpleNamespace(
-        NAME=name, CLAIM="c", SOURCE="s", JUSTIFICATION="j", SABOTAGE=("x",),
-        run=lambda ctx: Outcome(rows=rows), plot=plot or (lambda result, path: None),
-    )  # fmt: skip
+        NAME=name,
+        CLAIM="c",
+        SOURCE="s",
+        JUSTIFICATION="j",
+        SABOTAGE=("x",),
+        run=lambda ctx: Outcome(rows=rows),
+        plot=plot or (lambda result, path: None),
+    )
 
 
-def test_figure_that_cannot_be_drawn_is_a_failed_row_exit_1(tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
+def test_figure_that_cannot_be_drawn_is_a_failed_row_exit_1(
+    tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
     def broken(result: CheckResult, path: str) -> None:
         raise RuntimeError("no canvas")
 
@@ -326,7 +364,9 @@ def test_figure_that_cannot_be_drawn_is_a_failed_row_exit_1(tmp_path: Path, monk
     assert doc["results"][0]["rows"][-1]["quantity"] == "figure" and doc["meta"]["holds"] is False
 
 
-def test_internal_error_is_one_line_exit_4_and_no_report_change(tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
+def test_internal_error_is_one_line_exit_4_and_no_report_change(
+    tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
     fake = _fake_check("fine", (Row("x", "1", "1", "exact", True),))
     monkeypatch.setitem(sys.modules, f"{runner.__package__}.fine", fake)
     monkeypatch.setattr(runner, "CHECKS", ("fine",))
@@ -340,7 +380,10 @@ def test_internal_error_is_one_line_exit_4_and_no_report_change(tmp_path: Path, 
     monkeypatch.setattr(runner, "write_report", boom)
     assert runner.main(["--only", "fine", "--report", str(rep), "--no-progress"]) == runner.EXIT_INTERNAL
     err = capsys.readouterr().err
-    assert err.strip() == "optref check: internal error (please report): TypeError: Object of type X is not JSON serializable"
+    assert (
+        err.strip()
+        == "optref check: internal error (please report): TypeError: Object of type X is not JSON serializable"
+    )
     assert _snapshot(rep) == {"report.md": b"old"} and _leftovers(tmp_path) == []
 
 
@@ -349,7 +392,9 @@ def test_internal_error_is_one_line_exit_4_and_no_report_change(tmp_path: Path, 
 
 
 def test_narrow_terminal_output_fits_80_columns(tmp_path: Path) -> None:
-    proc = optref("check", "--only", f"{FAST},{FAST2}", "--report", str(tmp_path / "r"), "--no-progress", cwd=tmp_path)
+    proc = optref(
+        "check", "--only", f"{FAST},{FAST2}", "--report", str(tmp_path / "r"), "--no-progress", cwd=tmp_path
+    )
     _no_traceback(proc)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
@@ -362,7 +407,9 @@ def test_narrow_terminal_output_fits_80_columns(tmp_path: Path) -> None:
 
 
 def test_plain_width_when_not_a_terminal_and_no_columns(tmp_path: Path) -> None:
-    proc = optref("check", "--only", FAST, "--report", str(tmp_path / "r"), "--no-progress", cwd=tmp_path, columns=None)
+    proc = optref(
+        "check", "--only", FAST, "--report", str(tmp_path / "r"), "--no-progress", cwd=tmp_path, columns=None
+    )
     assert proc.returncode == 0, proc.stderr
     widths = [len(ln) for ln in proc.stdout.splitlines() if not ln.startswith("report: ")]
     assert max(widths) <= runner.PLAIN_WIDTH
@@ -389,7 +436,9 @@ def test_format_table_fits_and_shows_report_rows() -> None:
         text = runner.format_table([res], columns=columns)
         lines = text.splitlines()
         assert max(len(ln) for ln in lines) <= columns, (columns, text)
-        verdicts = [ln.split()[0] for ln in lines[2:] if ln.strip() and ln.split()[0] in ("ok", "FAIL", "report")]
+        verdicts = [
+            ln.split()[0] for ln in lines[2:] if ln.strip() and ln.split()[0] in ("ok", "FAIL", "report")
+        ]
         assert verdicts == ["FAIL", "report"], text
         if columns >= 80:  # narrower, the cut's "..." itself may wrap
             assert "..." in text  # the 520-character cell is cut; report.md has it whole

@@ -59,9 +59,10 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 PROG = "python -m tools.false_alarms"
 DEFAULT_CACHE = os.path.join(tempfile.gettempdir(), "optref_false_alarms.jsonl")
@@ -108,7 +109,9 @@ def reference_files(ref_dir: Path) -> list[Path]:
 
 def shared_check_files(checks_dir: Path) -> list[Path]:
     """The shared modules of theory_checks/ (``_base.py``, ``_stats.py``, ...)."""
-    return [p for p in sorted(checks_dir.glob("_*.py")) if p.name not in _NOT_SHARED and p.name != "__init__.py"]
+    return [
+        p for p in sorted(checks_dir.glob("_*.py")) if p.name not in _NOT_SHARED and p.name != "__init__.py"
+    ]
 
 
 _SIBLING = re.compile(r"^\s*from\s+(?:\.|theory_checks\.)([a-z][a-z0-9_]*)\s+import\b", re.MULTILINE)
@@ -201,11 +204,15 @@ class RunRecord:
         d = json.loads(line)
         rows = tuple(
             RowRecord(
-                str(r["quantity"]), str(r["kind"]), r["holds"], _finite_or_none(r["p_value"]),
-                r.get("predicted"), r.get("measured"),
+                str(r["quantity"]),
+                str(r["kind"]),
+                r["holds"],
+                _finite_or_none(r["p_value"]),
+                r.get("predicted"),
+                r.get("measured"),
             )
             for r in d["rows"]
-        )  # fmt: skip
+        )
         return RunRecord(
             check=str(d["check"]),
             tier=str(d["tier"]),
@@ -286,15 +293,24 @@ def run_task(task: tuple[str, str, int]) -> RunRecord:
             if msg not in caught and len(caught) < 5:
                 caught.append(msg)
     rows = tuple(
-        RowRecord(r.quantity, r.kind, r.holds, _finite_or_none(r.p_value), r.predicted, r.measured) for r in result.rows
+        RowRecord(r.quantity, r.kind, r.holds, _finite_or_none(r.p_value), r.predicted, r.measured)
+        for r in result.rows
     )
     error = None
     if "error" in result.figure:
         error = result.rows[0].measured if result.rows else str(result.figure["error"])
     return RunRecord(
-        name, tier, seed, fp, bool(result.holds), float(result.seconds), rows, error, tuple(caught),
+        name,
+        tier,
+        seed,
+        fp,
+        bool(result.holds),
+        float(result.seconds),
+        rows,
+        error,
+        tuple(caught),
         None if name in TIMED_FIGURES else figure_digest(result.figure),
-    )  # fmt: skip
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -456,18 +472,33 @@ def format_replay(results: Sequence[Replay], names: Sequence[str], against: str,
         if first is not None and first.difference is not None:
             firsts.append(f"  {name} seed {first.record.seed}: {first.difference.describe()}")
         verdict_ = "differs" if count["differs"] else ("no record" if count["no record"] else "identical")
-        table.append((name, str(len(rs)), str(count["identical"]), str(count["differs"]), str(count["no record"]),
-                      str(partial), verdict_))  # fmt: skip
-    out.append(text_table(
-        ("check", "runs", "identical", "differs", "no record", "(older differ)", "check verdict"), table,
-        right=(False, True, True, True, True, True, False),
-    ))  # fmt: skip
+        table.append(
+            (
+                name,
+                str(len(rs)),
+                str(count["identical"]),
+                str(count["differs"]),
+                str(count["no record"]),
+                str(partial),
+                verdict_,
+            )
+        )
+    out.append(
+        text_table(
+            ("check", "runs", "identical", "differs", "no record", "(older differ)", "check verdict"),
+            table,
+            right=(False, True, True, True, True, True, False),
+        )
+    )
     out.append("  (older differ: identical to one older record of the seed but not to every one)")
     if firsts:
         out += ["", "First difference per check (against the latest older record of that seed)", *firsts]
     n_same = sum(r.status == "identical" for r in results)
     ok = bool(results) and n_same == len(results)
-    out += ["", f"verdict: {'IDENTICAL' if ok else 'NOT IDENTICAL'}: {n_same} of {len(results)} runs identical"]
+    out += [
+        "",
+        f"verdict: {'IDENTICAL' if ok else 'NOT IDENTICAL'}: {n_same} of {len(results)} runs identical",
+    ]
     return "\n".join(out)
 
 
@@ -669,7 +700,9 @@ def num(x: float | None) -> str:
     return f"{x:.3g}"
 
 
-def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[bool] | None = None) -> str:
+def text_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[bool] | None = None
+) -> str:
     """Plain aligned text; ``right[j]`` right-aligns column j."""
     cols = len(headers)
     if any(len(r) != cols for r in rows):
@@ -822,16 +855,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tier", default="quick", help="quick (default) or full")
     p.add_argument("--seeds", default="0-199", help="root seeds, e.g. 0-199 or 0-9,20 (default 0-199)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
-    p.add_argument("--cache", default=DEFAULT_CACHE, metavar="PATH", help=f"cache file (default {DEFAULT_CACHE})")
-    p.add_argument("--budget", type=float, default=0.02, help="per-run false-alarm budget tested (default 0.02)")
+    p.add_argument(
+        "--cache", default=DEFAULT_CACHE, metavar="PATH", help=f"cache file (default {DEFAULT_CACHE})"
+    )
+    p.add_argument(
+        "--budget", type=float, default=0.02, help="per-run false-alarm budget tested (default 0.02)"
+    )
     p.add_argument("--report-json", metavar="PATH", help="also write the summary as JSON")
     p.add_argument("--cached-only", action="store_true", help="run nothing; summarize what the cache holds")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--replay-against", metavar="PATH",
-                   help="compare every row of the runs of the current code with the records of the same "
-                   "(check, tier, seed) under another fingerprint in the cache file PATH; exit 0 iff identical")
-    p.add_argument("--rtol", type=float, default=0.0,
-                   help="--replay-against: numbers within this relative difference count as equal (default 0)")
+    p.add_argument(
+        "--replay-against",
+        metavar="PATH",
+        help="compare every row of the runs of the current code with the records of the same "
+        "(check, tier, seed) under another fingerprint in the cache file PATH; exit 0 iff identical",
+    )
+    p.add_argument(
+        "--rtol",
+        type=float,
+        default=0.0,
+        help="--replay-against: numbers within this relative difference count as equal (default 0)",
+    )
     return p
 
 
@@ -916,7 +960,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     cached = cache.load()
     have = {
-        (n, s): cached[(n, args.tier, s, current[n])] for n in names for s in seeds
+        (n, s): cached[(n, args.tier, s, current[n])]
+        for n in names
+        for s in seeds
         if (n, args.tier, s, current[n]) in cached
     }
     # seed-major order: an interrupted sweep leaves complete runs behind
@@ -956,7 +1002,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _replay_report(
-    args: argparse.Namespace, names: Sequence[str], seeds: Sequence[int], fresh: dict[tuple[str, int], RunRecord],
+    args: argparse.Namespace,
+    names: Sequence[str],
+    seeds: Sequence[int],
+    fresh: dict[tuple[str, int], RunRecord],
     stale: int,
 ) -> int:
     """Compare the runs of the current code with the older records of ``--replay-against``; exit
@@ -965,13 +1014,20 @@ def _replay_report(
     for rec in Cache(args.replay_against).records():
         if rec.tier == args.tier and rec.check in names:
             older.setdefault((rec.check, rec.seed), []).append(rec)
-    results = [replay(fresh[(n, s)], older.get((n, s), ()), args.rtol) for s in seeds for n in names if (n, s) in fresh]
+    results = [
+        replay(fresh[(n, s)], older.get((n, s), ()), args.rtol)
+        for s in seeds
+        for n in names
+        if (n, s) in fresh
+    ]
     print(format_replay(results, names, args.replay_against, args.tier))
     missing = len(names) * len(seeds) - len(results)
     if missing:
         print(f"  {missing} (check, seed) runs asked for did not run (interrupted or --cached-only)")
     if stale:
-        print(f"  {stale} runs used files edited while this ran (compared all the same; run again to be sure)")
+        print(
+            f"  {stale} runs used files edited while this ran (compared all the same; run again to be sure)"
+        )
     return 0 if results and not missing and all(r.status == "identical" for r in results) else 1
 
 

@@ -52,9 +52,10 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from .mutants import CATALOGUE, Mutant
 
@@ -62,8 +63,20 @@ PROG = "python -m tools.mutate"
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CACHE = os.path.join(tempfile.gettempdir(), "optref_mutate.jsonl")
 WORKER = Path(__file__).resolve().parent / "mutate_worker.py"
-_IGNORE = (".git", "report", "__pycache__", ".mypy_cache", ".pytest_cache", ".hypothesis", ".benchmarks",
-           "*.egg-info", "build", "dist", "vectors-out", "*.png")  # fmt: skip
+_IGNORE = (
+    ".git",
+    "report",
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".hypothesis",
+    ".benchmarks",
+    "*.egg-info",
+    "build",
+    "dist",
+    "vectors-out",
+    "*.png",
+)
 #: What the fingerprint of a tree covers (anything else, e.g. specs/ or tools/, cannot change a verdict).
 _FINGERPRINTED = ("reference", "theory_checks", "tests", "conftest.py", "pyproject.toml")
 
@@ -150,8 +163,12 @@ def snapshot(dst: Path, *, worktree: bool, src: Path = ROOT) -> str:
     if worktree or not (src / ".git").exists():
         shutil.copytree(src, dst, ignore=shutil.ignore_patterns(*_IGNORE))
         return "working tree"
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=src, capture_output=True, text=True, check=True).stdout.strip()
-    data = subprocess.run(["git", "archive", "--format=tar", commit], cwd=src, capture_output=True, check=True).stdout
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=src, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    data = subprocess.run(
+        ["git", "archive", "--format=tar", commit], cwd=src, capture_output=True, check=True
+    ).stdout
     dst.mkdir(parents=True)
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(dst, filter="data")
@@ -192,7 +209,9 @@ class StageResult:
     detail: str  # failing rows / error / pytest's summary line
 
 
-def run_checks(root: Path, checks: Sequence[str], *, timeout: float, profile: bool = False) -> tuple[StageResult, dict[str, Any]]:
+def run_checks(
+    root: Path, checks: Sequence[str], *, timeout: float, profile: bool = False
+) -> tuple[StageResult, dict[str, Any]]:
     """Run ``checks`` in the scratch tree ``root`` through the worker; verifies the imports."""
     if not checks:
         return StageResult((), (), False, 0.0, ""), {}
@@ -205,7 +224,9 @@ def run_checks(root: Path, checks: Sequence[str], *, timeout: float, profile: bo
     try:
         proc = subprocess.run(cmd, cwd=root, env=_env(root), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return StageResult(tuple(checks), ("timeout",), True, time.perf_counter() - t0, f"timeout after {timeout:.0f} s"), {}
+        return StageResult(
+            tuple(checks), ("timeout",), True, time.perf_counter() - t0, f"timeout after {timeout:.0f} s"
+        ), {}
     secs = time.perf_counter() - t0
     if proc.returncode != 0 or not out.is_file():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
@@ -214,7 +235,9 @@ def run_checks(root: Path, checks: Sequence[str], *, timeout: float, profile: bo
     scratch = str(root.resolve()) + os.sep
     for key in ("reference_file", "theory_checks_file"):
         if not str(doc.get(key, "")).startswith(scratch):
-            raise RuntimeError(f"isolation broken: the worker imported {doc.get(key)!r}, not the scratch copy {scratch}")
+            raise RuntimeError(
+                f"isolation broken: the worker imported {doc.get(key)!r}, not the scratch copy {scratch}"
+            )
     res = doc["results"]
     failed = tuple(n for n in checks if not res[n]["holds"])
     detail = "; ".join(f"{n}: {res[n]['error'] or (res[n]['failing'] or ['?'])[0]}" for n in failed)
@@ -233,16 +256,27 @@ def run_tests(root: Path, files: Sequence[str], *, timeout: float) -> StageResul
     try:
         proc = subprocess.run(cmd, cwd=root, env=_env(root), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return StageResult(tuple(files), ("timeout",), True, time.perf_counter() - t0, f"timeout after {timeout:.0f} s")
+        return StageResult(
+            tuple(files), ("timeout",), True, time.perf_counter() - t0, f"timeout after {timeout:.0f} s"
+        )
     secs = time.perf_counter() - t0
     lines = proc.stdout.strip().splitlines()
-    summary = next((m.group(1) for ln in reversed(lines) if (m := _SUMMARY.match(ln.strip()))), lines[-1] if lines else "")
+    summary = next(
+        (m.group(1) for ln in reversed(lines) if (m := _SUMMARY.match(ln.strip()))),
+        lines[-1] if lines else "",
+    )
     if proc.returncode == 0:
         return StageResult(tuple(files), (), False, secs, summary)
     if proc.returncode == 5:  # no tests collected
         return StageResult(tuple(files), (), False, secs, summary or "no tests collected")
-    first = next((ln.split("::")[0].replace("FAILED ", "").replace("ERROR ", "").strip()
-                  for ln in lines if ln.startswith(("FAILED", "ERROR"))), "pytest")  # fmt: skip
+    first = next(
+        (
+            ln.split("::")[0].replace("FAILED ", "").replace("ERROR ", "").strip()
+            for ln in lines
+            if ln.startswith(("FAILED", "ERROR"))
+        ),
+        "pytest",
+    )
     return StageResult(tuple(files), (first,), False, secs, summary)
 
 
@@ -255,8 +289,13 @@ def run_test_files(root: Path, files: Sequence[str], *, timeout: float) -> Stage
     if first.failed:
         return StageResult(tuple(files), first.failed, first.timeout, first.seconds, first.detail)
     rest = run_tests(root, files[1:], timeout=timeout)
-    return StageResult(tuple(files), rest.failed, rest.timeout, first.seconds + rest.seconds,
-                       f"{first.detail}; {rest.detail}")  # fmt: skip
+    return StageResult(
+        tuple(files),
+        rest.failed,
+        rest.timeout,
+        first.seconds + rest.seconds,
+        f"{first.detail}; {rest.detail}",
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -289,15 +328,18 @@ def select_checks(
     if appended and len(appended) < len(mutant.edits):
         # a pure insertion after old text (e.g. a new module-level helper that another edit uses)
         # changes nothing by itself: the other edits' lines decide
-        rest = Mutant(mutant.id, mutant.file, tuple(e for e in mutant.edits if e not in appended), "", "none", "-")
+        rest = Mutant(
+            mutant.id, mutant.file, tuple(e for e in mutant.edits if e not in appended), "", "none", "-"
+        )
         lines = touched_lines(source, rest)
     inside = [any(a <= ln <= b for a, b in function_spans(source)) for ln in lines]
     if not all(inside):
         return list(checks), "a mutated line is outside every function: all checks"
     chosen = [
-        c for c in checks
+        c
+        for c in checks
         if any(f == mutant.file and a <= ln <= b for f, a, b in baseline.get(c, ()) for ln in lines)
-    ]  # fmt: skip
+    ]
     return chosen, "checks that call the mutated function(s)"
 
 
@@ -328,7 +370,10 @@ def test_files_for(mutant: Mutant, root: Path) -> list[str]:
     names = [n for n in public_names(source) if n not in _GENERIC and len(n) >= 4]
     if not stem.startswith("_"):
         names.append(stem)
-    pats = [re.escape(dotted) + r"\b", r"from\s+" + re.escape(".".join(rel.parts[:-1])) + r"\s+import\s[^\n]*\b" + re.escape(stem) + r"\b"]
+    pats = [
+        re.escape(dotted) + r"\b",
+        r"from\s+" + re.escape(".".join(rel.parts[:-1])) + r"\s+import\s[^\n]*\b" + re.escape(stem) + r"\b",
+    ]
     if names:
         alt = "|".join(re.escape(n) for n in sorted(set(names)))
         pats.append(r"\b(?:ref|reference|problems|hpo)\.(?:" + alt + r")\b")
@@ -381,13 +426,23 @@ class MutantResult:
         def stage(s: dict[str, Any] | None) -> StageResult | None:
             if s is None:
                 return None
-            return StageResult(tuple(s["ran"]), tuple(s["failed"]), bool(s["timeout"]), float(s["seconds"]), str(s["detail"]))
+            return StageResult(
+                tuple(s["ran"]), tuple(s["failed"]), bool(s["timeout"]), float(s["seconds"]), str(s["detail"])
+            )
 
         return MutantResult(
-            id=d["id"], file=d["file"], description=d["description"], claim=d["claim"], fingerprint=d["fingerprint"],
-            status=d["status"], checks=stage(d["checks"]), tests=stage(d["tests"]), selection=d["selection"],
-            error=d.get("error", ""), seconds=float(d.get("seconds", 0.0)),
-        )  # fmt: skip
+            id=d["id"],
+            file=d["file"],
+            description=d["description"],
+            claim=d["claim"],
+            fingerprint=d["fingerprint"],
+            status=d["status"],
+            checks=stage(d["checks"]),
+            tests=stage(d["tests"]),
+            selection=d["selection"],
+            error=d.get("error", ""),
+            seconds=float(d.get("seconds", 0.0)),
+        )
 
 
 def classify(checks: StageResult | None, tests: StageResult | None) -> str:
@@ -433,14 +488,25 @@ def _inputs_of_checks(root: Path, checks: Sequence[str]) -> list[str]:
 
 
 def _inputs_of_tests(root: Path, test_files: Sequence[str]) -> list[str]:
-    support = [p.relative_to(root).as_posix() for p in (root / "tests").glob("*.py") if not p.name.startswith("test_")]
+    support = [
+        p.relative_to(root).as_posix()
+        for p in (root / "tests").glob("*.py")
+        if not p.name.startswith("test_")
+    ]
     return [*test_files, *support, "conftest.py", "pyproject.toml"]
 
 
 def plan(
-    m: Mutant, pristine: Path, baseline: dict[str, Any], checks: Sequence[str], *,
-    all_checks: bool, timeout: float, tests: str, reference_digest: str | tuple[str, str],
-) -> Plan:  # fmt: skip
+    m: Mutant,
+    pristine: Path,
+    baseline: dict[str, Any],
+    checks: Sequence[str],
+    *,
+    all_checks: bool,
+    timeout: float,
+    tests: str,
+    reference_digest: str | tuple[str, str],
+) -> Plan:
     """Choose the checks and test files of ``m`` on the unmutated copy and key the result by the
     reference tree, the mutant, those checks' files (with the shared modules and the runner), the
     test files (with the test helpers, conftest.py and pyproject.toml) and the timeout. (``tests``
@@ -460,29 +526,50 @@ def plan(
     if isinstance(reference_digest, tuple):  # (without conform, with conform): conform counts only
         uses_conform = any("conform" in f or "peers" in f or "vectors" in f for f in test_files)
         reference_digest = reference_digest[1] if uses_conform else reference_digest[0]
-    key = hashlib.sha256(repr((
-        m.file, m.edits, reference_digest, tuple(chosen), tuple(test_files), timeout, "always",
-        _files_digest(pristine, _inputs_of_checks(pristine, chosen)),
-        _files_digest(pristine, _inputs_of_tests(pristine, test_files)),
-    )).encode()).hexdigest()[:20]  # fmt: skip
+    key = hashlib.sha256(
+        repr(
+            (
+                m.file,
+                m.edits,
+                reference_digest,
+                tuple(chosen),
+                tuple(test_files),
+                timeout,
+                "always",
+                _files_digest(pristine, _inputs_of_checks(pristine, chosen)),
+                _files_digest(pristine, _inputs_of_tests(pristine, test_files)),
+            )
+        ).encode()
+    ).hexdigest()[:20]
     return Plan(m, tuple(chosen), how, tuple(test_files), key)
 
 
 def reference_digest(root: Path, *, conform: bool = True) -> str:
     """Hash of reference/**/*.py; without ``conform``, reference/conform/ and the command-line
     files (which no check and no unit test of another module imports) are left out."""
-    files = [p.relative_to(root).as_posix() for p in (root / "reference").rglob("*.py") if "__pycache__" not in p.parts]
+    files = [
+        p.relative_to(root).as_posix()
+        for p in (root / "reference").rglob("*.py")
+        if "__pycache__" not in p.parts
+    ]
     if not conform:
-        files = [f for f in files if not f.startswith("reference/conform/") and Path(f).name not in ("cli.py", "__main__.py")]
+        files = [
+            f
+            for f in files
+            if not f.startswith("reference/conform/") and Path(f).name not in ("cli.py", "__main__.py")
+        ]
     return _files_digest(root, files)
 
 
-def run_mutant(pl: Plan, pristine: Path, fingerprint: str, *, timeout: float, workdir: Path,
-               tests: str = "always") -> MutantResult:  # fmt: skip
+def run_mutant(
+    pl: Plan, pristine: Path, fingerprint: str, *, timeout: float, workdir: Path, tests: str = "always"
+) -> MutantResult:
     m = pl.mutant
     t0 = time.perf_counter()
     if pl.error:
-        return MutantResult(m.id, m.file, m.description, m.claim, fingerprint, "invalid", None, None, "", pl.error)
+        return MutantResult(
+            m.id, m.file, m.description, m.claim, fingerprint, "invalid", None, None, "", pl.error
+        )
     scratch = workdir / m.id
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.copytree(pristine, scratch)
@@ -495,8 +582,18 @@ def run_mutant(pl: Plan, pristine: Path, fingerprint: str, *, timeout: float, wo
             t_res = run_test_files(scratch, pl.test_files, timeout=timeout)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return MutantResult(m.id, m.file, m.description, m.claim, fingerprint, classify(c_res, t_res), c_res, t_res,
-                        pl.selection, seconds=time.perf_counter() - t0)  # fmt: skip
+    return MutantResult(
+        m.id,
+        m.file,
+        m.description,
+        m.claim,
+        fingerprint,
+        classify(c_res, t_res),
+        c_res,
+        t_res,
+        pl.selection,
+        seconds=time.perf_counter() - t0,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -546,7 +643,9 @@ class Cache:
             os.close(fd)
 
 
-def compute_baseline(pristine: Path, checks: Sequence[str], fingerprint: str, *, timeout: float) -> dict[str, Any]:
+def compute_baseline(
+    pristine: Path, checks: Sequence[str], fingerprint: str, *, timeout: float
+) -> dict[str, Any]:
     """Profiled run of every check on the unmutated copy (holds + called functions), and a check
     that pytest in the scratch copy imports the scratch ``reference``."""
     stage, res = run_checks(pristine, checks, timeout=max(timeout, 600.0), profile=True)
@@ -563,7 +662,9 @@ def compute_baseline(pristine: Path, checks: Sequence[str], fingerprint: str, *,
     iso = run_tests(pristine, [probe.name], timeout=timeout)
     probe.unlink()
     if iso.failed or "1 passed" not in iso.detail:
-        raise RuntimeError(f"isolation broken: pytest in the scratch copy does not import its reference ({iso.detail})")
+        raise RuntimeError(
+            f"isolation broken: pytest in the scratch copy does not import its reference ({iso.detail})"
+        )
     return {
         "kind": "baseline",
         "fingerprint": fingerprint,
@@ -606,7 +707,12 @@ def tally(results: Sequence[MutantResult]) -> Tally:
     )
 
 
-_STATUS = {"check": "caught by a check", "tests-only": "unit tests only", "missed": "MISSED", "invalid": "INVALID"}
+_STATUS = {
+    "check": "caught by a check",
+    "tests-only": "unit tests only",
+    "missed": "MISSED",
+    "invalid": "INVALID",
+}
 
 
 def _short_tests(t: StageResult | None) -> str:
@@ -619,7 +725,11 @@ def _short_tests(t: StageResult | None) -> str:
     if t.timeout:
         return "timeout"
     n = len(t.ran)
-    return ("FAIL " + ",".join(Path(f).name for f in t.failed)) if t.failed else f"pass ({n} file{'s' * (n != 1)})"
+    return (
+        ("FAIL " + ",".join(Path(f).name for f in t.failed))
+        if t.failed
+        else f"pass ({n} file{'s' * (n != 1)})"
+    )
 
 
 def _short_checks(c: StageResult | None) -> str:
@@ -637,7 +747,14 @@ def format_text(results: Sequence[MutantResult]) -> str:
 
     t = tally(results)
     rows = [
-        (r.id, r.file.removeprefix("reference/"), r.claim, _short_checks(r.checks), _short_tests(r.tests), _STATUS[r.status])
+        (
+            r.id,
+            r.file.removeprefix("reference/"),
+            r.claim,
+            _short_checks(r.checks),
+            _short_tests(r.tests),
+            _STATUS[r.status],
+        )
         for r in results
     ]
     lines = [text_table(("mutant", "file", "claim", "checks", "unit tests", "result"), rows), ""]
@@ -667,16 +784,35 @@ def format_markdown(results: Sequence[MutantResult], catalogue: dict[str, Mutant
         "|---|---|---|---|---|---|---|---|",
     ]
     for i, r in enumerate(results, 1):
-        checks = "-" if r.checks is None else (", ".join(r.checks.failed) or f"none of {len(r.checks.ran)} run")
-        out.append("| " + " | ".join(cell(x) for x in (
-            str(i), f"`{r.id}`", r.file.removeprefix("reference/"), r.description, r.claim, checks,
-            _short_tests(r.tests), _STATUS[r.status],
-        )) + " |")  # fmt: skip
+        checks = (
+            "-" if r.checks is None else (", ".join(r.checks.failed) or f"none of {len(r.checks.ran)} run")
+        )
+        out.append(
+            "| "
+            + " | ".join(
+                cell(x)
+                for x in (
+                    str(i),
+                    f"`{r.id}`",
+                    r.file.removeprefix("reference/"),
+                    r.description,
+                    r.claim,
+                    checks,
+                    _short_tests(r.tests),
+                    _STATUS[r.status],
+                )
+            )
+            + " |"
+        )
     out += ["", *summary_lines(t)]
     nones = [r for r in results if r.claim == "none"]
     if nones:
         out += ["", "Mutants outside every claim (why no claim covers them):", ""]
-        out += [f"- `{r.id}` ({_STATUS[r.status]}): {cell(catalogue[r.id].why)}" for r in nones if r.id in catalogue]
+        out += [
+            f"- `{r.id}` ({_STATUS[r.status]}): {cell(catalogue[r.id].why)}"
+            for r in nones
+            if r.id in catalogue
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -685,17 +821,29 @@ def format_markdown(results: Sequence[MutantResult], catalogue: dict[str, Mutant
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Mutation testing of the theory checks and unit tests.")
+    p = argparse.ArgumentParser(
+        prog=PROG, description="Mutation testing of the theory checks and unit tests."
+    )
     p.add_argument("--only", action="append", metavar="IDS", help="mutant ids (comma list, repeatable)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="mutants run at once (default 1)")
-    p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="per stage and mutant (default 300)")
+    p.add_argument(
+        "--timeout", type=float, default=300.0, metavar="S", help="per stage and mutant (default 300)"
+    )
     p.add_argument("--all-checks", action="store_true", help="run every check for every mutant")
-    p.add_argument("--tests", choices=("always", "if-needed"), default="always",
-                   help="run the unit tests always (default) or only when no check caught the mutant")
+    p.add_argument(
+        "--tests",
+        choices=("always", "if-needed"),
+        default="always",
+        help="run the unit tests always (default) or only when no check caught the mutant",
+    )
     p.add_argument("--worktree", action="store_true", help="copy the working tree instead of HEAD")
-    p.add_argument("--cache", default=DEFAULT_CACHE, metavar="PATH", help=f"cache file (default {DEFAULT_CACHE})")
+    p.add_argument(
+        "--cache", default=DEFAULT_CACHE, metavar="PATH", help=f"cache file (default {DEFAULT_CACHE})"
+    )
     p.add_argument("--list", action="store_true", help="print the catalogue and exit")
-    p.add_argument("--validate", action="store_true", help="check every entry applies to the current tree, and exit")
+    p.add_argument(
+        "--validate", action="store_true", help="check every entry applies to the current tree, and exit"
+    )
     p.add_argument("--markdown", metavar="PATH", help="also write the table as markdown")
     p.add_argument("--report-json", metavar="PATH", help="also write every result as JSON")
     return p
@@ -762,16 +910,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             cache.append(baseline)
         bad = [c for c in CHECKS if not baseline["holds"].get(c)]
         if bad:
-            print(f"{PROG}: warning: failing on the unmutated tree, not used: {', '.join(bad)}", file=sys.stderr)
+            print(
+                f"{PROG}: warning: failing on the unmutated tree, not used: {', '.join(bad)}", file=sys.stderr
+            )
         done = cache.mutants()
         results: dict[str, MutantResult] = {}
         todo: list[Plan] = []
         ref_digest = (reference_digest(pristine, conform=False), reference_digest(pristine))
         for m in chosen:
-            pl = plan(m, pristine, baseline, CHECKS, all_checks=args.all_checks, timeout=args.timeout,
-                      tests=args.tests, reference_digest=ref_digest)  # fmt: skip
+            pl = plan(
+                m,
+                pristine,
+                baseline,
+                CHECKS,
+                all_checks=args.all_checks,
+                timeout=args.timeout,
+                tests=args.tests,
+                reference_digest=ref_digest,
+            )
             hit = done.get(pl.key) if pl.key else None
-            if hit is not None and not (args.tests == "always" and hit.tests is not None and hit.tests.detail.startswith(_NOT_RUN)):
+            if hit is not None and not (
+                args.tests == "always" and hit.tests is not None and hit.tests.detail.startswith(_NOT_RUN)
+            ):
                 # (a result without unit tests serves --tests if-needed only); the catalogue's
                 # current description and claim replace the cached ones (they are not in the key)
                 results[m.id] = dataclasses.replace(hit, description=m.description, claim=m.claim)
@@ -788,24 +948,38 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if key:
                     cache.append({"kind": "mutant", "key": key, "result": asdict(res)})
                 results[res.id] = res
-                print(f"[{i}/{len(todo)}] {res.id}: {_STATUS[res.status]} (checks {_short_checks(res.checks)}; "
-                      f"tests {_short_tests(res.tests)}; {res.seconds:.0f} s)", file=sys.stderr)  # fmt: skip
+                print(
+                    f"[{i}/{len(todo)}] {res.id}: {_STATUS[res.status]} (checks {_short_checks(res.checks)}; "
+                    f"tests {_short_tests(res.tests)}; {res.seconds:.0f} s)",
+                    file=sys.stderr,
+                )
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ordered = [results[m.id] for m in chosen]
     print(format_text(ordered))
-    meta = {"source": source, "tree": fp, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "command": " ".join([PROG, *(sys.argv[1:] if argv is None else argv)])}  # fmt: skip
+    meta = {
+        "source": source,
+        "tree": fp,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": " ".join([PROG, *(sys.argv[1:] if argv is None else argv)]),
+    }
     if args.markdown:
         with open(args.markdown, "w", encoding="utf-8") as f:
             f.write(f"Run {meta['created']} on {source} (tree {fp}): `{meta['command']}`\n\n")
             f.write(format_markdown(ordered, {m.id: m for m in CATALOGUE}))
     if args.report_json:
         with open(args.report_json, "w", encoding="utf-8") as f:
-            json.dump({"meta": meta, "baseline_failing": baseline.get("failing", {}),
-                       "results": [asdict(r) for r in ordered]}, f, indent=1)  # fmt: skip
+            json.dump(
+                {
+                    "meta": meta,
+                    "baseline_failing": baseline.get("failing", {}),
+                    "results": [asdict(r) for r in ordered],
+                },
+                f,
+                indent=1,
+            )
     return 0
 
 

@@ -24,9 +24,10 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
 from functools import partial
-from typing import Any, Callable, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import autograd.numpy as anp
 from autograd.tracer import getval
@@ -43,8 +44,10 @@ class ClipHyperparams(Hyperparams):
     """clip_by_global_norm's arguments: the wrapped optimizer and the threshold (optax's eps = 0)."""
 
     ALGORITHM: ClassVar[str] = "clip_by_global_norm"
-    opt: Optimizer[Any] = required(Free("a reference Optimizer"), "the wrapped optimizer of (CL3); its "
-                                   "state type, init and query are kept")  # fmt: skip
+    opt: Optimizer[Any] = required(
+        Free("a reference Optimizer"),
+        "the wrapped optimizer of (CL3); its state type, init and query are kept",
+    )
     max_norm: float = required(POSITIVE, "threshold tau of (CL2)")
     _: KW_ONLY
     eps: float = hp(0.0, NONNEGATIVE, "added to the norm in (CL2) (optax 0, torch's clip_grad_norm_ 1e-6)")
@@ -66,7 +69,9 @@ def clip_grad(grad: Array, *, max_norm: float, eps: float = 0.0) -> Array:
     return scaled
 
 
-def step(state: S, grad: Array, *, inner_step: Callable[[S, Array], S], max_norm: float, eps: float = 0.0) -> S:
+def step(
+    state: S, grad: Array, *, inner_step: Callable[[S, Array], S], max_norm: float, eps: float = 0.0
+) -> S:
     """Clip ``grad`` by its global norm, then take the wrapped optimizer's step (CL3)."""
     return inner_step(state, clip_grad(grad, max_norm=max_norm, eps=eps))  # (CL3)
 
@@ -86,7 +91,12 @@ def _build(h: ClipHyperparams) -> Optimizer[Any]:
 
 
 clip_by_global_norm = Factory(
-    ClipHyperparams, _build, name=ClipHyperparams.ALGORITHM,
-    doc=factory_doc(ClipHyperparams, "Wrap opt so that every gradient is first clipped to global norm "
-                    "max_norm; see the module docstring and specs/clip.md."),
-)  # fmt: skip
+    ClipHyperparams,
+    _build,
+    name=ClipHyperparams.ALGORITHM,
+    doc=factory_doc(
+        ClipHyperparams,
+        "Wrap opt so that every gradient is first clipped to global norm "
+        "max_norm; see the module docstring and specs/clip.md.",
+    ),
+)

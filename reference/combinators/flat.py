@@ -35,8 +35,9 @@ Conventions:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Mapping, TypeVar
+from typing import Any, Generic, TypeVar
 
 import autograd.numpy as anp
 import numpy as np
@@ -64,7 +65,9 @@ def _children(tree: Any, path: str) -> tuple[str, list[tuple[object, str]]] | No
             ) from None
         return "dict", [(k, f"{path}[{k!r}]") for k in keys]
     if isinstance(value, (list, tuple)):
-        return ("list" if isinstance(value, list) else "tuple"), [(i, f"{path}[{i}]") for i in range(len(value))]
+        return ("list" if isinstance(value, list) else "tuple"), [
+            (i, f"{path}[{i}]") for i in range(len(value))
+        ]
     return None
 
 
@@ -111,7 +114,7 @@ def vec(tree: Any, what: str = "params") -> Array:
 
 def _mismatch(want: Structure, got: Structure, path: str) -> str | None:
     """Where the gradient's structure ``got`` first departs from the params' ``want``, or None."""
-    where = "params" + path[len("grad"):]
+    where = "params" + path[len("grad") :]
     if want[0] != got[0]:
         return f"{path} is a {got[0]} but {where} is a {want[0]}"
     if want[0] == "leaf":
@@ -157,7 +160,9 @@ def step(state: FlatState[S], grad: Any, *, inner_step: Callable[[S, Array], S])
 def unvec(x: Array, treedef: Structure) -> Any:
     """The structure ``treedef`` filled from the vector ``x`` in flatten order, eq. (FL3)."""
     if _size(treedef) != np.size(getval(x)):
-        raise ValueError(f"flat: the vector has {np.size(getval(x))} entries but the structure has {_size(treedef)}")
+        raise ValueError(
+            f"flat: the vector has {np.size(getval(x))} entries but the structure has {_size(treedef)}"
+        )
     return _fill(x, treedef, 0)[0]
 
 
@@ -230,5 +235,7 @@ def flat(opt: Optimizer[S]) -> FlatOptimizer[S]:
             "an oracle or a problem, which it evaluates on one vector itself"
         )
     if not isinstance(given, Optimizer):
-        raise TypeError(f"flat: opt must be a reference Optimizer (ref.adam(...), ...), got {type(given).__name__}")
+        raise TypeError(
+            f"flat: opt must be a reference Optimizer (ref.adam(...), ...), got {type(given).__name__}"
+        )
     return FlatOptimizer(inner=opt)

@@ -17,7 +17,8 @@ torch and optax are imported only when ``actual`` comes from them.
 from __future__ import annotations
 
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .._core import Optimizer
 from .._registry import ALGORITHMS
@@ -49,7 +50,9 @@ def is_torch_optimizer(obj: Any) -> bool:
     """An instance of ``torch.optim.Optimizer`` or of any class derived from it (torch not imported)."""
     if "torch" not in sys.modules or isinstance(obj, type):
         return False
-    return any(c.__module__.startswith("torch.optim") and c.__name__ == "Optimizer" for c in type(obj).__mro__)
+    return any(
+        c.__module__.startswith("torch.optim") and c.__name__ == "Optimizer" for c in type(obj).__mro__
+    )
 
 
 def is_optax_transformation(obj: Any) -> bool:
@@ -62,9 +65,12 @@ def is_optax_transformation(obj: Any) -> bool:
 
 
 def as_peer(
-    actual: Any, reference: Any = None, *, hyperparams: Mapping[str, Any] | None = None,
+    actual: Any,
+    reference: Any = None,
+    *,
+    hyperparams: Mapping[str, Any] | None = None,
     arguments: tuple[str, str] = ("actual", "reference"),
-) -> Peer:  # fmt: skip
+) -> Peer:
     """``actual`` as a conformance peer that claims ``reference`` (see the module docstring);
     ``arguments`` names the two arguments in error messages."""
     spec = as_spec(reference, hyperparams, argument=arguments[1])

@@ -34,7 +34,8 @@ import math
 import os
 import shlex
 import sys
-from typing import Any, Callable, NoReturn, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from .core import MODES, ConformanceReport, FunctionPeer, NotComparable, Peer, PeerFailed, conform
 from .engine import LONG_STEPS
@@ -53,10 +54,10 @@ EXIT_STATUSES: dict[int, str] = {
     EXIT_MISMATCH: "mismatch: the peer computes something else",
     EXIT_USAGE: "usage error, or no reference equivalent",
     EXIT_PEER_FAILED: "the peer's own code failed (raised; returned a wrong shape, dtype or non-finite "
-                      "values; its --impl module could not be imported)",
+    "values; its --impl module could not be imported)",
     EXIT_INTERNAL: "internal error of optim-reference (please report)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
-}  # fmt: skip
+}
 
 
 def _statuses_epilog() -> str:
@@ -70,9 +71,17 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
+
 #: learning_rate used when an optax optimizer that requires one is named without it: the
 #: reference factory's default for the equivalent algorithm (1e-3 where that has none).
-OPTAX_DEFAULT_LR = {"lion": 1e-4, "adagrad": 1e-2, "rmsprop": 1e-2, "sgd": 1e-2, "sign_sgd": 1e-2, "signum": 1e-2}
+OPTAX_DEFAULT_LR = {
+    "lion": 1e-4,
+    "adagrad": 1e-2,
+    "rmsprop": 1e-2,
+    "sgd": 1e-2,
+    "sign_sgd": 1e-2,
+    "signum": 1e-2,
+}
 
 
 def parse_hp(text: str | None) -> dict[str, Any]:
@@ -170,7 +179,11 @@ def check_hp(hp: dict[str, Any], fn: Callable[..., Any], label: str, *, known_on
             if not _is_number(value):
                 expected = "a number"
         elif isinstance(default, (tuple, list)):
-            if not (isinstance(value, (tuple, list)) and len(value) == len(default) and all(map(_is_number, value))):
+            if not (
+                isinstance(value, (tuple, list))
+                and len(value) == len(default)
+                and all(map(_is_number, value))
+            ):
                 example = repr(tuple(default)).replace(" ", "")
                 expected = f"a tuple of {len(default)} numbers like {example}"
         elif isinstance(default, str):
@@ -195,16 +208,22 @@ def load_function(spec: str) -> Callable[..., Any]:
         raise ValueError(f"--impl must be module:function, got {spec!r}")
     mod_name, _, attr = spec.partition(":")
     if not mod_name or not all(part.isidentifier() for part in mod_name.split(".")):
-        raise ValueError(f"--impl: {mod_name!r} is not a module name (module:function, e.g. mymodule:my_adam_step)")
+        raise ValueError(
+            f"--impl: {mod_name!r} is not a module name (module:function, e.g. mymodule:my_adam_step)"
+        )
     if not attr or not all(part.isidentifier() for part in attr.split(".")):
-        raise ValueError(f"--impl: {attr!r} is not a function name (module:function, e.g. mymodule:my_adam_step)")
+        raise ValueError(
+            f"--impl: {attr!r} is not a function name (module:function, e.g. mymodule:my_adam_step)"
+        )
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         mod = importlib.import_module(mod_name)
     except ModuleNotFoundError as e:
         if e.name is not None and (mod_name == e.name or mod_name.startswith(e.name + ".")):
-            raise ValueError(f"--impl: cannot import module {mod_name!r}: no such module (searched the current directory and sys.path)") from None
+            raise ValueError(
+                f"--impl: cannot import module {mod_name!r}: no such module (searched the current directory and sys.path)"
+            ) from None
         raise PeerFailed(f"--impl: importing {mod_name!r} failed: {_one_line(e)}") from None
     except SyntaxError as e:
         where = f"{os.path.basename(e.filename or '?')}, line {e.lineno}"
@@ -243,13 +262,21 @@ def _problem(name: str, dim: int, seed: int) -> Any:
 
         prob = peaks(seed=seed)
         if prob.dim != dim:
-            raise ValueError(f"--problem peaks has {prob.dim} parameters but the peer has {dim}; use --shapes 32x2,32,5x32,5")
+            raise ValueError(
+                f"--problem peaks has {prob.dim} parameters but the peer has {dim}; use --shapes 32x2,32,5x32,5"
+            )
         return prob
     raise ValueError(f"--problem must be least_squares or peaks, got {name!r}")
 
 
-def build_peer(target: str | None, impl: str | None, algo: str | None, hp: dict[str, Any],
-               shapes: list[tuple[int, ...]], dtype: str) -> Peer:  # fmt: skip
+def build_peer(
+    target: str | None,
+    impl: str | None,
+    algo: str | None,
+    hp: dict[str, Any],
+    shapes: list[tuple[int, ...]],
+    dtype: str,
+) -> Peer:
     """The peer named on the command line (torch.optim.X, optax.x, or --impl with --algo)."""
     if impl is not None:
         if target is not None:
@@ -264,7 +291,9 @@ def build_peer(target: str | None, impl: str | None, algo: str | None, hp: dict[
         fn = load_function(impl)
         return FunctionPeer(fn, algo, dtype=dtype, **hp)
     if target is None:
-        raise ValueError("name a peer (e.g. torch.optim.Adam or optax.adamw) or pass --impl module:function --algo NAME")
+        raise ValueError(
+            "name a peer (e.g. torch.optim.Adam or optax.adamw) or pass --impl module:function --algo NAME"
+        )
     if algo is not None:
         raise ValueError(f"--algo goes with --impl; {target} maps to its reference by itself")
     if target.startswith("torch."):
@@ -285,8 +314,11 @@ def build_peer(target: str | None, impl: str | None, algo: str | None, hp: dict[
         check_hp(hp, fn_optax, f"optax.{short}", known_only=True)
         if "learning_rate" not in hp and required_learning_rate(short):
             hp = {**hp, "learning_rate": OPTAX_DEFAULT_LR.get(short, 1e-3)}
-            print(f"optref conform: optax.{short} requires learning_rate; using {hp['learning_rate']!r} "
-                  "(the reference's default; pass --hp learning_rate=...)", file=sys.stderr)  # fmt: skip
+            print(
+                f"optref conform: optax.{short} requires learning_rate; using {hp['learning_rate']!r} "
+                "(the reference's default; pass --hp learning_rate=...)",
+                file=sys.stderr,
+            )
         return optax_peer(target, shapes, dtype=dtype, **hp)
     raise ValueError(f"unknown peer {target!r}: expected torch.optim.NAME or optax.NAME")
 
@@ -308,7 +340,9 @@ def plot_report(report: ConformanceReport, path: str) -> None:
         for c in (c for c in report.comparisons if c.mode == mode):
             t = np.arange(1, c.n + 1)
             ulps = np.where(np.isfinite(c.rel_dev), c.rel_dev / c.tolerance.eps, np.nan)
-            ax.semilogy(t, np.maximum(ulps, floor), marker=".", ms=3, label=f"{c.stream}{'' if c.passed else ' (x)'}")
+            ax.semilogy(
+                t, np.maximum(ulps, floor), marker=".", ms=3, label=f"{c.stream}{'' if c.passed else ' (x)'}"
+            )
         c0 = next(c for c in report.comparisons if c.mode == mode)
         t = np.arange(1, c0.n + 1)
         ax.semilogy(t, c0.tolerance.per_step * t, "k--", lw=1.5, label="tolerance C t")
@@ -389,22 +423,41 @@ def conform_main(argv: Sequence[str]) -> int:
         epilog=_statuses_epilog(),
     )
     p.add_argument("peer", nargs="?", help="torch.optim.NAME or optax.NAME")
-    p.add_argument("--hp", help="hyperparameters, e.g. lr=1e-3,amsgrad=true,betas=(0.9,0.99) (the peer's own keyword names)")
+    p.add_argument(
+        "--hp",
+        help="hyperparameters, e.g. lr=1e-3,amsgrad=true,betas=(0.9,0.99) (the peer's own keyword names)",
+    )
     p.add_argument("--impl", help="your own step function as module:function (README, 'Your own function')")
     p.add_argument("--algo", help="the reference algorithm --impl implements (e.g. adam)")
     p.add_argument("--streams", default="all", help=f"comma list of {', '.join(STREAMS)} (default all)")
     p.add_argument("--mode", default="both", choices=["open", "closed", "both"])
     p.add_argument("--steps", type=_positive_int, default=40, help="steps per run (default 40)")
-    p.add_argument("--long-steps", type=_natural_int, default=None,
-                   help=f"steps of the long open-loop run for late bugs (default {LONG_STEPS}; 0 skips it)")  # fmt: skip
+    p.add_argument(
+        "--long-steps",
+        type=_natural_int,
+        default=None,
+        help=f"steps of the long open-loop run for late bugs (default {LONG_STEPS}; 0 skips it)",
+    )
     p.add_argument("--seed", type=_natural_int, default=0)
-    p.add_argument("--shapes", default="3x4,5", help="parameter shapes, e.g. 3x4,5 (a model's parameter list)")
-    p.add_argument("--dtype", default="float64", choices=list(FLOAT_DTYPES),
-                   help="the precision the peer computes in (every peer kind; default float64)")  # fmt: skip
-    p.add_argument("--problem", default="least_squares", choices=["least_squares", "peaks"], help="closed-loop objective")
+    p.add_argument(
+        "--shapes", default="3x4,5", help="parameter shapes, e.g. 3x4,5 (a model's parameter list)"
+    )
+    p.add_argument(
+        "--dtype",
+        default="float64",
+        choices=list(FLOAT_DTYPES),
+        help="the precision the peer computes in (every peer kind; default float64)",
+    )
+    p.add_argument(
+        "--problem", default="least_squares", choices=["least_squares", "peaks"], help="closed-loop objective"
+    )
     p.add_argument("--plot", default="optref-conform.png", help="PNG of the deviation per step ('' to skip)")
-    p.add_argument("--md", metavar="FILE", help="also write the report (verdict, versions, every run) as Markdown")
-    p.add_argument("--json", metavar="FILE", help="also write the report as JSON (schema optref-conform-report)")
+    p.add_argument(
+        "--md", metavar="FILE", help="also write the report (verdict, versions, every run) as Markdown"
+    )
+    p.add_argument(
+        "--json", metavar="FILE", help="also write the report as JSON (schema optref-conform-report)"
+    )
     p.add_argument("--no-diagnose", action="store_true", help="skip the variant search on a mismatch")
     try:
         args = p.parse_args(list(argv))
@@ -438,7 +491,11 @@ def _write_reports(report: ConformanceReport, args: argparse.Namespace) -> None:
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text)
         except OSError as e:
-            _err("optref conform", "warning", f"the report was not written to {path!r} ({_one_line(e)}); the verdict stands")
+            _err(
+                "optref conform",
+                "warning",
+                f"the report was not written to {path!r} ({_one_line(e)}); the verdict stands",
+            )
         else:
             print(f"report: {path}")
 
@@ -446,7 +503,11 @@ def _write_reports(report: ConformanceReport, args: argparse.Namespace) -> None:
 def _conform(args: argparse.Namespace) -> int:
     _report_path("--md", args.md)
     _report_path("--json", args.json)
-    if args.md is not None and args.json is not None and os.path.abspath(args.md) == os.path.abspath(args.json):
+    if (
+        args.md is not None
+        and args.json is not None
+        and os.path.abspath(args.md) == os.path.abspath(args.json)
+    ):
         raise ValueError("--md and --json name the same file")
     hp = parse_hp(args.hp)
     shapes = parse_shapes(args.shapes)
@@ -463,8 +524,17 @@ def _conform(args: argparse.Namespace) -> int:
     long_steps = LONG_STEPS if args.long_steps is None else args.long_steps
     if long_steps > MAX_STEPS:
         raise ValueError(f"--long-steps must be at most {MAX_STEPS}, got {long_steps}")
-    report = conform(peer, streams=streams, modes=modes, n_steps=args.steps, seed=args.seed, dim=dim,
-                     problem=problem, diagnose=not args.no_diagnose, long_steps=long_steps)  # fmt: skip
+    report = conform(
+        peer,
+        streams=streams,
+        modes=modes,
+        n_steps=args.steps,
+        seed=args.seed,
+        dim=dim,
+        problem=problem,
+        diagnose=not args.no_diagnose,
+        long_steps=long_steps,
+    )
     status = EXIT_OK if report.passed else EXIT_MISMATCH
     try:
         print(report.table())
@@ -478,7 +548,11 @@ def _conform(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             raise
         except Exception as e:  # noqa: BLE001 - the verdict stands whatever the plot does
-            _err("optref conform", "warning", f"the plot was not written to {args.plot!r} ({_one_line(e)}); the verdict stands")
+            _err(
+                "optref conform",
+                "warning",
+                f"the plot was not written to {args.plot!r} ({_one_line(e)}); the verdict stands",
+            )
         else:
             print(f"plot: {args.plot}")
     return status
@@ -515,10 +589,16 @@ def _vectors(args: argparse.Namespace) -> int:
             valid = exportable_algorithms()
             for a in algos:
                 if a not in valid:
-                    raise ValueError(f"--algorithms: {a!r} is not a gradient-stream algorithm ({', '.join(valid)})")
+                    raise ValueError(
+                        f"--algorithms: {a!r} is not a gradient-stream algorithm ({', '.join(valid)})"
+                    )
         if args.dim > 10_000 or args.steps * args.dim > 10**7:
-            raise ValueError(f"--steps x --dim = {args.steps * args.dim} values per case is too large (at most 1e7, dim <= 1e4)")
-        counts = export_vectors(args.directory, algorithms=algos, seed=args.seed, n_steps=args.steps, dim=args.dim)
+            raise ValueError(
+                f"--steps x --dim = {args.steps * args.dim} values per case is too large (at most 1e7, dim <= 1e4)"
+            )
+        counts = export_vectors(
+            args.directory, algorithms=algos, seed=args.seed, n_steps=args.steps, dim=args.dim
+        )
         for a, n in counts.items():
             print(f"{a:<10} {n:>4} cases")
         print(f"wrote {sum(counts.values())} cases to {args.directory}")
@@ -542,10 +622,26 @@ def _infer_algorithm(fn: Callable[..., Any], available: list[str]) -> str:
     name = getattr(fn, "__name__", "").lower()
     hits = sorted((a for a in available if a in name), key=len, reverse=True)
     if not hits:
-        raise ValueError(f"cannot infer the algorithm from {name!r}; pass --algo (one of {', '.join(available)})")
+        raise ValueError(
+            f"cannot infer the algorithm from {name!r}; pass --algo (one of {', '.join(available)})"
+        )
     return hits[0]
 
 
-__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_MISMATCH", "EXIT_OK", "EXIT_PEER_FAILED", "EXIT_STATUSES",
-           "EXIT_USAGE", "build_peer", "check_hp", "conform_main", "load_function", "parse_hp", "parse_shapes",
-           "plot_report", "vectors_main"]  # fmt: skip
+__all__ = [
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_MISMATCH",
+    "EXIT_OK",
+    "EXIT_PEER_FAILED",
+    "EXIT_STATUSES",
+    "EXIT_USAGE",
+    "build_peer",
+    "check_hp",
+    "conform_main",
+    "load_function",
+    "parse_hp",
+    "parse_shapes",
+    "plot_report",
+    "vectors_main",
+]

@@ -19,8 +19,9 @@ may legitimately separate (chaos amplifies rounding), so it never decides the ve
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -107,9 +108,13 @@ def _input_grad(
 
 
 def run_reference(
-    opt: Optimizer[Any], x0: Array, *, grads: Array | None = None,
-    closed: tuple[GradFn, Array, Array] | None = None, dtype: np.dtype[Any] | None = None,
-) -> Run:  # fmt: skip
+    opt: Optimizer[Any],
+    x0: Array,
+    *,
+    grads: Array | None = None,
+    closed: tuple[GradFn, Array, Array] | None = None,
+    dtype: np.dtype[Any] | None = None,
+) -> Run:
     """The reference's run: open loop on ``grads``, or its own closed loop on ``(grad_fn, gain,
     noise)`` (gradient at ``opt.query(state)``, rounded to ``dtype`` as a peer would receive it)."""
     dt = np.dtype(np.float64) if dtype is None else dtype
@@ -128,9 +133,13 @@ def run_reference(
 
 
 def run_peer(
-    peer: Peer, x0: Array, *, grads: Array | None = None,
-    closed: tuple[GradFn, Array, Array] | None = None, dtype: np.dtype[Any] | None = None,
-) -> Run:  # fmt: skip
+    peer: Peer,
+    x0: Array,
+    *,
+    grads: Array | None = None,
+    closed: tuple[GradFn, Array, Array] | None = None,
+    dtype: np.dtype[Any] | None = None,
+) -> Run:
     """The peer's run under the same input; closed loop: the gradient at the peer's own query.
 
     The peer's exceptions become ``PeerFailed`` (named), as do returned params of the wrong size.
@@ -176,8 +185,9 @@ def _call(peer: Peer, what: str, fn: Callable[[], Any]) -> Any:
         raise e.named(peer.name) from None
     except Exception as e:  # noqa: BLE001 - the peer's code may raise anything; it is never a verdict
         text = str(e).strip().splitlines()
-        raise PeerFailed(f"{what} raised {type(e).__name__}: {text[0] if text else ''}".rstrip(": "),
-                         peer=peer.name) from None  # fmt: skip
+        raise PeerFailed(
+            f"{what} raised {type(e).__name__}: {text[0] if text else ''}".rstrip(": "), peer=peer.name
+        ) from None
 
 
 def _length(grads: Array | None, closed: tuple[GradFn, Array, Array] | None) -> int:
@@ -295,14 +305,24 @@ class _LeastSquaresDefault:
 def default_problem(dim: int, seed: int = 0) -> Any:
     """The closed-loop problem used when none is given: ``least_squares(dim, seed)``."""
     prob = least_squares(dim, seed)
-    return _LeastSquaresDefault(prob, np.asarray(prob.X, dtype=np.float64), np.asarray(prob.y, dtype=np.float64))
+    return _LeastSquaresDefault(
+        prob, np.asarray(prob.X, dtype=np.float64), np.asarray(prob.y, dtype=np.float64)
+    )
 
 
 def compare(
-    peer: Peer, *, mode: str, stream: str, n_steps: int, seed: int, dim: int,
-    reference: Optimizer[Any] | None = None, problem: Any = None, x0: Array | None = None,
+    peer: Peer,
+    *,
+    mode: str,
+    stream: str,
+    n_steps: int,
+    seed: int,
+    dim: int,
+    reference: Optimizer[Any] | None = None,
+    problem: Any = None,
+    x0: Array | None = None,
     trajectory: bool = True,
-) -> Comparison:  # fmt: skip
+) -> Comparison:
     """Run ``peer`` and its reference on one stream in one mode (``MODES`` or ``LONG``) and compare.
 
     Raises ``PeerFailed`` when the peer's code fails, or when its output turns non-finite while
@@ -335,8 +355,9 @@ def compare(
         if np.all(np.isfinite(ref.iterates[: got.nonfinite_at + 1])):
             raise PeerFailed(
                 f"returned non-finite params or query at step {got.nonfinite_at} ({mode} loop, "
-                f"stream {stream!r}) where the reference's are finite", peer=peer.name,
-            )  # fmt: skip
+                f"stream {stream!r}) where the reference's are finite",
+                peer=peer.name,
+            )
     return comp
 
 

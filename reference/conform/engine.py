@@ -9,7 +9,8 @@ peers (``peers.py``), so no module imports one that imports it.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,6 @@ from .peers import NotComparable, Peer, peer_versions, spec_of
 from .report import ConformanceReport
 from .variants import diagnose as _diagnose
 from .variants import full_hyperparams
-
 
 #: Steps of the long open-loop run: long enough for bugs that start late (a state reset at step 50,
 #: bias-correction arithmetic that drifts after step 100), short enough for about a second a pair.
@@ -143,14 +143,28 @@ def conform(
         if why is not None:
             skipped.append(f"{m}/{s}: {why}")
             continue
-        comps.append(compare(peer, mode=m, stream=s, n_steps=n, seed=seed, dim=p,
-                             reference=reference, problem=problem))  # fmt: skip
+        comps.append(
+            compare(peer, mode=m, stream=s, n_steps=n, seed=seed, dim=p, reference=reference, problem=problem)
+        )
     if not comps:
         raise NotComparable(f"no stream can be fed to a {dt.name} peer: {'; '.join(skipped)}")
-    settings = {"seed": seed, "n_steps": int(n_steps), "long_steps": int(long_steps), "dim": p,
-                "modes": list(modes), "streams": list(streams)}  # fmt: skip
-    report = ConformanceReport(peer.name, spec, comps[0].tolerance, comps, skipped=skipped,
-                               versions=peer_versions(peer), settings=settings)  # fmt: skip
+    settings = {
+        "seed": seed,
+        "n_steps": int(n_steps),
+        "long_steps": int(long_steps),
+        "dim": p,
+        "modes": list(modes),
+        "streams": list(streams),
+    }
+    report = ConformanceReport(
+        peer.name,
+        spec,
+        comps[0].tolerance,
+        comps,
+        skipped=skipped,
+        versions=peer_versions(peer),
+        settings=settings,
+    )
     if diagnose and not report.passed:
         report.diagnosis = _diagnose(report)
     return report

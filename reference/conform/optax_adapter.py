@@ -42,7 +42,8 @@ masks, callable weight decay, ``amsgrad(bias_correction_*=False)``, rmsprop ``ne
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -56,9 +57,7 @@ try:
     import jax.numpy as jnp
     import optax
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "the optax adapter needs jax and optax: pip install -e '.[peers]'"
-    ) from exc
+    raise ImportError("the optax adapter needs jax and optax: pip install -e '.[peers]'") from exc
 
 _J: Any = jax
 _J.config.update("jax_enable_x64", True)
@@ -66,8 +65,23 @@ _JNP: Any = jnp
 _OPTAX: Any = optax
 
 Shapes = Sequence[Sequence[int]]
-SUPPORTED = ("sgd", "adam", "amsgrad", "adamw", "lion", "rmsprop", "adagrad", "adadelta", "sign_sgd", "signum",
-             "nadam", "nadamw", "radam", "adamax", "adamaxw")
+SUPPORTED = (
+    "sgd",
+    "adam",
+    "amsgrad",
+    "adamw",
+    "lion",
+    "rmsprop",
+    "adagrad",
+    "adadelta",
+    "sign_sgd",
+    "signum",
+    "nadam",
+    "nadamw",
+    "radam",
+    "adamax",
+    "adamaxw",
+)
 
 
 def _lr(value: Any, name: str) -> Any:
@@ -101,43 +115,80 @@ def _spec(name: str, hp: dict[str, Any]) -> ReferenceSpec:
             return ReferenceSpec("sgd", {"lr": lr})
         if hp["nesterov"]:
             return ReferenceSpec("nesterov", {"lr": lr, "beta": float(mu), "form": "torch"})
-        return ReferenceSpec("momentum", {"lr": lr, "beta": float(mu), "form": "polyak", "dampening": 0.0, "first_step": "zeros"})
+        return ReferenceSpec(
+            "momentum",
+            {"lr": lr, "beta": float(mu), "form": "polyak", "dampening": 0.0, "first_step": "zeros"},
+        )
     if name in ("nadam", "nadamw", "radam", "adamax", "adamaxw"):
         return _adam_family_spec(name, hp)
     if name in ("adam", "adamw", "amsgrad"):
         if hp.get("nesterov"):
-            raise NotComparable(f"optax.{name}(nesterov=True) is NAdam (no mu-schedule), not reproduced by ref.adam")
+            raise NotComparable(
+                f"optax.{name}(nesterov=True) is NAdam (no mu-schedule), not reproduced by ref.adam"
+            )
         _none_only(name, hp, "mu_dtype", "mask")
-        common: dict[str, Any] = {"lr": _lr(hp["learning_rate"], name), "beta1": float(hp["b1"]), "beta2": float(hp["b2"]),
-                                  "eps": float(hp["eps"]), "eps_root": float(hp["eps_root"])}  # fmt: skip
+        common: dict[str, Any] = {
+            "lr": _lr(hp["learning_rate"], name),
+            "beta1": float(hp["b1"]),
+            "beta2": float(hp["b2"]),
+            "eps": float(hp["eps"]),
+            "eps_root": float(hp["eps_root"]),
+        }
         if name == "amsgrad":
             if not (hp["bias_correction_mu"] and hp["bias_correction_nu"]):
-                raise NotComparable("optax.amsgrad with bias_correction_mu/nu=False has no reference equivalent")
+                raise NotComparable(
+                    "optax.amsgrad with bias_correction_mu/nu=False has no reference equivalent"
+                )
             return ReferenceSpec("adam", {**common, "amsgrad": True, "amsgrad_max": "corrected"})
         if name == "adamw":
             if callable(hp["weight_decay"]):
                 raise NotComparable("optax.adamw with a weight-decay schedule has no reference equivalent")
-            return ReferenceSpec("adamw", {**common, "weight_decay": float(hp["weight_decay"]), "decay_scaling": "lr"})
+            return ReferenceSpec(
+                "adamw", {**common, "weight_decay": float(hp["weight_decay"]), "decay_scaling": "lr"}
+            )
         return ReferenceSpec("adam", common)
     if name == "lion":
         _none_only(name, hp, "mu_dtype", "mask")
         if callable(hp["weight_decay"]):
             raise NotComparable("optax.lion with a weight-decay schedule has no reference equivalent")
-        return ReferenceSpec("lion", {"lr": _lr(hp["learning_rate"], name), "beta1": float(hp["b1"]), "beta2": float(hp["b2"]),
-                                      "weight_decay": float(hp["weight_decay"]), "decay_scaling": "lr"})  # fmt: skip
+        return ReferenceSpec(
+            "lion",
+            {
+                "lr": _lr(hp["learning_rate"], name),
+                "beta1": float(hp["b1"]),
+                "beta2": float(hp["b2"]),
+                "weight_decay": float(hp["weight_decay"]),
+                "decay_scaling": "lr",
+            },
+        )
     if name == "rmsprop":
         if hp["nesterov"]:
             raise NotComparable("optax.rmsprop(nesterov=True) has no reference equivalent")
         mu = 0.0 if hp["momentum"] is None else float(hp["momentum"])
-        return ReferenceSpec("rmsprop", {
-            "lr": _lr(hp["learning_rate"], name), "alpha": float(hp["decay"]), "eps": float(hp["eps"]),
-            "eps_placement": "inside" if hp["eps_in_sqrt"] else "outside", "centered": bool(hp["centered"]),
-            "momentum": mu, "momentum_lr": "inside", "initial_scale": float(hp["initial_scale"]),
-            "bias_correction": bool(hp["bias_correction"]),
-        })  # fmt: skip
+        return ReferenceSpec(
+            "rmsprop",
+            {
+                "lr": _lr(hp["learning_rate"], name),
+                "alpha": float(hp["decay"]),
+                "eps": float(hp["eps"]),
+                "eps_placement": "inside" if hp["eps_in_sqrt"] else "outside",
+                "centered": bool(hp["centered"]),
+                "momentum": mu,
+                "momentum_lr": "inside",
+                "initial_scale": float(hp["initial_scale"]),
+                "bias_correction": bool(hp["bias_correction"]),
+            },
+        )
     if name == "adagrad":
-        return ReferenceSpec("adagrad", {"lr": _lr(hp["learning_rate"], name), "eps": float(hp["eps"]), "eps_placement": "inside",
-                                         "initial_accumulator_value": float(hp["initial_accumulator_value"])})  # fmt: skip
+        return ReferenceSpec(
+            "adagrad",
+            {
+                "lr": _lr(hp["learning_rate"], name),
+                "eps": float(hp["eps"]),
+                "eps_placement": "inside",
+                "initial_accumulator_value": float(hp["initial_accumulator_value"]),
+            },
+        )
     if name == "adadelta":
         if hp["learning_rate"] is None:
             raise NotComparable(
@@ -145,8 +196,15 @@ def _spec(name: str, hp: dict[str, Any]) -> ReferenceSpec:
                 "the update is +Delta, not -Delta, so the iterate moves uphill; pass learning_rate (torch's default is 1.0)"
             )
         _none_only(name, hp, "weight_decay_mask")
-        return ReferenceSpec("adadelta", {"lr": _lr(hp["learning_rate"], name), "rho": float(hp["rho"]), "eps": float(hp["eps"]),
-                                          "weight_decay": float(hp["weight_decay"])})  # fmt: skip
+        return ReferenceSpec(
+            "adadelta",
+            {
+                "lr": _lr(hp["learning_rate"], name),
+                "rho": float(hp["rho"]),
+                "eps": float(hp["eps"]),
+                "weight_decay": float(hp["weight_decay"]),
+            },
+        )
     if name == "sign_sgd":
         return ReferenceSpec("signsgd", {"lr": _lr(hp["learning_rate"], name)})
     if name == "signum":
@@ -157,8 +215,12 @@ def _spec(name: str, hp: dict[str, Any]) -> ReferenceSpec:
 
 def _adam_family_spec(name: str, hp: dict[str, Any]) -> ReferenceSpec:
     """nadam(w), radam, adamax(w) (specs/nadam.md, radam.md, adamax.md "Variants")."""
-    common: dict[str, Any] = {"lr": _lr(hp["learning_rate"], name), "beta1": float(hp["b1"]),
-                              "beta2": float(hp["b2"]), "eps": float(hp["eps"])}  # fmt: skip
+    common: dict[str, Any] = {
+        "lr": _lr(hp["learning_rate"], name),
+        "beta1": float(hp["b1"]),
+        "beta2": float(hp["b2"]),
+        "eps": float(hp["eps"]),
+    }
     wd = hp.get("weight_decay", 0.0)
     if callable(wd):
         raise NotComparable(f"optax.{name} with a weight-decay schedule has no reference equivalent")
@@ -170,8 +232,16 @@ def _adam_family_spec(name: str, hp: dict[str, Any]) -> ReferenceSpec:
     if name == "radam":
         if hp["nesterov"]:
             raise NotComparable("optax.radam(nesterov=True) has no reference equivalent")
-        return ReferenceSpec("radam", {**common, "eps_root": float(hp["eps_root"]), "threshold": float(hp["threshold"]),
-                                       "threshold_strict": False, "epsilon_hat": False})  # fmt: skip
+        return ReferenceSpec(
+            "radam",
+            {
+                **common,
+                "eps_root": float(hp["eps_root"]),
+                "threshold": float(hp["threshold"]),
+                "threshold_strict": False,
+                "epsilon_hat": False,
+            },
+        )
     _none_only(name, hp, "mu_dtype")
     if not hp["nesterov"]:
         raise NotComparable(f"optax.{name}(nesterov=False) is Adam: compare optax.adam(w)")
@@ -232,8 +302,9 @@ class OptaxPeer(TransformationPeer):
     """An optax optimizer built by the adapter from its name and recorded keyword arguments; the
     reference is translated from them (``_spec``) unless given explicitly."""
 
-    def __init__(self, name: str, kwargs: dict[str, Any], shapes: Shapes, dtype: Any,
-                 spec: ReferenceSpec | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, name: str, kwargs: dict[str, Any], shapes: Shapes, dtype: Any, spec: ReferenceSpec | None = None
+    ) -> None:
         fn: Callable[..., Any] | None = getattr(_OPTAX, name, None)
         if fn is None or not callable(fn) or name.startswith("_"):
             raise ValueError(f"optax has no optimizer {name!r}")
@@ -241,9 +312,13 @@ class OptaxPeer(TransformationPeer):
         unknown = sorted(set(kwargs) - set(sig.parameters))
         if unknown:
             raise ValueError(f"optax.{name}: unknown keyword(s) {unknown}; valid: {sorted(sig.parameters)}")
-        self.hyperparams = {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
+        self.hyperparams = {
+            k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty
+        }
         self.hyperparams.update(kwargs)
-        missing = [k for k, p in sig.parameters.items() if p.default is inspect.Parameter.empty and k not in kwargs]
+        missing = [
+            k for k, p in sig.parameters.items() if p.default is inspect.Parameter.empty and k not in kwargs
+        ]
         if missing:
             raise ValueError(f"optax.{name} needs {missing}")
         self.kwargs = dict(kwargs)
@@ -259,9 +334,10 @@ class OptaxPeer(TransformationPeer):
 def is_transformation(obj: Any) -> bool:
     """Whether ``obj`` is an optax ``GradientTransformation`` (or one with extra args)."""
     return isinstance(obj, _OPTAX.GradientTransformation) or (
-        callable(getattr(obj, "init", None)) and callable(getattr(obj, "update", None))
+        callable(getattr(obj, "init", None))
+        and callable(getattr(obj, "update", None))
         and type(obj).__module__.startswith("optax")
-    )  # fmt: skip
+    )
 
 
 def required_learning_rate(name: str) -> bool:
@@ -274,9 +350,13 @@ def required_learning_rate(name: str) -> bool:
 
 
 def optax_peer(
-    name_or_transformation: Any, shapes: Shapes | None = None, *, dtype: Any = None, reference: Any = None,
+    name_or_transformation: Any,
+    shapes: Shapes | None = None,
+    *,
+    dtype: Any = None,
+    reference: Any = None,
     **kwargs: Any,
-) -> TransformationPeer:  # fmt: skip
+) -> TransformationPeer:
     """A peer from an optax optimizer's name and keyword arguments, or from any optax
     ``GradientTransformation`` with its reference given explicitly.
 
@@ -302,7 +382,9 @@ def optax_peer(
             f"expected an optax optimizer name or a GradientTransformation, got {type(name_or_transformation).__name__}"
         )
     if kwargs:
-        raise ValueError(f"keywords {sorted(kwargs)} go with an optax name, not with a built GradientTransformation")
+        raise ValueError(
+            f"keywords {sorted(kwargs)} go with an optax name, not with a built GradientTransformation"
+        )
     if spec is None:
         raise NotComparable(
             "an optax GradientTransformation does not expose its hyperparameters: pass the reference "
@@ -312,4 +394,11 @@ def optax_peer(
     return TransformationPeer(name_or_transformation, spec, shp, dtype, "optax GradientTransformation")
 
 
-__all__ = ["SUPPORTED", "OptaxPeer", "TransformationPeer", "is_transformation", "optax_peer", "required_learning_rate"]
+__all__ = [
+    "SUPPORTED",
+    "OptaxPeer",
+    "TransformationPeer",
+    "is_transformation",
+    "optax_peer",
+    "required_learning_rate",
+]

@@ -12,14 +12,16 @@ import inspect
 import math
 import platform
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .._core import Optimizer, check_count
 from .._registry import ALGORITHMS, entry
 from .._types import Array
+
 
 class NotComparable(ValueError):
     """The peer's configuration has no equivalent in the reference (the message says why)."""
@@ -38,7 +40,7 @@ class PeerFailed(Exception):
         self.peer = peer
         super().__init__(f"{peer}: {self.cause}" if peer else self.cause)
 
-    def named(self, peer: str) -> "PeerFailed":
+    def named(self, peer: str) -> PeerFailed:
         """The same failure with the peer's name (the name is added once, by the runner)."""
         return self if self.peer else PeerFailed(self.cause, peer=peer)
 
@@ -61,7 +63,7 @@ class ReferenceSpec:
         opt: Optimizer[Any] = entry(self.algorithm).factory(**dict(self.hyperparams))
         return opt
 
-    def with_(self, algorithm: str | None = None, **changes: Any) -> "ReferenceSpec":
+    def with_(self, algorithm: str | None = None, **changes: Any) -> ReferenceSpec:
         hp = dict(self.hyperparams)
         hp.update(changes)
         return ReferenceSpec(algorithm or self.algorithm, hp)
@@ -351,7 +353,9 @@ class FunctionPeer:
         if self._params is None:
             raise RuntimeError("call start(params) before step(grad)")
         with np.errstate(all="ignore"):  # what the function computes is checked below
-            out = self._fn(self._params.copy(), np.array(grad, dtype=self._params.dtype), self._state, **self._kwargs)
+            out = self._fn(
+                self._params.copy(), np.array(grad, dtype=self._params.dtype), self._state, **self._kwargs
+            )
         if not (isinstance(out, tuple) and len(out) in (2, 3)):
             raise PeerFailed(
                 f"must return (new_params, new_state) or (new_params, new_state, query), got {_kind(out)}"
@@ -359,7 +363,9 @@ class FunctionPeer:
         new = self._check(_to_numpy(out[0], "params"), "params")
         self._state = out[1]
         self._query = self._check(_to_numpy(out[2], "query"), "query") if len(out) == 3 else None
-        lowest = new if self._query is None or new.dtype.itemsize <= self._query.dtype.itemsize else self._query
+        lowest = (
+            new if self._query is None or new.dtype.itemsize <= self._query.dtype.itemsize else self._query
+        )
         if self._declared is None and lowest.dtype.itemsize < self._dtype.itemsize:
             self._dtype = lowest.dtype
         self._params = np.array(new, dtype=self._params.dtype)
@@ -389,14 +395,12 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-
 def spec_of(opt: Optimizer[Any]) -> ReferenceSpec:
     """The ``ReferenceSpec`` of a built reference optimizer (its name and factory keywords)."""
     if opt.name not in ALGORITHMS:
         raise NotComparable(f"reference optimizer {opt.name!r} is not registered")
     keys = set(entry(opt.name).hyperparameter_names())
     return ReferenceSpec(opt.name, {k: v for k, v in opt.hyperparams.items() if k in keys})
-
 
 
 __all__ = [

@@ -59,8 +59,10 @@ class ConformanceReport:
         return ", ".join(f"{k} {v}" for k, v in self.versions.items()) or "not recorded"
 
     def table(self) -> str:
-        head = (f"{'mode':<6} {'stream':<13} {'steps':>5} {'max |dev|':>10} {'max rel':>10} {'ulps':>9} "
-                f"{'dev/tol':>9} {'first fail':>10}  {'verdict':<8}  {'traj/tol':>9}")  # fmt: skip
+        head = (
+            f"{'mode':<6} {'stream':<13} {'steps':>5} {'max |dev|':>10} {'max rel':>10} {'ulps':>9} "
+            f"{'dev/tol':>9} {'first fail':>10}  {'verdict':<8}  {'traj/tol':>9}"
+        )
         lines = [
             f"peer:      {self.peer_name}",
             f"reference: {self.spec.describe()}",
@@ -78,8 +80,10 @@ class ConformanceReport:
         lines.append(f"versions:  {self.versions_text()}")
         lines += [f"skipped:   {s}" for s in self.skipped]
         if any(c.trajectory is not None for c in self.comparisons):
-            lines.append("traj/tol:  report-only; the reference's own closed loop against the peer's trajectory "
-                         "(the dynamics may amplify rounding; see specs/conformance.md)")
+            lines.append(
+                "traj/tol:  report-only; the reference's own closed loop against the peer's trajectory "
+                "(the dynamics may amplify rounding; see specs/conformance.md)"
+            )
         if self.diagnosis is not None:
             lines.append(f"diagnosis: {self.diagnosis.summary()}")
         return "\n".join(lines)
@@ -94,11 +98,17 @@ class ConformanceReport:
             "passed": self.passed,
             "versions": dict(self.versions),
             "peer": self.peer_name,
-            "reference": {"algorithm": self.spec.algorithm, "call": self.spec.describe(),
-                          "hyperparams": {k: _json(v) for k, v in self.spec.hyperparams.items()}},  # fmt: skip
+            "reference": {
+                "algorithm": self.spec.algorithm,
+                "call": self.spec.describe(),
+                "hyperparams": {k: _json(v) for k, v in self.spec.hyperparams.items()},
+            },
             "dtype": self.tolerance.dtype,
-            "tolerance": {"per_step": _json(self.tolerance.per_step), "eps": _json(self.tolerance.eps),
-                          "text": self.tolerance.describe()},  # fmt: skip
+            "tolerance": {
+                "per_step": _json(self.tolerance.per_step),
+                "eps": _json(self.tolerance.eps),
+                "text": self.tolerance.describe(),
+            },
             "settings": {k: _json(v) for k, v in self.settings.items()},
             "runs": [_run(c) for c in self.comparisons],
             "skipped": list(self.skipped),
@@ -123,12 +133,17 @@ class ConformanceReport:
             lines.append(f"| settings | {_md(settings)} |")
         if self.diagnosis is not None:
             lines.append(f"| diagnosis | {_md(self.diagnosis.summary())} |")
-        lines += ["", "| mode | stream | steps | max abs dev | max rel dev | ulps | dev/tol | first fail | verdict | traj/tol |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]  # fmt: skip
+        lines += [
+            "",
+            "| mode | stream | steps | max abs dev | max rel dev | ulps | dev/tol | first fail | verdict | traj/tol |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---|---:|",
+        ]
         for c in self.comparisons:
             traj = "-" if c.trajectory_ratio is None else f"{c.trajectory_ratio:.3g}"
-            lines.append(f"| {c.mode} | {c.stream} | {c.n} | {c.max_abs:.3g} | {c.max_rel:.3g} | {c.max_ulps:.3g} | "
-                         f"{c.worst_ratio:.3g} | {c.first_fail or '-'} | {'ok' if c.passed else 'MISMATCH'} | {traj} |")  # fmt: skip
+            lines.append(
+                f"| {c.mode} | {c.stream} | {c.n} | {c.max_abs:.3g} | {c.max_rel:.3g} | {c.max_ulps:.3g} | "
+                f"{c.worst_ratio:.3g} | {c.first_fail or '-'} | {'ok' if c.passed else 'MISMATCH'} | {traj} |"
+            )
         if self.skipped:
             lines += ["", "Skipped runs:", ""] + [f"- {_md(s)}" for s in self.skipped]
         lines += ["", "traj/tol is report-only (specs/conformance.md); dev/tol <= 1 is within tolerance."]
@@ -141,9 +156,18 @@ def _traj(c: Comparison) -> str:
 
 
 def _run(c: Comparison) -> dict[str, Any]:
-    return {"mode": c.mode, "stream": c.stream, "steps": c.n, "max_abs_dev": _json(c.max_abs),
-            "max_rel_dev": _json(c.max_rel), "max_ulps": _json(c.max_ulps), "dev_over_tol": _json(c.worst_ratio),
-            "first_fail": c.first_fail, "passed": c.passed, "traj_over_tol": _json(c.trajectory_ratio)}  # fmt: skip
+    return {
+        "mode": c.mode,
+        "stream": c.stream,
+        "steps": c.n,
+        "max_abs_dev": _json(c.max_abs),
+        "max_rel_dev": _json(c.max_rel),
+        "max_ulps": _json(c.max_ulps),
+        "dev_over_tol": _json(c.worst_ratio),
+        "first_fail": c.first_fail,
+        "passed": c.passed,
+        "traj_over_tol": _json(c.trajectory_ratio),
+    }
 
 
 def _json(v: Any) -> Any:

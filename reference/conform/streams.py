@@ -25,7 +25,7 @@ Seeding: stream ``k`` (its index in ``STREAMS``) draws from
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -78,7 +78,7 @@ class Tolerance:
     per_step: float = PER_STEP_ULPS
 
     @classmethod
-    def for_dtype(cls, dtype: DTypeLike | Any) -> "Tolerance":
+    def for_dtype(cls, dtype: DTypeLike | Any) -> Tolerance:
         eps = machine_eps(dtype)
         return cls(dtype=str(np.dtype(dtype)), eps=eps, per_step=PER_SIDE * (1.0 + REF_EPS / eps))
 
@@ -97,8 +97,10 @@ class Tolerance:
         return np.maximum(self.per_step * self.eps * t * scale, np.finfo(np.float64).tiny)
 
     def describe(self) -> str:
-        return (f"{self.per_step:.4g} x eps({self.dtype}) = {self.per_step * self.eps:.3g} per step, "
-                "x t x max|theta_ref|")  # fmt: skip
+        return (
+            f"{self.per_step:.4g} x eps({self.dtype}) = {self.per_step * self.eps:.3g} per step, "
+            "x t x max|theta_ref|"
+        )
 
 
 __all__ = ["CHAIN_OPS", "PER_SIDE", "PER_STEP_ULPS", "REF_EPS", "Tolerance", "machine_eps"]

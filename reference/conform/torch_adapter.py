@@ -35,8 +35,9 @@ LBFGS(line_search_fn="strong_wolfe") and ``ref.lbfgs`` on a strongly convex leas
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -75,32 +76,63 @@ def _spec(cls_name: str, g: dict[str, Any]) -> ReferenceSpec:
             return ReferenceSpec("nesterov", {"lr": lr, "beta": mu, "form": "torch", "weight_decay": wd})
         return ReferenceSpec(
             "momentum",
-            {"lr": lr, "beta": mu, "form": "polyak", "dampening": damp, "first_step": "grad", "weight_decay": wd},
+            {
+                "lr": lr,
+                "beta": mu,
+                "form": "polyak",
+                "dampening": damp,
+                "first_step": "grad",
+                "weight_decay": wd,
+            },
         )
     if cls_name in ("Adam", "AdamW"):
         b1, b2 = (_f(b) for b in g["betas"])
-        common = {"lr": lr, "beta1": b1, "beta2": b2, "eps": _f(g["eps"]), "weight_decay": wd,
-                  "amsgrad": bool(g["amsgrad"]), "amsgrad_max": "raw"}  # fmt: skip
+        common = {
+            "lr": lr,
+            "beta1": b1,
+            "beta2": b2,
+            "eps": _f(g["eps"]),
+            "weight_decay": wd,
+            "amsgrad": bool(g["amsgrad"]),
+            "amsgrad_max": "raw",
+        }
         if cls_name == "AdamW" or g.get("decoupled_weight_decay", False):
             return ReferenceSpec("adamw", {**common, "decay_scaling": "lr"})
         return ReferenceSpec("adam", common)
     if cls_name in ("NAdam", "RAdam", "Adamax"):
         return _adam_family_spec(cls_name, g, lr, wd)
     if cls_name == "Adagrad":
-        return ReferenceSpec("adagrad", {
-            "lr": lr, "eps": _f(g["eps"]), "eps_placement": "outside",
-            "initial_accumulator_value": _f(g["initial_accumulator_value"]),
-            "lr_decay": _f(g["lr_decay"]), "weight_decay": wd,
-        })  # fmt: skip
+        return ReferenceSpec(
+            "adagrad",
+            {
+                "lr": lr,
+                "eps": _f(g["eps"]),
+                "eps_placement": "outside",
+                "initial_accumulator_value": _f(g["initial_accumulator_value"]),
+                "lr_decay": _f(g["lr_decay"]),
+                "weight_decay": wd,
+            },
+        )
     if cls_name == "RMSprop":
-        return ReferenceSpec("rmsprop", {
-            "lr": lr, "alpha": _f(g["alpha"]), "eps": _f(g["eps"]), "eps_placement": "outside",
-            "centered": bool(g["centered"]), "momentum": _f(g["momentum"]),
-            "momentum_lr": "outside", "initial_scale": 0.0, "bias_correction": False,
-            "weight_decay": wd,
-        })  # fmt: skip
+        return ReferenceSpec(
+            "rmsprop",
+            {
+                "lr": lr,
+                "alpha": _f(g["alpha"]),
+                "eps": _f(g["eps"]),
+                "eps_placement": "outside",
+                "centered": bool(g["centered"]),
+                "momentum": _f(g["momentum"]),
+                "momentum_lr": "outside",
+                "initial_scale": 0.0,
+                "bias_correction": False,
+                "weight_decay": wd,
+            },
+        )
     if cls_name == "Adadelta":
-        return ReferenceSpec("adadelta", {"lr": lr, "rho": _f(g["rho"]), "eps": _f(g["eps"]), "weight_decay": wd})
+        return ReferenceSpec(
+            "adadelta", {"lr": lr, "rho": _f(g["rho"]), "eps": _f(g["eps"]), "weight_decay": wd}
+        )
     if cls_name == "LBFGS":
         raise NotComparable(
             "torch.optim.LBFGS needs a closure (loss re-evaluation, inner iterations, optional line "
@@ -117,12 +149,28 @@ def _adam_family_spec(cls_name: str, g: dict[str, Any], lr: float, wd: float) ->
         return ReferenceSpec("adamax", {**common, "eps_placement": "max"})
     decoupled = bool(g.get("decoupled_weight_decay", False))
     if cls_name == "RAdam":  # rho_t > 5, eps on sqrt(v_t) before sqrt(1 - beta2^t)
-        return ReferenceSpec("radam", {**common, "decoupled_weight_decay": decoupled, "threshold": 5.0,
-                                       "threshold_strict": True, "epsilon_hat": True})  # fmt: skip
+        return ReferenceSpec(
+            "radam",
+            {
+                **common,
+                "decoupled_weight_decay": decoupled,
+                "threshold": 5.0,
+                "threshold_strict": True,
+                "epsilon_hat": True,
+            },
+        )
     # NAdam keeps the product of the mu's in a scalar tensor of torch's default scalar dtype
     scalar = "float64" if _T.get_default_dtype() == _T.float64 else "float32"
-    return ReferenceSpec("nadam", {**common, "decoupled_weight_decay": decoupled, "mu_schedule": True,
-                                   "momentum_decay": _f(g["momentum_decay"]), "mu_product_dtype": scalar})  # fmt: skip
+    return ReferenceSpec(
+        "nadam",
+        {
+            **common,
+            "decoupled_weight_decay": decoupled,
+            "mu_schedule": True,
+            "momentum_decay": _f(g["momentum_decay"]),
+            "mu_product_dtype": scalar,
+        },
+    )
 
 
 def _resolve_class(name_or_cls: Any) -> Any:
@@ -132,7 +180,9 @@ def _resolve_class(name_or_cls: Any) -> Any:
         if cls is None or not isinstance(cls, type) or not issubclass(cls, _T.optim.Optimizer):
             raise ValueError(f"torch.optim has no optimizer {short!r}")
         if cls is _T.optim.Optimizer:
-            raise ValueError("torch.optim.Optimizer is the base class; name an optimizer (torch.optim.Adam, ...)")
+            raise ValueError(
+                "torch.optim.Optimizer is the base class; name an optimizer (torch.optim.Adam, ...)"
+            )
         return cls
     if isinstance(name_or_cls, type) and issubclass(name_or_cls, _T.optim.Optimizer):
         return name_or_cls
@@ -207,7 +257,9 @@ class TorchPeer(ShapedPeer):
         if self._opt is None:
             raise RuntimeError("call start(params) before step(grad)")
         for p, b in zip(self._tensors, self._blocks(np.asarray(grad, dtype=np.float64))):
-            p.grad = _T.tensor(b, dtype=p.dtype, device=p.device)  # a copy: the peer may edit its grad in place
+            p.grad = _T.tensor(
+                b, dtype=p.dtype, device=p.device
+            )  # a copy: the peer may edit its grad in place
         self._opt.step()
         with _T.no_grad():
             return np.concatenate([p.detach().cpu().to(_T.float64).numpy().ravel() for p in self._tensors])
@@ -216,7 +268,9 @@ class TorchPeer(ShapedPeer):
 def _tensors(optimizer: Any) -> list[Any]:
     groups = getattr(optimizer, "param_groups", None)
     if not isinstance(groups, list) or not all(isinstance(g, dict) and "params" in g for g in groups):
-        raise TypeError(f"{type(optimizer).__name__} has no torch param_groups (a list of dicts with 'params')")
+        raise TypeError(
+            f"{type(optimizer).__name__} has no torch param_groups (a list of dicts with 'params')"
+        )
     tensors = [p for g in groups for p in g["params"]]
     if not tensors:
         raise ValueError("the optimizer has no parameters")
@@ -286,9 +340,13 @@ def _numpy_dtype(torch_dtype: Any) -> np.dtype[Any]:
 
 
 def torch_peer(
-    optimizer_or_name: Any, shapes: Shapes | None = None, *, dtype: Any = None, reference: Any = None,
+    optimizer_or_name: Any,
+    shapes: Shapes | None = None,
+    *,
+    dtype: Any = None,
+    reference: Any = None,
     **hyperparams: Any,
-) -> TorchPeer:  # fmt: skip
+) -> TorchPeer:
     """A peer from a torch optimizer instance, or from its class/name plus shapes and hyperparameters.
 
     Args:
@@ -371,7 +429,9 @@ class LBFGSComparison:
     ref_steps: int
 
     def bound(self, g: float) -> float:
-        return g / self.mu + 64 * float(np.finfo(np.float64).eps) * max(1.0, float(np.max(np.abs(self.x_star))))
+        return g / self.mu + 64 * float(np.finfo(np.float64).eps) * max(
+            1.0, float(np.max(np.abs(self.x_star)))
+        )
 
     @property
     def err_torch(self) -> float:
@@ -386,7 +446,9 @@ class LBFGSComparison:
         return self.err_torch <= self.bound(self.grad_torch) and self.err_ref <= self.bound(self.grad_ref)
 
 
-def compare_lbfgs(dim: int = 12, seed: int = 0, *, history_size: int = 10, max_iter: int = 100) -> LBFGSComparison:
+def compare_lbfgs(
+    dim: int = 12, seed: int = 0, *, history_size: int = 10, max_iter: int = 100
+) -> LBFGSComparison:
     """Run torch LBFGS (strong Wolfe, ``history_size``) and ``ref.lbfgs(m=history_size)`` on
     ``least_squares(dim, seed)`` from the conformance theta_0 and compare the end points."""
     from .._registry import make
@@ -400,8 +462,15 @@ def compare_lbfgs(dim: int = 12, seed: int = 0, *, history_size: int = 10, max_i
     x_star = np.linalg.lstsq(X, y, rcond=None)[0]
     mu = float(np.min(np.linalg.eigvalsh(2 * X.T @ X / X.shape[0])))
     w = _T.tensor(x0.copy(), dtype=_T.float64, requires_grad=True)
-    opt = _T.optim.LBFGS([w], lr=1, max_iter=max_iter, history_size=history_size, line_search_fn="strong_wolfe",
-                         tolerance_grad=1e-12, tolerance_change=0.0)  # fmt: skip
+    opt = _T.optim.LBFGS(
+        [w],
+        lr=1,
+        max_iter=max_iter,
+        history_size=history_size,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-12,
+        tolerance_change=0.0,
+    )
     evals = [0]
 
     def closure() -> Any:
@@ -420,8 +489,16 @@ def compare_lbfgs(dim: int = 12, seed: int = 0, *, history_size: int = 10, max_i
         state = method.step(state, oracle)
         steps += 1
     x_r = np.array(state.params)
-    return LBFGSComparison(x_star, x_t, x_r, float(np.linalg.norm(prob.grad(x_t))),
-                           float(np.linalg.norm(prob.grad(x_r))), mu, evals[0], steps)  # fmt: skip
+    return LBFGSComparison(
+        x_star,
+        x_t,
+        x_r,
+        float(np.linalg.norm(prob.grad(x_t))),
+        float(np.linalg.norm(prob.grad(x_r))),
+        mu,
+        evals[0],
+        steps,
+    )
 
 
 __all__ = ["LBFGSComparison", "TorchPeer", "compare_lbfgs", "torch_peer"]

@@ -17,9 +17,9 @@ reproduces the peer's trajectory.
 
 from __future__ import annotations
 
-import itertools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -71,9 +71,16 @@ def _pick(keys: tuple[str, ...], **fixed: Any) -> Callable[[dict[str, Any]], dic
     return lambda hp: {**{k: hp[k] for k in keys}, **fixed}
 
 
-def _knob(algo: str, key: str, text: str | Callable[[dict[str, Any]], str], when: Callable[[dict[str, Any]], bool],
-          change: Callable[[dict[str, Any]], dict[str, Any]], *, to: str | None = None,
-          needs: tuple[str, ...] = ()) -> Knob:  # fmt: skip
+def _knob(
+    algo: str,
+    key: str,
+    text: str | Callable[[dict[str, Any]], str],
+    when: Callable[[dict[str, Any]], bool],
+    change: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    to: str | None = None,
+    needs: tuple[str, ...] = (),
+) -> Knob:
     def apply(hp: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         if not when(hp):
             return None
@@ -86,58 +93,143 @@ def _knob(algo: str, key: str, text: str | Callable[[dict[str, Any]], str], when
 
 def _adam_like(algo: str) -> list[Knob]:
     k = [
-        _knob(algo, "eps_inside", lambda hp: f"eps inside the sqrt (eps=0, eps_root={hp['eps']!r})",
-              lambda hp: hp["eps"] > 0 and hp["eps_root"] == 0, lambda hp: {**hp, "eps": 0.0, "eps_root": hp["eps"]},
-              needs=("eps_root",)),
-        _knob(algo, "eps_sq_inside", lambda hp: f"eps squared inside the sqrt (eps=0, eps_root={hp['eps'] ** 2!r})",
-              lambda hp: hp["eps"] > 0 and hp["eps_root"] == 0, lambda hp: {**hp, "eps": 0.0, "eps_root": hp["eps"] ** 2},
-              needs=("eps_root",)),
-        _knob(algo, "eps_outside", lambda hp: f"eps outside the sqrt (eps={hp['eps_root']!r}, eps_root=0)",
-              lambda hp: hp["eps_root"] > 0 and hp["eps"] == 0, lambda hp: {**hp, "eps": hp["eps_root"], "eps_root": 0.0},
-              needs=("eps_root",)),
-        _knob(algo, "no_bias_correction", "no bias correction (bias_correction=False)",
-              lambda hp: bool(hp["bias_correction"]), _set(bias_correction=False, epsilon_hat=False),
-              needs=("bias_correction",)),
-        _knob(algo, "bias_correction", "bias correction (bias_correction=True)",
-              lambda hp: not hp["bias_correction"], _set(bias_correction=True), needs=("bias_correction",)),
-        _knob(algo, "amsgrad_raw", "AMSGrad, maximum of the raw v (amsgrad=True, amsgrad_max='raw')",
-              lambda hp: not hp["amsgrad"] or hp["amsgrad_max"] != "raw", _set(amsgrad=True, amsgrad_max="raw"),
-              needs=("amsgrad", "amsgrad_max")),
-        _knob(algo, "amsgrad_corrected", "AMSGrad, maximum of the bias-corrected v (amsgrad=True, amsgrad_max='corrected')",
-              lambda hp: not hp["amsgrad"] or hp["amsgrad_max"] != "corrected", _set(amsgrad=True, amsgrad_max="corrected"),
-              needs=("amsgrad", "amsgrad_max")),
-        _knob(algo, "no_amsgrad", "no AMSGrad maximum (amsgrad=False)", lambda hp: bool(hp["amsgrad"]), _set(amsgrad=False),
-              needs=("amsgrad",)),
-        _knob(algo, "no_eps", "no eps at all (eps=0, eps_root=0)", lambda hp: hp["eps"] > 0 or hp["eps_root"] > 0,
-              _set(eps=0.0, eps_root=0.0), needs=("eps_root",)),
-        _knob(algo, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0,
-              _set(weight_decay=0.0)),
+        _knob(
+            algo,
+            "eps_inside",
+            lambda hp: f"eps inside the sqrt (eps=0, eps_root={hp['eps']!r})",
+            lambda hp: hp["eps"] > 0 and hp["eps_root"] == 0,
+            lambda hp: {**hp, "eps": 0.0, "eps_root": hp["eps"]},
+            needs=("eps_root",),
+        ),
+        _knob(
+            algo,
+            "eps_sq_inside",
+            lambda hp: f"eps squared inside the sqrt (eps=0, eps_root={hp['eps'] ** 2!r})",
+            lambda hp: hp["eps"] > 0 and hp["eps_root"] == 0,
+            lambda hp: {**hp, "eps": 0.0, "eps_root": hp["eps"] ** 2},
+            needs=("eps_root",),
+        ),
+        _knob(
+            algo,
+            "eps_outside",
+            lambda hp: f"eps outside the sqrt (eps={hp['eps_root']!r}, eps_root=0)",
+            lambda hp: hp["eps_root"] > 0 and hp["eps"] == 0,
+            lambda hp: {**hp, "eps": hp["eps_root"], "eps_root": 0.0},
+            needs=("eps_root",),
+        ),
+        _knob(
+            algo,
+            "no_bias_correction",
+            "no bias correction (bias_correction=False)",
+            lambda hp: bool(hp["bias_correction"]),
+            _set(bias_correction=False, epsilon_hat=False),
+            needs=("bias_correction",),
+        ),
+        _knob(
+            algo,
+            "bias_correction",
+            "bias correction (bias_correction=True)",
+            lambda hp: not hp["bias_correction"],
+            _set(bias_correction=True),
+            needs=("bias_correction",),
+        ),
+        _knob(
+            algo,
+            "amsgrad_raw",
+            "AMSGrad, maximum of the raw v (amsgrad=True, amsgrad_max='raw')",
+            lambda hp: not hp["amsgrad"] or hp["amsgrad_max"] != "raw",
+            _set(amsgrad=True, amsgrad_max="raw"),
+            needs=("amsgrad", "amsgrad_max"),
+        ),
+        _knob(
+            algo,
+            "amsgrad_corrected",
+            "AMSGrad, maximum of the bias-corrected v (amsgrad=True, amsgrad_max='corrected')",
+            lambda hp: not hp["amsgrad"] or hp["amsgrad_max"] != "corrected",
+            _set(amsgrad=True, amsgrad_max="corrected"),
+            needs=("amsgrad", "amsgrad_max"),
+        ),
+        _knob(
+            algo,
+            "no_amsgrad",
+            "no AMSGrad maximum (amsgrad=False)",
+            lambda hp: bool(hp["amsgrad"]),
+            _set(amsgrad=False),
+            needs=("amsgrad",),
+        ),
+        _knob(
+            algo,
+            "no_eps",
+            "no eps at all (eps=0, eps_root=0)",
+            lambda hp: hp["eps"] > 0 or hp["eps_root"] > 0,
+            _set(eps=0.0, eps_root=0.0),
+            needs=("eps_root",),
+        ),
+        _knob(
+            algo,
+            "no_weight_decay",
+            "no weight decay (weight_decay=0)",
+            lambda hp: hp["weight_decay"] > 0,
+            _set(weight_decay=0.0),
+        ),
     ]
-    k.append(_knob(algo, "epsilon_hat", "eps added to the uncorrected sqrt(v) (TensorFlow's epsilon-hat, epsilon_hat=True)",
-                   lambda hp: not hp["epsilon_hat"] and hp["bias_correction"] and hp["eps"] > 0, _set(epsilon_hat=True),
-                   needs=("epsilon_hat",)))
+    k.append(
+        _knob(
+            algo,
+            "epsilon_hat",
+            "eps added to the uncorrected sqrt(v) (TensorFlow's epsilon-hat, epsilon_hat=True)",
+            lambda hp: not hp["epsilon_hat"] and hp["bias_correction"] and hp["eps"] > 0,
+            _set(epsilon_hat=True),
+            needs=("epsilon_hat",),
+        )
+    )
     if algo == "adam":
         k += [
-            _knob(algo, "decoupled_lr", "decoupled weight decay multiplied by lr (adamw, decay_scaling='lr')",
-                  lambda hp: hp["weight_decay"] > 0,
-                  lambda hp: {**hp, "decay_scaling": "lr"},
-                  to="adamw", needs=("decay_scaling",)),
-            _knob(algo, "decoupled_schedule", "decoupled weight decay, not multiplied by the base lr (adamw, decay_scaling='schedule')",
-                  lambda hp: hp["weight_decay"] > 0,
-                  lambda hp: {**hp, "decay_scaling": "schedule"},
-                  to="adamw", needs=("decay_scaling",)),
+            _knob(
+                algo,
+                "decoupled_lr",
+                "decoupled weight decay multiplied by lr (adamw, decay_scaling='lr')",
+                lambda hp: hp["weight_decay"] > 0,
+                lambda hp: {**hp, "decay_scaling": "lr"},
+                to="adamw",
+                needs=("decay_scaling",),
+            ),
+            _knob(
+                algo,
+                "decoupled_schedule",
+                "decoupled weight decay, not multiplied by the base lr (adamw, decay_scaling='schedule')",
+                lambda hp: hp["weight_decay"] > 0,
+                lambda hp: {**hp, "decay_scaling": "schedule"},
+                to="adamw",
+                needs=("decay_scaling",),
+            ),
         ]
     else:
         k += [
-            _knob(algo, "decay_schedule", "weight decay not multiplied by the base lr (decay_scaling='schedule')",
-                  lambda hp: hp["weight_decay"] > 0 and hp["decay_scaling"] == "lr", _set(decay_scaling="schedule"),
-                  needs=("decay_scaling",)),
-            _knob(algo, "decay_lr", "weight decay multiplied by lr (decay_scaling='lr')",
-                  lambda hp: hp["weight_decay"] > 0 and hp["decay_scaling"] == "schedule", _set(decay_scaling="lr"),
-                  needs=("decay_scaling",)),
-            _knob(algo, "coupled", "coupled L2 weight decay in the gradient (adam with weight_decay)",
-                  lambda hp: hp["weight_decay"] > 0,
-                  lambda hp: {k: v for k, v in hp.items() if k != "decay_scaling"}, to="adam"),
+            _knob(
+                algo,
+                "decay_schedule",
+                "weight decay not multiplied by the base lr (decay_scaling='schedule')",
+                lambda hp: hp["weight_decay"] > 0 and hp["decay_scaling"] == "lr",
+                _set(decay_scaling="schedule"),
+                needs=("decay_scaling",),
+            ),
+            _knob(
+                algo,
+                "decay_lr",
+                "weight decay multiplied by lr (decay_scaling='lr')",
+                lambda hp: hp["weight_decay"] > 0 and hp["decay_scaling"] == "schedule",
+                _set(decay_scaling="lr"),
+                needs=("decay_scaling",),
+            ),
+            _knob(
+                algo,
+                "coupled",
+                "coupled L2 weight decay in the gradient (adam with weight_decay)",
+                lambda hp: hp["weight_decay"] > 0,
+                lambda hp: {k: v for k, v in hp.items() if k != "decay_scaling"},
+                to="adam",
+            ),
         ]
     return k
 
@@ -145,26 +237,67 @@ def _adam_like(algo: str) -> list[Knob]:
 def _momentum() -> list[Knob]:
     a = "momentum"
     out = [
-        _knob(a, f"form_{f}", f"momentum form {f!r} ({desc})", _differs("form", f),
-              _set(form=f, **({"dampening": 0.0} if f != "polyak" else {})))
-        for f, desc in (("polyak", "v = beta v + (1 - d) g, theta -= lr v"),
-                        ("ema", "v = beta v + (1 - beta) g, theta -= lr v"),
-                        ("sutskever", "v = beta v + lr g, theta -= v"))
-    ]  # fmt: skip
+        _knob(
+            a,
+            f"form_{f}",
+            f"momentum form {f!r} ({desc})",
+            _differs("form", f),
+            _set(form=f, **({"dampening": 0.0} if f != "polyak" else {})),
+        )
+        for f, desc in (
+            ("polyak", "v = beta v + (1 - d) g, theta -= lr v"),
+            ("ema", "v = beta v + (1 - beta) g, theta -= lr v"),
+            ("sutskever", "v = beta v + lr g, theta -= v"),
+        )
+    ]
     out += [
-        _knob(a, "first_step_grad", "first step v_1 = g (torch: no dampening on step 1, first_step='grad')",
-              lambda hp: hp["first_step"] != "grad", _set(first_step="grad")),
-        _knob(a, "first_step_zeros", "first step from v_0 = 0 (dampening also on step 1, first_step='zeros')",
-              lambda hp: hp["first_step"] != "zeros", _set(first_step="zeros")),
-        _knob(a, "no_dampening", "no dampening (dampening=0)", lambda hp: hp["dampening"] > 0 and hp["form"] == "polyak",
-              _set(dampening=0.0)),
-        _knob(a, "dampening_beta", lambda hp: f"dampening = beta (dampening={hp['beta']!r})",
-              lambda hp: hp["dampening"] != hp["beta"] and hp["form"] == "polyak", lambda hp: {**hp, "dampening": hp["beta"]}),
-        _knob(a, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0, _set(weight_decay=0.0)),
+        _knob(
+            a,
+            "first_step_grad",
+            "first step v_1 = g (torch: no dampening on step 1, first_step='grad')",
+            lambda hp: hp["first_step"] != "grad",
+            _set(first_step="grad"),
+        ),
+        _knob(
+            a,
+            "first_step_zeros",
+            "first step from v_0 = 0 (dampening also on step 1, first_step='zeros')",
+            lambda hp: hp["first_step"] != "zeros",
+            _set(first_step="zeros"),
+        ),
+        _knob(
+            a,
+            "no_dampening",
+            "no dampening (dampening=0)",
+            lambda hp: hp["dampening"] > 0 and hp["form"] == "polyak",
+            _set(dampening=0.0),
+        ),
+        _knob(
+            a,
+            "dampening_beta",
+            lambda hp: f"dampening = beta (dampening={hp['beta']!r})",
+            lambda hp: hp["dampening"] != hp["beta"] and hp["form"] == "polyak",
+            lambda hp: {**hp, "dampening": hp["beta"]},
+        ),
+        _knob(
+            a,
+            "no_weight_decay",
+            "no weight decay (weight_decay=0)",
+            lambda hp: hp["weight_decay"] > 0,
+            _set(weight_decay=0.0),
+        ),
     ]
     for f in ("torch", "lookahead", "sutskever"):
-        out.append(_knob(a, f"nesterov_{f}", f"Nesterov momentum, form {f!r} (nesterov)",
-                         _always, _pick(("lr", "beta", "weight_decay"), form=f), to="nesterov"))  # fmt: skip
+        out.append(
+            _knob(
+                a,
+                f"nesterov_{f}",
+                f"Nesterov momentum, form {f!r} (nesterov)",
+                _always,
+                _pick(("lr", "beta", "weight_decay"), form=f),
+                to="nesterov",
+            )
+        )
     return out
 
 
@@ -175,88 +308,251 @@ def _nesterov() -> list[Knob]:
         for f in ("lookahead", "sutskever", "torch")
     ]
     for fs in ("grad", "zeros"):
-        out.append(_knob(a, f"heavy_ball_{fs}", f"plain heavy-ball momentum without the Nesterov correction (momentum, first_step={fs!r})",
-                         _always, _pick(("lr", "beta", "weight_decay"), form="polyak", first_step=fs), to="momentum"))  # fmt: skip
-    out.append(_knob(a, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0, _set(weight_decay=0.0)))
+        out.append(
+            _knob(
+                a,
+                f"heavy_ball_{fs}",
+                f"plain heavy-ball momentum without the Nesterov correction (momentum, first_step={fs!r})",
+                _always,
+                _pick(("lr", "beta", "weight_decay"), form="polyak", first_step=fs),
+                to="momentum",
+            )
+        )
+    out.append(
+        _knob(
+            a,
+            "no_weight_decay",
+            "no weight decay (weight_decay=0)",
+            lambda hp: hp["weight_decay"] > 0,
+            _set(weight_decay=0.0),
+        )
+    )
     return out
 
 
 def _plain(a: str) -> list[Knob]:
-    return [_knob(a, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0, _set(weight_decay=0.0))]
+    return [
+        _knob(
+            a,
+            "no_weight_decay",
+            "no weight decay (weight_decay=0)",
+            lambda hp: hp["weight_decay"] > 0,
+            _set(weight_decay=0.0),
+        )
+    ]
 
 
 def _adagrad() -> list[Knob]:
     a = "adagrad"
     return [
-        _knob(a, "eps_inside", "eps inside the sqrt (eps_placement='inside')", lambda hp: hp["eps_placement"] != "inside",
-              _set(eps_placement="inside")),
-        _knob(a, "eps_outside", "eps outside the sqrt (eps_placement='outside')", lambda hp: hp["eps_placement"] != "outside",
-              _set(eps_placement="outside")),
-        _knob(a, "accumulator_0.1", "initial accumulator 0.1 (optax's default)", lambda hp: hp["initial_accumulator_value"] != 0.1,
-              _set(initial_accumulator_value=0.1)),
-        _knob(a, "accumulator_0", "initial accumulator 0 (torch's default)", lambda hp: hp["initial_accumulator_value"] != 0.0,
-              _set(initial_accumulator_value=0.0)),
-        _knob(a, "no_lr_decay", "no lr decay (lr_decay=0)", lambda hp: hp["lr_decay"] > 0, _set(lr_decay=0.0)),
+        _knob(
+            a,
+            "eps_inside",
+            "eps inside the sqrt (eps_placement='inside')",
+            lambda hp: hp["eps_placement"] != "inside",
+            _set(eps_placement="inside"),
+        ),
+        _knob(
+            a,
+            "eps_outside",
+            "eps outside the sqrt (eps_placement='outside')",
+            lambda hp: hp["eps_placement"] != "outside",
+            _set(eps_placement="outside"),
+        ),
+        _knob(
+            a,
+            "accumulator_0.1",
+            "initial accumulator 0.1 (optax's default)",
+            lambda hp: hp["initial_accumulator_value"] != 0.1,
+            _set(initial_accumulator_value=0.1),
+        ),
+        _knob(
+            a,
+            "accumulator_0",
+            "initial accumulator 0 (torch's default)",
+            lambda hp: hp["initial_accumulator_value"] != 0.0,
+            _set(initial_accumulator_value=0.0),
+        ),
+        _knob(
+            a, "no_lr_decay", "no lr decay (lr_decay=0)", lambda hp: hp["lr_decay"] > 0, _set(lr_decay=0.0)
+        ),
         _knob(a, "no_eps", "no eps (eps=0)", lambda hp: hp["eps"] > 0, _set(eps=0.0)),
-        _knob(a, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0, _set(weight_decay=0.0)),
-    ]  # fmt: skip
+        _knob(
+            a,
+            "no_weight_decay",
+            "no weight decay (weight_decay=0)",
+            lambda hp: hp["weight_decay"] > 0,
+            _set(weight_decay=0.0),
+        ),
+    ]
 
 
 def _rmsprop() -> list[Knob]:
     a = "rmsprop"
     return [
-        _knob(a, "eps_inside", "eps inside the sqrt (eps_placement='inside')", lambda hp: hp["eps_placement"] != "inside",
-              _set(eps_placement="inside")),
-        _knob(a, "eps_outside", "eps outside the sqrt (eps_placement='outside')", lambda hp: hp["eps_placement"] != "outside",
-              _set(eps_placement="outside")),
+        _knob(
+            a,
+            "eps_inside",
+            "eps inside the sqrt (eps_placement='inside')",
+            lambda hp: hp["eps_placement"] != "inside",
+            _set(eps_placement="inside"),
+        ),
+        _knob(
+            a,
+            "eps_outside",
+            "eps outside the sqrt (eps_placement='outside')",
+            lambda hp: hp["eps_placement"] != "outside",
+            _set(eps_placement="outside"),
+        ),
         _knob(a, "centered", "centered (centered=True)", lambda hp: not hp["centered"], _set(centered=True)),
-        _knob(a, "uncentered", "not centered (centered=False)", lambda hp: bool(hp["centered"]), _set(centered=False)),
-        _knob(a, "momentum_lr_inside", "lr inside the momentum buffer (momentum_lr='inside', optax)",
-              lambda hp: hp["momentum"] > 0 and hp["momentum_lr"] != "inside", _set(momentum_lr="inside")),
-        _knob(a, "momentum_lr_outside", "lr outside the momentum buffer (momentum_lr='outside', torch)",
-              lambda hp: hp["momentum"] > 0 and hp["momentum_lr"] != "outside", _set(momentum_lr="outside")),
-        _knob(a, "initial_scale_1", "second moment started at 1 (initial_scale=1, TF1)", lambda hp: hp["initial_scale"] != 1.0,
-              _set(initial_scale=1.0)),
-        _knob(a, "initial_scale_0", "second moment started at 0 (initial_scale=0)", lambda hp: hp["initial_scale"] != 0.0,
-              _set(initial_scale=0.0)),
-        _knob(a, "bias_correction", "bias-corrected second moment (bias_correction=True)", lambda hp: not hp["bias_correction"],
-              _set(bias_correction=True)),
-        _knob(a, "no_bias_correction", "no bias correction (bias_correction=False)", lambda hp: bool(hp["bias_correction"]),
-              _set(bias_correction=False)),
-        _knob(a, "alpha_0.9", "alpha = 0.9 (optax's decay default)", lambda hp: hp["alpha"] != 0.9, _set(alpha=0.9)),
-        _knob(a, "alpha_0.99", "alpha = 0.99 (torch's default)", lambda hp: hp["alpha"] != 0.99, _set(alpha=0.99)),
-        _knob(a, "no_momentum", "no momentum (momentum=0)", lambda hp: hp["momentum"] > 0, _set(momentum=0.0)),
-        _knob(a, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0, _set(weight_decay=0.0)),
-    ]  # fmt: skip
+        _knob(
+            a,
+            "uncentered",
+            "not centered (centered=False)",
+            lambda hp: bool(hp["centered"]),
+            _set(centered=False),
+        ),
+        _knob(
+            a,
+            "momentum_lr_inside",
+            "lr inside the momentum buffer (momentum_lr='inside', optax)",
+            lambda hp: hp["momentum"] > 0 and hp["momentum_lr"] != "inside",
+            _set(momentum_lr="inside"),
+        ),
+        _knob(
+            a,
+            "momentum_lr_outside",
+            "lr outside the momentum buffer (momentum_lr='outside', torch)",
+            lambda hp: hp["momentum"] > 0 and hp["momentum_lr"] != "outside",
+            _set(momentum_lr="outside"),
+        ),
+        _knob(
+            a,
+            "initial_scale_1",
+            "second moment started at 1 (initial_scale=1, TF1)",
+            lambda hp: hp["initial_scale"] != 1.0,
+            _set(initial_scale=1.0),
+        ),
+        _knob(
+            a,
+            "initial_scale_0",
+            "second moment started at 0 (initial_scale=0)",
+            lambda hp: hp["initial_scale"] != 0.0,
+            _set(initial_scale=0.0),
+        ),
+        _knob(
+            a,
+            "bias_correction",
+            "bias-corrected second moment (bias_correction=True)",
+            lambda hp: not hp["bias_correction"],
+            _set(bias_correction=True),
+        ),
+        _knob(
+            a,
+            "no_bias_correction",
+            "no bias correction (bias_correction=False)",
+            lambda hp: bool(hp["bias_correction"]),
+            _set(bias_correction=False),
+        ),
+        _knob(
+            a,
+            "alpha_0.9",
+            "alpha = 0.9 (optax's decay default)",
+            lambda hp: hp["alpha"] != 0.9,
+            _set(alpha=0.9),
+        ),
+        _knob(
+            a,
+            "alpha_0.99",
+            "alpha = 0.99 (torch's default)",
+            lambda hp: hp["alpha"] != 0.99,
+            _set(alpha=0.99),
+        ),
+        _knob(
+            a, "no_momentum", "no momentum (momentum=0)", lambda hp: hp["momentum"] > 0, _set(momentum=0.0)
+        ),
+        _knob(
+            a,
+            "no_weight_decay",
+            "no weight decay (weight_decay=0)",
+            lambda hp: hp["weight_decay"] > 0,
+            _set(weight_decay=0.0),
+        ),
+    ]
 
 
 def _adadelta() -> list[Knob]:
     a = "adadelta"
     return [
-        _knob(a, "lr_1", "learning rate ignored (lr=1, Zeiler's method)", lambda hp: hp["lr"] != 1.0, _set(lr=1.0)),
-        _knob(a, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0, _set(weight_decay=0.0)),
+        _knob(
+            a,
+            "lr_1",
+            "learning rate ignored (lr=1, Zeiler's method)",
+            lambda hp: hp["lr"] != 1.0,
+            _set(lr=1.0),
+        ),
+        _knob(
+            a,
+            "no_weight_decay",
+            "no weight decay (weight_decay=0)",
+            lambda hp: hp["weight_decay"] > 0,
+            _set(weight_decay=0.0),
+        ),
     ]
 
 
 def _lion() -> list[Knob]:
     a = "lion"
     return [
-        _knob(a, "betas_swapped", "beta1 and beta2 swapped", lambda hp: hp["beta1"] != hp["beta2"],
-              lambda hp: {**hp, "beta1": hp["beta2"], "beta2": hp["beta1"]}),
-        _knob(a, "decay_schedule", "weight decay not multiplied by the base lr (decay_scaling='schedule')",
-              lambda hp: hp["weight_decay"] > 0 and hp["decay_scaling"] == "lr", _set(decay_scaling="schedule")),
-        _knob(a, "decay_lr", "weight decay multiplied by lr (decay_scaling='lr')",
-              lambda hp: hp["weight_decay"] > 0 and hp["decay_scaling"] == "schedule", _set(decay_scaling="lr")),
-        _knob(a, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0, _set(weight_decay=0.0)),
-    ]  # fmt: skip
+        _knob(
+            a,
+            "betas_swapped",
+            "beta1 and beta2 swapped",
+            lambda hp: hp["beta1"] != hp["beta2"],
+            lambda hp: {**hp, "beta1": hp["beta2"], "beta2": hp["beta1"]},
+        ),
+        _knob(
+            a,
+            "decay_schedule",
+            "weight decay not multiplied by the base lr (decay_scaling='schedule')",
+            lambda hp: hp["weight_decay"] > 0 and hp["decay_scaling"] == "lr",
+            _set(decay_scaling="schedule"),
+        ),
+        _knob(
+            a,
+            "decay_lr",
+            "weight decay multiplied by lr (decay_scaling='lr')",
+            lambda hp: hp["weight_decay"] > 0 and hp["decay_scaling"] == "schedule",
+            _set(decay_scaling="lr"),
+        ),
+        _knob(
+            a,
+            "no_weight_decay",
+            "no weight decay (weight_decay=0)",
+            lambda hp: hp["weight_decay"] > 0,
+            _set(weight_decay=0.0),
+        ),
+    ]
 
 
 def _signsgd() -> list[Knob]:
     a = "signsgd"
     return [
-        _knob(a, "no_momentum", "no momentum: plain signSGD (momentum=0)", lambda hp: hp["momentum"] > 0, _set(momentum=0.0)),
-        _knob(a, "no_weight_decay", "no weight decay (weight_decay=0)", lambda hp: hp["weight_decay"] > 0, _set(weight_decay=0.0)),
-    ]  # fmt: skip
+        _knob(
+            a,
+            "no_momentum",
+            "no momentum: plain signSGD (momentum=0)",
+            lambda hp: hp["momentum"] > 0,
+            _set(momentum=0.0),
+        ),
+        _knob(
+            a,
+            "no_weight_decay",
+            "no weight decay (weight_decay=0)",
+            lambda hp: hp["weight_decay"] > 0,
+            _set(weight_decay=0.0),
+        ),
+    ]
 
 
 _BUILDERS: dict[str, Callable[[], list[Knob]]] = {
@@ -416,10 +712,16 @@ class Diagnosis:
             return ""
         s, m, st = self.query_only
         claim = self.claim.spec.describe() if self.claim is not None else self.algorithm
-        head = "; the claim's update also matches the peer's iterates" if also else f"the iterates match the claim {claim}"
-        return (f"{head} on the peer's own gradients, but the point where the peer asks for its next gradient "
-                f"differs from the reference's query from step {s} ({m}/{st}); a look-ahead method must return "
-                "its query (FunctionPeer: return (params, state, query); specs/conformance.md)")  # fmt: skip
+        head = (
+            "; the claim's update also matches the peer's iterates"
+            if also
+            else f"the iterates match the claim {claim}"
+        )
+        return (
+            f"{head} on the peer's own gradients, but the point where the peer asks for its next gradient "
+            f"differs from the reference's query from step {s} ({m}/{st}); a look-ahead method must return "
+            "its query (FunctionPeer: return (params, state, query); specs/conformance.md)"
+        )
 
     def summary(self) -> str:
         where = ""
@@ -430,9 +732,15 @@ class Diagnosis:
             best = self.matches[0]
             also = ""
             if len(self.matches) > 1:
-                also = " (equally consistent on these runs: " + "; ".join(c.description for c in self.matches[1:]) + ")"
-            return (f"matches {self.algorithm} with {best.description} [{best.spec.describe()}]; keywords that "
-                    f"differ from the claim: {best.describe_changes()}{where}{also}{self._query_note(True)}")  # fmt: skip
+                also = (
+                    " (equally consistent on these runs: "
+                    + "; ".join(c.description for c in self.matches[1:])
+                    + ")"
+                )
+            return (
+                f"matches {self.algorithm} with {best.description} [{best.spec.describe()}]; keywords that "
+                f"differ from the claim: {best.describe_changes()}{where}{also}{self._query_note(True)}"
+            )
         if self.query_only is not None:
             return self._query_note(False).lstrip("; ")
         near = ""
@@ -459,7 +767,9 @@ def _replay(spec: ReferenceSpec, comp: Comparison) -> Comparison | None:
     return cand if np.all(np.isfinite(cand.abs_dev)) else None
 
 
-def _score(spec: ReferenceSpec, failing: list[Comparison], rest: list[Comparison]) -> tuple[float, float, list[Comparison]]:
+def _score(
+    spec: ReferenceSpec, failing: list[Comparison], rest: list[Comparison]
+) -> tuple[float, float, list[Comparison]]:
     """(worst dev/tol, worst iterate-only dev/tol, the replays) of ``spec`` against the peer."""
     worst, worst_it = 0.0, 0.0
     reps: list[Comparison] = []
@@ -503,8 +813,12 @@ def diagnose(report: Judged, *, pairs: bool = True) -> Diagnosis:
     rest = [c for c in comps if c.passed]
     first = min(failing, key=lambda c: c.first_fail or 0) if failing else None
     where = (int(first.first_fail or 0), first.mode, first.stream) if first else None
-    claim = Candidate("the claimed settings", spec, max((c.worst_ratio for c in comps), default=0.0),
-                      max((c.iterate_ratio for c in comps), default=0.0))  # fmt: skip
+    claim = Candidate(
+        "the claimed settings",
+        spec,
+        max((c.worst_ratio for c in comps), default=0.0),
+        max((c.iterate_ratio for c in comps), default=0.0),
+    )
     query_only = None
     if failing and claim.iterate_ratio <= 1.0:
         q = min(failing, key=lambda c: c.first_fail or 0)
@@ -513,7 +827,7 @@ def diagnose(report: Judged, *, pairs: bool = True) -> Diagnosis:
     tried: list[Candidate] = []
     equivalent: list[Candidate] = []
     matches: list[Candidate] = []
-    for use_pairs in ((False, True) if pairs else (False,)):
+    for use_pairs in (False, True) if pairs else (False,):
         for _, text, cand in candidate_specs(spec, pairs=use_pairs):
             worst, worst_it, reps = _score(cand, failing, rest)
             c = Candidate(text, cand, worst, worst_it, keyword_changes(spec, cand))
@@ -525,7 +839,9 @@ def diagnose(report: Judged, *, pairs: bool = True) -> Diagnosis:
         if matches or query_only is not None:
             break
     nearest = min(tried, key=lambda c: c.worst_ratio) if tried else None
-    return Diagnosis(spec.algorithm, where, matches, nearest, len(tried), missing, claim, query_only, equivalent)
+    return Diagnosis(
+        spec.algorithm, where, matches, nearest, len(tried), missing, claim, query_only, equivalent
+    )
 
 
 __all__ = [

@@ -16,9 +16,10 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -46,9 +47,18 @@ INDEX = "index.json"
 
 #: The learning rate of each algorithm's base case (other hyperparameters: the factory defaults).
 BASE_LR: dict[str, float] = {
-    "gd": 0.05, "sgd": 0.05, "momentum": 0.05, "nesterov": 0.05, "signsgd": 1e-2, "lion": 1e-3,
-    "adagrad": 0.1, "rmsprop": 1e-2, "adadelta": 1.0, "adam": 1e-2, "adamw": 1e-2,
-}  # fmt: skip
+    "gd": 0.05,
+    "sgd": 0.05,
+    "momentum": 0.05,
+    "nesterov": 0.05,
+    "signsgd": 1e-2,
+    "lion": 1e-3,
+    "adagrad": 0.1,
+    "rmsprop": 1e-2,
+    "adadelta": 1.0,
+    "adam": 1e-2,
+    "adamw": 1e-2,
+}
 WEIGHT_DECAY = 0.1
 N_STEPS = 16
 DIM = 4
@@ -109,8 +119,13 @@ def variants_of(algorithm: str) -> list[tuple[str, str, ReferenceSpec]]:
     bases = [("default", f"factory defaults with lr={base_hp['lr']}", ReferenceSpec(algorithm, base_hp))]
     defaults = factory_defaults(algorithm)
     if "weight_decay" in defaults and defaults["weight_decay"] == 0.0:
-        bases.append(("weight_decay", f"lr={base_hp['lr']}, weight_decay={WEIGHT_DECAY}",
-                      ReferenceSpec(algorithm, {**base_hp, "weight_decay": WEIGHT_DECAY})))  # fmt: skip
+        bases.append(
+            (
+                "weight_decay",
+                f"lr={base_hp['lr']}, weight_decay={WEIGHT_DECAY}",
+                ReferenceSpec(algorithm, {**base_hp, "weight_decay": WEIGHT_DECAY}),
+            )
+        )
     out, seen = [], set()
     for name, text, spec in bases:
         items = [(name, text, spec)]
@@ -142,9 +157,13 @@ def exportable_algorithms() -> list[str]:
 
 
 def export_vectors(
-    directory: str | os.PathLike[str], *, algorithms: Sequence[str] | None = None, seed: int = 0,
-    n_steps: int = N_STEPS, dim: int = DIM,
-) -> dict[str, int]:  # fmt: skip
+    directory: str | os.PathLike[str],
+    *,
+    algorithms: Sequence[str] | None = None,
+    seed: int = 0,
+    n_steps: int = N_STEPS,
+    dim: int = DIM,
+) -> dict[str, int]:
     """Write ``index.json`` and ``<algorithm>.json`` files; returns the case count per algorithm.
 
     Cases whose reference trajectory is not finite (e.g. eps = 0 on a stream that starts with a
@@ -167,21 +186,42 @@ def export_vectors(
                     run = run_reference(spec.build(), x0, grads=grads)
                 if not np.all(np.isfinite(run.iterates)):
                     continue
-                cases.append({
-                    "id": f"{a}/{vname}/{s}", "algorithm": spec.algorithm, "variant": vname,
-                    "description": vtext,
-                    "hyperparameters": {k: _json_value(v) for k, v in full_hp(spec).items()},
-                    "stream": s, "seed": seed,
-                    "params0": x0.tolist(), "grads": grads.tolist(), "expected": run.iterates[1:].tolist(),
-                })  # fmt: skip
+                cases.append(
+                    {
+                        "id": f"{a}/{vname}/{s}",
+                        "algorithm": spec.algorithm,
+                        "variant": vname,
+                        "description": vtext,
+                        "hyperparameters": {k: _json_value(v) for k, v in full_hp(spec).items()},
+                        "stream": s,
+                        "seed": seed,
+                        "params0": x0.tolist(),
+                        "grads": grads.tolist(),
+                        "expected": run.iterates[1:].tolist(),
+                    }
+                )
         doc = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "algorithm": a, "cases": cases}
         text = json.dumps(doc, allow_nan=False, indent=None, separators=(",", ":"))
         (root / f"{a}.json").write_text(text + "\n", encoding="utf-8")
-        files.append({"path": f"{a}.json", "algorithm": a, "cases": len(cases),
-                      "sha256": hashlib.sha256((text + "\n").encode()).hexdigest()})  # fmt: skip
+        files.append(
+            {
+                "path": f"{a}.json",
+                "algorithm": a,
+                "cases": len(cases),
+                "sha256": hashlib.sha256((text + "\n").encode()).hexdigest(),
+            }
+        )
         counts[a] = len(cases)
-    index = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "generator": f"optim-reference {__version__}",
-             "streams": list(STREAMS), "n_steps": n_steps, "dim": dim, "seed": seed, "files": files}  # fmt: skip
+    index = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "generator": f"optim-reference {__version__}",
+        "streams": list(STREAMS),
+        "n_steps": n_steps,
+        "dim": dim,
+        "seed": seed,
+        "files": files,
+    }
     (root / INDEX).write_text(json.dumps(index, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return counts
 
@@ -217,7 +257,11 @@ def _read_json(path: Path, raw: bytes | None = None) -> Any:
     except UnicodeDecodeError as e:
         raise VectorFormatError(path, "<file>", f"not UTF-8 text ({e.reason} at byte {e.start})") from None
     except json.JSONDecodeError as e:
-        raise VectorFormatError(path, "<file>", f"not valid JSON, truncated or corrupt (line {e.lineno}, column {e.colno}: {e.msg})") from None
+        raise VectorFormatError(
+            path,
+            "<file>",
+            f"not valid JSON, truncated or corrupt (line {e.lineno}, column {e.colno}: {e.msg})",
+        ) from None
     except RecursionError:
         raise VectorFormatError(path, "<file>", "JSON nested too deeply for a golden-vector file") from None
     except ValueError as e:
@@ -284,7 +328,9 @@ def _header(doc: Any, file: Path) -> None:
         raise VectorFormatError(file, "schema", f"expected {SCHEMA!r}, got {_short(schema)}")
     version = _get(doc, "schema_version", int, file, "")
     if version != SCHEMA_VERSION:
-        raise VectorFormatError(file, "schema_version", f"this reader understands version {SCHEMA_VERSION}, got {version}")
+        raise VectorFormatError(
+            file, "schema_version", f"this reader understands version {SCHEMA_VERSION}, got {version}"
+        )
 
 
 def _case(obj: Any, file: Path, where: str) -> Case:
@@ -294,9 +340,14 @@ def _case(obj: Any, file: Path, where: str) -> Case:
     desc = _get(obj, "description", str, file, where)
     hp = _get(obj, "hyperparameters", dict, file, where)
     for k, v in hp.items():
-        if not (isinstance(v, (bool, str, int, float)) or v is None) or (isinstance(v, float) and not math.isfinite(v)):
-            raise VectorFormatError(file, f"{where}.hyperparameters.{_short(k, 40)[1:-1]}",
-                                    f"expected a number, bool, string or null, got {_short(v)}")  # fmt: skip
+        if not (isinstance(v, (bool, str, int, float)) or v is None) or (
+            isinstance(v, float) and not math.isfinite(v)
+        ):
+            raise VectorFormatError(
+                file,
+                f"{where}.hyperparameters.{_short(k, 40)[1:-1]}",
+                f"expected a number, bool, string or null, got {_short(v)}",
+            )
     stream = _get(obj, "stream", str, file, where)
     seed = _get(obj, "seed", int, file, where)
     x0 = _vector(_get(obj, "params0", list, file, where), None, file, f"{where}.params0")
@@ -305,7 +356,9 @@ def _case(obj: Any, file: Path, where: str) -> Case:
     grads = _matrix(_get(obj, "grads", list, file, where), None, x0.size, file, f"{where}.grads")
     if grads.shape[0] == 0:
         raise VectorFormatError(file, f"{where}.grads", "must have at least one row")
-    expected = _matrix(_get(obj, "expected", list, file, where), grads.shape[0], x0.size, file, f"{where}.expected")
+    expected = _matrix(
+        _get(obj, "expected", list, file, where), grads.shape[0], x0.size, file, f"{where}.expected"
+    )
     return Case(cid, algo, variant, desc, dict(hp), stream, seed, x0, grads, expected)
 
 
@@ -341,15 +394,21 @@ def load_vectors(directory: str | os.PathLike[str]) -> Corpus:
         algo = _get(doc, "algorithm", str, path, "")
         raw_cases = _get(doc, "cases", list, path, "")
         if len(raw_cases) != n_cases:
-            raise VectorFormatError(path, "cases", f"{INDEX} lists {n_cases} cases, the file has {len(raw_cases)}")
+            raise VectorFormatError(
+                path, "cases", f"{INDEX} lists {n_cases} cases, the file has {len(raw_cases)}"
+            )
         if hashlib.sha256(data).hexdigest() != digest:
             raise VectorFormatError(path, "<file>", f"sha256 differs from {INDEX} (truncated or edited)")
         for j, c in enumerate(raw_cases):
             case = _case(c, path, f"cases[{j}]")
             if case.algorithm != algo:
-                raise VectorFormatError(path, f"cases[{j}].algorithm", f"expected {_short(algo)}, got {_short(case.algorithm)}")
+                raise VectorFormatError(
+                    path, f"cases[{j}].algorithm", f"expected {_short(algo)}, got {_short(case.algorithm)}"
+                )
             if case.id in ids:
-                raise VectorFormatError(path, f"cases[{j}].id", f"{_short(case.id)} repeats an earlier case's id")
+                raise VectorFormatError(
+                    path, f"cases[{j}].id", f"{_short(case.id)} repeats an earlier case's id"
+                )
             ids.add(case.id)
             _check_hyperparameters(case, path, f"cases[{j}].hyperparameters")
             cases.append(case)
@@ -421,8 +480,14 @@ def check_case(case: Case, peer: Peer) -> CaseResult:
     comp = Comparison("open", case.stream, case.params0, expected, got, Tolerance.for_dtype(peer.dtype))
     if comp.passed:
         return CaseResult(case, "pass", worst_ratio=comp.worst_ratio)
-    return CaseResult(case, "fail", f"first step past tolerance {comp.first_fail}, max |dev| {comp.max_abs:.3g}, "
-                                    f"dev/tol {comp.worst_ratio:.3g}", comp.worst_ratio, comp.first_fail)  # fmt: skip
+    return CaseResult(
+        case,
+        "fail",
+        f"first step past tolerance {comp.first_fail}, max |dev| {comp.max_abs:.3g}, "
+        f"dev/tol {comp.worst_ratio:.3g}",
+        comp.worst_ratio,
+        comp.first_fail,
+    )
 
 
 def check_vectors(
@@ -432,12 +497,18 @@ def check_vectors(
     re-verifies the corpus against this package's reference."""
     cases = [c for c in corpus.cases if algorithm is None or c.algorithm == algorithm]
     if not cases:
-        raise ValueError(f"the corpus has no cases for algorithm {algorithm!r} (it has {corpus.algorithms()})")
+        raise ValueError(
+            f"the corpus has no cases for algorithm {algorithm!r} (it has {corpus.algorithms()})"
+        )
     report = VectorReport()
     for c in cases:
         hp = _hp_for_factory(c)
         try:
-            peer: Peer = ReferencePeer(ReferenceSpec(c.algorithm, hp)) if impl is None else FunctionPeer(impl, c.algorithm, **hp)
+            peer: Peer = (
+                ReferencePeer(ReferenceSpec(c.algorithm, hp))
+                if impl is None
+                else FunctionPeer(impl, c.algorithm, **hp)
+            )
         except NotComparable as e:
             report.results.append(CaseResult(c, "skip", str(e)))
             continue

@@ -36,8 +36,9 @@ References:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
-from typing import Any, Callable, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import autograd
 import autograd.numpy as anp
@@ -61,8 +62,11 @@ class AugLagHyperparams(Hyperparams):
     _: KW_ONLY
     mu: float = hp(10.0, POSITIVE, "the initial penalty mu_0 of (AL1)")
     mu_growth: float = hp(1.0, Real(ge=1.0), "mu_k = mu_growth mu_{k-1}, (AL4) (1: fixed penalty)")
-    inner: Inner = hp("lbfgs", OneOf(("lbfgs", "gd")), '(AL2)\'s inner solver: "lbfgs" (reference.lbfgs) '
-                      'or "gd" (gradient steps of size inner_lr)')  # fmt: skip
+    inner: Inner = hp(
+        "lbfgs",
+        OneOf(("lbfgs", "gd")),
+        '(AL2)\'s inner solver: "lbfgs" (reference.lbfgs) or "gd" (gradient steps of size inner_lr)',
+    )
     inner_steps: int = hp(200, Integer(ge=1), "at most this many inner steps per outer iteration (AL2)")
     inner_tol: float = hp(1e-8, NONNEGATIVE, "stop (AL2) when ||grad L_A|| <= inner_tol")
     inner_lr: float = hp(1e-2, POSITIVE, 'step of the inner gradient descent (used only by inner="gd")')
@@ -83,20 +87,26 @@ class EqualityProblem:
     def __post_init__(self) -> None:
         for name in ("f", "h"):
             if not callable(getattr(self, name)):
-                raise TypeError(f"EqualityProblem: {name} must be callable, got {type(getattr(self, name)).__name__}")
+                raise TypeError(
+                    f"EqualityProblem: {name} must be callable, got {type(getattr(self, name)).__name__}"
+                )
 
     def constraints(self, theta: Array) -> Array:
         """h(theta) as a flat float vector, checked (1-D, finite)."""
         c = self.h(theta)
         if anp.ndim(c) != 1 or anp.shape(c)[0] < 1:
-            raise ValueError(f"augmented_lagrangian: h must return a flat vector of m >= 1 values, got shape {anp.shape(c)}")
+            raise ValueError(
+                f"augmented_lagrangian: h must return a flat vector of m >= 1 values, got shape {anp.shape(c)}"
+            )
         if not np.all(np.isfinite(np.asarray(getval(c), dtype=np.float64))):
             raise ValueError("augmented_lagrangian: h(theta) is not finite")
         return c  # type: ignore[no-any-return]
 
     def lagrangian_grad(self, theta: Array, lam: Array) -> Array:
         """grad f(theta) - J_h(theta)^T lambda (the seed's stationarity residual)."""
-        return np.asarray(autograd.grad(lambda x: self.f(x) - anp.dot(lam, self.h(x)))(theta), dtype=np.float64)
+        return np.asarray(
+            autograd.grad(lambda x: self.f(x) - anp.dot(lam, self.h(x)))(theta), dtype=np.float64
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -113,7 +123,9 @@ class AugLagState:
 
 def init(params: Array, *, mu: float) -> AugLagState:
     """theta_0 = params (a flat vector), lambda_0 = 0 (sized at the first step), mu_0 = mu."""
-    return AugLagState(params=as_flat(params), lam=None, mu=float(mu), inner_grad_norm=math.nan, inner_iters=0, t=0)
+    return AugLagState(
+        params=as_flat(params), lam=None, mu=float(mu), inner_grad_norm=math.nan, inner_iters=0, t=0
+    )
 
 
 def step(
@@ -133,7 +145,9 @@ def step(
     m = anp.shape(problem.constraints(theta))[0]
     lam = anp.zeros(m) if state.lam is None else state.lam
     if anp.shape(lam)[0] != m:
-        raise ValueError(f"augmented_lagrangian: h returns {m} values but the state holds {anp.shape(lam)[0]} multipliers")
+        raise ValueError(
+            f"augmented_lagrangian: h returns {m} values but the state holds {anp.shape(lam)[0]} multipliers"
+        )
     mu = state.mu
 
     def aug_lagrangian(x: Array) -> Any:
@@ -144,7 +158,9 @@ def step(
     theta, gnorm, iters = _inner_minimise(oracle, theta, inner, inner_steps, inner_tol, inner_lr)  # (AL2)
     lam_new = lam - mu * problem.constraints(theta)  # (AL3)
     mu_new = mu * mu_growth  # (AL4)
-    return AugLagState(params=theta, lam=lam_new, mu=mu_new, inner_grad_norm=gnorm, inner_iters=iters, t=state.t + 1)
+    return AugLagState(
+        params=theta, lam=lam_new, mu=mu_new, inner_grad_norm=gnorm, inner_iters=iters, t=state.t + 1
+    )
 
 
 def _inner_minimise(
@@ -162,14 +178,16 @@ def _inner_minimise(
                 g = oracle.grad(theta)
                 gnorm = float(np.linalg.norm(getval(g)))
             if not math.isfinite(gnorm):
-                raise FloatingPointError(f"augmented_lagrangian: inner gradient descent diverged (inner_lr={lr} too large)")
+                raise FloatingPointError(
+                    f"augmented_lagrangian: inner gradient descent diverged (inner_lr={lr} too large)"
+                )
             if gnorm <= tol:
                 return theta, gnorm, i + 1
         return theta, gnorm, steps
     opt = lbfgs()
     st = opt.init(theta)
     iters = 0
-    for iters in range(1, steps + 1):
+    for iters in range(1, steps + 1):  # noqa: B007  (the count after the loop is returned)
         st = opt.step(st, oracle)
         if st.stalled:
             break
@@ -179,6 +197,10 @@ def _inner_minimise(
     return theta, float(np.linalg.norm(getval(oracle.grad(theta)))), iters
 
 
-augmented_lagrangian = method(AugLagHyperparams, init, step,
-                              "The method of multipliers; step(state, EqualityProblem(f, h)) is one outer "
-                              "iteration. See the module docstring and specs/augmented_lagrangian.md.")  # fmt: skip
+augmented_lagrangian = method(
+    AugLagHyperparams,
+    init,
+    step,
+    "The method of multipliers; step(state, EqualityProblem(f, h)) is one outer "
+    "iteration. See the module docstring and specs/augmented_lagrangian.md.",
+)

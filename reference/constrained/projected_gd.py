@@ -104,8 +104,12 @@ class ProjectedGDHyperparams(Hyperparams):
     ALGORITHM: ClassVar[str] = "projected_gd"
     lr: LearningRate = required(LR, "step size eta of (PGD1), or a schedule t -> eta_t (eta <= 1/L)")
     _: KW_ONLY
-    constraint: Constraint = hp("box", OneOf(CONSTRAINTS), 'the set C of (PGD2): "box" (lo, hi, (PGD3)), '
-                                '"ball" (center, radius, (PGD4)) or "simplex" (total, (PGD5))')  # fmt: skip
+    constraint: Constraint = hp(
+        "box",
+        OneOf(CONSTRAINTS),
+        'the set C of (PGD2): "box" (lo, hi, (PGD3)), '
+        '"ball" (center, radius, (PGD4)) or "simplex" (total, (PGD5))',
+    )
     lo: Any = hp(-math.inf, RealArray(), "lower bound of the box, (PGD3) (-inf: unbounded below)")
     hi: Any = hp(math.inf, RealArray(), "upper bound of the box, (PGD3) (inf: unbounded above); lo <= hi")
     center: Any = hp(0.0, RealArray(finite=True), "centre c of the ball, (PGD4)")
@@ -141,8 +145,15 @@ class ConvexSet:
 
     def project(self, z: Any) -> Any:
         """Proj_C(z) = argmin_{x in C} ||x - z||."""
-        return project(z, constraint=self.kind, lo=self.lo, hi=self.hi, center=self.center,
-                       radius=self.radius, total=self.total)  # fmt: skip
+        return project(
+            z,
+            constraint=self.kind,
+            lo=self.lo,
+            hi=self.hi,
+            center=self.center,
+            radius=self.radius,
+            total=self.total,
+        )
 
     def contains(self, x: Any, tol: float = 0.0) -> bool:
         """x in C up to ``tol`` (absolute, per constraint)."""
@@ -158,7 +169,9 @@ class ConvexSet:
         where = "projected_gd"
         if self.kind == "simplex":
             if len(shape) != 1 or shape[0] < 1:
-                raise ValueError(f"{where}: constraint='simplex' needs flat params of shape (p,), got shape {shape}")
+                raise ValueError(
+                    f"{where}: constraint='simplex' needs flat params of shape (p,), got shape {shape}"
+                )
             return
         names = ("lo", "hi") if self.kind == "box" else ("center",)
         for name in names:
@@ -168,7 +181,9 @@ class ConvexSet:
             except ValueError:
                 out = None
             if out != shape:
-                raise ValueError(f"{where}: {name} has shape {s}, which does not broadcast to the params' shape {shape}")
+                raise ValueError(
+                    f"{where}: {name} has shape {s}, which does not broadcast to the params' shape {shape}"
+                )
 
 
 def _bound(name: str, value: Any) -> Any:
@@ -187,10 +202,14 @@ def box(lo: Any = -math.inf, hi: Any = math.inf) -> ConvexSet:
     try:
         bad = np.asarray(lo_) > np.asarray(hi_)
     except ValueError:
-        raise ValueError(f"projected_gd: lo has shape {np.shape(lo_)} and hi has shape {np.shape(hi_)}; they must broadcast") from None
+        raise ValueError(
+            f"projected_gd: lo has shape {np.shape(lo_)} and hi has shape {np.shape(hi_)}; they must broadcast"
+        ) from None
     if np.any(bad):
-        raise ValueError(f"projected_gd: lo must be <= hi elementwise (the box is empty), got lo > hi at "
-                         f"{int(np.sum(bad))} of {np.size(bad)} entries (lo={_short(lo)}, hi={_short(hi)})")  # fmt: skip
+        raise ValueError(
+            f"projected_gd: lo must be <= hi elementwise (the box is empty), got lo > hi at "
+            f"{int(np.sum(bad))} of {np.size(bad)} entries (lo={_short(lo)}, hi={_short(hi)})"
+        )
     return ConvexSet("box", lo=lo_, hi=hi_)
 
 
@@ -240,11 +259,15 @@ def step(
     """One projected gradient step, eqs. (PGD1)-(PGD2) of specs/projected_gd.md."""
     eta = lr_at(lr, state.t)
     z = state.params - eta * grad  # (PGD1)
-    theta = project(z, constraint=constraint, lo=lo, hi=hi, center=center, radius=radius, total=total)  # (PGD2)
+    theta = project(
+        z, constraint=constraint, lo=lo, hi=hi, center=center, radius=radius, total=total
+    )  # (PGD2)
     return ProjectedGDState(params=theta, t=state.t + 1)
 
 
-def project(z: Any, *, constraint: Constraint, lo: Any, hi: Any, center: Any, radius: float, total: float) -> Any:
+def project(
+    z: Any, *, constraint: Constraint, lo: Any, hi: Any, center: Any, radius: float, total: float
+) -> Any:
     """Proj_C(z) onto the set the keywords name (those of the other sets are unused)."""
     if constraint == "box":
         return project_box(z, lo, hi)
@@ -275,6 +298,10 @@ def project_simplex(z: Any, total: float = 1.0) -> Any:
     return anp.maximum(z - tau, 0.0)  # (PGD5)
 
 
-projected_gd = optimizer(ProjectedGDHyperparams, init, step,
-                         "Projected gradient descent onto a box, a Euclidean ball or the simplex. "
-                         "See the module docstring and specs/projected_gd.md.")  # fmt: skip
+projected_gd = optimizer(
+    ProjectedGDHyperparams,
+    init,
+    step,
+    "Projected gradient descent onto a box, a Euclidean ball or the simplex. "
+    "See the module docstring and specs/projected_gd.md.",
+)

@@ -45,8 +45,8 @@ from autograd.tracer import getval
 from .._core import method
 from .._hyper import FLAG, OPEN_UNIT, Hyperparams, OneOf, hp
 from .._types import Array
-from .linesearch import strong_wolfe, wolfe_order
 from ..oracle import FunctionOracle, as_flat
+from .linesearch import strong_wolfe, wolfe_order
 
 InitialStep = Literal["unit", "interpolate"]
 INITIAL_STEPS: tuple[InitialStep, ...] = ("unit", "interpolate")
@@ -60,8 +60,11 @@ class BFGSHyperparams(Hyperparams):
     _: KW_ONLY
     c1: float = hp(1e-4, OPEN_UNIT, "sufficient-decrease constant of the strong-Wolfe search (B2), (LS2)")
     c2: float = hp(0.9, OPEN_UNIT, "curvature constant of the strong-Wolfe search (B2), (LS3); c1 < c2")
-    initial_step: InitialStep = hp("unit", OneOf(INITIAL_STEPS), 'first trial alpha0 of (B2): "unit" (1) or '
-                                   '"interpolate" (N&W eq. 3.60, scipy\'s)')  # fmt: skip
+    initial_step: InitialStep = hp(
+        "unit",
+        OneOf(INITIAL_STEPS),
+        'first trial alpha0 of (B2): "unit" (1) or "interpolate" (N&W eq. 3.60, scipy\'s)',
+    )
     scale_first: bool = hp(False, FLAG, "H_0 = (y^T s / y^T y) I just before the first update (N&W eq. 6.20)")
 
     def validate(self) -> None:
@@ -86,8 +89,18 @@ class BFGSState:
 
 def init(params: Array) -> BFGSState:
     """theta_0 = params (a flat vector), H_0 = I, t = 0."""
-    return BFGSState(params=as_flat(params), value=None, grad=None, hinv=None, s=None, y=None,
-                     prev_value=None, alpha=0.0, stalled=False, t=0)  # fmt: skip
+    return BFGSState(
+        params=as_flat(params),
+        value=None,
+        grad=None,
+        hinv=None,
+        s=None,
+        y=None,
+        prev_value=None,
+        alpha=0.0,
+        stalled=False,
+        t=0,
+    )
 
 
 def initial_trial(method: InitialStep, f: float, f_prev: float | None, g: Array, d: Array) -> float:
@@ -120,16 +133,36 @@ def step(
     if f is None or g is None:
         f, g = oracle.value_and_grad(theta)
     if state.stalled or not np.any(getval(g)):
-        return BFGSState(params=theta, value=f, grad=g, hinv=state.hinv, s=state.s, y=state.y,
-                         prev_value=state.prev_value, alpha=0.0, stalled=True, t=state.t + 1)  # fmt: skip
+        return BFGSState(
+            params=theta,
+            value=f,
+            grad=g,
+            hinv=state.hinv,
+            s=state.s,
+            y=state.y,
+            prev_value=state.prev_value,
+            alpha=0.0,
+            stalled=True,
+            t=state.t + 1,
+        )
     p = anp.shape(theta)[0]
     hinv = np.eye(p) if state.hinv is None else state.hinv
     d = -anp.dot(hinv, g)  # (B1)
     alpha0 = initial_trial(initial_step, f, state.prev_value, g, d)
     res = strong_wolfe(oracle, theta, d, f0=f, g0=g, alpha0=alpha0, c1=c1, c2=c2)  # (B2)
     if not res.converged or res.grad is None:
-        return BFGSState(params=theta, value=f, grad=g, hinv=hinv, s=state.s, y=state.y,
-                         prev_value=state.prev_value, alpha=0.0, stalled=True, t=state.t + 1)  # fmt: skip
+        return BFGSState(
+            params=theta,
+            value=f,
+            grad=g,
+            hinv=hinv,
+            s=state.s,
+            y=state.y,
+            prev_value=state.prev_value,
+            alpha=0.0,
+            stalled=True,
+            t=state.t + 1,
+        )
     s = res.alpha * d  # (B3)
     theta_new = theta + s
     y = res.grad - g  # (B4)
@@ -140,9 +173,23 @@ def step(
         rho = 1.0 / ys
         left = np.eye(p) - rho * anp.outer(s, y)
         hinv = anp.dot(anp.dot(left, hinv), anp.transpose(left)) + rho * anp.outer(s, s)  # (B5)
-    return BFGSState(params=theta_new, value=res.value, grad=res.grad, hinv=hinv, s=s, y=y,
-                     prev_value=f, alpha=res.alpha, stalled=False, t=state.t + 1)  # fmt: skip
+    return BFGSState(
+        params=theta_new,
+        value=res.value,
+        grad=res.grad,
+        hinv=hinv,
+        s=s,
+        y=y,
+        prev_value=f,
+        alpha=res.alpha,
+        stalled=False,
+        t=state.t + 1,
+    )
 
 
-bfgs = method(BFGSHyperparams, init, step,
-              "BFGS with a strong-Wolfe line search; step(state, oracle). See specs/bfgs.md.")  # fmt: skip
+bfgs = method(
+    BFGSHyperparams,
+    init,
+    step,
+    "BFGS with a strong-Wolfe line search; step(state, oracle). See specs/bfgs.md.",
+)

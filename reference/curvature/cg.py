@@ -35,8 +35,9 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Union
+from typing import Any, ClassVar
 
 import autograd.numpy as anp
 import numpy as np
@@ -47,7 +48,7 @@ from .._hyper import NONNEGATIVE, Hyperparams, Integer
 from .._types import Array
 from ..oracle import as_flat
 
-Operator = Union[Array, Callable[[Array], Array]]
+Operator = Array | Callable[[Array], Array]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -65,7 +66,9 @@ class LinearSystem:
             a = _floats(self.a)
             n = anp.size(b)
             if anp.shape(a) != (n, n):
-                raise ValueError(f"cg: A has shape {anp.shape(a)} but b has shape {anp.shape(b)}; A must be ({n}, {n})")
+                raise ValueError(
+                    f"cg: A has shape {anp.shape(a)} but b has shape {anp.shape(b)}; A must be ({n}, {n})"
+                )
             if not np.allclose(getval(a), getval(a).T, rtol=1e-12, atol=0.0):
                 raise ValueError("cg: A must be symmetric")
             object.__setattr__(self, "a", a)
@@ -167,5 +170,9 @@ class CGHyperparams(Hyperparams):
     ALGORITHM: ClassVar[str] = "cg"
 
 
-cg = method(CGHyperparams, init, step,
-            "Linear conjugate gradient as a Method: step(state, LinearSystem(A, b)); no hyperparameters.")  # fmt: skip
+cg = method(
+    CGHyperparams,
+    init,
+    step,
+    "Linear conjugate gradient as a Method: step(state, LinearSystem(A, b)); no hyperparameters.",
+)

@@ -64,9 +64,13 @@ class GaussNewtonHyperparams(Hyperparams):
     c: float = hp(1e-4, OPEN_UNIT, "Armijo constant c of (GN4), (LS2)")
     beta: float = hp(0.5, OPEN_UNIT, "backtracking factor beta of (GN4), (LS4)")
     max_backtracks: int = hp(30, Integer(ge=0), "contractions tried in (GN4) before the step is rejected")
-    activation: str | None = hp(None, OneOf((None, *ACTIVATIONS)), "None (generic per-sample Jacobians via "
-                                "predict_rowwise) or the hidden activation of a dense-MLP problem (the "
-                                "layer-wise Jacobians, checked against predict at every step)")  # fmt: skip
+    activation: str | None = hp(
+        None,
+        OneOf((None, *ACTIVATIONS)),
+        "None (generic per-sample Jacobians via "
+        "predict_rowwise) or the hidden activation of a dense-MLP problem (the "
+        "layer-wise Jacobians, checked against predict at every step)",
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -104,8 +108,17 @@ def step(
     alpha: Any = 1.0
     if line_search and np.any(getval(delta)):
         if getval(anp.dot(rec.grad, delta)) < 0:  # a descent direction: backtrack from alpha = 1
-            res = armijo(FunctionOracle(partial(loss_at, model)), theta, delta, f0=rec.loss, g0=rec.grad,
-                         alpha0=1.0, c1=c, rho=beta, max_iter=max_backtracks)  # (GN4)  # fmt: skip
+            res = armijo(
+                FunctionOracle(partial(loss_at, model)),
+                theta,
+                delta,
+                f0=rec.loss,
+                g0=rec.grad,
+                alpha0=1.0,
+                c1=c,
+                rho=beta,
+                max_iter=max_backtracks,
+            )  # (GN4)
             alpha = res.alpha  # 0.0 if no trial was accepted
         else:
             alpha = 0.0  # g^T delta >= 0 (rounding): no decrease along delta, the step is rejected
@@ -113,6 +126,10 @@ def step(
     return GaussNewtonState(params=theta, loss=rec.loss, step_size=alpha, t=state.t + 1)
 
 
-gauss_newton = method(GaussNewtonHyperparams, init, step,
-                      "Gauss-Newton with damping and an optional Armijo line search; step(state, problem). "
-                      "See specs/gauss_newton.md.")  # fmt: skip
+gauss_newton = method(
+    GaussNewtonHyperparams,
+    init,
+    step,
+    "Gauss-Newton with damping and an optional Armijo line search; step(state, problem). "
+    "See specs/gauss_newton.md.",
+)

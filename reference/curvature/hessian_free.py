@@ -45,8 +45,9 @@ References:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import autograd.numpy as anp
 from autograd.tracer import getval
@@ -102,9 +103,14 @@ def init(params: Array, *, damping: float) -> HessianFreeState:
     """theta_0 = params, lambda_0 = ``damping``, delta_0 = 0."""
     nan = float("nan")
     return HessianFreeState(
-        params=params, damping=damping, delta=anp.zeros_like(params), rho=nan, cg_iters=0,
-        loss=nan, t=0,
-    )  # fmt: skip
+        params=params,
+        damping=damping,
+        delta=anp.zeros_like(params),
+        rho=nan,
+        cg_iters=0,
+        loss=nan,
+        t=0,
+    )
 
 
 def truncated_cg(
@@ -181,11 +187,20 @@ def step(
         shrunk = lam * (2.0 / 3.0)
         lam = min_damping if min_damping > getval(shrunk) else shrunk  # max((2/3) lambda, min_damping)
     return HessianFreeState(
-        params=theta_new, damping=lam, delta=delta,  # (HF6)  the warm start, accepted or not
-        rho=r, cg_iters=iters, loss=trial_loss if accepted else rec.loss, t=state.t + 1,
-    )  # fmt: skip
+        params=theta_new,
+        damping=lam,
+        delta=delta,  # (HF6)  the warm start, accepted or not
+        rho=r,
+        cg_iters=iters,
+        loss=trial_loss if accepted else rec.loss,
+        t=state.t + 1,
+    )
 
 
-hessian_free = method(HessianFreeHyperparams, init, step,
-                      "Hessian-free (truncated CG on damped GN products); ``opt.step(state, problem)``; "
-                      "see the module docstring and specs/hessian_free.md.")  # fmt: skip
+hessian_free = method(
+    HessianFreeHyperparams,
+    init,
+    step,
+    "Hessian-free (truncated CG on damped GN products); ``opt.step(state, problem)``; "
+    "see the module docstring and specs/hessian_free.md.",
+)

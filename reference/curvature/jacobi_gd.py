@@ -65,9 +65,14 @@ class JacobiGDHyperparams(Hyperparams):
     ALGORITHM: ClassVar[str] = "jacobi_gd"
     lr: LearningRate = hp(1.0, LR, "step size eta of (JP4), or a schedule t -> eta_t")
     _: KW_ONLY
-    damping: float = hp(1e-8, POSITIVE, "lambda of (JP3): the floor of |h_ii| or h_ii, or the shift (rule 'add')")
-    damping_rule: DampingRule = hp("abs", OneOf(DAMPING_RULES), '(JP3): "abs" max(|h_ii|, lambda), '
-                                   '"clip" max(h_ii, lambda), "add" |h_ii| + lambda')  # fmt: skip
+    damping: float = hp(
+        1e-8, POSITIVE, "lambda of (JP3): the floor of |h_ii| or h_ii, or the shift (rule 'add')"
+    )
+    damping_rule: DampingRule = hp(
+        "abs",
+        OneOf(DAMPING_RULES),
+        '(JP3): "abs" max(|h_ii|, lambda), "clip" max(h_ii, lambda), "add" |h_ii| + lambda',
+    )
     refresh: int = hp(1, Integer(ge=1), "k of (JP2): recompute the diagonal at steps 1, 1 + k, 1 + 2k, ...")
 
 
@@ -128,5 +133,9 @@ def damped_diagonal(h: Array, *, damping: float, damping_rule: DampingRule) -> A
     return out
 
 
-jacobi_gd = method(JacobiGDHyperparams, init, step,
-                   "Jacobi-preconditioned GD, M = diag(Hessian); step(state, oracle). See specs/jacobi_gd.md.")  # fmt: skip
+jacobi_gd = method(
+    JacobiGDHyperparams,
+    init,
+    step,
+    "Jacobi-preconditioned GD, M = diag(Hessian); step(state, oracle). See specs/jacobi_gd.md.",
+)

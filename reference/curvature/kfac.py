@@ -81,11 +81,18 @@ class KfacHyperparams(Hyperparams):
     _: KW_ONLY
     damping: float = hp(1e-3, POSITIVE, "gamma of the factored Tikhonov damping (KF4)")
     activation: str = hp("relu", OneOf(ACTIVATIONS), "the hidden activation phi of the problem's dense MLP")
-    targets: Targets = hp("sampled", OneOf(("sampled", "exact", "empirical")),
-                          'the targets of the backward pass of (KF1) for S: "sampled" from the model (M&G), '
-                          '"exact" expectation over the classes, "empirical" observed labels')  # fmt: skip
-    decay: float = hp(0.95, UNIT, "cap of the factor-averaging coefficient eps_t = min(1 - 1/t, decay), (KF3)")
-    inverse_every: int = hp(1, Integer(ge=1), "the damped inverses (KF4) are recomputed at steps 1, 1 + k, ...")
+    targets: Targets = hp(
+        "sampled",
+        OneOf(("sampled", "exact", "empirical")),
+        'the targets of the backward pass of (KF1) for S: "sampled" from the model (M&G), '
+        '"exact" expectation over the classes, "empirical" observed labels',
+    )
+    decay: float = hp(
+        0.95, UNIT, "cap of the factor-averaging coefficient eps_t = min(1 - 1/t, decay), (KF3)"
+    )
+    inverse_every: int = hp(
+        1, Integer(ge=1), "the damped inverses (KF4) are recomputed at steps 1, 1 + k, ..."
+    )
     seed: int = hp(0, SEED, "seed of the sampled targets: step t draws from default_rng([seed, t])")
 
 
@@ -112,7 +119,12 @@ def _homogeneous(a: Any) -> Any:
 
 
 def factors(
-    model: OutputModel, params: Any, *, activation: str, targets: Targets, rng: np.random.Generator | None,
+    model: OutputModel,
+    params: Any,
+    *,
+    activation: str,
+    targets: Targets,
+    rng: np.random.Generator | None,
     who: str = "kfac",
 ) -> tuple[list[Any], list[Any], list[Any], Any]:
     """(Ahat_l, Shat_l, grad_l (Wbar layout), L) of (KF1)-(KF2) at ``params``."""
@@ -142,8 +154,13 @@ def _data_total(model: OutputModel, outputs: Any, y: Any) -> Any:
 
 
 def model_S_factors(
-    model: OutputModel, layers: list[tuple[Any, Any]], activation: str, *, targets: Targets,
-    rng: np.random.Generator | None, who: str = "kfac",
+    model: OutputModel,
+    layers: list[tuple[Any, Any]],
+    activation: str,
+    *,
+    targets: Targets,
+    rng: np.random.Generator | None,
+    who: str = "kfac",
 ) -> list[Any]:
     """Shat_l = s sum_i delta_{l,i} delta_{l,i}^T of (KF2) with targets from the model's distribution:
     one class yhat_i ~ p(.|o_i) drawn per sample ("sampled"), or every class weighted by p(c|o_i) ("exact")."""
@@ -155,7 +172,9 @@ def model_S_factors(
         if rng is None:
             raise ValueError(f"{who}: targets='sampled' needs rng, a numpy.random.Generator")
         u = rng.random(n)  # the draw is a decision: made on the unboxed probabilities
-        yhat = np.minimum((np.cumsum(getval(probs), axis=1) < u[:, None]).sum(axis=1), C - 1).astype(np.float64)
+        yhat = np.minimum((np.cumsum(getval(probs), axis=1) < u[:, None]).sum(axis=1), C - 1).astype(
+            np.float64
+        )
         dl = dense_deltas(model, layers, activation, lambda O: _data_total(model, O, yhat))
         return [s * anp.dot(d.T, d) for d in dl]  # (KF2)  sampled targets
     S_hat = [anp.zeros((anp.shape(W)[0], anp.shape(W)[0])) for W, _ in layers]
@@ -233,6 +252,10 @@ def damped_inverses(A: Any, S: Any, damping: float) -> tuple[Any, Any]:
     return anp.linalg.inv(A + pi * r * anp.eye(dA)), anp.linalg.inv(S + (r / pi) * anp.eye(dS))  # (KF4)
 
 
-kfac = method(KfacHyperparams, init, step,
-              "K-FAC for a dense-MLP problem; ``opt.step(state, problem)``; see the module docstring and "
-              "specs/kfac.md.")  # fmt: skip
+kfac = method(
+    KfacHyperparams,
+    init,
+    step,
+    "K-FAC for a dense-MLP problem; ``opt.step(state, problem)``; see the module docstring and "
+    "specs/kfac.md.",
+)

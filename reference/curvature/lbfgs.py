@@ -41,9 +41,9 @@ from autograd.tracer import getval
 from .._core import method
 from .._hyper import OPEN_UNIT, Hyperparams, Integer, OneOf, hp
 from .._types import Array
+from ..oracle import FunctionOracle, as_flat
 from .bfgs import INITIAL_STEPS, InitialStep, initial_trial
 from .linesearch import strong_wolfe, wolfe_order
-from ..oracle import FunctionOracle, as_flat
 
 Scaling = Literal["gamma", "identity"]
 SCALINGS: tuple[Scaling, ...] = ("gamma", "identity")
@@ -58,10 +58,14 @@ class LBFGSHyperparams(Hyperparams):
     m: int = hp(10, Integer(ge=1), "number of curvature pairs kept, (LB6)")
     c1: float = hp(1e-4, OPEN_UNIT, "sufficient-decrease constant of the strong-Wolfe search (LB5), (LS2)")
     c2: float = hp(0.9, OPEN_UNIT, "curvature constant of the strong-Wolfe search (LB5), (LS3); c1 < c2")
-    scaling: Scaling = hp("gamma", OneOf(SCALINGS), 'H_0 of (LB2): "gamma" (s^T y / y^T y) I, N&W eq. 7.20, '
-                          'or "identity"')  # fmt: skip
-    initial_step: InitialStep = hp("unit", OneOf(INITIAL_STEPS), 'first trial of the search: "unit" (1) or '
-                                   '"interpolate" (N&W eq. 3.60), as in bfgs')  # fmt: skip
+    scaling: Scaling = hp(
+        "gamma", OneOf(SCALINGS), 'H_0 of (LB2): "gamma" (s^T y / y^T y) I, N&W eq. 7.20, or "identity"'
+    )
+    initial_step: InitialStep = hp(
+        "unit",
+        OneOf(INITIAL_STEPS),
+        'first trial of the search: "unit" (1) or "interpolate" (N&W eq. 3.60), as in bfgs',
+    )
 
     def validate(self) -> None:
         wolfe_order(self.ALGORITHM, self.c1, self.c2)
@@ -84,11 +88,22 @@ class LBFGSState:
 
 def init(params: Array) -> LBFGSState:
     """theta_0 = params (a flat vector), no pairs, t = 0."""
-    return LBFGSState(params=as_flat(params), value=None, grad=None, s_hist=(), y_hist=(),
-                      prev_value=None, alpha=0.0, stalled=False, t=0)  # fmt: skip
+    return LBFGSState(
+        params=as_flat(params),
+        value=None,
+        grad=None,
+        s_hist=(),
+        y_hist=(),
+        prev_value=None,
+        alpha=0.0,
+        stalled=False,
+        t=0,
+    )
 
 
-def two_loop(g: Array, s_hist: tuple[Array, ...], y_hist: tuple[Array, ...], scaling: Scaling = "gamma") -> Array:
+def two_loop(
+    g: Array, s_hist: tuple[Array, ...], y_hist: tuple[Array, ...], scaling: Scaling = "gamma"
+) -> Array:
     """H g for the L-BFGS matrix H of the stored pairs (oldest first), N&W Alg. 7.4."""
     rhos = [1.0 / anp.dot(y, s) for s, y in zip(s_hist, y_hist)]
     q = g
@@ -125,22 +140,53 @@ def step(
     if f is None or g is None:
         f, g = oracle.value_and_grad(theta)
     if state.stalled or not np.any(getval(g)):
-        return LBFGSState(params=theta, value=f, grad=g, s_hist=state.s_hist, y_hist=state.y_hist,
-                          prev_value=state.prev_value, alpha=0.0, stalled=True, t=state.t + 1)  # fmt: skip
+        return LBFGSState(
+            params=theta,
+            value=f,
+            grad=g,
+            s_hist=state.s_hist,
+            y_hist=state.y_hist,
+            prev_value=state.prev_value,
+            alpha=0.0,
+            stalled=True,
+            t=state.t + 1,
+        )
     d = -two_loop(g, state.s_hist, state.y_hist, scaling)  # (LB4)
     alpha0 = initial_trial(initial_step, f, state.prev_value, g, d)
     res = strong_wolfe(oracle, theta, d, f0=f, g0=g, alpha0=alpha0, c1=c1, c2=c2)
     if not res.converged or res.grad is None:
-        return LBFGSState(params=theta, value=f, grad=g, s_hist=state.s_hist, y_hist=state.y_hist,
-                          prev_value=state.prev_value, alpha=0.0, stalled=True, t=state.t + 1)  # fmt: skip
+        return LBFGSState(
+            params=theta,
+            value=f,
+            grad=g,
+            s_hist=state.s_hist,
+            y_hist=state.y_hist,
+            prev_value=state.prev_value,
+            alpha=0.0,
+            stalled=True,
+            t=state.t + 1,
+        )
     s = res.alpha * d  # (LB5)
     y = res.grad - g  # (LB6)
     s_hist, y_hist = state.s_hist, state.y_hist
     if getval(anp.dot(y, s)) > 0:
         s_hist, y_hist = (s_hist + (s,))[-m:], (y_hist + (y,))[-m:]
-    return LBFGSState(params=theta + s, value=res.value, grad=res.grad, s_hist=s_hist, y_hist=y_hist,
-                      prev_value=f, alpha=res.alpha, stalled=False, t=state.t + 1)  # fmt: skip
+    return LBFGSState(
+        params=theta + s,
+        value=res.value,
+        grad=res.grad,
+        s_hist=s_hist,
+        y_hist=y_hist,
+        prev_value=f,
+        alpha=res.alpha,
+        stalled=False,
+        t=state.t + 1,
+    )
 
 
-lbfgs = method(LBFGSHyperparams, init, step,
-               "L-BFGS with a strong-Wolfe line search; step(state, oracle). See specs/lbfgs.md.")  # fmt: skip
+lbfgs = method(
+    LBFGSHyperparams,
+    init,
+    step,
+    "L-BFGS with a strong-Wolfe line search; step(state, oracle). See specs/lbfgs.md.",
+)

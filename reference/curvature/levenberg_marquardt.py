@@ -64,12 +64,21 @@ class LevenbergMarquardtHyperparams(Hyperparams):
     ALGORITHM: ClassVar[str] = "levenberg_marquardt"
     damping: float = hp(1e-3, POSITIVE, "initial damping mu_0 of (LM2), absolute")
     _: KW_ONLY
-    update: DampingUpdate = hp("nielsen", OneOf(("nielsen", "marquardt")),
-                               '"nielsen" (Nielsen 1999) or "marquardt" (thresholds 1/4, 3/4) in (LM5)')  # fmt: skip
-    mu_max: float = hp(1e32, POSITIVE, "cap of the damping mu (LM6); at the cap the trial is about the "
-                       "gradient step -g / mu_max")  # fmt: skip
-    activation: str | None = hp(None, OneOf((None, *ACTIVATIONS)),
-                                "None, or a dense MLP's hidden activation (the Jacobian path of gauss_newton)")  # fmt: skip
+    update: DampingUpdate = hp(
+        "nielsen",
+        OneOf(("nielsen", "marquardt")),
+        '"nielsen" (Nielsen 1999) or "marquardt" (thresholds 1/4, 3/4) in (LM5)',
+    )
+    mu_max: float = hp(
+        1e32,
+        POSITIVE,
+        "cap of the damping mu (LM6); at the cap the trial is about the gradient step -g / mu_max",
+    )
+    activation: str | None = hp(
+        None,
+        OneOf((None, *ACTIVATIONS)),
+        "None, or a dense MLP's hidden activation (the Jacobian path of gauss_newton)",
+    )
 
     def validate(self) -> None:
         if getval(self.damping) > self.mu_max:
@@ -120,9 +129,14 @@ def step(
     theta_new = theta + delta if accepted else theta  # (LM4)
     mu, nu = next_damping(state.damping, state.nu, rho, update=update, mu_max=mu_max)  # (LM5)
     return LevenbergMarquardtState(
-        params=theta_new, damping=mu, nu=nu, rho=rho, accepted=accepted,
-        loss=trial_loss if accepted else rec.loss, t=state.t + 1,
-    )  # fmt: skip
+        params=theta_new,
+        damping=mu,
+        nu=nu,
+        rho=rho,
+        accepted=accepted,
+        loss=trial_loss if accepted else rec.loss,
+        t=state.t + 1,
+    )
 
 
 def next_damping(mu: Any, nu: float, rho: Any, *, update: DampingUpdate, mu_max: float) -> tuple[Any, float]:
@@ -145,6 +159,10 @@ def next_damping(mu: Any, nu: float, rho: Any, *, update: DampingUpdate, mu_max:
     return mu, nu_next
 
 
-levenberg_marquardt = method(LevenbergMarquardtHyperparams, init, step,
-                             "Levenberg-Marquardt; ``opt.step(state, problem)``; see the module docstring and "
-                             "specs/levenberg_marquardt.md.")  # fmt: skip
+levenberg_marquardt = method(
+    LevenbergMarquardtHyperparams,
+    init,
+    step,
+    "Levenberg-Marquardt; ``opt.step(state, problem)``; see the module docstring and "
+    "specs/levenberg_marquardt.md.",
+)

@@ -133,9 +133,16 @@ def _check_common(name: str, x: Array, d: Array, g0: Array, c1: float, alpha0: f
 
 
 def _next_trial(
-    method: ArmijoMethod, i: int, rho: float, f0: float, dphi0: float,
-    a_prev: Any, f_prev: float, a: Any, fa: float,
-) -> Any:  # fmt: skip
+    method: ArmijoMethod,
+    i: int,
+    rho: float,
+    f0: float,
+    dphi0: float,
+    a_prev: Any,
+    f_prev: float,
+    a: Any,
+    fa: float,
+) -> Any:
     """``armijo``'s trial after the rejected step a (the (i+1)-th contraction; a_prev the one before)."""
     if method == "backtrack":
         return rho * a  # (LS4)
@@ -191,20 +198,29 @@ def armijo(
     phi = _Phi(oracle, x, d)
     a_prev, f_prev = alpha0, phi.value(alpha0)
     if sufficient_decrease(f_prev, a_prev, f0, dphi0, c1):
-        return LineSearchResult(alpha=a_prev, value=f_prev, grad=None, n_value=1, n_grad=0,
-                                first_accepted=True, converged=True)  # fmt: skip
+        return LineSearchResult(
+            alpha=a_prev, value=f_prev, grad=None, n_value=1, n_grad=0, first_accepted=True, converged=True
+        )
     a, fa = a_prev, f_prev
     for i in range(max_iter):
         a_new = _next_trial(method, i, rho, f0, dphi0, a_prev, f_prev, a, fa)
         f_new = phi.value(a_new)
         if sufficient_decrease(f_new, a_new, f0, dphi0, c1):
-            return LineSearchResult(alpha=a_new, value=f_new, grad=None, n_value=phi.n_value,
-                                    n_grad=0, first_accepted=False, converged=True)  # fmt: skip
+            return LineSearchResult(
+                alpha=a_new,
+                value=f_new,
+                grad=None,
+                n_value=phi.n_value,
+                n_grad=0,
+                first_accepted=False,
+                converged=True,
+            )
         a_prev, f_prev, a, fa = a, fa, a_new, f_new
         if getval(a) == 0.0:
             break
-    return LineSearchResult(alpha=0.0, value=f0, grad=g0, n_value=phi.n_value, n_grad=0,
-                            first_accepted=False, converged=False)  # fmt: skip
+    return LineSearchResult(
+        alpha=0.0, value=f0, grad=g0, n_value=phi.n_value, n_grad=0, first_accepted=False, converged=False
+    )
 
 
 def _quadratic_min(a: float, fa: float, dfa: float, b: float, fb: float) -> float | None:
@@ -270,7 +286,9 @@ def strong_wolfe(
     a = _capped(alpha0, alpha_max)
     f_a = phi.value(a)
     for i in range(max_bracket):
-        if not sufficient_decrease(f_a, a, f0, dphi0, c1) or (i > 0 and getval(f_a) >= getval(f_prev)):  # (LS5)
+        if not sufficient_decrease(f_a, a, f0, dphi0, c1) or (
+            i > 0 and getval(f_a) >= getval(f_prev)
+        ):  # (LS5)
             return _zoom(phi, f0, g0, dphi0, c1, c2, max_zoom, a_prev, f_prev, df_prev, a, f_a)
         df_a = phi.slope(a)
         if strong_curvature(df_a, dphi0, c2):
@@ -297,14 +315,31 @@ def _done(
     if grad is None:
         phi.n_grad += 1
         grad = phi.oracle.grad(phi.x + alpha * phi.d)
-    return LineSearchResult(alpha=alpha, value=value, grad=grad, n_value=phi.n_value,
-                            n_grad=phi.n_grad, first_accepted=first, converged=ok)  # fmt: skip
+    return LineSearchResult(
+        alpha=alpha,
+        value=value,
+        grad=grad,
+        n_value=phi.n_value,
+        n_grad=phi.n_grad,
+        first_accepted=first,
+        converged=ok,
+    )
 
 
 def _zoom(
-    phi: _Phi, f0: float, g0: Array, dphi0: float, c1: float, c2: float, max_zoom: int,
-    a_lo: float, f_lo: float, df_lo: float, a_hi: float, f_hi: float,
-) -> LineSearchResult:  # fmt: skip
+    phi: _Phi,
+    f0: float,
+    g0: Array,
+    dphi0: float,
+    c1: float,
+    c2: float,
+    max_zoom: int,
+    a_lo: float,
+    f_lo: float,
+    df_lo: float,
+    a_hi: float,
+    f_hi: float,
+) -> LineSearchResult:
     """N&W Alg. 3.6: phi(a_lo) is the lowest sufficient-decrease value seen, the minimiser
     sought lies between a_lo and a_hi, and phi'(a_lo)(a_hi - a_lo) < 0."""
     a_rec, f_rec = 0.0, f0

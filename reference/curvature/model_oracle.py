@@ -51,9 +51,17 @@ from .._types import Array
 from ..problems import pack, reduction_scale
 
 REQUIRED = (
-    "X", "y", "output_dim", "dim", "reduction", "l2",
-    "predict", "predict_rowwise", "losses_from_outputs", "loss",
-)  # fmt: skip
+    "X",
+    "y",
+    "output_dim",
+    "dim",
+    "reduction",
+    "l2",
+    "predict",
+    "predict_rowwise",
+    "losses_from_outputs",
+    "loss",
+)
 
 
 @runtime_checkable
@@ -140,10 +148,7 @@ def per_sample_jacobians(model: OutputModel, params: Any, X: Array | None = None
     n = int(Xb.shape[0])
     thetas = anp.tile(params, (n, 1)) if isbox(params) else np.tile(params, (n, 1))
     m = int(model.output_dim)
-    rows = [
-        ag_grad(lambda T, k=k: anp.sum(model.predict_rowwise(T, Xb)[:, k]))(thetas)
-        for k in range(m)
-    ]
+    rows = [ag_grad(lambda T, k=k: anp.sum(model.predict_rowwise(T, Xb)[:, k]))(thetas) for k in range(m)]
     return anp.stack(rows, axis=1)
 
 
@@ -176,15 +181,21 @@ def dense_layers(who: str, model: Any, params: Any) -> list[tuple[Any, Any]]:
     prev = int(model.X.shape[1])
     for l, (W, b) in enumerate(layers):
         if anp.ndim(W) != 2 or anp.shape(W)[1] != prev or anp.shape(b) != (anp.shape(W)[0],):
-            raise ValueError(f"{who}: layer {l + 1} has W {anp.shape(W)}, b {anp.shape(b)}; expected W (out, {prev}), b (out,)")
+            raise ValueError(
+                f"{who}: layer {l + 1} has W {anp.shape(W)}, b {anp.shape(b)}; expected W (out, {prev}), b (out,)"
+            )
         prev = int(anp.shape(W)[0])
     flat = np.asarray(pack([np.asarray(_getval(a)) for a in arrays]))
     if flat.shape != np.shape(_getval(params)) or not np.array_equal(flat, np.asarray(_getval(params))):
-        raise ValueError(f"{who}: params are not the row-major concatenation W1, b1, W2, b2, ... of unflatten")
+        raise ValueError(
+            f"{who}: params are not the row-major concatenation W1, b1, W2, b2, ... of unflatten"
+        )
     return layers
 
 
-def dense_forward(layers: list[tuple[Any, Any]], X: Any, activation: str, taps: list[Any] | None = None) -> tuple[Any, list[Any]]:
+def dense_forward(
+    layers: list[tuple[Any, Any]], X: Any, activation: str, taps: list[Any] | None = None
+) -> tuple[Any, list[Any]]:
     """Outputs and the layer inputs [a_0 = X, a_1, ...]: s_l = a_{l-1} W_l^T + b_l (+ tap_l), a_l = act(s_l).
 
     The last layer is linear (its s_L is the output). ``taps`` are zeros added to the
@@ -269,7 +280,11 @@ class ModelRecord:
 
 
 def evaluate(
-    model: OutputModel, params: Any, *, jacobians: bool = True, activation: str | None = None,
+    model: OutputModel,
+    params: Any,
+    *,
+    jacobians: bool = True,
+    activation: str | None = None,
     who: str = "evaluate",
 ) -> ModelRecord:
     """The record at ``params``: outputs, losses, L, output derivatives, J (optional) and grad L.
@@ -295,7 +310,9 @@ def evaluate(
         jac = per_sample_jacobians(model, theta)
     else:
         if activation not in ACTIVATIONS:
-            raise ValueError(f"{who}: activation must be one of {list(ACTIVATIONS)} or None, got {activation!r}")
+            raise ValueError(
+                f"{who}: activation must be one of {list(ACTIVATIONS)} or None, got {activation!r}"
+            )
         jac = dense_jacobians(model, theta, activation, who)
     if jac is not None:
         g = s * anp.einsum("nkp,nk->p", jac, out_grad)
@@ -304,9 +321,17 @@ def evaluate(
     if l2:
         g = g + l2 * theta
     return ModelRecord(
-        params=theta, outputs=outputs, losses=losses, loss=loss, out_grad=out_grad,
-        out_hess=out_hess, jac=jac, grad=g, scale=s, l2=l2,
-    )  # fmt: skip
+        params=theta,
+        outputs=outputs,
+        losses=losses,
+        loss=loss,
+        out_grad=out_grad,
+        out_hess=out_hess,
+        jac=jac,
+        grad=g,
+        scale=s,
+        l2=l2,
+    )
 
 
 def _vjp(model: OutputModel, theta: Any, u: Any) -> Any:

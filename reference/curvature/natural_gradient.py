@@ -57,13 +57,22 @@ class NaturalGradientHyperparams(Hyperparams):
     lr: LearningRate = hp(1.0, LR, "step size eta of (NG4), or a schedule t -> eta_t")
     _: KW_ONLY
     damping: float = hp(1e-4, NONNEGATIVE, "lambda of (NG3); 0 needs F nonsingular")
-    fisher: FisherKind = hp("true", OneOf(("true", "empirical")),
-                            '"true": expectation over the model\'s predictive distribution; "empirical": '
-                            "outer products of the per-sample gradients at the observed targets, (NG2)")  # fmt: skip
-    likelihood: Likelihood = hp("categorical", OneOf(("categorical", "gaussian")),
-                                "the model's predictive distribution (read by the true Fisher only), (NG2)")  # fmt: skip
-    activation: str | None = hp(None, OneOf((None, *ACTIVATIONS)),
-                                "None, or a dense MLP's hidden activation (the Jacobian path of gauss_newton)")  # fmt: skip
+    fisher: FisherKind = hp(
+        "true",
+        OneOf(("true", "empirical")),
+        '"true": expectation over the model\'s predictive distribution; "empirical": '
+        "outer products of the per-sample gradients at the observed targets, (NG2)",
+    )
+    likelihood: Likelihood = hp(
+        "categorical",
+        OneOf(("categorical", "gaussian")),
+        "the model's predictive distribution (read by the true Fisher only), (NG2)",
+    )
+    activation: str | None = hp(
+        None,
+        OneOf((None, *ACTIVATIONS)),
+        "None, or a dense MLP's hidden activation (the Jacobian path of gauss_newton)",
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -150,6 +159,9 @@ def step(
     return NaturalGradientState(params=theta, loss=rec.loss, t=state.t + 1)
 
 
-natural_gradient = method(NaturalGradientHyperparams, init, step,
-                          "Natural gradient; ``opt.step(state, problem)``; see the module docstring and "
-                          "specs/natural_gradient.md.")  # fmt: skip
+natural_gradient = method(
+    NaturalGradientHyperparams,
+    init,
+    step,
+    "Natural gradient; ``opt.step(state, problem)``; see the module docstring and specs/natural_gradient.md.",
+)

@@ -42,8 +42,8 @@ from autograd.tracer import getval
 from .._core import method
 from .._hyper import NONNEGATIVE, OPEN_UNIT, POSITIVE, Hyperparams, OneOf, hp
 from .._types import Array
-from .linesearch import armijo, strong_wolfe, wolfe_order
 from ..oracle import FunctionOracle, as_flat
+from .linesearch import armijo, strong_wolfe, wolfe_order
 
 LineSearch = Literal["armijo", "wolfe", "none"]
 LINE_SEARCHES: tuple[LineSearch, ...] = ("armijo", "wolfe", "none")
@@ -56,8 +56,11 @@ class NewtonHyperparams(Hyperparams):
     ALGORITHM: ClassVar[str] = "newton"
     _: KW_ONLY
     damping: float = hp(0.0, NONNEGATIVE, "mu of (N2), added to the Hessian's diagonal (Levenberg-style)")
-    line_search: LineSearch = hp("armijo", OneOf(LINE_SEARCHES), 'alpha of (N3): "armijo" (backtracking), '
-                                 '"wolfe" (strong Wolfe) or "none" (the fixed step lr)')  # fmt: skip
+    line_search: LineSearch = hp(
+        "armijo",
+        OneOf(LINE_SEARCHES),
+        'alpha of (N3): "armijo" (backtracking), "wolfe" (strong Wolfe) or "none" (the fixed step lr)',
+    )
     lr: float = hp(1.0, POSITIVE, "the line search's first trial step, or the fixed step of (N3)")
     c1: float = hp(1e-4, OPEN_UNIT, "sufficient-decrease constant of the line search, (LS2)")
     c2: float = hp(0.9, OPEN_UNIT, 'curvature constant of line_search="wolfe", (LS3); c1 < c2')
@@ -82,8 +85,9 @@ class NewtonState:
 
 def init(params: Array) -> NewtonState:
     """theta_0 = params (a flat vector), t = 0."""
-    return NewtonState(params=as_flat(params), value=None, grad=None, alpha=0.0, shift=0.0,
-                       stalled=False, t=0)  # fmt: skip
+    return NewtonState(
+        params=as_flat(params), value=None, grad=None, alpha=0.0, shift=0.0, stalled=False, t=0
+    )
 
 
 def _shifted_cholesky(h: Array, mu: float, beta: float) -> tuple[Array, float]:
@@ -117,15 +121,21 @@ def step(
         raise TypeError(f"newton: step needs a FunctionOracle, got {type(oracle).__name__}")
     theta = state.params
     if state.stalled:
-        return NewtonState(params=theta, value=state.value, grad=state.grad, alpha=0.0,
-                           shift=state.shift, stalled=True, t=state.t + 1)  # fmt: skip
+        return NewtonState(
+            params=theta,
+            value=state.value,
+            grad=state.grad,
+            alpha=0.0,
+            shift=state.shift,
+            stalled=True,
+            t=state.t + 1,
+        )
     if state.grad is None or state.value is None:
         f, g = oracle.value_and_grad(theta)  # (N1)
     else:
         f, g = state.value, state.grad
     if not np.any(getval(g)):
-        return NewtonState(params=theta, value=f, grad=g, alpha=0.0, shift=0.0, stalled=True,
-                           t=state.t + 1)  # fmt: skip
+        return NewtonState(params=theta, value=f, grad=g, alpha=0.0, shift=0.0, stalled=True, t=state.t + 1)
     h = oracle.hessian(theta)  # (N1)
     chol, tau = _shifted_cholesky(h, damping, shift_min)
     d = -anp.linalg.solve(anp.transpose(chol), anp.linalg.solve(chol, g))  # (N2)
@@ -139,15 +149,21 @@ def step(
         else:
             res = strong_wolfe(oracle, theta, d, f0=f, g0=g, alpha0=lr, c1=c1, c2=c2)  # (N3)
         if not res.converged:
-            return NewtonState(params=theta, value=f, grad=g, alpha=0.0, shift=tau, stalled=True,
-                               t=state.t + 1)  # fmt: skip
+            return NewtonState(
+                params=theta, value=f, grad=g, alpha=0.0, shift=tau, stalled=True, t=state.t + 1
+            )
         alpha = res.alpha
         theta_new = theta + alpha * d  # (N4)
         f_new = res.value
         g_new = res.grad if res.grad is not None else oracle.grad(theta_new)
-    return NewtonState(params=theta_new, value=f_new, grad=g_new, alpha=alpha, shift=tau,
-                       stalled=False, t=state.t + 1)  # fmt: skip
+    return NewtonState(
+        params=theta_new, value=f_new, grad=g_new, alpha=alpha, shift=tau, stalled=False, t=state.t + 1
+    )
 
 
-newton = method(NewtonHyperparams, init, step,
-                "Damped Newton with a line search; step(state, oracle). See specs/newton.md.")  # fmt: skip
+newton = method(
+    NewtonHyperparams,
+    init,
+    step,
+    "Damped Newton with a line search; step(state, oracle). See specs/newton.md.",
+)

@@ -87,11 +87,19 @@ class ShampooHyperparams(Hyperparams):
     ALGORITHM: ClassVar[str] = "shampoo"
     lr: LearningRate = hp(1e-1, LR, "step size eta of (SH2) and (SH4), or a schedule t -> eta_t")
     _: KW_ONLY
-    shapes: Shapes = required(BlockShapes(), "the blocks of the flat vector in order: 2-D (out, in) get (SH1)-(SH2), "
-                              "1-D the vector rule (SH3)-(SH4); e.g. problem.shapes")  # fmt: skip
-    eps: float = hp(1e-4, POSITIVE, "eps initialising the statistics, L_0 = eps I, R_0 = eps I (SH1), H_0 (SH3)")
-    vector_rule: VectorRule = hp("full", OneOf(("full", "diagonal")),
-                                 '"full": H^{-1/2} g (the paper\'s order-1 tensor rule); "diagonal": AdaGrad, (SH3)-(SH4)')  # fmt: skip
+    shapes: Shapes = required(
+        BlockShapes(),
+        "the blocks of the flat vector in order: 2-D (out, in) get (SH1)-(SH2), "
+        "1-D the vector rule (SH3)-(SH4); e.g. problem.shapes",
+    )
+    eps: float = hp(
+        1e-4, POSITIVE, "eps initialising the statistics, L_0 = eps I, R_0 = eps I (SH1), H_0 (SH3)"
+    )
+    vector_rule: VectorRule = hp(
+        "full",
+        OneOf(("full", "diagonal")),
+        '"full": H^{-1/2} g (the paper\'s order-1 tensor rule); "diagonal": AdaGrad, (SH3)-(SH4)',
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -201,6 +209,9 @@ def step(
     return ShampooState(params=theta, L=tuple(L), R=tuple(R), t=state.t + 1)
 
 
-shampoo = optimizer(ShampooHyperparams, init, step,
-                    "Shampoo; ``opt.step(state, grad)`` on the flat gradient; see the module docstring and "
-                    "specs/shampoo.md.")  # fmt: skip
+shampoo = optimizer(
+    ShampooHyperparams,
+    init,
+    step,
+    "Shampoo; ``opt.step(state, grad)`` on the flat gradient; see the module docstring and specs/shampoo.md.",
+)

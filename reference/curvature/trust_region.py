@@ -63,8 +63,10 @@ class TrustRegionHyperparams(Hyperparams):
 
     def validate(self) -> None:
         if not getval(self.radius) <= getval(self.max_radius):
-            raise ValueError(f"{self.ALGORITHM}: radius must be <= max_radius, "
-                             f"got radius={self.radius!r} > max_radius={self.max_radius!r}")  # fmt: skip
+            raise ValueError(
+                f"{self.ALGORITHM}: radius must be <= max_radius, "
+                f"got radius={self.radius!r} > max_radius={self.max_radius!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -83,8 +85,16 @@ class TrustRegionState:
 
 def init(params: Array, *, radius: float = 1.0) -> TrustRegionState:
     """theta_0 = params (a flat vector), Delta_0 = radius, t = 0."""
-    return TrustRegionState(params=as_flat(params), value=None, grad=None, radius=radius,
-                            rho=math.nan, cg_iters=0, stalled=False, t=0)  # fmt: skip
+    return TrustRegionState(
+        params=as_flat(params),
+        value=None,
+        grad=None,
+        radius=radius,
+        rho=math.nan,
+        cg_iters=0,
+        stalled=False,
+        t=0,
+    )
 
 
 def _to_boundary(z: Array, d: Array, radius: float) -> tuple[float, float]:
@@ -146,13 +156,29 @@ def step(
     if f is None or g is None:
         f, g = oracle.value_and_grad(theta)
     if state.stalled or not np.any(getval(g)):
-        return TrustRegionState(params=theta, value=f, grad=g, radius=radius, rho=state.rho,
-                                cg_iters=0, stalled=True, t=state.t + 1)  # fmt: skip
+        return TrustRegionState(
+            params=theta,
+            value=f,
+            grad=g,
+            radius=radius,
+            rho=state.rho,
+            cg_iters=0,
+            stalled=True,
+            t=state.t + 1,
+        )
     p, boundary, iters = steihaug_cg(oracle, theta, g, f, radius)
     predicted = -(anp.dot(g, p) + 0.5 * anp.dot(p, oracle.hvp(theta, p)))  # m(0) - m(p)
     if not getval(predicted) > 0:
-        return TrustRegionState(params=theta, value=f, grad=g, radius=radius, rho=math.nan,
-                                cg_iters=iters, stalled=True, t=state.t + 1)  # fmt: skip
+        return TrustRegionState(
+            params=theta,
+            value=f,
+            grad=g,
+            radius=radius,
+            rho=math.nan,
+            cg_iters=iters,
+            stalled=True,
+            t=state.t + 1,
+        )
     f_new, g_new = oracle.value_and_grad(theta + p)
     rho = (f - f_new) / predicted  # (TR4)
     if getval(rho) < 0.25:
@@ -161,9 +187,14 @@ def step(
         radius = max_radius if max_radius < getval(2.0 * radius) else 2.0 * radius  # min(2 Delta, Delta_max)
     if getval(rho) > eta:
         theta, f, g = theta + p, f_new, g_new  # (TR6)
-    return TrustRegionState(params=theta, value=f, grad=g, radius=radius, rho=rho,
-                            cg_iters=iters, stalled=False, t=state.t + 1)  # fmt: skip
+    return TrustRegionState(
+        params=theta, value=f, grad=g, radius=radius, rho=rho, cg_iters=iters, stalled=False, t=state.t + 1
+    )
 
 
-trust_region = method(TrustRegionHyperparams, init, step,
-                      "Trust-region Newton-CG (Steihaug); step(state, oracle). See specs/trust_region.md.")  # fmt: skip
+trust_region = method(
+    TrustRegionHyperparams,
+    init,
+    step,
+    "Trust-region Newton-CG (Steihaug); step(state, oracle). See specs/trust_region.md.",
+)

@@ -59,9 +59,10 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -128,38 +129,158 @@ SEARCH_PROTOCOL = (
 #: Validation losses of the recorded search (width -> method -> lr -> loss); TUNED is its argmin.
 SEARCH_RECORD: dict[int, dict[str, dict[float, float]]] = {
     32: {
-        "sgd": {0.0001: 1.5269, 0.001: 1.3221, 0.01: 0.9355, 0.0333: 0.7166, 0.1: 0.5502, 0.3: 0.5100, 1: 0.5931},
-        "momentum": {1e-05: 1.5271, 0.0001: 1.3223, 0.001: 0.9374, 0.01: 0.5510, 0.0333: 0.5010, 0.1: 0.4630, 0.3: 1.1498, 1: 1.6900},
-        "nesterov": {1e-05: 1.5271, 0.0001: 1.3224, 0.001: 0.9373, 0.01: 0.5462, 0.0333: 0.4587, 0.1: 0.3489, 0.3: 0.6625, 1: 1.6338},
-        "adam": {1e-05: 1.5009, 0.0001: 1.1974, 0.001: 0.7306, 0.00333: 0.5465, 0.01: 0.4536, 0.03: 0.3603, 0.1: 0.5234},
-        "adamw": {1e-05: 1.5009, 0.0001: 1.1979, 0.001: 0.7342, 0.00333: 0.5548, 0.01: 0.4575, 0.03: 0.4168, 0.1: 0.5554},
-        "lion": {1e-06: 1.5764, 1e-05: 1.4623, 0.0001: 1.0291, 0.001: 0.5022, 0.00333: 0.3833, 0.01: 0.2620, 0.03: 0.5341, 0.1: 1.5897},
+        "sgd": {
+            0.0001: 1.5269,
+            0.001: 1.3221,
+            0.01: 0.9355,
+            0.0333: 0.7166,
+            0.1: 0.5502,
+            0.3: 0.5100,
+            1: 0.5931,
+        },
+        "momentum": {
+            1e-05: 1.5271,
+            0.0001: 1.3223,
+            0.001: 0.9374,
+            0.01: 0.5510,
+            0.0333: 0.5010,
+            0.1: 0.4630,
+            0.3: 1.1498,
+            1: 1.6900,
+        },
+        "nesterov": {
+            1e-05: 1.5271,
+            0.0001: 1.3224,
+            0.001: 0.9373,
+            0.01: 0.5462,
+            0.0333: 0.4587,
+            0.1: 0.3489,
+            0.3: 0.6625,
+            1: 1.6338,
+        },
+        "adam": {
+            1e-05: 1.5009,
+            0.0001: 1.1974,
+            0.001: 0.7306,
+            0.00333: 0.5465,
+            0.01: 0.4536,
+            0.03: 0.3603,
+            0.1: 0.5234,
+        },
+        "adamw": {
+            1e-05: 1.5009,
+            0.0001: 1.1979,
+            0.001: 0.7342,
+            0.00333: 0.5548,
+            0.01: 0.4575,
+            0.03: 0.4168,
+            0.1: 0.5554,
+        },
+        "lion": {
+            1e-06: 1.5764,
+            1e-05: 1.4623,
+            0.0001: 1.0291,
+            0.001: 0.5022,
+            0.00333: 0.3833,
+            0.01: 0.2620,
+            0.03: 0.5341,
+            0.1: 1.5897,
+        },
         "kfac": {0.001: 0.8168, 0.01: 0.4582, 0.0333: 0.3355, 0.1: 0.2511, 0.3: 0.7461, 1: 1.8399},
     },
     8192: {
-        "sgd": {0.0001: 1.1294, 0.001: 0.7850, 0.01: 0.6800, 0.1: 1.4603, 0.333: 0.5389, 1: 0.4810, 3: 1.6179, 10: 1.9185},
-        "momentum": {1e-05: 1.1269, 0.0001: 0.8619, 0.001: 0.6626, 0.01: 2.0572, 0.0333: 0.8086, 0.1: 0.3008, 0.3: 0.9157, 1: 1.6624},
-        "nesterov": {1e-05: 1.1271, 0.0001: 0.8436, 0.001: 0.5772, 0.01: 1.0772, 0.0333: 1.0849, 0.1: 0.4370, 0.3: 0.5562, 1: 1.6073},
-        "adam": {1e-05: 0.9864, 0.0001: 0.6930, 0.000333: 0.5150, 0.001: 0.4403, 0.003: 0.5668, 0.01: 0.4422, 0.1: 0.6029},
-        "adamw": {1e-05: 0.9864, 0.0001: 0.6932, 0.001: 0.4406, 0.00333: 0.4090, 0.01: 0.3949, 0.03: 0.3710, 0.1: 0.5150},
-        "lion": {1e-06: 1.2608, 1e-05: 0.7343, 0.0001: 0.4439, 0.000333: 0.3870, 0.001: 0.4014, 0.003: 0.4817, 0.01: 2.7615},
+        "sgd": {
+            0.0001: 1.1294,
+            0.001: 0.7850,
+            0.01: 0.6800,
+            0.1: 1.4603,
+            0.333: 0.5389,
+            1: 0.4810,
+            3: 1.6179,
+            10: 1.9185,
+        },
+        "momentum": {
+            1e-05: 1.1269,
+            0.0001: 0.8619,
+            0.001: 0.6626,
+            0.01: 2.0572,
+            0.0333: 0.8086,
+            0.1: 0.3008,
+            0.3: 0.9157,
+            1: 1.6624,
+        },
+        "nesterov": {
+            1e-05: 1.1271,
+            0.0001: 0.8436,
+            0.001: 0.5772,
+            0.01: 1.0772,
+            0.0333: 1.0849,
+            0.1: 0.4370,
+            0.3: 0.5562,
+            1: 1.6073,
+        },
+        "adam": {
+            1e-05: 0.9864,
+            0.0001: 0.6930,
+            0.000333: 0.5150,
+            0.001: 0.4403,
+            0.003: 0.5668,
+            0.01: 0.4422,
+            0.1: 0.6029,
+        },
+        "adamw": {
+            1e-05: 0.9864,
+            0.0001: 0.6932,
+            0.001: 0.4406,
+            0.00333: 0.4090,
+            0.01: 0.3949,
+            0.03: 0.3710,
+            0.1: 0.5150,
+        },
+        "lion": {
+            1e-06: 1.2608,
+            1e-05: 0.7343,
+            0.0001: 0.4439,
+            0.000333: 0.3870,
+            0.001: 0.4014,
+            0.003: 0.4817,
+            0.01: 2.7615,
+        },
     },
 }
 #: Winners of the search (width -> method -> lr); see SEARCH_RECORD for how they were found.
 TUNED: dict[int, dict[str, float]] = {
-    32: {"sgd": 0.3, "momentum": 0.1, "nesterov": 0.1, "adam": 0.03, "adamw": 0.03, "lion": 0.01, "kfac": 0.1},
+    32: {
+        "sgd": 0.3,
+        "momentum": 0.1,
+        "nesterov": 0.1,
+        "adam": 0.03,
+        "adamw": 0.03,
+        "lion": 0.01,
+        "kfac": 0.1,
+    },
     8192: {"sgd": 1, "momentum": 0.1, "nesterov": 0.1, "adam": 0.001, "adamw": 0.03, "lion": 0.000333},
 }
 
 #: Budgets of the default run and of ``--quick`` (a smoke run: seconds).
 DEFAULTS: dict[str, Any] = {
-    "widths": "32,8192", "seeds": 3, "epochs": 100, "wide_epochs": 30, "gn_steps": 30,
-    "lbfgs_steps": 300, "wide_lbfgs_steps": 40,
-}  # fmt: skip
+    "widths": "32,8192",
+    "seeds": 3,
+    "epochs": 100,
+    "wide_epochs": 30,
+    "gn_steps": 30,
+    "lbfgs_steps": 300,
+    "wide_lbfgs_steps": 40,
+}
 QUICK: dict[str, Any] = {
-    "widths": "32", "seeds": 1, "epochs": 5, "wide_epochs": 2, "gn_steps": 8,
-    "lbfgs_steps": 30, "wide_lbfgs_steps": 3,
-}  # fmt: skip
+    "widths": "32",
+    "seeds": 1,
+    "epochs": 5,
+    "wide_epochs": 2,
+    "gn_steps": 8,
+    "lbfgs_steps": 30,
+    "wide_lbfgs_steps": 3,
+}
 
 
 class Diverged(RuntimeError):
@@ -230,15 +351,30 @@ def _finite(x: Any) -> bool:
 
 
 def _train_first_order(
-    method: str, problem: Peaks, theta0: np.ndarray, batch_rng: np.random.Generator, lr: float, budget: Budget,
-    per_epoch: int, record_curve: bool, curve: list[float],
+    method: str,
+    problem: Peaks,
+    theta0: np.ndarray,
+    batch_rng: np.random.Generator,
+    lr: float,
+    budget: Budget,
+    per_epoch: int,
+    record_curve: bool,
+    curve: list[float],
 ) -> tuple[np.ndarray, list[float]]:
     """``train`` for a first-order method: the driver, minibatches from ``batch_rng``."""
     # minibatch gradients at opt.query(state) from batch_rng, the loss at each epoch's end
     opt = _registry.make(method, lr=lr, **EXTRA_HP.get(method, {}))
     try:
-        traj = driver.run(opt, problem, theta0, budget.epochs * per_epoch, batch_size=budget.batch_size,
-                          rng=batch_rng, record_params=False, loss_every=per_epoch if record_curve else None)
+        traj = driver.run(
+            opt,
+            problem,
+            theta0,
+            budget.epochs * per_epoch,
+            batch_size=budget.batch_size,
+            rng=batch_rng,
+            record_params=False,
+            loss_every=per_epoch if record_curve else None,
+        )
     except NonFiniteGradientError as exc:
         raise Diverged(f"{method}: {exc}") from exc
     for value in traj.losses[1:]:
@@ -249,8 +385,15 @@ def _train_first_order(
 
 
 def _train_kfac(
-    problem: Peaks, theta0: np.ndarray, batch_rng: np.random.Generator, kseed: int, lr: float, budget: Budget,
-    per_epoch: int, record: Callable[[Any], None], curve: list[float],
+    problem: Peaks,
+    theta0: np.ndarray,
+    batch_rng: np.random.Generator,
+    kseed: int,
+    lr: float,
+    budget: Budget,
+    per_epoch: int,
+    record: Callable[[Any], None],
+    curve: list[float],
 ) -> tuple[np.ndarray, list[float]]:
     """``train`` for K-FAC: one step per minibatch, the loss at each epoch's end."""
     # K-FAC's step takes a dense-MLP problem (reference/curvature/kfac.py) and uses all of its rows: the
@@ -299,7 +442,9 @@ def train(
 
     per_epoch = max(1, problem.n_samples // budget.batch_size)
     if method in FIRST_ORDER:
-        return _train_first_order(method, problem, theta0, batch_rng, lr, budget, per_epoch, record_curve, curve)
+        return _train_first_order(
+            method, problem, theta0, batch_rng, lr, budget, per_epoch, record_curve, curve
+        )
     if method == "kfac":
         kseed = int(target_seq.generate_state(1)[0])
         return _train_kfac(problem, theta0, batch_rng, kseed, lr, budget, per_epoch, record, curve)
@@ -322,7 +467,12 @@ def train(
 
 
 def evaluate(
-    method: str, problem: Peaks, trial: int, seq: np.random.SeedSequence, lr: float, budget: Budget,
+    method: str,
+    problem: Peaks,
+    trial: int,
+    seq: np.random.SeedSequence,
+    lr: float,
+    budget: Budget,
     init: str = "torch",
 ) -> RunResult:
     """Train and score one trial; a diverged run is kept, with nan scores and ``diverged=True``."""
@@ -332,17 +482,35 @@ def evaluate(
             theta, curve = train(method, problem, seq, lr=lr, budget=budget, init=init)
     except Diverged:
         nan = math.nan
-        return RunResult(method=method, width=problem.width, trial=trial, lr=lr, train_loss=nan,
-                         test_loss=nan, train_acc=nan, test_acc=nan, curve=(), params=np.full(problem.dim, nan),
-                         seconds=time.perf_counter() - t0, diverged=True)  # fmt: skip
+        return RunResult(
+            method=method,
+            width=problem.width,
+            trial=trial,
+            lr=lr,
+            train_loss=nan,
+            test_loss=nan,
+            train_acc=nan,
+            test_acc=nan,
+            curve=(),
+            params=np.full(problem.dim, nan),
+            seconds=time.perf_counter() - t0,
+            diverged=True,
+        )
     theta0 = init_params(problem, np.random.default_rng(_streams(seq, 3)[0]), init)
     return RunResult(
-        method=method, width=problem.width, trial=trial, lr=lr,
-        train_loss=float(problem.loss(theta)), test_loss=float(problem.test_loss(theta)),
-        train_acc=100 * problem.train_accuracy(theta), test_acc=100 * problem.test_accuracy(theta),
-        curve=tuple(curve), seconds=time.perf_counter() - t0, params=theta,
+        method=method,
+        width=problem.width,
+        trial=trial,
+        lr=lr,
+        train_loss=float(problem.loss(theta)),
+        test_loss=float(problem.test_loss(theta)),
+        train_acc=100 * problem.train_accuracy(theta),
+        test_acc=100 * problem.test_accuracy(theta),
+        curve=tuple(curve),
+        seconds=time.perf_counter() - t0,
+        params=theta,
         move=float(np.linalg.norm(theta - theta0) / np.linalg.norm(theta0)),
-    )  # fmt: skip
+    )
 
 
 def search(
@@ -410,8 +578,10 @@ def _fmt(vals: Sequence[float], digits: int) -> str:
 
 def table(results: list[RunResult]) -> str:
     """Our mean ± std over trials beside the notes' figures, one row per (width, method)."""
-    head = (f"{'width':>5} {'method':<13} {'lr':>7} {'n':>2} {'train loss':>11} {'test loss':>11} "
-            f"{'train acc %':>12} {'test acc %':>12} {'move':>5} | {'note 001 loss tr/te, acc tr/te':<31}| note 000 acc tr/te")  # fmt: skip
+    head = (
+        f"{'width':>5} {'method':<13} {'lr':>7} {'n':>2} {'train loss':>11} {'test loss':>11} "
+        f"{'train acc %':>12} {'test acc %':>12} {'move':>5} | {'note 001 loss tr/te, acc tr/te':<31}| note 000 acc tr/te"
+    )
     lines = [head, "-" * len(head)]
     keys = sorted({(r.width, r.method) for r in results}, key=lambda k: (k[0], _order(k[1])))
     for w, m in keys:
@@ -427,7 +597,7 @@ def table(results: list[RunResult]) -> str:
             f"{w:>5} {m:<13} {lr:>7} {len(rs):>2} {_fmt([r.train_loss for r in rs], 2):>11} "
             f"{_fmt([r.test_loss for r in rs], 2):>11} {_fmt([r.train_acc for r in rs], 1):>12} "
             f"{_fmt([r.test_acc for r in rs], 1):>12} {move:>5} | {s1s:<31}| {s0s}"
-        )  # fmt: skip
+        )
     return "\n".join(lines)
 
 
@@ -440,7 +610,10 @@ _COLORS = {m: f"C{i}" for i, m in enumerate(METHODS)}
 
 def _classes(prob: Peaks, params: np.ndarray, grid: np.ndarray, chunk: int = 2048) -> np.ndarray:
     """argmax class of each grid row, in chunks (width 8192: 25921 x 8192 at once is 1.7 GB)."""
-    out = [np.argmax(np.asarray(prob.predict(params, grid[i : i + chunk])), axis=1) for i in range(0, len(grid), chunk)]
+    out = [
+        np.argmax(np.asarray(prob.predict(params, grid[i : i + chunk])), axis=1)
+        for i in range(0, len(grid), chunk)
+    ]
     return np.concatenate(out)
 
 
@@ -466,18 +639,39 @@ def plot(results: list[RunResult], problems: dict[int, Peaks], out: Path) -> lis
             continue
         panels: list[tuple[str, np.ndarray | None]] = [("truth: level sets of peaks", peaks_labels(G))]
         panels += [
-            (f"{r.method}: train {r.train_acc:.1f}%, test {r.test_acc:.1f}%", None if r.diverged else _classes(prob, r.params, G))
+            (
+                f"{r.method}: train {r.train_acc:.1f}%, test {r.test_acc:.1f}%",
+                None if r.diverged else _classes(prob, r.params, G),
+            )
             for r in rs
-        ]  # fmt: skip
+        ]
         cols = min(4, len(panels))
         rows = math.ceil(len(panels) / cols)
         fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.4 * rows), squeeze=False)
         for ax, (title, cls) in zip(axes.flat, panels):
             if cls is not None:
-                ax.pcolormesh(g, g, cls.reshape(n_grid, n_grid), cmap=cmap, vmin=-0.5, vmax=4.5, alpha=0.55,
-                              shading="auto", rasterized=True)  # fmt: skip
-            ax.scatter(prob.X[:, 0], prob.X[:, 1], c=prob.y, s=5, cmap=cmap, vmin=-0.5, vmax=4.5,
-                       edgecolors="k", linewidths=0.15)  # fmt: skip
+                ax.pcolormesh(
+                    g,
+                    g,
+                    cls.reshape(n_grid, n_grid),
+                    cmap=cmap,
+                    vmin=-0.5,
+                    vmax=4.5,
+                    alpha=0.55,
+                    shading="auto",
+                    rasterized=True,
+                )
+            ax.scatter(
+                prob.X[:, 0],
+                prob.X[:, 1],
+                c=prob.y,
+                s=5,
+                cmap=cmap,
+                vmin=-0.5,
+                vmax=4.5,
+                edgecolors="k",
+                linewidths=0.15,
+            )
             ax.set_title(title if cls is not None else title + " (diverged)", fontsize=8)
             ax.set_xlim(-3, 3)
             ax.set_ylim(-3, 3)
@@ -506,7 +700,9 @@ def plot(results: list[RunResult], problems: dict[int, Peaks], out: Path) -> lis
             any2 |= ax is ax2
             ax.semilogy(x, arr.mean(axis=0), label=m, color=_COLORS[m])
             if len(curves) > 1:
-                ax.fill_between(x, arr.min(axis=0), arr.max(axis=0), color=_COLORS[m], alpha=0.15, linewidth=0)
+                ax.fill_between(
+                    x, arr.min(axis=0), arr.max(axis=0), color=_COLORS[m], alpha=0.15, linewidth=0
+                )
         ax1.set_xlabel(f"epoch ({prob.n_samples // BATCH_SIZE} minibatch steps of {BATCH_SIZE})")
         ax1.set_title("minibatch methods")
         ax2.set_xlabel("iteration (full batch)")
@@ -531,22 +727,54 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[int], list[str
     doc = __doc__.split("\n\n")[0] if __doc__ else None
     parser = argparse.ArgumentParser(prog="optref peaks", description=doc)
     parser.add_argument("--widths", help=f"comma list of hidden widths (default {DEFAULTS['widths']})")
-    parser.add_argument("--methods", default="all", help=f"comma list from {','.join(METHODS)}, or 'all' (default)")
-    parser.add_argument("--seeds", type=int, help=f"trials per method and width (default {DEFAULTS['seeds']})")
+    parser.add_argument(
+        "--methods", default="all", help=f"comma list from {','.join(METHODS)}, or 'all' (default)"
+    )
+    parser.add_argument(
+        "--seeds", type=int, help=f"trials per method and width (default {DEFAULTS['seeds']})"
+    )
     parser.add_argument("--seed", type=int, default=0, help="root seed, >= 0 (default 0)")
-    parser.add_argument("--epochs", type=int, help=f"epochs at width <= {WIDE} (default {DEFAULTS['epochs']})")
-    parser.add_argument("--wide-epochs", type=int, help=f"epochs at width > {WIDE} (default {DEFAULTS['wide_epochs']})")
-    parser.add_argument("--gn-steps", type=int, help=f"Gauss-Newton iterations (default {DEFAULTS['gn_steps']})")
-    parser.add_argument("--lbfgs-steps", type=int, help=f"L-BFGS iterations at width <= {WIDE} (default {DEFAULTS['lbfgs_steps']})")
-    parser.add_argument("--wide-lbfgs-steps", type=int,
-                        help=f"L-BFGS iterations at width > {WIDE} (default {DEFAULTS['wide_lbfgs_steps']})")  # fmt: skip
-    parser.add_argument("--init", default="torch", choices=INITS,
-                        help="initialisation: torch (nn.Linear's default, the default), he or xavier (zero biases)")  # fmt: skip
-    parser.add_argument("--lr", default="", help="learning-rate overrides, e.g. sgd=0.01,adam=1e-3 (all widths; beats --search)")
-    parser.add_argument("--search", action="store_true", help="rerun the learning-rate search first, train with its winners")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run (seconds): defaults " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))  # fmt: skip
-    parser.add_argument("--out", default="peaks-report", help="folder for the PNGs and the table (default ./peaks-report)")
+    parser.add_argument(
+        "--epochs", type=int, help=f"epochs at width <= {WIDE} (default {DEFAULTS['epochs']})"
+    )
+    parser.add_argument(
+        "--wide-epochs", type=int, help=f"epochs at width > {WIDE} (default {DEFAULTS['wide_epochs']})"
+    )
+    parser.add_argument(
+        "--gn-steps", type=int, help=f"Gauss-Newton iterations (default {DEFAULTS['gn_steps']})"
+    )
+    parser.add_argument(
+        "--lbfgs-steps",
+        type=int,
+        help=f"L-BFGS iterations at width <= {WIDE} (default {DEFAULTS['lbfgs_steps']})",
+    )
+    parser.add_argument(
+        "--wide-lbfgs-steps",
+        type=int,
+        help=f"L-BFGS iterations at width > {WIDE} (default {DEFAULTS['wide_lbfgs_steps']})",
+    )
+    parser.add_argument(
+        "--init",
+        default="torch",
+        choices=INITS,
+        help="initialisation: torch (nn.Linear's default, the default), he or xavier (zero biases)",
+    )
+    parser.add_argument(
+        "--lr",
+        default="",
+        help="learning-rate overrides, e.g. sgd=0.01,adam=1e-3 (all widths; beats --search)",
+    )
+    parser.add_argument(
+        "--search", action="store_true", help="rerun the learning-rate search first, train with its winners"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run (seconds): defaults " + ", ".join(f"{k}={v}" for k, v in QUICK.items()),
+    )
+    parser.add_argument(
+        "--out", default="peaks-report", help="folder for the PNGs and the table (default ./peaks-report)"
+    )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNGs")
     args = parser.parse_args(list(argv))
     base = QUICK if args.quick else DEFAULTS
@@ -564,7 +792,9 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[int], list[str
         parser.error(f"--widths must be a comma list of integers >= 1, got {args.widths!r}")
     if not widths or min(widths) < 1:
         parser.error(f"--widths must be a comma list of integers >= 1, got {args.widths!r}")
-    wanted = list(METHODS) if args.methods == "all" else [m.strip() for m in args.methods.split(",") if m.strip()]
+    wanted = (
+        list(METHODS) if args.methods == "all" else [m.strip() for m in args.methods.split(",") if m.strip()]
+    )
     unknown = [m for m in wanted if m not in METHODS]
     if unknown or not wanted:
         parser.error(f"--methods: unknown {unknown}; choose from {', '.join(METHODS)} or 'all'")
@@ -579,7 +809,9 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[int], list[str
         except ValueError:
             lr = math.nan
         if not _has_lr(name.strip()) or not (math.isfinite(lr) and lr > 0):
-            parser.error(f"--lr: expected method=value with a method from {', '.join(GRID)} and a value > 0, got {item!r}")
+            parser.error(
+                f"--lr: expected method=value with a method from {', '.join(GRID)} and a value > 0, got {item!r}"
+            )
         args.lr_overrides[name.strip()] = lr
     return args, widths, wanted
 
@@ -606,8 +838,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         ms = [m for m in methods if not (wide and m in ("gauss_newton", "kfac"))]
         if len(ms) < len(methods):
-            print(f"width {w}: Gauss-Newton and K-FAC skipped above width {WIDE} (p = {prob.dim}: "
-                  "G is p x p; K-FAC inverts a (w+1) x (w+1) factor every step)", file=sys.stderr)  # fmt: skip
+            print(
+                f"width {w}: Gauss-Newton and K-FAC skipped above width {WIDE} (p = {prob.dim}: "
+                "G is p x p; K-FAC inverts a (w+1) x (w+1) factor every step)",
+                file=sys.stderr,
+            )
         lrs = {m: tuned_lr(m, w) for m in ms}
         if args.search:
             for m in ms:
@@ -615,8 +850,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     best, scores = search(m, w, budget, args.seed, args.init)
                     lrs[m] = best
                     record.setdefault(w, {})[m] = scores
-                    print(f"search width {w} {m}: " + ", ".join(f"lr={k:g}: val {v:.4f}" for k, v in scores.items())
-                          + f" -> {best:g}", file=sys.stderr)  # fmt: skip
+                    print(
+                        f"search width {w} {m}: "
+                        + ", ".join(f"lr={k:g}: val {v:.4f}" for k, v in scores.items())
+                        + f" -> {best:g}",
+                        file=sys.stderr,
+                    )
         lrs.update({m: v for m, v in args.lr_overrides.items() if m in lrs})
         seqs = np.random.SeedSequence(args.seed).spawn(args.seeds)
         for m in ms:
@@ -628,15 +867,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         seconds[w] = time.perf_counter() - t_w
     text = table(results)
     timing = ", ".join(f"width {w}: {s:.0f} s" for w, s in seconds.items())
-    text += (f"\n\nmean ± sample std over {args.seeds} trial(s); move = mean ||theta_T - theta_0|| / ||theta_0||; "
-             f"init {args.init}")
+    text += (
+        f"\n\nmean ± sample std over {args.seeds} trial(s); move = mean ||theta_T - theta_0|| / ||theta_0||; "
+        f"init {args.init}"
+    )
     text += f"\nwall clock {timing} (total {time.perf_counter() - t_start:.0f} s)"
     print(text)
     (out / "peaks_table.txt").write_text(text + "\n")
     rows = [{k: v for k, v in dataclasses.asdict(r).items() if k != "params"} for r in results]
     payload: dict[str, Any] = {"args": vars(args), "results": rows, "seconds_per_width": seconds}
     if record:
-        payload["search"] = {str(w): {m: {str(k): v for k, v in s.items()} for m, s in d.items()} for w, d in record.items()}
+        payload["search"] = {
+            str(w): {m: {str(k): v for k, v in s.items()} for m, s in d.items()} for w, d in record.items()
+        }
         print("SEARCH_RECORD = " + repr(record), file=sys.stderr)
     (out / "peaks_results.json").write_text(json.dumps(payload, indent=1, default=float) + "\n")
     print(f"wrote {out / 'peaks_table.txt'}")

@@ -40,8 +40,12 @@ class AdadeltaHyperparams(Hyperparams):
     lr: LearningRate = hp(1.0, LR, "step size eta of (AD5), or a schedule t -> eta_t; 1.0 is Zeiler's method")
     _: KW_ONLY
     rho: float = hp(0.9, UNIT, "EMA coefficient of (AD2) and (AD4)")
-    eps: float = hp(1e-6, POSITIVE, "added inside both square roots of (AD3); > 0 because with eps = 0 "
-                    "u stays 0 and every step is 0: eps is what starts AdaDelta")  # fmt: skip
+    eps: float = hp(
+        1e-6,
+        POSITIVE,
+        "added inside both square roots of (AD3); > 0 because with eps = 0 "
+        "u stays 0 and every step is 0: eps is what starts AdaDelta",
+    )
     weight_decay: float = hp(0.0, NONNEGATIVE, "coupled L2 coefficient lambda of (AD1)")
 
 
@@ -81,4 +85,6 @@ def step(
     return AdadeltaState(params=theta, v=v, u=u, t=state.t + 1)
 
 
-adadelta = optimizer(AdadeltaHyperparams, init, step, "AdaDelta; see the module docstring and specs/adadelta.md.")
+adadelta = optimizer(
+    AdadeltaHyperparams, init, step, "AdaDelta; see the module docstring and specs/adadelta.md."
+)

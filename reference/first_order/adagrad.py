@@ -41,10 +41,17 @@ class AdagradHyperparams(Hyperparams):
     ALGORITHM: ClassVar[str] = "adagrad"
     lr: LearningRate = hp(1e-2, LR, "step size eta of (AG3), or a schedule t -> eta_t")
     _: KW_ONLY
-    eps: float = hp(1e-10, NONNEGATIVE, "denominator guard of (AG4); with eps = 0 (or inside with s = 0) a "
-                    "coordinate whose accumulator is still 0 gives 0/0")  # fmt: skip
-    eps_placement: EpsPlacement = hp("outside", OneOf(("outside", "inside")),
-                                     '(AG4): "outside" the square root (torch) or "inside" (optax, note 004)')  # fmt: skip
+    eps: float = hp(
+        1e-10,
+        NONNEGATIVE,
+        "denominator guard of (AG4); with eps = 0 (or inside with s = 0) a "
+        "coordinate whose accumulator is still 0 gives 0/0",
+    )
+    eps_placement: EpsPlacement = hp(
+        "outside",
+        OneOf(("outside", "inside")),
+        '(AG4): "outside" the square root (torch) or "inside" (optax, note 004)',
+    )
     initial_accumulator_value: float = hp(0.0, NONNEGATIVE, "s_0 of (AG2) (torch 0, optax 0.1)")
     lr_decay: float = hp(0.0, NONNEGATIVE, "delta of (AG3), torch's eta / (1 + (t - 1) delta)")
     weight_decay: float = hp(0.0, NONNEGATIVE, "coupled L2 coefficient lambda of (AG1)")

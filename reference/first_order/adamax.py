@@ -47,12 +47,18 @@ class AdamaxHyperparams(Hyperparams):
     beta1: float = hp(0.9, UNIT, "EMA coefficient of the first moment, (AX2)")
     beta2: float = hp(0.999, UNIT, "decay of the infinity norm, (AX3)")
     eps: float = hp(1e-8, NONNEGATIVE, "added to |g_t| in (AX3) or to u_t in (AX4), see eps_placement")
-    eps_placement: EpsPlacement = hp("max", OneOf(("max", "denominator")),
-                                     '"max": u_t = max(beta2 u, |g| + eps) (torch, optax); '
-                                     '"denominator": m_t / (u_t + eps) (Keras)')  # fmt: skip
+    eps_placement: EpsPlacement = hp(
+        "max",
+        OneOf(("max", "denominator")),
+        '"max": u_t = max(beta2 u, |g| + eps) (torch, optax); "denominator": m_t / (u_t + eps) (Keras)',
+    )
     weight_decay: float = hp(0.0, NONNEGATIVE, "decay coefficient lambda of (AX1)")
-    decoupled_weight_decay: bool = hp(False, FLAG, "True: theta <- (1 - eta lambda) theta before the step "
-                                      "(optax.adamaxw); False: g += lambda theta (torch)")  # fmt: skip
+    decoupled_weight_decay: bool = hp(
+        False,
+        FLAG,
+        "True: theta <- (1 - eta lambda) theta before the step "
+        "(optax.adamaxw); False: g += lambda theta (torch)",
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

@@ -48,20 +48,27 @@ class LionHyperparams(Hyperparams):
     """Lion's hyperparameters (the paper's and note 001's; weight decay off as in google/automl)."""
 
     ALGORITHM: ClassVar[str] = "lion"
-    lr: LearningRate = hp(1e-4, LR, "step size eta of (L2), or a schedule t -> eta_t (note 001: about ten "
-                          "times smaller than Adam's)")  # fmt: skip
+    lr: LearningRate = hp(
+        1e-4,
+        LR,
+        "step size eta of (L2), or a schedule t -> eta_t (note 001: about ten times smaller than Adam's)",
+    )
     _: KW_ONLY
     beta1: float = hp(0.9, UNIT, "interpolation coefficient of c_t, (L1)")
     beta2: float = hp(0.99, UNIT, "momentum coefficient of m_t, (L3)")
     weight_decay: float = hp(0.0, NONNEGATIVE, "decoupled decay coefficient lambda of (L2)")
-    decay_scaling: DecayScaling = hp("lr", OneOf(("lr", "schedule")),
-                                     '"lr": decay eta_t lambda theta (optax, google/automl); "schedule": '
-                                     "(eta_t / eta_0) lambda theta (Loshchilov & Hutter, lucidrains)")  # fmt: skip
+    decay_scaling: DecayScaling = hp(
+        "lr",
+        OneOf(("lr", "schedule")),
+        '"lr": decay eta_t lambda theta (optax, google/automl); "schedule": '
+        "(eta_t / eta_0) lambda theta (Loshchilov & Hutter, lucidrains)",
+    )
 
     def validate(self) -> None:
         if self.decay_scaling == "schedule" and self.weight_decay and callable(self.lr):
-            POSITIVE.check(self.ALGORITHM, "lr(0) (eta_0, the divisor of decay_scaling='schedule')",
-                           self.lr(0))  # fmt: skip
+            POSITIVE.check(
+                self.ALGORITHM, "lr(0) (eta_0, the divisor of decay_scaling='schedule')", self.lr(0)
+            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

@@ -55,12 +55,19 @@ class NAdamHyperparams(Hyperparams):
     eps: float = hp(1e-8, NONNEGATIVE, "added to the square root in (NA6)")
     eps_root: float = hp(0.0, NONNEGATIVE, "added inside the square root of (NA6) (optax)")
     weight_decay: float = hp(0.0, NONNEGATIVE, "decay coefficient lambda of (NA1)")
-    decoupled_weight_decay: bool = hp(False, FLAG, "True: theta <- (1 - eta lambda) theta before the step "
-                                      "(torch's decoupled_weight_decay, optax.nadamw); False: g += lambda theta")  # fmt: skip
-    momentum_decay: float = hp(4e-3, NONNEGATIVE, "psi of the schedule mu_t = beta1 (1 - 0.5 * 0.96^(t psi)), (NA2)")
+    decoupled_weight_decay: bool = hp(
+        False,
+        FLAG,
+        "True: theta <- (1 - eta lambda) theta before the step "
+        "(torch's decoupled_weight_decay, optax.nadamw); False: g += lambda theta",
+    )
+    momentum_decay: float = hp(
+        4e-3, NONNEGATIVE, "psi of the schedule mu_t = beta1 (1 - 0.5 * 0.96^(t psi)), (NA2)"
+    )
     mu_schedule: bool = hp(True, FLAG, "True: mu_t of (NA2) (torch, Keras); False: mu_t = beta1 (optax)")
-    mu_product_dtype: MuProductDtype = hp("float64", OneOf(("float64", "float32")),
-                                          "precision of the product Pi_t of (NA3); torch's is float32")  # fmt: skip
+    mu_product_dtype: MuProductDtype = hp(
+        "float64", OneOf(("float64", "float32")), "precision of the product Pi_t of (NA3); torch's is float32"
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

@@ -58,9 +58,15 @@ class NesterovHyperparams(Hyperparams):
     lr: LearningRate = required(LR, "step size eta of (N3)-(N5), or a schedule t -> eta_t")
     _: KW_ONLY
     beta: float = hp(0.9, UNIT, "momentum coefficient of (N1), (N4), (N5); beta = 0 is gradient descent")
-    form: NesterovForm = hp("lookahead", OneOf(FORMS), '"lookahead" (N3) (note 001), "sutskever" (N4) '
-                            '(note 004) or "torch" (N5), torch.optim.SGD(nesterov=True), optax.sgd(nesterov=True)')  # fmt: skip
-    weight_decay: float = hp(0.0, NONNEGATIVE, "coupled L2 coefficient lambda of (N2), taken at the query point")
+    form: NesterovForm = hp(
+        "lookahead",
+        OneOf(FORMS),
+        '"lookahead" (N3) (note 001), "sutskever" (N4) '
+        '(note 004) or "torch" (N5), torch.optim.SGD(nesterov=True), optax.sgd(nesterov=True)',
+    )
+    weight_decay: float = hp(
+        0.0, NONNEGATIVE, "coupled L2 coefficient lambda of (N2), taken at the query point"
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -110,8 +116,13 @@ def step(
     return NesterovState(params=new_theta, velocity=new_v, t=state.t + 1)
 
 
-nesterov = optimizer(NesterovHyperparams, init, step,
-                     "Nesterov's accelerated gradient; see the module docstring and specs/nesterov.md. Feed "
-                     "each step the gradient at opt.query(state) (opt.step_with(state, grad_fn) does): the "
-                     "look-ahead point theta + beta v in the forms 'lookahead' and 'sutskever', the iterate "
-                     "in form 'torch'.", query=query)  # fmt: skip
+nesterov = optimizer(
+    NesterovHyperparams,
+    init,
+    step,
+    "Nesterov's accelerated gradient; see the module docstring and specs/nesterov.md. Feed "
+    "each step the gradient at opt.query(state) (opt.step_with(state, grad_fn) does): the "
+    "look-ahead point theta + beta v in the forms 'lookahead' and 'sutskever', the iterate "
+    "in form 'torch'.",
+    query=query,
+)

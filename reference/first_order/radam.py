@@ -55,12 +55,22 @@ class RAdamHyperparams(Hyperparams):
     eps: float = hp(1e-8, NONNEGATIVE, "added to the square root in (RA6)")
     eps_root: float = hp(0.0, NONNEGATIVE, "added inside the square root of (RA6) (optax)")
     weight_decay: float = hp(0.0, NONNEGATIVE, "decay coefficient lambda of (RA1)")
-    decoupled_weight_decay: bool = hp(False, FLAG, "True: theta <- (1 - eta lambda) theta before the step "
-                                      "(torch's decoupled_weight_decay); False: g += lambda theta")  # fmt: skip
+    decoupled_weight_decay: bool = hp(
+        False,
+        FLAG,
+        "True: theta <- (1 - eta lambda) theta before the step "
+        "(torch's decoupled_weight_decay); False: g += lambda theta",
+    )
     threshold: float = hp(5.0, Real(ge=4.0), "rectify when rho_t exceeds it, (RA6); below, (RA7)")
-    threshold_strict: bool = hp(True, FLAG, "True: rho_t > threshold (torch); False: rho_t >= threshold (optax)")
-    epsilon_hat: bool = hp(True, FLAG, "True: eps meets sqrt(v_t) before the factor sqrt(1 - beta2^t) (torch); "
-                           "False: eps meets sqrt(vhat_t) (optax)")  # fmt: skip
+    threshold_strict: bool = hp(
+        True, FLAG, "True: rho_t > threshold (torch); False: rho_t >= threshold (optax)"
+    )
+    epsilon_hat: bool = hp(
+        True,
+        FLAG,
+        "True: eps meets sqrt(v_t) before the factor sqrt(1 - beta2^t) (torch); "
+        "False: eps meets sqrt(vhat_t) (optax)",
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

@@ -40,8 +40,9 @@ class SignSGDHyperparams(Hyperparams):
     """signSGD's hyperparameters (momentum = 0, note 002 eq. (12)); momentum > 0 is Signum."""
 
     ALGORITHM: ClassVar[str] = "signsgd"
-    lr: LearningRate = required(LR, "step size eta of (SG3), or a schedule t -> eta_t; every coordinate "
-                                "moves by exactly eta_t")  # fmt: skip
+    lr: LearningRate = required(
+        LR, "step size eta of (SG3), or a schedule t -> eta_t; every coordinate moves by exactly eta_t"
+    )
     _: KW_ONLY
     momentum: float = hp(0.0, UNIT, "Signum's EMA coefficient beta of (SG2); 0 is signSGD")
     weight_decay: float = hp(0.0, NONNEGATIVE, "coupled L2 coefficient lambda of (SG1); it enters the sign")
@@ -88,6 +89,9 @@ def step(
     return SignSGDState(params=theta, m=m, t=state.t + 1)
 
 
-signsgd = optimizer(SignSGDHyperparams, init, step,
-                    "signSGD (momentum = 0) or Signum (momentum > 0); see the module docstring and "
-                    "specs/signsgd.md.")  # fmt: skip
+signsgd = optimizer(
+    SignSGDHyperparams,
+    init,
+    step,
+    "signSGD (momentum = 0) or Signum (momentum > 0); see the module docstring and specs/signsgd.md.",
+)

@@ -57,8 +57,17 @@ References:
 
 from __future__ import annotations
 
-from .objective import Objective, SearchResult, unrolled_loss, validation_objective
+from .bayesian import (
+    BOResult,
+    GaussianProcess,
+    bayesian_optimization,
+    expected_improvement,
+    fit_gp,
+    log_marginal_likelihood,
+    rbf_kernel,
+)
 from .hypergradient import hypergradient, tune_lr
+from .objective import Objective, SearchResult, unrolled_loss, validation_objective
 from .search import (
     BudgetObjective,
     HalvingResult,
@@ -68,15 +77,6 @@ from .search import (
     log_grid,
     random_search,
     successive_halving,
-)
-from .bayesian import (
-    BOResult,
-    GaussianProcess,
-    bayesian_optimization,
-    expected_improvement,
-    fit_gp,
-    log_marginal_likelihood,
-    rbf_kernel,
 )
 
 __all__ = [

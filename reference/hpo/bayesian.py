@@ -5,8 +5,8 @@ expected improvement, eqs. (H9)-(H13) of specs/hpo.md (package docstring: refere
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import scipy.linalg
@@ -17,11 +17,14 @@ from .._core import check_count, check_nonnegative, check_positive, check_rng
 from .._types import Array, ArrayLike
 from .objective import _eval
 
-
 _JITTER = 1e-10  # relative to sigma_f^2, added to the diagonal of K for the Cholesky factor
 # Box on the GP hyperparameters (inputs scaled to [0, 1], outputs standardised): log ell, log sigma_f^2,
 # log sigma_n^2.
-_LOG_BOUNDS = ((math.log(1e-2), math.log(2.0)), (math.log(1e-2), math.log(1e2)), (math.log(1e-8), math.log(1.0)))
+_LOG_BOUNDS = (
+    (math.log(1e-2), math.log(2.0)),
+    (math.log(1e-2), math.log(1e2)),
+    (math.log(1e-8), math.log(1.0)),
+)
 
 
 def rbf_kernel(a: ArrayLike, b: ArrayLike, length_scale: float, signal_var: float) -> Array:
@@ -39,8 +42,9 @@ def _chol(u: Array, length_scale: float, signal_var: float, noise_var: float) ->
     return L
 
 
-def log_marginal_likelihood(u: ArrayLike, y: ArrayLike, length_scale: float, signal_var: float,
-                            noise_var: float) -> float:  # fmt: skip
+def log_marginal_likelihood(
+    u: ArrayLike, y: ArrayLike, length_scale: float, signal_var: float, noise_var: float
+) -> float:
     """log p(y | u) = -1/2 y^T K_y^{-1} y - sum_i log L_ii - (n/2) log 2 pi, K_y = K + sigma_n^2 I
     = L L^T, eq. (H10) (zero prior mean)."""
     ua, ya = np.asarray(u, dtype=np.float64).reshape(-1), np.asarray(y, dtype=np.float64).reshape(-1)
@@ -122,8 +126,17 @@ def fit_gp(
     sn2 = noise_var if noise_var is not None else math.exp(theta[2])
     L = _chol(ua, ell, sf2, sn2)
     alpha = scipy.linalg.cho_solve((L, True), ys)
-    return GaussianProcess(u=ua, y=ya, length_scale=ell, signal_var=sf2, noise_var=sn2, y_mean=y_mean,
-                           y_scale=y_scale, chol=L, alpha=alpha)  # fmt: skip
+    return GaussianProcess(
+        u=ua,
+        y=ya,
+        length_scale=ell,
+        signal_var=sf2,
+        noise_var=sn2,
+        y_mean=y_mean,
+        y_scale=y_scale,
+        chol=L,
+        alpha=alpha,
+    )
 
 
 def _neg_log_ml(
@@ -145,23 +158,35 @@ def _neg_log_ml(
     # d(-log p)/d theta_i = -1/2 tr((a a^T - K_y^{-1}) dK_y/d theta_i), theta = log hyperparameters
     W = np.outer(a, a) - scipy.linalg.cho_solve((L, True), np.eye(len(ys)))
     E = rbf_kernel(ua, ua, ell, sf2)
-    dK = (E * (ua[:, None] - ua[None, :]) ** 2 / ell**2, E + _JITTER * sf2 * np.eye(len(ys)),
-          sn2 * np.eye(len(ys)))  # fmt: skip
+    dK = (
+        E * (ua[:, None] - ua[None, :]) ** 2 / ell**2,
+        E + _JITTER * sf2 * np.eye(len(ys)),
+        sn2 * np.eye(len(ys)),
+    )
     return value, np.array([-0.5 * float(np.sum(W * dK[i])) for i in free])
 
 
 def _max_marginal_likelihood(
-    ua: Array, ys: Array, theta: list[float], free: list[int], noise_var: float | None,
-    gen: np.random.Generator, restarts: int,
-) -> list[float]:  # fmt: skip
+    ua: Array,
+    ys: Array,
+    theta: list[float],
+    free: list[int],
+    noise_var: float | None,
+    gen: np.random.Generator,
+    restarts: int,
+) -> list[float]:
     """``theta`` with its ``free`` entries maximising (H10): L-BFGS-B on the box ``_LOG_BOUNDS``
     from the box centre and ``restarts`` starts drawn from ``gen``; the best run wins (the
     earliest on a tie)."""
     box = [_LOG_BOUNDS[i] for i in free]
     starts = [np.array([(lo + hi) / 2 for lo, hi in box])]
     starts += [np.array([gen.uniform(lo, hi) for lo, hi in box]) for _ in range(restarts)]
-    runs = [scipy.optimize.minimize(_neg_log_ml, z0, args=(ua, ys, theta, free, noise_var), jac=True,
-                                    method="L-BFGS-B", bounds=box) for z0 in starts]  # fmt: skip
+    runs = [
+        scipy.optimize.minimize(
+            _neg_log_ml, z0, args=(ua, ys, theta, free, noise_var), jac=True, method="L-BFGS-B", bounds=box
+        )
+        for z0 in starts
+    ]
     best = min(runs, key=lambda r: float(r.fun))
     out = list(theta)
     for i, zi in zip(free, np.asarray(best.x, dtype=np.float64)):
@@ -224,8 +249,9 @@ def bayesian_optimization(
     A non-finite value (a diverged run) is recorded as inf and given to the GP as the worst finite
     value seen so far. All randomness comes from ``seed`` (an int or a Generator).
     """
-    who = "bayesian_optimization"
-    low, high, rng = _check_bo_args(objective, bounds, log_scale, n_init, n_iter, grid_size, restarts, xi, seed)
+    low, high, rng = _check_bo_args(
+        objective, bounds, log_scale, n_init, n_iter, grid_size, restarts, xi, seed
+    )
 
     def to_x(u: float) -> float:
         if log_scale:
@@ -244,24 +270,41 @@ def bayesian_optimization(
         vals.append(_eval(objective, to_x(us[-1])))
         gp = _fit_to_values(us, vals, rng, restarts)
     i = int(np.argmin(vals))
-    return BOResult(x=to_x(us[i]), value=vals[i], xs=tuple(to_x(u) for u in us), values=tuple(vals),
-                    evaluations=len(vals), gp=gp)  # fmt: skip
+    return BOResult(
+        x=to_x(us[i]),
+        value=vals[i],
+        xs=tuple(to_x(u) for u in us),
+        values=tuple(vals),
+        evaluations=len(vals),
+        gp=gp,
+    )
 
 
-def _fit_to_values(us: list[float], vals: list[float], rng: np.random.Generator, restarts: int) -> GaussianProcess:
+def _fit_to_values(
+    us: list[float], vals: list[float], rng: np.random.Generator, restarts: int
+) -> GaussianProcess:
     """The GP of (H9)-(H10) fitted to the values so far, a non-finite value replaced by the worst
     finite one; ValueError if none is finite."""
     finite = [v for v in vals if math.isfinite(v)]
     if not finite:
-        raise ValueError(f"bayesian_optimization: the objective was not finite at any of the {len(vals)} points tried")
+        raise ValueError(
+            f"bayesian_optimization: the objective was not finite at any of the {len(vals)} points tried"
+        )
     worst = max(finite)
     return fit_gp(us, [v if math.isfinite(v) else worst for v in vals], rng=rng, restarts=restarts)
 
 
 def _check_bo_args(
-    objective: object, bounds: tuple[float, float], log_scale: bool, n_init: int, n_iter: int,
-    grid_size: int, restarts: int, xi: float, seed: int | np.random.Generator,
-) -> tuple[float, float, np.random.Generator]:  # fmt: skip
+    objective: object,
+    bounds: tuple[float, float],
+    log_scale: bool,
+    n_init: int,
+    n_iter: int,
+    grid_size: int,
+    restarts: int,
+    xi: float,
+    seed: int | np.random.Generator,
+) -> tuple[float, float, np.random.Generator]:
     """(low, high, the Generator) after checking every argument of ``bayesian_optimization``."""
     who = "bayesian_optimization"
     if not callable(objective):
@@ -272,7 +315,9 @@ def _check_bo_args(
     except (TypeError, IndexError, ValueError):
         ok = False
     if not ok or not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise ValueError(f"{who}: bounds must be a pair (low, high) of finite numbers with low < high, got {bounds!r}")
+        raise ValueError(
+            f"{who}: bounds must be a pair (low, high) of finite numbers with low < high, got {bounds!r}"
+        )
     if log_scale and not low > 0:
         raise ValueError(f"{who}: log_scale needs bounds > 0, got {bounds!r}")
     check_count(who, "n_init", n_init, minimum=2)

@@ -26,7 +26,9 @@ def hypergradient(loss_after_steps: Objective, lr: float) -> tuple[float, float]
     Raises ValueError if lr is not a finite number > 0 or the value or derivative is not finite."""
     check_positive("hypergradient", "lr", lr)
     if not callable(loss_after_steps):
-        raise TypeError(f"hypergradient: loss_after_steps must be callable, got {type(loss_after_steps).__name__}")
+        raise TypeError(
+            f"hypergradient: loss_after_steps must be callable, got {type(loss_after_steps).__name__}"
+        )
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             value, grad = autograd.value_and_grad(loss_after_steps)(float(lr))  # (H3)
@@ -34,8 +36,10 @@ def hypergradient(loss_after_steps: Objective, lr: float) -> tuple[float, float]
         value, grad = math.inf, math.nan  # a step met a non-finite gradient: the run diverged
     v, g = _value(value, "loss_after_steps(lr)"), _value(grad, "dF/dlr")
     if not (math.isfinite(v) and math.isfinite(g)):
-        raise ValueError(f"hypergradient: F(lr={lr!r}) = {v!r}, F'(lr) = {g!r}; both must be finite "
-                         "(the unrolled run diverged?)")  # fmt: skip
+        raise ValueError(
+            f"hypergradient: F(lr={lr!r}) = {v!r}, F'(lr) = {g!r}; both must be finite "
+            "(the unrolled run diverged?)"
+        )
     return v, g
 
 
@@ -90,11 +94,20 @@ def tune_lr(
         lrs.append(math.exp(s))
         values.append(value)
         grads.append(g)
-    return SearchResult(lr=lrs[-1], value=values[-1], lrs=tuple(lrs), values=tuple(values),
-                        grads=tuple(grads), evaluations=evals, method="hypergradient")  # fmt: skip
+    return SearchResult(
+        lr=lrs[-1],
+        value=values[-1],
+        lrs=tuple(lrs),
+        values=tuple(values),
+        grads=tuple(grads),
+        evaluations=evals,
+        method="hypergradient",
+    )
 
 
-def _check_tune_args(lr0: float, n_iters: int, alpha0: float, c1: float, max_halvings: int, gtol: float) -> None:
+def _check_tune_args(
+    lr0: float, n_iters: int, alpha0: float, c1: float, max_halvings: int, gtol: float
+) -> None:
     who = "tune_lr"
     check_positive(who, "lr0", lr0)
     check_positive(who, "alpha0", alpha0)

@@ -12,8 +12,9 @@ diverged run as F = inf (``_eval``), shared by the searches of ``hypergradient``
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from autograd.tracer import getval
@@ -21,7 +22,6 @@ from autograd.tracer import getval
 from .._core import NonFiniteGradientError, check_count
 from .._registry import entry
 from .._types import Array, ArrayLike
-
 
 Objective = Callable[[Any], Any]
 
@@ -81,16 +81,19 @@ def validation_objective(
     not an integer)."""
     e = entry(name)
     if e.family != "first-order":
-        raise ValueError(f"hpo: {name!r} is not a first-order optimizer (family {e.family!r}); "
-                         "hypergradients need ref.make(name, lr=...) steps fed by gradients")  # fmt: skip
+        raise ValueError(
+            f"hpo: {name!r} is not a first-order optimizer (family {e.family!r}); "
+            "hypergradients need ref.make(name, lr=...) steps fed by gradients"
+        )
     check_count("hpo", "n_steps", n_steps, minimum=1)
     if not callable(train_grad) or not callable(val_loss):
         raise TypeError("hpo: train_grad and val_loss must be callables of the parameters")
     x = np.array(x0, dtype=np.float64)
 
     def F(lr: Any) -> Any:
-        return unrolled_loss(name, lr, train_grad=train_grad, val_loss=val_loss, x0=x,
-                             n_steps=n_steps, **hyperparameters)  # fmt: skip
+        return unrolled_loss(
+            name, lr, train_grad=train_grad, val_loss=val_loss, x0=x, n_steps=n_steps, **hyperparameters
+        )
 
     return F
 

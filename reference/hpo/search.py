@@ -11,8 +11,9 @@ reference/hpo/__init__.py).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from autograd.tracer import getval
@@ -32,8 +33,15 @@ def grid_search(F: Objective, lrs: Sequence[float]) -> SearchResult:
     if not any(math.isfinite(v) for v in values):
         raise ValueError(f"grid_search: every run diverged (F = inf) on lrs {grid[0]!r} .. {grid[-1]!r}")
     i = int(np.argmin(values))  # (H5)
-    return SearchResult(lr=grid[i], value=values[i], lrs=tuple(grid), values=tuple(values), grads=(),
-                        evaluations=len(grid), method="grid")  # fmt: skip
+    return SearchResult(
+        lr=grid[i],
+        value=values[i],
+        lrs=tuple(grid),
+        values=tuple(values),
+        grads=(),
+        evaluations=len(grid),
+        method="grid",
+    )
 
 
 def log_grid(low: float, high: float, n: int) -> list[float]:
@@ -48,8 +56,15 @@ def random_search(F: Objective, low: float, high: float, n: int, rng: np.random.
     check_rng(rng, who="random_search")
     lrs = np.exp(rng.uniform(math.log(low), math.log(high), n))  # (H6)
     res = grid_search(F, [float(x) for x in lrs])
-    return SearchResult(lr=res.lr, value=res.value, lrs=res.lrs, values=res.values, grads=(),
-                        evaluations=res.evaluations, method="random")  # fmt: skip
+    return SearchResult(
+        lr=res.lr,
+        value=res.value,
+        lrs=res.lrs,
+        values=res.values,
+        grads=(),
+        evaluations=res.evaluations,
+        method="random",
+    )
 
 
 def _check_range(who: str, low: float, high: float, n: int) -> None:
@@ -139,8 +154,9 @@ def successive_halving(
     """
     who = "successive_halving"
     if not callable(objective):
-        raise TypeError(f"{who}: objective must be callable (config, budget) -> float, "
-                        f"got {type(objective).__name__}")  # fmt: skip
+        raise TypeError(
+            f"{who}: objective must be callable (config, budget) -> float, got {type(objective).__name__}"
+        )
     cfgs = list(configs)
     if not cfgs:
         raise ValueError(f"{who}: configs must hold at least one configuration")
@@ -150,7 +166,9 @@ def successive_halving(
     total = 0
     for k, (nk, rk) in enumerate(schedule):
         if len(alive) != nk:  # halving_schedule keeps n_k configurations in round k
-            raise RuntimeError(f"successive_halving: round {k} has {len(alive)} configurations, expected {nk}")
+            raise RuntimeError(
+                f"successive_halving: round {k} has {len(alive)} configurations, expected {nk}"
+            )
         scores = [_score(objective, cfgs[i], rk) for i in alive]  # (H7) scores at budget r_k
         total += nk * rk  # (H8)
         if not any(math.isfinite(s) for s in scores):
@@ -160,5 +178,10 @@ def successive_halving(
         if k + 1 < len(schedule):
             alive = [alive[j] for j in order[: schedule[k + 1][0]]]  # keep max(1, floor(n_k / eta))
     last = rounds[-1]
-    return HalvingResult(config=cfgs[last.indices[0]], index=last.indices[0], score=last.scores[0],
-                         rounds=tuple(rounds), total_budget=total)  # fmt: skip
+    return HalvingResult(
+        config=cfgs[last.indices[0]],
+        index=last.indices[0],
+        score=last.scores[0],
+        rounds=tuple(rounds),
+        total_budget=total,
+    )

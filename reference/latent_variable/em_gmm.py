@@ -64,10 +64,18 @@ class EMHyperparams(Hyperparams):
 
     ALGORITHM: ClassVar[str] = "em_gmm"
     _: KW_ONLY
-    reg_covar: float = hp(0.0, NONNEGATIVE, "a of (EM5), the MAP ridge a I / N_k (0: maximum likelihood; "
-                          "a > 0: J = l - (a/2) sum tr Sigma^{-1} never decreases)")  # fmt: skip
-    cov0: float = hp(1.0, POSITIVE, "Sigma_0 = cov0 I of every component when init is given only the means "
-                     "(init_from_data uses the data covariance)")  # fmt: skip
+    reg_covar: float = hp(
+        0.0,
+        NONNEGATIVE,
+        "a of (EM5), the MAP ridge a I / N_k (0: maximum likelihood; "
+        "a > 0: J = l - (a/2) sum tr Sigma^{-1} never decreases)",
+    )
+    cov0: float = hp(
+        1.0,
+        POSITIVE,
+        "Sigma_0 = cov0 I of every component when init is given only the means "
+        "(init_from_data uses the data covariance)",
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -132,8 +140,7 @@ def _cholesky(c: Array, what: str) -> Array:
         return np.asarray(np.linalg.cholesky(c), dtype=np.float64)
     except np.linalg.LinAlgError:
         raise ValueError(
-            f"em_gmm: {what} is not positive definite (a collapsed component?); restart or use "
-            "reg_covar > 0"
+            f"em_gmm: {what} is not positive definite (a collapsed component?); restart or use reg_covar > 0"
         ) from None
 
 
@@ -214,5 +221,6 @@ def step(state: GMMState, X: Array, *, reg_covar: float = 0.0) -> GMMState:
     return GMMState(params=means_new, weights=weights, covs=covs, loglik=loglik, t=state.t + 1)
 
 
-em_gmm = method(EMHyperparams, init, step,
-                "EM for a Gaussian mixture; init(means), step(state, X). See specs/em_gmm.md.")  # fmt: skip
+em_gmm = method(
+    EMHyperparams, init, step, "EM for a Gaussian mixture; init(means), step(state, X). See specs/em_gmm.md."
+)

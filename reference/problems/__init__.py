@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ._base import FiniteSumProblem, IndexArray, Problem, Reduction, reduction_scale
 from ._finite_sum import FiniteSumBase
+from .layout import Shapes, pack, unpack
 from .linear import (
     LeastSquares,
     LogisticRegression,
@@ -26,7 +27,6 @@ from .linear import (
     make_logistic_data,
     ridge,
 )
-from .layout import Shapes, pack, unpack
 from .peaks import PEAKS_THRESHOLDS, Peaks, peaks, peaks_function, peaks_labels
 from .quadratic import Quadratic, quadratic, random_orthogonal
 

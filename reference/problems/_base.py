@@ -89,7 +89,7 @@ class FiniteSumProblem(Problem, Protocol):
 
     @property
     def reduction(self) -> Reduction:
-        """"mean" (L = (1/N) sum_i l_i) or "sum" (L = sum_i l_i)."""
+        """ "mean" (L = (1/N) sum_i l_i) or "sum" (L = sum_i l_i)."""
         ...
 
     @property
@@ -140,8 +140,6 @@ class FiniteSumProblem(Problem, Protocol):
         with or without replacement (for reduction "sum" the batch mean is scaled by N)."""
         ...
 
-    def batch_indices(
-        self, rng: np.random.Generator, batch_size: int, *, replace: bool = True
-    ) -> IndexArray:
+    def batch_indices(self, rng: np.random.Generator, batch_size: int, *, replace: bool = True) -> IndexArray:
         """The (b,) integer indices the next minibatch uses."""
         ...

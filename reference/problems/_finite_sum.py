@@ -172,9 +172,7 @@ class FiniteSumBase:
     def loss(self, params: Array) -> Any:
         """L(theta) = reduce_i losses_from_outputs(predict(theta, X), y)_i + R(theta)."""
         p = check_params(params, self.dim, self.name)
-        return self._reduce(self.losses_from_outputs(self.predict(p, self.X), self.y)) + (
-            self.regularizer(p)
-        )
+        return self._reduce(self.losses_from_outputs(self.predict(p, self.X), self.y)) + (self.regularizer(p))
 
     def grad(self, params: Array) -> Array:
         """grad L(theta) by autograd (reverse mode)."""
@@ -213,9 +211,7 @@ class FiniteSumBase:
         """(n, dim) rows grad l_i(theta), vectorized (no loop over samples)."""
         return self.per_sample_grads_autograd(params, idx)
 
-    def batch_indices(
-        self, rng: np.random.Generator, batch_size: int, *, replace: bool = True
-    ) -> IndexArray:
+    def batch_indices(self, rng: np.random.Generator, batch_size: int, *, replace: bool = True) -> IndexArray:
         """b indices, uniform with replacement (i.i.d.) or a uniform b-subset without."""
         check_rng(rng)
         n = self.n_samples

@@ -14,7 +14,8 @@ and the test models all go through these two functions.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import autograd.numpy as anp
 import numpy as np

@@ -160,9 +160,12 @@ def least_squares(X: object, y: object, *, reduction: Reduction = "sum") -> Leas
     who = "least_squares"
     Xm = check_matrix(who, "X", X)
     return LeastSquares(
-        name=who, X=Xm, y=check_targets(who, y, Xm.shape[0]),
-        reduction=check_reduction(who, reduction), l2=0.0,
-    )  # fmt: skip
+        name=who,
+        X=Xm,
+        y=check_targets(who, y, Xm.shape[0]),
+        reduction=check_reduction(who, reduction),
+        l2=0.0,
+    )
 
 
 def ridge(X: object, y: object, lam: float, *, reduction: Reduction = "sum") -> Ridge:
@@ -171,9 +174,12 @@ def ridge(X: object, y: object, lam: float, *, reduction: Reduction = "sum") -> 
     Xm = check_matrix(who, "X", X)
     lam_v = _finite_float(who, "lam", lam)
     return Ridge(
-        name=who, X=Xm, y=check_targets(who, y, Xm.shape[0]),
-        reduction=check_reduction(who, reduction), l2=2.0 * lam_v,
-    )  # fmt: skip
+        name=who,
+        X=Xm,
+        y=check_targets(who, y, Xm.shape[0]),
+        reduction=check_reduction(who, reduction),
+        l2=2.0 * lam_v,
+    )
 
 
 def logistic_regression(
@@ -187,9 +193,12 @@ def logistic_regression(
         bad = np.unique(ym[(ym != 0) & (ym != 1)])[:5]
         raise ValueError(f"{who}: y must hold labels in {{0, 1}}, found {bad.tolist()}")
     return LogisticRegression(
-        name=who, X=Xm, y=ym, reduction=check_reduction(who, reduction),
+        name=who,
+        X=Xm,
+        y=ym,
+        reduction=check_reduction(who, reduction),
         l2=_finite_float(who, "l2", l2),
-    )  # fmt: skip
+    )
 
 
 def make_logistic_data(

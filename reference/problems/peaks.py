@@ -212,6 +212,13 @@ def peaks(
     X.setflags(write=False)
     y.setflags(write=False)
     return Peaks(
-        name=who, X=X[:n_tr], y=y[:n_tr], X_test=X[n_tr:], y_test=y[n_tr:],
-        reduction="mean", l2=0.0, width=w, init=init,
-    )  # fmt: skip
+        name=who,
+        X=X[:n_tr],
+        y=y[:n_tr],
+        X_test=X[n_tr:],
+        y_test=y[n_tr:],
+        reduction="mean",
+        l2=0.0,
+        width=w,
+        init=init,
+    )

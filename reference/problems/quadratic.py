@@ -132,6 +132,9 @@ def quadratic(
     A = (Q * lam) @ Q.T
     A = 0.5 * (A + A.T)
     return Quadratic(
-        name=who, eigenvalues=_readonly(lam), Q=_readonly(Q), minimizer=_readonly(xs),
+        name=who,
+        eigenvalues=_readonly(lam),
+        Q=_readonly(Q),
+        minimizer=_readonly(xs),
         A=_readonly(A),
-    )  # fmt: skip
+    )

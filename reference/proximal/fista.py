@@ -43,7 +43,9 @@ class FISTAHyperparams(Hyperparams):
     ALGORITHM: ClassVar[str] = "fista"
     lr: LearningRate = required(LR, "step size eta of (F2), or a schedule t -> eta_t (1/L in the paper)")
     _: KW_ONLY
-    l1: float = hp(0.0, NONNEGATIVE, "lambda of f + lambda ||theta||_1; the threshold of (F2) is eta_t lambda")
+    l1: float = hp(
+        0.0, NONNEGATIVE, "lambda of f + lambda ||theta||_1; the threshold of (F2) is eta_t lambda"
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -75,6 +77,11 @@ def query(state: FISTAState) -> Array:
     return state.y
 
 
-fista = optimizer(FISTAHyperparams, init, step,
-                  "FISTA for f + l1 ||theta||_1; feed grad f at opt.query(state) (y_t). "
-                  "See the module docstring and specs/fista.md.", query=query)  # fmt: skip
+fista = optimizer(
+    FISTAHyperparams,
+    init,
+    step,
+    "FISTA for f + l1 ||theta||_1; feed grad f at opt.query(state) (y_t). "
+    "See the module docstring and specs/fista.md.",
+    query=query,
+)

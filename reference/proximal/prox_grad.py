@@ -45,7 +45,9 @@ class ProxGradHyperparams(Hyperparams):
     ALGORITHM: ClassVar[str] = "prox_grad"
     lr: LearningRate = required(LR, "step size eta of (PG1), or a schedule t -> eta_t (eta <= 1/L)")
     _: KW_ONLY
-    l1: float = hp(0.0, NONNEGATIVE, "lambda of f + lambda ||theta||_1; the threshold of (PG2) is eta_t lambda")
+    l1: float = hp(
+        0.0, NONNEGATIVE, "lambda of f + lambda ||theta||_1; the threshold of (PG2) is eta_t lambda"
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -74,6 +76,10 @@ def step(state: ProxGradState, grad: Array, *, lr: LearningRate, l1: float = 0.0
     return ProxGradState(params=theta, t=state.t + 1)
 
 
-prox_grad = optimizer(ProxGradHyperparams, init, step,
-                      "Proximal gradient (ISTA) for f + l1 ||theta||_1; feed grad f only. "
-                      "See the module docstring and specs/prox_grad.md.")  # fmt: skip
+prox_grad = optimizer(
+    ProxGradHyperparams,
+    init,
+    step,
+    "Proximal gradient (ISTA) for f + l1 ||theta||_1; feed grad f only. "
+    "See the module docstring and specs/prox_grad.md.",
+)

@@ -50,8 +50,10 @@ class SAGAHyperparams(Hyperparams):
     """SAGA's hyperparameters: the step only (the table needs no tuning)."""
 
     ALGORITHM: ClassVar[str] = "saga"
-    lr: LearningRate = required(LR, "step size eta of (SA4), or a schedule t -> eta_t "
-                                "(Defazio et al.: 1/(3 L_max) for l_i L_max-smooth)")  # fmt: skip
+    lr: LearningRate = required(
+        LR,
+        "step size eta of (SA4), or a schedule t -> eta_t (Defazio et al.: 1/(3 L_max) for l_i L_max-smooth)",
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -86,8 +88,9 @@ def _floats(x: Any) -> Array:
 def _filled(state: SAGAState) -> tuple[Array, Array]:
     """(alpha, abar) of a state whose table is filled; ValueError naming ``fill`` otherwise."""
     if state.table is None or state.table_mean is None:
-        raise ValueError("saga: the state's gradient table is empty; call fill(state, sample) "
-                         "before estimate (step does)")  # fmt: skip
+        raise ValueError(
+            "saga: the state's gradient table is empty; call fill(state, sample) before estimate (step does)"
+        )
     return state.table, state.table_mean
 
 
@@ -96,7 +99,9 @@ def estimate(state: SAGAState, sample: Sample) -> tuple[Array, Array]:
     table, table_mean = _filled(state)
     idx = sample.idx
     fresh = _floats(sample.problem.per_sample_grads(state.params, idx))
-    g = reduction_scale(sample.problem, of="mean") * (anp.mean(fresh - table[idx], axis=0) + table_mean)  # (SA2)
+    g = reduction_scale(sample.problem, of="mean") * (
+        anp.mean(fresh - table[idx], axis=0) + table_mean
+    )  # (SA2)
     return g, fresh
 
 
@@ -108,7 +113,9 @@ def step(state: SAGAState, sample: Sample, *, lr: LearningRate) -> SAGAState:
     old, old_mean = _filled(state)
     n_rows = anp.shape(old)[0]
     if anp.shape(old)[1:] != anp.shape(state.params):
-        raise ValueError(f"saga: per-sample gradients have {anp.shape(old)[1:]} entries, params {anp.shape(state.params)}")
+        raise ValueError(
+            f"saga: per-sample gradients have {anp.shape(old)[1:]} entries, params {anp.shape(state.params)}"
+        )
     g, fresh = estimate(state, sample)
     uniq, first = np.unique(sample.idx, return_index=True)
     changed = np.zeros(n_rows, dtype=bool)  # rows j in B (index bookkeeping, not values)
@@ -121,5 +128,9 @@ def step(state: SAGAState, sample: Sample, *, lr: LearningRate) -> SAGAState:
     return SAGAState(params=theta, table=table, table_mean=mean, t=state.t + 1)
 
 
-saga = method(SAGAHyperparams, init, step,
-              "SAGA; step(state, Sample(problem, idx)). See the module docstring and specs/saga.md.")  # fmt: skip
+saga = method(
+    SAGAHyperparams,
+    init,
+    step,
+    "SAGA; step(state, Sample(problem, idx)). See the module docstring and specs/saga.md.",
+)

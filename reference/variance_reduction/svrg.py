@@ -46,11 +46,15 @@ class SVRGHyperparams(Hyperparams):
     """SVRG's hyperparameters (both required: the step and the epoch depend on the problem)."""
 
     ALGORITHM: ClassVar[str] = "svrg"
-    lr: LearningRate = required(LR, "step size eta of (SV3), or a schedule t -> eta_t "
-                                "(Johnson & Zhang: eta < 1/(4L))")  # fmt: skip
+    lr: LearningRate = required(
+        LR, "step size eta of (SV3), or a schedule t -> eta_t (Johnson & Zhang: eta < 1/(4L))"
+    )
     _: KW_ONLY
-    epoch: int = required(Integer(ge=1), "epoch length m: steps between snapshots (SV1) "
-                          "(Johnson & Zhang: m = 2N for convex problems, N/b with minibatches)")  # fmt: skip
+    epoch: int = required(
+        Integer(ge=1),
+        "epoch length m: steps between snapshots (SV1) "
+        "(Johnson & Zhang: m = 2N for convex problems, N/b with minibatches)",
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -81,8 +85,10 @@ def refresh(state: SVRGState, sample: Sample, epoch: int) -> SVRGState:
 def estimate(state: SVRGState, sample: Sample) -> Array:
     """g_t of (SV2) for a state whose snapshot is set (after ``refresh``)."""
     if state.snapshot is None or state.mu is None:
-        raise ValueError("svrg: the state has no snapshot yet; call refresh(state, sample, epoch) "
-                         "before estimate (step does)")  # fmt: skip
+        raise ValueError(
+            "svrg: the state has no snapshot yet; call refresh(state, sample, epoch) "
+            "before estimate (step does)"
+        )
     problem, idx = sample.problem, sample.idx
     diff = problem.per_sample_grads(state.params, idx) - problem.per_sample_grads(state.snapshot, idx)
     g: Array = reduction_scale(problem, of="mean") * anp.mean(diff, axis=0) + state.mu  # (SV2)
@@ -96,10 +102,16 @@ def step(state: SVRGState, sample: Sample, *, lr: LearningRate, epoch: int) -> S
     state = refresh(state, sample, epoch)
     g = estimate(state, sample)
     if anp.shape(g) != anp.shape(state.params):
-        raise ValueError(f"svrg: per-sample gradients have {anp.shape(g)} entries, params {anp.shape(state.params)}")
+        raise ValueError(
+            f"svrg: per-sample gradients have {anp.shape(g)} entries, params {anp.shape(state.params)}"
+        )
     theta = state.params - lr_at(lr, state.t) * g  # (SV3)
     return SVRGState(params=theta, snapshot=state.snapshot, mu=state.mu, t=state.t + 1)
 
 
-svrg = method(SVRGHyperparams, init, step,
-              "SVRG; step(state, Sample(problem, idx)). See the module docstring and specs/svrg.md.")  # fmt: skip
+svrg = method(
+    SVRGHyperparams,
+    init,
+    step,
+    "SVRG; step(state, Sample(problem, idx)). See the module docstring and specs/svrg.md.",
+)

@@ -42,8 +42,9 @@ References:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
-from typing import Any, Callable, ClassVar, Literal, Union
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -52,8 +53,8 @@ from .._hyper import CLOSED_UNIT, NONNEGATIVE, POSITIVE, SEED, Either, Function,
 from .._types import Array
 from ..oracle import FunctionOracle
 
-Objective = Union[Callable[[Array], Any], FunctionOracle]
-TemperatureSchedule = Union[Literal["geometric", "logarithmic"], Callable[[int], float]]
+Objective = Callable[[Array], Any] | FunctionOracle
+TemperatureSchedule = Literal["geometric", "logarithmic"] | Callable[[int], float]
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,9 +69,13 @@ class AnnealingHyperparams(Hyperparams):
         Either((OneOf(("geometric", "logarithmic")), Function("a callable t -> T_t >= 0"))),
         '(SA1): "geometric" T0 decay^t, "logarithmic" T0 / log(e + t), or a callable t -> T_t',
     )
-    decay: float = hp(0.99, CLOSED_UNIT, "the geometric factor of (SA1) (1: constant T, a Metropolis sampler)")
+    decay: float = hp(
+        0.99, CLOSED_UNIT, "the geometric factor of (SA1) (1: constant T, a Metropolis sampler)"
+    )
     step_size: float = hp(1.0, POSITIVE, "sigma of the Gaussian proposal theta + sigma z, (SA2)")
-    seed: int = hp(0, SEED, "the root seed that init puts in the state; step t draws from default_rng([seed, t - 1])")
+    seed: int = hp(
+        0, SEED, "the root seed that init puts in the state; step t draws from default_rng([seed, t - 1])"
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -91,9 +96,17 @@ class AnnealingState:
 def init(params: Array, *, seed: int = 0, T0: float = 1.0) -> AnnealingState:
     """theta_0 = params, t = 0; ``seed`` (an int >= 0) fixes every later draw."""
     SEED.check("simulated_annealing", "seed", seed)
-    return AnnealingState(params=params, value=None, best_params=params, best_value=None,
-                          temperature=float(T0), accepted=False, n_accepted=0, seed=int(seed),
-                          t=0)  # fmt: skip
+    return AnnealingState(
+        params=params,
+        value=None,
+        best_params=params,
+        best_value=None,
+        temperature=float(T0),
+        accepted=False,
+        n_accepted=0,
+        seed=int(seed),
+        t=0,
+    )
 
 
 def temperature(t: int, *, T0: float, schedule: TemperatureSchedule, decay: float) -> float:
@@ -101,8 +114,10 @@ def temperature(t: int, *, T0: float, schedule: TemperatureSchedule, decay: floa
     if callable(schedule):
         value = _value(schedule(t), "simulated_annealing: temperature schedule value")
         if not (math.isfinite(value) and value >= 0.0):
-            raise ValueError(f"simulated_annealing: temperature schedule returned {value!r} at t={t}; "
-                             "it must be finite and >= 0")  # fmt: skip
+            raise ValueError(
+                f"simulated_annealing: temperature schedule returned {value!r} at t={t}; "
+                "it must be finite and >= 0"
+            )
         return value
     if schedule == "geometric":
         return float(T0 * decay**t)
@@ -174,11 +189,23 @@ def step(
     best_params = state.best_params
     if f_t < best_value:
         best_params, best_value = theta_t, f_t
-    return AnnealingState(params=theta_t, value=f_t, best_params=best_params, best_value=best_value,
-                          temperature=T, accepted=ok, n_accepted=state.n_accepted + int(ok),
-                          seed=state.seed, t=state.t + 1)  # fmt: skip
+    return AnnealingState(
+        params=theta_t,
+        value=f_t,
+        best_params=best_params,
+        best_value=best_value,
+        temperature=T,
+        accepted=ok,
+        n_accepted=state.n_accepted + int(ok),
+        seed=state.seed,
+        t=state.t + 1,
+    )
 
 
-simulated_annealing = method(AnnealingHyperparams, init, step,
-                             "Simulated annealing with Gaussian proposals; step(state, objective). "
-                             "See the module docstring and specs/simulated_annealing.md.")  # fmt: skip
+simulated_annealing = method(
+    AnnealingHyperparams,
+    init,
+    step,
+    "Simulated annealing with Gaussian proposals; step(state, objective). "
+    "See the module docstring and specs/simulated_annealing.md.",
+)
