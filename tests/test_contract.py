@@ -135,3 +135,30 @@ def test_coupled_weight_decay_is_gradient_plus_lambda_theta(name: str) -> None:
             x, y = getattr(sa, f.name), getattr(sb, f.name)
             if isinstance(x, np.ndarray):
                 assert_array_equal(x, y, err_msg=f"{name}.{f.name}")
+
+
+@pytest.mark.parametrize("name", FIRST_ORDER)
+def test_step_with_evaluates_at_the_query_point(name: str) -> None:
+    """Issue 10 item 10: ``opt.step_with(state, grad_fn)`` is ``step(state, grad_fn(query(state)))``,
+    the safe path; for look-ahead Nesterov a gradient at ``state.params`` is another algorithm."""
+    A = np.diag([1.0, 4.0])
+
+    def grad_fn(x: np.ndarray) -> np.ndarray:
+        return A @ x
+
+    opt = ref.make(name, lr=0.05)
+    s = opt.init(np.array([1.0, -2.0]))
+    for _ in range(3):
+        by_hand = opt.step(s, grad_fn(opt.query(s)))
+        s = opt.step_with(s, grad_fn)
+        np.testing.assert_array_equal(s.params, by_hand.params)
+
+
+def test_step_with_differs_from_the_gradient_at_params_for_lookahead_nesterov() -> None:
+    A = np.diag([1.0, 4.0])
+    opt = ref.nesterov(0.05, beta=0.9)
+    s = t = opt.init(np.array([1.0, -2.0]))
+    for _ in range(3):
+        s = opt.step_with(s, lambda x: A @ x)
+        t = opt.step(t, A @ t.params)  # the torch/optax habit: a different algorithm here
+    assert not np.allclose(s.params, t.params)
