@@ -91,6 +91,31 @@ def _knob(
     return Knob(algo, key, describe, apply, needs)
 
 
+def _no_weight_decay(a: str) -> Knob:
+    """The knob every method with a coupled or decoupled decay has: weight_decay = 0."""
+    return _knob(
+        a,
+        "no_weight_decay",
+        "no weight decay (weight_decay=0)",
+        lambda hp: hp["weight_decay"] > 0,
+        _set(weight_decay=0.0),
+    )
+
+
+def _eps_placements(a: str) -> list[Knob]:
+    """eps inside or outside the square root (adagrad, rmsprop)."""
+    return [
+        _knob(
+            a,
+            f"eps_{where}",
+            f"eps {where} the sqrt (eps_placement={where!r})",
+            _differs("eps_placement", where),
+            _set(eps_placement=where),
+        )
+        for where in ("inside", "outside")
+    ]
+
+
 def _adam_like(algo: str) -> list[Knob]:
     k = [
         _knob(
@@ -255,14 +280,14 @@ def _momentum() -> list[Knob]:
             a,
             "first_step_grad",
             "first step v_1 = g (torch: no dampening on step 1, first_step='grad')",
-            lambda hp: hp["first_step"] != "grad",
+            _differs("first_step", "grad"),
             _set(first_step="grad"),
         ),
         _knob(
             a,
             "first_step_zeros",
             "first step from v_0 = 0 (dampening also on step 1, first_step='zeros')",
-            lambda hp: hp["first_step"] != "zeros",
+            _differs("first_step", "zeros"),
             _set(first_step="zeros"),
         ),
         _knob(
@@ -279,13 +304,7 @@ def _momentum() -> list[Knob]:
             lambda hp: hp["dampening"] != hp["beta"] and hp["form"] == "polyak",
             lambda hp: {**hp, "dampening": hp["beta"]},
         ),
-        _knob(
-            a,
-            "no_weight_decay",
-            "no weight decay (weight_decay=0)",
-            lambda hp: hp["weight_decay"] > 0,
-            _set(weight_decay=0.0),
-        ),
+        _no_weight_decay(a),
     ]
     for f in ("torch", "lookahead", "sutskever"):
         out.append(
@@ -318,92 +337,44 @@ def _nesterov() -> list[Knob]:
                 to="momentum",
             )
         )
-    out.append(
-        _knob(
-            a,
-            "no_weight_decay",
-            "no weight decay (weight_decay=0)",
-            lambda hp: hp["weight_decay"] > 0,
-            _set(weight_decay=0.0),
-        )
-    )
+    out.append(_no_weight_decay(a))
     return out
 
 
 def _plain(a: str) -> list[Knob]:
-    return [
-        _knob(
-            a,
-            "no_weight_decay",
-            "no weight decay (weight_decay=0)",
-            lambda hp: hp["weight_decay"] > 0,
-            _set(weight_decay=0.0),
-        )
-    ]
+    return [_no_weight_decay(a)]
 
 
 def _adagrad() -> list[Knob]:
     a = "adagrad"
     return [
-        _knob(
-            a,
-            "eps_inside",
-            "eps inside the sqrt (eps_placement='inside')",
-            lambda hp: hp["eps_placement"] != "inside",
-            _set(eps_placement="inside"),
-        ),
-        _knob(
-            a,
-            "eps_outside",
-            "eps outside the sqrt (eps_placement='outside')",
-            lambda hp: hp["eps_placement"] != "outside",
-            _set(eps_placement="outside"),
-        ),
+        *_eps_placements(a),
         _knob(
             a,
             "accumulator_0.1",
             "initial accumulator 0.1 (optax's default)",
-            lambda hp: hp["initial_accumulator_value"] != 0.1,
+            _differs("initial_accumulator_value", 0.1),
             _set(initial_accumulator_value=0.1),
         ),
         _knob(
             a,
             "accumulator_0",
             "initial accumulator 0 (torch's default)",
-            lambda hp: hp["initial_accumulator_value"] != 0.0,
+            _differs("initial_accumulator_value", 0.0),
             _set(initial_accumulator_value=0.0),
         ),
         _knob(
             a, "no_lr_decay", "no lr decay (lr_decay=0)", lambda hp: hp["lr_decay"] > 0, _set(lr_decay=0.0)
         ),
         _knob(a, "no_eps", "no eps (eps=0)", lambda hp: hp["eps"] > 0, _set(eps=0.0)),
-        _knob(
-            a,
-            "no_weight_decay",
-            "no weight decay (weight_decay=0)",
-            lambda hp: hp["weight_decay"] > 0,
-            _set(weight_decay=0.0),
-        ),
+        _no_weight_decay(a),
     ]
 
 
 def _rmsprop() -> list[Knob]:
     a = "rmsprop"
     return [
-        _knob(
-            a,
-            "eps_inside",
-            "eps inside the sqrt (eps_placement='inside')",
-            lambda hp: hp["eps_placement"] != "inside",
-            _set(eps_placement="inside"),
-        ),
-        _knob(
-            a,
-            "eps_outside",
-            "eps outside the sqrt (eps_placement='outside')",
-            lambda hp: hp["eps_placement"] != "outside",
-            _set(eps_placement="outside"),
-        ),
+        *_eps_placements(a),
         _knob(a, "centered", "centered (centered=True)", lambda hp: not hp["centered"], _set(centered=True)),
         _knob(
             a,
@@ -430,14 +401,14 @@ def _rmsprop() -> list[Knob]:
             a,
             "initial_scale_1",
             "second moment started at 1 (initial_scale=1, TF1)",
-            lambda hp: hp["initial_scale"] != 1.0,
+            _differs("initial_scale", 1.0),
             _set(initial_scale=1.0),
         ),
         _knob(
             a,
             "initial_scale_0",
             "second moment started at 0 (initial_scale=0)",
-            lambda hp: hp["initial_scale"] != 0.0,
+            _differs("initial_scale", 0.0),
             _set(initial_scale=0.0),
         ),
         _knob(
@@ -458,26 +429,20 @@ def _rmsprop() -> list[Knob]:
             a,
             "alpha_0.9",
             "alpha = 0.9 (optax's decay default)",
-            lambda hp: hp["alpha"] != 0.9,
+            _differs("alpha", 0.9),
             _set(alpha=0.9),
         ),
         _knob(
             a,
             "alpha_0.99",
             "alpha = 0.99 (torch's default)",
-            lambda hp: hp["alpha"] != 0.99,
+            _differs("alpha", 0.99),
             _set(alpha=0.99),
         ),
         _knob(
             a, "no_momentum", "no momentum (momentum=0)", lambda hp: hp["momentum"] > 0, _set(momentum=0.0)
         ),
-        _knob(
-            a,
-            "no_weight_decay",
-            "no weight decay (weight_decay=0)",
-            lambda hp: hp["weight_decay"] > 0,
-            _set(weight_decay=0.0),
-        ),
+        _no_weight_decay(a),
     ]
 
 
@@ -488,16 +453,10 @@ def _adadelta() -> list[Knob]:
             a,
             "lr_1",
             "learning rate ignored (lr=1, Zeiler's method)",
-            lambda hp: hp["lr"] != 1.0,
+            _differs("lr", 1.0),
             _set(lr=1.0),
         ),
-        _knob(
-            a,
-            "no_weight_decay",
-            "no weight decay (weight_decay=0)",
-            lambda hp: hp["weight_decay"] > 0,
-            _set(weight_decay=0.0),
-        ),
+        _no_weight_decay(a),
     ]
 
 
@@ -525,13 +484,7 @@ def _lion() -> list[Knob]:
             lambda hp: hp["weight_decay"] > 0 and hp["decay_scaling"] == "schedule",
             _set(decay_scaling="lr"),
         ),
-        _knob(
-            a,
-            "no_weight_decay",
-            "no weight decay (weight_decay=0)",
-            lambda hp: hp["weight_decay"] > 0,
-            _set(weight_decay=0.0),
-        ),
+        _no_weight_decay(a),
     ]
 
 
@@ -545,13 +498,7 @@ def _signsgd() -> list[Knob]:
             lambda hp: hp["momentum"] > 0,
             _set(momentum=0.0),
         ),
-        _knob(
-            a,
-            "no_weight_decay",
-            "no weight decay (weight_decay=0)",
-            lambda hp: hp["weight_decay"] > 0,
-            _set(weight_decay=0.0),
-        ),
+        _no_weight_decay(a),
     ]
 
 
