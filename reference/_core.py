@@ -142,22 +142,26 @@ def _binder(record: type[Hyperparams], *fns: Callable[..., Any] | None) -> None:
         raise TypeError(f"{record.__name__}: fields {sorted(unused)} are read by none of init, step, query")
 
 
-def optimizer(
+M = TypeVar("M", bound=Method[Any, Any])
+
+
+def _factory(
+    kind: Callable[..., M],
     record: Callable[P, H],
-    init: Callable[..., S],
-    step: Callable[..., S],
+    init: Callable[..., Any],
+    step: Callable[..., Any],
     summary: str,
-    *,
-    query: Callable[..., Array] | None = None,
-) -> Factory[P, H, Optimizer[S]]:
-    """The factory of a first-order method: ``init``, ``step`` and ``query`` get the record's
-    fields that they accept as keywords (``functools.partial``)."""
+    query: Callable[..., Array] | None,
+) -> Factory[P, H, M]:
+    """``ref.<name>``: build the record (validating it), then ``kind`` (Optimizer or Method) with
+    ``init``, ``step`` and ``query`` given the record's fields that they accept as keywords
+    (``functools.partial``)."""
     rec: type[Hyperparams] = record  # type: ignore[assignment]
     _binder(rec, init, step, query)
 
-    def build(h: H) -> Optimizer[S]:
+    def build(h: H) -> M:
         values = h.as_dict()
-        return Optimizer(
+        return kind(
             name=rec.ALGORITHM,
             hyperparams=values,
             init_fn=bind(init, values),
@@ -167,6 +171,18 @@ def optimizer(
         )
 
     return Factory(record, build, name=rec.ALGORITHM, doc=factory_doc(rec, summary))
+
+
+def optimizer(
+    record: Callable[P, H],
+    init: Callable[..., S],
+    step: Callable[..., S],
+    summary: str,
+    *,
+    query: Callable[..., Array] | None = None,
+) -> Factory[P, H, Optimizer[S]]:
+    """The factory of a first-order method (its step takes a gradient, checked by ``Optimizer.step``)."""
+    return _factory(Optimizer, record, init, step, summary, query)
 
 
 def method(
@@ -178,21 +194,7 @@ def method(
     query: Callable[..., Array] | None = None,
 ) -> Factory[P, H, Method[S, Any]]:
     """The factory of a method whose step takes more than a gradient (an oracle, a problem)."""
-    rec: type[Hyperparams] = record  # type: ignore[assignment]
-    _binder(rec, init, step, query)
-
-    def build(h: H) -> Method[S, Any]:
-        values = h.as_dict()
-        return Method(
-            name=rec.ALGORITHM,
-            hyperparams=values,
-            init_fn=bind(init, values),
-            step_fn=bind(step, values),
-            query_fn=None if query is None else bind(query, values),
-            record=h,
-        )
-
-    return Factory(record, build, name=rec.ALGORITHM, doc=factory_doc(rec, summary))
+    return _factory(Method, record, init, step, summary, query)
 
 
 # ----------------------------------------------------------------------------------------------
