@@ -35,7 +35,7 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import ClassVar, Literal
 
 import autograd.numpy as anp
@@ -133,36 +133,14 @@ def step(
     if f is None or g is None:
         f, g = oracle.value_and_grad(theta)
     if state.stalled or not np.any(getval(g)):
-        return BFGSState(
-            params=theta,
-            value=f,
-            grad=g,
-            hinv=state.hinv,
-            s=state.s,
-            y=state.y,
-            prev_value=state.prev_value,
-            alpha=0.0,
-            stalled=True,
-            t=state.t + 1,
-        )
+        return replace(state, value=f, grad=g, alpha=0.0, stalled=True, t=state.t + 1)
     p = anp.shape(theta)[0]
     hinv = np.eye(p) if state.hinv is None else state.hinv
     d = -anp.dot(hinv, g)  # (B1)
     alpha0 = initial_trial(initial_step, f, state.prev_value, g, d)
     res = strong_wolfe(oracle, theta, d, f0=f, g0=g, alpha0=alpha0, c1=c1, c2=c2)  # (B2)
     if not res.converged or res.grad is None:
-        return BFGSState(
-            params=theta,
-            value=f,
-            grad=g,
-            hinv=hinv,
-            s=state.s,
-            y=state.y,
-            prev_value=state.prev_value,
-            alpha=0.0,
-            stalled=True,
-            t=state.t + 1,
-        )
+        return replace(state, value=f, grad=g, hinv=hinv, alpha=0.0, stalled=True, t=state.t + 1)
     s = res.alpha * d  # (B3)
     theta_new = theta + s
     y = res.grad - g  # (B4)

@@ -31,7 +31,7 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import ClassVar, Literal
 
 import autograd.numpy as anp
@@ -140,32 +140,12 @@ def step(
     if f is None or g is None:
         f, g = oracle.value_and_grad(theta)
     if state.stalled or not np.any(getval(g)):
-        return LBFGSState(
-            params=theta,
-            value=f,
-            grad=g,
-            s_hist=state.s_hist,
-            y_hist=state.y_hist,
-            prev_value=state.prev_value,
-            alpha=0.0,
-            stalled=True,
-            t=state.t + 1,
-        )
+        return replace(state, value=f, grad=g, alpha=0.0, stalled=True, t=state.t + 1)
     d = -two_loop(g, state.s_hist, state.y_hist, scaling)  # (LB4)
     alpha0 = initial_trial(initial_step, f, state.prev_value, g, d)
     res = strong_wolfe(oracle, theta, d, f0=f, g0=g, alpha0=alpha0, c1=c1, c2=c2)
     if not res.converged or res.grad is None:
-        return LBFGSState(
-            params=theta,
-            value=f,
-            grad=g,
-            s_hist=state.s_hist,
-            y_hist=state.y_hist,
-            prev_value=state.prev_value,
-            alpha=0.0,
-            stalled=True,
-            t=state.t + 1,
-        )
+        return replace(state, value=f, grad=g, alpha=0.0, stalled=True, t=state.t + 1)
     s = res.alpha * d  # (LB5)
     y = res.grad - g  # (LB6)
     s_hist, y_hist = state.s_hist, state.y_hist

@@ -38,7 +38,7 @@ References:
 from __future__ import annotations
 
 import math
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import ClassVar
 
 import autograd.numpy as anp
@@ -156,28 +156,12 @@ def step(
     if f is None or g is None:
         f, g = oracle.value_and_grad(theta)
     if state.stalled or not np.any(getval(g)):
-        return TrustRegionState(
-            params=theta,
-            value=f,
-            grad=g,
-            radius=radius,
-            rho=state.rho,
-            cg_iters=0,
-            stalled=True,
-            t=state.t + 1,
-        )
+        return replace(state, value=f, grad=g, radius=radius, cg_iters=0, stalled=True, t=state.t + 1)
     p, boundary, iters = steihaug_cg(oracle, theta, g, f, radius)
     predicted = -(anp.dot(g, p) + 0.5 * anp.dot(p, oracle.hvp(theta, p)))  # m(0) - m(p)
     if not getval(predicted) > 0:
-        return TrustRegionState(
-            params=theta,
-            value=f,
-            grad=g,
-            radius=radius,
-            rho=math.nan,
-            cg_iters=iters,
-            stalled=True,
-            t=state.t + 1,
+        return replace(
+            state, value=f, grad=g, radius=radius, rho=math.nan, cg_iters=iters, stalled=True, t=state.t + 1
         )
     f_new, g_new = oracle.value_and_grad(theta + p)
     rho = (f - f_new) / predicted  # (TR4)
