@@ -170,9 +170,9 @@ class Cosine(_Recursive):
     def closed(self, t: int) -> float:
         s = t if self.periodic else min(t, self.total_steps)
         if self.exponent == 1.0:
-            return (
+            return (  # (S4)
                 self.lr_min + (self.lr - self.lr_min) * (1 + math.cos(math.pi * s / self.total_steps)) / 2
-            )  # (S4)
+            )
         c = (1 + math.cos(math.pi * s / self.total_steps)) / 2
         eta: float = self.lr_min + (self.lr - self.lr_min) * c**self.exponent  # (S4)
         return eta
@@ -650,9 +650,9 @@ class PiecewiseInterpolate:
         for k in range(len(self.bounds) - 1):
             lo, hi = self.bounds[k], self.bounds[k + 1]
             if lo <= t < hi:
-                return self.interpolate(
+                return self.interpolate(  # (S18)
                     self.values[k], self.values[k + 1], (t - lo) / max(hi - lo, 1)
-                )  # (S18)
+                )
         return self.values[-1] if t >= self.bounds[-1] else 0.0
 
 

@@ -40,7 +40,12 @@ def test_adamw_golden_schedule_scaling() -> None:
 @given(params_and_grads(n_grads=4))
 def test_zero_weight_decay_is_adam_bit_exactly(xg: tuple[np.ndarray, list[np.ndarray]]) -> None:
     x, gs = xg
-    for kw in (dict(), dict(amsgrad=True, amsgrad_max="corrected"), dict(eps_root=1e-8), dict(epsilon_hat=True)):
+    for kw in (
+        dict(),
+        dict(amsgrad=True, amsgrad_max="corrected"),
+        dict(eps_root=1e-8),
+        dict(epsilon_hat=True),
+    ):
         a = ref.adamw(lr=0.01, weight_decay=0.0, **kw)
         b = ref.adam(lr=0.01, **kw)
         sa, sb = a.init(x), b.init(x)
@@ -114,8 +119,11 @@ def test_schedule_is_read_at_completed_steps() -> None:
 def test_hypergradient_through_20_steps(decay_scaling: str) -> None:
     got, fd = hypergradient_after_steps(
         lambda lr: ref.adamw(lr=lr, weight_decay=0.05, decay_scaling=decay_scaling),  # type: ignore[arg-type]
-        [1.0, -1.0, 2.0], [1.0, 4.0, 0.25], lr=0.05, d=1e-7,
-    )  # fmt: skip
+        [1.0, -1.0, 2.0],
+        [1.0, 4.0, 0.25],
+        lr=0.05,
+        d=1e-7,
+    )
     assert np.isfinite(got) and abs(got) > 1e-3
     assert_allclose(got, fd, rtol=1e-5)
 
@@ -145,8 +153,10 @@ def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None
         (dict(amsgrad_max="max"), "amsgrad_max must be one of"),
         (dict(epsilon_hat="yes"), "epsilon_hat must be True or False"),
         (dict(epsilon_hat=True, bias_correction=False), "epsilon_hat=True needs bias_correction=True"),
-        (dict(lr=ref.schedules.linear_warmup(0.1, warmup_steps=10), decay_scaling="schedule"),
-         r"lr\(0\) .* must be a finite number > 0"),
+        (
+            dict(lr=ref.schedules.linear_warmup(0.1, warmup_steps=10), decay_scaling="schedule"),
+            r"lr\(0\) .* must be a finite number > 0",
+        ),
     ],
 )
 def test_bad_hyperparameters(kwargs: dict[str, object], match: str) -> None:
@@ -164,8 +174,15 @@ def test_bad_grad() -> None:
 
 
 def test_bare_step_matches_factory() -> None:
-    s1 = adamw_step(adamw_init(np.ones(2)), np.array([1.0, -2.0]), lr=0.1, beta1=0.9, beta2=0.999,
-                    eps=1e-8, weight_decay=0.01)  # fmt: skip
+    s1 = adamw_step(
+        adamw_init(np.ones(2)),
+        np.array([1.0, -2.0]),
+        lr=0.1,
+        beta1=0.9,
+        beta2=0.999,
+        eps=1e-8,
+        weight_decay=0.01,
+    )
     s2 = ref.adamw(lr=0.1).step(ref.adamw(lr=0.1).init(np.ones(2)), [1.0, -2.0])
     assert_array_equal(s1.params, s2.params)
     assert ref.make("adamw").hyperparams["weight_decay"] == 1e-2

@@ -4,7 +4,8 @@ the literal steps (the code before the primitives) bit for bit."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import autograd.numpy as anp
 import numpy as np
@@ -32,8 +33,14 @@ def _edge(rng: np.random.Generator, n: int, kind: str, positive: bool = False) -
     elif kind == "large":
         x = rng.standard_normal(n) * 1e300
     else:  # mixed: every kind in one vector, with a few infinities
-        pool = np.concatenate([rng.standard_normal(n), rng.standard_normal(n) * 1e-310,
-                               rng.standard_normal(n) * 1e300, [0.0, -0.0, np.inf, -np.inf, 5e-324]])  # fmt: skip
+        pool = np.concatenate(
+            [
+                rng.standard_normal(n),
+                rng.standard_normal(n) * 1e-310,
+                rng.standard_normal(n) * 1e300,
+                [0.0, -0.0, np.inf, -np.inf, 5e-324],
+            ]
+        )
         x = rng.choice(pool, n)
     return np.abs(x) if positive else x
 
@@ -41,7 +48,9 @@ def _edge(rng: np.random.Generator, n: int, kind: str, positive: bool = False) -
 KINDS = ("normal", "zeros", "denormal", "large", "mixed")
 
 
-def _args(name: str, rng: np.random.Generator, n: int, kind: str, shape: tuple[int, ...] | None = None) -> tuple[Any, ...]:
+def _args(
+    name: str, rng: np.random.Generator, n: int, kind: str, shape: tuple[int, ...] | None = None
+) -> tuple[Any, ...]:
     """Arguments of primitive ``name`` (second moments v >= 0), arrays read-only, of ``shape``."""
 
     def arr(positive: bool = False) -> np.ndarray:
@@ -68,7 +77,9 @@ def test_bit_identical_to_literal(name: str, n: int, kind: str) -> None:
     with np.errstate(all="ignore"):  # large values overflow, zeros divide: both forms alike
         got, want = fused(*args), literal(*args)
     assert got.dtype == np.float64 and got.shape == want.shape
-    assert np.array_equal(got.view(np.uint64), want.view(np.uint64)), f"{name}: not bit-identical ({kind}, n={n})"
+    assert np.array_equal(got.view(np.uint64), want.view(np.uint64)), (
+        f"{name}: not bit-identical ({kind}, n={n})"
+    )
 
 
 @pytest.mark.parametrize("name", list(F.PRIMITIVES))
@@ -91,7 +102,11 @@ def test_other_dtypes_and_broadcasting_take_the_literal_path(name: str) -> None:
     args: tuple[Any, ...] = (x32, x32[::-1], 0.9) if name == "ema" else (x32, 0.5, x32[::-1])
     got = fused(*args)
     assert got.dtype == literal(*args).dtype == np.float32 and np.array_equal(got, literal(*args))
-    bargs: tuple[Any, ...] = (np.ones((3, N)), np.arange(N + 0.0), 0.9) if name == "ema" else (np.ones((3, N)), 0.5, np.arange(N + 0.0))
+    bargs: tuple[Any, ...] = (
+        (np.ones((3, N)), np.arange(N + 0.0), 0.9)
+        if name == "ema"
+        else (np.ones((3, N)), 0.5, np.arange(N + 0.0))
+    )
     assert np.array_equal(fused(*bargs), literal(*bargs))
 
 

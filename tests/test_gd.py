@@ -33,7 +33,7 @@ def test_gd_golden_least_squares() -> None:
 
 
 def test_gd_matches_closed_form_error_recursion() -> None:
-    # seed 002 eq. (4): e_t = (I - 2 eta X^T X)^t e_0 on L(w) = ||Xw - y||^2.
+    # note 002 eq. (4): e_t = (I - 2 eta X^T X)^t e_0 on L(w) = ||Xw - y||^2.
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((20, 5)), rng.standard_normal(20)
     w_star = np.linalg.lstsq(X, y, rcond=None)[0]
@@ -62,7 +62,9 @@ def test_sgd_golden_minibatch() -> None:
 @given(params_and_grads(n_grads=3), st.floats(1e-4, 1.0), st.floats(0.0, 1.0))
 def test_sgd_step_equals_gd_step(xg: tuple[np.ndarray, list[np.ndarray]], lr: float, wd: float) -> None:
     x, gs = xg
-    assert_array_equal(run(ref.gd(lr, weight_decay=wd), x, gs)[-1], run(ref.sgd(lr, weight_decay=wd), x, gs)[-1])
+    assert_array_equal(
+        run(ref.gd(lr, weight_decay=wd), x, gs)[-1], run(ref.sgd(lr, weight_decay=wd), x, gs)[-1]
+    )
 
 
 @given(params_and_grads(n_grads=2))

@@ -22,7 +22,6 @@ X0 = [1.0, -2.0]
 GS = [[0.5, -1.0], [-0.5, 3.0], [1.0, 1.0]]
 
 
-
 def test_momentum_golden_polyak_three_steps() -> None:
     # specs/momentum.md "Worked example", exact decimal arithmetic by hand.
     s1, s2, s3 = states(ref.momentum(0.1, beta=0.9), X0, GS)
@@ -40,29 +39,31 @@ def test_momentum_golden_sutskever_three_steps() -> None:
     assert_allclose(s1.velocity, [0.05, -0.1], rtol=1e-15)
     assert_allclose(s2.velocity, [-0.005, 0.21], rtol=1e-13)
     assert_allclose(s3.velocity, [0.0955, 0.289], rtol=1e-14)
-    assert_allclose([s.params for s in (s1, s2, s3)],
-                    [[0.95, -1.9], [0.955, -2.11], [0.8595, -2.399]], rtol=1e-15)  # fmt: skip
+    assert_allclose(
+        [s.params for s in (s1, s2, s3)], [[0.95, -1.9], [0.955, -2.11], [0.8595, -2.399]], rtol=1e-15
+    )
 
 
 def test_momentum_golden_ema_three_steps() -> None:
     s1, s2, s3 = states(ref.momentum(0.1, beta=0.9, form="ema"), X0, GS)
     assert_allclose(s1.velocity, [0.05, -0.1], rtol=1e-15)
-    assert_allclose([s.params for s in (s1, s2, s3)],
-                    [[0.995, -1.99], [0.9955, -2.011], [0.98595, -2.0399]], rtol=1e-15)  # fmt: skip
+    assert_allclose(
+        [s.params for s in (s1, s2, s3)], [[0.995, -1.99], [0.9955, -2.011], [0.98595, -2.0399]], rtol=1e-15
+    )
     assert_allclose(s3.velocity, [0.0955, 0.289], rtol=1e-14)
 
 
 def test_momentum_golden_dampening_first_step() -> None:
     torch_like = states(ref.momentum(0.1, beta=0.9, dampening=0.5, first_step="grad"), X0, GS)
-    assert_allclose([s.velocity for s in torch_like], [[0.5, -1.0], [0.2, 0.6], [0.68, 1.04]],
-                    rtol=1e-14)  # fmt: skip
-    assert_allclose([s.params for s in torch_like],
-                    [[0.95, -1.9], [0.93, -1.96], [0.862, -2.064]], rtol=1e-15)  # fmt: skip
+    assert_allclose([s.velocity for s in torch_like], [[0.5, -1.0], [0.2, 0.6], [0.68, 1.04]], rtol=1e-14)
+    assert_allclose(
+        [s.params for s in torch_like], [[0.95, -1.9], [0.93, -1.96], [0.862, -2.064]], rtol=1e-15
+    )
     zeros = states(ref.momentum(0.1, beta=0.9, dampening=0.5, first_step="zeros"), X0, GS)
-    assert_allclose([s.velocity for s in zeros], [[0.25, -0.5], [-0.025, 1.05], [0.4775, 1.445]],
-                    rtol=1e-14)  # fmt: skip
-    assert_allclose([s.params for s in zeros],
-                    [[0.975, -1.95], [0.9775, -2.055], [0.92975, -2.1995]], rtol=1e-15)  # fmt: skip
+    assert_allclose([s.velocity for s in zeros], [[0.25, -0.5], [-0.025, 1.05], [0.4775, 1.445]], rtol=1e-14)
+    assert_allclose(
+        [s.params for s in zeros], [[0.975, -1.95], [0.9775, -2.055], [0.92975, -2.1995]], rtol=1e-15
+    )
 
 
 def test_momentum_golden_weight_decay() -> None:
@@ -170,7 +171,7 @@ def test_coupled_weight_decay_is_gradient_plus_lambda_theta() -> None:
 
 
 def test_momentum_accelerates_on_ill_conditioned_quadratic() -> None:
-    # Seed 001: heavy ball needs ~sqrt(kappa) iterations where GD needs ~kappa. With Polyak's tuning
+    # Note 001: heavy ball needs ~sqrt(kappa) iterations where GD needs ~kappa. With Polyak's tuning
     # eta = 4/(sqrt(L)+sqrt(mu))^2, beta = ((sqrt(k)-1)/(sqrt(k)+1))^2 the error contracts like
     # t ((sqrt(k)-1)/(sqrt(k)+1))^t: after 400 steps on kappa = 1e3 about 400 * 0.9386^400 ~ 4e-9,
     # while GD at its best step 2/(L+mu) keeps ((k-1)/(k+1))^400 ~ 0.45 of the error.
@@ -220,12 +221,15 @@ def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None
 
 @pytest.mark.parametrize("form", ["polyak", "ema", "sutskever"])
 def test_hypergradient_wrt_lr_matches_finite_difference(form: str) -> None:
-    # d loss(theta_20) / d lr through 20 closed-loop steps on a quadratic (seed 003's
+    # d loss(theta_20) / d lr through 20 closed-loop steps on a quadratic (note 003's
     # gradient-based hyperparameter optimisation): autograd against a central difference.
     got, fd = hypergradient_after_steps(
         lambda lr: ref.momentum(lr, beta=0.8, form=form, weight_decay=0.01),  # type: ignore[arg-type]
-        [1.0, -2.0, 0.5], [0.5, 1.0, 3.0], lr=0.05, d=1e-6,
-    )  # fmt: skip
+        [1.0, -2.0, 0.5],
+        [0.5, 1.0, 3.0],
+        lr=0.05,
+        d=1e-6,
+    )
     assert abs(got) > 1e-3
     assert_allclose(got, fd, rtol=1e-6)
 
@@ -261,8 +265,7 @@ def test_bad_grad() -> None:
 
 
 def test_bare_step_matches_factory_and_registry() -> None:
-    kw: dict[str, Any] = dict(beta=0.7, form="polyak", dampening=0.2, first_step="grad",
-                              weight_decay=0.1)  # fmt: skip
+    kw: dict[str, Any] = dict(beta=0.7, form="polyak", dampening=0.2, first_step="grad", weight_decay=0.1)
     g = np.array([1.0, -2.0])
     s1 = momentum_step(momentum_step(momentum_init(np.ones(2)), g, lr=0.1, **kw), 2 * g, lr=0.1, **kw)
     opt = ref.make("momentum", lr=0.1, **kw)

@@ -83,8 +83,13 @@ def test_eps_inside_and_bias_correction_with_initial_scale() -> None:
     # optax form: d = sqrt(v_t / (1 - alpha^t) + eps), v_0 = initial_scale, corrected as a whole.
     gs = stream(12, (4,), 6)
     a, eps, v0 = 0.9, 1e-2, 1.0
-    out = run(ref.rmsprop(lr=0.05, alpha=a, eps=eps, eps_placement="inside", initial_scale=v0,
-                          bias_correction=True), np.ones(4), gs)  # fmt: skip
+    out = run(
+        ref.rmsprop(
+            lr=0.05, alpha=a, eps=eps, eps_placement="inside", initial_scale=v0, bias_correction=True
+        ),
+        np.ones(4),
+        gs,
+    )
     v, x = np.full(4, v0), np.ones(4)
     for t, (g, got) in enumerate(zip(gs, out), 1):
         v = a * v + (1 - a) * g * g
@@ -157,10 +162,14 @@ def test_schedule_is_read_at_completed_steps() -> None:
 @pytest.mark.parametrize("momentum_lr", ["outside", "inside"])
 def test_hypergradient_through_20_steps(momentum_lr: str) -> None:
     got, fd = hypergradient_after_steps(
-        lambda lr: ref.rmsprop(lr=lr, alpha=0.9, centered=True, momentum=0.5,
-                               momentum_lr=momentum_lr, eps=1e-3),  # type: ignore[arg-type]
-        [1.0, -1.0, 2.0], [1.0, 4.0, 0.25], lr=0.01, d=1e-7,
-    )  # fmt: skip
+        lambda lr: ref.rmsprop(
+            lr=lr, alpha=0.9, centered=True, momentum=0.5, momentum_lr=momentum_lr, eps=1e-3
+        ),  # type: ignore[arg-type]
+        [1.0, -1.0, 2.0],
+        [1.0, 4.0, 0.25],
+        lr=0.01,
+        d=1e-7,
+    )
     assert np.isfinite(got) and abs(got) > 1e-3
     assert_allclose(got, fd, rtol=1e-5)
 

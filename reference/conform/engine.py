@@ -111,6 +111,9 @@ def conform(
             non-finite values where the reference's are finite): never a verdict.
         NotComparable: the claim has no reference equivalent, or the peer's precision cannot
             hold a hyperparameter (``precision_issues``).
+
+    Long because it is the procedure read top to bottom: check the arguments, run every stream in
+    every mode and the long run, judge, diagnose.
     """
     check_count("", "n_steps", n_steps, minimum=1)
     for s in streams:

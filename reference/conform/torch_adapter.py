@@ -64,6 +64,10 @@ def _f(x: Any) -> float:
 
 
 def _spec(cls_name: str, g: dict[str, Any]) -> ReferenceSpec:
+    """The reference spec for ``torch.optim.<cls_name>`` with param group ``g``, or ``NotComparable``.
+
+    Long because it is one dispatch over torch.optim's classes, a few lines per class.
+    """
     if g.get("maximize", False):
         raise NotComparable(f"torch.optim.{cls_name}(maximize=True): the reference minimizes")
     lr = _f(g["lr"])

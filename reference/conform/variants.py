@@ -117,6 +117,10 @@ def _eps_placements(a: str) -> list[Knob]:
 
 
 def _adam_like(algo: str) -> list[Knob]:
+    """The knobs of adam and adamw: each documented convention a peer may use instead of the claim's.
+
+    Long because it is a table: one knob per documented convention of the Adam family.
+    """
     k = [
         _knob(
             algo,
@@ -372,6 +376,10 @@ def _adagrad() -> list[Knob]:
 
 
 def _rmsprop() -> list[Knob]:
+    """The knobs of rmsprop: each documented convention a peer may use instead of the claim's.
+
+    Long because it is a table: one knob per documented convention of RMSprop.
+    """
     a = "rmsprop"
     return [
         *_eps_placements(a),

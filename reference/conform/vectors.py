@@ -156,6 +156,33 @@ def exportable_algorithms() -> list[str]:
     return out
 
 
+def _cases(a: str, x0: np.ndarray, seed: int, n_steps: int, dim: int) -> list[dict[str, Any]]:
+    """One case per (variant, stream) of algorithm ``a`` whose reference trajectory is finite."""
+    cases = []
+    for vname, vtext, spec in variants_of(a):
+        for s in STREAMS:
+            grads = open_loop(s, seed, n_steps, dim)
+            with np.errstate(all="ignore"):
+                run = run_reference(spec.build(), x0, grads=grads)
+            if not np.all(np.isfinite(run.iterates)):
+                continue
+            cases.append(
+                {
+                    "id": f"{a}/{vname}/{s}",
+                    "algorithm": spec.algorithm,
+                    "variant": vname,
+                    "description": vtext,
+                    "hyperparameters": {k: _json_value(v) for k, v in full_hp(spec).items()},
+                    "stream": s,
+                    "seed": seed,
+                    "params0": x0.tolist(),
+                    "grads": grads.tolist(),
+                    "expected": run.iterates[1:].tolist(),
+                }
+            )
+    return cases
+
+
 def export_vectors(
     directory: str | os.PathLike[str],
     *,
@@ -178,28 +205,7 @@ def export_vectors(
     x0 = initial_point(seed, dim)
     files, counts = [], {}
     for a in algos:
-        cases = []
-        for vname, vtext, spec in variants_of(a):
-            for s in STREAMS:
-                grads = open_loop(s, seed, n_steps, dim)
-                with np.errstate(all="ignore"):
-                    run = run_reference(spec.build(), x0, grads=grads)
-                if not np.all(np.isfinite(run.iterates)):
-                    continue
-                cases.append(
-                    {
-                        "id": f"{a}/{vname}/{s}",
-                        "algorithm": spec.algorithm,
-                        "variant": vname,
-                        "description": vtext,
-                        "hyperparameters": {k: _json_value(v) for k, v in full_hp(spec).items()},
-                        "stream": s,
-                        "seed": seed,
-                        "params0": x0.tolist(),
-                        "grads": grads.tolist(),
-                        "expected": run.iterates[1:].tolist(),
-                    }
-                )
+        cases = _cases(a, x0, seed, n_steps, dim)
         doc = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "algorithm": a, "cases": cases}
         text = json.dumps(doc, allow_nan=False, indent=None, separators=(",", ":"))
         (root / f"{a}.json").write_text(text + "\n", encoding="utf-8")

@@ -259,9 +259,9 @@ def step(
     """One projected gradient step, eqs. (PGD1)-(PGD2) of specs/projected_gd.md."""
     eta = lr_at(lr, state.t)
     z = state.params - eta * grad  # (PGD1)
-    theta = project(
+    theta = project(  # (PGD2)
         z, constraint=constraint, lo=lo, hi=hi, center=center, radius=radius, total=total
-    )  # (PGD2)
+    )
     return ProjectedGDState(params=theta, t=state.t + 1)
 
 

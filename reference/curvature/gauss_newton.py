@@ -108,7 +108,7 @@ def step(
     alpha: Any = 1.0
     if line_search and np.any(getval(delta)):
         if getval(anp.dot(rec.grad, delta)) < 0:  # a descent direction: backtrack from alpha = 1
-            res = armijo(
+            res = armijo(  # (GN4)
                 FunctionOracle(partial(loss_at, model)),
                 theta,
                 delta,
@@ -118,7 +118,7 @@ def step(
                 c1=c,
                 rho=beta,
                 max_iter=max_backtracks,
-            )  # (GN4)
+            )
             alpha = res.alpha  # 0.0 if no trial was accepted
         else:
             alpha = 0.0  # g^T delta >= 0 (rounding): no decrease along delta, the step is rejected

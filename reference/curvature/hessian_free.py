@@ -171,9 +171,9 @@ def step(
     def B(v: Any) -> Any:
         return gn_vector_product(model, rec, v) + lam * v  # (HF1)
 
-    delta, iters = truncated_cg(
+    delta, iters = truncated_cg(  # (HF2)
         B, -rec.grad, zeta * state.delta, max_iter=max_cg, tol=cg_tol, progress_eps=progress_eps
-    )  # (HF2)
+    )
     trial_loss = loss_at(model, theta + delta)
     predicted = quadratic_model_decrease(rec, gn_vector_product(model, rec, delta), delta)
     rho = (rec.loss - trial_loss) / predicted if getval(predicted) > 0 else 0.0  # (HF3)

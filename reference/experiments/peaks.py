@@ -724,6 +724,10 @@ def plot(results: list[RunResult], problems: dict[int, Peaks], out: Path) -> lis
 
 
 def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[int], list[str]]:
+    """``optref peaks`` arguments: the namespace, the widths and the methods.
+
+    Long because it declares every option of the command and checks each.
+    """
     doc = __doc__.split("\n\n")[0] if __doc__ else None
     parser = argparse.ArgumentParser(prog="optref peaks", description=doc)
     parser.add_argument("--widths", help=f"comma list of hidden widths (default {DEFAULTS['widths']})")
@@ -817,7 +821,11 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[int], list[str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``optref peaks [options]``: train, print the table, write the PNGs; returns the exit status."""
+    """``optref peaks [options]``: train, print the table, write the PNGs; returns the exit status.
+
+    Long because it is the command top to bottom: parse, train each (width, method), print the
+    table, write the figures and the JSON, choose the exit status.
+    """
     args, widths, methods = _parse(sys.argv[1:] if argv is None else argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,8 @@ the literal steps' hypergradients (and higher derivatives work, as autograd nest
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import autograd.numpy as anp
 import numpy as np
@@ -75,8 +76,9 @@ def descend_literal(theta: Array, eta: Scalar, u: Array) -> Any:
     return theta - eta * u
 
 
-def adam_update_literal(theta: Array, m: Array, v: Array, eta: Scalar, bc1: Scalar, bc2: Scalar,
-                        eps: Scalar) -> Any:  # fmt: skip
+def adam_update_literal(
+    theta: Array, m: Array, v: Array, eta: Scalar, bc1: Scalar, bc2: Scalar, eps: Scalar
+) -> Any:
     return theta + (-eta) * (m / bc1) / (anp.sqrt(v / bc2) + eps)
 
 
@@ -112,8 +114,9 @@ def _descend_k(o: Array, t: Array, theta: Array, u: Array, eta: Scalar) -> None:
     np.subtract(theta, o, out=o)
 
 
-def _adam_update_k(o: Array, t: Array, theta: Array, m: Array, v: Array, eta: Scalar, bc1: Scalar,
-                   bc2: Scalar, eps: Scalar) -> None:  # fmt: skip
+def _adam_update_k(
+    o: Array, t: Array, theta: Array, m: Array, v: Array, eta: Scalar, bc1: Scalar, bc2: Scalar, eps: Scalar
+) -> None:
     np.divide(m, bc1, out=o)  # mhat
     np.multiply(-eta, o, out=o)  # (-eta) mhat
     np.divide(v, bc2, out=t)  # vhat
@@ -138,10 +141,10 @@ def _rms_update_k(o: Array, t: Array, theta: Array, g: Array, v: Array, eta: Sca
 def _fusable(arrays: tuple[Any, ...], scalars: tuple[Any, ...]) -> bool:
     """Every array a float64 ndarray of one shape, every scalar a real scalar."""
     shape = arrays[0].shape if isinstance(arrays[0], np.ndarray) else None
-    return (
-        all(isinstance(a, np.ndarray) and a.dtype == np.float64 and a.shape == shape for a in arrays)
-        and all(type(s) is float or (np.ndim(s) == 0 and np.result_type(s, np.float64) == np.float64)
-                for s in scalars)  # fmt: skip
+    return all(
+        isinstance(a, np.ndarray) and a.dtype == np.float64 and a.shape == shape for a in arrays
+    ) and all(
+        type(s) is float or (np.ndim(s) == 0 and np.result_type(s, np.float64) == np.float64) for s in scalars
     )
 
 
@@ -158,8 +161,9 @@ def _blocked(kernel: Callable[..., None], arrays: tuple[Array, ...], scalars: tu
     return out
 
 
-def _fused(name: str, literal: Callable[..., Array], kernel: Callable[..., None],
-           array_args: tuple[int, ...]) -> Callable[..., Array]:  # fmt: skip
+def _fused(
+    name: str, literal: Callable[..., Array], kernel: Callable[..., None], array_args: tuple[int, ...]
+) -> Callable[..., Array]:
     """The primitive ``name``: fused forward via ``kernel``, VJPs of ``literal`` by autograd.
 
     ``array_args`` are the positions of the array arguments; the others are scalars. The kernel

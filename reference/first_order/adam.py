@@ -20,7 +20,7 @@ Conventions (defaults are the seed's and the paper's; torch.optim.Adam and optax
 References:
     Kingma, D. P. and Ba, J. (2015). Adam: A Method for Stochastic Optimization. ICLR. Alg. 1.
     Reddi, S. J., Kale, S. and Kumar, S. (2018). On the Convergence of Adam and Beyond. ICLR.
-    Seed 001 ("Adam: Complete Algorithm"), seed 002 section 3.2.3.
+    Note 001 ("Adam: Complete Algorithm"), note 002 section 3.2.3.
 """
 
 from __future__ import annotations
@@ -47,16 +47,21 @@ class AdamHyperparams(Hyperparams):
     _: KW_ONLY
     beta1: float = hp(0.9, UNIT, "EMA coefficient of the first moment, (A2)")
     beta2: float = hp(0.999, UNIT, "EMA coefficient of the second moment, (A3)")
-    eps: float = hp(1e-8, NONNEGATIVE, "added to sqrt(vhat_t) in (A6); eps = eps_root = 0 makes a "
-                    "coordinate with only zero gradients 0/0")  # fmt: skip
+    eps: float = hp(
+        1e-8,
+        NONNEGATIVE,
+        "added to sqrt(vhat_t) in (A6); eps = eps_root = 0 makes a coordinate with only zero gradients 0/0",
+    )
     eps_root: float = hp(0.0, NONNEGATIVE, "added inside the square root of (A6) (optax)")
     weight_decay: float = hp(0.0, NONNEGATIVE, "coupled L2 coefficient lambda of (A1) (torch Adam's)")
     bias_correction: bool = hp(True, FLAG, "divide the moments by 1 - beta^t, (A4)")
-    epsilon_hat: bool = hp(False, FLAG, "TensorFlow/Keras placement of eps, eps sqrt(1 - beta2^t) "
-                           "(needs bias_correction)")  # fmt: skip
+    epsilon_hat: bool = hp(
+        False, FLAG, "TensorFlow/Keras placement of eps, eps sqrt(1 - beta2^t) (needs bias_correction)"
+    )
     amsgrad: bool = hp(False, FLAG, "keep the running maximum of the second moment, (A5)")
-    amsgrad_max: AmsgradMax = hp("raw", OneOf(("raw", "corrected")),
-                                 "maximum of the raw v_t (torch) or of vhat_t (optax)")  # fmt: skip
+    amsgrad_max: AmsgradMax = hp(
+        "raw", OneOf(("raw", "corrected")), "maximum of the raw v_t (torch) or of vhat_t (optax)"
+    )
 
     def validate(self) -> None:
         if self.epsilon_hat and not self.bias_correction:

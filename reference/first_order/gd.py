@@ -7,7 +7,7 @@ r"""Gradient descent (Cauchy 1847). Spec: specs/gd.md, eqs. (GD1)-(GD2).
 gradient is ``sgd`` (reference/first_order/sgd.py). eta_t is ``lr`` or ``lr(t - 1)`` for a schedule.
 
 References:
-    Seed 002, section 2.2, eq. (3); seed 003 ("Gradient Descent"); seed 004 ("Gradient Descent").
+    Note 002, section 2.2, eq. (3); note 003 ("Gradient Descent"); note 004 ("Gradient Descent").
 """
 
 from __future__ import annotations

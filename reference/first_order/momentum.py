@@ -1,18 +1,18 @@
-r"""Heavy-ball momentum (Polyak 1964) in the three forms of the seeds. Spec: specs/momentum.md, (M1)-(M3).
+r"""Heavy-ball momentum (Polyak 1964) in the three forms of the notes. Spec: specs/momentum.md, (M1)-(M3).
 
 Update rule, for t = 1, 2, ... (t counts completed steps after this one), v_0 = 0:
 
     g_t     = g_t + lambda theta_{t-1}                   (M1)  coupled L2, if weight_decay > 0
-    v_t     = beta v_{t-1} + (1 - d) g_t                 (M2)  form="polyak" (seed 001; torch, optax)
-    v_t     = beta v_{t-1} + (1 - beta) g_t                    form="ema"    (seed 002 eq. 8)
-    v_t     = beta v_{t-1} + (1 - d) eta_t g_t                 form="sutskever" (seed 003)
+    v_t     = beta v_{t-1} + (1 - d) g_t                 (M2)  form="polyak" (note 001; torch, optax)
+    v_t     = beta v_{t-1} + (1 - beta) g_t                    form="ema"    (note 002 eq. 8)
+    v_t     = beta v_{t-1} + (1 - d) eta_t g_t                 form="sutskever" (note 003)
     v_1     = g_1  (sutskever: eta_1 g_1)                      first_step="grad" (torch)
     theta_t = theta_{t-1} - eta_t v_t                    (M3)  forms "polyak", "ema"
     theta_t = theta_{t-1} - v_t                                form "sutskever"
 
-Conventions (defaults are seed 001's heavy ball with no dampening):
+Conventions (defaults are note 001's heavy ball with no dampening):
     * d is ``dampening`` (torch); form="ema" is polyak with d = beta and takes no dampening.
-    * first_step="zeros" starts from v_0 = 0 (seed 001, seed 002, optax); first_step="grad" sets
+    * first_step="zeros" starts from v_0 = 0 (note 001, note 002, optax); first_step="grad" sets
       v_1 = g_1 undamped, as torch.optim.SGD does ("dampening is applied from the second step").
     * The learning rate sits outside the buffer in "polyak" and "ema" (torch, optax: a schedule
       scales the whole buffer by the current eta_t) and inside it in "sutskever" (each step's
@@ -26,8 +26,8 @@ References:
         USSR Comput. Math. Math. Phys. 4(5), 1-17.
     Sutskever, I., Martens, J., Dahl, G. and Hinton, G. (2013). On the importance of
         initialization and momentum in deep learning. ICML.
-    Seed 001 ("Heavy Ball Method"), seed 002 section 2.5 eqs. (8)-(9), seed 003 ("Momentum"),
-    seed 004 ("Momentum").
+    Note 001 ("Heavy Ball Method"), note 002 section 2.5 eqs. (8)-(9), note 003 ("Momentum"),
+    note 004 ("Momentum").
 """
 
 from __future__ import annotations
@@ -53,16 +53,25 @@ class MomentumHyperparams(Hyperparams):
     """Heavy ball's hyperparameters (defaults: the notes' heavy ball, no dampening)."""
 
     ALGORITHM: ClassVar[str] = "momentum"
-    lr: LearningRate = required(LR, "step size eta of (M3) (inside the buffer in form 'sutskever'), "
-                                "or a schedule t -> eta_t")  # fmt: skip
+    lr: LearningRate = required(
+        LR, "step size eta of (M3) (inside the buffer in form 'sutskever'), or a schedule t -> eta_t"
+    )
     _: KW_ONLY
     beta: float = hp(0.9, UNIT, "momentum coefficient of (M2); beta = 0 is gradient descent")
-    form: MomentumForm = hp("polyak", OneOf(FORMS), '"polyak" v = beta v + (1 - d) g (torch, optax); '
-                            '"ema" v = beta v + (1 - beta) g; "sutskever" v = beta v + eta g, theta -= v')  # fmt: skip
-    dampening: float = hp(0.0, CLOSED_UNIT, "d of (M2), the new gradient's weight is 1 - d (torch); "
-                          "0 with form='ema', which fixes d = beta")  # fmt: skip
-    first_step: FirstStep = hp("zeros", OneOf(FIRST_STEPS),
-                               '"zeros": v_0 = 0; "grad": v_1 = g_1 undamped (torch.optim.SGD)')  # fmt: skip
+    form: MomentumForm = hp(
+        "polyak",
+        OneOf(FORMS),
+        '"polyak" v = beta v + (1 - d) g (torch, optax); '
+        '"ema" v = beta v + (1 - beta) g; "sutskever" v = beta v + eta g, theta -= v',
+    )
+    dampening: float = hp(
+        0.0,
+        CLOSED_UNIT,
+        "d of (M2), the new gradient's weight is 1 - d (torch); 0 with form='ema', which fixes d = beta",
+    )
+    first_step: FirstStep = hp(
+        "zeros", OneOf(FIRST_STEPS), '"zeros": v_0 = 0; "grad": v_1 = g_1 undamped (torch.optim.SGD)'
+    )
     weight_decay: float = hp(0.0, NONNEGATIVE, "coupled L2 coefficient lambda of (M1) (torch SGD's)")
 
     def validate(self) -> None:
@@ -115,5 +124,6 @@ def step(
     return MomentumState(params=theta, velocity=v, t=state.t + 1)
 
 
-momentum = optimizer(MomentumHyperparams, init, step,
-                     "Heavy-ball momentum; see the module docstring and specs/momentum.md.")  # fmt: skip
+momentum = optimizer(
+    MomentumHyperparams, init, step, "Heavy-ball momentum; see the module docstring and specs/momentum.md."
+)

@@ -26,7 +26,7 @@ Conventions:
 References:
     Tieleman, T. and Hinton, G. (2012). Lecture 6.5 - RMSProp. COURSERA: Neural Networks for
     Machine Learning. Graves, A. (2013). Generating Sequences With Recurrent Neural Networks
-    (the centered form, eq. 38-41). Seed 004 ("RMSProp"); seed 001 ("The Adaptive Paradigm").
+    (the centered form, eq. 38-41). Note 004 ("RMSProp"); note 001 ("The Adaptive Paradigm").
 """
 
 from __future__ import annotations
@@ -54,13 +54,18 @@ class RMSpropHyperparams(Hyperparams):
     _: KW_ONLY
     alpha: float = hp(0.99, UNIT, "EMA coefficient of (R2)-(R3) (torch's alpha, optax's decay)")
     eps: float = hp(1e-8, NONNEGATIVE, "denominator guard of (R5)")
-    eps_placement: EpsPlacement = hp("outside", OneOf(("outside", "inside")),
-                                     'eps "outside" the square root of (R5) (torch) or "inside" (optax)')  # fmt: skip
+    eps_placement: EpsPlacement = hp(
+        "outside",
+        OneOf(("outside", "inside")),
+        'eps "outside" the square root of (R5) (torch) or "inside" (optax)',
+    )
     centered: bool = hp(False, FLAG, "divide by the EMA estimate of the standard deviation, (R3)")
     momentum: float = hp(0.0, UNIT, "mu of (R6); 0 keeps no buffer")
-    momentum_lr: MomentumLr = hp("outside", OneOf(("outside", "inside")),
-                                 '"outside": theta -= eta_t b_t (torch); "inside": b_t holds eta-scaled '
-                                 "steps, theta -= b_t (optax)")  # fmt: skip
+    momentum_lr: MomentumLr = hp(
+        "outside",
+        OneOf(("outside", "inside")),
+        '"outside": theta -= eta_t b_t (torch); "inside": b_t holds eta-scaled steps, theta -= b_t (optax)',
+    )
     initial_scale: float = hp(0.0, NONNEGATIVE, "v_0 of (R2) (torch 0, TF1 1)")
     bias_correction: bool = hp(False, FLAG, "divide v_t (and gbar_t) by 1 - alpha^t, (R4) (optax's flag)")
     weight_decay: float = hp(0.0, NONNEGATIVE, "coupled L2 coefficient lambda of (R1)")
@@ -112,7 +117,8 @@ def step(
     v = ema_sq(state.v, g, alpha)  # (R2)  alpha v + (1 - alpha) g g, fused: see _fused.py
     gbar = state.gbar
     if centered:
-        assert gbar is not None, "centered RMSprop state needs gbar: init with centered=True"
+        if gbar is None:
+            raise ValueError("rmsprop: centered=True needs a state from init(params, centered=True)")
         gbar = ema(gbar, g, alpha)  # (R3)
     bc = 1 - alpha**t if bias_correction else 1.0
     vhat = v / bc if bias_correction else v  # (R4)
@@ -120,7 +126,9 @@ def step(
         gbarhat = gbar / bc
         vhat = vhat - gbarhat * gbarhat  # >= 0 in exact arithmetic; rounding may dip below
     if not (centered or momentum) and eps_placement == "outside":  # the common case: one primitive
-        theta = rms_update(theta, g, vhat, eta, eps)  # (R5)  d = sqrt(vhat) + eps, then (R7) theta - eta g / d
+        theta = rms_update(  # (R5)  d = sqrt(vhat) + eps, then (R7) theta - eta g / d
+            theta, g, vhat, eta, eps
+        )
         return RMSpropState(params=theta, v=v, gbar=gbar, b=state.b, t=t)
     if eps_placement == "outside":
         d = anp.sqrt(anp.maximum(vhat, 0.0) if centered else vhat) + eps  # (R5)
@@ -128,7 +136,10 @@ def step(
         d = anp.sqrt(anp.maximum(vhat + eps, 0.0) if centered else vhat + eps)  # (R5)
     b = state.b
     if momentum:
-        assert b is not None, "RMSprop momentum state needs b: init with momentum > 0"
+        if b is None:
+            raise ValueError(
+                "rmsprop: momentum > 0 needs a state from init(params, momentum=...) with momentum > 0"
+            )
         if momentum_lr == "outside":
             b = accumulate(b, g / d, momentum)  # (R6)
             theta = descend(theta, eta, b)  # (R7)  theta - eta b
@@ -140,5 +151,4 @@ def step(
     return RMSpropState(params=theta, v=v, gbar=gbar, b=b, t=t)
 
 
-rmsprop = optimizer(RMSpropHyperparams, init, step,
-                    "RMSprop; see the module docstring and specs/rmsprop.md.")  # fmt: skip
+rmsprop = optimizer(RMSpropHyperparams, init, step, "RMSprop; see the module docstring and specs/rmsprop.md.")

@@ -11,7 +11,7 @@ schedule with sum eta_t = inf, sum eta_t^2 < inf, e.g. ``ref.schedules.robbins_m
 
 References:
     Robbins, H. and Monro, S. (1951). A Stochastic Approximation Method. Ann. Math. Stat.
-    Seed 000 ("Mini-Batch SGD", "SGD Convergence in a Nutshell"); seed 002 section 2.4, eq. (7).
+    Note 000 ("Mini-Batch SGD", "SGD Convergence in a Nutshell"); note 002 section 2.4, eq. (7).
 """
 
 from __future__ import annotations

@@ -99,9 +99,9 @@ def estimate(state: SAGAState, sample: Sample) -> tuple[Array, Array]:
     table, table_mean = _filled(state)
     idx = sample.idx
     fresh = _floats(sample.problem.per_sample_grads(state.params, idx))
-    g = reduction_scale(sample.problem, of="mean") * (
+    g = reduction_scale(sample.problem, of="mean") * (  # (SA2)
         anp.mean(fresh - table[idx], axis=0) + table_mean
-    )  # (SA2)
+    )
     return g, fresh
 
 
