@@ -37,16 +37,24 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+for _var in (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+):
     os.environ[_var] = "1"
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
-                           "intra_op_parallelism_threads=1").strip()  # fmt: skip
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+).strip()
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import Any
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -66,7 +74,9 @@ except ImportError:  # pragma: no cover - the peers extra is optional
     jax = optax = None  # type: ignore[assignment]
 
 # name -> (ref hyperparameters, torch optimizer factory, optax transformation factory)
-OPTIMIZERS: dict[str, tuple[dict[str, Any], Callable[[list[torch.Tensor]], torch.optim.Optimizer], Callable[[], Any]]] = {
+OPTIMIZERS: dict[
+    str, tuple[dict[str, Any], Callable[[list[torch.Tensor]], torch.optim.Optimizer], Callable[[], Any]]
+] = {
     "sgd": (dict(lr=1e-2), lambda ps: torch.optim.SGD(ps, lr=1e-2), lambda: optax.sgd(1e-2)),
     "momentum": (
         dict(lr=1e-2, beta=0.9, form="polyak", first_step="grad"),
@@ -124,7 +134,9 @@ def _interleaved(fns: list[Callable[[], None]], reps: int, inner: int) -> list[l
     return out
 
 
-def _optax_steppers(make: Callable[[], Any], x0: np.ndarray, g: np.ndarray) -> tuple[Callable[[], None], Callable[[], None], np.ndarray]:
+def _optax_steppers(
+    make: Callable[[], Any], x0: np.ndarray, g: np.ndarray
+) -> tuple[Callable[[], None], Callable[[], None], np.ndarray]:
     """optax jit and jit-with-donation steppers, and the params after one jitted step from x0."""
     tx = make()
 
@@ -149,7 +161,9 @@ def _optax_steppers(make: Callable[[], Any], x0: np.ndarray, g: np.ndarray) -> t
     return boxes[0], boxes[1], one
 
 
-def bench_optimizer(name: str, p: int, reps: int, inner: int, with_optax: bool = True) -> dict[str, list[float]]:
+def bench_optimizer(
+    name: str, p: int, reps: int, inner: int, with_optax: bool = True
+) -> dict[str, list[float]]:
     """Times per repetition of each implementation in ``IMPLS`` (optax's absent without jax)."""
     kwargs, make_torch, make_optax = OPTIMIZERS[name]
     rng = np.random.default_rng(0)
@@ -191,7 +205,9 @@ def bench_peaks(width: int, reps: int, inner: int) -> tuple[list[float], list[fl
     theta = prob.init_params(np.random.default_rng(0))
     vg = value_and_grad(prob.loss)
 
-    W1, b1, W2, b2 = (torch.tensor(np.array(a), dtype=torch.float64, requires_grad=True) for a in prob.unflatten(theta))
+    W1, b1, W2, b2 = (
+        torch.tensor(np.array(a), dtype=torch.float64, requires_grad=True) for a in prob.unflatten(theta)
+    )
     X = torch.tensor(prob.X, dtype=torch.float64)
     y = torch.tensor(prob.y, dtype=torch.long)
 
@@ -231,7 +247,9 @@ def plot(path: str, results: dict[tuple[str, int], dict[str, list[float]]], band
             if impl in results[(name, sizes[0])]:
                 ys = [statistics.median(results[(name, p)][impl]) for p in sizes]
                 ax.loglog(sizes, ys, marker="o", label=impl)
-        ax.loglog(sizes, [FLOOR_VECTORS[name] * 8 * p / bandwidth for p in sizes], "k--", label="bandwidth floor")
+        ax.loglog(
+            sizes, [FLOOR_VECTORS[name] * 8 * p / bandwidth for p in sizes], "k--", label="bandwidth floor"
+        )
         ax.set_title(name)
         ax.set_xlabel("p")
         ax.grid(True, which="both", alpha=0.3)
@@ -266,29 +284,38 @@ def _algos(text: str) -> tuple[str, ...]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="p = 1e3 ... 1e6, 5 repetitions (a smoke run)")
-    ap.add_argument("--reps", type=int, default=None, help="interleaved repetitions (median); default 9, 5 with --quick")
+    ap.add_argument(
+        "--reps", type=int, default=None, help="interleaved repetitions (median); default 9, 5 with --quick"
+    )
     ap.add_argument("--sizes", type=_sizes, default=None, help="comma-separated p, e.g. 1e3,1e6,1e7")
     ap.add_argument("--algos", type=_algos, default=tuple(OPTIMIZERS), help="comma-separated, e.g. adam,sgd")
     ap.add_argument("--no-peaks", action="store_true", help="skip the Peaks value+grad rows")
     ap.add_argument("--no-optax", action="store_true", help="time the reference against torch only")
     ap.add_argument("--png", default=None, help="write time per step against p to this file (default: none)")
-    ap.add_argument("--keep-freed-memory", action="store_true",
-                    help="opt in to reference.first_order._fused.keep_freed_memory() (glibc malloc reuses "
-                         "freed large blocks: no fresh pages per step; the process keeps its peak memory)")  # fmt: skip
+    ap.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="opt in to reference.first_order._fused.keep_freed_memory() (glibc malloc reuses "
+        "freed large blocks: no fresh pages per step; the process keeps its peak memory)",
+    )
     args = ap.parse_args()
     if args.keep_freed_memory:
         from reference.first_order._fused import keep_freed_memory
 
         print(f"keep_freed_memory(): {'on' if keep_freed_memory() else 'unavailable (no glibc)'}")
     reps = args.reps or (5 if args.quick else 9)
-    sizes = args.sizes or ((10**3, 10**4, 10**5, 10**6) if args.quick else (10**3, 10**4, 10**5, 10**6, 10**7))
+    sizes = args.sizes or (
+        (10**3, 10**4, 10**5, 10**6) if args.quick else (10**3, 10**4, 10**5, 10**6, 10**7)
+    )
     widths = () if args.no_peaks else ((32, 1024) if args.quick else (32, 8192))
 
     bw = copy_bandwidth()
-    print(f"numpy {np.__version__}, torch {torch.__version__}, "
-          f"{'optax ' + optax.__version__ + ', jax ' + jax.__version__ if optax else 'no optax'}; "
-          f"one thread; float64, CPU; median of {reps} interleaved repetitions; "
-          f"memory bandwidth (in-place add) {bw / 1e9:.2f} GB/s")  # fmt: skip
+    print(
+        f"numpy {np.__version__}, torch {torch.__version__}, "
+        f"{'optax ' + optax.__version__ + ', jax ' + jax.__version__ if optax else 'no optax'}; "
+        f"one thread; float64, CPU; median of {reps} interleaved repetitions; "
+        f"memory bandwidth (in-place add) {bw / 1e9:.2f} GB/s"
+    )
     results: dict[tuple[str, int], dict[str, list[float]]] = {}
     for name in args.algos:
         if name not in ref.ALGORITHMS:
@@ -300,27 +327,54 @@ def main() -> None:
             med = {k: statistics.median(v) for k, v in times.items()}
             floor = FLOOR_VECTORS[name] * 8 * p / bw
             extra = "".join(f"  {k} {med[k] * 1e3:8.3f} ms" for k in IMPLS[2:] if k in med)
-            print(f"  {name:8s} p={p:.0e}: ref {med['ref'] * 1e3:8.3f} ms (spread {_spread(times['ref']):.0%})  "
-                  f"torch {med['torch'] * 1e3:8.3f} ms (spread {_spread(times['torch']):.0%}){extra}  "
-                  f"floor {floor * 1e3:8.3f} ms  ref/torch {med['ref'] / med['torch']:5.2f}", flush=True)  # fmt: skip
+            print(
+                f"  {name:8s} p={p:.0e}: ref {med['ref'] * 1e3:8.3f} ms (spread {_spread(times['ref']):.0%})  "
+                f"torch {med['torch'] * 1e3:8.3f} ms (spread {_spread(times['torch']):.0%}){extra}  "
+                f"floor {floor * 1e3:8.3f} ms  ref/torch {med['ref'] / med['torch']:5.2f}",
+                flush=True,
+            )
 
     print()
-    head = ["what", "p", "ref ms", "torch ms", "optax ms", "donated ms", "floor ms", "ref/torch", "ref/optax", "ref/floor", "torch/floor"]
+    head = [
+        "what",
+        "p",
+        "ref ms",
+        "torch ms",
+        "optax ms",
+        "donated ms",
+        "floor ms",
+        "ref/torch",
+        "ref/optax",
+        "ref/floor",
+        "torch/floor",
+    ]
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" for _ in head) + "|")
     for (name, p), times in results.items():
         med = {k: statistics.median(v) for k, v in times.items()}
         floor = FLOOR_VECTORS[name] * 8 * p / bw
         ox, dn = med.get("optax jit", float("nan")), med.get("optax donated", float("nan"))
-        cells = [f"{name} step", f"{p:.0e}", f"{med['ref'] * 1e3:.4g}", f"{med['torch'] * 1e3:.4g}", f"{ox * 1e3:.4g}",
-                 f"{dn * 1e3:.4g}", f"{floor * 1e3:.4g}", f"{med['ref'] / med['torch']:.2f}", f"{med['ref'] / ox:.2f}",
-                 f"{med['ref'] / floor:.2f}", f"{med['torch'] / floor:.2f}"]  # fmt: skip
+        cells = [
+            f"{name} step",
+            f"{p:.0e}",
+            f"{med['ref'] * 1e3:.4g}",
+            f"{med['torch'] * 1e3:.4g}",
+            f"{ox * 1e3:.4g}",
+            f"{dn * 1e3:.4g}",
+            f"{floor * 1e3:.4g}",
+            f"{med['ref'] / med['torch']:.2f}",
+            f"{med['ref'] / ox:.2f}",
+            f"{med['ref'] / floor:.2f}",
+            f"{med['torch'] / floor:.2f}",
+        ]
         print("| " + " | ".join(cells) + " |")
     for w in widths:
         inner = 50 if w <= 64 else 3
         ta, tb = bench_peaks(w, reps, inner)
         tr, tt = statistics.median(ta), statistics.median(tb)
-        print(f"| peaks value+grad | w = {w} (p = {8 * w + 5}) | {tr * 1e3:.4g} | {tt * 1e3:.4g} | | | | {tr / tt:.2f} | | | |")
+        print(
+            f"| peaks value+grad | w = {w} (p = {8 * w + 5}) | {tr * 1e3:.4g} | {tt * 1e3:.4g} | | | | {tr / tt:.2f} | | | |"
+        )
     if args.png:
         plot(args.png, results, bw)
 
