@@ -242,7 +242,7 @@ def test_pytest_lists_skips_and_every_peer_skip_says_how_to_run_it() -> None:
     for path in sorted((ROOT / "tests").glob("test_*.py")):
         text = path.read_text(encoding="utf-8")
         calls = re.finditer(
-            r'importorskip\(\s*"(?:torch|jax|optax|ml_dtypes)"(?:\s*,\s*reason=("[^"]*"|\'[^\']*\'))?\s*\)',
+            r'importorskip\(\s*"(?:torch|jax|optax|ml_dtypes)"(?:\s*,\s*reason=("[^"]*"|\'[^\']*\'))?\s*,?\s*\)',
             text,
         )
         found = [(path.name, m.group(0)) for m in calls]
