@@ -724,6 +724,7 @@ def test_optax_schedule_at_an_optimizers_int32_count(
     """What an optax optimizer passes is an int32 count: then most schedules compute in float32 even
     under jax_enable_x64 (spec, Conventions). Measured worst: 1.35e-6 relative (cosine_onecycle), within
     16 float32 epsilons (1.9e-6) of the float64 reference."""
+    _optax()  # skips, saying how to install the peers, when optax (and so jax) is missing
     import jax.numpy as jnp
 
     sched, ours = make(), reference()
