@@ -60,20 +60,6 @@ def test_eps_placements() -> None:
     assert_allclose(b[1].params - b[0].params, -(0.1 / 0.19) * m2 / (0.999 + 0.01), rtol=1e-14)
 
 
-@pytest.mark.parametrize("decoupled", [False, True])
-def test_weight_decay_forms(decoupled: bool) -> None:
-    lam, lr = 0.1, 0.05
-    x0, g = np.array([1.0, -2.0, 0.5]), np.array([0.3, 0.1, -0.2])
-    got = ref.adamax(lr, weight_decay=lam, decoupled_weight_decay=decoupled).step(adamax_init(x0), g)
-    plain = ref.adamax(lr)
-    if decoupled:
-        want = plain.step(adamax_init(x0 * (1 - lr * lam)), g)
-    else:
-        want = plain.step(adamax_init(x0), g + lam * x0)
-    assert_allclose(got.params, want.params, rtol=1e-15)
-    assert_allclose(got.u, want.u, rtol=1e-15)
-
-
 def test_zero_gradient_with_eps_zero_is_nan_and_warns() -> None:
     # specs/adamax.md Defaults: eps = 0 and a coordinate with only zero gradients is 0/0.
     with pytest.warns(RuntimeWarning):

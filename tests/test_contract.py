@@ -162,3 +162,33 @@ def test_step_with_differs_from_the_gradient_at_params_for_lookahead_nesterov() 
         s = opt.step_with(s, lambda x: A @ x)
         t = opt.step(t, A @ t.params)  # the torch/optax habit: a different algorithm here
     assert not np.allclose(s.params, t.params)
+
+
+DECOUPLABLE = [n for n in ref.ALGORITHMS if "decoupled_weight_decay" in ref.entry(n).hyperparameter_names()]
+
+
+@pytest.mark.parametrize("decoupled", [False, True])
+@pytest.mark.parametrize("name", DECOUPLABLE)
+def test_weight_decay_forms(name: str, decoupled: bool) -> None:
+    """One rule for every method with a ``decoupled_weight_decay`` switch (nadam, radam, adamax):
+    coupled is the plain step on g + lambda theta; decoupled is theta (1 - eta lambda), then the
+    plain step. Every array of the state agrees."""
+    lam, lr = 0.1, 0.05
+    x0, g = np.array([1.0, -2.0, 0.5]), np.array([0.3, 0.1, -0.2])
+    opt = ref.make(name, lr=lr, weight_decay=lam, decoupled_weight_decay=decoupled)
+    plain = ref.make(name, lr=lr)
+    got = opt.step(opt.init(x0), g)
+    if decoupled:
+        want = plain.step(plain.init(x0 * (1 - lr * lam)), g)
+    else:
+        want = plain.step(plain.init(x0), g + lam * x0)
+    for field in dataclasses.fields(got):
+        a, b = getattr(got, field.name), getattr(want, field.name)
+        if isinstance(a, np.ndarray):
+            np.testing.assert_allclose(a, b, rtol=1e-15, err_msg=f"{name}: {field.name}")
+        else:
+            assert a == b, (name, field.name)
+
+
+def test_the_decoupled_weight_decay_switch_is_found() -> None:
+    assert {"nadam", "radam", "adamax"} <= set(DECOUPLABLE)

@@ -78,21 +78,6 @@ def test_float32_product_is_torch_rounding() -> None:
     assert 0 < abs(ss[-1].mu_product - exact[-1].mu_product) < 1e-7
 
 
-@pytest.mark.parametrize("decoupled", [False, True])
-def test_weight_decay_forms(decoupled: bool) -> None:
-    # coupled: nadam on g + lambda theta; decoupled: theta (1 - eta lambda), then the plain step.
-    lam, lr = 0.1, 0.05
-    x0, g = np.array([1.0, -2.0, 0.5]), np.array([0.3, 0.1, -0.2])
-    got = ref.nadam(lr, weight_decay=lam, decoupled_weight_decay=decoupled).step(nadam_init(x0), g)
-    plain = ref.nadam(lr)
-    if decoupled:
-        want = plain.step(nadam_init(x0 * (1 - lr * lam)), g)
-    else:
-        want = plain.step(nadam_init(x0), g + lam * x0)
-    assert_allclose(got.params, want.params, rtol=1e-15)
-    assert_allclose(got.m, want.m, rtol=1e-15)
-
-
 def test_schedule_is_read_at_completed_steps() -> None:
     seen: list[int] = []
 

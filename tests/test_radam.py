@@ -90,19 +90,6 @@ def test_epsilon_hat_is_eps_over_sqrt_bias_correction() -> None:
     assert np.max(np.abs(a - b)) > 1e-6
 
 
-@pytest.mark.parametrize("decoupled", [False, True])
-def test_weight_decay_forms(decoupled: bool) -> None:
-    lam, lr = 0.1, 0.05
-    x0, g = np.array([1.0, -2.0, 0.5]), np.array([0.3, 0.1, -0.2])
-    got = ref.radam(lr, weight_decay=lam, decoupled_weight_decay=decoupled).step(radam_init(x0), g)
-    plain = ref.radam(lr)
-    if decoupled:
-        want = plain.step(radam_init(x0 * (1 - lr * lam)), g)
-    else:
-        want = plain.step(radam_init(x0), g + lam * x0)
-    assert_allclose(got.params, want.params, rtol=1e-15)
-
-
 def test_threshold_range_keeps_r_real() -> None:
     with pytest.raises(ValueError, match=r"radam: threshold must be a finite number >= 4, got 3.5"):
         ref.radam(threshold=3.5)

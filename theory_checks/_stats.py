@@ -169,6 +169,21 @@ def ols_slope(x: ArrayLike, y: ArrayLike, level: float = LEVEL) -> Interval:
     return Interval(slope, slope - q * se, slope + q * se, level, n, se=se, df=n - 2)
 
 
+def implied_slope(
+    iv1: Interval, iv2: Interval, expected1: float, expected2: float, t1: float, t2: float
+) -> tuple[float, float, float]:
+    """The log-log slope between t1 and t2 implied by two level intervals (mean / expectation, each
+    an interval around 1): (predicted, measured, tolerance). The measured slope is the expectation's
+    slope plus log(level2 / level1) / log(t2 / t1), and the two intervals bound that correction:
+    |measured - predicted| <= (-log(1 - h1) - log(1 - h2)) / log(t2 / t1), h the half-widths. No new
+    comparison is made, so the row spends none of the false-alarm budget."""
+    span = math.log(t2 / t1)
+    pred = math.log(expected2 / expected1) / span
+    meas = pred + (math.log(iv2.estimate) - math.log(iv1.estimate)) / span
+    tol = (-math.log(max(1e-300, 1 - iv1.half_width)) - math.log(max(1e-300, 1 - iv2.half_width))) / span
+    return pred, meas, tol
+
+
 def proportion_interval(successes: int, n: int, level: float = LEVEL) -> Interval:
     """Exact (Clopper-Pearson) interval of a binomial proportion; coverage >= ``level`` for
     every true proportion."""

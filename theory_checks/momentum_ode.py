@@ -111,7 +111,7 @@ from reference.first_order.nesterov import query as nesterov_query
 from reference.first_order.nesterov import step as nesterov_step
 
 from ._base import CheckResult, Context, Outcome, Row
-from ._stats import Interval, fmt, interval_row, t_interval, trial_seeds
+from ._stats import Interval, fmt, implied_slope, interval_row, t_interval, trial_seeds
 
 NAME = "momentum_ode"
 CLAIM = "smooth convex: Nesterov's last iterate <= 2LR^2/(t+1)^2, heavy ball (constant beta) only O(1/t) (averaged iterate); HB with lr = h^2, beta = 1 - gamma h tracks x'' + gamma x' + grad f = 0 with error O(h)"
@@ -203,10 +203,7 @@ def row_level(iv: Interval, t: int) -> Row:
 
 def row_hb_slope(iv1: Interval, ivT: Interval, expected: np.ndarray, sabotage: str | None) -> Row:
     """HB's slope of the mean gap between t = _T1 and T against the exact expectation's slope."""
-    span = math.log(_T / _T1)
-    pred = math.log(expected[_T] / expected[_T1]) / span
-    meas = pred + (math.log(ivT.estimate) - math.log(iv1.estimate)) / span
-    tol = (-math.log(max(1e-300, 1 - iv1.half_width)) - math.log(max(1e-300, 1 - ivT.half_width))) / span
+    pred, meas, tol = implied_slope(iv1, ivT, expected[_T1], expected[_T], _T1, _T)
     asym, shown = -1.0, pred
     if sabotage == "wrong-prediction":
         pred = asym = shown = -2.0

@@ -77,7 +77,7 @@ from reference.first_order.nesterov import query as nesterov_query
 from reference.first_order.nesterov import step as nesterov_step
 
 from ._base import CheckResult, Context, Outcome, Row
-from ._stats import Interval, fmt, interval_row, t_interval, trial_seeds
+from ._stats import Interval, fmt, implied_slope, interval_row, t_interval, trial_seeds
 
 NAME = "nesterov_rate"
 CLAIM = "smooth convex f: Nesterov f - f* = O(1/t^2) (slope -2), GD O(1/t) (slope -1)"
@@ -166,10 +166,7 @@ def row_slope(
     label: str, iv1: Interval, ivT: Interval, expected: np.ndarray, asymptote: float, sabotage: str | None
 ) -> Row:
     """Slope of the mean gap between t = 30 and T, against the exact expectation's slope."""
-    span = math.log(_T / _T1)
-    pred = math.log(expected[_T] / expected[_T1]) / span
-    meas = pred + (math.log(ivT.estimate) - math.log(iv1.estimate)) / span  # same as from the means
-    tol = (-math.log(max(1e-300, 1 - iv1.half_width)) - math.log(max(1e-300, 1 - ivT.half_width))) / span
+    pred, meas, tol = implied_slope(iv1, ivT, expected[_T1], expected[_T], _T1, _T)
     shown = pred
     if sabotage == "wrong-prediction" and label == "Nesterov":
         pred = shown = asymptote = -1.0
