@@ -108,8 +108,6 @@ def _gradient_source(
     one Generator, the caller's ``grad``, or ``problem.grad``."""
     if seed is not None and rng is not None:
         raise ValueError("run: pass seed or rng, not both")
-    gen: np.random.Generator | None = None
-    fs: FiniteSumProblem | None = None
     if batch_size is not None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"run: batch_size must be None or an integer >= 1, got {batch_size!r}")
@@ -118,20 +116,17 @@ def _gradient_source(
                 f"run: batch_size needs a finite-sum problem; {getattr(problem, 'name', problem)!r} is not one "
                 "(pass batch_size=None for full-batch gradients)"
             )
-        fs = problem
-        if not replace and batch_size > fs.n_samples:
-            raise ValueError(f"run: batch_size={batch_size} > n_samples={fs.n_samples} without replacement")
+        if not replace and batch_size > problem.n_samples:
+            raise ValueError(
+                f"run: batch_size={batch_size} > n_samples={problem.n_samples} without replacement"
+            )
         if rng is not None:
             gen = check_rng(rng, who="run")
         elif seed is not None:
             gen = np.random.default_rng(seed)
         else:
             raise ValueError("run: minibatches need randomness: pass seed=<int> or rng=<Generator>")
-
-    if fs is not None:
-        if gen is None or batch_size is None:  # _check_problem guarantees both for a finite sum
-            raise RuntimeError("run: a minibatch run needs batch_size and a generator")
-        b, mb = int(batch_size), fs.minibatch_grad
+        b, mb = int(batch_size), problem.minibatch_grad
         return lambda q: mb(q, gen, b, replace=replace)
     if grad is not None:
         return grad

@@ -39,7 +39,7 @@ from .core import (
 )
 from .streams import STREAMS, initial_point, open_loop
 from .tolerance import Tolerance
-from .variants import candidate_specs, factory_defaults, factory_params
+from .variants import candidate_specs, factory_defaults, factory_params, full_hyperparams
 
 SCHEMA = "optim-reference/golden-vectors"
 SCHEMA_VERSION = 1
@@ -132,7 +132,7 @@ def variants_of(algorithm: str) -> list[tuple[str, str, ReferenceSpec]]:
         for key, kdesc, cand in candidate_specs(spec):
             items.append((f"{name}+{key}", f"{text}; {kdesc}", cand))
         for vname, vtext, vspec in items:
-            key = repr(sorted(full_hp(vspec).items()))
+            key = repr(sorted(full_hyperparams(vspec).items()))
             if key not in seen and vspec.algorithm == algorithm:
                 seen.add(key)
                 out.append((vname, vtext, vspec))
@@ -172,7 +172,7 @@ def _cases(a: str, x0: np.ndarray, seed: int, n_steps: int, dim: int) -> list[di
                     "algorithm": spec.algorithm,
                     "variant": vname,
                     "description": vtext,
-                    "hyperparameters": {k: _json_value(v) for k, v in full_hp(spec).items()},
+                    "hyperparameters": {k: _json_value(v) for k, v in full_hyperparams(spec).items()},
                     "stream": s,
                     "seed": seed,
                     "params0": x0.tolist(),
@@ -230,10 +230,6 @@ def export_vectors(
     }
     (root / INDEX).write_text(json.dumps(index, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return counts
-
-
-def full_hp(spec: ReferenceSpec) -> dict[str, Any]:
-    return {**factory_defaults(spec.algorithm), **dict(spec.hyperparams)}
 
 
 # ----------------------------------------------------------------------------------------------
