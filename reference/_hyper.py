@@ -290,6 +290,52 @@ def optional(r: Range) -> Range:
     return Either((OneOf((None,)), r))
 
 
+class TensorShapes(Range):
+    """A non-empty sequence of parameter shapes (tuples of integers >= 1), one per tensor of a
+    model's parameter list, in the order the flat vector stores them (``problems.layout``).
+    ``ndims`` limits the number of axes of each shape (Shampoo: 1 or 2); None allows any (a 0-d
+    shape ``()`` is a scalar parameter)."""
+
+    def __init__(self, ndims: tuple[int, ...] | None = None) -> None:
+        self.ndims = ndims
+
+    def _kind(self) -> str:
+        if self.ndims is None:
+            return "shapes"
+        return "-D or ".join(str(n) for n in self.ndims) + "-D shapes"
+
+    def check(self, algo: str, name: str, value: object) -> None:
+        what = _prefix(algo, name)
+        if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
+            raise TypeError(f"{what} must be a sequence of {self._kind()}, got {value!r}")
+        for s in value:
+            if not isinstance(s, (tuple, list)) or any(
+                isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) for d in s
+            ):
+                raise TypeError(f"{what} must be a sequence of {self._kind()} of integers, got {value!r}")
+        bad_nd = self.ndims is not None and any(len(s) not in self.ndims for s in value)
+        if not value or bad_nd or any(min(s, default=1) < 1 for s in value):
+            raise ValueError(f"{what} must be {self.describe()}, got {value!r}")
+
+    def describe(self) -> str:
+        return f"a non-empty sequence of {self._kind()} with sizes >= 1"
+
+    def bad_values(self) -> tuple[object, ...]:
+        bad: tuple[object, ...] = ((), ((0, 2),), ((2.0,),), 3, "2x2")
+        return bad + (((2, 2, 2),) if self.ndims is not None and 3 not in self.ndims else ())
+
+    def example(self) -> object:
+        return ((2, 2), (2,))
+
+
+def as_shapes(value: object) -> tuple[tuple[int, ...], ...] | None:
+    """Shapes stored as a tuple of tuples of ints (records call it in ``__post_init__``)."""
+    if value is None:
+        return None
+    return tuple(tuple(int(d) for d in s) for s in value)  # type: ignore[attr-defined]
+
+
+TENSOR_SHAPES = TensorShapes()  # any number of axes: a layer-wise method's parameter tensors
 POSITIVE = Real(gt=0.0)
 NONNEGATIVE = Real(ge=0.0)
 UNIT = Real(ge=0.0, lt=1.0)  # [0, 1): EMA coefficients, momentum

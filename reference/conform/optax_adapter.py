@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from .._types import Array
+from . import mappings
 from .adapt import as_spec
 from .core import NotComparable, ReferenceSpec, ShapedPeer
 from .peers import as_float_dtype
@@ -84,29 +85,26 @@ SUPPORTED = (
 )
 
 
-def _lr(value: Any, name: str) -> Any:
-    if value is None:
-        raise NotComparable(f"optax.{name}: learning_rate is None")
-    if callable(value):
-        sched: Any = value
-        # optax reads the schedule at its int32 ``count`` before the increment; evaluate it the
-        # same way, because at an int32 count optax 0.2.8's schedules (e.g. exponential_decay)
-        # return float32 even under jax_enable_x64 (measured: 3.7e-9 off at lr 0.05 * 0.9^3).
-        return lambda t: float(np.asarray(sched(_JNP.asarray(t, dtype=_JNP.int32))))
-    return float(value)
+def supported() -> tuple[str, ...]:
+    """Every optax alias with a translation: ``SUPPORTED`` and the family tables of ``mappings``."""
+    mappings.load()
+    return SUPPORTED + tuple(n for n in sorted(mappings.OPTAX) if n not in SUPPORTED)
 
 
-def _none_only(name: str, hp: dict[str, Any], *keys: str) -> None:
-    for k in keys:
-        if hp.get(k) is not None:
-            raise NotComparable(f"optax.{name}({k}={hp[k]!r}) has no reference equivalent")
+_lr = mappings.optax_lr
+_none_only = mappings.none_only
 
 
-def _spec(name: str, hp: dict[str, Any]) -> ReferenceSpec:
-    """The reference spec for ``optax.<name>(**hp)``, or ``NotComparable`` with the reason.
+def _spec(name: str, hp: dict[str, Any], shapes: Shapes = ()) -> ReferenceSpec:
+    """The reference spec for ``optax.<name>(**hp)`` over parameter blocks of ``shapes``, or
+    ``NotComparable`` with the reason: the family tables of ``mappings`` first, then the aliases
+    below.
 
     Long because it is one dispatch over optax's aliases, a few lines per alias, read top to bottom.
     """
+    mappings.load()
+    if name in mappings.OPTAX:
+        return mappings.OPTAX[name](hp, tuple(tuple(int(d) for d in s) for s in shapes))
     if name == "sgd":
         lr, mu = _lr(hp["learning_rate"], name), hp["momentum"]
         if mu is None or float(mu) == 0.0:
@@ -210,7 +208,7 @@ def _spec(name: str, hp: dict[str, Any]) -> ReferenceSpec:
     if name == "signum":
         _none_only(name, hp, "accumulator_dtype")
         return ReferenceSpec("signsgd", {"lr": _lr(hp["learning_rate"], name), "momentum": float(hp["beta"])})
-    raise NotComparable(f"optax.{name} has no reference mapping (supported: {', '.join(SUPPORTED)})")
+    raise NotComparable(f"optax.{name} has no reference mapping (supported: {', '.join(supported())})")
 
 
 def _adam_family_spec(name: str, hp: dict[str, Any]) -> ReferenceSpec:
@@ -323,7 +321,7 @@ class OptaxPeer(TransformationPeer):
             raise ValueError(f"optax.{name} needs {missing}")
         self.kwargs = dict(kwargs)
         self.optax_name = name
-        claimed = spec if spec is not None else _spec(name, self.hyperparams)
+        claimed = spec if spec is not None else _spec(name, self.hyperparams, shapes)
         tx = fn(**kwargs)
         if not is_transformation(tx):
             raise ValueError(f"optax.{name}(...) does not return a GradientTransformation")
@@ -401,4 +399,5 @@ __all__ = [
     "is_transformation",
     "optax_peer",
     "required_learning_rate",
+    "supported",
 ]

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from .._types import Array
+from . import mappings
 from .adapt import as_spec
 from .core import NotComparable, ReferenceSpec, ShapedPeer
 from .peers import FLOAT_DTYPES, as_float_dtype
@@ -63,13 +64,18 @@ def _f(x: Any) -> float:
     return float(x.item()) if hasattr(x, "item") else float(x)
 
 
-def _spec(cls_name: str, g: dict[str, Any]) -> ReferenceSpec:
-    """The reference spec for ``torch.optim.<cls_name>`` with param group ``g``, or ``NotComparable``.
+def _spec(cls_name: str, g: dict[str, Any], shapes: Shapes = ()) -> ReferenceSpec:
+    """The reference spec for ``torch.optim.<cls_name>`` with param group ``g`` over parameter
+    tensors of ``shapes``, or ``NotComparable``: the family tables of ``mappings`` first, then the
+    classes below.
 
     Long because it is one dispatch over torch.optim's classes, a few lines per class.
     """
     if g.get("maximize", False):
         raise NotComparable(f"torch.optim.{cls_name}(maximize=True): the reference minimizes")
+    mappings.load()
+    if cls_name in mappings.TORCH:
+        return mappings.TORCH[cls_name](g, tuple(tuple(int(d) for d in s) for s in shapes))
     lr = _f(g["lr"])
     wd = _f(g.get("weight_decay", 0.0))
     if cls_name == "SGD":
@@ -393,7 +399,7 @@ def _claimed_spec(optimizer: Any) -> ReferenceSpec:
             "reference explicitly (assert_conforms(opt, ref.NAME(...)) or torch_peer(opt, reference=...))"
         )
     _group_config(optimizer)  # differing groups are refused before any mapping
-    return _spec(cls.__name__, optimizer.param_groups[0])
+    return _spec(cls.__name__, optimizer.param_groups[0], [tuple(p.shape) for p in _tensors(optimizer)])
 
 
 def _torch_dtype(dtype: Any) -> Any:

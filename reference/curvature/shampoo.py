@@ -48,36 +48,11 @@ from autograd.extend import defvjp, primitive
 from autograd.tracer import isbox
 
 from .._core import lr_at, optimizer
-from .._hyper import LR, POSITIVE, Hyperparams, OneOf, Range, hp, required
+from .._hyper import LR, POSITIVE, Hyperparams, OneOf, TensorShapes, as_shapes, hp, required
 from .._types import Array, LearningRate
 from ..problems.layout import Shapes, pack, size, unpack
 
 VectorRule = Literal["full", "diagonal"]
-
-
-class BlockShapes(Range):
-    """A non-empty sequence of 1-D or 2-D shapes whose sizes are integers >= 1 (Shampoo's blocks)."""
-
-    def check(self, algo: str, name: str, value: object) -> None:
-        what = f"{algo}: {name}"
-        if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
-            raise TypeError(f"{what} must be a sequence of 1-D or 2-D shapes, got {value!r}")
-        for s in value:
-            if not isinstance(s, (tuple, list)) or any(
-                isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) for d in s
-            ):
-                raise TypeError(f"{what} must be a sequence of 1-D or 2-D shapes of integers, got {value!r}")
-        if not value or any(len(s) not in (1, 2) or min(s) < 1 for s in value):
-            raise ValueError(f"{what} must be {self.describe()}, got {value!r}")
-
-    def describe(self) -> str:
-        return "a non-empty sequence of 1-D or 2-D shapes with sizes >= 1"
-
-    def bad_values(self) -> tuple[object, ...]:
-        return ((), ((2, 2, 2),), ((0, 2),), ((2.0,),), 3, "2x2")
-
-    def example(self) -> object:
-        return ((2, 2), (2,))
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,7 +63,7 @@ class ShampooHyperparams(Hyperparams):
     lr: LearningRate = hp(1e-1, LR, "step size eta of (SH2) and (SH4), or a schedule t -> eta_t")
     _: KW_ONLY
     shapes: Shapes = required(
-        BlockShapes(),
+        TensorShapes((1, 2)),
         "the blocks of the flat vector in order: 2-D (out, in) get (SH1)-(SH2), "
         "1-D the vector rule (SH3)-(SH4); e.g. problem.shapes",
     )
@@ -103,7 +78,7 @@ class ShampooHyperparams(Hyperparams):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "shapes", tuple(tuple(int(d) for d in s) for s in self.shapes))
+        object.__setattr__(self, "shapes", as_shapes(self.shapes))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
