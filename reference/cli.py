@@ -2,6 +2,7 @@
 
     optref list                      every registered algorithm with its one-line update rule
     optref list NAME                 one algorithm's hyperparameters: default, valid range, meaning
+    optref list --peers [--measure]  every torch.optim / optax optimizer and schedule: its reference call
     optref check [...]               the theory-check suite (theory_checks/runner.py)
     optref peaks [...]               the notes' Peaks experiments (reference/experiments/peaks.py)
     optref conform [...]             check an optimizer implementation against the reference
@@ -52,7 +53,24 @@ def list_main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="optref list", description=list_main.__doc__)
     parser.add_argument("name", nargs="?", help="an algorithm: print its hyperparameters")
     parser.add_argument("--family", choices=families, help="only this family")
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="the catalog: every torch.optim and optax optimizer and schedule, and its reference call",
+    )
+    parser.add_argument(
+        "--measure", action="store_true", help="with --peers: run every optimizer pair (float64, float32)"
+    )
+    parser.add_argument("--framework", choices=["torch", "optax"], help="with --peers: one framework only")
     args = parser.parse_args(list(argv))
+    if args.peers or args.measure or args.framework:
+        if args.name is not None or args.family is not None or not args.peers:
+            print(
+                "optref list: --measure and --framework go with --peers, and --peers with no NAME or --family",
+                file=sys.stderr,
+            )
+            return 2
+        return _peers(args.framework, args.measure)
     if args.name is not None:
         if args.name not in ALGORITHMS:
             print(
@@ -69,6 +87,33 @@ def list_main(argv: Sequence[str]) -> int:
     print(
         f"\n{len(rows)} algorithms; `optref list NAME` shows one algorithm's hyperparameters", file=sys.stderr
     )
+    return 0
+
+
+def _peers(framework: str | None, measure: bool) -> int:
+    """``optref list --peers``: the catalog table (reference/conform/catalog.py); exit 1 when a
+    measured pair does not conform, 2 when the peers extra is missing."""
+    try:
+        from .conform import catalog
+        from .conform import optax_adapter as _optax  # noqa: F401 - the frameworks must import
+        from .conform import torch_adapter as _torch  # noqa: F401
+    except ImportError as e:
+        print(f"optref list --peers: {e}", file=sys.stderr)
+        return 2
+    frameworks = (framework,) if framework else ("torch", "optax")
+    rows = []
+    for row in catalog.rows(frameworks):
+        if measure:
+            print(f"measuring {row.label} ...", file=sys.stderr, flush=True)
+            catalog.measure(row)
+        rows.append(row)
+    print(catalog.table(rows))
+    mapped = sum(1 for r in rows if r.reference)
+    print(f"\n{mapped} of {len(rows)} peers have a reference call; the others say why not", file=sys.stderr)
+    bad = [r.label for r in rows if any(not ok for _, _, ok, _ in r.results)]
+    if bad:
+        print(f"optref list --peers: {len(bad)} pair(s) do not conform: {', '.join(bad)}", file=sys.stderr)
+        return 1
     return 0
 
 
