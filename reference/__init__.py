@@ -27,26 +27,41 @@ from .curvature.hessian_free import hessian_free
 from .curvature.jacobi_gd import jacobi_gd
 from .curvature.kfac import kfac
 from .curvature.lbfgs import lbfgs
+from .curvature.lbfgs_torch import lbfgs_torch
 from .curvature.levenberg_marquardt import levenberg_marquardt
 from .curvature.linesearch import armijo, strong_wolfe
 from .curvature.natural_gradient import natural_gradient
 from .curvature.newton import newton
 from .curvature.shampoo import shampoo
 from .curvature.trust_region import trust_region
+from .first_order.adabelief import adabelief
 from .first_order.adadelta import adadelta
+from .first_order.adafactor import adafactor
 from .first_order.adagrad import adagrad
 from .first_order.adam import adam
 from .first_order.adamax import adamax
 from .first_order.adamw import adamw
+from .first_order.asgd import asgd
+from .first_order.fromage import fromage
 from .first_order.gd import gd
+from .first_order.lamb import lamb
+from .first_order.lars import lars
 from .first_order.lion import lion
 from .first_order.momentum import momentum
 from .first_order.nadam import nadam
 from .first_order.nesterov import nesterov
+from .first_order.polyak_sgd import polyak_sgd
+from .first_order.noisy_sgd import noisy_sgd
+from .first_order.novograd import novograd
+from .first_order.optimistic_adam import optimistic_adam
+from .first_order.optimistic_gd import optimistic_gd
 from .first_order.radam import radam
 from .first_order.rmsprop import rmsprop
+from .first_order.rprop import rprop
 from .first_order.sgd import sgd
 from .first_order.signsgd import signsgd
+from .first_order.sm3 import sm3
+from .first_order.yogi import yogi
 from .latent_variable.em_gmm import em_gmm
 from .oracle import FunctionOracle, Sample
 from .proximal.fista import fista
@@ -70,6 +85,7 @@ __all__ = [
     "Optimizer",
     "Schedule",
     "adadelta",
+    "adafactor",
     "adagrad",
     "adam",
     "armijo",
@@ -79,6 +95,10 @@ __all__ = [
     "clip_by_global_norm",
     "adamw",
     "adamax",
+    "rprop",
+    "asgd",
+    "yogi",
+    "adabelief",
     "nadam",
     "radam",
     "em_gmm",
@@ -93,10 +113,19 @@ __all__ = [
     "shampoo",
     "gd",
     "lion",
+    "lamb",
+    "lars",
+    "fromage",
+    "novograd",
     "lbfgs",
+    "lbfgs_torch",
     "make",
     "momentum",
     "nesterov",
+    "polyak_sgd",
+    "noisy_sgd",
+    "optimistic_adam",
+    "optimistic_gd",
     "newton",
     "jacobi_gd",
     "projected_gd",
@@ -108,6 +137,7 @@ __all__ = [
     "schedules",
     "sgd",
     "signsgd",
+    "sm3",
     "simulated_annealing",
     "strong_wolfe",
     "svrg",

@@ -20,25 +20,40 @@ from .curvature.hessian_free import hessian_free
 from .curvature.jacobi_gd import jacobi_gd
 from .curvature.kfac import kfac
 from .curvature.lbfgs import lbfgs
+from .curvature.lbfgs_torch import lbfgs_torch
 from .curvature.levenberg_marquardt import levenberg_marquardt
 from .curvature.natural_gradient import natural_gradient
 from .curvature.newton import newton
 from .curvature.shampoo import shampoo
 from .curvature.trust_region import trust_region
+from .first_order.adabelief import adabelief
 from .first_order.adadelta import adadelta
+from .first_order.adafactor import adafactor
 from .first_order.adagrad import adagrad
 from .first_order.adam import adam
 from .first_order.adamax import adamax
 from .first_order.adamw import adamw
+from .first_order.asgd import asgd
+from .first_order.fromage import fromage
 from .first_order.gd import gd
+from .first_order.lamb import lamb
+from .first_order.lars import lars
 from .first_order.lion import lion
 from .first_order.momentum import momentum
 from .first_order.nadam import nadam
 from .first_order.nesterov import nesterov
+from .first_order.polyak_sgd import polyak_sgd
+from .first_order.noisy_sgd import noisy_sgd
+from .first_order.novograd import novograd
+from .first_order.optimistic_adam import optimistic_adam
+from .first_order.optimistic_gd import optimistic_gd
 from .first_order.radam import radam
 from .first_order.rmsprop import rmsprop
+from .first_order.rprop import rprop
 from .first_order.sgd import sgd
 from .first_order.signsgd import signsgd
+from .first_order.sm3 import sm3
+from .first_order.yogi import yogi
 from .latent_variable.em_gmm import em_gmm
 from .proximal.fista import fista
 from .proximal.prox_grad import prox_grad
@@ -110,6 +125,11 @@ ENTRIES: tuple[Entry, ...] = (
         "v_t = beta v_{t-1} - eta_t grad L(theta_{t-1} + beta v_{t-1}); theta_t = theta_{t-1} + v_t",
     ),
     Entry(
+        "polyak_sgd",
+        polyak_sgd,
+        "eta_t = min((f(theta_{t-1}) - f*) / (||g_t||^2 + eps), lr); theta_t = theta_{t-1} - eta_t g_t",
+    ),
+    Entry(
         "signsgd",
         signsgd,
         "m_t = beta m_{t-1} + (1 - beta) g_t (m_t = g_t if beta = 0); theta_t = theta_{t-1} - eta_t sign(m_t)",
@@ -137,6 +157,73 @@ ENTRIES: tuple[Entry, ...] = (
         "adamax",
         adamax,
         "u_t = max(beta2 u_{t-1}, abs(g_t) + eps); theta_t = theta_{t-1} - eta_t m_t / ((1 - beta1^t) u_t)",
+    ),
+    Entry(
+        "adafactor",
+        adafactor,
+        "R, C = EMAs of row/col means of g^2 (v for vectors); U = g / sqrt(R C / mean R); "
+        "theta_t = theta_{t-1} - min(eta, 1/sqrt t) max(eps2, RMS(theta)) U / max(1, RMS(U)/d)",
+    ),
+    Entry(
+        "sm3",
+        sm3,
+        "nu_t = g_t^2 + min over the row and column accumulators; mu <- max of nu over each row/column; "
+        "theta_t = theta_{t-1} - eta_t g_t / sqrt(nu_t)",
+    ),
+    Entry(
+        "rprop",
+        rprop,
+        "Delta_t = clip(Delta_{t-1} eta_(+/-), Dmin, Dmax) by sign(g_t g_{t-1}); theta_t = theta_{t-1} - Delta_t sign(g_t)",
+    ),
+    Entry(
+        "asgd",
+        asgd,
+        "theta_t = (1 - lambda eta_t) theta_{t-1} - eta_t g_t; a_t = a_{t-1} + mu_t (theta_t - a_{t-1})",
+    ),
+    Entry(
+        "yogi",
+        yogi,
+        "v_t = v_{t-1} - (1 - beta2) sign(v_{t-1} - g_t^2) g_t^2; theta_t = theta_{t-1} - eta_t m_t / (sqrt(v_t) + eps)",
+    ),
+    Entry(
+        "adabelief",
+        adabelief,
+        "s_t = beta2 s_{t-1} + (1 - beta2) (g_t - m_t)^2 + eps; theta_t = theta_{t-1} - eta_t mhat_t / (sqrt(shat_t) + eps)",
+    ),
+    Entry(
+        "lamb",
+        lamb,
+        "r_t = mhat_t / (sqrt(vhat_t) + eps) + lambda theta; theta_l -= eta_t phi(norm(theta_l)) / norm(r_l) r_l per tensor l",
+    ),
+    Entry(
+        "lars",
+        lars,
+        "rho_l = kappa norm(theta_l) / (norm(g_l) + lambda norm(theta_l)); v_t = mu v_{t-1} + eta_t rho_l (g + lambda theta); theta -= v_t",
+    ),
+    Entry(
+        "fromage",
+        fromage,
+        "theta_l <- (theta_l - eta norm(theta_l) / norm(g_l) g_l) / sqrt(1 + eta^2) per tensor l",
+    ),
+    Entry(
+        "novograd",
+        novograd,
+        "v_l = beta2 v_l + (1 - beta2) norm(g_l)^2; m = beta1 m + g / (sqrt(v_l) + eps) + lambda theta; theta -= eta_t m",
+    ),
+    Entry(
+        "optimistic_gd",
+        optimistic_gd,
+        "u_t = (alpha + beta) g_t - beta g_{t-1} (g_0 = g_1); theta_t = theta_{t-1} - eta_t u_t",
+    ),
+    Entry(
+        "optimistic_adam",
+        optimistic_adam,
+        "r_t = mhat_t / (sqrt(vhat_t) + eps); theta_t = theta_{t-1} - eta_t ((alpha + beta) r_t - beta r_{t-1})",
+    ),
+    Entry(
+        "noisy_sgd",
+        noisy_sgd,
+        "sigma_t^2 = eta / t^gamma; theta_t = theta_{t-1} - eta_t (g_t + sigma_t z_t), z_t ~ N(0, I)",
     ),
     Entry(
         "gauss_newton",
@@ -177,6 +264,11 @@ ENTRIES: tuple[Entry, ...] = (
         "lbfgs",
         lbfgs,
         "d = -H_m g by the two-loop recursion over the last m pairs (s, y), H_0 = (s^T y / y^T y) I; strong Wolfe",
+    ),
+    Entry(
+        "lbfgs_torch",
+        lbfgs_torch,
+        "torch.optim.LBFGS: up to max_iter two-loop iterations per step, t_1 = min(1, 1/||g||_1) lr, torch's strong Wolfe",
     ),
     Entry(
         "trust_region",
