@@ -41,6 +41,7 @@ from .first_order.adagrad import adagrad
 from .first_order.adam import adam
 from .first_order.adamax import adamax
 from .first_order.adamw import adamw
+from .first_order.adan import adan
 from .first_order.asgd import asgd
 from .first_order.fromage import fromage
 from .first_order.gd import gd
@@ -48,6 +49,7 @@ from .first_order.lamb import lamb
 from .first_order.lars import lars
 from .first_order.lion import lion
 from .first_order.momentum import momentum
+from .first_order.muon import muon
 from .first_order.nadam import nadam
 from .first_order.nesterov import nesterov
 from .first_order.polyak_sgd import polyak_sgd
@@ -61,6 +63,7 @@ from .first_order.rprop import rprop
 from .first_order.sgd import sgd
 from .first_order.signsgd import signsgd
 from .first_order.sm3 import sm3
+from .first_order.sparse_adam import sparse_adam
 from .first_order.yogi import yogi
 from .latent_variable.em_gmm import em_gmm
 from .oracle import FunctionOracle, Sample
@@ -95,6 +98,9 @@ __all__ = [
     "clip_by_global_norm",
     "adamw",
     "adamax",
+    "adan",
+    "muon",
+    "sparse_adam",
     "rprop",
     "asgd",
     "yogi",

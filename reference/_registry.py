@@ -33,6 +33,7 @@ from .first_order.adagrad import adagrad
 from .first_order.adam import adam
 from .first_order.adamax import adamax
 from .first_order.adamw import adamw
+from .first_order.adan import adan
 from .first_order.asgd import asgd
 from .first_order.fromage import fromage
 from .first_order.gd import gd
@@ -40,6 +41,7 @@ from .first_order.lamb import lamb
 from .first_order.lars import lars
 from .first_order.lion import lion
 from .first_order.momentum import momentum
+from .first_order.muon import muon
 from .first_order.nadam import nadam
 from .first_order.nesterov import nesterov
 from .first_order.polyak_sgd import polyak_sgd
@@ -53,6 +55,7 @@ from .first_order.rprop import rprop
 from .first_order.sgd import sgd
 from .first_order.signsgd import signsgd
 from .first_order.sm3 import sm3
+from .first_order.sparse_adam import sparse_adam
 from .first_order.yogi import yogi
 from .latent_variable.em_gmm import em_gmm
 from .proximal.fista import fista
@@ -157,6 +160,23 @@ ENTRIES: tuple[Entry, ...] = (
         "adamax",
         adamax,
         "u_t = max(beta2 u_{t-1}, abs(g_t) + eps); theta_t = theta_{t-1} - eta_t m_t / ((1 - beta1^t) u_t)",
+    ),
+    Entry(
+        "sparse_adam",
+        sparse_adam,
+        "for g_i != 0 only: m, v Adam EMAs; theta_i -= eta sqrt(1 - beta2^t)/(1 - beta1^t) m_i / (sqrt(v_i) + eps)",
+    ),
+    Entry(
+        "adan",
+        adan,
+        "d_t = g_t - g_{t-1}; m, v, n EMAs of g, d, (g + c d)^2; "
+        "theta_t = (theta_{t-1} - eta (mhat + c vhat) / (sqrt(nhat) + eps)) / (1 + eta lambda)",
+    ),
+    Entry(
+        "muon",
+        muon,
+        "B_t = mu B_{t-1} + (1 - mu) G_t; O_t = NewtonSchulz_k(G_t + mu (B_t - G_t)); "
+        "W_t = (1 - eta lambda) W_{t-1} - eta sqrt(max(1, rows/cols)) O_t",
     ),
     Entry(
         "adafactor",

@@ -95,7 +95,7 @@ _lr = mappings.optax_lr
 _none_only = mappings.none_only
 
 
-def _spec(name: str, hp: dict[str, Any], shapes: Shapes = ()) -> ReferenceSpec:
+def _spec(name: str, hp: dict[str, Any], shapes: Shapes = (), dtype: Any = None) -> ReferenceSpec:
     """The reference spec for ``optax.<name>(**hp)`` over parameter blocks of ``shapes``, or
     ``NotComparable`` with the reason: the family tables of ``mappings`` first, then the aliases
     below.
@@ -104,7 +104,10 @@ def _spec(name: str, hp: dict[str, Any], shapes: Shapes = ()) -> ReferenceSpec:
     """
     mappings.load()
     if name in mappings.OPTAX:
-        return mappings.OPTAX[name](hp, tuple(tuple(int(d) for d in s) for s in shapes))
+        fn, shp = mappings.OPTAX[name], tuple(tuple(int(d) for d in s) for s in shapes)
+        if dtype is not None and "dtype" in inspect.signature(fn).parameters:  # noisy_sgd's draws
+            return fn(hp, shp, dtype=as_float_dtype(dtype))  # type: ignore[call-arg]
+        return fn(hp, shp)
     if name == "sgd":
         lr, mu = _lr(hp["learning_rate"], name), hp["momentum"]
         if mu is None or float(mu) == 0.0:
@@ -321,7 +324,10 @@ class OptaxPeer(TransformationPeer):
             raise ValueError(f"optax.{name} needs {missing}")
         self.kwargs = dict(kwargs)
         self.optax_name = name
-        claimed = spec if spec is not None else _spec(name, self.hyperparams, shapes)
+        claimed = spec if spec is not None else _spec(name, self.hyperparams, shapes, dtype)
+        lr_schedule = getattr(kwargs.get("learning_rate"), "reference", None)  # an OptaxSchedule
+        if spec is None and lr_schedule is not None:
+            claimed = claimed.with_(lr=lr_schedule)  # the reference schedule, not optax's own values
         tx = fn(**kwargs)
         if not is_transformation(tx):
             raise ValueError(f"optax.{name}(...) does not return a GradientTransformation")
