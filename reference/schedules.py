@@ -819,9 +819,12 @@ def warmup_cosine(
     start: float = 0.0,
     lr_min: float = 0.0,
     exponent: float = 1.0,
+    alpha: float | None = None,
 ) -> Schedule:
     """(S20) linear warmup from ``start`` to ``lr`` over ``warmup_steps``, then cosine to ``lr_min`` at
-    ``total_steps`` (warmup included); optax's warmup_cosine_decay_schedule (alpha = lr_min / lr)."""
+    ``total_steps`` (warmup included); optax's warmup_cosine_decay_schedule (alpha = lr_min / lr).
+    ``alpha`` gives the floor relative to ``lr`` instead (optax's cosine_decay_schedule; no rounding
+    of lr_min / lr), and then ``lr_min`` must stay 0."""
     _check(
         "warmup_cosine",
         lr=(POSITIVE, lr),
@@ -830,12 +833,16 @@ def warmup_cosine(
         start=(NONNEGATIVE, start),
         lr_min=(NONNEGATIVE, lr_min),
         exponent=(POSITIVE, exponent),
+        alpha=(optional(NONNEGATIVE), alpha),
     )
     if total_steps <= warmup_steps:
         raise ValueError(
             f"warmup_cosine: total_steps must exceed warmup_steps, got {total_steps} <= {warmup_steps}"
         )
-    decay = OptaxCosine(lr, int(total_steps - warmup_steps), lr_min / lr, exponent)
+    if alpha is not None and lr_min != 0.0:
+        raise ValueError("warmup_cosine: give the floor as lr_min (absolute) or alpha (relative), not both")
+    rel = lr_min / lr if alpha is None else float(alpha)
+    decay = OptaxCosine(lr, int(total_steps - warmup_steps), rel, exponent)
     if warmup_steps == 0:
         return decay
     return Join((Polynomial(start, int(warmup_steps), 1, lr), decay), (int(warmup_steps),))  # (S20)
@@ -1031,7 +1038,7 @@ OPTAX = {
     "linear_schedule": "polynomial(init, total_steps=, end=, begin=)",
     "piecewise_constant_schedule": "piecewise_constant(init, boundaries_and_scales)",
     "exponential_decay": "exponential(init, gamma=decay_rate, steps=, begin=, staircase=, end=)",
-    "cosine_decay_schedule": "warmup_cosine(init, warmup_steps=0, total_steps=, lr_min=alpha*init, exponent=)",
+    "cosine_decay_schedule": "warmup_cosine(init, warmup_steps=0, total_steps=, alpha=, exponent=)",
     "piecewise_interpolate_schedule": "piecewise_interpolate(init, boundaries_and_scales, kind=)",
     "linear_onecycle_schedule": "onecycle(peak, total_steps=, anneal='linear', three_phase=True, convention='optax')",
     "cosine_onecycle_schedule": "onecycle(peak, total_steps=, convention='optax')",

@@ -29,7 +29,7 @@ from .conform.adapt import as_peer, as_spec
 from .conform.core import MODES, ConformanceReport, Peer, conform
 from .conform.streams import STREAMS
 
-__all__ = ["assert_conforms"]
+__all__ = ["assert_conforms", "assert_schedule_conforms"]
 
 
 def _as_peer(
@@ -73,7 +73,14 @@ def assert_conforms(
 
     Returns:
         The ``ConformanceReport`` (when it passes).
+
+    A torch lr scheduler or an ``OptaxSchedule`` as ``actual`` is a schedule: compared by
+    ``assert_schedule_conforms`` (``desired``: its reference schedule, default the translation).
     """
+    from .conform.schedules import OptaxSchedule, is_torch_scheduler
+
+    if is_torch_scheduler(actual) or isinstance(actual, OptaxSchedule):
+        return assert_schedule_conforms(actual, desired, err_msg=err_msg)  # type: ignore[return-value]
     peer, reference = _as_peer(actual, desired, hyperparams)
     report = conform(
         peer,
@@ -89,4 +96,46 @@ def assert_conforms(
     if not report.passed:
         head = f"{err_msg}\n" if err_msg else ""
         raise AssertionError(f"{head}Implementation does not conform to the reference\n{report.table()}")
+    return report
+
+
+def assert_schedule_conforms(
+    actual: Any,
+    desired: Any = None,
+    *,
+    n_steps: int | None = None,
+    max_ulps: float | None = None,
+    metrics: Sequence[float] | None = None,
+    count_dtype: str = "int64",
+    err_msg: str = "",
+) -> Any:
+    """Raise ``AssertionError`` unless the learning rates of ``actual`` equal its reference's for
+    t = 0..n_steps within ``max_ulps`` (default ``MAX_ULPS``; specs/conformance.md, "Schedules").
+
+    Args:
+        actual: a torch lr scheduler (freshly constructed; copied, never stepped), an optax
+            schedule built by ``reference.conform.schedules.optax_schedule``, or any callable
+            t -> eta_t (a bare optax schedule, your own) with ``desired`` given.
+        desired: the reference schedule (``reference.schedules.step_decay(...)``); default: read
+            from ``actual``'s configuration.
+        n_steps: the last t compared (default three horizons of the schedule).
+        metrics: the metric stream of a ReduceLROnPlateau (default ``plateau_metrics``).
+        count_dtype: the count an optax schedule is called with (``"int32"``: as an optimizer does).
+
+    Returns:
+        The ``ScheduleReport`` (when it passes).
+    """
+    from .conform.schedules import MAX_ULPS, conform_schedule
+
+    report = conform_schedule(
+        actual,
+        desired,
+        n_steps=n_steps,
+        max_ulps=MAX_ULPS if max_ulps is None else max_ulps,
+        metrics=metrics,
+        count_dtype=count_dtype,
+    )
+    if not report.passed:
+        head = f"{err_msg}\n" if err_msg else ""
+        raise AssertionError(f"{head}Schedule does not conform to the reference\n{report.table()}")
     return report

@@ -40,6 +40,7 @@ from .core import (
     run_peer,
     run_reference,
 )
+from .schedules import conform_schedule, optax_schedule, schedule_peer
 from .streams import STREAMS, closed_loop, initial_point, open_loop
 from .tolerance import PER_STEP_ULPS, Tolerance, machine_eps
 
@@ -78,13 +79,16 @@ __all__ = [
     "closed_loop",
     "compare",
     "conform",
+    "conform_schedule",
     "default_problem",
     "initial_point",
     "least_squares",
     "machine_eps",
     "open_loop",
     "optax_peer",
+    "optax_schedule",
     "run_peer",
     "run_reference",
+    "schedule_peer",
     "torch_peer",
 ]

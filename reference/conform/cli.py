@@ -2,6 +2,8 @@
 
     optref conform torch.optim.Adam --hp lr=1e-3,amsgrad=true
     optref conform optax.lion --hp learning_rate=1e-4
+    optref conform torch.optim.lr_scheduler.StepLR --hp step_size=3,gamma=0.5     # a schedule alone
+    optref conform torch.optim.Adam --schedule StepLR:step_size=3                 # an optimizer driven by one
     optref conform --impl mymodule:my_adam_step --algo adam --hp lr=1e-3
     optref vectors export DIR
     optref vectors check DIR --impl mymodule:my_adam_step [--algo adam]
@@ -39,6 +41,7 @@ from typing import Any, NoReturn
 
 from .core import MODES, ConformanceReport, FunctionPeer, NotComparable, Peer, PeerFailed, conform
 from .engine import LONG_STEPS
+from .oracle_peers import ORACLE_PEERS
 from .peers import FLOAT_DTYPES
 from .streams import STREAMS
 
@@ -276,8 +279,12 @@ def build_peer(
     hp: dict[str, Any],
     shapes: list[tuple[int, ...]],
     dtype: str,
+    schedule: str | None = None,
 ) -> Peer:
-    """The peer named on the command line (torch.optim.X, optax.x, or --impl with --algo)."""
+    """The peer named on the command line (torch.optim.X, optax.x, or --impl with --algo), driven
+    by ``schedule`` (``--schedule NAME:key=value,...``, reference/conform/schedules.py) if given."""
+    if schedule is not None and (impl is not None or target is None):
+        raise ValueError("--schedule goes with a torch.optim.NAME or optax.NAME peer")
     if impl is not None:
         if target is not None:
             raise ValueError("give either a peer (torch.optim.Adam, optax.adam) or --impl, not both")
@@ -296,6 +303,10 @@ def build_peer(
         )
     if algo is not None:
         raise ValueError(f"--algo goes with --impl; {target} maps to its reference by itself")
+    if target in ORACLE_PEERS:  # not a gradient-stream peer: its .spec serves the catalog
+        from .oracle_peers import oracle_peer
+
+        return oracle_peer(target, hp, shapes, dtype)  # type: ignore[return-value]
     if target.startswith("torch."):
         from .torch_adapter import _resolve_class, torch_peer
 
@@ -303,6 +314,14 @@ def build_peer(
             raise ValueError(f"unknown peer {target!r}: expected torch.optim.NAME")
         cls = _resolve_class(target)
         check_hp(hp, cls.__init__, f"torch.optim.{cls.__name__}", known_only=True)
+        if schedule is not None:
+            from .schedules import parse_schedule, torch_scheduler
+
+            sname, skw = parse_schedule(schedule)
+            check_schedule_hp(skw, torch_scheduler_class(sname).__init__, sname)
+            return torch_peer(
+                cls, shapes, dtype=dtype, scheduler=lambda o: torch_scheduler(o, sname, **skw), **hp
+            )
         return torch_peer(cls, shapes, dtype=dtype, **hp)
     if target.startswith("optax."):
         from .optax_adapter import optax_peer, required_learning_rate
@@ -312,6 +331,10 @@ def build_peer(
         if target.count(".") != 1 or short.startswith("_") or not callable(fn_optax):
             raise ValueError(f"unknown peer {target!r}: optax has no optimizer {short!r}")
         check_hp(hp, fn_optax, f"optax.{short}", known_only=True)
+        if schedule is not None:
+            if "learning_rate" in hp:
+                raise ValueError("--schedule is optax's learning_rate: do not pass --hp learning_rate too")
+            hp = {**hp, "learning_rate": _optax_schedule(schedule, dtype)}
         if "learning_rate" not in hp and required_learning_rate(short):
             hp = {**hp, "learning_rate": OPTAX_DEFAULT_LR.get(short, 1e-3)}
             print(
@@ -321,6 +344,97 @@ def build_peer(
             )
         return optax_peer(target, shapes, dtype=dtype, **hp)
     raise ValueError(f"unknown peer {target!r}: expected torch.optim.NAME or optax.NAME")
+
+
+def _is_schedule(target: str) -> bool:
+    from .schedules import is_schedule_name
+
+    return is_schedule_name(target)
+
+
+#: Schedule keywords whose values are not numbers (lists, dicts, functions, names): checked by
+#: the schedule itself, not by ``check_hp``.
+_SCHEDULE_FREE = {
+    "lr_lambda",
+    "scale_fn",
+    "schedulers",
+    "milestones",
+    "interpolate_type",
+    "boundaries_and_scales",
+    "cosine_kwargs",
+    "schedules",
+    "boundaries",
+}
+
+
+def check_schedule_hp(hp: dict[str, Any], fn: Callable[..., Any], label: str) -> None:
+    """``check_hp`` for a schedule's keywords (unknown ones refused), the non-numeric ones aside."""
+    known = set(inspect.signature(fn).parameters) - {"self", "optimizer"}
+    unknown = sorted(set(hp) - known)
+    if unknown:
+        raise ValueError(
+            f"--hp {unknown[0]}: {label} has no keyword {unknown[0]!r} (valid: {', '.join(sorted(known))})"
+        )
+    check_hp({k: v for k, v in hp.items() if k not in _SCHEDULE_FREE}, fn, label)
+
+
+def torch_scheduler_class(name: str) -> Any:
+    from .schedules import _scheduler_class
+
+    return _scheduler_class(name)
+
+
+def _optax_schedule(text: str, dtype: str) -> Any:
+    """``--schedule NAME:HP`` for an optax optimizer; warns when optax will compute it in float32."""
+    from .schedules import optax_schedule, parse_schedule, precision_note
+
+    name, kw = parse_schedule(text)
+    sched = optax_schedule(name, kw)
+    note = precision_note(sched, dtype)
+    if note:
+        print(f"optref conform: note: {note}", file=sys.stderr)
+    return sched
+
+
+def _conform_schedule(args: argparse.Namespace, hp: dict[str, Any]) -> int:
+    """``optref conform torch.optim.lr_scheduler.NAME`` / ``optax.NAME_schedule``: eta_t alone."""
+    from .schedules import conform_schedule
+
+    for option, value, default in [
+        ("--impl", args.impl, None),
+        ("--algo", args.algo, None),
+        ("--schedule", args.schedule, None),
+        ("--dtype", args.dtype, "float64"),
+        ("--problem", args.problem, "least_squares"),
+        ("--shapes", args.shapes, "3x4,5"),
+        ("--md", args.md, None),
+    ]:
+        if value != default:
+            raise ValueError(f"{option} does not apply to a schedule compared alone ({args.peer})")
+    if args.peer.startswith("torch."):
+        lr = hp.pop("lr", 0.1)
+        if not _is_number(lr) or not lr > 0 or not math.isfinite(lr):
+            raise ValueError(f"--hp lr: the throwaway optimizer's rate must be a number > 0, got {lr!r}")
+        check_schedule_hp(hp, torch_scheduler_class(args.peer).__init__, args.peer)
+        report = conform_schedule(args.peer, n_steps=args.steps, lr=float(lr), **hp)
+    else:
+        import optax
+
+        short = args.peer.split(".")[-1]
+        check_schedule_hp(hp, getattr(optax.schedules, short), args.peer)
+        report = conform_schedule(args.peer, n_steps=args.steps, **hp)
+    status = EXIT_OK if report.passed else EXIT_MISMATCH
+    print(report.table())
+    if args.json is not None:
+        data = {**report.to_dict(), "command": shlex.join(["optref", "conform", *args.argv])}
+        try:
+            with open(args.json, "w", encoding="utf-8") as f:
+                f.write(json.dumps(data, indent=1, allow_nan=False) + "\n")
+        except OSError as e:
+            _err("optref conform", "warning", f"the report was not written to {args.json!r} ({_one_line(e)})")
+        else:
+            print(f"report: {args.json}")
+    return status
 
 
 def plot_report(report: ConformanceReport, path: str) -> None:
@@ -429,9 +543,20 @@ def conform_main(argv: Sequence[str]) -> int:
     )
     p.add_argument("--impl", help="your own step function as module:function (README, 'Your own function')")
     p.add_argument("--algo", help="the reference algorithm --impl implements (e.g. adam)")
+    p.add_argument(
+        "--schedule",
+        metavar="NAME:HP",
+        help="drive the optimizer by a schedule, e.g. StepLR:step_size=3 (torch) or "
+        "cosine_decay_schedule:init_value=1e-3,decay_steps=20 (optax)",
+    )
     p.add_argument("--streams", default="all", help=f"comma list of {', '.join(STREAMS)} (default all)")
     p.add_argument("--mode", default="both", choices=["open", "closed", "both"])
-    p.add_argument("--steps", type=_positive_int, default=40, help="steps per run (default 40)")
+    p.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=None,
+        help="steps per run (default 40; a schedule alone: three of its horizons)",
+    )
     p.add_argument(
         "--long-steps",
         type=_natural_int,
@@ -500,6 +625,24 @@ def _write_reports(report: ConformanceReport, args: argparse.Namespace) -> None:
             print(f"report: {path}")
 
 
+def _conform_oracle(args: argparse.Namespace, hp: dict[str, Any]) -> int:
+    """An oracle-fed peer (reference/conform/oracle_peers.py): closed loop on its problems."""
+    from .oracle_peers import conform_cli
+
+    report = conform_cli(args, hp, parse_shapes(args.shapes))
+    print(report.table())
+    texts = {args.md: report.markdown(), args.json: None}
+    if args.json is not None:
+        data = {**report.to_dict(), "command": shlex.join(["optref", "conform", *args.argv])}
+        texts[args.json] = json.dumps(data, indent=1, allow_nan=False) + "\n"
+    for path, text in texts.items():
+        if path is not None and text is not None:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            print(f"report: {path}")
+    return EXIT_OK if report.passed else EXIT_MISMATCH
+
+
 def _conform(args: argparse.Namespace) -> int:
     _report_path("--md", args.md)
     _report_path("--json", args.json)
@@ -510,6 +653,10 @@ def _conform(args: argparse.Namespace) -> int:
     ):
         raise ValueError("--md and --json name the same file")
     hp = parse_hp(args.hp)
+    if args.peer is not None and _is_schedule(args.peer):
+        return _conform_schedule(args, hp)
+    if args.peer in ORACLE_PEERS:  # torch.optim.LBFGS, optax.lbfgs, optax.polyak_sgd
+        return _conform_oracle(args, hp)
     shapes = parse_shapes(args.shapes)
     if args.problem == "peaks" and args.shapes == "3x4,5":
         shapes = [(32, 2), (32,), (5, 32), (5,)]
@@ -518,7 +665,7 @@ def _conform(args: argparse.Namespace) -> int:
         if s not in STREAMS:
             raise ValueError(f"--streams: {s!r} is not one of {', '.join(STREAMS)}")
     modes = list(MODES) if args.mode == "both" else [args.mode]
-    peer = build_peer(args.peer, args.impl, args.algo, hp, shapes, args.dtype)
+    peer = build_peer(args.peer, args.impl, args.algo, hp, shapes, args.dtype, args.schedule)
     dim = peer.dim if peer.dim is not None else sum(math.prod(s) for s in shapes)
     problem = _problem(args.problem, dim, args.seed)
     long_steps = LONG_STEPS if args.long_steps is None else args.long_steps
@@ -528,7 +675,7 @@ def _conform(args: argparse.Namespace) -> int:
         peer,
         streams=streams,
         modes=modes,
-        n_steps=args.steps,
+        n_steps=40 if args.steps is None else args.steps,
         seed=args.seed,
         dim=dim,
         problem=problem,

@@ -58,6 +58,8 @@ _T: Any = torch
 
 Shapes = Sequence[Sequence[int]]
 _IGNORED = {"foreach", "fused", "differentiable", "capturable", "initial_lr"}
+#: classes that refuse dense gradients: the peer feeds them ``grad.to_sparse()``
+_SPARSE_GRADIENTS: tuple[type, ...] = (_T.optim.SparseAdam,)
 
 
 def _f(x: Any) -> float:
@@ -227,7 +229,15 @@ class TorchPeer(ShapedPeer):
 
     packages: tuple[str, ...] = ("torch",)  # versions recorded in the report
 
-    def __init__(self, optimizer: Any, spec: ReferenceSpec, *, label: str | None = None) -> None:
+    def __init__(
+        self,
+        optimizer: Any,
+        spec: ReferenceSpec,
+        *,
+        label: str | None = None,
+        scheduler: Any = None,
+        metrics: Sequence[float] | None = None,
+    ) -> None:
         tensors = _tensors(optimizer)
         dtypes = {p.dtype for p in tensors}
         if len(dtypes) != 1:
@@ -244,11 +254,19 @@ class TorchPeer(ShapedPeer):
         self._spec = spec
         self._spec.build()  # the reference validates the hyperparameters
         self._template = _copy(optimizer)
+        self._scheduler, self._metrics = scheduler, metrics  # stepped after each optimizer step
+        if scheduler is not None:
+            from .schedules import copy_pair
+
+            self._template, self._scheduler = copy_pair(optimizer, scheduler)
+        self._sched: Any = None
         self._opt: Any = None
         self._tensors: list[Any] = []
         shown = {k: v for k, v in self.config.items() if k not in _IGNORED and v is not None}
         args = ", ".join(f"{k}={v!r}" for k, v in shown.items())
         self._name = f"{label or class_label(self.cls)}({args}) [{self.torch_dtype}]"
+        if scheduler is not None:
+            self._name += f" + {type(scheduler).__name__}"
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -256,7 +274,13 @@ class TorchPeer(ShapedPeer):
 
     def start(self, params: Array) -> None:
         self._check_size(params, "torch")
-        self._opt = _copy(self._template)
+        if self._scheduler is None:
+            self._opt = _copy(self._template)
+        else:
+            from .schedules import copy_pair
+
+            self._opt, self._sched = copy_pair(self._template, self._scheduler)
+        self._t = 0
         self._tensors = _tensors(self._opt)
         with _T.no_grad():
             for p, b in zip(self._tensors, self._blocks(np.asarray(params, dtype=np.float64))):
@@ -266,11 +290,19 @@ class TorchPeer(ShapedPeer):
     def step(self, grad: Array) -> Array:
         if self._opt is None:
             raise RuntimeError("call start(params) before step(grad)")
+        sparse = issubclass(self.cls, _SPARSE_GRADIENTS)
         for p, b in zip(self._tensors, self._blocks(np.asarray(grad, dtype=np.float64))):
             p.grad = _T.tensor(
                 b, dtype=p.dtype, device=p.device
             )  # a copy: the peer may edit its grad in place
+            if sparse:  # stores exactly the entries g_i != 0 (specs/sparse_adam.md)
+                p.grad = p.grad.to_sparse()
         self._opt.step()
+        if self._sched is not None:
+            from .schedules import step_scheduler
+
+            step_scheduler(self._sched, None if self._metrics is None else self._metrics[self._t])
+            self._t += 1
         with _T.no_grad():
             return np.concatenate([p.detach().cpu().to(_T.float64).numpy().ravel() for p in self._tensors])
 
@@ -314,19 +346,30 @@ def _group_config(optimizer: Any) -> dict[str, Any]:
     return first
 
 
-def _copy(optimizer: Any) -> Any:
+def copy_optimizer(optimizer: Any, memo: dict[int, Any] | None = None) -> Any:
     """A deep copy of every attribute. Not ``copy.deepcopy(optimizer)``: torch's
     ``Optimizer.__getstate__`` keeps only defaults, state and param_groups, and a third-party
     class's own attributes (a flag, a base optimizer) would be lost. One memo for the whole
-    ``__dict__`` keeps the param-group tensors and the state's keys the same objects."""
+    ``__dict__`` keeps the param-group tensors and the state's keys the same objects; pass
+    ``memo`` on to ``copy.deepcopy(scheduler, memo)`` to copy an attached lr scheduler onto the copy.
+    The ``step`` wrapper an lr scheduler installs holds a reference to the *original* optimizer:
+    it is dropped, so the copy steps itself (and never the user's model)."""
     try:
+        memo = {} if memo is None else memo
         new = object.__new__(type(optimizer))
-        new.__dict__.update(copy.deepcopy(optimizer.__dict__))
+        memo[id(optimizer)] = new
+        state = copy.deepcopy(optimizer.__dict__, memo)
+        if getattr(state.get("step"), "_wrapped_by_lr_sched", False):
+            del state["step"]
+        new.__dict__.update(state)
         return new
     except Exception as e:  # an optimizer holding something that cannot be copied
         raise NotComparable(
             f"{class_label(type(optimizer))} cannot be copied for independent runs ({type(e).__name__}: {e})"
         ) from None
+
+
+_copy = copy_optimizer
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -355,6 +398,8 @@ def torch_peer(
     *,
     dtype: Any = None,
     reference: Any = None,
+    scheduler: Any = None,
+    metrics: Sequence[float] | None = None,
     **hyperparams: Any,
 ) -> TorchPeer:
     """A peer from a torch optimizer instance, or from its class/name plus shapes and hyperparameters.
@@ -372,6 +417,10 @@ def torch_peer(
             torch.optim's own classes only; any other class (a subclass or a third-party class,
             whatever its name) raises ``NotComparable`` asking for it.
         hyperparams: constructor keywords when a class/name is given (the class fills the rest).
+        scheduler: an lr scheduler of the optimizer instance, or a function ``optimizer ->
+            scheduler`` (any form); stepped after each ``optimizer.step()``, and the reference gets
+            ``lr=`` its reference schedule (``reference.conform.schedules``). ``metrics``: the
+            stream a ReduceLROnPlateau is stepped with (default ``plateau_metrics``).
     """
     spec = as_spec(reference)
     if isinstance(optimizer_or_name, _T.optim.Optimizer):
@@ -385,7 +434,13 @@ def torch_peer(
             raise ValueError(f"shapes must be a non-empty list of non-empty shapes, got {shapes!r}")
         dt = _torch_dtype(dtype)
         opt = cls([_T.zeros(s, dtype=dt, requires_grad=True) for s in shp], **hyperparams)
-    return TorchPeer(opt, spec if spec is not None else _claimed_spec(opt))
+    if scheduler is None:
+        return TorchPeer(opt, spec if spec is not None else _claimed_spec(opt))
+    from .schedules import driven_spec
+
+    sched = scheduler if hasattr(scheduler, "step") or not callable(scheduler) else scheduler(opt)
+    claimed, stream = driven_spec(opt, sched, spec, _claimed_spec(opt) if spec is None else None, metrics)
+    return TorchPeer(opt, claimed, scheduler=sched, metrics=stream)
 
 
 def _claimed_spec(optimizer: Any) -> ReferenceSpec:
