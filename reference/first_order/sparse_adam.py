@@ -1,0 +1,91 @@
+r"""SparseAdam: lazy Adam, torch.optim.SparseAdam. Spec: specs/sparse_adam.md, eqs. (SA1)-(SA5).
+
+The moments and the parameters change only at the entries present in the gradient; the bias
+corrections use the global step count t (every step counts, present or not). For t = 1, 2, ...:
+
+    P_t = { i : g_t,i != 0 }                                          (SA1)  the present entries
+    m_t,i = m_{t-1,i} + (1 - beta1)(g_t,i - m_{t-1,i})   for i in P_t  (SA2)
+    v_t,i = v_{t-1,i} + (1 - beta2)(g_t,i^2 - v_{t-1,i}) for i in P_t  (SA3)
+    alpha_t = eta_t sqrt(1 - beta2^t) / (1 - beta1^t)                  (SA4)
+    theta_t,i = theta_{t-1,i} - alpha_t m_t,i / (sqrt(v_t,i) + eps)  for i in P_t   (SA5)
+
+and every entry outside P_t keeps its m, v and theta.
+
+Conventions:
+    * "Present" is g_i != 0 elementwise: torch feeds a sparse-layout gradient and updates every
+      stored value; ``grad.to_sparse()`` of a dense gradient stores exactly its nonzero entries
+      (+0.0 and -0.0 are dropped, NaN is kept). The reference on a dense gradient with zeros is
+      therefore torch on ``to_sparse()`` of it.
+    * eps meets sqrt(v_t) before the bias correction (torch's step size sqrt(1 - beta2^t)/(1 - beta1^t)):
+      with every entry present at every step this is ``ref.adam(epsilon_hat=True)``.
+    * The EMAs are written as torch computes them, m + (1 - beta1)(g - m).
+    * eta_t is ``lr`` or ``lr(t - 1)`` for a schedule.
+
+References:
+    Kingma, D. P. and Ba, J. (2015). Adam: A Method for Stochastic Optimization. ICLR (Adam, and
+    the step size of section 2 with eps on sqrt(v_t)).
+    Note 001, "Adam: Complete Algorithm".
+"""
+
+from __future__ import annotations
+
+from dataclasses import KW_ONLY, dataclass
+from typing import ClassVar
+
+import autograd.numpy as anp
+import numpy as np
+from autograd.tracer import getval
+
+from .._core import lr_at, optimizer
+from .._hyper import LR, POSITIVE, UNIT, Hyperparams, hp
+from .._types import Array, LearningRate
+
+
+@dataclass(frozen=True, eq=False)
+class SparseAdamHyperparams(Hyperparams):
+    """SparseAdam's hyperparameters (torch.optim.SparseAdam's defaults)."""
+
+    ALGORITHM: ClassVar[str] = "sparse_adam"
+    lr: LearningRate = hp(1e-3, LR, "step size eta of (SA4), or a schedule t -> eta_t")
+    _: KW_ONLY
+    beta1: float = hp(0.9, UNIT, "EMA coefficient of the first moment, (SA2)")
+    beta2: float = hp(0.999, UNIT, "EMA coefficient of the second moment, (SA3)")
+    eps: float = hp(1e-8, POSITIVE, "added to sqrt(v_t) in (SA5) (torch requires eps > 0)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class SparseAdamState:
+    """SparseAdam's state after ``t`` steps."""
+
+    params: Array  # theta_t
+    m: Array  # first-moment EMA, updated only where present
+    v: Array  # second-moment EMA, updated only where present
+    t: int  # completed steps (the global count of the bias corrections)
+
+
+def init(params: Array) -> SparseAdamState:
+    """m_0 = v_0 = 0, t = 0."""
+    zeros = anp.zeros_like(params)
+    return SparseAdamState(params=params, m=zeros, v=zeros, t=0)
+
+
+def step(
+    state: SparseAdamState, grad: Array, *, lr: LearningRate, beta1: float, beta2: float, eps: float
+) -> SparseAdamState:
+    """One SparseAdam step, eqs. (SA1)-(SA5) of specs/sparse_adam.md."""
+    t = state.t + 1
+    eta = lr_at(lr, state.t)
+    present = np.asarray(getval(grad)) != 0  # (SA1)  to_sparse() keeps exactly these
+    m = anp.where(present, state.m + (grad - state.m) * (1 - beta1), state.m)  # (SA2)
+    v = anp.where(present, state.v + (grad * grad - state.v) * (1 - beta2), state.v)  # (SA3)
+    alpha = eta * anp.sqrt(1 - beta2**t) / (1 - beta1**t)  # (SA4)
+    theta = anp.where(present, state.params + (-alpha) * (m / (anp.sqrt(v) + eps)), state.params)  # (SA5)
+    return SparseAdamState(params=theta, m=m, v=v, t=t)
+
+
+sparse_adam = optimizer(
+    SparseAdamHyperparams,
+    init,
+    step,
+    "SparseAdam (lazy Adam: only the entries with g_i != 0 move); see specs/sparse_adam.md.",
+)
