@@ -108,7 +108,7 @@ def test_one_tensor_is_not_the_per_tensor_method() -> None:
 def test_optax_lars_is_not_the_paper_denominator() -> None:
     # optax divides by ||g + lambda theta||, the paper (the reference's default) by ||g|| + lambda ||theta||.
     peer = optax_peer("lars", SHAPES, learning_rate=1.0, weight_decay=0.1)
-    paper = ref.lars(1.0, weight_decay=0.1, shapes=SHAPES)
+    paper = ref.lars(1.0, weight_decay=0.1, shapes=tuple(SHAPES))
     report = conform(peer, reference=paper, n_steps=N, long_steps=0, streams=["normal"], diagnose=False)
     assert not report.passed
 
