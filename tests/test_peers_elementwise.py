@@ -25,7 +25,12 @@ from reference.conform import STREAMS, NotComparable, conform, optax_peer, torch
 SHAPES = [(3, 4), (5,)]  # a two-tensor "model": flattened and concatenated
 N = 30
 LONG = 200  # the specs' figures use conform's 1000-step long run; 200 keeps this file's run time down
-RPROP2: dict[str, Any] = {"eta_minus": 0.3, "eta_plus": 1.5, "step_min": 1e-3, "step_max": 0.2}  # lr = 0.5 > step_max
+RPROP2: dict[str, Any] = {
+    "eta_minus": 0.3,
+    "eta_plus": 1.5,
+    "step_min": 1e-3,
+    "step_max": 0.2,
+}  # lr = 0.5 > step_max
 
 # (framework, class or alias, constructor keywords, the reference the adapter must choose and the
 # keywords of its claim that make the peer's convention, specs/<name>.md "Variants")
