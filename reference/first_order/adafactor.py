@@ -222,7 +222,7 @@ def beta_schedule(t: int, decay_rate: float, dtype: Precision) -> tuple[float, f
 
 def rms(x: Any) -> Any:
     """sqrt(mean(x^2)), its square floored at the smallest normal float (finite derivative at 0)."""
-    return anp.sqrt(anp.maximum(anp.mean(x * x), _TINY))
+    return anp.sqrt(anp.maximum(anp.sum(x * x) / max(np.size(x), 1), _TINY))
 
 
 def step(
