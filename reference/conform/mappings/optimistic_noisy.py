@@ -9,6 +9,8 @@ reference's own).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -79,6 +81,23 @@ def _optimistic_adam_v2(hp: dict[str, Any], shapes: Shapes) -> ReferenceSpec:
     )
 
 
+@functools.cache
+def _block_fn(shapes: Shapes, dtype: str, length: int) -> Any:
+    """A jit-compiled ``key -> (key after length steps, (length, p) draws)`` replaying optax.add_noise
+    (one compilation per shapes and dtype, shared by every ``JaxNoise``)."""
+    import jax
+
+    def one(sample_key: Any) -> Any:
+        keys = jax.random.split(sample_key, len(shapes))
+        return jax.numpy.concatenate([jax.random.normal(k, s, dtype).ravel() for k, s in zip(keys, shapes)])
+
+    def body(k: Any, _: Any) -> Any:
+        nxt, sample = jax.random.split(k)
+        return nxt, one(sample)
+
+    return jax.jit(lambda key: jax.lax.scan(body, key, None, length=length))
+
+
 class JaxNoise:
     """The draws z_t of optax.add_noise (optax 0.2.8) as a noise source ``(t, p) -> z_t`` for
     ``ref.noisy_sgd(noise=...)``.
@@ -92,29 +111,16 @@ class JaxNoise:
 
     BLOCK = 64
 
-    def __init__(self, key: Any, shapes: Shapes, dtype: Any = "float64") -> None:
+    def __init__(self, key: Any, shapes: Sequence[Sequence[int]], dtype: Any = "float64") -> None:
         import jax
 
-        self._jax: Any = jax
         self.shapes = tuple(tuple(int(d) for d in s) for s in shapes)
         self.dtype = np.dtype(dtype)
         self.key_repr = repr(key) if isinstance(key, int) else "<jax key>"
         self._key: Any = jax.random.key(key) if isinstance(key, int) else key  # k_t of the last draw kept
         self._size = sum(int(np.prod(s)) for s in self.shapes)
         self._draws: list[np.ndarray] = []  # z_1, z_2, ...
-        self._block = jax.jit(self._block_impl)
-
-    def _one(self, sample_key: Any) -> Any:
-        keys = self._jax.random.split(sample_key, len(self.shapes))
-        parts = [self._jax.random.normal(k, s, self.dtype).ravel() for k, s in zip(keys, self.shapes)]
-        return self._jax.numpy.concatenate(parts)
-
-    def _block_impl(self, key: Any) -> Any:
-        def body(k: Any, _: Any) -> Any:
-            nxt, sample = self._jax.random.split(k)
-            return nxt, self._one(sample)
-
-        return self._jax.lax.scan(body, key, None, length=self.BLOCK)
+        self._block = _block_fn(self.shapes, self.dtype.name, self.BLOCK)
 
     def __call__(self, t: int, p: int) -> np.ndarray:
         if p != self._size:
