@@ -43,10 +43,13 @@ from .._hyper import OPEN_UNIT, Hyperparams, Integer, OneOf, hp
 from .._types import Array
 from ..oracle import FunctionOracle, as_flat
 from .bfgs import INITIAL_STEPS, InitialStep, initial_trial
-from .linesearch import strong_wolfe, wolfe_order
+from .linesearch import optax_zoom, strong_wolfe, wolfe_order
 
 Scaling = Literal["gamma", "identity"]
 SCALINGS: tuple[Scaling, ...] = ("gamma", "identity")
+LineSearch = Literal["strong_wolfe", "optax_zoom"]
+FirstScaling = Literal["one", "inverse_norm"]
+StorePairs = Literal["positive", "always"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,6 +68,17 @@ class LBFGSHyperparams(Hyperparams):
         "unit",
         OneOf(INITIAL_STEPS),
         'first trial of the search: "unit" (1) or "interpolate" (N&W eq. 3.60), as in bfgs',
+    )
+    line_search: LineSearch = hp(
+        "strong_wolfe",
+        OneOf(("strong_wolfe", "optax_zoom")),
+        'search of (LB5): "strong_wolfe" (N&W Alg. 3.5-3.6) or "optax_zoom" (optax\'s zoom, always moves)',
+    )
+    first_scaling: FirstScaling = hp(
+        "one", OneOf(("one", "inverse_norm")), "gamma with no pair, (LB2): 1 or min(1, 1/||g||_2) (optax)"
+    )
+    store_pairs: StorePairs = hp(
+        "positive", OneOf(("positive", "always")), "(LB6): keep a pair if y^T s > 0, or always (optax)"
     )
 
     def validate(self) -> None:
@@ -102,24 +116,37 @@ def init(params: Array) -> LBFGSState:
 
 
 def two_loop(
-    g: Array, s_hist: tuple[Array, ...], y_hist: tuple[Array, ...], scaling: Scaling = "gamma"
+    g: Array,
+    s_hist: tuple[Array, ...],
+    y_hist: tuple[Array, ...],
+    scaling: Scaling = "gamma",
+    gamma0: float = 1.0,
 ) -> Array:
-    """H g for the L-BFGS matrix H of the stored pairs (oldest first), N&W Alg. 7.4."""
-    rhos = [1.0 / anp.dot(y, s) for s, y in zip(s_hist, y_hist)]
+    """H g for the L-BFGS matrix H of the stored pairs (oldest first), N&W Alg. 7.4.
+
+    ``gamma0`` is gamma with no pair. A pair with y^T s = 0 (only ``store_pairs="always"`` keeps
+    one) has rho = 0, and gamma = 1 if y = 0 (optax's guards)."""
+    rhos = [_inverse(anp.dot(y, s)) for s, y in zip(s_hist, y_hist)]
     q = g
     alphas: list[float] = []
     for s, y, rho in zip(reversed(s_hist), reversed(y_hist), reversed(rhos)):
         a = rho * anp.dot(s, q)  # (LB1)
         q = q - a * y
         alphas.append(a)
-    gamma = 1.0
+    gamma = gamma0 if scaling == "gamma" else 1.0
     if scaling == "gamma" and s_hist:
-        gamma = anp.dot(s_hist[-1], y_hist[-1]) / anp.dot(y_hist[-1], y_hist[-1])
+        yy = anp.dot(y_hist[-1], y_hist[-1])
+        gamma = anp.dot(s_hist[-1], y_hist[-1]) / yy if getval(yy) != 0.0 else 1.0
     r = gamma * q  # (LB2)
     for s, y, rho, a in zip(s_hist, y_hist, rhos, reversed(alphas)):
         b = rho * anp.dot(y, r)  # (LB3)
         r = r + (a - b) * s
     return r
+
+
+def _inverse(x: float) -> float:
+    """1 / x, and 0 for x = 0 (optax's weight of a pair with y^T s = 0)."""
+    return 1.0 / x if getval(x) != 0.0 else 0.0
 
 
 def step(
@@ -131,6 +158,9 @@ def step(
     c2: float = 0.9,
     scaling: Scaling = "gamma",
     initial_step: InitialStep = "unit",
+    line_search: LineSearch = "strong_wolfe",
+    first_scaling: FirstScaling = "one",
+    store_pairs: StorePairs = "positive",
 ) -> LBFGSState:
     """One L-BFGS step, eqs. (LB1)-(LB6) of specs/lbfgs.md."""
     if not isinstance(oracle, FunctionOracle):
@@ -141,18 +171,25 @@ def step(
         f, g = oracle.value_and_grad(theta)
     if state.stalled or not np.any(getval(g)):
         return replace(state, value=f, grad=g, alpha=0.0, stalled=True, t=state.t + 1)
-    d = -two_loop(g, state.s_hist, state.y_hist, scaling)  # (LB4)
+    gamma0 = 1.0
+    if first_scaling == "inverse_norm" and not state.s_hist:
+        gamma0 = anp.minimum(1.0, 1.0 / anp.sqrt(anp.dot(g, g)))
+    d = -two_loop(g, state.s_hist, state.y_hist, scaling, gamma0)  # (LB4)
     alpha0 = initial_trial(initial_step, f, state.prev_value, g, d)
-    res = strong_wolfe(oracle, theta, d, f0=f, g0=g, alpha0=alpha0, c1=c1, c2=c2)
-    if not res.converged or res.grad is None:
-        return replace(state, value=f, grad=g, alpha=0.0, stalled=True, t=state.t + 1)
-    s = res.alpha * d  # (LB5)
-    y = res.grad - g  # (LB6)
+    if line_search == "optax_zoom":
+        res = optax_zoom(oracle, theta, d, f0=f, g0=g, alpha0=alpha0, c1=c1, c2=c2)
+    else:
+        res = strong_wolfe(oracle, theta, d, f0=f, g0=g, alpha0=alpha0, c1=c1, c2=c2)
+        if not res.converged or res.grad is None:
+            return replace(state, value=f, grad=g, alpha=0.0, stalled=True, t=state.t + 1)
+    new = theta + res.alpha * d  # (LB5)
+    s = res.alpha * d if line_search == "strong_wolfe" else new - theta
+    y = (g if res.grad is None else res.grad) - g  # (LB6)
     s_hist, y_hist = state.s_hist, state.y_hist
-    if getval(anp.dot(y, s)) > 0:
+    if store_pairs == "always" or getval(anp.dot(y, s)) > 0:
         s_hist, y_hist = (s_hist + (s,))[-m:], (y_hist + (y,))[-m:]
     return LBFGSState(
-        params=theta + s,
+        params=new,
         value=res.value,
         grad=res.grad,
         s_hist=s_hist,

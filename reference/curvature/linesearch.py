@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import autograd.numpy as anp
+import numpy as np
 from autograd.tracer import getval
 
 from .._types import Array
@@ -374,6 +375,266 @@ def _zoom(
     return _done(phi, g0, a_lo, f_lo, False)
 
 
+def _torch_cubic(
+    x1: float,
+    f1: float,
+    g1: float,
+    x2: float,
+    f2: float,
+    g2: float,
+    bounds: tuple[float, float] | None = None,
+) -> float:
+    """torch.optim.lbfgs._cubic_interpolate: the minimiser of the cubic through (x1, f1, g1) and
+    (x2, f2, g2), clipped to ``bounds`` (default the interval), the midpoint if it has none (LS8)."""
+    lo, hi = bounds if bounds is not None else ((x1, x2) if x1 <= x2 else (x2, x1))
+    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+    d2_square = d1**2 - g1 * g2
+    if d2_square >= 0:
+        d2 = math.sqrt(d2_square)
+        if x1 <= x2:
+            min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))  # (LS8)
+        else:
+            min_pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
+        return min(max(min_pos, lo), hi)
+    return (lo + hi) / 2.0
+
+
+def torch_strong_wolfe(
+    oracle: FunctionOracle,
+    x: Array,
+    d: Array,
+    *,
+    f: float,
+    g: Array,
+    gtd: float,
+    t: float,
+    c1: float = 1e-4,
+    c2: float = 0.9,
+    tolerance_change: float = 1e-9,
+    max_ls: int = 25,
+) -> LineSearchResult:
+    """torch.optim.lbfgs._strong_wolfe, step for step (specs/linesearch.md, (LS8)-(LS10)).
+
+    From x along d with f = f(x), g = grad f(x), gtd = g . d and first trial t: bracketing by
+    cubic extrapolation clipped to [t + 0.01 (t - t_prev), 10 t] (LS9), then a zoom by cubic
+    interpolation moved 10 % inside the bracket after insufficient progress (LS10), within
+    ``max_ls`` evaluations after the first (torch passes max_eval minus the evaluations already
+    spent in the ``.step`` call). Returns the bracket's low point (never raises on an ascent
+    direction: torch does not check). Plain floats: not traced by autograd.
+
+    Long because it is torch's routine transcribed branch for branch, so that the two can be read
+    side by side.
+    """
+    d_norm = float(np.max(np.abs(d))) if d.size else 0.0
+    n = 1
+    f_new, g_new = oracle.value_and_grad(x + t * d)  # (LS1)
+    gtd_new = float(g_new @ d)
+    t_prev, f_prev, g_prev, gtd_prev = 0.0, f, g, gtd
+    done, ls_iter = False, 0
+    br: list[float] = []
+    br_f: list[float] = []
+    br_g: list[Array] = []
+    br_gtd: list[float] = [gtd, gtd]
+    while ls_iter < max_ls:
+        if f_new > (f + c1 * t * gtd) or (ls_iter > 1 and f_new >= f_prev):  # (LS9)
+            br, br_f, br_g, br_gtd = [t_prev, t], [f_prev, f_new], [g_prev, g_new], [gtd_prev, gtd_new]
+            break
+        if abs(gtd_new) <= -c2 * gtd:
+            br, br_f, br_g, done = [t], [f_new], [g_new], True
+            break
+        if gtd_new >= 0:
+            br, br_f, br_g, br_gtd = [t_prev, t], [f_prev, f_new], [g_prev, g_new], [gtd_prev, gtd_new]
+            break
+        tmp = t
+        t = _torch_cubic(
+            t_prev, f_prev, gtd_prev, t, f_new, gtd_new, bounds=(t + 0.01 * (t - t_prev), t * 10)
+        )
+        t_prev, f_prev, g_prev, gtd_prev = tmp, f_new, g_new, gtd_new
+        f_new, g_new = oracle.value_and_grad(x + t * d)
+        n += 1
+        gtd_new = float(g_new @ d)
+        ls_iter += 1
+    if ls_iter == max_ls:
+        br, br_f, br_g = [0.0, t], [f, f_new], [g, g_new]
+    insuf_progress = False
+    low, high = (0, 1) if br_f[0] <= br_f[-1] else (1, 0)
+    while not done and ls_iter < max_ls:
+        if abs(br[1] - br[0]) * d_norm < tolerance_change:
+            break
+        t = _torch_cubic(br[0], br_f[0], br_gtd[0], br[1], br_f[1], br_gtd[1])  # (LS10)
+        eps = 0.1 * (max(br) - min(br))
+        if min(max(br) - t, t - min(br)) < eps:
+            if insuf_progress or t >= max(br) or t <= min(br):
+                t = max(br) - eps if abs(t - max(br)) < abs(t - min(br)) else min(br) + eps
+                insuf_progress = False
+            else:
+                insuf_progress = True
+        else:
+            insuf_progress = False
+        f_new, g_new = oracle.value_and_grad(x + t * d)
+        n += 1
+        gtd_new = float(g_new @ d)
+        ls_iter += 1
+        if f_new > (f + c1 * t * gtd) or f_new >= br_f[low]:
+            br[high], br_f[high], br_g[high], br_gtd[high] = t, f_new, g_new, gtd_new
+            low, high = (0, 1) if br_f[0] <= br_f[1] else (1, 0)
+        else:
+            if abs(gtd_new) <= -c2 * gtd:
+                done = True
+            elif gtd_new * (br[high] - br[low]) >= 0:
+                br[high], br_f[high], br_g[high], br_gtd[high] = br[low], br_f[low], br_g[low], br_gtd[low]
+            br[low], br_f[low], br_g[low], br_gtd[low] = t, f_new, g_new, gtd_new
+    return LineSearchResult(
+        alpha=br[low],
+        value=br_f[low],
+        grad=br_g[low],
+        n_value=n,
+        n_grad=n,
+        first_accepted=done and n == 1,
+        converged=done,
+    )
+
+
+def _optax_cubicmin(a: float, fa: float, fpa: float, b: float, fb: float, c: float, fc: float) -> float:
+    """optax's ``_cubicmin`` (scipy's): NaN when the cubic has no minimiser (then never chosen)."""
+    with np.errstate(all="ignore"):
+        db, dc = b - a, c - a
+        denom = (db * dc) ** 2 * (db - dc)
+        rb, rc = fb - fa - fpa * db, fc - fa - fpa * dc
+        ca = np.float64(dc**2 * rb - db**2 * rc) / denom
+        cb = np.float64(-(dc**3) * rb + db**3 * rc) / denom
+        radical = cb * cb - 3.0 * ca * fpa
+        return float(a + (-cb + np.sqrt(radical)) / (3.0 * ca))
+
+
+def _optax_quadmin(a: float, fa: float, fpa: float, b: float, fb: float) -> float:
+    """optax's ``_quadmin``: the minimiser of the quadratic through (a, fa, fpa) and (b, fb)."""
+    with np.errstate(all="ignore"):
+        db = b - a
+        curv = np.float64(fb - fa - fpa * db) / (db**2)
+        return float(a - fpa / (2.0 * curv))
+
+
+@dataclass(frozen=True)
+class _ZoomConstants:
+    c1: float
+    c2: float
+    approx_dec_rtol: float | None
+    tol: float
+
+    def errors(self, a: float, v: float, s: float, v0: float, s0: float) -> tuple[float, float]:
+        """optax's decrease and curvature errors of a trial (LS11); NaN counts as inf."""
+        dec = v - v0 - self.c1 * a * s0  # (LS11)
+        if self.approx_dec_rtol is not None:
+            approx = max(s - (2 * self.c1 - 1.0) * s0, v - v0 - self.approx_dec_rtol * abs(v0))
+            dec = min(approx, dec)
+        curv = abs(s) - self.c2 * abs(s0)
+        return (
+            math.inf if math.isnan(dec) else max(dec, 0.0),
+            math.inf if math.isnan(curv) else max(curv, 0.0),
+        )
+
+
+def optax_zoom(
+    oracle: FunctionOracle,
+    x: Array,
+    d: Array,
+    *,
+    f0: float,
+    g0: Array,
+    alpha0: float = 1.0,
+    c1: float = 1e-4,
+    c2: float = 0.9,
+    max_steps: int = 20,
+    max_stepsize: float | None = None,
+    tol: float = 0.0,
+    increase_factor: float = 2.0,
+    approx_dec_rtol: float | None = 1e-6,
+    interval_threshold: float = 1e-5,
+) -> LineSearchResult:
+    """optax.scale_by_zoom_linesearch's search, step for step (specs/linesearch.md, (LS11)-(LS13)).
+
+    One trial per step, at most ``max_steps``: while no interval is known, alpha0 then
+    ``increase_factor`` times the last trial (LS12); then a zoom whose trial is the cubic through
+    (lo, hi, the last dropped end) if 20 % inside, else the quadratic if 10 % inside, else the
+    midpoint (LS13). The errors (LS11) combine Armijo's decrease with Hager-Zhang's approximate
+    decrease (``approx_dec_rtol``; None: Armijo only). On failure (budget exhausted, or the interval
+    shorter than ``interval_threshold`` with a safe step known) it returns the lowest step with
+    zero decrease error seen (the "safe" step) if there is one, else the last trial: optax always
+    moves. Plain floats: not traced by autograd.
+
+    Long because it is optax's two-phase state machine transcribed in one loop, so that the two can
+    be read side by side.
+    """
+    k = _ZoomConstants(c1, c2, approx_dec_rtol, tol)
+    s0 = float(g0 @ d)
+    a_cur, v_cur, g_cur, s_cur = 0.0, f0, g0, s0
+    lo, v_lo, s_lo, hi, v_hi = 0.0, f0, s0, 0.0, f0  # (optax also keeps the slope at hi, unused)
+    ref, v_ref = 0.0, f0
+    safe, v_safe, g_safe = 0.0, f0, g0
+    found = done = failed = False
+    dec = math.inf
+    count = 0
+    while not (done or failed):
+        if not found:  # (LS12)
+            a_new = alpha0 if count == 0 else increase_factor * a_cur
+            max_reached = max_stepsize is not None and a_new >= max_stepsize
+            if max_stepsize is not None:
+                a_new = min(a_new, max_stepsize)
+            v_new, g_new = oracle.value_and_grad(x + a_new * d)  # (LS1)
+            s_new = float(g_new @ d)
+            dec, curv = k.errors(a_new, v_new, s_new, f0, s0)
+            if dec <= tol:
+                safe, v_safe, g_safe = a_new, v_new, g_new
+            to_high = dec > 0.0 or (v_new >= v_cur and count > 0)
+            to_low = s_new >= 0.0 and not to_high
+            if to_low:
+                lo, v_lo, s_lo, hi, v_hi = a_new, v_new, s_new, a_cur, v_cur
+            else:
+                lo, v_lo, s_lo, hi, v_hi = a_cur, v_cur, s_cur, a_new, v_new
+            found = to_high or to_low or max(dec, curv) <= tol
+            done = max(dec, curv) <= tol or (max_reached and not found)
+            failed = count + 1 >= max_steps and not done
+            ref, v_ref = lo, v_lo
+        else:  # (LS13)
+            delta = abs(hi - lo)
+            left, right = min(hi, lo), max(hi, lo)
+            a_new = _optax_cubicmin(lo, v_lo, s_lo, hi, v_hi, ref, v_ref)
+            if not (left + 0.2 * delta < a_new < right - 0.2 * delta):
+                a_new = _optax_quadmin(lo, v_lo, s_lo, hi, v_hi)
+                if not (left + 0.1 * delta < a_new < right - 0.1 * delta):
+                    a_new = (lo + hi) / 2.0
+            v_new, g_new = oracle.value_and_grad(x + a_new * d)
+            s_new = float(g_new @ d)
+            dec, curv = k.errors(a_new, v_new, s_new, f0, s0)
+            if dec <= tol and v_new < v_safe:
+                safe, v_safe, g_safe = a_new, v_new, g_new
+            done = max(dec, curv) <= tol
+            to_high = dec > 0.0 or v_new >= v_lo
+            hi_to_lo = s_new * (hi - lo) >= 0.0 and not to_high
+            ref, v_ref = (hi, v_hi) if (to_high or hi_to_lo) else (lo, v_lo)
+            if to_high:
+                hi, v_hi = a_new, v_new
+            elif hi_to_lo:
+                hi, v_hi = lo, v_lo
+            if not to_high:
+                lo, v_lo, s_lo = a_new, v_new, s_new
+            failed = (count + 1 >= max_steps or (delta <= interval_threshold and safe > 0.0)) and not done
+        a_cur, v_cur, g_cur, s_cur = a_new, v_new, g_new, s_new
+        count += 1
+        if failed and (safe > 0.0 or math.isinf(dec)):
+            a_cur, v_cur, g_cur = safe, v_safe, g_safe
+    return LineSearchResult(
+        alpha=a_cur,
+        value=v_cur,
+        grad=g_cur,
+        n_value=count,
+        n_grad=count,
+        first_accepted=done and count == 1,
+        converged=done,
+    )
+
+
 def wolfe_order(algo: str, c1: float, c2: float) -> None:
     """The rule between a record's Wolfe constants, each already in (0, 1): c1 < c2 (ValueError).
 
@@ -397,8 +658,10 @@ __all__ = [
     "LineSearchError",
     "LineSearchResult",
     "armijo",
+    "optax_zoom",
     "strong_wolfe",
     "strong_curvature",
+    "torch_strong_wolfe",
     "sufficient_decrease",
     "wolfe_conditions",
     "wolfe_order",
