@@ -164,7 +164,18 @@ def factor_axes_of(
 
 
 def _all_shapes(params: Array, shapes: Shapes | None) -> Shapes:
-    return ((int(np.shape(params)[-1]),),) if shapes is None else shapes
+    """``shapes``, or one 1-D tensor of all of ``params``' entries (whatever its array shape)."""
+    return ((int(np.size(params)),),) if shapes is None else shapes
+
+
+def _blocks(x: Any, shapes: Shapes | None) -> tuple[Any, ...]:
+    """The tensors of ``x`` (shapes None: its entries as one vector)."""
+    return (anp.reshape(x, (-1,)),) if shapes is None else unpack(x, shapes)
+
+
+def _flat(pieces: list[Any], like: Array, shapes: Shapes | None) -> Any:
+    """The inverse of ``_blocks``: the pieces packed in ``like``'s array shape."""
+    return anp.reshape(pieces[0], anp.shape(like)) if shapes is None else pack(pieces)
 
 
 def init(
@@ -178,7 +189,7 @@ def init(
 ) -> AdafactorState:
     """R_0 = C_0 = 0 for factored tensors, v_0 = 0 for the others, m_0 = 0, t = 0."""
     shp = _all_shapes(params, shapes)
-    if np.shape(params) != (size(shp),):
+    if shapes is not None and np.shape(params) != (size(shp),):
         raise ValueError(
             f"adafactor: params have shape {np.shape(params)} but shapes {shp} need a flat vector "
             f"of length {size(shp)}"
@@ -251,11 +262,10 @@ def step(
     t = state.t + 1
     eta = lr_at(lr, state.t)
     theta = state.params
-    shp = _all_shapes(theta, shapes)
     beta = beta_schedule(t, decay_rate, beta2_dtype)  # (AF1)
     rho = anp.minimum(eta, 1.0 / np.sqrt(t)) if relative_step else eta  # (AF2)
     R, C, V, pieces = [], [], [], []
-    for X, G, r, c, v in zip(unpack(theta, shp), unpack(grad, shp), state.r, state.c, state.v):
+    for X, G, r, c, v in zip(_blocks(theta, shapes), _blocks(grad, shapes), state.r, state.c, state.v):
         alpha = rho * anp.maximum(eps2, rms(X)) if multiply_by_parameter_scale else rho  # (AF3)
         axes = factor_axes_of(tuple(np.shape(G)), factored, min_dim_size_to_factor, factor_axes)
         r, c, v = statistics(G, (r, c, v), axes, beta, eps1, eps1_form)  # (AF4)
@@ -266,7 +276,7 @@ def step(
         R.append(r)
         C.append(c)
         V.append(v)
-    delta = pack(pieces)
+    delta = _flat(pieces, theta, shapes)
     m = None
     if state.m is not None:
         if (

@@ -72,13 +72,24 @@ class SM3State:
 
 
 def _all_shapes(params: Array, shapes: Shapes | None) -> Shapes:
-    return ((int(np.shape(params)[-1]),),) if shapes is None else shapes
+    """``shapes``, or one 1-D tensor of all of ``params``' entries (whatever its array shape)."""
+    return ((int(np.size(params)),),) if shapes is None else shapes
+
+
+def _blocks(x: Any, shapes: Shapes | None) -> tuple[Any, ...]:
+    """The tensors of ``x`` (shapes None: its entries as one vector)."""
+    return (anp.reshape(x, (-1,)),) if shapes is None else unpack(x, shapes)
+
+
+def _flat(pieces: list[Any], like: Array, shapes: Shapes | None) -> Any:
+    """The inverse of ``_blocks``: the pieces packed in ``like``'s array shape."""
+    return anp.reshape(pieces[0], anp.shape(like)) if shapes is None else pack(pieces)
 
 
 def init(params: Array, *, shapes: Shapes | None = None, momentum: float = 0.0) -> SM3State:
     """mu_0 = 0 (one vector per axis of a tensor with >= 2 axes, one array otherwise), m_0 = 0."""
     shp = _all_shapes(params, shapes)
-    if np.shape(params) != (size(shp),):
+    if shapes is not None and np.shape(params) != (size(shp),):
         raise ValueError(
             f"sm3: params have shape {np.shape(params)} but shapes {shp} need a flat vector of length {size(shp)}"
         )
@@ -102,9 +113,8 @@ def step(
 ) -> SM3State:
     """One SM3 step, eqs. (SM1)-(SM5) of specs/sm3.md."""
     eta = lr_at(lr, state.t)
-    shp = _all_shapes(state.params, shapes)
     mus, pieces = [], []
-    for G, mu in zip(unpack(grad, shp), state.mu):
+    for G, mu in zip(_blocks(grad, shapes), state.mu):
         k = anp.ndim(G)
         if k >= 2:
             nu = G * G + reduce(anp.minimum, [_along(a, j, k) for j, a in enumerate(mu)])  # (SM1)
@@ -113,10 +123,9 @@ def step(
         else:
             nu = G * G + mu[0]  # (SM1)
             mus.append((nu,))  # (SM2)
-        positive = nu > 0
-        safe = anp.where(positive, nu, 1.0)
-        pieces.append(anp.where(positive, G * (safe + eps) ** -0.5, 0.0))  # (SM3)
-    u = pack(pieces)
+        zero = nu == 0  # (a NaN gradient stays NaN)
+        pieces.append(anp.where(zero, 0.0, G * (anp.where(zero, 1.0, nu) + eps) ** -0.5))  # (SM3)
+    u = _flat(pieces, state.params, shapes)
     m = None
     if state.m is not None:
         u = m = (1.0 - momentum) * u + momentum * state.m  # (SM4)
