@@ -59,7 +59,7 @@ def test_first_steps_differ_by_beta_lr_g1_forever(
 
 def test_bilinear_game_converges_where_gradient_descent_ascent_spirals_out() -> None:
     # min_x max_y x y: the field (y, -x) fed as one vector. GDA's iteration matrix has spectral
-    # radius sqrt(1 + eta^2) > 1; OGDA's is < 1 for small eta (Daskalakis et al. 2018, sec. 3).
+    # radius sqrt(1 + eta^2) > 1; OGDA's is < 1 for small eta (Daskalakis et al. 2018).
     def field(w: np.ndarray) -> np.ndarray:
         return np.array([w[1], -w[0]])
 

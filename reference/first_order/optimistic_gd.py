@@ -3,7 +3,7 @@ r"""Optimistic gradient descent (generalised OGD). Spec: specs/optimistic_gd.md,
 Update rule, for t = 1, 2, ... (t counts completed steps after this one), g_t the gradient:
 
     u_t     = (alpha + beta) g_t - beta g_{t-1}          (OG1)
-              g_0 := g_1 (first_step="repeat": optax, the x_{-1} = x_0 start of the papers)
+              g_0 := g_1 (first_step="repeat": optax; a start x_{-1} = x_0)
               g_0 := 0   (first_step="zeros": optax before its issue 1082 was fixed)
     theta_t = theta_{t-1} - eta_t u_t                    (OG2)
 
@@ -48,7 +48,9 @@ class OptimisticGDHyperparams(Hyperparams):
     alpha: float = hp(1.0, REAL, "weight of the current gradient in (OG1) (the step is alpha eta)")
     beta: float = hp(1.0, REAL, "optimism: weight of the gradient difference g_t - g_{t-1}, (OG1)")
     first_step: FirstStep = hp(
-        "repeat", FIRST_STEP, 'g_0 of (OG1): "repeat" g_0 = g_1 (optax, the papers), "zeros" g_0 = 0'
+        "repeat",
+        FIRST_STEP,
+        'g_0 of (OG1): "repeat" g_0 = g_1 (optax), "zeros" g_0 = 0 (optax before 2024-10)',
     )
 
 
