@@ -1,5 +1,5 @@
 """ref.flat (specs/flat.md): every first-order method on structured params equals, bit for bit, the
-same method on the concatenated vector (FL1)-(FL3); the structure comes back; gradients of another
+same method on the concatenated vector (FL1)-(FL3), a layer-wise one with the leaves as its tensors (FL4); the structure comes back; gradients of another
 structure are one-line errors; purity; global-norm clipping; hypergradients through the lift."""
 
 from __future__ import annotations
@@ -37,6 +37,13 @@ def _make(name: str, kw: dict[str, Any]) -> Any:
     return ref.make(name, lr=0.05, **kw)
 
 
+def _plain(name: str, kw: dict[str, Any], shapes: tuple[tuple[int, ...], ...]) -> Any:
+    """The method on the concatenated vector; a layer-wise one gets the leaves as its tensors, as
+    ref.flat gives them (specs/flat.md (FL4))."""
+    layerwise = "shapes" in ref.entry(name).hyperparameter_names()
+    return _make(name, {**kw, "shapes": shapes} if layerwise else kw)
+
+
 def _dict_stream(rng: np.random.Generator, n: int) -> list[dict[str, np.ndarray]]:
     return [{"w": rng.standard_normal((2, 3)), "b": rng.standard_normal(3)} for _ in range(n)]
 
@@ -57,7 +64,7 @@ def test_the_first_order_registry_is_what_the_loops_cover() -> None:
 def test_dict_params_equal_the_method_on_the_concatenation_bit_for_bit(name: str, kw: dict[str, Any]) -> None:
     rng = np.random.default_rng(61)
     p0 = {"w": rng.standard_normal((2, 3)), "b": rng.standard_normal(3)}
-    lifted, plain = ref.flat(_make(name, kw)), _make(name, kw)
+    lifted, plain = ref.flat(_make(name, kw)), _plain(name, kw, ((3,), (2, 3)))
     sl, sp = lifted.init(p0), plain.init(_cat_dict(p0))
     for g in _dict_stream(rng, 8):
         sl, sp = lifted.step(sl, g), plain.step(sp, _cat_dict(g))
@@ -73,7 +80,7 @@ def test_tuple_params_equal_the_method_on_the_concatenation_bit_for_bit(
 ) -> None:
     rng = np.random.default_rng(62)
     p0 = (rng.standard_normal((2, 3)), rng.standard_normal(3), 0.5)  # a scalar leaf too
-    lifted, plain = ref.flat(_make(name, kw)), _make(name, kw)
+    lifted, plain = ref.flat(_make(name, kw)), _plain(name, kw, ((2, 3), (3,), ()))
     sl, sp = lifted.init(p0), plain.init(_cat_seq(p0))
     for _ in range(8):
         g = (rng.standard_normal((2, 3)), rng.standard_normal(3), rng.standard_normal())
@@ -84,19 +91,19 @@ def test_tuple_params_equal_the_method_on_the_concatenation_bit_for_bit(
 
 @pytest.mark.parametrize("name, kw", CASES, ids=lambda v: str(v) if v else "defaults")
 def test_each_leaf_follows_its_own_trajectory_closed_loop(name: str, kw: dict[str, Any]) -> None:
-    # Every registered first-order method is elementwise, so a leaf run alone is the same, bit for
-    # bit; the gradient is taken at opt.query (step_with), so look-ahead Nesterov is covered too.
+    # Every registered first-order method is elementwise or layer-wise (one tensor per leaf, (FL4)), so a
+    # leaf run alone is the same, bit for bit; the gradient is taken at opt.query (step_with), so look-ahead Nesterov is covered too.
     h = {"w": np.array([[1.0, 2.0, 0.5], [3.0, 0.25, 1.5]]), "b": np.array([4.0, 0.1, 2.0])}
     p0 = {"w": np.full((2, 3), 1.5), "b": np.array([-1.0, 2.0, 0.3])}
     lifted = ref.flat(_make(name, kw))
-    alone = {k: _make(name, kw) for k in p0}
+    alone = {k: _plain(name, kw, (p0[k].shape,)) for k in p0}  # a layer-wise method: the leaf's shape
     s = lifted.init(p0)
-    sa = {k: alone[k].init(p0[k]) for k in p0}
+    sa = {k: alone[k].init(p0[k].ravel()) for k in p0}
     for _ in range(10):
         s = lifted.step_with(s, lambda q: {k: h[k] * q[k] for k in q})
-        sa = {k: alone[k].step_with(sa[k], lambda q, k=k: h[k] * q) for k in p0}
+        sa = {k: alone[k].step_with(sa[k], lambda q, k=k: h[k].ravel() * q) for k in p0}
     for k in p0:
-        assert_array_equal(s.params[k], sa[k].params)
+        assert_array_equal(s.params[k].ravel(), sa[k].params)
 
 
 def test_structure_comes_back_nested() -> None:

@@ -1,5 +1,5 @@
 r"""Structured params: any first-order optimizer on a tuple, list or dict of arrays. Spec:
-specs/flat.md, eqs. (FL1)-(FL3).
+specs/flat.md, eqs. (FL1)-(FL4).
 
     opt = ref.flat(ref.adam(lr=1e-3))
     state = opt.init({"w": W, "b": b})                 # a model's parameters, any nesting
@@ -14,7 +14,12 @@ sorted key, depth first), n_l the size and o_l = n_1 + ... + n_{l-1} the offset 
     P_{t,l} = reshape(x_t[o_l : o_l + n_l], shape_l),  x_t = s_t.params           (FL3)
 
 G_t must have the structure of P_0 (same containers, dict keys and leaf shapes); the query point is
-(FL3) applied to ``inner.query(s_t)``.
+(FL3) applied to ``inner.query(s_t)``. A layer-wise inner (its record has a ``shapes`` field: LAMB,
+LARS, Fromage, NovoGrad, ...) works per tensor, and the leaves are the tensors:
+
+    inner <- inner with shapes = (shape_l : n_l > 0)   if the record's shapes is None          (FL4)
+
+(a ``shapes`` given explicitly must equal the leaves' shapes: ValueError otherwise).
 
 Conventions:
     * Containers are dicts (and dict subclasses such as OrderedDict), lists and tuples (namedtuples
@@ -22,21 +27,24 @@ Conventions:
       float, converted to float64). A list of numbers is a list of scalar leaves, not an array.
       ``state.params`` rebuilds plain dicts (keys in sorted order), lists and tuples, each leaf a
       float64 array of its shape (a scalar leaf comes back as a 0-d array).
-    * Exact for the elementwise methods (every registered first-order method: each coordinate's
-      update reads only that coordinate): leaf l follows the trajectory it would follow alone,
-      bit for bit. A method that couples coordinates sees the concatenated vector: inside
-      ``flat``, ``clip_by_global_norm`` clips by the norm over all leaves, which is what "global"
-      means (torch's ``clip_grad_norm_`` over a parameter list, optax's over a pytree).
-    * Methods that need the layer structure (K-FAC, Shampoo) or an oracle are not first-order
-      optimizers and are refused; they take their own per-layer inputs.
+    * Exact for the elementwise methods (each coordinate's update reads only that coordinate):
+      leaf l follows the trajectory it would follow alone, bit for bit. The layer-wise methods
+      get the leaves as their tensors by (FL4), so they are per leaf too (one trust ratio, one
+      second moment per leaf, as torch and optax compute them on a parameter list or pytree);
+      leaves without entries are skipped. A method that couples all coordinates sees the
+      concatenated vector: inside ``flat``, ``clip_by_global_norm`` clips by the norm over all
+      leaves, which is what "global" means (torch's ``clip_grad_norm_``, optax's over a pytree).
+    * Methods fed an oracle or a problem (K-FAC, Shampoo, ...) are not first-order optimizers and
+      are refused; they take their own per-layer inputs.
     * Differentiable by autograd: (FL1) and (FL3) are a concatenation and slices, so a loss after
       n steps can be differentiated with respect to the lr or the initial params (a dict of arrays).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import autograd.numpy as anp
@@ -166,6 +174,14 @@ def unvec(x: Array, treedef: Structure) -> Any:
     return _fill(x, treedef, 0)[0]
 
 
+def leaf_shapes(treedef: Structure) -> tuple[tuple[int, ...], ...]:
+    """The shapes of the leaves with at least one entry, in flatten order (the tensors of (FL4))."""
+    kind, body = treedef
+    if kind == "leaf":
+        return (tuple(int(d) for d in body),) if int(np.prod(body)) > 0 else ()
+    return tuple(s for child in body for s in leaf_shapes(child[1] if kind == "dict" else child))
+
+
 def _size(node: Structure) -> int:
     kind, body = node
     if kind == "leaf":
@@ -187,11 +203,42 @@ def _fill(x: Array, node: Structure, offset: int) -> tuple[Any, int]:
     return (items if kind == "list" else tuple(items)), offset
 
 
+def with_leaf_shapes(opt: Optimizer[S], leaves: tuple[tuple[int, ...], ...]) -> Optimizer[S]:
+    """``opt`` with ``shapes`` set to ``leaves`` where its record (or the record of an optimizer it
+    wraps, as ``clip_by_global_norm``'s ``opt``) has a ``shapes`` field left at None, eq. (FL4);
+    ``opt`` itself when nothing is layer-wise. A ``shapes`` given explicitly must be ``leaves``."""
+    record = opt.record
+    if record is None:
+        return opt
+    values = record.as_dict()
+    changed: dict[str, Any] = {}
+    if "shapes" in values:
+        given = values["shapes"]
+        if given is None:
+            changed["shapes"] = leaves  # (FL4)
+        elif tuple(tuple(s) for s in given) != leaves:
+            raise ValueError(
+                f"flat: ref.{opt.name}'s shapes {tuple(given)} are not the shapes of the params' "
+                f"leaves {leaves}; leave shapes=None and flat fills them in"
+            )
+    for k, v in values.items():
+        if isinstance(v, Optimizer) and (sub := with_leaf_shapes(v, leaves)) is not v:
+            changed[k] = sub
+    if not changed:
+        return opt
+    import reference
+
+    factory = getattr(reference, opt.name)
+    rebuilt: Optimizer[S] = factory(**{**opt.hyperparams, **changed})
+    return dataclasses.replace(rebuilt, allow_nonfinite=opt.allow_nonfinite)
+
+
 @dataclass(frozen=True, eq=False)
 class FlatOptimizer(Generic[S]):
     """``inner`` lifted to structured params: the same ``init``/``step``/``query`` contract."""
 
     inner: Optimizer[S]
+    _per_structure: dict[Structure, Optimizer[S]] = field(default_factory=dict, repr=False, init=False)
 
     @property
     def name(self) -> str:
@@ -205,18 +252,26 @@ class FlatOptimizer(Generic[S]):
     def record(self) -> Hyperparams | None:
         return self.inner.record
 
+    def for_structure(self, treedef: Structure) -> Optimizer[S]:
+        """The wrapped optimizer for params of structure ``treedef``: ``inner`` itself, or, for a
+        layer-wise inner whose ``shapes`` is None (also inside a wrapper such as
+        ``clip_by_global_norm``), ``inner`` with the leaves' shapes (FL4)."""
+        if treedef not in self._per_structure:
+            self._per_structure[treedef] = with_leaf_shapes(self.inner, leaf_shapes(treedef))
+        return self._per_structure[treedef]
+
     def init(self, params: Any) -> FlatState[S]:
         """s_0 = inner.init(vec(params)): copied, float64, the structure remembered (FL1)."""
-        treedef = structure(params, "params")
-        return FlatState(inner=self.inner.init(vec(params, "params")), treedef=treedef)
+        treedef, x = structure(params, "params"), vec(params, "params")
+        return FlatState(inner=self.for_structure(treedef).init(x), treedef=treedef)
 
     def step(self, state: FlatState[S], grad: Any) -> FlatState[S]:
         """One step of the wrapped optimizer on vec(grad), eq. (FL2); ``grad`` has the params' structure."""
-        return step(state, grad, inner_step=self.inner.step)
+        return step(state, grad, inner_step=self.for_structure(state.treedef).step)
 
     def query(self, state: FlatState[S]) -> Any:
         """Where the next gradient is taken, in the params' structure: (FL3) of ``inner.query``."""
-        return unvec(self.inner.query(state.inner), state.treedef)
+        return unvec(self.for_structure(state.treedef).query(state.inner), state.treedef)
 
     def step_with(self, state: FlatState[S], evaluate: Callable[[Any], Any]) -> FlatState[S]:
         """``step(state, evaluate(query(state)))``: the gradient taken where the method asks."""
