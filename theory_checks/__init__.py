@@ -30,4 +30,5 @@ CHECKS: tuple[str, ...] = (
     "lazy_regime",
     "kkt_conditions",
     "diagonal_preconditioning",
+    "init_variance",
 )

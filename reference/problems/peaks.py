@@ -42,6 +42,7 @@ from .._core import check_count, check_rng
 from .._types import Array
 from ._base import IndexArray
 from ._finite_sum import FiniteSumBase, check_matrix, check_params
+from .init import he, xavier
 from .layout import Shapes, pack, unpack
 
 #: 20/40/60/80 % quantiles of the peaks function over the 2001 x 2001 grid of [-3, 3]^2.
@@ -122,15 +123,9 @@ class Peaks(FiniteSumBase):
         s = self.init if scheme is None else scheme
         if s not in _INITS:
             raise ValueError(f"{self.name}: scheme must be one of {list(_INITS)}, got {s!r}")
-        w = self.width
-        if s == "he":
-            W1 = rng.normal(0.0, np.sqrt(2.0 / 2), (w, 2))
-            W2 = rng.normal(0.0, np.sqrt(2.0 / w), (N_CLASSES, w))
-        else:
-            a1, a2 = np.sqrt(6.0 / (2 + w)), np.sqrt(6.0 / (w + N_CLASSES))
-            W1 = rng.uniform(-a1, a1, (w, 2))
-            W2 = rng.uniform(-a2, a2, (N_CLASSES, w))
-        return self.flatten(W1, np.zeros(w), W2, np.zeros(N_CLASSES))
+        if s == "he":  # specs/init.md (IN4), through reference.problems.init
+            return he(self.shapes, rng)
+        return xavier(self.shapes, rng, dist="uniform")  # (IN3)
 
     # -- model ---------------------------------------------------------------------------------
 
