@@ -232,10 +232,10 @@ def orthogonalise(
     wide = anp.shape(U)[0] > anp.shape(U)[1]
     X = U.T if wide else U
     nrm = anp.sqrt(anp.sum(X * X))
-    X = X / (anp.maximum(nrm, eps) if normalization == "clamp" else nrm + eps)  # (MU3)
+    X = X / (anp.maximum(nrm, eps) if normalization == "clamp" else nrm + eps)  # normalise, MU3
     for _ in range(steps):
         A = anp.dot(X, X.T)
-        X = a * X + anp.dot(b * A + c * anp.dot(A, A), X)  # (MU4)
+        X = a * X + anp.dot(b * A + c * anp.dot(A, A), X)  # one Newton-Schulz step, MU4
     return X.T if wide else X
 
 
@@ -278,7 +278,7 @@ def step(
         if anp.ndim(W) == 2:
             B = _lerp(B, G, 1 - momentum)  # (MU1)  torch's buf.lerp_(grad, 1 - mu)
             U = _lerp(G, B, momentum) if nesterov else B  # (MU2)
-            O = orthogonalise(U, ns_coefficients, ns_steps, eps, normalization, ns_dtype)  # (MU3)-(MU4)
+            O = orthogonalise(U, ns_coefficients, ns_steps, eps, normalization, ns_dtype)  # (MU3) # (MU4)
             eta_adj = eta * lr_ratio(anp.shape(W), adjust_lr_fn)  # (MU5)
             W = W * (1 - eta * weight_decay) + (-eta_adj) * O  # (MU6)
         else:

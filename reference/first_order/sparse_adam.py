@@ -79,7 +79,8 @@ def step(
     m = anp.where(present, state.m + (grad - state.m) * (1 - beta1), state.m)  # (SA2)
     v = anp.where(present, state.v + (grad * grad - state.v) * (1 - beta2), state.v)  # (SA3)
     alpha = eta * anp.sqrt(1 - beta2**t) / (1 - beta1**t)  # (SA4)
-    theta = anp.where(present, state.params + (-alpha) * (m / (anp.sqrt(v) + eps)), state.params)  # (SA5)
+    den = anp.sqrt(anp.where(present, v, 1.0)) + eps  # absent entries: no sqrt(0) in the derivative
+    theta = anp.where(present, state.params + (-alpha) * (m / den), state.params)  # (SA5)
     return SparseAdamState(params=theta, m=m, v=v, t=t)
 
 

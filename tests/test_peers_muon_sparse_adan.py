@@ -1,0 +1,237 @@
+"""Muon, SparseAdam and Adan against the real torch.optim (2.13.0, CPU) and optax (0.2.8): every
+pair at the peer's defaults and at a setting exercising each option, float64 and float32, every
+stream, both loops and the long run; torch's bfloat16 Newton-Schulz bit for bit; SparseAdam on
+gradients with zero entries, rows and tensors; what each convention difference costs; the command
+line.
+
+Skipped only when the ``peers`` extra (torch, jax, optax) is not installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip(
+    "torch", reason="torch is not installed: pip install -e '.[test,peers]' runs these tests"
+)
+pytest.importorskip("optax", reason="optax is not installed: pip install -e '.[test,peers]' runs these tests")
+
+import reference as ref  # noqa: E402
+from reference.cli import main  # noqa: E402
+from reference.conform import STREAMS, NotComparable, conform, optax_peer, torch_peer  # noqa: E402
+from reference.first_order.muon import orthogonalise  # noqa: E402
+
+MATRICES: list[tuple[int, ...]] = [
+    (3, 4),
+    (5, 3),
+]  # a wide and a tall matrix (torch.optim.Muon takes 2-D parameters only)
+SHAPES: list[tuple[int, ...]] = [(3, 4), (5,)]
+N, LONG = 20, 100
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    # torch's thread pool on these 30-parameter steps costs 50-100x the step on a loaded machine.
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+# (framework, class or alias, constructor keywords, shapes, the reference the adapter must choose
+# and the keywords of its claim that make the peer's convention, specs/<name>.md "Variants")
+PAIRS: list[tuple[str, str, dict[str, Any], list[tuple[int, ...]], str, dict[str, Any]]] = [
+    (
+        "torch",
+        "Muon",
+        {},
+        MATRICES,
+        "muon",
+        {"normalization": "clamp", "ns_dtype": "bfloat16", "non_matrix": "refuse", "weight_decay": 0.1},
+    ),
+    (
+        "torch",
+        "Muon",
+        {
+            "lr": 0.02,
+            "weight_decay": 0.01,
+            "momentum": 0.9,
+            "nesterov": False,
+            "ns_coefficients": (2.0, -1.5, 0.5),
+            "eps": 1e-3,
+            "ns_steps": 3,
+            "adjust_lr_fn": "match_rms_adamw",
+        },
+        MATRICES,
+        "muon",
+        {"nesterov": False, "ns_coefficients": (2.0, -1.5, 0.5), "adjust_lr_fn": "match_rms_adamw"},
+    ),
+    ("torch", "SparseAdam", {}, SHAPES, "sparse_adam", {"lr": 1e-3, "eps": 1e-8}),
+    (
+        "torch",
+        "SparseAdam",
+        {"lr": 1e-2, "betas": (0.8, 0.99), "eps": 1e-3},
+        SHAPES,
+        "sparse_adam",
+        {"beta1": 0.8, "beta2": 0.99, "eps": 1e-3},
+    ),
+    (
+        "optax",
+        "adan",
+        {"learning_rate": 1e-3},
+        SHAPES,
+        "adan",
+        {"eps_root": 1e-8, "weight_decay_form": "decoupled", "diff_weight": "one_minus_beta2"},
+    ),
+    (
+        "optax",
+        "adan",
+        {
+            "learning_rate": 1e-2,
+            "b1": 0.9,
+            "b2": 0.8,
+            "b3": 0.95,
+            "eps": 1e-6,
+            "eps_root": 0.0,
+            "weight_decay": 0.1,
+        },
+        SHAPES,
+        "adan",
+        {"beta2": 0.8, "eps_root": 0.0, "weight_decay": 0.1, "diff_weight": "one_minus_beta2"},
+    ),
+]
+
+
+def _id(pair: tuple[Any, ...]) -> str:
+    return f"{pair[0]}.{pair[1]}(" + ",".join(f"{k}={v}" for k, v in pair[2].items()) + ")"
+
+
+def _peer(pair: tuple[Any, ...], dtype: str) -> Any:
+    fw, name, hp, shapes, _, _ = pair
+    make = torch_peer if fw == "torch" else optax_peer
+    return make(name, shapes, dtype=dtype, **hp)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("pair", PAIRS, ids=_id)
+def test_pair_conforms_all_streams_both_loops(pair: tuple[Any, ...], dtype: str) -> None:
+    peer = _peer(pair, dtype)
+    assert peer.spec.algorithm == pair[4]
+    claim = peer.spec.build().hyperparams
+    for k, v in pair[5].items():
+        assert claim[k] == v, (k, claim[k], v)
+    report = conform(peer, n_steps=N, long_steps=LONG)
+    assert len(report.comparisons) == 2 * len(STREAMS) + 1
+    assert report.tolerance.dtype == dtype
+    assert report.passed, report.table()
+    if dtype == "float32":
+        assert report.worst.max_ulps > 0.1  # genuinely float32 rounding, not float64
+
+
+def test_bfloat16_newton_schulz_is_torchs_bit_for_bit() -> None:
+    from torch.optim._muon import _zeropower_via_newtonschulz
+
+    rng = np.random.default_rng(7)
+    for i in range(300):
+        shape = tuple(int(d) for d in rng.integers(1, 9, size=2))
+        G = rng.standard_normal(shape) * 10.0 ** rng.uniform(-3, 1)
+        coeffs = (3.4445, -4.775, 2.0315) if i % 2 else (2.0, -1.5, 0.5)
+        want = _zeropower_via_newtonschulz(torch.tensor(G), coeffs, 5, 1e-7).to(torch.float64).numpy()
+        got = orthogonalise(G, coeffs, 5, 1e-7, "clamp", "bfloat16")
+        np.testing.assert_array_equal(got, want, err_msg=str(shape))
+
+
+def _one_stream(peer: Any, reference: Any, n: int = N) -> Any:
+    return conform(peer, reference=reference, n_steps=n, streams=["normal"], long_steps=0, diagnose=False)
+
+
+def test_torch_muon_needs_the_bfloat16_iteration() -> None:
+    peer = torch_peer("Muon", MATRICES)
+    exact = ref.muon(normalization="clamp", shapes=tuple(MATRICES), non_matrix="refuse")
+    report = _one_stream(peer, exact)
+    assert not report.passed and report.worst.max_ulps > 1e6
+
+
+def test_torch_muon_is_the_clamp_form() -> None:
+    # At eps = 1e-2 against ||U|| ~ 0.1-1, U/(||U|| + eps) and U/max(||U||, eps) differ by 1-10 %.
+    peer = torch_peer("Muon", MATRICES, eps=1e-2)
+    add = ref.muon(eps=1e-2, ns_dtype="bfloat16", shapes=tuple(MATRICES), non_matrix="refuse")
+    assert not _one_stream(peer, add).passed
+
+
+def test_torch_muon_refuses_vectors_and_the_reference_can_too() -> None:
+    with pytest.raises(ValueError, match="Muon only supports 2D parameters"):
+        torch_peer("Muon", [(3, 4), (5,)])
+    with pytest.raises(ValueError, match="non_matrix='refuse'"):
+        ref.muon(shapes=((3, 4), (5,)), non_matrix="refuse").init(np.zeros(17))
+
+
+def _zero_pattern_stream(seed: int, n: int) -> list[np.ndarray]:
+    """Gradients over SHAPES with zero entries, zero rows of the matrix and a whole zero tensor."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(n):
+        W, b = rng.standard_normal((3, 4)), rng.standard_normal(5)
+        W[t % 3] = 0.0  # a zero row
+        W[rng.random((3, 4)) < 0.2] = 0.0  # scattered zero entries
+        b[rng.random(5) < 0.3] = -0.0
+        if t % 4 == 3:
+            b[:] = 0.0  # the whole vector absent: its count still advances
+        out.append(np.concatenate([W.ravel(), b]))
+    return out
+
+
+def test_sparse_adam_on_zero_rows_and_tensors_is_exact_in_float64() -> None:
+    gs = _zero_pattern_stream(11, 40)
+    x0 = np.random.default_rng(12).standard_normal(17)
+    peer = torch_peer("SparseAdam", SHAPES, lr=1e-2)
+    peer.start(x0)
+    opt = ref.sparse_adam(1e-2)
+    s = opt.init(x0)
+    for g in gs:
+        got = peer.step(g)
+        s = opt.step(s, g)
+        np.testing.assert_array_equal(got, s.params)
+    adam = torch_peer("Adam", SHAPES, lr=1e-2)  # dense Adam moves where g_i = 0: another method
+    adam.start(x0)
+    last = [adam.step(g) for g in gs][-1]
+    assert np.max(np.abs(last - s.params)) > 1e-3
+
+
+def test_optax_adan_is_not_the_papers_difference_weight() -> None:
+    peer = optax_peer("adan", SHAPES, learning_rate=1e-2)
+    paper = ref.adan(1e-2, eps_root=1e-8, weight_decay_form="decoupled")
+    report = _one_stream(peer, paper)
+    assert not report.passed and report.worst.first_fail == 2  # step 1 agrees: d_1 = 0
+
+
+def test_refused_configurations_say_why() -> None:
+    with pytest.raises(NotComparable, match=r"optax.adan\(mask="):
+        optax_peer("adan", learning_rate=1e-3, mask=lambda p: p)
+    with pytest.raises(NotComparable, match="weight-decay schedule"):
+        optax_peer("adan", learning_rate=1e-3, weight_decay=lambda t: 1e-4)
+    with pytest.raises(NotComparable, match="maximize=True"):
+        torch_peer("SparseAdam", maximize=True)
+
+
+@pytest.mark.parametrize(
+    ("argv", "algo"),
+    [
+        (["torch.optim.Muon", "--shapes", "3x4,4x5"], "muon"),
+        (["torch.optim.SparseAdam"], "sparse_adam"),
+        (["optax.adan", "--hp", "learning_rate=1e-3"], "adan"),
+    ],
+)
+def test_command_line_exits_0(argv: list[str], algo: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["conform", *argv, "--steps", "10", "--long-steps", "50", "--plot", ""]) == 0
+    assert f"ref.{algo}(" in capsys.readouterr().out
+
+
+def test_command_line_muon_on_a_vector_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["conform", "torch.optim.Muon", "--steps", "5", "--plot", ""])  # default shapes 3x4,5
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err and "2D" in err
