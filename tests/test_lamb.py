@@ -123,3 +123,22 @@ def test_schedule() -> None:
 
 def test_hypergradient() -> None:
     check_hypergradient(lambda lr: ref.lamb(lr, weight_decay=0.05), 0.05)
+
+
+def test_decay_mask_skips_tensors() -> None:
+    # A tensor outside decay_mask is the lambda = 0 method on that tensor, the others decay.
+    gs, x = grads(), x0()
+    masked = ref.lamb(0.01, weight_decay=0.1, decay_mask=(True, False, True), shapes=SHAPES)
+    full = ref.lamb(0.01, weight_decay=0.1, shapes=SHAPES)
+    plain = ref.lamb(0.01, shapes=SHAPES)
+    sm, sf, sp = masked.init(x), full.init(x), plain.init(x)
+    for g in gs:
+        sm, sf, sp = masked.step(sm, g), full.step(sf, g), plain.step(sp, g)
+    assert_array_equal(sm.params[6:10], sp.params[6:10])
+    assert_array_equal(sm.params[:6], sf.params[:6])
+    assert_array_equal(sm.params[10:], sf.params[10:])
+    assert masked.hyperparams["decay_mask"] == (True, False, True)
+    with pytest.raises(ValueError, match=r"lamb: decay_mask has 2 flags but there are 3 tensors \(shapes\)"):
+        ref.lamb(decay_mask=[True, False], shapes=SHAPES)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"lamb: decay_mask must be None or a sequence of True/False"):
+        ref.lamb(decay_mask=[1, 0, 1], shapes=SHAPES)  # type: ignore[arg-type]

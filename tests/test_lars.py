@@ -136,3 +136,24 @@ def test_schedule() -> None:
 
 def test_hypergradient() -> None:
     check_hypergradient(lambda lr: ref.lars(lr, trust_coefficient=0.1, weight_decay=0.05), 0.2)
+
+
+def test_masks_name_the_tensors() -> None:
+    # Outside trust_mask: rho = 1 (momentum SGD on that tensor); outside decay_mask: lambda = 0.
+    gs, x = grads(), x0()
+    opt = ref.lars(
+        0.1, weight_decay=0.1, decay_mask=(False, True, True), trust_mask=(True, False, True), shapes=SHAPES
+    )
+    s = opt.init(x)
+    sgd = ref.lars(0.1, weight_decay=0.1, trust_mask=(False,))  # the vector tensor alone: no ratio
+    nodecay = ref.lars(0.1)  # the matrix alone: no decay
+    sv, sw = sgd.init(x[6:10]), nodecay.init(x[:6])
+    for g in gs:
+        s, sv, sw = opt.step(s, g), sgd.step(sv, g[6:10]), nodecay.step(sw, g[:6])
+        assert_array_equal(s.params[6:10], sv.params)
+        assert_array_equal(s.params[:6], sw.params)
+    mom = ref.momentum(0.1, beta=0.9, weight_decay=0.1)  # rho = 1: torch-style heavy ball with lr inside
+    sm = mom.init(x[6:10])
+    for g in gs:
+        sm = mom.step(sm, g[6:10])
+    assert_allclose(sv.params, sm.params, rtol=1e-13)

@@ -1,6 +1,7 @@
 """LAMB, LARS, Fromage and NovoGrad against the real optax (0.2.8): every alias at its defaults and
 at a setting exercising each option, float64 and float32, every stream, both loops and a long run,
-on the CLI's two tensors and on three tensors with a one-entry one; what the adapter refuses; the
+on the CLI's two tensors and on three tensors with a one-entry one; masks as one flag per tensor;
+what the adapter refuses; the
 paper's LARS denominator against optax's; the command line. torch.optim ships none of the four.
 
 Skipped only when the ``peers`` extra (jax, optax) is not installed.
@@ -113,11 +114,34 @@ def test_optax_lars_is_not_the_paper_denominator() -> None:
     assert not report.passed
 
 
+MASKED: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    ("lamb", {"mask": [True, False, True]}, {"decay_mask": (True, False, True)}),
+    (
+        "lars",
+        {"weight_decay_mask": [False, True, True], "trust_ratio_mask": [True, False, True]},
+        {"decay_mask": (False, True, True), "trust_mask": (True, False, True)},
+    ),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("masked", MASKED, ids=lambda m: m[0])
+def test_masks_as_one_flag_per_tensor(masked: tuple[str, dict[str, Any], dict[str, Any]], dtype: str) -> None:
+    name, masks, want = masked
+    lr = 1e-2 if name == "lamb" else 1.0
+    peer = optax_peer(name, [(3, 4), (5,), (2,)], dtype=dtype, learning_rate=lr, weight_decay=0.1, **masks)
+    claim = peer.spec.build().hyperparams
+    for k, v in want.items():
+        assert claim[k] == v, (k, claim[k], v)
+    report = conform(peer, n_steps=N, long_steps=LONG, diagnose=False)
+    assert report.passed, report.table()
+
+
 def test_refused_configurations_say_why() -> None:
-    with pytest.raises(NotComparable, match=r"optax.lamb\(mask=.*no reference equivalent"):
-        optax_peer("lamb", SHAPES, learning_rate=1e-3, mask=[True, False])
-    with pytest.raises(NotComparable, match=r"optax.lars\(trust_ratio_mask=.*no reference equivalent"):
-        optax_peer("lars", SHAPES, learning_rate=0.1, trust_ratio_mask=[True, False])
+    with pytest.raises(NotComparable, match=r"optax.lamb\(mask=.*one True/False per tensor \(2 here\)"):
+        optax_peer("lamb", SHAPES, learning_rate=1e-3, mask=lambda p: [True, False])
+    with pytest.raises(NotComparable, match=r"optax.lars\(trust_ratio_mask=\[True\]\) has no reference"):
+        optax_peer("lars", SHAPES, learning_rate=0.1, trust_ratio_mask=[True])
     with pytest.raises(NotComparable, match=r"optax.lars\(weight_decay_mask=.*no reference equivalent"):
         optax_peer("lars", SHAPES, learning_rate=0.1, weight_decay_mask=lambda p: [True, False])
     with pytest.raises(NotComparable, match="weight-decay schedule"):

@@ -58,3 +58,46 @@ def keeps_plain_step(num: Any, den: Any) -> bool:
     is 0 (optax's ``scale_by_trust_ratio``: a tensor with theta = 0 or update = 0 keeps the plain
     step instead of 0 or 0/0)."""
     return bool(getval(num) == 0.0 or getval(den) == 0.0)
+
+
+class TensorMask(Range):
+    """None (every tensor) or one flag per tensor of ``shapes`` (optax's mask of a list of
+    parameters); the record checks the length against ``shapes``."""
+
+    def check(self, algo: str, name: str, value: object) -> None:
+        what = f"{algo}: {name}"
+        if value is None:
+            return
+        if not isinstance(value, (tuple, list)) or not all(isinstance(b, (bool, np.bool_)) for b in value):
+            raise TypeError(f"{what} must be None or a sequence of True/False, one per tensor, got {value!r}")
+        if not value:
+            raise ValueError(f"{what} must be None or a non-empty sequence of True/False, got {value!r}")
+
+    def describe(self) -> str:
+        return "None (every tensor) or a sequence of True/False, one per tensor"
+
+    def bad_values(self) -> tuple[object, ...]:
+        return ((), (1, 0), "all", True)
+
+    def example(self) -> object:
+        return None
+
+
+TENSOR_MASK = TensorMask()
+
+
+def as_mask(value: object) -> tuple[bool, ...] | None:
+    """A mask stored as a tuple of Python bools."""
+    return None if value is None else tuple(bool(b) for b in value)  # type: ignore[attr-defined]
+
+
+def check_mask(algo: str, name: str, mask: tuple[bool, ...] | None, shapes: Shapes | None) -> None:
+    """A mask has one flag per tensor (one tensor when ``shapes`` is None)."""
+    n = 1 if shapes is None else len(shapes)
+    if mask is not None and len(mask) != n:
+        raise ValueError(f"{algo}: {name} has {len(mask)} flags but there are {n} tensors (shapes)")
+
+
+def masked(mask: tuple[bool, ...] | None, i: int) -> bool:
+    """Whether tensor ``i`` is in ``mask`` (None: every tensor)."""
+    return mask is None or mask[i]

@@ -8,7 +8,7 @@ For t = 1, 2, ..., g_t the gradient; (LB1)-(LB4) elementwise, (LB5)-(LB6) per te
     v_t = beta2 v_{t-1} + (1 - beta2) g_t^2                                 (LB2)
     r_t = mhat_t / (sqrt(vhat_t + eps_root) + eps),  mhat_t = m_t/(1 - beta1^t),
           vhat_t = v_t/(1 - beta2^t)                                        (LB3)
-    u_t = r_t + lambda theta_{t-1}                                          (LB4)
+    u_t = r_t + lambda theta_{t-1}  (on the tensors of decay_mask; all by default)  (LB4)
     rho_l = phi(||theta_{t-1,l}||) / ||u_{t,l}||, or 1 if either is 0;
           phi(z) = min(max(z, phi_min), phi_max)                            (LB5)
     theta_{t,l} = theta_{t-1,l} - eta_t rho_l u_{t,l}                       (LB6)
@@ -38,7 +38,19 @@ from .._core import lr_at, optimizer
 from .._hyper import LR, NONNEGATIVE, POSITIVE, UNIT, Hyperparams, as_shapes, hp, optional
 from .._types import Array, LearningRate
 from ..problems.layout import Shapes
-from ._layerwise import SHAPES_DOC, SHAPES_RANGE, blocks, check_layout, join, keeps_plain_step, norm
+from ._layerwise import (
+    SHAPES_DOC,
+    SHAPES_RANGE,
+    TENSOR_MASK,
+    as_mask,
+    blocks,
+    check_layout,
+    check_mask,
+    join,
+    keeps_plain_step,
+    masked,
+    norm,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +65,9 @@ class LambHyperparams(Hyperparams):
     eps: float = hp(1e-6, NONNEGATIVE, "added to sqrt(vhat_t) in (LB3)")
     eps_root: float = hp(0.0, NONNEGATIVE, "added inside the square root of (LB3) (optax)")
     weight_decay: float = hp(0.0, NONNEGATIVE, "lambda of (LB4), added after Adam's scaling")
+    decay_mask: tuple[bool, ...] | None = hp(
+        None, TENSOR_MASK, "the tensors that (LB4) decays, one flag per tensor; None: all (optax's mask)"
+    )
     phi_min: float = hp(0.0, NONNEGATIVE, "lower clip of phi(||theta||) in (LB5); 0: no clip")
     phi_max: float | None = hp(
         None, optional(POSITIVE), "upper clip of phi(||theta||) in (LB5); None: no clip"
@@ -62,8 +77,10 @@ class LambHyperparams(Hyperparams):
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "shapes", as_shapes(self.shapes))
+        object.__setattr__(self, "decay_mask", as_mask(self.decay_mask))
 
     def validate(self) -> None:
+        check_mask("lamb", "decay_mask", self.decay_mask, as_shapes(self.shapes))
         if self.phi_max is not None and self.phi_max < self.phi_min:
             raise ValueError(f"lamb: phi_max must be >= phi_min, got {self.phi_max!r} < {self.phi_min!r}")
 
@@ -102,6 +119,7 @@ def step(
     eps: float,
     eps_root: float = 0.0,
     weight_decay: float = 0.0,
+    decay_mask: tuple[bool, ...] | None = None,
     phi_min: float = 0.0,
     phi_max: float | None = None,
     shapes: Shapes | None = None,
@@ -113,9 +131,9 @@ def step(
     v = beta2 * state.v + (1 - beta2) * (grad * grad)  # (LB2)
     root = anp.sqrt(v / (1 - beta2**t) + eps_root) if eps_root else anp.sqrt(v / (1 - beta2**t))
     r = (m / (1 - beta1**t)) / (root + eps)  # (LB3)
-    u = r + weight_decay * theta if weight_decay else r  # (LB4)
     out = []
-    for th, ul in zip(blocks(theta, shapes), blocks(u, shapes)):
+    for i, (th, rl) in enumerate(zip(blocks(theta, shapes), blocks(r, shapes))):
+        ul = rl + weight_decay * th if weight_decay and masked(decay_mask, i) else rl  # (LB4)
         num, den = phi(norm(th), phi_min, phi_max), norm(ul)
         rho = 1.0 if keeps_plain_step(num, den) else num / den  # (LB5)
         out.append(th + (-eta) * (ul * rho))  # (LB6)

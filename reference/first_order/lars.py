@@ -4,10 +4,11 @@ Spec: specs/lars.md, eqs. (LS1)-(LS4).
 For t = 1, 2, ..., g_t the gradient, per tensor l of ``shapes`` (the whole vector when ``shapes``
 is None), kappa the trust coefficient, mu the momentum:
 
-    u_t = g_t + lambda theta_{t-1}                                                   (LS1)
+    u_t = g_t + lambda theta_{t-1}   (on the tensors of decay_mask; all by default)  (LS1)
     rho_l = kappa ||theta_l|| / (||g_l|| + lambda ||theta_l|| + eps)   trust_norm="separate" (paper)
     rho_l = kappa ||theta_l|| / (||u_l|| + eps)                        trust_norm="combined" (optax)
-            (rho_l = 1 if ||theta_l|| = 0 or the norm in the denominator is 0)      (LS2)
+            (rho_l = 1 if ||theta_l|| = 0 or the norm in the denominator is 0, or if l is
+            not in trust_mask)                                                      (LS2)
     v_t = mu v_{t-1} + eta_t rho u_t     momentum_lr="inside" (paper, optax)
     v_t = mu v_{t-1} + rho u_t           momentum_lr="outside" (torch SGD behind a LARC wrapper)  (LS3)
     theta_t = theta_{t-1} - v_t  (inside),  theta_{t-1} - eta_t v_t  (outside);
@@ -49,7 +50,19 @@ from .._hyper import (
 )
 from .._types import Array, LearningRate
 from ..problems.layout import Shapes
-from ._layerwise import SHAPES_DOC, SHAPES_RANGE, blocks, check_layout, join, keeps_plain_step, norm
+from ._layerwise import (
+    SHAPES_DOC,
+    SHAPES_RANGE,
+    TENSOR_MASK,
+    as_mask,
+    blocks,
+    check_layout,
+    check_mask,
+    join,
+    keeps_plain_step,
+    masked,
+    norm,
+)
 
 TrustNorm = Literal["separate", "combined"]
 MomentumLr = Literal["inside", "outside"]
@@ -66,6 +79,12 @@ class LarsHyperparams(Hyperparams):
     weight_decay: float = hp(0.0, NONNEGATIVE, "lambda of (LS1) and (LS2)")
     trust_coefficient: float = hp(1e-3, POSITIVE, "kappa of (LS2)")
     eps: float = hp(0.0, NONNEGATIVE, "added to the denominator of (LS2) (optax)")
+    decay_mask: tuple[bool, ...] | None = hp(
+        None, TENSOR_MASK, "the tensors that (LS1) decays, one flag per tensor; None: all (optax's mask)"
+    )
+    trust_mask: tuple[bool, ...] | None = hp(
+        None, TENSOR_MASK, "the tensors that (LS2) rescales (others: rho = 1); None: all (optax's mask)"
+    )
     trust_norm: TrustNorm = hp(
         "separate",
         OneOf(("separate", "combined")),
@@ -82,6 +101,12 @@ class LarsHyperparams(Hyperparams):
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "shapes", as_shapes(self.shapes))
+        object.__setattr__(self, "decay_mask", as_mask(self.decay_mask))
+        object.__setattr__(self, "trust_mask", as_mask(self.trust_mask))
+
+    def validate(self) -> None:
+        check_mask("lars", "decay_mask", self.decay_mask, as_shapes(self.shapes))
+        check_mask("lars", "trust_mask", self.trust_mask, as_shapes(self.shapes))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -108,6 +133,8 @@ def step(
     weight_decay: float = 0.0,
     trust_coefficient: float = 1e-3,
     eps: float = 0.0,
+    decay_mask: tuple[bool, ...] | None = None,
+    trust_mask: tuple[bool, ...] | None = None,
     trust_norm: TrustNorm = "separate",
     momentum_lr: MomentumLr = "inside",
     nesterov: bool = False,
@@ -116,11 +143,15 @@ def step(
     """One LARS step, eqs. (LS1)-(LS4) of specs/lars.md (optax's order of operations)."""
     theta = state.params
     eta = lr_at(lr, state.t)
-    u = grad + weight_decay * theta if weight_decay else grad  # (LS1)
     scaled = []
-    for th, gl, ul in zip(blocks(theta, shapes), blocks(grad, shapes), blocks(u, shapes)):
+    for i, (th, gl) in enumerate(zip(blocks(theta, shapes), blocks(grad, shapes))):
+        wd = weight_decay if masked(decay_mask, i) else 0.0
+        ul = gl + wd * th if wd else gl  # (LS1)
+        if not masked(trust_mask, i):
+            scaled.append(ul)
+            continue
         pn = norm(th)
-        dn = norm(ul) if trust_norm == "combined" else norm(gl) + weight_decay * pn
+        dn = norm(ul) if trust_norm == "combined" else norm(gl) + wd * pn
         rho = 1.0 if keeps_plain_step(pn, dn) else trust_coefficient * pn / (dn + eps)  # (LS2)
         scaled.append(ul * rho)
     w = join(scaled, shapes)  # rho u, tensor by tensor

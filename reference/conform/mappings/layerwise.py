@@ -2,8 +2,9 @@
 novograd.md "Variants"). Each claim carries the peer's parameter shapes: the trust ratios and
 NovoGrad's second moment are per tensor. torch.optim ships none of the four.
 
-Refused with ``NotComparable``: a weight-decay schedule, and any mask other than optax's default
-(every tensor), since the reference has no per-tensor mask.
+A mask given as one flag per tensor (a list of bools for a list of parameters) becomes the
+reference's ``decay_mask`` / ``trust_mask``. Refused with ``NotComparable``: a weight-decay schedule
+and a callable mask (or one of another structure): the reference's masks are fixed flags.
 """
 
 from __future__ import annotations
@@ -21,18 +22,26 @@ def _decay(name: str, hp: dict[str, Any]) -> float:
     return float(wd)
 
 
-def _default_mask(name: str, hp: dict[str, Any], key: str, default: object) -> None:
-    value = hp.get(key, default)
-    if value is not default:
-        raise NotComparable(
-            f"optax.{name}({key}={value!r}) has no reference equivalent: the reference applies "
-            "it to every tensor (optax's default)"
-        )
+def _mask(name: str, hp: dict[str, Any], key: str, shapes: Shapes) -> tuple[bool, ...] | None:
+    """optax's mask as one flag per tensor: None and True are every tensor; a list or tuple of
+    bools, one per tensor, is kept; anything else (a callable) has no reference equivalent."""
+    value = hp.get(key)
+    if value is None or value is True:
+        return None
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == len(shapes)
+        and all(isinstance(b, bool) for b in value)
+    ):
+        return tuple(value)
+    raise NotComparable(
+        f"optax.{name}({key}={value!r}) has no reference equivalent: the reference takes a mask as "
+        f"one True/False per tensor ({len(shapes)} here)"
+    )
 
 
 @optax_mapping("lamb")
 def _lamb(hp: dict[str, Any], shapes: Shapes) -> ReferenceSpec:
-    _default_mask("lamb", hp, "mask", None)
     return ReferenceSpec(
         "lamb",
         {
@@ -42,6 +51,7 @@ def _lamb(hp: dict[str, Any], shapes: Shapes) -> ReferenceSpec:
             "eps": float(hp["eps"]),
             "eps_root": float(hp["eps_root"]),
             "weight_decay": _decay("lamb", hp),
+            "decay_mask": _mask("lamb", hp, "mask", shapes),
             "shapes": shapes,
         },
     )
@@ -49,8 +59,6 @@ def _lamb(hp: dict[str, Any], shapes: Shapes) -> ReferenceSpec:
 
 @optax_mapping("lars")
 def _lars(hp: dict[str, Any], shapes: Shapes) -> ReferenceSpec:
-    _default_mask("lars", hp, "weight_decay_mask", True)
-    _default_mask("lars", hp, "trust_ratio_mask", True)
     return ReferenceSpec(
         "lars",
         {
@@ -59,6 +67,8 @@ def _lars(hp: dict[str, Any], shapes: Shapes) -> ReferenceSpec:
             "weight_decay": _decay("lars", hp),
             "trust_coefficient": float(hp["trust_coefficient"]),
             "eps": float(hp["eps"]),
+            "decay_mask": _mask("lars", hp, "weight_decay_mask", shapes),
+            "trust_mask": _mask("lars", hp, "trust_ratio_mask", shapes),
             "trust_norm": "combined",
             "momentum_lr": "inside",
             "nesterov": bool(hp["nesterov"]),
