@@ -28,8 +28,10 @@ Mapping (torch 2.13.0; specs/conformance.md "Peers"):
 
 ``maximize=True`` and several param groups with different hyperparameters are refused
 (``NotComparable``). LBFGS is not a gradient-stream optimizer (it needs a closure and runs a line
-search): ``torch_peer`` refuses it, and ``compare_lbfgs`` compares the end points of torch's
-LBFGS(line_search_fn="strong_wolfe") and ``ref.lbfgs`` on a strongly convex least-squares problem.
+search): ``torch_peer`` refuses it; ``oracle_peers.TorchLBFGSPeer`` compares it step by step with
+``ref.lbfgs_torch`` (specs/conformance.md, "Oracle-fed peers"), and ``compare_lbfgs`` compares the
+end points of torch's LBFGS(line_search_fn="strong_wolfe") and ``ref.lbfgs`` on a strongly convex
+least-squares problem.
 """
 
 from __future__ import annotations
@@ -148,7 +150,8 @@ def _spec(cls_name: str, g: dict[str, Any], shapes: Shapes = ()) -> ReferenceSpe
     if cls_name == "LBFGS":
         raise NotComparable(
             "torch.optim.LBFGS needs a closure (loss re-evaluation, inner iterations, optional line "
-            "search); it is not a gradient-stream optimizer and cannot be compared step by step here"
+            "search); it is not a gradient-stream optimizer: reference.conform.oracle_peers "
+            "(optref conform torch.optim.LBFGS) compares it step by step with ref.lbfgs_torch"
         )
     raise NotComparable(f"torch.optim.{cls_name} has no reference mapping")
 
