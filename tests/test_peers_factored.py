@@ -22,6 +22,7 @@ import reference as ref  # noqa: E402
 from reference.cli import main  # noqa: E402
 from reference.conform import STREAMS, NotComparable, conform, optax_peer, torch_peer  # noqa: E402
 
+REF_SHAPES = ((3, 4), (5,))
 SHAPES = [(3, 4), (5,)]  # a two-tensor "model": the matrix is factored by torch, not by optax at 128
 N = 12
 EPS64 = float(np.finfo(np.float64).eps)
@@ -193,8 +194,8 @@ def test_the_switches_that_tell_the_peers_apart() -> None:
     assert peer.spec.hyperparams["factor_axes"] == "largest_two"
     assert _fails(peer, peer.spec.with_(factor_axes="last_two"))
     peer = optax_peer("sm3", SHAPES, learning_rate=0.1)
-    assert _fails(peer, ref.sm3(0.1, momentum=0.9, shapes=SHAPES))  # eps = 0: the small stream differs
-    assert not _fails(peer, ref.sm3(0.1, momentum=0.9, eps=1e-8, shapes=SHAPES))
+    assert _fails(peer, ref.sm3(0.1, momentum=0.9, shapes=REF_SHAPES))  # eps = 0: the small stream differs
+    assert not _fails(peer, ref.sm3(0.1, momentum=0.9, eps=1e-8, shapes=REF_SHAPES))
 
 
 def test_refused_configurations_say_why() -> None:

@@ -17,7 +17,7 @@ from .helpers import freeze, hypergradient_after_steps, readonly, run, states, s
 
 def test_sm3_golden_two_steps() -> None:
     # specs/sm3.md "Worked example".
-    opt = ref.sm3(0.1, shapes=[(2, 2)])
+    opt = ref.sm3(0.1, shapes=((2, 2),))
     s = opt.step(opt.init(np.zeros(4)), [1.0, 2.0, 3.0, 4.0])
     assert_allclose(s.params, [-0.1] * 4, rtol=1e-15)
     assert_array_equal(s.mu[0][0], [4.0, 16.0])
@@ -31,7 +31,7 @@ def test_sm3_golden_two_steps() -> None:
 
 
 def test_sm3_golden_momentum() -> None:
-    opt = ref.sm3(0.1, momentum=0.5, shapes=[(2, 2)])
+    opt = ref.sm3(0.1, momentum=0.5, shapes=((2, 2),))
     s = opt.step(opt.init(np.zeros(4)), [1.0, 2.0, 3.0, 4.0])
     assert_allclose(s.params, [-0.05] * 4, rtol=1e-15)
     s = opt.step(s, [1.0, 0.0, 0.0, 2.0])
@@ -44,7 +44,7 @@ def test_accumulators_bound_adagrad_from_above(seed: int) -> None:
     # min_j mu^(j)_t[i_j] >= sum_{s <= t} g_s[i]^2 for every coordinate of a (3, 4, 2) tensor.
     rng = np.random.default_rng(seed)
     gs = [rng.normal(size=24) * rng.binomial(1, 0.5, 24) for _ in range(5)]
-    opt = ref.sm3(0.1, shapes=[(3, 4, 2)])
+    opt = ref.sm3(0.1, shapes=((3, 4, 2),))
     total = np.zeros((3, 4, 2))
     for s, g in zip(states(opt, np.zeros(24), gs), gs):
         total = total + g.reshape(3, 4, 2) ** 2
@@ -65,14 +65,14 @@ def test_vectors_are_adagrad() -> None:
 def test_matrix_step_is_at_most_adagrads() -> None:
     gs = stream(7, (12,), 6)
     x0 = np.zeros(12)
-    sm = run(ref.sm3(0.05, shapes=[(3, 4)]), x0, gs)
+    sm = run(ref.sm3(0.05, shapes=((3, 4),)), x0, gs)
     ag = run(ref.sm3(0.05), x0, gs)  # the same stream as one vector: AdaGrad
     for t in range(1, 6):
         assert np.all(np.abs(sm[t] - sm[t - 1]) <= np.abs(ag[t] - ag[t - 1]) * (1 + 1e-14))
 
 
 def test_zero_over_zero_is_zero() -> None:
-    opt = ref.sm3(0.1, shapes=[(2, 3)])
+    opt = ref.sm3(0.1, shapes=((2, 3),))
     s = opt.step(opt.init(np.ones(6)), np.zeros(6))
     assert_array_equal(s.params, np.ones(6))
     s = opt.step(s, np.array([0.0, 1.0, 0.0, 0.0, 0.0, 0.0]))
@@ -87,7 +87,14 @@ def test_eps_inside_the_root() -> None:
 
 def test_step_is_pure_and_equals_the_factory() -> None:
     x = readonly(np.linspace(-1, 1, 17))
-    opt = ref.sm3(0.1, momentum=0.9, shapes=[(3, 4), (5,)])
+    opt = ref.sm3(
+        0.1,
+        momentum=0.9,
+        shapes=(
+            (3, 4),
+            (5,),
+        ),
+    )
     s = freeze(opt.init(x))
     g = readonly(np.linspace(2, -1, 17))
     s1 = opt.step(s, g)
@@ -98,9 +105,9 @@ def test_step_is_pure_and_equals_the_factory() -> None:
 
 def test_shapes_must_cover_the_vector() -> None:
     with pytest.raises(ValueError, match=r"sm3: params have shape \(5,\) but shapes"):
-        ref.sm3(0.1, shapes=[(2, 2)]).init(np.zeros(5))
+        ref.sm3(0.1, shapes=((2, 2),)).init(np.zeros(5))
     with pytest.raises(TypeError, match="sm3: missing a required argument: 'lr'"):
-        ref.sm3()  # type: ignore[call-arg]
+        ref.sm3()
 
 
 @pytest.mark.parametrize("momentum", [0.0, 0.5])
