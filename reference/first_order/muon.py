@@ -40,7 +40,6 @@ from dataclasses import KW_ONLY, dataclass
 from typing import Any, ClassVar, Literal
 
 import autograd.numpy as anp
-import ml_dtypes
 import numpy as np
 from autograd.tracer import getval
 
@@ -68,7 +67,6 @@ AdjustLr = Literal["original", "match_rms_adamw"] | None
 Normalization = Literal["add", "clamp"]
 NsDtype = Literal["float64", "bfloat16"]
 NonMatrix = Literal["adamw", "refuse"]
-_BF16: Any = ml_dtypes.bfloat16
 
 
 class Coefficients(Range):
@@ -172,8 +170,13 @@ def _lerp(a: Any, b: Any, w: float) -> Any:
 
 
 def _bf16(x: Any) -> Any:
-    """``x`` rounded to bfloat16 (through float32 when it is float32), as float32 values."""
-    return np.asarray(x).astype(_BF16).astype(np.float32)
+    """``x`` rounded to bfloat16 (8 significant bits, to nearest, ties to even; bfloat16's
+    subnormal spacing 2^-133 below 2^-126), as float32 values. One rounding from the exact value,
+    whatever the input dtype: torch's ``Tensor.bfloat16()`` and ml_dtypes' conversion."""
+    x = np.asarray(x, dtype=np.float64)
+    _, e = np.frexp(x)
+    e = np.maximum(e, -125)
+    return np.ldexp(np.rint(np.ldexp(x, 8 - e)), e - 8).astype(np.float32)
 
 
 def _addmm_bf16(C: Any, A: Any, B: Any, beta: float, alpha: float) -> Any:
@@ -202,7 +205,7 @@ def _orthogonalise_bf16(
 ) -> Array:
     """(MU3)-(MU4) in torch's bfloat16 arithmetic (returns float64 values of bfloat16 numbers)."""
     a, b, c = coefficients
-    X = np.asarray(getval(U), dtype=np.float64).astype(_BF16).astype(np.float32)
+    X = _bf16(getval(U))
     X = X.T if X.shape[0] > X.shape[1] else X
     nrm = _bf16(np.sqrt(np.sum(X * X, dtype=np.float32)))
     e = _bf16(eps)
