@@ -118,8 +118,9 @@ def test_boolean_options_reject_non_booleans(name: str, flag: str) -> None:
 
 # adamw and lion decay decoupled; lamb and novograd add lambda theta after their scaling, and lars's
 # trust ratio reads ||g|| and ||theta|| apart (specs/lamb.md, novograd.md, lars.md "Conventions");
-# adafactor decays decoupled, as torch and optax do (specs/adafactor.md).
-NOT_COUPLED = ("adamw", "lion", "lamb", "lars", "novograd", "adafactor")
+# adafactor decays decoupled, as torch and optax do (specs/adafactor.md); muon decouples its decay
+# (torch), adan's is proximal or decoupled (specs/muon.md, adan.md).
+NOT_COUPLED = ("adamw", "lion", "lamb", "lars", "novograd", "adafactor", "muon", "adan")
 COUPLED_DECAY = [
     n for n in FIRST_ORDER if n not in NOT_COUPLED and "weight_decay" in ref.entry(n).hyperparameter_names()
 ]
