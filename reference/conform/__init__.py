@@ -40,6 +40,7 @@ from .core import (
     run_peer,
     run_reference,
 )
+from .oracle_peers import OraclePeer, conform_oracle, oracle_peer
 from .schedules import conform_schedule, optax_schedule, schedule_peer
 from .streams import STREAMS, closed_loop, initial_point, open_loop
 from .tolerance import PER_STEP_ULPS, Tolerance, machine_eps
@@ -64,6 +65,7 @@ __all__ = [
     "LONG",
     "LONG_STEPS",
     "MODES",
+    "OraclePeer",
     "PER_STEP_ULPS",
     "STREAMS",
     "Comparison",
@@ -79,6 +81,7 @@ __all__ = [
     "closed_loop",
     "compare",
     "conform",
+    "conform_oracle",
     "conform_schedule",
     "default_problem",
     "initial_point",
@@ -87,6 +90,7 @@ __all__ = [
     "open_loop",
     "optax_peer",
     "optax_schedule",
+    "oracle_peer",
     "run_peer",
     "run_reference",
     "schedule_peer",
