@@ -61,6 +61,7 @@ from .first_order.radam import radam
 from .first_order.rmsprop import rmsprop
 from .first_order.rprop import rprop
 from .first_order.sgd import sgd
+from .first_order.steepest_descent import steepest_descent
 from .first_order.signsgd import signsgd
 from .first_order.sm3 import sm3
 from .first_order.sparse_adam import sparse_adam
@@ -142,6 +143,7 @@ __all__ = [
     "Sample",
     "schedules",
     "sgd",
+    "steepest_descent",
     "signsgd",
     "sm3",
     "simulated_annealing",

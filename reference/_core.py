@@ -170,7 +170,9 @@ def _factory(
             record=h,
         )
 
-    return Factory(record, build, name=rec.ALGORITHM, doc=factory_doc(rec, summary))
+    factory = Factory(record, build, name=rec.ALGORITHM, doc=factory_doc(rec, summary))
+    factory.gradient_fed = kind is Optimizer
+    return factory
 
 
 def optimizer(

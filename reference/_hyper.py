@@ -470,6 +470,8 @@ class Factory(Generic[P, H, M]):
 
     def __init__(self, record: Callable[P, H], build: Callable[[H], M], *, name: str, doc: str) -> None:
         self.record: type[Hyperparams] = record  # type: ignore[assignment]
+        #: True for an ``optimizer(...)`` (step takes a gradient), False for a ``method(...)``
+        self.gradient_fed = True
         self._make = record
         self._build = build
         self.__name__ = self.__qualname__ = name

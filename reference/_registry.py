@@ -53,6 +53,7 @@ from .first_order.radam import radam
 from .first_order.rmsprop import rmsprop
 from .first_order.rprop import rprop
 from .first_order.sgd import sgd
+from .first_order.steepest_descent import steepest_descent
 from .first_order.signsgd import signsgd
 from .first_order.sm3 import sm3
 from .first_order.sparse_adam import sparse_adam
@@ -77,6 +78,11 @@ class Entry:
     def family(self) -> str:
         """The family: the folder of reference/ that holds the module ("first-order", "curvature", ...)."""
         return str(self.factory.__module__).split(".")[1].replace("_", "-")
+
+    @property
+    def gradient_fed(self) -> bool:
+        """Whether the step takes a gradient (``optimizer(...)``) rather than an oracle or a problem."""
+        return bool(getattr(self.factory, "gradient_fed", True))
 
     @property
     def spec(self) -> str:
@@ -106,6 +112,11 @@ class Entry:
 ENTRIES: tuple[Entry, ...] = (
     Entry("gd", gd, "theta_t = theta_{t-1} - eta_t grad L(theta_{t-1})"),
     Entry("sgd", sgd, "theta_t = theta_{t-1} - eta_t (1/b) sum_{i in B_t} grad l_i(theta_{t-1})"),
+    Entry(
+        "steepest_descent",
+        steepest_descent,
+        "eta_t = argmin_eta f(theta_{t-1} - eta g_t) (exact, Armijo or Wolfe); theta_t = theta_{t-1} - eta_t g_t",
+    ),
     Entry("adagrad", adagrad, "s_t = s_{t-1} + g_t^2; theta_t = theta_{t-1} - eta_t g_t / (sqrt(s_t) + eps)"),
     Entry(
         "rmsprop",

@@ -33,7 +33,7 @@ import reference as ref
 from reference import problems as P
 
 T = 20
-FIRST_ORDER = [e.name for e in ref.ENTRIES if e.family == "first-order"]
+FIRST_ORDER = [e.name for e in ref.ENTRIES if e.family == "first-order" and e.gradient_fed]
 EXPECTATION: dict[str, str] = {"signsgd": "sign", "lion": "sign"}
 #: learning rates at which 20 steps are stable on both problems (default 0.05)
 LR: dict[str, float] = {"adadelta": 1.0, "lion": 0.01, "signsgd": 0.01}

@@ -17,7 +17,7 @@ from reference.combinators.flat import structure, unvec, vec
 
 from .helpers import readonly
 
-FIRST_ORDER = [e.name for e in ref.ENTRIES if e.family == "first-order"]
+FIRST_ORDER = [e.name for e in ref.ENTRIES if e.family == "first-order" and e.gradient_fed]
 # Non-default settings that give the state more to carry (the defaults are run too).
 VARIANTS: dict[str, dict[str, Any]] = {
     "signsgd": {"momentum": 0.9},

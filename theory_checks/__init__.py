@@ -31,4 +31,5 @@ CHECKS: tuple[str, ...] = (
     "kkt_conditions",
     "diagonal_preconditioning",
     "init_variance",
+    "steepest_descent_rate",
 )
