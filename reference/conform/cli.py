@@ -37,7 +37,7 @@ import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from .core import MODES, ConformanceReport, FunctionPeer, NotComparable, Peer, PeerFailed, conform
 from .engine import LONG_STEPS
@@ -304,9 +304,7 @@ def build_peer(
     if algo is not None:
         raise ValueError(f"--algo goes with --impl; {target} maps to its reference by itself")
     if target in ORACLE_PEERS:  # not a gradient-stream peer: its .spec serves the catalog
-        from .oracle_peers import oracle_peer
-
-        return oracle_peer(target, hp, shapes, dtype)  # type: ignore[return-value]
+        return _oracle_peer(target, hp, shapes, dtype)
     if target.startswith("torch."):
         from .torch_adapter import _resolve_class, torch_peer
 
@@ -623,6 +621,15 @@ def _write_reports(report: ConformanceReport, args: argparse.Namespace) -> None:
             )
         else:
             print(f"report: {path}")
+
+
+def _oracle_peer(target: str, hp: dict[str, Any], shapes: list[tuple[int, ...]], dtype: str) -> Peer:
+    """torch.optim.LBFGS, optax.lbfgs, optax.polyak_sgd: an ``oracle_peers.OraclePeer`` (not a
+    gradient-stream ``Peer``: it has the same ``name``, ``dtype`` and ``spec``, which the catalog
+    reads; ``optref conform`` runs it with ``conform_oracle``)."""
+    from .oracle_peers import oracle_peer
+
+    return cast(Peer, oracle_peer(target, hp, shapes, dtype))
 
 
 def _conform_oracle(args: argparse.Namespace, hp: dict[str, Any]) -> int:

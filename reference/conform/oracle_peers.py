@@ -359,7 +359,8 @@ class ReferenceOraclePeer:
         self._state, self._oracle = self._method.init(x), oracle
 
     def step(self) -> Array:
-        assert self._oracle is not None
+        if self._oracle is None:
+            raise RuntimeError("call start(params, oracle) before step()")
         self._state, self._last = _reference_step(self._method, self._state, self._oracle)
         return np.array(self._state.params, dtype=np.float64)
 
