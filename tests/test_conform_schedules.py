@@ -470,6 +470,24 @@ def test_an_optax_schedule_in_float32_is_a_float64_mismatch_and_the_reason_is_na
     assert not report.passed
 
 
+def test_jit_at_an_int32_count_makes_a_fractional_polynomial_nan() -> None:
+    """Inside an optimizer optax jit-compiles the schedule at an int32 count; XLA's product by the
+    reciprocal leaves 1 - count/steps at -2.98e-8, and the power 0.5 of it is NaN (specs/schedules.md)."""
+    _optax()
+    from reference.conform import PeerFailed
+
+    cs = _cs()
+    kw = {"init_value": 0.1, "end_value": 0.01, "power": 0.5, "transition_steps": 6, "transition_begin": 3}
+    sched = cs.optax_schedule("polynomial_schedule", kw)
+    assert cs.conform_schedule(sched, n_steps=20).passed  # called eagerly: exact
+    note = cs.precision_note(sched, "float32")
+    assert note is not None and "nan at t = 9" in note
+    with pytest.raises(PeerFailed, match="non-finite rate"):
+        cs.conform_schedule(sched, n_steps=20, count_dtype="int32", jit=True)
+    squared = cs.optax_schedule("polynomial_schedule", {**kw, "power": 2.0})
+    assert cs.conform_schedule(squared, n_steps=20, count_dtype="int32", jit=True).passed
+
+
 def test_the_tables_are_the_translation() -> None:
     """Every name of reference/schedules.py's TORCH / OPTAX tables has a translation and only those;
     each is built by the factory the table names."""

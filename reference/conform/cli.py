@@ -283,8 +283,8 @@ def build_peer(
 ) -> Peer:
     """The peer named on the command line (torch.optim.X, optax.x, or --impl with --algo), driven
     by ``schedule`` (``--schedule NAME:key=value,...``, reference/conform/schedules.py) if given."""
-    if schedule is not None and (impl is not None or target is None):
-        raise ValueError("--schedule goes with a torch.optim.NAME or optax.NAME peer")
+    if schedule is not None and (impl is not None or target is None or target in ORACLE_PEERS):
+        raise ValueError("--schedule goes with a gradient-fed torch.optim.NAME or optax.NAME peer")
     if impl is not None:
         if target is not None:
             raise ValueError("give either a peer (torch.optim.Adam, optax.adam) or --impl, not both")
@@ -312,15 +312,7 @@ def build_peer(
             raise ValueError(f"unknown peer {target!r}: expected torch.optim.NAME")
         cls = _resolve_class(target)
         check_hp(hp, cls.__init__, f"torch.optim.{cls.__name__}", known_only=True)
-        if schedule is not None:
-            from .schedules import parse_schedule, torch_scheduler
-
-            sname, skw = parse_schedule(schedule)
-            check_schedule_hp(skw, torch_scheduler_class(sname).__init__, sname)
-            return torch_peer(
-                cls, shapes, dtype=dtype, scheduler=lambda o: torch_scheduler(o, sname, **skw), **hp
-            )
-        return torch_peer(cls, shapes, dtype=dtype, **hp)
+        return torch_peer(cls, shapes, dtype=dtype, **_torch_schedule(schedule), **hp)
     if target.startswith("optax."):
         from .optax_adapter import optax_peer, required_learning_rate
 
@@ -329,10 +321,7 @@ def build_peer(
         if target.count(".") != 1 or short.startswith("_") or not callable(fn_optax):
             raise ValueError(f"unknown peer {target!r}: optax has no optimizer {short!r}")
         check_hp(hp, fn_optax, f"optax.{short}", known_only=True)
-        if schedule is not None:
-            if "learning_rate" in hp:
-                raise ValueError("--schedule is optax's learning_rate: do not pass --hp learning_rate too")
-            hp = {**hp, "learning_rate": _optax_schedule(schedule, dtype)}
+        hp = _optax_schedule(schedule, hp, dtype)
         if "learning_rate" not in hp and required_learning_rate(short):
             hp = {**hp, "learning_rate": OPTAX_DEFAULT_LR.get(short, 1e-3)}
             print(
@@ -382,16 +371,32 @@ def torch_scheduler_class(name: str) -> Any:
     return _scheduler_class(name)
 
 
-def _optax_schedule(text: str, dtype: str) -> Any:
-    """``--schedule NAME:HP`` for an optax optimizer; warns when optax will compute it in float32."""
+def _torch_schedule(text: str | None) -> dict[str, Any]:
+    """``--schedule NAME:HP`` for a torch optimizer: ``{"scheduler": optimizer -> scheduler}``."""
+    if text is None:
+        return {}
+    from .schedules import parse_schedule, torch_scheduler
+
+    name, kw = parse_schedule(text)
+    check_schedule_hp(kw, torch_scheduler_class(name).__init__, name)
+    return {"scheduler": lambda o: torch_scheduler(o, name, **kw)}
+
+
+def _optax_schedule(text: str | None, hp: dict[str, Any], dtype: str) -> dict[str, Any]:
+    """``--schedule NAME:HP`` for an optax optimizer: its learning_rate; a note on stderr when optax
+    computes it otherwise than the reference (float32 at its int32 count, NaN under jit)."""
+    if text is None:
+        return hp
     from .schedules import optax_schedule, parse_schedule, precision_note
 
+    if "learning_rate" in hp:
+        raise ValueError("--schedule is optax's learning_rate: do not pass --hp learning_rate too")
     name, kw = parse_schedule(text)
     sched = optax_schedule(name, kw)
     note = precision_note(sched, dtype)
     if note:
         print(f"optref conform: note: {note}", file=sys.stderr)
-    return sched
+    return {**hp, "learning_rate": sched}
 
 
 def _conform_schedule(args: argparse.Namespace, hp: dict[str, Any]) -> int:
@@ -527,6 +532,22 @@ def _broken_pipe() -> int:
     return EXIT_OK
 
 
+def _schedule_options(p: argparse.ArgumentParser) -> None:
+    """--steps (whose default depends on the peer) and --schedule."""
+    p.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=None,
+        help="steps per run (default 40; a schedule alone: three of its horizons)",
+    )
+    p.add_argument(
+        "--schedule",
+        metavar="NAME:HP",
+        help="drive the optimizer by a schedule, e.g. StepLR:step_size=3 (torch) or "
+        "cosine_decay_schedule:init_value=1e-3,decay_steps=20 (optax)",
+    )
+
+
 def conform_main(argv: Sequence[str]) -> int:
     """Compare an optimizer implementation with the reference on every gradient stream."""
     p = _Parser(
@@ -541,20 +562,9 @@ def conform_main(argv: Sequence[str]) -> int:
     )
     p.add_argument("--impl", help="your own step function as module:function (README, 'Your own function')")
     p.add_argument("--algo", help="the reference algorithm --impl implements (e.g. adam)")
-    p.add_argument(
-        "--schedule",
-        metavar="NAME:HP",
-        help="drive the optimizer by a schedule, e.g. StepLR:step_size=3 (torch) or "
-        "cosine_decay_schedule:init_value=1e-3,decay_steps=20 (optax)",
-    )
     p.add_argument("--streams", default="all", help=f"comma list of {', '.join(STREAMS)} (default all)")
     p.add_argument("--mode", default="both", choices=["open", "closed", "both"])
-    p.add_argument(
-        "--steps",
-        type=_positive_int,
-        default=None,
-        help="steps per run (default 40; a schedule alone: three of its horizons)",
-    )
+    _schedule_options(p)
     p.add_argument(
         "--long-steps",
         type=_natural_int,

@@ -600,8 +600,9 @@ def _torch_peer(scheduler: Any, reference: Schedule | None, metrics: Sequence[fl
     return SchedulePeer(own, ref, rates, packages=("torch",), max_steps=cap)
 
 
-def _optax_peer(schedule: Any, reference: Schedule | None, count_dtype: str) -> SchedulePeer:
+def _optax_peer(schedule: Any, reference: Schedule | None, count_dtype: str, jit: bool) -> SchedulePeer:
     _optax()
+    import jax
     import jax.numpy as jnp
 
     if reference is None:
@@ -615,9 +616,11 @@ def _optax_peer(schedule: Any, reference: Schedule | None, count_dtype: str) -> 
         raise ValueError(f"count_dtype must be 'int64' or 'int32', got {count_dtype!r}")
     out_dtype = np.asarray(schedule(jnp.asarray(0, dtype=count_dtype))).dtype
 
+    fn = jax.jit(schedule) if jit else schedule
+
     def rates(n: int) -> list[float]:
         try:
-            return [float(np.asarray(schedule(jnp.asarray(t, dtype=count_dtype)))) for t in range(n + 1)]
+            return [float(np.asarray(fn(jnp.asarray(t, dtype=count_dtype)))) for t in range(n + 1)]
         except Exception as e:  # noqa: BLE001 - the peer's own code
             raise PeerFailed(f"the optax schedule raised {type(e).__name__}: {e}") from None
 
@@ -625,7 +628,8 @@ def _optax_peer(schedule: Any, reference: Schedule | None, count_dtype: str) -> 
     # at an int32 count optax computes the fraction in float32, whatever dtype it returns
     dt = np.dtype(np.float32) if count_dtype == "int32" else np.dtype(out_dtype)
     dt = dt if dt.kind == "f" else np.dtype(np.float64)
-    return SchedulePeer(f"{name} [count {count_dtype}]", reference, rates, dt, ("jax", "optax"))
+    label = f"{name} [count {count_dtype}{', jit' if jit else ''}]"
+    return SchedulePeer(label, reference, rates, dt, ("jax", "optax"))
 
 
 def schedule_peer(
@@ -635,13 +639,15 @@ def schedule_peer(
     lr: float = 0.1,
     metrics: Sequence[float] | None = None,
     count_dtype: str = "int64",
+    jit: bool = False,
     **kwargs: Any,
 ) -> SchedulePeer:
     """A schedule peer from a torch scheduler instance (freshly constructed; it is copied, never
     stepped), ``"torch.optim.lr_scheduler.NAME"`` + keywords (built on a throwaway SGD over one
     tensor with ``lr``), an ``OptaxSchedule`` or ``"optax.NAME"`` + keywords, or any callable
     t -> eta_t (an optax schedule, your own) with ``reference`` given. ``reference`` replaces the
-    translation; ``metrics`` drive ReduceLROnPlateau; ``count_dtype`` is the optax count's."""
+    translation; ``metrics`` drive ReduceLROnPlateau; ``count_dtype`` is the optax count's, and
+    ``jit=True`` calls the optax schedule jit-compiled (as inside an optimizer)."""
     if isinstance(schedule, SchedulePeer):
         return schedule if reference is None else replace(schedule, reference=reference)
     if isinstance(schedule, str):
@@ -658,7 +664,7 @@ def schedule_peer(
     if is_torch_scheduler(schedule):
         return _torch_peer(schedule, reference, metrics)
     if isinstance(schedule, OptaxSchedule) or "jax" in type(schedule).__module__:
-        return _optax_peer(schedule, reference, count_dtype)
+        return _optax_peer(schedule, reference, count_dtype, jit)
     if callable(schedule):
         if reference is None:
             raise NotComparable("a schedule function needs its reference schedule (reference=...)")
@@ -821,24 +827,30 @@ def conform_schedule(
 
 
 def precision_note(schedule: OptaxSchedule, dtype: str, n: int = 100) -> str | None:
-    """Why a float64 optax optimizer driven by ``schedule`` may not conform: optax passes its int32
-    count, and then most schedules compute in float32 (specs/schedules.md, Conventions). None when
-    the values at int32 and int64 counts agree for t = 0..n, or the peer is not float64."""
-    if dtype != "float64":
-        return None
+    """What an optax optimizer driven by ``schedule`` computes differently from the reference: it
+    calls the schedule jit-compiled at its int32 count, where most schedules compute in float32 and
+    XLA may rewrite a division by a constant as a product by its reciprocal (specs/schedules.md,
+    Conventions). A note when that returns a non-finite rate for some t <= n, or, for a float64
+    peer, when it differs from the reference by more than ``MAX_ULPS`` (U1); None otherwise."""
+    import jax
     import jax.numpy as jnp
 
-    gaps = []
-    for t in range(n + 1):
-        a = float(np.asarray(schedule(jnp.asarray(t, dtype=jnp.int32))))
-        b = float(np.asarray(schedule(jnp.asarray(t, dtype=jnp.int64))))
-        gaps.append(abs(a - b) / abs(b) if b != 0 else abs(a))
-    if max(gaps) == 0.0:
+    fn = jax.jit(schedule)
+    got = [float(np.asarray(fn(jnp.asarray(t, dtype=jnp.int32)))) for t in range(n + 1)]
+    want = [float(schedule.reference(t)) for t in range(n + 1)]
+    where = f"optax calls {schedule!r} jit-compiled at an optimizer's int32 count"
+    bad = [t for t, v in enumerate(got) if not math.isfinite(v)]
+    if bad:
+        return (
+            f"{where}, and it returns {got[bad[0]]} at t = {bad[0]}: the optimizer's params become non-finite"
+        )
+    ulps = deviation_ulps(got, want, float(np.finfo(np.float64).eps))
+    if dtype != "float64" or max(ulps) <= MAX_ULPS:
         return None
+    k = int(np.argmax(ulps))
     return (
-        f"optax evaluates {schedule!r} in float32 at an optimizer's int32 count (up to {max(gaps):.2g} "
-        f"relative from its float64 values for t <= {n}); a float64 comparison shows that as a mismatch, "
-        "--dtype float32 compares at the schedule's own precision"
+        f"{where}, where it computes in float32 ({got[k]!r} at t = {k}, the reference {want[k]!r}); a "
+        "float64 comparison shows that as a mismatch, --dtype float32 compares at the schedule's own precision"
     )
 
 
