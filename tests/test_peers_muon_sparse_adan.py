@@ -235,3 +235,28 @@ def test_command_line_muon_on_a_vector_is_one_line(capsys: pytest.CaptureFixture
     code = main(["conform", "torch.optim.Muon", "--steps", "5", "--plot", ""])  # default shapes 3x4,5
     err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err and "2D" in err
+
+
+def test_sparse_adam_rows_is_torch_on_row_sparse_gradients() -> None:
+    # nn.Embedding(sparse=True)'s layout: grad.to_sparse(sparse_dim=1) stores whole rows, zeros
+    # included; presence="rows" is that rule on the dense gradient.
+    gs = _zero_pattern_stream(13, 40)
+    x0 = np.random.default_rng(14).standard_normal(17)
+    W = torch.tensor(x0[:12].reshape(3, 4).copy(), requires_grad=True)
+    b = torch.tensor(x0[12:].copy(), requires_grad=True)
+    opt = torch.optim.SparseAdam([W, b], lr=1e-2)
+    rows = ref.sparse_adam(1e-2, presence="rows", shapes=tuple(SHAPES))
+    entries = ref.sparse_adam(1e-2)
+    s, e = rows.init(x0), entries.init(x0)
+    worst = 0.0
+    for g in gs:
+        W.grad = torch.tensor(g[:12].reshape(3, 4)).to_sparse(1)
+        b.grad = torch.tensor(g[12:]).to_sparse(1)
+        opt.step()
+        s, e = rows.step(s, g), entries.step(e, g)
+        got = np.concatenate([W.detach().numpy().ravel(), b.detach().numpy()])
+        worst = max(
+            worst, float(np.max(np.abs(got - s.params))) / (np.finfo(float).eps * np.max(np.abs(got)))
+        )
+    assert worst <= 2.0, worst  # ulps of max|theta| (the hybrid sparse add rounds once differently)
+    assert np.max(np.abs(e.params - s.params)) > 1e-4  # the entry rule is another method here

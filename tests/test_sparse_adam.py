@@ -102,3 +102,24 @@ def test_hypergradient_matches_finite_differences() -> None:
         lambda r: ref.sparse_adam(r), [1.0, -1.0, 0.5, 0.0], h, 0.05, 1e-6, n=15
     )
     assert_allclose(ad, fd, rtol=1e-6)
+
+
+def test_rows_presence_moves_a_whole_row_with_a_nonzero() -> None:
+    opt = ref.sparse_adam(0.1, presence="rows", shapes=((2, 2), (2,)))
+    s = opt.step(opt.init(np.zeros(6)), np.array([1.0, 0.0, 0.0, 0.0, 0.0, 3.0]))
+    s = opt.step(s, np.array([0.0, 2.0, 0.0, 0.0, 0.0, 0.0]))
+    # row 0 of the matrix is present at both steps: its m decays at entry 0 when g = 0 there
+    assert_allclose(s.m[:2], [0.9 * 0.1, 0.2], rtol=1e-15)
+    assert_array_equal(s.m[2:4], [0.0, 0.0])  # row 1 never present
+    assert_allclose(s.m[4:], [0.0, 0.3], rtol=1e-15)  # 1-D tensor: rows are entries
+    e = ref.sparse_adam(0.1)
+    se = e.step(
+        e.step(e.init(np.zeros(6)), np.array([1.0, 0.0, 0.0, 0.0, 0.0, 3.0])),
+        np.array([0.0, 2.0, 0, 0, 0, 0]),
+    )
+    assert_allclose(se.m[0], 0.1, rtol=1e-15)  # the entry rule keeps it
+
+
+def test_rows_presence_needs_matching_shapes() -> None:
+    with pytest.raises(ValueError, match=r"sparse_adam: params have shape \(5,\) but shapes"):
+        ref.sparse_adam(presence="rows", shapes=((2, 2),)).init(np.zeros(5))
