@@ -22,12 +22,15 @@ any run leaves the tolerance. It returns the report when the implementation conf
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._core import Optimizer
 from .conform.adapt import as_peer, as_spec
 from .conform.core import MODES, ConformanceReport, Peer, conform
 from .conform.streams import STREAMS
+
+if TYPE_CHECKING:
+    from .conform.schedules import ScheduleReport
 
 __all__ = ["assert_conforms", "assert_schedule_conforms"]
 
@@ -56,7 +59,7 @@ def assert_conforms(
     dim: int | None = None,
     problem: Any = None,
     err_msg: str = "",
-) -> ConformanceReport:
+) -> ConformanceReport | ScheduleReport:
     """Raise ``AssertionError`` unless ``actual`` matches the reference step by step.
 
     Args:
@@ -80,7 +83,7 @@ def assert_conforms(
     from .conform.schedules import OptaxSchedule, is_torch_scheduler
 
     if is_torch_scheduler(actual) or isinstance(actual, OptaxSchedule):
-        return assert_schedule_conforms(actual, desired, err_msg=err_msg)  # type: ignore[return-value]
+        return assert_schedule_conforms(actual, desired, err_msg=err_msg)
     peer, reference = _as_peer(actual, desired, hyperparams)
     report = conform(
         peer,
@@ -108,7 +111,7 @@ def assert_schedule_conforms(
     metrics: Sequence[float] | None = None,
     count_dtype: str = "int64",
     err_msg: str = "",
-) -> Any:
+) -> ScheduleReport:
     """Raise ``AssertionError`` unless the learning rates of ``actual`` equal its reference's for
     t = 0..n_steps within ``max_ulps`` (default ``MAX_ULPS``; specs/conformance.md, "Schedules").
 
