@@ -356,7 +356,7 @@ _SCHEDULE_FREE = {
 
 def check_schedule_hp(hp: dict[str, Any], fn: Callable[..., Any], label: str) -> None:
     """``check_hp`` for a schedule's keywords (unknown ones refused), the non-numeric ones aside."""
-    known = set(inspect.signature(fn).parameters) - {"self", "optimizer"}
+    known = set(inspect.signature(fn).parameters) - {"self", "optimizer", "last_epoch", "verbose"}
     unknown = sorted(set(hp) - known)
     if unknown:
         raise ValueError(

@@ -739,7 +739,9 @@ class ScheduleReport:
             f"peer:      {self.peer_name}",
             f"reference: ref.schedules.{self.reference}",
             f"compared:  eta_t for t = 0..{self.n} ({self.dtype}); tolerance {self.max_ulps:g} ulps of eps * S_t",
-            f"worst:     {self.worst:.3g} ulps at t = {k}: peer {self.peer[k]!r}, reference {self.ref[k]!r}",
+            f"worst:     {self.worst:.3g} ulps at t = {k}: peer {self.peer[k]!r}, reference {self.ref[k]!r}"
+            if self.worst > 0
+            else "worst:     0 ulps: equal at every step",
         ]
         if f is not None:
             lines.append(
