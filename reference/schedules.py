@@ -1013,7 +1013,8 @@ def plateau(
 
 # ---------------------------------------------------------------------------------------------
 # Every peer schedule and its reference (tests/test_peers_schedules.py fails when a peer release
-# adds one that is not here).
+# adds one that is not here). reference/conform/schedules.py builds each peer's reference with the
+# factory named first in its entry (the one place for that fact) and only translates the keywords.
 
 TORCH = {
     "LambdaLR": "lambda_factor(lr, fn)",
