@@ -415,7 +415,7 @@ def test_framework_hyperparameters_that_are_not_numbers(
             ("optax.sgd", "--hp", "learning_rate=0.1,momentum=fast"),
             "--hp momentum: optax.sgd takes a number or none",
         ),
-        (("torch.optim.LBFGS",), "no reference equivalent: torch.optim.LBFGS needs a closure"),
+        (("torch.optim.LBFGS",), "--streams does not apply to torch.optim.LBFGS: an oracle-fed peer"),
         (
             ("torch.optim.Adam", "--hp", "nosuch=1"),
             "--hp nosuch: torch.optim.Adam has no keyword 'nosuch' (valid: lr,",
