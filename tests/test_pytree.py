@@ -89,9 +89,16 @@ def test_tuple_params_equal_the_method_on_the_concatenation_bit_for_bit(
     assert isinstance(sl.params, tuple) and [np.shape(a) for a in sl.params] == [(2, 3), (3,), ()]
 
 
-@pytest.mark.parametrize("name, kw", CASES, ids=lambda v: str(v) if v else "defaults")
+#: Methods whose step draws random numbers over the whole vector (noisy_sgd's noise): a leaf run
+#: alone draws a different stream, so only the concatenation law above holds for them.
+STREAM_WIDE = {"noisy_sgd"}
+
+
+@pytest.mark.parametrize(
+    "name, kw", [c for c in CASES if c[0] not in STREAM_WIDE], ids=lambda v: str(v) if v else "defaults"
+)
 def test_each_leaf_follows_its_own_trajectory_closed_loop(name: str, kw: dict[str, Any]) -> None:
-    # Every registered first-order method is elementwise or layer-wise (one tensor per leaf, (FL4)), so a
+    # Every other registered first-order method is elementwise or layer-wise (one tensor per leaf, (FL4)), so a
     # leaf run alone is the same, bit for bit; the gradient is taken at opt.query (step_with), so look-ahead Nesterov is covered too.
     h = {"w": np.array([[1.0, 2.0, 0.5], [3.0, 0.25, 1.5]]), "b": np.array([4.0, 0.1, 2.0])}
     p0 = {"w": np.full((2, 3), 1.5), "b": np.array([-1.0, 2.0, 0.3])}
