@@ -123,7 +123,9 @@ def test_hypergradient_in_lr_matches_central_differences() -> None:
     assert_allclose(got, fd, rtol=1e-6)
 
 
-@pytest.mark.parametrize(("kw", "err"), [({"variant": "spsplus"}, ValueError), ({"scale_inside": 1}, TypeError)])
+@pytest.mark.parametrize(
+    ("kw", "err"), [({"variant": "spsplus"}, ValueError), ({"scale_inside": 1}, TypeError)]
+)
 def test_bad_keywords(kw: dict[str, object], err: type[Exception]) -> None:
     with pytest.raises(err, match="polyak_sgd: "):
         ref.polyak_sgd(**kw)  # type: ignore[arg-type]
