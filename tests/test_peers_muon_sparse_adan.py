@@ -145,6 +145,49 @@ def test_bfloat16_newton_schulz_is_torchs_bit_for_bit() -> None:
         np.testing.assert_array_equal(got, want, err_msg=str(shape))
 
 
+def test_gram_matrix_sums_in_order_like_torchs_transposed_kernel() -> None:
+    # U of step 884 of `optref conform torch.optim.Muon --shapes 3x4,4x5` (normal stream, seed 0):
+    # at the fourth iteration an entry of X X^T (K = 5 products) rounds to another bfloat16 when
+    # summed in four partial sums instead of in order; torch's X @ X.T sums in order.
+    from torch.optim._muon import _zeropower_via_newtonschulz
+
+    U = np.array(
+        [
+            [
+                0.3499429744312351,
+                0.046394061219930706,
+                0.05423934803681637,
+                0.16355265778785552,
+                0.08391724525963447,
+            ],
+            [
+                -0.15792336617948627,
+                -0.10410861443774269,
+                0.24264191970390936,
+                -0.03857220099465216,
+                -0.00237820106137402,
+            ],
+            [
+                0.1304666270530927,
+                -0.09373157657758396,
+                -0.16523622909199204,
+                -0.03936173526841887,
+                0.28743612026642423,
+            ],
+            [
+                0.5395118673536637,
+                -0.1825920224829817,
+                -0.21134464997547406,
+                -0.01066626495985136,
+                0.24588757839616943,
+            ],
+        ]
+    )
+    coeffs = (3.4445, -4.775, 2.0315)
+    want = _zeropower_via_newtonschulz(torch.tensor(U), coeffs, 5, 1e-7).to(torch.float64).numpy()
+    np.testing.assert_array_equal(orthogonalise(U, coeffs, 5, 1e-7, "clamp", "bfloat16"), want)
+
+
 def _one_stream(peer: Any, reference: Any, n: int = N) -> Any:
     return conform(peer, reference=reference, n_steps=n, streams=["normal"], long_steps=0, diagnose=False)
 

@@ -22,7 +22,8 @@ the Muon reference code's and optax.contrib.muon's choice) or is refused at ``in
 Conventions:
     * ns_dtype="bfloat16" evaluates (MU3)-(MU4) as torch.optim.Muon and the reference code do: U
       rounded to bfloat16, every product accumulated in float32 and rounded to bfloat16 (torch's
-      CPU addmm: beta C + fl32(alpha dot) fused, then rounded). Not differentiable; O_t is then
+      CPU kernels: X X^T summed in order, addmm's products in four partial sums, beta C +
+      fl32(alpha dot) fused, then rounded). Not differentiable; O_t is then
       exactly torch's (checked bit for bit). "float64" (the default) is the iteration's math.
     * eta_t is ``lr`` or ``lr(t - 1)`` for a schedule; the decay uses eta_t, not eta'.
 
@@ -179,13 +180,15 @@ def _bf16(x: Any) -> Any:
     return np.ldexp(np.rint(np.ldexp(x, 8 - e)), e - 8).astype(np.float32)
 
 
-def _addmm_bf16(C: Any, A: Any, B: Any, beta: float, alpha: float) -> Any:
-    """torch.addmm on bfloat16 CPU tensors: dot in float32 (four partial sums, torch's ``sum``),
-    fl32(alpha dot), then beta C + that fused in one rounding, then bfloat16."""
+def _addmm_bf16(C: Any, A: Any, B: Any, beta: float, alpha: float, *, sequential: bool = False) -> Any:
+    """torch.addmm on bfloat16 CPU tensors: the dot products in float32 (products exact, summed in
+    order for ``X @ X.T``, torch's transposed-operand kernel, or in four partial sums, torch's
+    ``sum``, for the plain product), fl32(alpha dot), then beta C + that in one rounding, then
+    bfloat16."""
     k = A.shape[1]
     prods = [A[:, l, None] * B[None, l, :] for l in range(k)]  # exact in float32 (8-bit mantissas)
     parts = [np.zeros((A.shape[0], B.shape[1]), np.float32) for _ in range(4)]
-    full = k - k % 4
+    full = 0 if sequential else k - k % 4
     for l in range(full):
         parts[l % 4] = parts[l % 4] + prods[l]
     for l in range(full, k):
@@ -212,7 +215,7 @@ def _orthogonalise_bf16(
     den = _bf16(np.maximum(nrm, e)) if normalization == "clamp" else _bf16(nrm + e)
     X = _bf16(X / den)
     for _ in range(steps):
-        A = _addmm_bf16(None, X, X.T, 0.0, 1.0)
+        A = _addmm_bf16(None, X, X.T, 0.0, 1.0, sequential=True)
         Bm = _addmm_bf16(A, A, A, b, c)
         X = _addmm_bf16(X, Bm, X, a, 1.0)
     X = X.T if np.shape(U)[0] > np.shape(U)[1] else X
