@@ -10,6 +10,7 @@ CHECKS: tuple[str, ...] = (
     "robbins_monro",
     "minibatch_noise",
     "early_stopping_ridge",
+    "early_stopping_procedure",
     "momentum_speedup",
     "nesterov_rate",
     "momentum_ode",
