@@ -186,9 +186,121 @@ def draw(check: Check | ModuleType, result: CheckResult, path: str) -> CheckResu
     try:
         cast(Check, check).plot(result, path)
     except Exception as exc:  # noqa: BLE001
-        row = Row("figure", "drawn", f"{type(exc).__name__}: {exc}", "-", False)
-        return dataclasses.replace(result, rows=(*result.rows, row))
+        return _figure_failed(result, f"{type(exc).__name__}: {exc}")
     return result
+
+
+def _figure_failed(result: CheckResult, error: str) -> CheckResult:
+    row = Row("figure", "drawn", error, "-", False)
+    return dataclasses.replace(result, rows=(*result.rows, row))
+
+
+def _collect_figures(
+    worker: FigureWorker, pending: dict[int, tuple[Check | ModuleType, str]], results: list[CheckResult]
+) -> None:
+    """Wait for the figure process; a figure it failed to draw is a failed row, one it never
+    answered (it died) is drawn here."""
+    answers = worker.finish()
+    for key, (check, path) in pending.items():
+        if key not in answers:
+            results[key] = draw(check, results[key], path)
+        elif (error := answers[key]) is not None:
+            results[key] = _figure_failed(results[key], error)
+
+
+def _use_worker(checks: Sequence[Check | ModuleType], asked: bool | None) -> bool:
+    """``asked``, or by default: two cores or more and two figures or more for the process."""
+    if asked is not None:
+        return asked
+    return sum(FigureWorker.accepts(c) for c in checks) >= 2 and _cores() >= 2
+
+
+def _cores() -> int:
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+
+
+class FigureWorker:
+    """Draws figures in a second process (``theory_checks/_figures.py``) while the checks go on.
+
+    ``submit`` queues a job and returns at once (a feeder thread writes it to the process);
+    ``finish`` waits for every answer and returns ``{key: error or None}``; a job without an answer
+    (the process died) is missing from it and the caller draws that figure itself. ``close`` kills
+    the process if it still runs (Ctrl-C, an error): call it before the report folder is removed.
+    Only checks that the process can import by name are accepted (``accepts``)."""
+
+    def __init__(self) -> None:
+        import queue
+        import subprocess
+        import threading
+
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+        env = dict(os.environ, PYTHONPATH=path, MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", f"{__package__}._figures"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,  # Ctrl-C reaches the runner only; it kills this process
+        )
+        self._jobs: queue.SimpleQueue[tuple[int, str, CheckResult, str] | None] = queue.SimpleQueue()
+        self._feeder = threading.Thread(target=self._feed, name="figure-feeder", daemon=True)
+        self._feeder.start()
+
+    @staticmethod
+    def accepts(check: Check | ModuleType) -> bool:
+        """A real module the process can import by its name (not one made in memory)."""
+        return (
+            isinstance(check, ModuleType)
+            and check.__spec__ is not None
+            and getattr(check, "__file__", None) is not None
+            and sys.modules.get(check.__name__) is check
+        )
+
+    def _feed(self) -> None:
+        import pickle
+
+        stdin = self.proc.stdin
+        if stdin is None:  # pragma: no cover - Popen was given stdin=PIPE
+            return
+        with contextlib.suppress(OSError, ValueError):  # the process died or was killed
+            while (job := self._jobs.get()) is not None:
+                pickle.dump(job, stdin)
+                stdin.flush()
+        with contextlib.suppress(OSError, ValueError):
+            stdin.close()
+
+    def submit(self, key: int, check: ModuleType, result: CheckResult, path: str) -> None:
+        self._jobs.put((key, check.__name__, result, path))
+
+    def finish(self) -> dict[int, str | None]:
+        """Every answer (after the last job is drawn); the process has ended when it returns."""
+        import pickle
+
+        self._jobs.put(None)
+        answers: dict[int, str | None] = {}
+        stdout = self.proc.stdout
+        if stdout is not None:
+            with contextlib.suppress(EOFError, pickle.UnpicklingError, OSError):
+                while True:
+                    key, error = pickle.load(stdout)
+                    answers[key] = error
+        self.proc.wait()
+        self._feeder.join()
+        return answers
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._jobs.put(None)
+        self._feeder.join(timeout=5)
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
 
 
 def run_suite(
@@ -199,15 +311,24 @@ def run_suite(
     plots: bool = True,
     progress: bool = True,
     stream: TextIO | None = None,
+    figure_worker: bool | None = None,
 ) -> list[CheckResult]:
     """Run ``checks`` under ``ctx``; optionally write the report folder (whole: see
-    ``ReportFolder``; an exception or Ctrl-C leaves the earlier report as it was). Returns the results."""
+    ``ReportFolder``; an exception or Ctrl-C leaves the earlier report as it was). Returns the results.
+
+    ``figure_worker``: draw the figures in a second process while the next checks run
+    (``FigureWorker``); None (default) does so when there are two cores and two figures or more
+    to draw. The figures, the rows and the report are the same either way."""
     out = sys.stdout if stream is None else stream
     folder = ReportFolder(report) if isinstance(report, str) else report
     results: list[CheckResult] = []
     bar: Any = None
+    worker: FigureWorker | None = None
+    pending: dict[int, tuple[Check | ModuleType, str]] = {}
     try:
         partial = folder.open() if folder is not None else None
+        if partial is not None and plots and _use_worker(checks, figure_worker):
+            worker = FigureWorker()
         if progress:
             from tqdm import tqdm
 
@@ -219,10 +340,17 @@ def run_suite(
                 bar.set_description(name)
             result = run_one(check, ctx)
             if partial is not None and plots and not result.figure.get("error"):
-                result = draw(check, result, os.path.join(partial, f"{result.name}.png"))
+                path = os.path.join(partial, f"{result.name}.png")
+                if worker is not None and isinstance(check, ModuleType) and FigureWorker.accepts(check):
+                    worker.submit(len(results), check, result, path)
+                    pending[len(results)] = (check, path)
+                else:
+                    result = draw(check, result, path)
             results.append(result)
             if bar is not None:
                 bar.update(1)
+        if worker is not None:
+            _collect_figures(worker, pending, results)
         if bar is not None:
             bar.close()
             bar = None
@@ -240,6 +368,8 @@ def run_suite(
     finally:
         if bar is not None:
             bar.close()
+        if worker is not None:
+            worker.close()  # before the folder goes: no figure is written into a removed folder
         if folder is not None:
             folder.discard()
     return results

@@ -9,6 +9,7 @@ is a check that blocks until interrupted, so that Ctrl-C lands mid-run determini
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -282,8 +283,14 @@ def test_ctrl_c_mid_run_exits_130_and_keeps_the_old_report(tmp_path: Path) -> No
     )
     try:
         _wait_for(child, "RUNNING")
-        # mid-run: the first check's figure sits in the temporary folder, not in the report
+        # mid-run: the first check's figure sits in the temporary folder, not in the report (the
+        # figure process may still be drawing it while the second check runs: wait for it)
         partial = [p for p in tmp_path.iterdir() if p.name.startswith(".rep.partial-")]
+        deadline = time.monotonic() + 60
+        while (
+            len(partial) == 1 and not (partial[0] / f"{FAST}.png").is_file() and time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
         assert len(partial) == 1 and (partial[0] / f"{FAST}.png").is_file(), sorted(os.listdir(tmp_path))
         child.send_signal(signal.SIGINT)  # Ctrl-C
         out, err = child.communicate(timeout=60)
@@ -443,3 +450,57 @@ def test_format_table_fits_and_shows_report_rows() -> None:
         if columns >= 80:  # narrower, the cut's "..." itself may wrap
             assert "..." in text  # the 520-character cell is cut; report.md has it whole
     assert runner.format_table([res]).splitlines()[0].startswith("verdict")
+
+
+def test_figure_process_draws_the_same_figures_and_rows(tmp_path: Path) -> None:
+    """The figures drawn by the second process (``FigureWorker``) are those drawn in the runner:
+    same rows, same PNG files, byte for byte (the same matplotlib draws the same data)."""
+    checks = [runner.load(FAST), runner.load(FAST2)]
+    runs = {}
+    for worker in (True, False):
+        rep = tmp_path / f"rep_{worker}"
+        res = runner.run_suite(
+            checks,
+            Context(),
+            report=str(rep),
+            progress=False,
+            stream=io.StringIO(),
+            figure_worker=worker,
+        )
+        runs[worker] = (res, {p.name: p.read_bytes() for p in rep.glob("*.png")})
+    (with_worker, figs_worker), (inline, figs_inline) = runs[True], runs[False]
+    assert [r.rows for r in with_worker] == [r.rows for r in inline]
+    assert sorted(figs_worker) == sorted([f"{FAST}.png", f"{FAST2}.png"])
+    assert figs_worker == figs_inline
+
+
+def test_figure_that_the_process_cannot_draw_is_a_failed_row(tmp_path: Path, monkeypatch: Any) -> None:
+    """A plot that raises in the figure process is the same failed 'figure' row as in the runner."""
+    (tmp_path / "figfail_check.py").write_text(
+        textwrap.dedent(
+            """
+            from theory_checks._base import Outcome, Row
+            NAME, CLAIM, SOURCE, JUSTIFICATION, SABOTAGE = "figfail_check", "c", "s", "j", ("x",)
+            def run(ctx):
+                return Outcome(rows=(Row("x", "1", "1", "exact", True),))
+            def plot(result, path):
+                raise RuntimeError("no canvas")
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    import importlib
+
+    bad = importlib.import_module("figfail_check")
+    res = runner.run_suite(
+        [bad, runner.load(FAST)],
+        Context(),
+        report=str(tmp_path / "rep"),
+        progress=False,
+        stream=io.StringIO(),
+        figure_worker=True,
+    )
+    assert res[0].rows[-1] == Row("figure", "drawn", "RuntimeError: no canvas", "-", False)
+    assert not res[0].holds and res[1].holds
+    assert sorted(os.listdir(tmp_path / "rep")) == sorted(["report.md", "report.json", f"{FAST}.png"])
