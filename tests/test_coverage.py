@@ -144,8 +144,8 @@ def test_the_table_names_every_theory_check() -> None:
     text = COVERAGE.read_text(encoding="utf-8")
     named = {m.group(1) for _, t in LINK.findall(text) if (m := CHECK_LINK.match(t))}
     assert set(theory_checks.CHECKS) <= named, (
-        f"specs/coverage.md does not name {sorted(set(theory_checks.CHECKS) - named)}: "
-        "every check tests a claim of some section"
+        f"specs/coverage.md does not name {sorted(set(theory_checks.CHECKS) - named)}: every check "
+        "tests a claim of some section; link it in that section's row and update the row's status"
     )
 
 
