@@ -18,6 +18,7 @@ CHECKS: tuple[str, ...] = (
     "sgd_interpolation",
     "backprop_cost",
     "adam_fixed_points",
+    "adam_ode",
     "sgd_temperature",
     "adaptive_effective_step",
     "tail_index",
