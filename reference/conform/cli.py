@@ -396,7 +396,37 @@ def _optax_schedule(text: str | None, hp: dict[str, Any], dtype: str) -> dict[st
     note = precision_note(sched, dtype)
     if note:
         print(f"optref conform: note: {note}", file=sys.stderr)
+        if "non-finite" not in note:
+            return {**hp, "learning_rate": _shared_rate(sched)}
     return {**hp, "learning_rate": sched}
+
+
+def _shared_rate(sched: Any) -> Any:
+    """An optax schedule that optax evaluates in float32 inside an optimizer (its int32 count): the
+    schedule is compared alone as optax evaluates it, at float32 precision, and, when it conforms,
+    the optimizer is compared given optax's own learning-rate stream (the bare optax schedule: the
+    reference reads its values at the int32 count, as it shares a noise stream); when it does not,
+    the reference schedule stays and the optimizer comparison shows the mismatch
+    (specs/conformance.md, "Schedules")."""
+    from .schedules import conform_schedule
+
+    rep = conform_schedule(sched, count_dtype="int32", jit=True)
+    verdict = "conforms" if rep.passed else "DOES NOT CONFORM"
+    print(
+        f"optref conform: {sched!r} alone at optax's int32 count, float32 precision: {verdict} "
+        f"(worst {rep.worst:.3g} ulps of float32 at t = {rep.at}); "
+        + (
+            "the optimizer is compared given optax's own learning-rate stream"
+            if rep.passed
+            else "the optimizer is compared with the reference schedule"
+        ),
+        file=sys.stderr,
+    )
+    if not rep.passed:
+        return sched
+    import jax
+
+    return jax.jit(sched.fn)  # optax compiles its update, the schedule inside it: the same values
 
 
 def _conform_schedule(args: argparse.Namespace, hp: dict[str, Any]) -> int:
