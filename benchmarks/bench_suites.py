@@ -9,8 +9,9 @@ process and everything it waited for: the figure process, joblib workers) beside
 loaded machine the wall time is an upper bound and the CPU time is the figure to compare; on an
 idle machine with two cores, wall < CPU means the figures were drawn beside the checks. The
 targets (issue 13): quick <= 15 s, full <= 60 s, peaks <= 300 s, one conformance pair <= 1 s.
-``--floor`` adds the imports alone (python + numpy + reference; + torch; + jax and optax), the
-part of a conformance pair no change to optim-reference can remove.
+``--floor`` adds the imports alone and a peer's first step (python + numpy + reference; torch,
+and torch with one Adam step, whose first call imports torch._dynamo; jax and optax, with one
+step), the part of a conformance pair no change to optim-reference can remove.
 """
 
 from __future__ import annotations
@@ -36,7 +37,12 @@ SUITES: dict[str, tuple[list[str], float]] = {
 FLOORS: dict[str, str] = {
     "import reference": "import reference",
     "import torch": "import numpy, torch",
+    # torch.optim's first step imports torch._dynamo (its step is wrapped by torch._disable_dynamo)
+    "torch + 1 step": "import torch; p = torch.zeros(3, requires_grad=True); p.grad = torch.ones(3); "
+    "torch.optim.Adam([p]).step()",
     "import jax, optax": "import numpy, jax, optax",
+    "optax + 1 step": "import jax.numpy as jnp, optax; o = optax.adam(1e-3); p = jnp.zeros(3); "
+    "o.update(jnp.ones(3), o.init(p), p)",
 }
 
 
