@@ -339,7 +339,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(
         "augmented_lagrangian",
         augmented_lagrangian,
-        "theta_k ~ argmin f - lambda^T h + (mu/2)||h||^2 (inner L-BFGS); lambda_k = lambda_{k-1} - mu h(theta_k)",
+        "theta_k ~ argmin f - lambda^T h + (mu/2)||h||^2 + sum psi(g, nu) (inner L-BFGS); lambda_k = lambda_{k-1} - mu h(theta_k); nu_k = max(0, nu_{k-1} + mu g(theta_k))",
     ),
     Entry(
         "simulated_annealing",
