@@ -74,18 +74,6 @@ class Monitor:
     stop: bool = False
 
 
-def watch(m: Monitor, k: int, value: float, s: EarlyStoppingSettings) -> Monitor:
-    """The monitor after evaluation ``k`` saw validation loss ``value``: (ES3)-(ES6), pure."""
-    if k < s.start_from:  # (ES3)
-        return m
-    first = m.best_index if m.best_index is not None else k
-    if value < m.best - s.min_delta:  # (ES4)
-        beats = s.baseline is None or value < s.baseline - s.min_delta
-        return Monitor(value, k, 0 if beats else m.wait + 1, False)  # (ES5)
-    wait = m.wait + 1
-    return Monitor(m.best, first, wait, wait >= s.patience and k > 0)  # (ES6)
-
-
 @dataclass(frozen=True, eq=False)
 class EarlyStopping:
     """What ``early_stopping`` returns.
@@ -205,12 +193,37 @@ def early_stopping(
         if m.stop:
             reason = "patience"
             break
+    return _finish(state, best_params, m, steps, values, reason, taken, s)
+
+
+def watch(m: Monitor, k: int, value: float, s: EarlyStoppingSettings) -> Monitor:
+    """The monitor after evaluation ``k`` saw validation loss ``value``: (ES3)-(ES6), pure."""
+    if k < s.start_from:  # (ES3)
+        return m
+    first = m.best_index if m.best_index is not None else k
+    if value < m.best - s.min_delta:  # (ES4)
+        beats = s.baseline is None or value < s.baseline - s.min_delta
+        return Monitor(value, k, 0 if beats else m.wait + 1, False)  # (ES5)
+    wait = m.wait + 1
+    return Monitor(m.best, first, wait, wait >= s.patience and k > 0)  # (ES6)
+
+
+def _finish(
+    state: Any,
+    best_params: Array | None,
+    m: Monitor,
+    steps: list[int],
+    values: list[float],
+    reason: str,
+    taken: int,
+    s: EarlyStoppingSettings,
+) -> EarlyStopping:
+    """The record: the best evaluation's params if restore_best (and one counted), (ES7)."""
     keep = s.restore_best and best_params is not None
     params = best_params if keep else state.params  # (ES7)
-    best_step = None if m.best_index is None else steps[m.best_index]
     return EarlyStopping(
         params=np.array(params, dtype=np.float64),
-        best_step=best_step,
+        best_step=None if m.best_index is None else steps[m.best_index],
         best_value=m.best,
         stop_step=taken,
         steps=tuple(steps),
