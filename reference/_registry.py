@@ -141,7 +141,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(
         "polyak_sgd",
         polyak_sgd,
-        "eta_t = min((f(theta_{t-1}) - f*) / (||g_t||^2 + eps), lr); theta_t = theta_{t-1} - eta_t g_t",
+        "eta_t = min((f(theta_{t-1}) - f*) / (g_t . g_t + eps), lr); theta_t = theta_{t-1} - eta_t g_t",
     ),
     Entry(
         "signsgd",
@@ -299,7 +299,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(
         "lbfgs_torch",
         lbfgs_torch,
-        "torch.optim.LBFGS: up to max_iter two-loop iterations per step, t_1 = min(1, 1/||g||_1) lr, torch's strong Wolfe",
+        "torch.optim.LBFGS: up to max_iter two-loop iterations per step, t_1 = min(1, 1/sum_i abs(g_i)) lr, torch's strong Wolfe",
     ),
     Entry(
         "trust_region",
