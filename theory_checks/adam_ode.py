@@ -188,11 +188,12 @@ def row_order(e: np.ndarray, delta: np.ndarray, sabotage: str | None) -> Row:
     tol = np.abs(p[-1] - p[-2]) + np.abs(ps[-1] - ps[-2]) + 6.0 * delta / (np.min(e, axis=0) * math.log(2.0))
     dev = np.abs(ps[-1] - pred)
     j = int(np.argmax(dev / tol))
+    mean_dev = float(np.mean(ps[-1])) - pred
     return Row(
         "order: Richardson slope 2 p_last - p_(last-1) of log ||theta_(T/eta) - theta(T)|| vs log eta",
         fmt(pred),
-        f"{fmt(float(np.mean(ps[-1])))} mean; worst instance {fmt(float(ps[-1, j]))}",
-        f"|dev| <= last two corrections (+ ODE error), worst dev/tol {fmt(float(dev[j] / tol[j]))}",
+        f"mean p* - {fmt(pred)} = {mean_dev:+.2e}; worst instance p* - {fmt(pred)} = {ps[-1, j] - pred:+.2e}",
+        f"|p* - {fmt(pred)}| <= last two corrections + ODE error ({tol[j]:.2e}); worst dev/tol {fmt(float(dev[j] / tol[j]))}",
         bool(np.all(dev <= tol)),
     )
 
