@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ def _curve(values: Sequence[float], every: int = 1) -> Callable[[np.ndarray], fl
     return val_loss
 
 
-def _run(values: Sequence[float], *, every: int = 1, **kw: object) -> EarlyStopping:
+def _run(values: Sequence[float], *, every: int = 1, **kw: Any) -> EarlyStopping:
     kw.setdefault("max_steps", len(values) * every)
     return early_stopping(
         ref.gd(lr=1.0), lambda q: -np.ones(1), np.zeros(1), _curve(values, every), every=every, **kw
@@ -67,8 +68,15 @@ def test_patience_zero_never_stops_at_k0() -> None:
     assert (r.stop_step, r.best_step, r.best_value) == (3, 2, 5.0)  # k = 1 improves, k = 2 stops
 
 
+def test_min_delta_in_kerass_arithmetic() -> None:
+    # v + delta < b (Keras), not v < b - delta: 0.04 + 0.1 == 0.14 but 0.14 - 0.1 > 0.04
+    assert 0.04 + 0.1 == 0.14 and 0.04 < 0.14 - 0.1
+    r = _run((0.14, 0.04, 0.5), patience=0, min_delta=0.1)
+    assert (r.best_step, r.stop_step) == (1, 2)
+
+
 def test_min_delta_is_strict() -> None:
-    # 0.9 < 1.0 - 0.1 is false in float64 (0.9 = 1 - 0.1 after rounding): no improvement
+    # (1 - 0.1) + 0.1 < 1.0 is false (equal in float64): an improvement must be strict
     r = _run((1.0, 1.0 - 0.1, 0.85, 0.5), patience=5, min_delta=0.1)
     assert r.best_step == 4 and r.values[1] == 1.0 - 0.1
     r2 = _run((1.0, 0.899, 0.85, 0.5), patience=0, min_delta=0.1)
@@ -122,13 +130,15 @@ def test_start_from_ignores_early_evaluations() -> None:
 
 
 def _keras_transcription(
-    values: Sequence[float], patience: int, delta: float, baseline: float | None
-) -> tuple[int, int]:
+    values: Sequence[float], patience: int, delta: float, baseline: float | None, start: int
+) -> tuple[int, int | None]:
     """Keras 3's on_epoch_end for mode "min" with restore_best_weights=True, written out: returns
     (the last epoch run, the restored epoch)."""
     min_delta = -abs(delta)  # Keras negates min_delta for a metric to minimise
     best, wait, best_epoch, weights = math.inf, 0, 0, None
     for epoch, current in enumerate(values):
+        if epoch < start:  # start_from_epoch: still warming up
+            continue
         if weights is None:
             weights, best_epoch = epoch, epoch
         wait += 1
@@ -139,22 +149,28 @@ def _keras_transcription(
             continue
         if wait >= patience and epoch > 0:
             return epoch, best_epoch
-    return len(values) - 1, best_epoch
+    return len(values) - 1, None if weights is None else best_epoch
 
 
 @given(
-    values=st.lists(st.sampled_from([0.5, 1.0, 1.02, 1.05, 1.1, 2.0, math.nan]), min_size=1, max_size=12),
+    values=st.lists(
+        st.sampled_from([0.04, 0.14, 0.5, 1.0, 1.02, 1.05, 1.1, 2.0, math.nan]), min_size=1, max_size=12
+    ),
     patience=st.integers(0, 3),
-    delta=st.sampled_from([0.0, 0.03, 0.5]),
+    delta=st.sampled_from([0.0, 0.03, 0.1, 0.5]),
     baseline=st.sampled_from([None, 0.7, 1.03]),
+    start=st.integers(0, 3),
 )
 def test_rule_is_keras_on_random_curves(
-    values: list[float], patience: int, delta: float, baseline: float | None
+    values: list[float], patience: int, delta: float, baseline: float | None, start: int
 ) -> None:
-    last, restored = _keras_transcription(values, patience, delta, baseline)
-    r = _run(values, patience=patience, min_delta=delta, baseline=baseline)
+    last, restored = _keras_transcription(values, patience, delta, baseline, start)
+    r = _run(values, patience=patience, min_delta=delta, baseline=baseline, start_from=start)
     assert r.stop_step == last + 1
-    assert r.best_step == restored + 1 and r.params.tolist() == [float(restored + 1)]
+    if restored is None:  # no epoch counted: Keras keeps the last weights
+        assert r.best_step is None and r.params.tolist() == [float(last + 1)]
+    else:
+        assert r.best_step == restored + 1 and r.params.tolist() == [float(restored + 1)]
 
 
 def test_pure_inputs_unwritten_and_repeatable() -> None:
@@ -183,6 +199,7 @@ def test_the_driver_trajectory_is_the_same_run() -> None:
     r = early_stopping(ref.adam(lr=0.1), prob, np.zeros(3), prob, max_steps=30, patience=100, every=10)
     traj = driver_run(ref.adam(lr=0.1), prob, np.zeros(3), 30)
     assert r.values == tuple(float(v) for v in traj.losses[[10, 20, 30]])
+    assert traj.params is not None
     assert r.reason == "max_steps" and np.array_equal(r.final.params, traj.params[-1])
 
 

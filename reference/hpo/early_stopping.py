@@ -7,15 +7,16 @@ lambda = 1/(2 eta t), theory_checks/early_stopping_procedure.py).
     theta_t = Step(theta_{t-1}, g(query_{t-1})),  t = 1, 2, ...                    (ES1)
     evaluation k = 0, 1, ... at step t_k = (k + 1) e:  v_k = L_val(theta_{t_k})     (ES2)
     evaluation k counts iff k >= start_from                                         (ES3)
-    improvement: v_k < b - delta  =>  b <- v_k, k* <- k     (b starts at +inf)       (ES4)
-    wait: w <- 0 if improvement and (baseline None or v_k < baseline - delta),
+    improvement: v_k + delta < b  =>  b <- v_k, k* <- k     (b starts at +inf)       (ES4)
+    wait: w <- 0 if improvement and (baseline None or v_k + delta < baseline),
           else w <- w + 1                                                           (ES5)
     stop after evaluation k iff not improved, w >= patience and k > 0               (ES6)
     result: theta_{t_{k*}} if restore_best (and some evaluation counted), else the last  (ES7)
 
 The rule (ES3)-(ES6) is Keras's ``EarlyStopping(monitor="val_loss", mode="min")`` with one Keras
 epoch = ``every`` steps (Keras 3, keras/src/callbacks/early_stopping.py; the spec's Variants table).
-A NaN validation loss is never an improvement (Keras compares with ``<``). A gradient that is not
+The comparison is Keras's arithmetic, v_k + delta < b (not v_k < b - delta: the two roundings
+differ, e.g. v = 0.04, delta = 0.1, b = 0.14). A NaN validation loss is never an improvement. A gradient that is not
 finite ends the run (reason "diverged") instead of raising.
 
 Pure and seeded: the inputs are never written, minibatches come from one Generator built from
@@ -201,8 +202,8 @@ def watch(m: Monitor, k: int, value: float, s: EarlyStoppingSettings) -> Monitor
     if k < s.start_from:  # (ES3)
         return m
     first = m.best_index if m.best_index is not None else k
-    if value < m.best - s.min_delta:  # (ES4)
-        beats = s.baseline is None or value < s.baseline - s.min_delta
+    if value + s.min_delta < m.best:  # (ES4)
+        beats = s.baseline is None or value + s.min_delta < s.baseline
         return Monitor(value, k, 0 if beats else m.wait + 1, False)  # (ES5)
     wait = m.wait + 1
     return Monitor(m.best, first, wait, wait >= s.patience and k > 0)  # (ES6)
