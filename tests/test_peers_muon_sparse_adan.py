@@ -145,6 +145,17 @@ def test_bfloat16_newton_schulz_is_torchs_bit_for_bit() -> None:
         np.testing.assert_array_equal(got, want, err_msg=str(shape))
 
 
+def test_float64_to_bfloat16_rounds_through_float32_like_torch() -> None:
+    # Found by seed 2's `large` stream: torch's float64 -> bfloat16 conversion rounds twice.
+    from reference.first_order.muon import _bf16
+
+    x = np.random.default_rng(1).standard_normal(200_000) * 10.0 ** np.random.default_rng(2).uniform(
+        -5, 7, 200_000
+    )
+    want = torch.tensor(x).bfloat16().to(torch.float64).numpy()
+    np.testing.assert_array_equal(_bf16(x).astype(np.float64), want)
+
+
 def test_gram_matrix_sums_in_order_like_torchs_transposed_kernel() -> None:
     # U of step 884 of `optref conform torch.optim.Muon --shapes 3x4,4x5` (normal stream, seed 0):
     # at the fourth iteration an entry of X X^T (K = 5 products) rounds to another bfloat16 when
