@@ -31,6 +31,7 @@ CHECKS: tuple[str, ...] = (
     "hypergradient_hpo",
     "lazy_regime",
     "kkt_conditions",
+    "kkt_inequality",
     "diagonal_preconditioning",
     "init_variance",
     "steepest_descent_rate",
