@@ -46,8 +46,8 @@ Tolerance:
     the asymptotic range; plus the slopes' sensitivity to the ODE's error (6 delta /(e_min ln 2),
     delta the difference between the rtol 1e-12 and 1e-10 solutions, an overestimate of the
     tighter one's error). Correct code fails only if both alpha and beta of an instance are
-    accidentally tiny against the eta^3 term. Over quick seeds see specs/adam_ode.md (measured
-    false-alarm count). No statistical row: the errors are deterministic given an instance, with
+    accidentally tiny against the eta^3 term: over quick seeds 0-199 (1600 instances) the worst
+    |p* - 1|/tol was 0.37 and no seed failed (tools.false_alarms). No statistical row: the errors are deterministic given an instance, with
     an O(eta) bias of the finite-grid slope that a t-interval over instances would shrink onto.
 
 References:
@@ -253,6 +253,7 @@ def plot(result: CheckResult, path: str) -> None:
     for j in range(e.shape[1]):
         ax.loglog(h, e[:, j], "o-", color="C0", alpha=0.4, ms=3)
     ax.loglog(h, e.mean(axis=1)[-1] * h / h[-1], "k:", lw=0.8, label="slope 1")
+    ax.set_xscale("log", base=2)
     ax.set_xlabel("eta (lr = eta, beta1 = 1 - a eta, beta2 = 1 - b eta)")
     ax.set_ylabel("||theta_(T/eta) - theta(T)||")
     ax.legend(fontsize=7)
