@@ -120,3 +120,12 @@ def test_hypergradient_matches_finite_differences() -> None:
             n=15,
         )
         assert_allclose(ad, fd, rtol=1e-6)
+
+
+def test_invariant_to_the_gradient_scale_without_eps() -> None:
+    # u_t is homogeneous of degree 0 in (g_1, ..., g_t) when eps = eps_root = 0.
+    gs = stream(6, (4,), 6)
+    for dw in ("beta2", "one_minus_beta2"):
+        a = run(ref.adan(0.05, eps=0.0, diff_weight=dw), np.ones(4), gs)
+        b = run(ref.adan(0.05, eps=0.0, diff_weight=dw), np.ones(4), [1e3 * g for g in gs])
+        assert_allclose(a, b, rtol=1e-12)
