@@ -169,3 +169,14 @@ def test_bad_input_is_one_line(kw: dict[str, object], word: str) -> None:
     with pytest.raises(ValueError, match=word) as exc:
         ao.solve(lambda x: x, np.ones(2), 1.0, **kw)  # type: ignore[arg-type]
     assert "\n" not in str(exc.value) and "adam_ode:" in str(exc.value)
+
+
+def test_field_refuses_t_zero_and_unknown_form() -> None:
+    one = np.ones(1)
+    with pytest.raises(ValueError, match="t must be > 0"):
+        ao.vector_field(0.0, one, one, one, one, a=1.0, b=1.0, eps=0.1)
+    with pytest.raises(ValueError, match="eps_form must"):
+        ao.vector_field(1.0, one, one, one, one, a=1.0, b=1.0, eps=0.1, eps_form="middle")
+    # without the bias factors t = 0 is an ordinary point: m = 0 gives a zero velocity
+    dth = ao.vector_field(0.0, one, 0 * one, 0 * one, one, a=1.0, b=1.0, eps=0.1, bias_correction=False)[0]
+    assert_allclose(dth, [0.0], atol=0)

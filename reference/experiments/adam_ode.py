@@ -74,16 +74,21 @@ def vector_field(
     bias_correction: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(dtheta/dt, dm/dt, dv/dt) at time t > 0, g = grad L(theta). ``bias_correction=False`` sets
-    mu = omega = 1 (the field without the bias factors)."""
+    mu = omega = 1 (the field without the bias factors). At t = 0 the bias-corrected field is a
+    limit, ``initial_velocity`` (AO7)."""
     dm = a * (g - m)  # (AO1)
     dv = b * (g * g - v)  # (AO2)
+    if bias_correction and not t > 0:
+        raise ValueError(f"adam_ode: t must be > 0 (the bias factors are singular at 0), got {t!r}")
     mu, omega = bias_factors(t, a, b) if bias_correction else (1.0, 1.0)  # (AO3)
     if eps_form == "outside":
         q = np.sqrt(omega * v) + eps  # (AO4)
     elif eps_form == "inside":
         q = np.sqrt(omega * v + eps)
-    else:
+    elif eps_form == "inverse":
         q = 1.0 / (1.0 / np.sqrt(omega * v) + eps)
+    else:
+        raise ValueError(f"adam_ode: eps_form must be one of {EPS_FORMS}, got {eps_form!r}")
     dtheta = -mu * m / q  # (AO5)
     return dtheta, dm, dv
 
