@@ -247,5 +247,9 @@ def test_bad_sources_one_line() -> None:
         early_stopping(ref.gd(lr=0.1), 3, np.zeros(1), lambda th: 0.0, max_steps=2)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^early_stopping: val_loss must be"):
         early_stopping(ref.gd(lr=0.1), lambda q: q, np.zeros(1), 3, max_steps=2)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"^early_stopping: batch_size needs a finite-sum problem"):
-        early_stopping(ref.gd(lr=0.1), lambda q: q, np.zeros(1), lambda th: 0.0, max_steps=2, batch_size=2)
+    with pytest.raises(ValueError, match=r"^early_stopping: batch_size, seed and rng draw minibatches"):
+        early_stopping(ref.gd(lr=0.1), lambda q: q, np.zeros(1), lambda th: 0.0, max_steps=2, seed=2)
+    prob = problems.least_squares(np.ones((4, 1)), np.ones(4))
+    with pytest.raises(ValueError, match=r"^early_stopping: minibatches need randomness") as info:
+        early_stopping(ref.gd(lr=0.1), prob, np.zeros(1), prob, max_steps=2, batch_size=2)
+    assert "\n" not in str(info.value)

@@ -110,10 +110,16 @@ def _sources(
 ) -> tuple[Callable[[Any], Any], Callable[[Array], Any]]:
     """The gradient function of the query point and the validation loss of the params."""
     if isinstance(train, Problem):
-        grad = _gradient_source(train, None, batch_size, replace, seed, rng)
+        try:
+            grad = _gradient_source(train, None, batch_size, replace, seed, rng)
+        except (TypeError, ValueError) as e:  # the driver's one-line message, under this name
+            raise type(e)(f"early_stopping: {str(e).removeprefix('run: ')}") from None
     elif callable(train):
-        if batch_size is not None:
-            raise ValueError("early_stopping: batch_size needs a finite-sum problem as train, not a function")
+        if batch_size is not None or seed is not None or rng is not None:
+            raise ValueError(
+                "early_stopping: batch_size, seed and rng draw minibatches of a finite-sum problem as train, "
+                "not of a function"
+            )
         grad = train
     else:
         raise TypeError(f"early_stopping: train must be a Problem or a gradient function, got {train!r}")
