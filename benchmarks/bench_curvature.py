@@ -3,11 +3,12 @@
     python benchmarks/bench_curvature.py            # GN at width 32; K-FAC at widths 32 and 1024
     python benchmarks/bench_curvature.py --reps 21
 
-1. One Gauss-Newton step on Peaks (note 000: n = 800 training points, MLP 2-32-5 ReLU, p = 261):
-   the record (per-sample Jacobians J (800, 5, 261), output Hessians, gradient), G = (1/n) sum
-   J_i^T H_i J_i, and the dense solve. Two Jacobian paths: the generic replicated-parameters pass
-   through ``predict_rowwise`` (``activation=None``) and the dense-MLP layer-wise formula
-   (``activation="relu"``). The parts (J, G, solve) are also timed on their own.
+1. One Gauss-Newton step on Peaks (note 000: n = 800 training points, MLP 2-32-5 ReLU, p = 261)
+   in its two forms: the generic one (``activation=None``: per-sample Jacobians J (800, 5, 261)
+   through ``predict_rowwise``, G = (1/n) sum J_i^T H_i J_i as one product J^T (H J)) and the
+   dense-MLP one (``activation="relu"``: G from J's Kronecker factors, the per-sample deltas and
+   layer inputs, J never formed; ``dense_gn_matrix``), then the dense solve. The parts (J, G, the
+   record, solve) are also timed on their own, and G by both routes.
 2. One K-FAC step (``targets="sampled"``, inverses refreshed at this step) on Peaks at widths 32
    and 1024 (p = 261 and 8197).
 3. One Hessian-free G v product (forward JVP, m x m products, reverse VJP) at width 32, for scale.
@@ -42,6 +43,7 @@ import numpy as np  # noqa: E402
 
 import reference as ref  # noqa: E402
 from reference.curvature.model_oracle import (  # noqa: E402
+    dense_gn_matrix,
     dense_jacobians,
     evaluate,
     gn_matrix,
@@ -108,6 +110,25 @@ def main() -> None:
     rec = evaluate(prob, theta, activation="relu")
     ratio("record without J (outputs, H_i, grad)", lambda: evaluate(prob, theta, jacobians=False), grad, reps)
     ratio("G = (1/n) sum J_i^T H_i J_i", lambda: gn_matrix(rec), grad, reps)
+    rec0 = evaluate(prob, theta, jacobians=False)
+    ratio(
+        "G from Kronecker factors (deltas, layer inputs; no J)",
+        lambda: dense_gn_matrix(prob, rec0, "relu"),
+        grad,
+        reps,
+    )
+    ratio(
+        "record with J (relu) + G = J^T (H J)  [before]",
+        lambda: gn_matrix(evaluate(prob, theta, activation="relu")),
+        grad,
+        reps,
+    )
+    ratio(
+        "record without J + G from factors      [the relu step]",
+        lambda: dense_gn_matrix(prob, evaluate(prob, theta, jacobians=False), "relu"),
+        grad,
+        reps,
+    )
     G = gn_matrix(rec) + 1e-3 * np.eye(prob.dim)
     ratio("solve (G + lambda I) delta = -g", lambda: np.linalg.solve(G, -rec.grad), grad, reps)
     v = np.random.default_rng(1).standard_normal(prob.dim)

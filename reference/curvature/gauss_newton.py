@@ -10,7 +10,8 @@ eqs. (GN1)-(GN5).
 H_i = I (times 2 for the loss r^2) for least squares and H_i = diag(p_i) - p_i p_i^T for softmax
 cross-entropy; the module never assumes either: H_i is autograd's Hessian of the problem's
 per-sample loss in the outputs, and J_i comes from m vectorized backward passes
-(reference/curvature/model_oracle.py).
+(reference/curvature/model_oracle.py); with ``activation`` (a dense MLP) G is formed from J's
+Kronecker factors (per-sample deltas x layer inputs) without forming J (``dense_gn_matrix``).
 
 Input of ``step``: the problem itself (an ``OutputModel``, e.g. any ``reference.problems``
 finite-sum problem); the method evaluates J, H and g at ``state.params`` and, with the line
@@ -50,7 +51,7 @@ from .._hyper import FLAG, NONNEGATIVE, OPEN_UNIT, Hyperparams, Integer, OneOf, 
 from .._types import Array
 from ..oracle import FunctionOracle
 from .linesearch import armijo
-from .model_oracle import ACTIVATIONS, OutputModel, evaluate, gn_matrix, loss_at
+from .model_oracle import ACTIVATIONS, OutputModel, dense_gn_matrix, evaluate, gn_matrix, loss_at
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +70,7 @@ class GaussNewtonHyperparams(Hyperparams):
         OneOf((None, *ACTIVATIONS)),
         "None (generic per-sample Jacobians via "
         "predict_rowwise) or the hidden activation of a dense-MLP problem (the "
-        "layer-wise Jacobians, checked against predict at every step)",
+        "layer-wise Kronecker factors of J, G formed without J, checked against predict at every step)",
     )
 
 
@@ -101,8 +102,12 @@ def step(
 ) -> GaussNewtonState:
     """One Gauss-Newton step, eqs. (GN1)-(GN5) of specs/gauss_newton.md."""
     theta = state.params
-    rec = evaluate(model, theta, jacobians=True, activation=activation, who="gauss_newton")  # (GN1)
-    G = gn_matrix(rec)  # (GN2)
+    if activation is None:  # generic: per-sample Jacobians J_i, then G = s J^T (H J)
+        rec = evaluate(model, theta, jacobians=True, who="gauss_newton")  # (GN1)
+        G = gn_matrix(rec)  # (GN2)
+    else:  # dense MLP: G from J's Kronecker factors (deltas x layer inputs), J never formed
+        rec = evaluate(model, theta, jacobians=False, who="gauss_newton")  # (GN1)
+        G = dense_gn_matrix(model, rec, activation, who="gauss_newton")  # (GN2)
     p = anp.shape(theta)[0]
     delta = anp.linalg.solve(G + damping * anp.eye(p), -rec.grad)  # (GN3)
     alpha: Any = 1.0
