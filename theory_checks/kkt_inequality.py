@@ -21,7 +21,7 @@ Setup:
     nu_S > 0 and G_i x < d_i off S there: by convexity (H > 0) this is the unique solution
     (x*, lambda*, nu*) of the problem the method sees. ``ref.augmented_lagrangian(mu=10,
     inner_tol=1e-5)`` (inner L-BFGS; the tolerance is one L-BFGS reaches, see kkt_conditions.py),
-    K = 8 outer steps from x = 0, z_0 = (lambda_0, nu_0) = 0. Quick: 3 instances; full: 12, from
+    K = 10 outer steps from x = 0, z_0 = (lambda_0, nu_0) = 0. Quick: 3 instances; full: 12, from
     ``trial_seeds``.
     Prediction of the path: the exact outer map T(z) = (lambda - mu h(x(z)), max(0, nu + mu g(x(z))))
     with x(z) the exact minimiser of the check's own L_A (a piecewise quadratic: the branch set
@@ -35,7 +35,7 @@ Measured:
     ||grad L_A(x_k; z_{k-1})|| (the stopping rule of (AL2)); at K: ||grad L||, the primal
     violation max(0, max_i g_i, |h|), min_k min_i nu_k,i, max_i |nu_K,i g_i(x_K)|,
     ||z_K - z*||; along the path max_k ||z_k - z_k^pred|| / E_k; and which inactive multipliers are
-    exactly 0.0 at K.
+    exactly 0.0 at K. The figures (g^pred, z^pred) in the predicted column come from the 30-digit path.
 
 Tolerance:
     Derived bounds, first order in u = 2^-53, gamma_n = n u / (1 - n u) (Higham ch. 3).
@@ -45,15 +45,22 @@ Tolerance:
     (the penalty terms are convex), so an inner point with ||grad L_A|| <= eps_k is within
     eps_k / m of x(z); and x(z) is ||J|| / m-Lipschitz in z (J = [a^T; G]; d psi / d g is
     1-Lipschitz in nu). (iii) max(0, .) is 1-Lipschitz. Hence, with eps_k the exact inner gradient
-    bound (the computed one plus gamma_{2(p+1+r)+10} || |H||x| + |c| + |a| (|lambda| + mu (|a^T x| +
-    |b|)) + |G|^T (|nu| + mu (|G||x| + |d|)) ||) and r_k the rounding of the multiplier update
+    bound when (AL2) stopped by its rule (inner_tol plus gamma_{2(p+1+r)+10} || |H||x| + |c| + |a|
+    (|lambda| + mu (|a^T x| + |b|)) + |G|^T (|nu| + mu (|G||x| + |d|)) ||, the rounding of a computed
+    gradient of L_A; the first row checks the rule with the check's own gradient, so a stalled inner
+    solve fails there and not silently below) and r_k the rounding of the multiplier update
     (gamma_{p+3} || (|lambda| + mu (|a||x| + |b|), |nu| + mu (|G||x| + |d|)) ||):
     ||z_k - z_k^pred|| <= E_k = E_{k-1} + mu ||J|| eps_k / m + r_k + u ||z_k^pred||, E_0 = 0;
     ||x_K - x_K^pred|| <= D_K = (eps_K + ||J|| E_{K-1}) / m. Rows: stationarity <= eps_K + ||J|| r_K +
     measurement rounding (grad L(x_K; z_K) = grad L_A(x_K; z_{K-1}) + J^T (z_K - exact update));
     violation <= max_i ((g_i^pred)_+ + ||J_i|| D_K + gamma_{p+1} (|J_i||x| + |d_i|)); complementary
-    slackness <= max_i (|nu_i^pred| + E_K)(|g_i^pred| + ||G_i|| D_K + rounding); ||z_K - z*|| <=
-    ||z_K^pred - z*|| + E_K; an inactive nu_K,i is predicted exactly 0.0 when
+    slackness <= max_i (|nu_i^pred| + E_K)(|g_i^pred| + ||G_i|| D_K + rounding). The multiplier
+    error has an a posteriori bound that does not use z* (so a wrong z* fails it): with S the
+    constructed active set, (x_K, nu_K,S, lambda_K) solves the KKT system K_S [x; nu_S; lambda] =
+    [c; d_S; b] + [s - G_(not S)^T nu_(not S); g_S(x_K); h(x_K)] exactly (s = grad L(x_K; z_K)), so
+    ||z_K - z*|| <= ||K_S^-1|| (||s|| + ||G_(not S)^T nu_(not S)|| + ||(h, g_S)(x_K)|| + measurement
+    rounding) + ||nu_(not S)||; ||K_S^-1|| = 1/sigma_min from numpy's SVD, times (1 + 1e-6) for the
+    SVD's own rounding (kappa(K_S) < 1e9 is asserted). An inactive nu_K,i is predicted exactly 0.0 when
     nu_{K-1,i}^pred + mu g_i(x_K^pred) < -(E_{K-1} + mu ||G_i|| D_K + rounding) (then the computed
     argument of the max is negative). Dual feasibility is exact (max returns 0.0 or a positive).
 
@@ -73,6 +80,13 @@ Sabotage:
         feasibility, multiplier and path rows fail.
     "wrong-prediction": the independent KKT multipliers with the opposite sign convention
         (L = f - nu^T g, i.e. -nu*); the multiplier-error row fails.
+    Bugs planted in a scratch copy of reference/ and caught at quick seed 0: psi = nu s + mu s^2
+    (no 1/2; inner, stationarity, path rows); the clamp misplaced, max(0, nu) + mu g (dual
+    feasibility, slackness, path, exact zeros); (AL3b) with g at the previous iterate
+    (stationarity, slackness, path); (AL3b) with mu/2 (stationarity, path); the wrong sign of g
+    inside psi only (six rows). Not caught, and not bugs of the claim: the branch test n + mu s > 0
+    instead of >= 0 (psi is C^1, the same function), and psi's inactive branch 0 instead of
+    -n^2/(2 mu) (a constant in theta: the same minimiser, only L_A's value changes).
 """
 
 from __future__ import annotations
