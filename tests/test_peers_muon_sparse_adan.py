@@ -130,6 +130,8 @@ def test_pair_conforms_all_streams_both_loops(pair: tuple[Any, ...], dtype: str)
     assert report.passed, report.table()
     if dtype == "float32":
         assert report.worst.max_ulps > 0.1  # genuinely float32 rounding, not float64
+        if pair[1] == "Muon":  # torch's float32 momentum, rounded as torch rounds it
+            assert claim["momentum_dtype"] == "float32"
 
 
 def test_bfloat16_newton_schulz_is_torchs_bit_for_bit() -> None:
@@ -154,6 +156,18 @@ def test_float64_to_bfloat16_rounds_through_float32_like_torch() -> None:
     )
     want = torch.tensor(x).bfloat16().to(torch.float64).numpy()
     np.testing.assert_array_equal(_bf16(x).astype(np.float64), want)
+
+
+def test_float32_lerp_is_torchs_fused_kernel() -> None:
+    from reference.first_order.muon import _lerp
+
+    rng = np.random.default_rng(5)
+    for n in (5, 12, 20, 64):
+        a = rng.standard_normal(n).astype(np.float32).astype(np.float64)
+        b = rng.standard_normal(n).astype(np.float32).astype(np.float64)
+        for w in (0.05, 0.95, 0.3, 0.7):
+            want = torch.tensor(a, dtype=torch.float32).lerp(torch.tensor(b, dtype=torch.float32), w)
+            np.testing.assert_array_equal(_lerp(a, b, w, "float32"), want.to(torch.float64).numpy())
 
 
 def test_gram_matrix_sums_in_order_like_torchs_transposed_kernel() -> None:

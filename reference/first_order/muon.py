@@ -25,6 +25,8 @@ Conventions:
       CPU kernels: X X^T summed in order, addmm's products in four partial sums, beta C +
       fl32(alpha dot) fused, then rounded). Not differentiable; O_t is then
       exactly torch's (checked bit for bit). "float64" (the default) is the iteration's math.
+    * momentum_dtype="float32" rounds (MU1)-(MU2) as torch's float32 lerp (fused multiply-add):
+      with float32 parameters one float32 ulp of U_t can flip a bfloat16 rounding.
     * eta_t is ``lr`` or ``lr(t - 1)`` for a schedule; the decay uses eta_t, not eta'.
 
 References:
@@ -67,6 +69,7 @@ from ._layerwise import SHAPES_DOC, SHAPES_RANGE, blocks, check_layout, join
 AdjustLr = Literal["original", "match_rms_adamw"] | None
 Normalization = Literal["add", "clamp"]
 NsDtype = Literal["float64", "bfloat16"]
+MomentumDtype = Literal["float64", "float32"]
 NonMatrix = Literal["adamw", "refuse"]
 
 
@@ -122,6 +125,11 @@ class MuonHyperparams(Hyperparams):
         OneOf(("float64", "bfloat16")),
         '"bfloat16": (MU3)-(MU4) in torch\'s bfloat16 arithmetic; "float64": exact math',
     )
+    momentum_dtype: MomentumDtype = hp(
+        "float64",
+        OneOf(("float64", "float32")),
+        '"float32": (MU1)-(MU2) rounded as torch computes them for float32 parameters (fused lerp)',
+    )
     shapes: Shapes | None = hp(None, optional(SHAPES_RANGE), SHAPES_DOC)
     non_matrix: NonMatrix = hp(
         "adamw",
@@ -165,8 +173,19 @@ def init(params: Array, *, shapes: Shapes | None = None, non_matrix: NonMatrix =
     return MuonState(params=params, momentum=zeros, m=zeros, v=zeros, t=0)
 
 
-def _lerp(a: Any, b: Any, w: float) -> Any:
-    """a + w (b - a), in torch's form: a + w (b - a) for w < 0.5, b - (b - a)(1 - w) otherwise."""
+def _lerp(a: Any, b: Any, w: float, dtype: MomentumDtype = "float64") -> Any:
+    """a + w (b - a) in torch's form: a + w (b - a) for w < 0.5, b - (b - a)(1 - w) otherwise.
+
+    ``dtype="float32"``: torch's float32 kernel, fma(w, b - a, a) or fma(w - 1, b - a, b) with w
+    and b - a rounded to float32 and one rounding of the fused result (not differentiable)."""
+    if dtype == "float32":
+        a32, b32 = np.float32(getval(a)), np.float32(getval(b))
+        w32 = np.float32(w)
+        d = (b32 - a32).astype(np.float64)
+        if abs(w) < 0.5:
+            return (np.float64(w32) * d + a32.astype(np.float64)).astype(np.float32).astype(np.float64)
+        c = np.float64(np.float32(w32 - np.float32(1)))
+        return (c * d + b32.astype(np.float64)).astype(np.float32).astype(np.float64)
     return a + w * (b - a) if abs(w) < 0.5 else b - (b - a) * (1 - w)
 
 
@@ -268,6 +287,7 @@ def step(
     adjust_lr_fn: AdjustLr = None,
     normalization: Normalization = "add",
     ns_dtype: NsDtype = "float64",
+    momentum_dtype: MomentumDtype = "float64",
     shapes: Shapes | None = None,
     adam_lr: LearningRate | None = None,
     adam_beta1: float = 0.9,
@@ -283,8 +303,8 @@ def step(
     parts = zip(*(blocks(x, shapes) for x in (state.params, grad, state.momentum, state.m, state.v)))
     for W, G, B, m, v in parts:
         if anp.ndim(W) == 2:
-            B = _lerp(B, G, 1 - momentum)  # (MU1)  torch's buf.lerp_(grad, 1 - mu)
-            U = _lerp(G, B, momentum) if nesterov else B  # (MU2)
+            B = _lerp(B, G, 1 - momentum, momentum_dtype)  # (MU1)  torch's buf.lerp_(grad, 1 - mu)
+            U = _lerp(G, B, momentum, momentum_dtype) if nesterov else B  # (MU2)
             O = orthogonalise(U, ns_coefficients, ns_steps, eps, normalization, ns_dtype)  # (MU3) # (MU4)
             eta_adj = eta * lr_ratio(anp.shape(W), adjust_lr_fn)  # (MU5)
             W = W * (1 - eta * weight_decay) + (-eta_adj) * O  # (MU6)

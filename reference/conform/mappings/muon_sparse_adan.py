@@ -17,6 +17,12 @@ from ..peers import NotComparable, ReferenceSpec
 from . import Shapes, none_only, optax_lr, optax_mapping, tf, torch_mapping
 
 
+def _dtype(g: dict[str, Any]) -> str:
+    """The dtype of the group's parameters, as torch prints it ("torch.float32")."""
+    params = g.get("params") or []
+    return str(params[0].dtype) if params else ""
+
+
 @torch_mapping("Muon")
 def _torch_muon(g: dict[str, Any], shapes: Shapes) -> ReferenceSpec:
     return ReferenceSpec(
@@ -32,6 +38,7 @@ def _torch_muon(g: dict[str, Any], shapes: Shapes) -> ReferenceSpec:
             "adjust_lr_fn": g["adjust_lr_fn"],
             "normalization": "clamp",
             "ns_dtype": "bfloat16",
+            "momentum_dtype": "float32" if _dtype(g) == "torch.float32" else "float64",
             "shapes": shapes or None,
             "non_matrix": "refuse",
         },
