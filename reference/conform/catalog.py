@@ -233,6 +233,32 @@ SETTINGS: dict[tuple[str, str], tuple[dict[str, Any], ...]] = {
         {"learning_rate": 1e-2, "alpha": 0.3, "beta": 0.7, "b1": 0.8, "eps_root": 1e-8, "nesterov": False},
     ),
     # optax warns when noisy_sgd's key is not given; the noise stream is replayed from it
+    ("torch", "Muon"): (
+        {},
+        {
+            "lr": 0.02,
+            "weight_decay": 0.01,
+            "momentum": 0.9,
+            "nesterov": False,
+            "ns_coefficients": (2.0, -1.5, 0.5),
+            "eps": 1e-3,
+            "ns_steps": 3,
+            "adjust_lr_fn": "match_rms_adamw",
+        },
+    ),
+    ("torch", "SparseAdam"): ({}, {"lr": 1e-2, "betas": (0.8, 0.99), "eps": 1e-3}),
+    ("optax", "adan"): (
+        {"learning_rate": 1e-3},
+        {
+            "learning_rate": 1e-2,
+            "b1": 0.9,
+            "b2": 0.8,
+            "b3": 0.95,
+            "eps": 1e-6,
+            "eps_root": 0.0,
+            "weight_decay": 0.1,
+        },
+    ),
     ("torch", "LBFGS"): ({}, {"line_search_fn": "strong_wolfe", "history_size": 5}),
     ("optax", "lbfgs"): ({}, {"memory_size": 5, "scale_init_precond": False}),
     ("optax", "polyak_sgd"): (
