@@ -52,19 +52,19 @@ from .first_order.momentum import momentum
 from .first_order.muon import muon
 from .first_order.nadam import nadam
 from .first_order.nesterov import nesterov
-from .first_order.polyak_sgd import polyak_sgd
 from .first_order.noisy_sgd import noisy_sgd
 from .first_order.novograd import novograd
 from .first_order.optimistic_adam import optimistic_adam
 from .first_order.optimistic_gd import optimistic_gd
+from .first_order.polyak_sgd import polyak_sgd
 from .first_order.radam import radam
 from .first_order.rmsprop import rmsprop
 from .first_order.rprop import rprop
 from .first_order.sgd import sgd
-from .first_order.steepest_descent import steepest_descent
 from .first_order.signsgd import signsgd
 from .first_order.sm3 import sm3
 from .first_order.sparse_adam import sparse_adam
+from .first_order.steepest_descent import steepest_descent
 from .first_order.yogi import yogi
 from .latent_variable.em_gmm import em_gmm
 from .oracle import FunctionOracle, Sample
