@@ -633,3 +633,22 @@ def test_cli_optimizer_driven_by_a_schedule(capsys: Any) -> None:
     ).passed
     code, _, err = _cli(capsys, "torch.optim.Adam", "--schedule", "StepLR:nope=3", *fast)
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("case", "name", "kw", "n"), OPTAX_DRIVEN, ids=[c[0] for c in OPTAX_DRIVEN])
+def test_optax_schedule_inside_an_optimizer_at_float64_through_the_cli_rule(
+    case: str, name: str, kw: dict[str, Any], n: int
+) -> None:
+    """What ``optref conform optax.NAME --schedule ...`` runs at float64: the schedule alone as optax
+    evaluates it (jit, int32 count) at float32's eps, then the optimizer given optax's own compiled
+    rate stream (reference/conform/cli.py ``_shared_rate``): every optax schedule conforms."""
+    _optax()
+    from reference.conform import conform, optax_peer
+    from reference.conform.cli import _shared_rate
+
+    cs = _cs()
+    sched = cs.optax_schedule(name, kw)
+    rate = sched if cs.precision_note(sched, "float64") is None else _shared_rate(sched)
+    peer = optax_peer("sgd", [(3, 2), (4,)], dtype="float64", learning_rate=rate)
+    report = conform(peer, streams=["normal"], modes=["open"], n_steps=min(n, 30), long_steps=0)
+    assert report.passed, report.table()
