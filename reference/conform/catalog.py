@@ -146,7 +146,10 @@ SETTINGS: dict[tuple[str, str], tuple[dict[str, Any], ...]] = {
     ("optax", "rmsprop"): (
         {"learning_rate": 1e-2},
         {"learning_rate": 1e-2, "decay": 0.8, "initial_scale": 0.1, "eps_in_sqrt": False, "momentum": 0.5},
-        {"learning_rate": 1e-2, "centered": True, "bias_correction": True},
+        {"learning_rate": 1e-2, "centered": True},
+        # not centered=True with bias_correction=True: at step 1 optax's centred estimate
+        # vhat - mhat^2 is 0 in exact arithmetic and negative after rounding in float32 (NaN)
+        {"learning_rate": 1e-2, "bias_correction": True, "momentum": 0.5},
     ),
     ("optax", "adagrad"): (
         {"learning_rate": 1e-2},
@@ -160,7 +163,7 @@ SETTINGS: dict[tuple[str, str], tuple[dict[str, Any], ...]] = {
     ("optax", "signum"): ({"learning_rate": 1e-2}, {"learning_rate": 1e-2, "beta": 0.5}),
     ("optax", "nadam"): ({"learning_rate": 1e-3}, {"learning_rate": 1e-2, "b1": 0.8, "eps_root": 1e-8}),
     ("optax", "nadamw"): ({"learning_rate": 1e-3}, {"learning_rate": 1e-2, "b1": 0.8, "weight_decay": 0.1}),
-    ("optax", "radam"): ({"learning_rate": 1e-3}, {"learning_rate": 1e-2, "b1": 0.8, "threshold": 3.0}),
+    ("optax", "radam"): ({"learning_rate": 1e-3}, {"learning_rate": 1e-2, "b1": 0.8, "threshold": 6.0}),
     ("optax", "adamax"): ({"learning_rate": 1e-3}, {"learning_rate": 1e-2, "b1": 0.8, "eps": 1e-3}),
     ("optax", "adamaxw"): ({"learning_rate": 1e-3}, {"learning_rate": 1e-2, "weight_decay": 0.1}),
     ("torch", "Rprop"): ({}, {"lr": 0.5, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.2)}),

@@ -34,6 +34,7 @@ import inspect
 import json
 import math
 import os
+import re
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -159,7 +160,8 @@ def check_hp(hp: dict[str, Any], fn: Callable[..., Any], label: str, *, known_on
     the default is a number, ``true``/``false`` where it is a bool, a tuple of as many numbers
     where it is a tuple (torch's ``betas``), and text only where the default is text. Keywords
     with no default (optax's ``learning_rate``) or a ``None`` default take a number or ``none``
-    (a bool too where the name says so). Unknown keywords are refused with ``known_only`` (unless
+    (a bool too where the name says so); ``none`` and text are also taken wherever the keyword's
+    annotation allows them (``Optional[float]``, ``str | None``). Unknown keywords are refused with ``known_only`` (unless
     ``fn`` takes ``**kwargs``), else left to ``fn``'s own check."""
     try:
         params = inspect.signature(fn).parameters
@@ -174,8 +176,14 @@ def check_hp(hp: dict[str, Any], fn: Callable[..., Any], label: str, *, known_on
                 raise ValueError(f"--hp {key}: {label} has no keyword {key!r} (valid: {', '.join(valid)})")
             continue
         default = params[key].default
+        ann = params[key].annotation
+        ann_text = ann if isinstance(ann, str) else repr(ann)  # typing objects repr with their members
+        takes_none = value is None and ("None" in ann_text or "Optional" in ann_text)
+        takes_text = isinstance(value, str) and re.search(r"\bstr\b", ann_text) is not None
         expected: str | None = None
-        if isinstance(default, bool):
+        if takes_none or takes_text:  # the annotation allows it (torch Muon's adjust_lr_fn: str | None)
+            pass
+        elif isinstance(default, bool):
             if not isinstance(value, bool):
                 expected = "true or false"
         elif _is_number(default):
