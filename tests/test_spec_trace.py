@@ -23,6 +23,7 @@ NOT_ALGORITHMS = {
     "mutation",
     "false_alarms",
     "notes",
+    "coverage",
     "README",
 }
 
@@ -49,9 +50,8 @@ def _code_labels(text: str) -> list[str]:
 
 def _module(name: str) -> Path:
     """reference/<family>/<name>.py (or reference/<name>.py for the few modules outside a family)."""
-    found = sorted((ROOT / "reference").glob(f"*/{name}.py")) + sorted(
-        (ROOT / "reference").glob(f"{name}.py")
-    )
+    top = sorted((ROOT / "reference").glob(f"{name}.py"))  # schedules.py beside conform/schedules.py
+    found = top or sorted((ROOT / "reference").glob(f"*/{name}.py"))
     found += sorted((ROOT / "reference").glob(f"{name}/__init__.py"))
     assert len(found) == 1, f"expected one module named {name}.py under reference/, found {found}"
     return found[0]

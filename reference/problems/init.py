@@ -67,7 +67,7 @@ def fans(shape: Sequence[int]) -> tuple[int, int]:
     if len(shape) < 2:
         raise ValueError(f"fans: a weight has at least 2 axes (out, in, ...), got shape {tuple(shape)}")
     receptive = math.prod(shape[2:])
-    return int(shape[1]) * receptive, int(shape[0]) * receptive
+    return int(shape[1]) * receptive, int(shape[0]) * receptive  # (IN1)
 
 
 def _shapes(shapes: object, who: str) -> Shapes:
