@@ -500,7 +500,7 @@ def run(ctx: Context) -> Outcome:
 def plot(result: CheckResult, path: str) -> None:
     from ._plot import save, subplots
 
-    fig, ax = subplots(1, 1)
+    fig, (ax,) = subplots()
     ts = result.figure["trials"]
     pairs = (
         ("inner", "inner_bound"),
@@ -513,5 +513,5 @@ def plot(result: CheckResult, path: str) -> None:
         ax.semilogy([j] * len(ts), [max(r[key], 1e-18) for r in ts], "o", color="C0")
         ax.semilogy([j] * len(ts), [r[bkey] for r in ts], "_", color="k", markersize=20)
     ax.set_xticks(range(len(pairs)), ["inner grad", "stationarity", "violation", "nu g", "z - z*"])
-    ax.set_title("augmented Lagrangian with inequalities (bars: derived bounds)")
+    ax.set_title("AL with inequalities (bars: derived bounds)")
     save(fig, path, result.claim)
