@@ -235,7 +235,6 @@ SETTINGS: dict[tuple[str, str], tuple[dict[str, Any], ...]] = {
         {"learning_rate": 1e-2},
         {"learning_rate": 1e-2, "alpha": 0.3, "beta": 0.7, "b1": 0.8, "eps_root": 1e-8, "nesterov": False},
     ),
-    # optax warns when noisy_sgd's key is not given; the noise stream is replayed from it
     ("torch", "Muon"): (
         {},
         {
@@ -268,6 +267,7 @@ SETTINGS: dict[tuple[str, str], tuple[dict[str, Any], ...]] = {
         {},
         {"max_learning_rate": 0.5, "scaling": 0.7, "f_min": -0.2, "eps": 1e-3, "variant": "sps+"},
     ),
+    # optax warns when noisy_sgd's key is not given; the noise stream is replayed from it
     ("optax", "noisy_sgd"): (
         {"learning_rate": 1e-2, "key": 0},
         {"learning_rate": 5e-2, "eta": 0.3, "gamma": 0.8, "key": 7},
