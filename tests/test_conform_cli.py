@@ -544,6 +544,15 @@ def test_md_and_json_reports_state_the_verdict_and_the_versions(peers_dir: Path)
     assert "**DOES NOT CONFORM" in (peers_dir / "w.md").read_text()
 
 
+def _default_sigint() -> None:
+    """Run in the child before exec: SIGINT as a user's shell leaves it (default disposition, not
+    blocked), whatever state this test process happens to be in (children inherit both)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_ctrl_c_exits_130_with_one_line(peers_dir: Path) -> None:
     import os
     import signal
@@ -574,6 +583,7 @@ def test_ctrl_c_exits_130_with_one_line(peers_dir: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=_default_sigint,
     )
     deadline = time.monotonic() + 120
     while not (peers_dir / "started.flag").exists() and time.monotonic() < deadline and proc.poll() is None:

@@ -31,6 +31,14 @@ FAST = "gn_one_step"
 FAST2 = "newton_one_step"
 
 
+def _default_sigint() -> None:
+    """Run in the child before exec: SIGINT as a user's shell leaves it (default disposition, not
+    blocked), whatever state this test process happens to be in (a library thread may block or
+    ignore it for a moment; children inherit both)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _env(columns: int | None = 80) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "PYTHONWARNINGS")}
     if columns is not None:
@@ -280,6 +288,7 @@ def test_ctrl_c_mid_run_exits_130_and_keeps_the_old_report(tmp_path: Path) -> No
         stderr=subprocess.PIPE,
         text=True,
         stdin=subprocess.DEVNULL,
+        preexec_fn=_default_sigint,
     )
     try:
         _wait_for(child, "RUNNING")
@@ -327,6 +336,7 @@ def test_ctrl_c_while_a_subcommand_imports_exits_130(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         stdin=subprocess.DEVNULL,
+        preexec_fn=_default_sigint,
     )
     try:
         _wait_for(child, "IMPORTING")
