@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -544,13 +547,19 @@ def test_md_and_json_reports_state_the_verdict_and_the_versions(peers_dir: Path)
     assert "**DOES NOT CONFORM" in (peers_dir / "w.md").read_text()
 
 
-def _default_sigint() -> None:
-    """Run in the child before exec: SIGINT as a user's shell leaves it (default disposition, not
-    blocked), whatever state this test process happens to be in (children inherit both)."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+@contextlib.contextmanager
+def _shell_sigint() -> Iterator[None]:
+    """Start a child with SIGINT as a user's shell leaves it: this process's handler is Python's
+    default for the moment of the spawn (a handler becomes SIG_DFL across exec; an ignored SIGINT
+    would stay ignored) and SIGINT is not blocked (the mask is inherited); both are restored after.
+    A library may leave the test process in either state for a moment."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        signal.signal(signal.SIGINT, old)
 
 
 def test_ctrl_c_exits_130_with_one_line(peers_dir: Path) -> None:
@@ -561,30 +570,30 @@ def test_ctrl_c_exits_130_with_one_line(peers_dir: Path) -> None:
     import time
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "reference",
-            "conform",
-            "--impl",
-            "peers:slow",
-            "--algo",
-            "sgd",
-            "--hp",
-            "lr=0.1",
-            "--steps",
-            "2000",
-            "--plot",
-            "",
-        ],
-        cwd=peers_dir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        preexec_fn=_default_sigint,
-    )
+    with _shell_sigint():
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "reference",
+                "conform",
+                "--impl",
+                "peers:slow",
+                "--algo",
+                "sgd",
+                "--hp",
+                "lr=0.1",
+                "--steps",
+                "2000",
+                "--plot",
+                "",
+            ],
+            cwd=peers_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
     deadline = time.monotonic() + 120
     while not (peers_dir / "started.flag").exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)

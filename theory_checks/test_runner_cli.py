@@ -9,6 +9,7 @@ is a check that blocks until interrupted, so that Ctrl-C lands mid-run determini
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -18,6 +19,7 @@ import sys
 import textwrap
 import time
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +33,19 @@ FAST = "gn_one_step"
 FAST2 = "newton_one_step"
 
 
-def _default_sigint() -> None:
-    """Run in the child before exec: SIGINT as a user's shell leaves it (default disposition, not
-    blocked), whatever state this test process happens to be in (a library thread may block or
-    ignore it for a moment; children inherit both)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+@contextlib.contextmanager
+def _shell_sigint() -> Iterator[None]:
+    """Start a child with SIGINT as a user's shell leaves it: this process's handler is Python's
+    default for the moment of the spawn (a handler becomes SIG_DFL across exec; an ignored SIGINT
+    would stay ignored) and SIGINT is not blocked (the mask is inherited); both are restored after.
+    A library may leave the test process in either state for a moment."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        signal.signal(signal.SIGINT, old)
 
 
 def _env(columns: int | None = 80) -> dict[str, str]:
@@ -270,26 +279,26 @@ def test_ctrl_c_mid_run_exits_130_and_keeps_the_old_report(tmp_path: Path) -> No
     first = optref("check", "--only", f"{FAST},{FAST2}", "--report", str(rep), "--no-progress", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     before = _snapshot(rep)
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            _SLOW_CHILD,
-            "check",
-            "--only",
-            f"{FAST},_slow",
-            "--report",
-            str(rep),
-            "--no-progress",
-        ],
-        cwd=tmp_path,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        preexec_fn=_default_sigint,
-    )
+    with _shell_sigint():
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _SLOW_CHILD,
+                "check",
+                "--only",
+                f"{FAST},_slow",
+                "--report",
+                str(rep),
+                "--no-progress",
+            ],
+            cwd=tmp_path,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         _wait_for(child, "RUNNING")
         # mid-run: the first check's figure sits in the temporary folder, not in the report (the
@@ -328,16 +337,16 @@ def test_ctrl_c_while_a_subcommand_imports_exits_130(tmp_path: Path) -> None:
     )
     env = _env()
     env["PYTHONPATH"] = str(tmp_path) + os.pathsep + env["PYTHONPATH"]
-    child = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        preexec_fn=_default_sigint,
-    )
+    with _shell_sigint():
+        child = subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         _wait_for(child, "IMPORTING")
         child.send_signal(signal.SIGINT)  # Ctrl-C
