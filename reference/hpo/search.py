@@ -117,14 +117,27 @@ def _score(objective: BudgetObjective, config: Any, budget: int) -> float:
     return v if math.isfinite(v) else math.inf
 
 
-def halving_schedule(n: int, min_budget: int, eta: int = 3) -> list[tuple[int, int]]:
+def halving_schedule(
+    n: int, min_budget: int, eta: int = 3, *, rounds: int | None = None
+) -> list[tuple[int, int]]:
     """The (n_k, r_k) pairs of successive halving on n configurations, eq. (H7):
     n_0 = n, r_0 = min_budget, n_{k+1} = max(1, floor(n_k / eta)), r_{k+1} = eta r_k, until n_k = 1.
-    The total budget (H8) is sum n_k r_k; for n = eta^s it is (s + 1) n min_budget."""
+    The total budget (H8) is sum n_k r_k; for n = eta^s it is (s + 1) n min_budget.
+
+    With ``rounds`` = K given (Hyperband's inner loop, Li et al. 2018, Algorithm 1): exactly K
+    rounds, n_k = floor(n eta^-k), r_k = min_budget eta^k, k = 0..K-1 (n_{K-1} >= 1 is required;
+    the last round may hold several configurations)."""
     who = "successive_halving"
     n = check_count(who, "the number of configs", n, minimum=1)
     min_budget = check_count(who, "min_budget", min_budget, minimum=1)
     eta = check_count(who, "eta", eta, minimum=2)
+    if rounds is not None:
+        rounds = check_count(who, "rounds", rounds, minimum=1)
+        if n // eta ** (rounds - 1) < 1:
+            raise ValueError(
+                f"{who}: rounds={rounds} needs at least eta^(rounds-1) = {eta ** (rounds - 1)} configs, got {n}"
+            )
+        return [(n // eta**k, min_budget * eta**k) for k in range(rounds)]
     out = [(n, min_budget)]
     while out[-1][0] > 1:
         nk, rk = out[-1]
@@ -133,7 +146,13 @@ def halving_schedule(n: int, min_budget: int, eta: int = 3) -> list[tuple[int, i
 
 
 def successive_halving(
-    objective: BudgetObjective, configs: Sequence[Any], *, min_budget: int, eta: int = 3
+    objective: BudgetObjective,
+    configs: Sequence[Any],
+    *,
+    min_budget: int,
+    eta: int = 3,
+    rounds: int | None = None,
+    strict: bool = True,
 ) -> HalvingResult:
     """Successive halving (Jamieson & Talwalkar 2016; the inner loop of Li et al.'s Hyperband),
     eqs. (H7)-(H8): evaluate every surviving configuration at budget r_k, keep the best
@@ -147,22 +166,32 @@ def successive_halving(
         configs: the candidate configurations (at least one), e.g. learning rates drawn by the
             caller from a Generator; the method itself is deterministic (ties go to the earlier
             configuration).
+            A ``Sequence`` is read in index order, item k right before its first evaluation, so
+            a lazy sequence (BOHB's proposals, reference/hpo/bohb.py) may depend on the results
+            so far; any other iterable is read whole first.
         min_budget: r_0, an integer >= 1.
         eta: the halving rate, an integer >= 2.
+        rounds: None (halve until one configuration is left), or exactly this many rounds with
+            n_k = floor(n eta^-k) (Hyperband's brackets; ``halving_schedule``).
+        strict: True raises when every configuration of a round scores inf; False goes on (the
+            ranking keeps the earlier configurations) and the result's score may be inf.
     Each call is a fresh run at its budget (no warm start), so the budget spent is (H8) exactly.
-    Raises ValueError on bad arguments, or if every configuration of some round scores inf.
+    The winner is the best configuration of the last round (the earlier on a tie).
+    Raises ValueError on bad arguments, or (strict) if every configuration of some round scores inf.
     """
     who = "successive_halving"
     if not callable(objective):
         raise TypeError(
             f"{who}: objective must be callable (config, budget) -> float, got {type(objective).__name__}"
         )
-    cfgs = list(configs)
-    if not cfgs:
+    cfgs = configs if isinstance(configs, Sequence) else list(configs)
+    if len(cfgs) == 0:
         raise ValueError(f"{who}: configs must hold at least one configuration")
-    schedule = halving_schedule(len(cfgs), min_budget, eta)
+    if not isinstance(strict, bool):
+        raise TypeError(f"{who}: strict must be True or False, got {strict!r}")
+    schedule = halving_schedule(len(cfgs), min_budget, eta, rounds=rounds)
     alive = list(range(len(cfgs)))
-    rounds: list[HalvingRound] = []
+    played: list[HalvingRound] = []
     total = 0
     for k, (nk, rk) in enumerate(schedule):
         if len(alive) != nk:  # halving_schedule keeps n_k configurations in round k
@@ -171,17 +200,18 @@ def successive_halving(
             )
         scores = [_score(objective, cfgs[i], rk) for i in alive]  # (H7) scores at budget r_k
         total += nk * rk  # (H8)
-        if not any(math.isfinite(s) for s in scores):
+        if strict and not any(math.isfinite(s) for s in scores):
             raise ValueError(f"{who}: every configuration diverged (score inf) at budget {rk} (round {k})")
-        rounds.append(HalvingRound(budget=rk, indices=tuple(alive), scores=tuple(scores)))
+        played.append(HalvingRound(budget=rk, indices=tuple(alive), scores=tuple(scores)))
         order = sorted(range(nk), key=lambda j: (scores[j], j))  # stable: ties to the earlier config
         if k + 1 < len(schedule):
             alive = [alive[j] for j in order[: schedule[k + 1][0]]]  # keep max(1, floor(n_k / eta))
-    last = rounds[-1]
+    last = played[-1]
+    j = min(range(len(last.indices)), key=lambda i: (last.scores[i], i))
     return HalvingResult(
-        config=cfgs[last.indices[0]],
-        index=last.indices[0],
-        score=last.scores[0],
-        rounds=tuple(rounds),
+        config=cfgs[last.indices[j]],
+        index=last.indices[j],
+        score=last.scores[j],
+        rounds=tuple(played),
         total_budget=total,
     )
