@@ -1,5 +1,6 @@
 """Helpers for the tests: read-only inputs, state comparison, running a gradient stream,
-hypergradients through unrolled steps."""
+hypergradients through unrolled steps, and the checks that every element-wise method's tests
+make alike (purity, when a schedule is read, the hypergradient against differences)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 from autograd import grad as agrad
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
 
 def readonly(a: Any) -> np.ndarray:
@@ -117,3 +118,56 @@ def hypergradient_after_steps(
 
     fd = (loss_after(lr + d) - loss_after(lr - d)) / (2 * d)
     return float(agrad(loss_after)(lr)), float(fd)
+
+
+def check_pure_steps(opt: Any, x: Any, grads: Sequence[Any], *, steps: int = 1) -> tuple[Any, Any, Any]:
+    """``steps`` steps of ``opt`` from ``opt.init(x)`` with read-only params and gradients and
+    frozen states (a write into any of them raises); the last step, taken twice from the same
+    state, gives the same params; t counts the steps; params stay float64 of x's shape.
+    Returns (state 0, the last step's two results) for the caller's own assertions."""
+    s0 = freeze(opt.init(readonly(x)))
+    assert s0.t == 0
+    s = s0
+    for g in grads[: steps - 1]:
+        s = freeze(opt.step(s, readonly(g)))
+    g_last = readonly(grads[steps - 1])
+    a, b = opt.step(s, g_last), opt.step(s, g_last)
+    assert_array_equal(a.params, b.params)
+    assert a.t == steps
+    assert a.params.shape == np.shape(x) and a.params.dtype == np.float64
+    return s0, a, b
+
+
+def schedule_reads(
+    make: Callable[[Callable[[int], float]], Any],
+    *,
+    n: int = 3,
+    rate: Callable[[int], float] = lambda t: 0.1 / (1 + t),
+) -> list[int]:
+    """The step counts t, in order, at which the optimizer ``make(schedule)`` reads its
+    schedule (values ``rate(t)``) over ``n`` open-loop steps from [0, 1] on stream(4, (2,), n)."""
+    seen: list[int] = []
+
+    def sched(t: int) -> float:
+        seen.append(t)
+        return rate(t)
+
+    run(make(sched), [0.0, 1.0], stream(4, (2,), n))
+    return seen
+
+
+def check_hypergradient(
+    make_opt: Callable[[Any], Any],
+    *,
+    lr: float,
+    d: float,
+    n: int = 20,
+    rtol: float = 1e-6,
+    x0: Sequence[float] = (1.0, -1.0, 2.0),
+    h: Sequence[float] = (1.0, 4.0, 0.25),
+) -> None:
+    """The hypergradient of ``hypergradient_after_steps`` is finite, not negligible (> 1e-3) and
+    agrees with the central difference to ``rtol``."""
+    got, fd = hypergradient_after_steps(make_opt, list(x0), list(h), lr=lr, d=d, n=n)
+    assert np.isfinite(got) and abs(got) > 1e-3
+    assert_allclose(got, fd, rtol=rtol)

@@ -12,7 +12,13 @@ import reference as ref
 from reference.first_order.adabelief import init as adabelief_init
 from reference.first_order.adabelief import step as adabelief_step
 
-from .helpers import freeze, hypergradient_after_steps, readonly, run, states, stream
+from .helpers import (
+    check_hypergradient,
+    check_pure_steps,
+    run,
+    schedule_reads,
+    states,
+)
 from .strategies import params_and_grads, positive_scale
 
 X0 = [1.0, -2.0, 0.5]
@@ -61,37 +67,16 @@ def test_scale_invariance_eps_zero(xg: tuple[np.ndarray, list[np.ndarray]], c: f
 @given(params_and_grads(n_grads=2))
 def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None:
     x, gs = xg
-    opt = ref.adabelief(0.1, nesterov=True)
-    s0 = freeze(opt.init(readonly(x)))
-    g = readonly(gs[0])
-    s1, s1b = opt.step(s0, g), opt.step(s0, g)
-    assert_array_equal(s1.params, s1b.params)
-    assert s0.t == 0 and s1.t == 1 and s1.params.dtype == np.float64
+    check_pure_steps(ref.adabelief(0.1, nesterov=True), x, gs)
 
 
 def test_schedule_is_read_at_completed_steps() -> None:
-    seen: list[int] = []
-
-    def sched(t: int) -> float:
-        seen.append(t)
-        return 0.1 / (1 + t)
-
-    run(ref.adabelief(lr=sched), [0.0, 1.0], stream(4, (2,), 3))
-    assert seen == [0, 1, 2]
+    assert schedule_reads(lambda s: ref.adabelief(lr=s)) == [0, 1, 2]
 
 
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_hypergradient_through_5_steps(nesterov: bool) -> None:
-    got, fd = hypergradient_after_steps(
-        lambda lr: ref.adabelief(lr, eps=1e-8, nesterov=nesterov),
-        [1.0, -1.0, 2.0],
-        [1.0, 4.0, 0.25],
-        lr=0.05,
-        d=1e-7,
-        n=5,
-    )
-    assert np.isfinite(got) and abs(got) > 1e-3
-    assert_allclose(got, fd, rtol=1e-6)
+    check_hypergradient(lambda lr: ref.adabelief(lr, eps=1e-8, nesterov=nesterov), lr=0.05, d=1e-7, n=5)
 
 
 def test_bare_step_matches_factory() -> None:

@@ -13,7 +13,12 @@ import reference as ref
 from reference.first_order.noisy_sgd import init as noisy_init
 from reference.first_order.noisy_sgd import step as noisy_step
 
-from .helpers import freeze, hypergradient_after_steps, readonly, run, stream
+from .helpers import (
+    check_hypergradient,
+    check_pure_steps,
+    run,
+    schedule_reads,
+)
 from .strategies import params_and_grads
 
 TABLE = [np.array([1.0, -1.0]), np.array([0.5, 2.0])]
@@ -78,39 +83,17 @@ def test_bad_noise_source_is_one_line() -> None:
 
 
 def test_schedule_is_read_at_completed_steps() -> None:
-    seen: list[int] = []
-
-    def sched(t: int) -> float:
-        seen.append(t)
-        return 0.1 / (1 + t)
-
-    run(ref.noisy_sgd(sched), [0.0, 1.0], stream(4, (2,), 3))
-    assert seen == [0, 1, 2]
+    assert schedule_reads(lambda s: ref.noisy_sgd(s)) == [0, 1, 2]
 
 
 @given(params_and_grads(n_grads=2))
 def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None:
     x, gs = xg
-    opt = ref.noisy_sgd(0.1, eta=0.3)
-    s0 = freeze(opt.init(readonly(x)))
-    g = readonly(gs[0])
-    s1, s1b = opt.step(s0, g), opt.step(s0, g)
-    assert_array_equal(s1.params, s1b.params)
-    assert s0.t == 0 and s1.t == 1
-    assert s1.params.shape == x.shape and s1.params.dtype == np.float64
+    check_pure_steps(ref.noisy_sgd(0.1, eta=0.3), x, gs)
 
 
 def test_hypergradient_through_5_steps() -> None:
-    got, fd = hypergradient_after_steps(
-        lambda lr: ref.noisy_sgd(lr, eta=0.3, seed=3),
-        [1.0, -1.0, 2.0],
-        [1.0, 4.0, 0.25],
-        lr=0.05,
-        d=1e-6,
-        n=5,
-    )
-    assert np.isfinite(got) and abs(got) > 1e-3
-    assert_allclose(got, fd, rtol=1e-6)
+    check_hypergradient(lambda lr: ref.noisy_sgd(lr, eta=0.3, seed=3), lr=0.05, d=1e-6, n=5)
 
 
 def test_bare_step_matches_factory() -> None:

@@ -13,7 +13,13 @@ from reference.first_order.radam import init as radam_init
 from reference.first_order.radam import rectified, rho
 from reference.first_order.radam import step as radam_step
 
-from .helpers import freeze, hypergradient_after_steps, readonly, run, stream
+from .helpers import (
+    check_pure_steps,
+    hypergradient_after_steps,
+    run,
+    schedule_reads,
+    stream,
+)
 from .strategies import params_and_grads
 
 
@@ -98,26 +104,14 @@ def test_threshold_range_keeps_r_real() -> None:
 
 
 def test_schedule_is_read_at_completed_steps() -> None:
-    seen: list[int] = []
-
-    def sched(t: int) -> float:
-        seen.append(t)
-        return 0.1 / (1 + t)
-
-    run(ref.radam(lr=sched, decoupled_weight_decay=True, weight_decay=0.1), [0.0, 1.0], stream(4, (2,), 7))
+    seen = schedule_reads(lambda s: ref.radam(lr=s, decoupled_weight_decay=True, weight_decay=0.1), n=7)
     assert seen == [0, 1, 2, 3, 4, 5, 6]
 
 
 @given(params_and_grads(n_grads=2))
 def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None:
     x, gs = xg
-    opt = ref.radam(lr=0.1, weight_decay=0.1)
-    s0 = freeze(opt.init(readonly(x)))
-    g = readonly(gs[0])
-    s1, s1b = opt.step(s0, g), opt.step(s0, g)
-    assert_array_equal(s1.params, s1b.params)
-    assert s0.t == 0 and s1.t == 1
-    assert s1.params.shape == x.shape and s1.params.dtype == np.float64
+    check_pure_steps(ref.radam(lr=0.1, weight_decay=0.1), x, gs)
 
 
 @pytest.mark.parametrize("epsilon_hat", [True, False])

@@ -12,7 +12,7 @@ import reference as ref
 from reference.first_order.rprop import init as rprop_init
 from reference.first_order.rprop import step as rprop_step
 
-from .helpers import freeze, hypergradient_after_steps, readonly, run, states
+from .helpers import check_pure_steps, hypergradient_after_steps, run, states
 from .strategies import params_and_grads, positive_scale
 
 X0 = [1.0, -2.0, 0.5]
@@ -99,13 +99,7 @@ def test_bad_combinations_say_which() -> None:
 @given(params_and_grads(n_grads=3))
 def test_purity_readonly_inputs(xg: tuple[np.ndarray, list[np.ndarray]]) -> None:
     x, gs = xg
-    opt = ref.rprop(0.1)
-    s0 = freeze(opt.init(readonly(x)))
-    s1 = freeze(opt.step(s0, readonly(gs[0])))
-    s2, s2b = opt.step(s1, readonly(gs[1])), opt.step(s1, readonly(gs[1]))
-    assert_array_equal(s2.params, s2b.params)
-    assert s0.t == 0 and s2.t == 2
-    assert s2.params.dtype == np.float64
+    check_pure_steps(ref.rprop(0.1), x, gs, steps=2)
 
 
 @pytest.mark.parametrize("form", ["backtrack", "skip", "step"])
