@@ -23,6 +23,7 @@ CHECKS: tuple[str, ...] = (
     "adaptive_effective_step",
     "tail_index",
     "gn_one_step",
+    "gn_local_rate",
     "gn_softmax_matrix",
     "natural_gradient_invariance",
     "convergence_orders",
