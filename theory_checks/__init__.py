@@ -31,9 +31,11 @@ CHECKS: tuple[str, ...] = (
     "em_monotone",
     "hypergradient_hpo",
     "lazy_regime",
+    "ntk_regression",
     "kkt_conditions",
     "kkt_inequality",
     "diagonal_preconditioning",
     "init_variance",
     "steepest_descent_rate",
+    "edge_of_stability",
 )
