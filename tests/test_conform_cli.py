@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from reference.cli import main
 from reference.conform.cli import parse_hp, parse_shapes
+
+from .cli_helpers import shell_sigint
 
 IMPL = textwrap.dedent(
     """
@@ -547,21 +546,6 @@ def test_md_and_json_reports_state_the_verdict_and_the_versions(peers_dir: Path)
     assert "**DOES NOT CONFORM" in (peers_dir / "w.md").read_text()
 
 
-@contextlib.contextmanager
-def _shell_sigint() -> Iterator[None]:
-    """Start a child with SIGINT as a user's shell leaves it: this process's handler is Python's
-    default for the moment of the spawn (a handler becomes SIG_DFL across exec; an ignored SIGINT
-    would stay ignored) and SIGINT is not blocked (the mask is inherited); both are restored after.
-    A library may leave the test process in either state for a moment."""
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)
-    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        signal.signal(signal.SIGINT, old)
-
-
 def test_ctrl_c_exits_130_with_one_line(peers_dir: Path) -> None:
     import os
     import signal
@@ -570,7 +554,7 @@ def test_ctrl_c_exits_130_with_one_line(peers_dir: Path) -> None:
     import time
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
-    with _shell_sigint():
+    with shell_sigint():
         proc = subprocess.Popen(
             [
                 sys.executable,

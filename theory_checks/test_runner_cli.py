@@ -9,21 +9,20 @@ is a check that blocks until interrupted, so that Ctrl-C lands mid-run determini
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
 import time
 import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.cli_helpers import ctrl_c_session, shell_sigint
 
 from . import runner
 from ._base import CheckResult, Context, Row, report_row
@@ -31,21 +30,6 @@ from ._base import CheckResult, Context, Row, report_row
 REPO = Path(__file__).resolve().parent.parent
 FAST = "gn_one_step"
 FAST2 = "newton_one_step"
-
-
-@contextlib.contextmanager
-def _shell_sigint() -> Iterator[None]:
-    """Start a child with SIGINT as a user's shell leaves it: this process's handler is Python's
-    default for the moment of the spawn (a handler becomes SIG_DFL across exec; an ignored SIGINT
-    would stay ignored) and SIGINT is not blocked (the mask is inherited); both are restored after.
-    A library may leave the test process in either state for a moment."""
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)
-    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        signal.signal(signal.SIGINT, old)
 
 
 def _env(columns: int | None = 80) -> dict[str, str]:
@@ -279,7 +263,7 @@ def test_ctrl_c_mid_run_exits_130_and_keeps_the_old_report(tmp_path: Path) -> No
     first = optref("check", "--only", f"{FAST},{FAST2}", "--report", str(rep), "--no-progress", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     before = _snapshot(rep)
-    with _shell_sigint():
+    with shell_sigint():
         child = subprocess.Popen(
             [
                 sys.executable,
@@ -299,7 +283,7 @@ def test_ctrl_c_mid_run_exits_130_and_keeps_the_old_report(tmp_path: Path) -> No
             text=True,
             stdin=subprocess.DEVNULL,
         )
-    try:
+    with ctrl_c_session(child) as press:
         _wait_for(child, "RUNNING")
         # mid-run: the first check's figure sits in the temporary folder, not in the report (the
         # figure process may still be drawing it while the second check runs: wait for it)
@@ -310,12 +294,7 @@ def test_ctrl_c_mid_run_exits_130_and_keeps_the_old_report(tmp_path: Path) -> No
         ):
             time.sleep(0.1)
         assert len(partial) == 1 and (partial[0] / f"{FAST}.png").is_file(), sorted(os.listdir(tmp_path))
-        child.send_signal(signal.SIGINT)  # Ctrl-C
-        out, err = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.communicate()
+        out, err = press()
     assert child.returncode == 130, err
     assert "Traceback" not in out + err
     assert [ln for ln in err.splitlines() if ln.strip()] == [
@@ -337,7 +316,7 @@ def test_ctrl_c_while_a_subcommand_imports_exits_130(tmp_path: Path) -> None:
     )
     env = _env()
     env["PYTHONPATH"] = str(tmp_path) + os.pathsep + env["PYTHONPATH"]
-    with _shell_sigint():
+    with shell_sigint():
         child = subprocess.Popen(
             [sys.executable, "-c", code],
             cwd=tmp_path,
@@ -347,14 +326,9 @@ def test_ctrl_c_while_a_subcommand_imports_exits_130(tmp_path: Path) -> None:
             text=True,
             stdin=subprocess.DEVNULL,
         )
-    try:
+    with ctrl_c_session(child) as press:
         _wait_for(child, "IMPORTING")
-        child.send_signal(signal.SIGINT)  # Ctrl-C
-        out, err = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.communicate()
+        out, err = press()
     assert child.returncode == 130, err
     assert "Traceback" not in out + err
     assert [ln for ln in err.splitlines() if ln.strip()] == ["optref slow: interrupted (Ctrl-C)"]
