@@ -20,6 +20,7 @@ CHECKS: tuple[str, ...] = (
     "adam_fixed_points",
     "adam_ode",
     "sgd_temperature",
+    "saddle_escape",
     "adaptive_effective_step",
     "tail_index",
     "escape_time",
