@@ -62,6 +62,12 @@ def _args(
         return arr(), arr(), scal
     if name == "descend":
         return arr(), scal, arr()
+    if name == "lookahead_descend":
+        return arr(), arr(), arr(), scal, 0.05
+    if name == "velocity":
+        return arr(), arr(), scal, 0.05
+    if name == "nesterov_update":
+        return arr(), arr(), arr(), 0.05, scal
     if name == "adam_update":
         return arr(), arr(), arr(positive=True), 1e-3, 1 - 0.9**3, 1 - 0.999**3, 1e-8
     return arr(), arr(), arr(positive=True), 1e-2, 1e-8  # rms_update
@@ -199,3 +205,35 @@ def test_the_block_path_runs_from_fuse_min_on(monkeypatch: pytest.MonkeyPatch) -
     for n in (N - 1, N):
         F.ema(np.zeros(n), np.ones(n), 0.5)
     assert calls == [N]
+
+
+def _literal_nesterov(form: str, wd: float, x0: np.ndarray, grads: list[np.ndarray]) -> np.ndarray:
+    """Nesterov's iterates as the step computed them before the primitives (every form)."""
+    theta, v, beta, eta = x0, np.zeros_like(x0), 0.9, 0.05
+    for grad_ in grads:
+        q = theta if form == "torch" else theta + beta * v
+        g = grad_ + wd * q if wd else grad_
+        if form == "lookahead":
+            new_theta = q - eta * g
+            v = new_theta - theta
+        elif form == "sutskever":
+            v = beta * v - eta * g
+            new_theta = theta + v
+        else:
+            v = beta * v + g
+            new_theta = theta - eta * (g + beta * v)
+        theta = new_theta
+    return theta
+
+
+@pytest.mark.parametrize("form", ["lookahead", "sutskever", "torch"])
+@pytest.mark.parametrize("wd", [0.0, 1e-2])
+def test_nesterov_equals_the_literal_step(form: str, wd: float) -> None:
+    rng = np.random.default_rng(4)
+    x0 = readonly(rng.standard_normal(N + 2 * B + 9))
+    grads = [readonly(rng.standard_normal(x0.size) * s) for s in (1.0, 1e-3, 1e3, 1e-300)]
+    opt = ref.nesterov(lr=0.05, beta=0.9, form=form, weight_decay=wd)
+    state = opt.init(x0)
+    for g in grads:
+        state = opt.step(state, g)
+    assert np.array_equal(state.params, _literal_nesterov(form, wd, x0, grads))

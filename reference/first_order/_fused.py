@@ -15,6 +15,9 @@ Each primitive is one line of math with two implementations:
     ema_sq(old, new, beta)                    = beta old + (1 - beta) new new      ((1-beta) new) new
     accumulate(old, new, beta)                = beta old + new
     descend(theta, eta, u)                    = theta - eta u
+    lookahead_descend(theta, v, g, beta, eta) = (theta + beta v) - eta g
+    velocity(v, g, beta, eta)                 = beta v - eta g
+    nesterov_update(theta, g, b, eta, beta)   = theta - eta (g + beta b)
     adam_update(theta, m, v, eta, bc1, bc2, eps) = theta + ((-eta) (m / bc1)) / (sqrt(v / bc2) + eps)
     rms_update(theta, g, v, eta, eps)         = theta + (-eta) (g / (sqrt(v) + eps))
 
@@ -76,6 +79,18 @@ def descend_literal(theta: Array, eta: Scalar, u: Array) -> Any:
     return theta - eta * u
 
 
+def lookahead_descend_literal(theta: Array, v: Array, g: Array, beta: Scalar, eta: Scalar) -> Any:
+    return theta + beta * v - eta * g
+
+
+def velocity_literal(v: Array, g: Array, beta: Scalar, eta: Scalar) -> Any:
+    return beta * v - eta * g
+
+
+def nesterov_update_literal(theta: Array, g: Array, b: Array, eta: Scalar, beta: Scalar) -> Any:
+    return theta - eta * (g + beta * b)
+
+
 def adam_update_literal(
     theta: Array, m: Array, v: Array, eta: Scalar, bc1: Scalar, bc2: Scalar, eps: Scalar
 ) -> Any:
@@ -112,6 +127,30 @@ def _accumulate_k(o: Array, t: Array, old: Array, new: Array, beta: Scalar) -> N
 def _descend_k(o: Array, t: Array, theta: Array, u: Array, eta: Scalar) -> None:
     np.multiply(eta, u, out=o)
     np.subtract(theta, o, out=o)
+
+
+def _lookahead_descend_k(
+    o: Array, t: Array, theta: Array, v: Array, g: Array, beta: Scalar, eta: Scalar
+) -> None:
+    np.multiply(beta, v, out=t)
+    np.add(theta, t, out=o)  # q = theta + beta v
+    np.multiply(eta, g, out=t)
+    np.subtract(o, t, out=o)
+
+
+def _velocity_k(o: Array, t: Array, v: Array, g: Array, beta: Scalar, eta: Scalar) -> None:
+    np.multiply(beta, v, out=o)
+    np.multiply(eta, g, out=t)
+    np.subtract(o, t, out=o)
+
+
+def _nesterov_update_k(
+    o: Array, t: Array, theta: Array, g: Array, b: Array, eta: Scalar, beta: Scalar
+) -> None:
+    np.multiply(beta, b, out=t)
+    np.add(g, t, out=t)
+    np.multiply(eta, t, out=t)
+    np.subtract(theta, t, out=o)
 
 
 def _adam_update_k(
@@ -206,6 +245,9 @@ ema = _fused("ema", ema_literal, _ema_k, (0, 1))
 ema_sq = _fused("ema_sq", ema_sq_literal, _ema_sq_k, (0, 1))
 accumulate = _fused("accumulate", accumulate_literal, _accumulate_k, (0, 1))
 descend = _fused("descend", descend_literal, _descend_k, (0, 2))
+lookahead_descend = _fused("lookahead_descend", lookahead_descend_literal, _lookahead_descend_k, (0, 1, 2))
+velocity = _fused("velocity", velocity_literal, _velocity_k, (0, 1))
+nesterov_update = _fused("nesterov_update", nesterov_update_literal, _nesterov_update_k, (0, 1, 2))
 adam_update = _fused("adam_update", adam_update_literal, _adam_update_k, (0, 1, 2))
 rms_update = _fused("rms_update", rms_update_literal, _rms_update_k, (0, 1, 2))
 
@@ -215,6 +257,9 @@ PRIMITIVES: dict[str, tuple[Callable[..., Array], Callable[..., Array]]] = {
     "ema_sq": (ema_sq, ema_sq_literal),
     "accumulate": (accumulate, accumulate_literal),
     "descend": (descend, descend_literal),
+    "lookahead_descend": (lookahead_descend, lookahead_descend_literal),
+    "velocity": (velocity, velocity_literal),
+    "nesterov_update": (nesterov_update, nesterov_update_literal),
     "adam_update": (adam_update, adam_update_literal),
     "rms_update": (rms_update, rms_update_literal),
 }

@@ -45,6 +45,7 @@ import autograd.numpy as anp
 from .._core import lr_at, optimizer
 from .._hyper import LR, NONNEGATIVE, UNIT, Hyperparams, OneOf, hp, required
 from .._types import Array, LearningRate
+from ._fused import accumulate, descend, lookahead_descend, nesterov_update, velocity
 
 NesterovForm = Literal["lookahead", "sutskever", "torch"]
 FORMS: tuple[NesterovForm, ...] = ("lookahead", "sutskever", "torch")
@@ -102,17 +103,23 @@ def step(
     """One Nesterov step on ``grad`` taken at ``query(state)``, eqs. (N1)-(N5) of specs/nesterov.md."""
     theta, v = state.params, state.velocity
     eta = lr_at(lr, state.t)
-    q = theta if form == "torch" else theta + beta * v  # (N1)
-    g = grad + weight_decay * q if weight_decay else grad  # (N2)
+    if weight_decay:  # (N1) is formed only where (N2) reads it; "lookahead" else fuses it into (N3)
+        q = theta if form == "torch" else theta + beta * v  # (N1)
+        g = grad + weight_decay * q  # (N2)
+    else:
+        q, g = None, grad
     if form == "lookahead":
-        new_theta = q - eta * g  # (N3)
+        if q is None:
+            new_theta = lookahead_descend(theta, v, g, beta, eta)  # (N3)  (theta + beta v) - eta g, fused
+        else:
+            new_theta = descend(q, eta, g)  # (N3)  q - eta g, fused: see _fused.py
         new_v = new_theta - theta
     elif form == "sutskever":
-        new_v = beta * v - eta * g  # (N4)
+        new_v = velocity(v, g, beta, eta)  # (N4)  beta v - eta g, fused
         new_theta = theta + new_v
     else:
-        new_v = beta * v + g  # (N5)
-        new_theta = theta - eta * (g + beta * new_v)
+        new_v = accumulate(v, g, beta)  # (N5)  beta v + g, fused
+        new_theta = nesterov_update(theta, g, new_v, eta, beta)  # theta - eta (g + beta v), fused
     return NesterovState(params=new_theta, velocity=new_v, t=state.t + 1)
 
 
