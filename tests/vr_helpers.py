@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pytest
+from numpy.testing import assert_allclose
 
 import reference.problems as P
 
@@ -47,3 +49,19 @@ def exact_moments(estimate: Callable[[int], np.ndarray], n: int) -> tuple[np.nda
     gs = np.array([estimate(j) for j in range(n)])
     mean = gs.mean(axis=0)
     return mean, float(np.mean(np.sum((gs - mean) ** 2, axis=1)))
+
+
+#: The finite sums both methods' estimators are checked on: least squares (mean and sum) and logistic.
+over_finite_sums = pytest.mark.parametrize(
+    "problem",
+    [least_squares("mean"), least_squares("sum"), logistic()],
+    ids=["ls-mean", "ls-sum", "logistic"],
+)
+
+
+def assert_unbiased(estimate: Callable[[int], np.ndarray], problem: Any, params: Any) -> None:
+    """The estimator's exact mean over a uniform index j is grad L(params), and it is random
+    (total variance > 0)."""
+    mean, var = exact_moments(estimate, problem.n_samples)
+    assert_allclose(mean, problem.grad(params), rtol=1e-12, atol=1e-14)
+    assert var > 0
