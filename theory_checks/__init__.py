@@ -24,6 +24,7 @@ CHECKS: tuple[str, ...] = (
     "adaptive_effective_step",
     "tail_index",
     "escape_time",
+    "adam_tails",
     "gn_one_step",
     "gn_local_rate",
     "gn_softmax_matrix",
