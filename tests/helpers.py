@@ -171,3 +171,15 @@ def check_hypergradient(
     got, fd = hypergradient_after_steps(make_opt, list(x0), list(h), lr=lr, d=d, n=n)
     assert np.isfinite(got) and abs(got) > 1e-3
     assert_allclose(got, fd, rtol=rtol)
+
+
+def check_step_pure_and_bare(opt: Any, bare_step: Callable[..., Any], x: Any, g: Any, **bare_kw: Any) -> Any:
+    """One step of ``opt`` from a frozen state of read-only ``x`` on a read-only ``g`` leaves the
+    state's params as they were, and the bare module step with the keywords ``bare_kw`` gives the
+    same params. Returns the step's new state."""
+    s = freeze(opt.init(readonly(x)))
+    g_ro = readonly(g)
+    s1 = opt.step(s, g_ro)
+    assert_array_equal(s.params, x)
+    assert_array_equal(bare_step(s, g_ro, **bare_kw).params, s1.params)
+    return s1

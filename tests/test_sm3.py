@@ -12,7 +12,13 @@ from numpy.testing import assert_allclose, assert_array_equal
 import reference as ref
 from reference.first_order.sm3 import step as sm3_step
 
-from .helpers import freeze, hypergradient_after_steps, readonly, run, states, stream
+from .helpers import (
+    check_step_pure_and_bare,
+    hypergradient_after_steps,
+    run,
+    states,
+    stream,
+)
 
 
 def test_sm3_golden_two_steps() -> None:
@@ -86,21 +92,10 @@ def test_eps_inside_the_root() -> None:
 
 
 def test_step_is_pure_and_equals_the_factory() -> None:
-    x = readonly(np.linspace(-1, 1, 17))
-    opt = ref.sm3(
-        0.1,
-        momentum=0.9,
-        shapes=(
-            (3, 4),
-            (5,),
-        ),
-    )
-    s = freeze(opt.init(x))
-    g = readonly(np.linspace(2, -1, 17))
-    s1 = opt.step(s, g)
-    assert_array_equal(s.params, np.linspace(-1, 1, 17))
-    bare = sm3_step(s, g, lr=0.1, momentum=0.9, shapes=((3, 4), (5,)))
-    assert_array_equal(bare.params, s1.params)
+    shapes = ((3, 4), (5,))
+    opt = ref.sm3(0.1, momentum=0.9, shapes=shapes)
+    bare_kw = dict(lr=0.1, momentum=0.9, shapes=shapes)
+    check_step_pure_and_bare(opt, sm3_step, np.linspace(-1, 1, 17), np.linspace(2, -1, 17), **bare_kw)
 
 
 def test_shapes_must_cover_the_vector() -> None:
