@@ -237,3 +237,38 @@ def test_nesterov_equals_the_literal_step(form: str, wd: float) -> None:
     for g in grads:
         state = opt.step(state, g)
     assert np.array_equal(state.params, _literal_nesterov(form, wd, x0, grads))
+
+
+ALIAS_CASES: list[tuple[str, dict[str, Any]]] = [
+    ("sgd", dict(lr=0.1)),
+    *[
+        ("momentum", dict(lr=0.1, form=f, first_step=s))
+        for f in ("polyak", "ema", "sutskever")
+        for s in ("zeros", "grad")
+    ],
+    *[("nesterov", dict(lr=0.1, form=f)) for f in ("lookahead", "sutskever", "torch")],
+    ("adam", dict(lr=0.1)),
+    ("adamw", dict(lr=0.1)),
+    ("rmsprop", dict(lr=0.1, centered=True, momentum=0.5)),
+]
+
+
+@pytest.mark.parametrize("n", [5, N + 3])
+@pytest.mark.parametrize(("name", "kw"), ALIAS_CASES)
+def test_no_state_aliases_the_callers_gradient(name: str, kw: dict[str, Any], n: int) -> None:
+    """A caller that reuses its gradient buffer (writes the next gradient into it) cannot change a
+    state already returned (momentum's first_step="grad" stored grad itself as v_1)."""
+    opt = ref.make(name, **kw)
+    g = np.linspace(-1.0, 1.0, n)
+    s1 = opt.step(opt.init(np.ones(n)), g)
+    before = {k: np.array(a) for k, a in vars_of(s1).items()}
+    g[:] = 7.0
+    for k, a in vars_of(s1).items():
+        assert np.array_equal(a, before[k]) and not np.shares_memory(a, g), (
+            f"{name} {kw}: state.{k} aliases grad"
+        )
+
+
+def vars_of(state: Any) -> dict[str, np.ndarray]:
+    """The array fields of a slotted state."""
+    return {k: getattr(state, k) for k in state.__slots__ if isinstance(getattr(state, k), np.ndarray)}

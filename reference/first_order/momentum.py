@@ -114,7 +114,7 @@ def step(
     d = beta if form == "ema" else dampening
     new = eta * g if form == "sutskever" else g  # what this step adds to the buffer, undamped
     if first_step == "grad" and state.t == 0:
-        v = new  # (M2)  torch: v_1 = g_1, no dampening on the first step
+        v = anp.array(new)  # (M2)  torch: v_1 = g_1, no dampening; a copy: the state never aliases grad
     else:
         v = accumulate(state.velocity, (1 - d) * new if d else new, beta)  # (M2)  beta v + (1 - d) g
     if form == "sutskever":
