@@ -35,6 +35,7 @@ CHECKS: tuple[str, ...] = (
     "hypergradient_hpo",
     "lazy_regime",
     "ntk_regression",
+    "linear_probe",
     "kkt_conditions",
     "kkt_inequality",
     "diagonal_preconditioning",
