@@ -10,6 +10,7 @@ from typing import Any
 
 import autograd.numpy as anp
 import numpy as np
+import pytest
 from autograd import grad as agrad
 from numpy.testing import assert_allclose, assert_array_equal
 
@@ -183,3 +184,13 @@ def check_step_pure_and_bare(opt: Any, bare_step: Callable[..., Any], x: Any, g:
     assert_array_equal(s.params, x)
     assert_array_equal(bare_step(s, g_ro, **bare_kw).params, s1.params)
     return s1
+
+
+def check_bad_grad(opt: Any, *, bad: float = np.nan) -> None:
+    """From params of shape (3,), a gradient of shape (2,) and one holding ``bad`` (a NaN or an
+    infinity) are refused, each with a one-line ValueError saying what is wrong."""
+    s = opt.init(np.zeros(3))
+    with pytest.raises(ValueError, match=r"grad has shape \(2,\) but params have shape \(3,\)"):
+        opt.step(s, np.zeros(2))
+    with pytest.raises(ValueError, match="non-finite"):
+        opt.step(s, np.array([0.0, bad, 1.0]))
