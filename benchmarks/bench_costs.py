@@ -7,14 +7,17 @@
    Newton O(d^3)). The objective is separable and strictly convex,
    f(x) = sum_i softplus(x_i - c_i) + (mu/2) ||x||^2 with c ~ N(0, 1) (seed 0), so that a gradient
    costs O(d) and the method's own work is what grows: an iteration of ``ref.gd`` is one gradient
-   and the update; of ``ref.bfgs`` and ``ref.newton`` one ``step(state, oracle)`` (their strong-Wolfe
-   / Armijo searches accept alpha = 1 after the warm-up steps, so each asks for one value and
-   gradient). Each step is timed from the same state (steps are pure), after 3 warm-up steps.
+   and the update; of ``ref.bfgs`` and ``ref.newton`` one ``step(state, oracle)``, each timed again
+   and again from one state (steps are pure): BFGS's after 3 warm-up steps (its strong-Wolfe search
+   then accepts alpha = 1: one value and gradient), Newton's from x0 (it converges in a few steps;
+   the step asks for f and grad f at x0 and at the accepted point, and one Hessian). The run prints
+   what each timed step asked of the oracle and the alpha it accepted.
    Parts are timed beside the whole step: Newton's Hessian (autograd: d reverse passes, O(d^2)
    here) and its Cholesky and two solves (O(d^3)); BFGS's update (B5) as the module writes it,
    (I - rho s y^T) H (I - rho y s^T) + rho s s^T (two d x d matrix products: O(d^3)), and the
    same H expanded, H - rho (s u^T + u s^T) + (rho^2 y^T u + rho) s s^T with u = H y (O(d^2),
-   checked equal to the module's update in the run); and an L-BFGS step (m = 10, O(m d)).
+   checked equal to the module's update in the run); and an L-BFGS step with m = 10 stored pairs
+   (s_i random, y_i = H(x0) s_i: the two-loop's full work, O(m d)).
    The slope of log time against log d is fitted by least squares over the ladder's upper half
    (the d where the leading term should dominate) and printed beside the predicted 1, 2, 3, with
    the local slope between neighbouring d. At small d a step costs a fixed Python and autograd
@@ -26,12 +29,13 @@
    from the same He initial point, run in alternating rounds (one HF step, then 5 SGD epochs at
    the defaults) so that the machine's load falls on both alike, each on its own clock (the
    training loss is evaluated off the clock); the time and the work to reach each target loss.
-   Work is counted in passes over the 800 training points: an SGD epoch is one (25 minibatch
-   gradients of 32), a full gradient is one, a Gauss-Newton product G v (a forward JVP and a
-   reverse VJP through the network) is counted once; an HF step makes one record (loss, output
-   Hessians, gradient), cg_iters + 2 products (the CG's initial residual, one per iteration, one
-   for the predicted decrease) and one trial loss. The time per G v product and per SGD epoch are
-   also timed alone, interleaved, and their ratio printed against the note's "about 2".
+   Work is counted as SGD epochs (25 minibatch gradients of 32: one pass over the 800 points) and,
+   for HF, steps (each one record: loss, output Hessians, full gradient; and one trial loss) and
+   Gauss-Newton products G v (a forward JVP and a reverse VJP through the network over all 800
+   points): cg_iters + 2 a step (the CG's initial residual, one per iteration, one for the
+   predicted decrease). The time of one G v product and of one full gradient are also timed alone,
+   interleaved with SGD epochs, and printed in epochs beside the note's "about 2", as is HF's time
+   per G v product within the race (a step's whole work shared out over its products).
 
 BLAS is pinned to one thread (the machine may be shared); every figure is a median over
 ``--reps`` interleaved repetitions, and every ratio is taken within one repetition.
@@ -324,6 +328,10 @@ def race(targets: Sequence[float], epochs: int, hf_steps: int, reps: int) -> Non
         f"   SGD: {epochs} epochs in {sgd_curve[-1][0]:.2f} s, final loss {sgd_curve[-1][2]:.4f}; "
         f"HF: {hf_steps} steps ({cg_total} CG iterations) in {hf_curve[-1][0]:.2f} s, final loss "
         f"{hf_curve[-1][2]:.4f}"
+    )
+    per_product = hf_clock / products / (sgd_clock / len(sgd_curve))
+    print(
+        f"   in the race, HF's time per G v product (all of a step's work shared out) = {per_product:.2f} SGD epochs"
     )
     print(
         "   to each target: seconds and SGD epochs; seconds, steps (= full gradients) and G v products of HF"
