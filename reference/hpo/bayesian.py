@@ -7,15 +7,20 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import autograd
+import autograd.numpy as anp
 import numpy as np
 import scipy.linalg
 import scipy.optimize
 import scipy.special
+from autograd.extend import defvjp, primitive
 
 from .._core import check_count, check_nonnegative, check_positive, check_rng
 from .._types import Array, ArrayLike
 from .objective import _eval
+from .space import Config, Evaluation, SearchSpace, SpaceResult, as_generator, result, score
 
 _JITTER = 1e-10  # relative to sigma_f^2, added to the diagonal of K for the Cholesky factor
 # Box on the GP hyperparameters (inputs scaled to [0, 1], outputs standardised): log ell, log sigma_f^2,
@@ -330,3 +335,254 @@ def _check_bo_args(
     if not isinstance(seed, bool) and isinstance(seed, (int, np.integer)):
         return low, high, np.random.default_rng(int(seed))
     raise TypeError(f"{who}: seed must be an int or a numpy.random.Generator, got {type(seed).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Several hyperparameters: an ARD kernel on the unit cube, eqs. (H14)-(H17)
+# ---------------------------------------------------------------------------------------------
+
+KERNELS = ("matern52", "rbf")
+# L-BFGS-B per start, (H15) and (H16): a loose stop (the GP's hyperparameters and EI's argmax need
+# no more digits than this to pick the same next point, and each gradient is an autograd pass).
+_LBFGSB = {"maxiter": 60, "ftol": 1e-7, "gtol": 1e-5}
+_EI_FLOOR = 1e-300  # variance floor inside the square root of (H16)
+# Box on the ARD GP's hyperparameters (u in [0, 1]^d, y standardised): log ell_j, log sigma_f^2,
+# log sigma_n^2.
+_ARD_LOG_BOUNDS = (
+    (math.log(1e-2), math.log(1e1)),
+    (math.log(1e-2), math.log(1e2)),
+    (math.log(1e-6), math.log(1.0)),
+)
+
+
+def ard_kernel(A: Any, B: Any, length_scales: Any, signal_var: Any, kind: str = "matern52") -> Any:
+    """k(u, u') on rows of A (n, d) and B (m, d), eq. (H14), with r^2 = sum_j (u_j - u'_j)^2 / ell_j^2:
+    "rbf": sigma_f^2 exp(-r^2 / 2); "matern52": sigma_f^2 (1 + sqrt5 r + 5 r^2 / 3) exp(-sqrt5 r).
+    Written with autograd.numpy (differentiable in the length-scales, the variance and A)."""
+    diff = (A[:, None, :] - B[None, :, :]) / length_scales
+    r2 = anp.sum(diff * diff, axis=2)
+    if kind == "rbf":
+        return signal_var * anp.exp(-0.5 * r2)  # (H14) rbf
+    r = anp.sqrt(anp.maximum(r2, 1e-300))  # dk/dr = 0 at r = 0: the floor changes nothing there
+    return signal_var * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * anp.exp(-_SQRT5 * r)  # (H14) matern52
+
+
+_SQRT5 = math.sqrt(5.0)
+
+
+def _ard_neg_log_ml(theta: Any, U: Array, ys: Array, kind: str) -> Any:
+    """-log p(y | U) of (H10) for the ARD kernel (H14) + noise, theta = (log ell_1..d, log sigma_f^2,
+    log sigma_n^2); differentiated by autograd (a Cholesky factor and a solve), eq. (H15)."""
+    n, d = U.shape
+    ell, sf2, sn2 = anp.exp(theta[:d]), anp.exp(theta[d]), anp.exp(theta[d + 1])
+    K = ard_kernel(U, U, ell, sf2, kind) + (sn2 + _JITTER * sf2) * np.eye(n)
+    L = anp.linalg.cholesky(K)
+    a = anp.linalg.solve(L, ys)
+    return 0.5 * anp.sum(a * a) + anp.sum(anp.log(anp.diag(L))) + 0.5 * n * math.log(2 * math.pi)  # (H15)
+
+
+@dataclass(frozen=True)
+class ArdGaussianProcess:
+    """A GP posterior on [0, 1]^d with the ARD kernel (H14), fitted by ``fit_gp_ard``; y standardised
+    internally. ``predict`` gives the mean and latent variance in the units of y, (H11)."""
+
+    U: Array
+    y: Array
+    kind: str
+    length_scales: Array
+    signal_var: float
+    noise_var: float
+    y_mean: float
+    y_scale: float
+    chol: Array
+    alpha: Array
+
+    def predict(self, Q: ArrayLike) -> tuple[Array, Array]:
+        """Posterior mean and variance of f at the rows of Q (m, d), eq. (H11)."""
+        q = np.asarray(Q, dtype=np.float64).reshape(-1, self.U.shape[1])
+        ks = np.asarray(ard_kernel(self.U, q, self.length_scales, self.signal_var, self.kind))
+        mean = ks.T @ self.alpha
+        w = scipy.linalg.solve_triangular(self.chol, ks, lower=True)
+        var = np.maximum(self.signal_var - np.sum(w * w, axis=0), 0.0)
+        return self.y_mean + self.y_scale * mean, self.y_scale**2 * var
+
+
+def fit_gp_ard(
+    U: ArrayLike, y: ArrayLike, *, rng: np.random.Generator, restarts: int = 3, kind: str = "matern52"
+) -> ArdGaussianProcess:
+    """Fit a zero-mean GP with the ARD kernel (H14) to points U (n, d) of the unit cube and values
+    y (standardised), all d + 2 log hyperparameters by maximum marginal likelihood, eq. (H15):
+    L-BFGS-B with autograd's gradient on the box ell_j in [0.01, 10], sigma_f^2 in [0.01, 100],
+    sigma_n^2 in [1e-6, 1], from the box centre and ``restarts`` uniform starts from ``rng``."""
+    who = "fit_gp_ard"
+    Ua = np.asarray(U, dtype=np.float64)
+    ya = np.asarray(y, dtype=np.float64).reshape(-1)
+    if Ua.ndim != 2 or Ua.shape[0] == 0 or Ua.shape[0] != ya.size:
+        raise ValueError(f"{who}: U must be (n, d) with n = len(y) >= 1, got U {Ua.shape}, y {ya.shape}")
+    if not (np.all(np.isfinite(Ua)) and np.all(np.isfinite(ya))):
+        raise ValueError(f"{who}: U and y must be finite")
+    if kind not in KERNELS:
+        raise ValueError(f"{who}: kind must be one of {list(KERNELS)}, got {kind!r}")
+    restarts = check_count(who, "restarts", restarts, minimum=0)
+    gen = check_rng(rng, who=who)
+    d = Ua.shape[1]
+    y_mean, sd = float(ya.mean()), float(ya.std())
+    y_scale = sd if sd > 0 else 1.0
+    ys = (ya - y_mean) / y_scale
+    box = [_ARD_LOG_BOUNDS[0]] * d + [_ARD_LOG_BOUNDS[1], _ARD_LOG_BOUNDS[2]]
+    value_and_grad = autograd.value_and_grad(_ard_neg_log_ml)
+
+    def f(z: Array) -> tuple[float, Array]:
+        try:
+            v, g = value_and_grad(z, Ua, ys, kind)
+        except np.linalg.LinAlgError:
+            return 1e300, np.zeros_like(z)
+        v = float(v)
+        return (v, np.asarray(g, dtype=np.float64)) if math.isfinite(v) else (1e300, np.zeros_like(z))
+
+    starts = [np.array([(lo + hi) / 2 for lo, hi in box])]
+    starts += [np.array([gen.uniform(lo, hi) for lo, hi in box]) for _ in range(restarts)]
+    runs = [
+        scipy.optimize.minimize(f, z0, jac=True, method="L-BFGS-B", bounds=box, options=_LBFGSB)
+        for z0 in starts
+    ]
+    z = np.asarray(min(runs, key=lambda r: float(r.fun)).x, dtype=np.float64)  # (H15)
+    ell, sf2, sn2 = np.exp(z[:d]), float(np.exp(z[d])), float(np.exp(z[d + 1]))
+    K = np.asarray(ard_kernel(Ua, Ua, ell, sf2, kind)) + (sn2 + _JITTER * sf2) * np.eye(len(ya))
+    L = np.asarray(np.linalg.cholesky(K), dtype=np.float64)
+    return ArdGaussianProcess(
+        U=Ua,
+        y=ya,
+        kind=kind,
+        length_scales=ell,
+        signal_var=sf2,
+        noise_var=sn2,
+        y_mean=y_mean,
+        y_scale=y_scale,
+        chol=L,
+        alpha=scipy.linalg.cho_solve((L, True), ys),
+    )
+
+
+@primitive
+def _ndtr(z: Any) -> Any:
+    return scipy.special.ndtr(z)
+
+
+defvjp(_ndtr, lambda ans, z: lambda g: g * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi))
+
+
+def _neg_ei_at(u: Any, gp: ArdGaussianProcess, best_std: float, xi_std: float) -> Any:
+    """-EI at one point u (d,) in standardised units, (H12) on the posterior (H11); autograd-traceable."""
+    ks = ard_kernel(gp.U, anp.reshape(u, (1, -1)), gp.length_scales, gp.signal_var, gp.kind)[:, 0]
+    m = anp.dot(ks, gp.alpha)
+    w = anp.linalg.solve(gp.chol, ks)
+    s = anp.sqrt(anp.maximum(gp.signal_var - anp.dot(w, w), _EI_FLOOR))
+    imp = best_std - xi_std - m
+    z = imp / s
+    return -(imp * _ndtr(z) + s * anp.exp(-0.5 * z * z) / math.sqrt(2 * math.pi))  # (H16)
+
+
+def maximize_ei(
+    gp: ArdGaussianProcess,
+    best: float,
+    rng: np.random.Generator,
+    *,
+    n_candidates: int = 1024,
+    n_starts: int = 3,
+    xi: float = 0.0,
+) -> list[Array]:
+    """Points of [0, 1]^d in decreasing order of expected improvement (H12) over ``best``, eq. (H16):
+    EI at ``n_candidates`` uniform points from ``rng``; L-BFGS-B (bounds [0, 1]^d, autograd's
+    gradient) from the ``n_starts`` best of them; the optimised points, then the candidates."""
+    d = gp.U.shape[1]
+    cand = rng.random((n_candidates, d))
+    m, v = gp.predict(cand)
+    ei = expected_improvement(m, v, best, xi)
+    order = np.argsort(-ei, kind="stable")
+    best_std, xi_std = (best - gp.y_mean) / gp.y_scale, xi / gp.y_scale
+    grad = autograd.value_and_grad(_neg_ei_at)
+
+    def f(u: Array) -> tuple[float, Array]:
+        val, g = grad(u, gp, best_std, xi_std)
+        return float(val), np.asarray(g, dtype=np.float64)
+
+    runs = [
+        scipy.optimize.minimize(
+            f, cand[j], jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * d, options=_LBFGSB
+        )
+        for j in order[:n_starts]
+    ]
+    runs.sort(key=lambda r: float(r.fun))
+    return [np.clip(np.asarray(r.x, dtype=np.float64), 0.0, 1.0) for r in runs] + [
+        cand[j] for j in order
+    ]  # (H16)
+
+
+def bayesian_search(
+    objective: Callable[[Config, int], float],
+    space: SearchSpace,
+    *,
+    budget: int,
+    n_init: int | None = None,
+    n_iter: int = 12,
+    seed: int | np.random.Generator = 0,
+    kind: str = "matern52",
+    restarts: int = 1,
+    n_candidates: int = 1024,
+    n_starts: int = 3,
+    xi: float = 0.0,
+) -> SpaceResult:
+    """Bayesian optimisation over several hyperparameters, eqs. (H14)-(H18): the search space mapped
+    to [0, 1]^d (H18, log scale for rates), a GP with the ARD kernel ``kind`` (H14) fitted by
+    marginal likelihood (H15), the next point maximising EI (H16), every evaluation at ``budget``.
+
+    The initial design is a Latin hypercube of ``n_init`` points (default d + 1): in each
+    dimension one uniform draw in each of n_init equal slices, the slices permuted independently.
+    Then ``n_iter`` times (H17): fit the GP to the u of the configurations evaluated (the rounded
+    ones, space.to_unit) and their losses (a non-finite loss replaced by the worst finite one),
+    take the first point of ``maximize_ei`` whose rounded configuration is new, evaluate it.
+    Integer and categorical hyperparameters are continuous for the model and rounded (H18).
+    All randomness comes from ``seed``. Returns a ``SpaceResult`` (method "bo").
+    """
+    who = "bayesian_search"
+    if not callable(objective):
+        raise TypeError(
+            f"{who}: objective must be callable (config, budget) -> float, got {type(objective).__name__}"
+        )
+    if not isinstance(space, SearchSpace):
+        raise TypeError(f"{who}: space must be a SearchSpace, got {type(space).__name__}")
+    budget = check_count(who, "budget", budget, minimum=1)
+    n0 = check_count(who, "n_init", space.dim + 1 if n_init is None else n_init, minimum=2)
+    n_iter = check_count(who, "n_iter", n_iter, minimum=0)
+    check_count(who, "n_candidates", n_candidates, minimum=1)
+    check_count(who, "n_starts", n_starts, minimum=0)
+    check_nonnegative(who, "xi", xi)
+    if kind not in KERNELS:
+        raise ValueError(f"{who}: kind must be one of {list(KERNELS)}, got {kind!r}")
+    rng = as_generator(who, seed)
+    d = space.dim
+    perms = np.stack([rng.permutation(n0) for _ in range(d)], axis=1)
+    design = (perms + rng.random((n0, d))) / n0  # Latin hypercube
+    evs: list[Evaluation] = []
+    seen: set[tuple[Any, ...]] = set()
+
+    def evaluate(u: Array) -> None:
+        c = space.from_unit(u)  # (H18)
+        seen.add(space.key(c))
+        evs.append(Evaluation(config=c, budget=budget, loss=score(objective, c, budget)))
+
+    for u in design:
+        evaluate(u)
+    for _ in range(n_iter):
+        finite = [e.loss for e in evs if math.isfinite(e.loss)]
+        if not finite:
+            raise ValueError(f"{who}: the objective was not finite at any of the {len(evs)} points tried")
+        worst = max(finite)
+        U = np.array([space.to_unit(e.config) for e in evs])
+        ys = [e.loss if math.isfinite(e.loss) else worst for e in evs]
+        gp = fit_gp_ard(U, ys, rng=rng, restarts=restarts, kind=kind)  # (H17)
+        points = maximize_ei(gp, min(finite), rng, n_candidates=n_candidates, n_starts=n_starts, xi=xi)
+        new = [u for u in points if space.key(space.from_unit(u)) not in seen]
+        evaluate(new[0] if new else rng.random(d))  # (H17)
+    return result(evs, "bo")
