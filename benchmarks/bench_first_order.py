@@ -3,11 +3,13 @@
     python benchmarks/bench_first_order.py                 # p = 1e3 ... 1e7, Peaks widths 32 and 8192
     python benchmarks/bench_first_order.py --quick         # p = 1e3 ... 1e6, Peaks 32 and 1024 (< ~60 s)
     python benchmarks/bench_first_order.py --png speed.png --sizes 1e6,1e7 --algos adam,sgd --no-peaks
+    python benchmarks/bench_first_order.py --sizes 1e6,1e7 --clock cpu --json out.json   # for bench_before_after.py
 
-1. Optimizer step time of ref sgd, momentum, rmsprop, adam, adamw against, measured in the same
-   process with repetitions interleaved (ref, torch, optax, optax donated, ref, ...):
+1. Optimizer step time of ref sgd, momentum, nesterov, rmsprop, adam, adamw against, measured in
+   the same process with repetitions interleaved (ref, torch, optax, optax donated, ref, ...):
      * torch.optim's same optimizer with the same hyperparameters (torch's defaults; momentum is
-       SGD(momentum=0.9) and ref ``momentum(form="polyak", first_step="grad")``), in place;
+       SGD(momentum=0.9) and ref ``momentum(form="polyak", first_step="grad")``, nesterov is
+       SGD(momentum=0.9, nesterov=True) and ref ``nesterov(form="torch")``), in place;
      * optax's same transformation, ``jax.jit`` of ``update`` + ``apply_updates`` (pure: new
        buffers each step), and the same jitted with ``donate_argnums`` for params and state (XLA
        may write the new state into the old one's memory);
@@ -28,7 +30,11 @@
    ``autograd.value_and_grad(problem.loss)`` against torch autograd of the same network.
 
 Each figure is the median over repetitions of the mean time per call within a repetition; the
-spread printed is (max - min) / median over repetitions. Ratios are ref / peer (> 1: the
+spread printed is (max - min) / median over repetitions. ``--clock cpu`` times with the process's
+CPU time instead of the wall clock (on a machine shared with other jobs, CPU time is not inflated
+by waiting for a core; page faults count, as system time). The header prints the load average.
+``--json FILE`` writes every repetition's times, the bandwidth and the load averages
+(``benchmarks/bench_before_after.py`` reads it). Ratios are ref / peer (> 1: the
 reference is slower). ``--png FILE`` draws time per step against p for every implementation and
 the floor (not written by default).
 """
@@ -88,6 +94,11 @@ OPTIMIZERS: dict[
         lambda ps: torch.optim.RMSprop(ps, lr=1e-2),
         lambda: optax.rmsprop(1e-2, decay=0.99, eps=1e-8, eps_in_sqrt=False),
     ),
+    "nesterov": (
+        dict(lr=1e-2, beta=0.9, form="torch"),
+        lambda ps: torch.optim.SGD(ps, lr=1e-2, momentum=0.9, nesterov=True),
+        lambda: optax.sgd(1e-2, momentum=0.9, nesterov=True),
+    ),
     "adam": (dict(lr=1e-3), lambda ps: torch.optim.Adam(ps, lr=1e-3), lambda: optax.adam(1e-3)),
     "adamw": (
         dict(lr=1e-3, weight_decay=1e-2),
@@ -97,10 +108,14 @@ OPTIMIZERS: dict[
 }
 
 #: vectors of size p a step must read or write at least once: params and buffers read and written,
-#: the gradient read (sgd 2 + 1; momentum and rmsprop 4 + 1; adam and adamw 6 + 1).
-FLOOR_VECTORS = {"sgd": 3, "momentum": 5, "rmsprop": 5, "adam": 7, "adamw": 7}
+#: the gradient read (sgd 2 + 1; momentum, nesterov and rmsprop 4 + 1; adam and adamw 6 + 1).
+FLOOR_VECTORS = {"sgd": 3, "momentum": 5, "nesterov": 5, "rmsprop": 5, "adam": 7, "adamw": 7}
 
 IMPLS = ("ref", "torch", "optax jit", "optax donated")
+
+
+#: the clock of every timing: ``time.perf_counter`` (wall) or ``time.process_time`` (CPU, --clock cpu)
+CLOCK: Callable[[], float] = time.perf_counter
 
 
 def copy_bandwidth(n: int = 10**7, reps: int = 7) -> float:
@@ -114,9 +129,9 @@ def copy_bandwidth(n: int = 10**7, reps: int = 7) -> float:
     a, b = rng.standard_normal(n), rng.standard_normal(n) * 1e-300  # a stays finite and unchanged in size
     times = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         np.add(a, b, out=a)
-        times.append(time.perf_counter() - t0)
+        times.append(CLOCK() - t0)
     return 3 * 8 * n / statistics.median(times)
 
 
@@ -127,10 +142,10 @@ def _interleaved(fns: list[Callable[[], None]], reps: int, inner: int) -> list[l
         f()  # warm up (allocation, compilation, first-step branches)
     for _ in range(reps):
         for f, times in zip(fns, out):
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             for _ in range(inner):
                 f()
-            times.append((time.perf_counter() - t0) / inner)
+            times.append((CLOCK() - t0) / inner)
     return out
 
 
@@ -293,6 +308,13 @@ def main() -> None:
     ap.add_argument("--no-optax", action="store_true", help="time the reference against torch only")
     ap.add_argument("--png", default=None, help="write time per step against p to this file (default: none)")
     ap.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall clock (default) or the process's CPU time",
+    )
+    ap.add_argument("--json", default=None, help="write every repetition's times and the loads to this file")
+    ap.add_argument(
         "--keep-freed-memory",
         action="store_true",
         help="opt in to reference.first_order._fused.keep_freed_memory() (glibc malloc reuses "
@@ -309,12 +331,16 @@ def main() -> None:
     )
     widths = () if args.no_peaks else ((32, 1024) if args.quick else (32, 8192))
 
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    load_start = os.getloadavg()
     bw = copy_bandwidth()
     print(
         f"numpy {np.__version__}, torch {torch.__version__}, "
         f"{'optax ' + optax.__version__ + ', jax ' + jax.__version__ if optax else 'no optax'}; "
-        f"one thread; float64, CPU; median of {reps} interleaved repetitions; "
-        f"memory bandwidth (in-place add) {bw / 1e9:.2f} GB/s"
+        f"one thread; float64, CPU; median of {reps} interleaved repetitions ({args.clock} clock); "
+        f"memory bandwidth (in-place add) {bw / 1e9:.2f} GB/s; load average {load_start[0]:.2f} "
+        f"(reference from {os.path.dirname(os.path.dirname(ref.__file__))})"
     )
     results: dict[tuple[str, int], dict[str, list[float]]] = {}
     for name in args.algos:
@@ -377,6 +403,33 @@ def main() -> None:
         )
     if args.png:
         plot(args.png, results, bw)
+    if args.json:
+        _write_json(args.json, results, bw, args.clock, load_start)
+
+
+def _write_json(
+    path: str,
+    results: dict[tuple[str, int], dict[str, list[float]]],
+    bandwidth: float,
+    clock: str,
+    load_start: tuple[float, float, float],
+) -> None:
+    """Every repetition's times per (algorithm, p, implementation), the bandwidth and the loads."""
+    import json
+
+    doc = {
+        "reference": os.path.dirname(os.path.dirname(ref.__file__)),
+        "clock": clock,
+        "bandwidth": bandwidth,
+        "load_start": load_start,
+        "load_end": os.getloadavg(),
+        "rows": [{"algo": n, "p": p, "times": t} for (n, p), t in results.items()],
+    }
+    try:
+        with open(path, "w") as f:
+            json.dump(doc, f)
+    except OSError as e:
+        print(f"warning: could not write {path}: {e}", file=sys.stderr)
 
 
 if __name__ == "__main__":
