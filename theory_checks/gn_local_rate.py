@@ -55,8 +55,9 @@ Tolerance:
     Taylor remainder (exact for this model, whose residuals are quadratic): with D(e) = diag(B e) B
     (B the rows b_i^T), J_e = J* + D(e), q_i(e) = (b_i^T e)^2 / 2: r(e) = r* + J_e e - q(e) and
     J_e^T r* = S* e (J*^T r* = 0), so e_{t+1} = -N_e^{-1} (S* e - J_e^T q(e)) and
-    e_{t+1} - M e = -(N_e^{-1} - N^{-1}) S* e + N_e^{-1} J_e^T q(e). With delta = ||B||_F max_i |b_i^T e|,
-    h = 2 ||J*|| delta + delta^2 >= ||N_e - N||, lambda = lambda_min(N) > h:
+    e_{t+1} - M e = -(N_e^{-1} - N^{-1}) S* e + N_e^{-1} J_e^T q(e). With delta = ||D(e)||_F,
+    h = ||N_e - N||_F = ||J*^T D + D^T J* + D^T D||_F (both at the e of the step, in mpmath) and
+    lambda = lambda_min(N) > h (Weyl: ||N_e^{-1}|| <= 1/(lambda - h)):
     K_t = h ||S*||_F ||e|| / (lambda (lambda - h)) + (||J*|| + delta) ||q(e)|| / (lambda - h).
     The ratio: | ||e_{t+1}|| - |lambda_1| ||e_t|| | <= ||(M - lambda_1 I) e_t|| + K_t + rnd_t
     (lambda_1 the eigenvalue of largest modulus; the first term vanishes as e aligns with its
@@ -338,6 +339,7 @@ class Prediction:
     """M = -N^{-1} S from autograd derivatives at theta* = 0, and the constants of K_t (mp)."""
 
     M: Any  # (p, p)
+    J: Any  # (n, p) J* (autograd, exact in mpmath)
     lam1: Any  # the eigenvalue of largest modulus
     rho: float
     norm_m: float  # ||M||_2 (N&W's constant)
@@ -366,15 +368,17 @@ def predict(prob: QuadraticFeatures, der: Derivatives, sabotage: str | None) -> 
     En = _eigsy(Nm)
     norm_m = float(mp.sqrt(max(_eigsy(M.T @ M))))
     eps_m = U * _norm(dS) / min(En)
-    return Prediction(M, lam1, float(abs(lam1)), norm_m, min(En), mp.sqrt(max(En)), _norm(S), eps_m)
+    return Prediction(M, J, lam1, float(abs(lam1)), norm_m, min(En), mp.sqrt(max(En)), _norm(S), eps_m)
 
 
 def remainder(d: Data, pred: Prediction, e: Any) -> float:
     """K_t: the exact Taylor remainder bound ||e_{t+1} - M e_t|| <= K_t of the module doc (inf
     where h >= lambda_min)."""
     be = d.b @ e
-    delta = d.b_fro * max(abs(t) for t in be)
-    h = 2 * pred.j_norm * delta + delta * delta
+    D = be[:, None] * d.b  # D(e) = diag(B e) B
+    JD = pred.J.T @ D
+    h = _norm(JD + JD.T + D.T @ D)  # ||N_e - N||_F
+    delta = _norm(D)
     lam = pred.lam_min
     if h >= lam:
         return math.inf
