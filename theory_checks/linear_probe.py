@@ -89,7 +89,7 @@ from .ntk_regression import net as ntk_net
 
 NAME = "linear_probe"
 CLAIM = "the L2 logistic probe on frozen features has one optimum (two solvers agree within ||grad||/lambda); ridge probe on gradient features = NTK kernel ridge"
-SOURCE = "note 002 §3.3 (linear probing) and §3.3.2 (eq. 14)"
+SOURCE = "note 002 §3.3.2 (eq. 14) and its linear-probing subsection"
 SABOTAGE: tuple[str, ...] = ("hidden-layer", "wrong-penalty", "ridge-unscaled")
 JUSTIFICATION = "strong convexity (Nesterov 2004, Thm 2.1.10) certifies each answer by its gradient, measured by the check; float64 rounding bounds derived"
 STAT_ROWS = 0

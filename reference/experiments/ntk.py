@@ -378,7 +378,7 @@ def linear_probe(
         taken += 1
         g = state.grad if state.grad is not None else oracle.grad(state.params)
     theta = np.asarray(state.params, dtype=np.float64)
-    g = oracle.grad(theta)  # the certificate at the returned point, (LP3)
+    g = oracle.grad(theta)  # (LP3): the certificate at the returned point
     gn = float(np.linalg.norm(g))
     return Probe(
         weights=theta[: d * C].reshape(d, C),
