@@ -135,7 +135,7 @@ def standard_noise(law: str, alpha: float, shape: tuple[int, ...], rng: np.rando
     if law == "gaussian":
         return rng.standard_normal(shape)
     if law == "stable":
-        return sas(alpha, shape, rng)
+        return sas(alpha, shape, rng)  # (ES2)
     raise ValueError(f"escape: law must be one of {LAWS}, got {law!r}")
 
 
@@ -188,7 +188,7 @@ def exit_times(
         raise ValueError(f"escape: noise.scale has {np.size(noise.scale)} entries for {x.size} walkers")
     times = np.full(x.size, max_steps + 1, dtype=np.int64)
     inside = well.inside(x)
-    times[~inside] = 0  # (ES5) at k = 0
+    times[~inside] = 0  # tau = 0 by (ES5)
     alive = np.flatnonzero(inside)  # original indices of the walkers still inside
     if alive.size == 0 or max_steps == 0:
         return Exits(times, int(alive.size), int(max_steps))
