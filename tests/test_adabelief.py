@@ -12,13 +12,7 @@ import reference as ref
 from reference.first_order.adabelief import init as adabelief_init
 from reference.first_order.adabelief import step as adabelief_step
 
-from .helpers import (
-    check_hypergradient,
-    check_pure_steps,
-    run,
-    schedule_reads,
-    states,
-)
+from .helpers import check_hypergradient, check_pure_steps, run, schedule_reads, states
 from .strategies import params_and_grads, positive_scale
 
 X0 = [1.0, -2.0, 0.5]

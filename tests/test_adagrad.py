@@ -15,14 +15,7 @@ import reference as ref
 from reference.first_order.adagrad import init as adagrad_init
 from reference.first_order.adagrad import step as adagrad_step
 
-from .helpers import (
-    check_bad_grad,
-    check_hypergradient,
-    check_pure_steps,
-    run,
-    schedule_reads,
-    stream,
-)
+from .helpers import check_bad_grad, check_hypergradient, check_pure_steps, run, schedule_reads, stream
 from .strategies import params_and_grads, positive_scale
 
 

@@ -13,13 +13,7 @@ import reference as ref
 from reference.first_order.adamax import init as adamax_init
 from reference.first_order.adamax import step as adamax_step
 
-from .helpers import (
-    check_hypergradient,
-    check_pure_steps,
-    run,
-    schedule_reads,
-    states,
-)
+from .helpers import check_hypergradient, check_pure_steps, run, schedule_reads, states
 from .strategies import params_and_grads, positive_scale
 
 

@@ -14,13 +14,7 @@ import reference as ref
 from reference.first_order.asgd import init as asgd_init
 from reference.first_order.asgd import step as asgd_step
 
-from .helpers import (
-    check_hypergradient,
-    check_pure_steps,
-    run,
-    states,
-    stream,
-)
+from .helpers import check_hypergradient, check_pure_steps, run, states, stream
 from .strategies import params_and_grads
 
 GS = [np.array([0.5, 1.0]), np.array([-1.0, 0.0]), np.array([1.0, 1.0])]

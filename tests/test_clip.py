@@ -15,15 +15,7 @@ import reference as ref
 from reference.combinators.clip import clip_grad
 from reference.combinators.clip import step as clip_step
 
-from .helpers import (
-    assert_states_close,
-    check_bad_grad,
-    check_hypergradient,
-    freeze,
-    readonly,
-    run,
-    stream,
-)
+from .helpers import assert_states_close, check_bad_grad, check_hypergradient, freeze, readonly, run, stream
 from .strategies import params_and_grads
 
 

@@ -12,14 +12,7 @@ import reference as ref
 from reference.first_order.nadam import init as nadam_init
 from reference.first_order.nadam import step as nadam_step
 
-from .helpers import (
-    check_hypergradient,
-    check_pure_steps,
-    run,
-    schedule_reads,
-    states,
-    stream,
-)
+from .helpers import check_hypergradient, check_pure_steps, run, schedule_reads, states, stream
 from .strategies import params_and_grads
 
 

@@ -13,12 +13,7 @@ import reference as ref
 from reference.first_order.noisy_sgd import init as noisy_init
 from reference.first_order.noisy_sgd import step as noisy_step
 
-from .helpers import (
-    check_hypergradient,
-    check_pure_steps,
-    run,
-    schedule_reads,
-)
+from .helpers import check_hypergradient, check_pure_steps, run, schedule_reads
 from .strategies import params_and_grads
 
 TABLE = [np.array([1.0, -1.0]), np.array([0.5, 2.0])]

@@ -15,14 +15,7 @@ import reference as ref
 from reference.first_order.optimistic_adam import init as oadam_init
 from reference.first_order.optimistic_adam import step as oadam_step
 
-from .helpers import (
-    check_hypergradient,
-    check_pure_steps,
-    run,
-    schedule_reads,
-    states,
-    stream,
-)
+from .helpers import check_hypergradient, check_pure_steps, run, schedule_reads, states, stream
 from .strategies import params_and_grads
 
 X0, G1, G2 = [1.0, -2.0], [0.5, -1.0], [-0.5, 3.0]

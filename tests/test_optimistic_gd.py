@@ -14,12 +14,7 @@ import reference as ref
 from reference.first_order.optimistic_gd import init as ogd_init
 from reference.first_order.optimistic_gd import step as ogd_step
 
-from .helpers import (
-    check_hypergradient,
-    check_pure_steps,
-    run,
-    schedule_reads,
-)
+from .helpers import check_hypergradient, check_pure_steps, run, schedule_reads
 from .strategies import params_and_grads
 
 

@@ -13,13 +13,7 @@ from reference.first_order.radam import init as radam_init
 from reference.first_order.radam import rectified, rho
 from reference.first_order.radam import step as radam_step
 
-from .helpers import (
-    check_pure_steps,
-    hypergradient_after_steps,
-    run,
-    schedule_reads,
-    stream,
-)
+from .helpers import check_pure_steps, hypergradient_after_steps, run, schedule_reads, stream
 from .strategies import params_and_grads
 
 

@@ -12,13 +12,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 import reference as ref
 from reference.first_order.sm3 import step as sm3_step
 
-from .helpers import (
-    check_step_pure_and_bare,
-    hypergradient_after_steps,
-    run,
-    states,
-    stream,
-)
+from .helpers import check_step_pure_and_bare, hypergradient_after_steps, run, states, stream
 
 
 def test_sm3_golden_two_steps() -> None:
