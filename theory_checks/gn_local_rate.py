@@ -77,14 +77,15 @@ Tolerance:
     multiplied by A (gamma_p): Jabs -> Jabs(|A| |phi| + |b|) |A|, kJ = 4p + 5, kr = 6p + 9.
     The bound's own constants (G, ||G^{-1}||_2 <= ||G^{-1}||_F, the exact step x, r, J at the float
     point) are evaluated in float64 and doubled: their relative errors are below
-    cond(G) (n + p)^2 u <= 1e-6 while cond(G) <= 1e8 (otherwise the bound is inf and the step does not
-    count). The measured misses, M e_t and K_t are evaluated in mpmath (exact for float64 inputs). (a): A phi_{t+1} + b - theta'_{t+1} = A (phi_hat - phi_exact) -
+    cond(G) (n + p)^2 u <= 3e-6 while cond(G) <= 1e8 (otherwise the bound is inf and the step does
+    not count). The measured misses, M e_t and K_t are evaluated in mpmath (exact for float64
+    inputs). (a): A phi_{t+1} + b - theta'_{t+1} = A (phi_hat - phi_exact) -
     (Phi(theta') - Phi(A phi_t + b)) - (theta'_hat - theta'_exact), so
     bound_t = ||A||_F D_phi + L_Phi ||theta' - (A phi_t + b)|| + D_theta, with the Lipschitz bound of
-    the GN map Phi' = -N^{-1} (dN delta + dJ^T r): L_Phi <= 2 ||N^{-1}|| ||B||_F max_i ||b_i|| (2 ||J|| ||delta|| + ||r||)
-    (factor 2: the constants at theta' hold on the 1e-16-long segment to A phi_t + b; doubled again
-    for its float64 evaluation). The bound grows
-    like cond(A)^3 (||A|| ||G_phi^{-1}|| ||Jabs_phi||^2).
+    the GN map Phi' = -N^{-1} (dN delta + dJ^T r):
+    L_Phi <= 2 ||N^{-1}|| ||B||_F max_i ||b_i|| (2 ||J|| ||delta|| + ||r||) (factor 2: the constants at
+    theta' hold on the 1e-16-long segment to A phi_t + b; doubled again for its float64 evaluation).
+    The bound grows like cond(A)^3 (||A|| ||G_phi^{-1}|| ||Jabs_phi||^2).
 
 References:
     Note 000, "The Appeal of Gauss-Newton Methods"; Nocedal, J. and Wright, S. J. (2006), Numerical
