@@ -5,6 +5,7 @@
     optref list --peers [--measure]  every torch.optim / optax optimizer and schedule: its reference call
     optref check [...]               the theory-check suite (theory_checks/runner.py)
     optref peaks [...]               the notes' Peaks experiments (reference/experiments/peaks.py)
+    optref hpo [...]                 the Peaks hyperparameter search, ours beside Optuna's (reference/experiments/hpo_peaks.py)
     optref conform [...]             check an optimizer implementation against the reference
     optref vectors export|check ...  golden vectors (specs/vectors.md)
 
@@ -28,15 +29,17 @@ _SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "list": ("reference.cli", "list_main"),
     "check": ("theory_checks.runner", "main"),
     "peaks": ("reference.experiments.peaks", "main"),
+    "hpo": ("reference.experiments.hpo_peaks", "main"),
     "conform": ("reference.conform.cli", "conform_main"),
     "vectors": ("reference.conform.cli", "vectors_main"),
 }
 
-_USAGE = """usage: optref {list,check,peaks,conform,vectors} [options]
+_USAGE = """usage: optref {list,check,peaks,hpo,conform,vectors} [options]
 
   list      every registered algorithm with its spec's one-line update rule (NAME: its hyperparameters)
   check     run the theory checks (--quick default, --full, --only NAME, --seed N, --report DIR)
   peaks     reproduce the notes' Peaks classification experiments
+  hpo       search SGD's lr, batch size and width on Peaks: random, Hyperband, BO, BOHB, Optuna
   conform   compare an optimizer implementation (torch.optim, optax, your own) with the reference
   vectors   export or check the language-neutral golden vectors
 
