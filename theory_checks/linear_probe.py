@@ -54,7 +54,7 @@ References:
     Introductory Lectures on Convex Optimization, Theorem 2.1.10. Jacot, Gabriel & Hongler (2018).
 
 Sabotage:
-    "hidden-layer": the probe gets a hidden layer, z = tanh(Phi~ A) W + b, A in R^{(d+1) x 8}, solved
+    "hidden-layer": the probe gets a hidden layer, z = tanh(Phi~ A) W + b, A in R^{(d+1) x 4}, solved
         by the same two solvers from the same two starts: no longer convex (Newton from 0 sits at
         the saddle A = 0, W = 0), and (b) fails.
     "wrong-penalty": the solvers minimise the objective with the penalty's derivative doubled
@@ -94,7 +94,7 @@ SABOTAGE: tuple[str, ...] = ("hidden-layer", "wrong-penalty", "ridge-unscaled")
 JUSTIFICATION = "strong convexity (Nesterov 2004, Thm 2.1.10) certifies each answer by its gradient, measured by the check; float64 rounding bounds derived"
 STAT_ROWS = 0
 
-N, D, C, LAM, HIDDEN = 100, 12, 5, 1e-2, 8
+N, D, C, LAM, HIDDEN = 100, 12, 5, 1e-2, 4
 W_GRAD, LAM_P = 32, 1e-3
 U64 = 2.0**-53
 
@@ -152,7 +152,7 @@ def hidden_solve(
     oracle = FunctionOracle(F)
     opt: Any = ref.newton() if solver == "newton" else ref.lbfgs()
     state = opt.init(start)
-    for _ in range(15 if solver == "newton" else 100):
+    for _ in range(6 if solver == "newton" else 100):
         if state.stalled or (state.grad is not None and float(np.linalg.norm(state.grad)) <= tol):
             break
         state = opt.step(state, oracle)
