@@ -13,7 +13,8 @@ Claim:
     ~ 2 C_alpha (eta sigma / h)^alpha, C_alpha = Gamma(alpha) sin(pi alpha / 2) / pi, so
     E tau ~ h^alpha / (2 C_alpha (eta sigma)^alpha): polynomial, slope -alpha in log-log, set by
     the width h and not the depth (Imkeller & Pavlyukevich 2006; Simsekli et al. 2019);
-    (c) SGD against Adam under the same alpha-stable noise.
+    (d) so doubling the depth leaves it nearly unchanged, where under Gaussian noise it multiplies
+    it by about exp(2 dV / (eta sigma^2)); (c) SGD against Adam under the same alpha-stable noise.
 
 Setup:
     ``reference.experiments.escape`` (specs/escape.md): the cosine well (ES1) with dV = 1, h = 1,
@@ -21,7 +22,8 @@ Setup:
     tau = first step outside (-h, h) (ES5). (a) Gaussian xi, four levels 2 dV / (eta sigma^2) in
     {1.5, 2.25, 3.0, 3.75}; (b) SaS xi with alpha = 1.5, eta sigma in {0.06, 0.085, 0.12, 0.17}.
     Each level has k groups of n walkers (quick 16 x 64, full 32 x 256), all levels of a row in
-    one batch from one seed of ``trial_seeds``. (c) at eta sigma = 0.085: ``ref.adam`` (defaults
+    one batch from one seed of ``trial_seeds``. (d) at eta sigma = 0.085, SGD in a well twice
+    as deep (dV = 2, h = 1), k groups of n walkers of its own. (c) at eta sigma = 0.085: ``ref.adam`` (defaults
     but lr) with lr set so that its median per-step displacement on pure noise equals SGD's
     (eta sigma median|xi|), measured by a seeded pilot run of 1000 walkers for 60 steps (steps
     11-60); both optimizers see independent draws of the same law; Adam's runs are cut at 20
@@ -39,15 +41,18 @@ Measured:
     (a) per group, the least-squares slope of log(mean exit time) against 1/(eta sigma^2) over
     the four levels; tested: the exact chain's slope fitted the same way (the asymptote 2 dV = 2
     shown beside). (b) per group, the slope of log(mean exit time) against log(eta sigma);
-    tested: the exact chain's fitted slope (asymptote -alpha = -1.5 shown). (c) report: the
+    tested: the exact chain's fitted slope (asymptote -alpha = -1.5 shown). (d) per group, the
+    log ratio of the mean exit times at dV = 2 and dV = 1 (eta sigma = 0.085; disjoint walkers);
+    tested: the exact chain's log ratio (asymptote 0; the Gaussian chain's log ratio for the same
+    doubling at 2 dV / (eta sigma^2) = 2.25 is shown beside it, 1.20). (c) report: the
     ratio of Adam's to SGD's mean exit time (t-interval of the per-group log ratio), against the
     notes' "Adam larger"; there is no independent prediction of its size (it depends on how the
     two learning rates are matched), so it is a report row.
 
 Tolerance:
-    Student-t intervals at the suite level ``_stats.LEVEL`` of the per-group slopes (groups are
-    disjoint sets of independent walkers; each slope is a linear combination of four logs of
-    means of n nearly exponential exit times, close to normal). The log of a mean of n
+    Student-t intervals at the suite level ``_stats.LEVEL`` of the per-group slopes and log
+    ratios (groups are disjoint sets of independent walkers; each statistic is a linear
+    combination of logs of means of n nearly exponential exit times, close to normal). The log of a mean of n
     exponentials is biased by -1/(2n) at every level alike, which cancels in the slope to within
     the differences of the levels' relative variances (< 0.002 of a slope against half-widths
     > 0.05). The prediction's quadrature error is below 1e-5 relative (above).
@@ -63,7 +68,7 @@ References:
 
 Sabotage:
     "gaussian-labelled-stable": the stable row's noise is the alpha = 2 member (Gaussian, N(0, 2))
-    while the prediction says alpha = 1.5. "kramers-no-factor-2": the Gaussian prediction at
+    while the prediction says alpha = 1.5 (rows b and d). "kramers-no-factor-2": the Gaussian prediction at
     temperature eta sigma^2 instead of eta sigma^2 / 2 (the exponent dV / (eta sigma^2)).
 """
 
@@ -83,11 +88,11 @@ from ._base import CheckResult, Context, Outcome, Row, report_row
 from ._stats import fmt, interval_row, t_interval, trial_seeds
 
 NAME = "escape_time"
-CLAIM = "SGD exit time: exp(2 dV/(eta sigma^2)) under Gaussian noise, ~ (eta sigma)^-alpha under SaS noise; Adam vs SGD reported"
+CLAIM = "SGD exit time: exp(2 dV/(eta sigma^2)) under Gaussian noise; ~ (eta sigma)^-alpha and depth-free under SaS noise; Adam vs SGD reported"
 SOURCE = "note 000, 'Beyond the Gaussian Approximation'; note 001, 'Adam Vector Field Theory'"
 SABOTAGE: tuple[str, ...] = ("gaussian-labelled-stable", "kramers-no-factor-2")
 JUSTIFICATION = "t-intervals (suite level) over disjoint groups of walkers of the fitted slopes, against the exact discrete chain's mean exit times (Nystrom)"
-STAT_ROWS = 2
+STAT_ROWS = 3
 
 WELL = Well(depth=1.0, half_width=1.0)
 ETA = 0.1
@@ -95,6 +100,8 @@ ALPHA = 1.5
 KRAMERS = (1.5, 2.25, 3.0, 3.75)  # 2 dV / (eta sigma^2)
 STEPS = (0.06, 0.085, 0.12, 0.17)  # eta sigma of the stable row
 ADAM_LEVEL = 1  # index into STEPS
+DEEP = 2.0  # the deeper well of row (d), same width
+DEPTH_GAUSS = 1  # index into KRAMERS: the Gaussian level whose depth doubling is shown beside row (d)
 
 
 def _gauss_sigma(r: float) -> float:
@@ -132,14 +139,14 @@ def gauss_pdf(u: np.ndarray) -> np.ndarray:
     return out
 
 
-def chain_mean_exit(pdf: Callable[[np.ndarray], np.ndarray], step: float) -> float:
+def chain_mean_exit(pdf: Callable[[np.ndarray], np.ndarray], step: float, well: Well = WELL) -> float:
     """E tau from x = 0 for x' = x - eta V'(x) - step xi, xi with density ``pdf``:
     tau = 1 + K tau on (-h, h), Nystrom."""
-    h = WELL.half_width
+    h = well.half_width
     y, w = _nodes(h, max(8, math.ceil(2.0 * h / step)))
 
     def kernel(x: np.ndarray) -> np.ndarray:
-        mu = x - ETA * WELL.grad(x)
+        mu = x - ETA * well.grad(x)
         out: np.ndarray = pdf((y[None, :] - mu[:, None]) / step) / step * w
         return out
 
@@ -160,14 +167,14 @@ class Levels:
 
 
 def _levels(
-    args: tuple[str, tuple[float, ...], float, int, int, int, np.random.SeedSequence, str, float],
+    args: tuple[str, tuple[float, ...], float, int, int, int, np.random.SeedSequence, str, float, float],
 ) -> Levels:
-    law, sigmas, alpha, k, n, max_steps, seed, algo, lr = args
+    law, sigmas, alpha, k, n, max_steps, seed, algo, lr, depth = args
     opt = ref.make(algo, lr=lr)
     scale = np.repeat(np.asarray(sigmas), k * n)
     ex = exit_times(
         opt,
-        WELL,
+        Well(depth, WELL.half_width),
         Noise(law, scale, alpha),
         np.zeros(scale.size),
         np.random.default_rng(seed),
@@ -224,6 +231,21 @@ def row_stable(lv: Levels, pred: np.ndarray) -> Row:
     )
 
 
+def row_depth(shallow: np.ndarray, deep: Levels, pred: float, gauss: float) -> Row:
+    """(d) Twice the depth, the same width, the same SaS noise: E tau barely moves (one jump of
+    size ~ h leaves, whatever the depth); the Gaussian chain's factor at its level is shown."""
+    iv = t_interval(np.log(deep.means[:, 0] / shallow))
+    cens = f", {deep.censored} censored" if deep.censored else ""
+    return interval_row(
+        f"SaS: log E tau(dV = {fmt(DEEP)}) / E tau(dV = {fmt(WELL.depth)}), eta sigma = {STEPS[ADAM_LEVEL]}{cens}",
+        pred,
+        iv,
+        shown=f"{fmt(pred)} (exact chain; asymptote 0: width, not depth); Gaussian chain at "
+        f"2 dV/(eta sigma^2) = {fmt(KRAMERS[DEPTH_GAUSS])}: {fmt(gauss)}",
+        what="groups",
+    )
+
+
 def row_adam(sgd: np.ndarray, adam: Levels, lr: float) -> Row:
     iv = t_interval(np.log(adam.means[:, 0] / sgd))
     ratio = f"{fmt(math.exp(iv.estimate))} [{fmt(math.exp(iv.lo))}, {fmt(math.exp(iv.hi))}]"
@@ -246,17 +268,25 @@ def run(ctx: Context) -> Outcome:
     sab = ctx.sabotage
     g_sig = tuple(_gauss_sigma(r) for r in KRAMERS)
     s_sig = tuple(s / ETA for s in STEPS)
-    t_pred = np.sqrt(2.0) if sab == "kramers-no-factor-2" else 1.0  # noise sd sqrt(2) sigma: T = eta sigma^2
-    pred_g = np.array([chain_mean_exit(gauss_pdf, ETA * s * t_pred) for s in g_sig])
+    pred_g = np.array([chain_mean_exit(gauss_pdf, ETA * s) for s in g_sig])
+    if sab == "kramers-no-factor-2":  # noise sd sqrt(2) sigma: temperature eta sigma^2
+        pred_g_tested = np.array([chain_mean_exit(gauss_pdf, ETA * s * math.sqrt(2.0)) for s in g_sig])
+    else:
+        pred_g_tested = pred_g
     pdf = sas_pdf(ALPHA)
     pred_s = np.array([chain_mean_exit(pdf, s) for s in STEPS])
-    seeds = trial_seeds(ctx, 4)
+    deep = Well(DEEP, WELL.half_width)
+    pred_deep = chain_mean_exit(pdf, STEPS[ADAM_LEVEL], deep)
+    g_step = ETA * g_sig[DEPTH_GAUSS]
+    gauss_depth = math.log(chain_mean_exit(gauss_pdf, g_step, deep) / pred_g[DEPTH_GAUSS])
+    seeds = trial_seeds(ctx, 5)
     noise_alpha = 2.0 if sab == "gaussian-labelled-stable" else ALPHA
     items = [
-        ("gaussian", g_sig, 2.0, k, n, int(20 * pred_g.max()), seeds[0], "sgd", ETA),
-        ("stable", s_sig, noise_alpha, k, n, int(20 * pred_s.max()), seeds[1], "sgd", ETA),
+        ("gaussian", g_sig, 2.0, k, n, int(20 * pred_g.max()), seeds[0], "sgd", ETA, WELL.depth),
+        ("stable", s_sig, noise_alpha, k, n, int(20 * pred_s.max()), seeds[1], "sgd", ETA, WELL.depth),
+        ("stable", (s_sig[ADAM_LEVEL],), noise_alpha, k, n, int(20 * pred_deep), seeds[4], "sgd", ETA, DEEP),
     ]
-    lg, ls = ctx.map(_levels, items)
+    lg, ls, ld = ctx.map(_levels, items)
     lr = adam_lr(s_sig[ADAM_LEVEL], noise_alpha, seeds[2])
     adam_item = (
         "stable",
@@ -268,11 +298,13 @@ def run(ctx: Context) -> Outcome:
         seeds[3],
         "adam",
         lr,
+        WELL.depth,
     )
     la: Levels = ctx.map(_levels, [adam_item])[0]
     rows = (
-        row_kramers(lg, pred_g, sab),
+        row_kramers(lg, pred_g_tested, sab),
         row_stable(ls, pred_s),
+        row_depth(ls.means[:, ADAM_LEVEL], ld, math.log(pred_deep / pred_s[ADAM_LEVEL]), gauss_depth),
         row_adam(ls.means[:, ADAM_LEVEL], la, lr),
     )
     c_alpha = math.gamma(ALPHA) * math.sin(math.pi * ALPHA / 2) / math.pi
@@ -285,6 +317,7 @@ def run(ctx: Context) -> Outcome:
         "stable_pred": pred_s.tolist(),
         "stable_asym": [WELL.half_width**ALPHA / (2 * c_alpha * s**ALPHA) for s in STEPS],
         "adam": float(la.means.mean()),
+        "deep": float(ld.means.mean()),
     }
     return Outcome(rows=rows, figure=figure)
 
@@ -303,6 +336,9 @@ def plot(result: CheckResult, path: str) -> None:
     ax2.loglog(f["stable_x"], f["stable_pred"], "k+-", lw=0.8, label="exact chain (Nystrom)")
     ax2.loglog(f["stable_x"], f["stable_asym"], "k--", lw=0.8, label="h^a / (2 C_a (eta sigma)^a)")
     ax2.loglog([f["stable_x"][ADAM_LEVEL]], [f["adam"]], "s", color="C3", label="Adam (same median step)")
+    ax2.loglog(
+        [f["stable_x"][ADAM_LEVEL]], [f["deep"]], "^", color="C2", label=f"SGD, depth {DEEP} (twice as deep)"
+    )
     ax2.set_xlabel("eta sigma")
     ax2.set_ylabel("mean exit time (steps)")
     ax2.legend(fontsize=7)
