@@ -32,10 +32,17 @@ vector-Jacobian products, for every argument that can carry a box (arrays, beta,
 corrections, eps), are those of the literal form, obtained by differentiating ``LITERAL[name]``
 with autograd when the backward pass runs. Hypergradients through the fused steps are therefore
 the literal steps' hypergradients (and higher derivatives work, as autograd nests).
+
+Memory: the "one fresh output array" comes from a buffer pool (``_Pool``): an array the pool handed
+out earlier and that nothing but the pool references any more, or a new one. No array anyone can
+reach is ever written, so steps stay pure; the pool costs up to ``POOL_BYTES`` held after use
+(``set_buffer_pool``; specs/notation.md 'Speed').
 """
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -187,13 +194,82 @@ def _fusable(arrays: tuple[Any, ...], scalars: tuple[Any, ...]) -> bool:
     )
 
 
+class _Pool:
+    """The fused primitives' output buffers, handed out again once nothing else references them.
+
+    A pure step returns new arrays, and at p = 10^6-10^7 a fresh array costs page faults (the
+    kernel maps and zeroes its pages on first touch: at 10^7 about as much as the step's
+    arithmetic). The pool keeps a reference to each array it hands out; an array whose only
+    reference is the pool's (``sys.getrefcount == 2``: the list's and the call's) is unreachable
+    from any other object -- every numpy view, memoryview and ``torch.from_numpy`` of it holds a
+    reference to it -- so writing it changes nothing anyone can observe, and the next primitive
+    call of the same shape writes its result there. Inputs are never candidates (the caller
+    references them), so steps stay pure and states immutable.
+
+    Cost: the pool holds up to ``max_bytes`` of float64 arrays (default ``POOL_BYTES``, LRU,
+    at most ``POOL_SLOTS`` arrays) after their users dropped them, until they are reused, evicted
+    or ``set_buffer_pool(0)`` is called. Disabled where reference counts do not say this
+    (interpreters without ``sys.getrefcount``, free-threaded CPython).
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.arrays: list[Array] = []
+        self.lock = threading.Lock()
+
+    def empty(self, shape: tuple[int, ...]) -> Array:
+        """An uninitialised float64 array of ``shape`` that nothing else references."""
+        if not (self.max_bytes and _REFCOUNTS):
+            return np.empty(shape)
+        with self.lock:
+            pool = self.arrays
+            for i in range(len(pool)):
+                if pool[i].shape == shape and sys.getrefcount(pool[i]) == 2:
+                    a = pool.pop(i)
+                    pool.append(a)  # most recently used last
+                    return a
+            out = np.empty(shape)
+            if out.nbytes <= self.max_bytes:
+                held = sum(a.nbytes for a in pool) + out.nbytes
+                while pool and (held > self.max_bytes or len(pool) >= POOL_SLOTS):
+                    held -= pool.pop(0).nbytes  # forget the least recently used (its user keeps it)
+                pool.append(out)
+            return out
+
+
+#: the pool is exact only where an object's reference count is its number of referrers
+_REFCOUNTS = hasattr(sys, "getrefcount") and bool(getattr(sys, "_is_gil_enabled", lambda: True)())
+
+#: bytes of arrays the pool may hold (512 MiB: the six buffers an Adam step cycles through at
+#: p = 10^7 fit), and at most this many arrays
+POOL_BYTES = 1 << 29
+POOL_SLOTS = 8
+_POOL = _Pool(POOL_BYTES)
+
+
+def set_buffer_pool(max_bytes: int) -> int:
+    """Bound the fused primitives' buffer pool to ``max_bytes`` (0: no pool; the held arrays are
+    released now). Returns the previous bound. See ``_Pool`` for what the pool keeps and why
+    steps stay pure."""
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+        raise ValueError(f"set_buffer_pool: max_bytes must be an int >= 0, got {max_bytes!r}")
+    with _POOL.lock:
+        previous, _POOL.max_bytes = _POOL.max_bytes, max_bytes
+        if max_bytes == 0:
+            _POOL.arrays.clear()
+        else:
+            while _POOL.arrays and sum(a.nbytes for a in _POOL.arrays) > max_bytes:
+                _POOL.arrays.pop(0)
+    return previous
+
+
 def _blocked(kernel: Callable[..., None], arrays: tuple[Array, ...], scalars: tuple[Scalar, ...]) -> Array:
-    """Run ``kernel`` over blocks of ``BLOCK`` elements into one fresh output array."""
-    out = np.empty(arrays[0].shape)
+    """Run ``kernel`` over blocks of ``BLOCK`` elements into one output array nothing else references."""
+    out = _POOL.empty(arrays[0].shape)
     o = out.reshape(-1)
     flat = [np.ravel(a) for a in arrays]  # views of contiguous inputs (a read-only copy otherwise)
     n = o.size
-    scratch = np.empty(min(n, BLOCK))
+    scratch = _POOL.empty((min(n, BLOCK),))
     for i in range(0, n, BLOCK):
         j = min(i + BLOCK, n)
         kernel(o[i:j], scratch[: j - i], *(a[i:j] for a in flat), *scalars)
