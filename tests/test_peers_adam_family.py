@@ -19,7 +19,9 @@ pytest.importorskip("optax", reason="optax is not installed: pip install -e '.[t
 
 import reference as ref  # noqa: E402
 from reference.cli import main  # noqa: E402
-from reference.conform import STREAMS, NotComparable, conform, optax_peer, torch_peer  # noqa: E402
+from reference.conform import NotComparable, conform, optax_peer, torch_peer  # noqa: E402
+
+from .peers_helpers import check_pair_conforms  # noqa: E402
 
 SHAPES = [(3, 4), (5,)]  # a two-tensor "model": flattened and concatenated
 N = 30
@@ -136,17 +138,7 @@ def _peer(pair: tuple[str, str, dict[str, Any], str, dict[str, Any]], dtype: str
 def test_pair_conforms_all_streams_both_loops(
     pair: tuple[str, str, dict[str, Any], str, dict[str, Any]], dtype: str
 ) -> None:
-    peer = _peer(pair, dtype)
-    assert peer.spec.algorithm == pair[3]
-    claim = peer.spec.build().hyperparams  # the claim's keywords with the record's defaults
-    for k, v in pair[4].items():
-        assert claim[k] == v, (k, claim[k], v)
-    report = conform(peer, n_steps=N)
-    assert len(report.comparisons) == 2 * len(STREAMS) + 1
-    assert report.tolerance.dtype == dtype
-    assert report.passed, report.table()
-    if dtype == "float32":
-        assert report.worst.max_ulps > 0.1  # genuinely float32 rounding, not float64
+    check_pair_conforms(_peer(pair, dtype), pair[3], pair[4], dtype, n_steps=N)
 
 
 def test_torch_nadam_needs_the_float32_product() -> None:

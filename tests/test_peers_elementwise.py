@@ -20,7 +20,9 @@ pytest.importorskip("optax", reason="optax is not installed: pip install -e '.[t
 
 import reference as ref  # noqa: E402
 from reference.cli import main  # noqa: E402
-from reference.conform import STREAMS, NotComparable, conform, optax_peer, torch_peer  # noqa: E402
+from reference.conform import NotComparable, conform, optax_peer, torch_peer  # noqa: E402
+
+from .peers_helpers import check_pair_conforms  # noqa: E402
 
 SHAPES = [(3, 4), (5,)]  # a two-tensor "model": flattened and concatenated
 N = 30
@@ -117,17 +119,7 @@ def _peer(pair: Pair, dtype: str = "float64") -> Any:
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("pair", PAIRS, ids=_id)
 def test_pair_conforms_all_streams_both_loops(pair: Pair, dtype: str) -> None:
-    peer = _peer(pair, dtype)
-    assert peer.spec.algorithm == pair[3]
-    claim = peer.spec.build().hyperparams  # the claim's keywords with the record's defaults
-    for k, v in pair[4].items():
-        assert claim[k] == v, (k, claim[k], v)
-    report = conform(peer, n_steps=N, long_steps=LONG)
-    assert len(report.comparisons) == 2 * len(STREAMS) + 1
-    assert report.tolerance.dtype == dtype
-    assert report.passed, report.table()
-    if dtype == "float32":
-        assert report.worst.max_ulps > 0.1  # genuinely float32 rounding, not float64
+    check_pair_conforms(_peer(pair, dtype), pair[3], pair[4], dtype, n_steps=N, long_steps=LONG)
 
 
 def _short(peer: Any, reference: Any) -> Any:

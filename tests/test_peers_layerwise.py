@@ -17,7 +17,9 @@ pytest.importorskip("optax", reason="optax is not installed: pip install -e '.[t
 
 import reference as ref  # noqa: E402
 from reference.cli import main  # noqa: E402
-from reference.conform import STREAMS, NotComparable, conform, optax_peer  # noqa: E402
+from reference.conform import NotComparable, conform, optax_peer  # noqa: E402
+
+from .peers_helpers import check_pair_conforms  # noqa: E402
 
 SHAPES = [(3, 4), (5,)]  # the CLI's default: a matrix and a vector, one trust ratio each
 N, LONG = 8, 60  # short runs: each optax call costs a jax dispatch
@@ -74,16 +76,10 @@ def test_pair_conforms_all_streams_both_loops(
 ) -> None:
     name, hp, algo, want = pair
     peer = optax_peer(name, SHAPES, dtype=dtype, **hp)
-    assert peer.spec.algorithm == algo
-    claim = peer.spec.build().hyperparams
-    assert claim["shapes"] == ((3, 4), (5,))  # the peer's tensors, one trust ratio / moment each
-    for k, v in want.items():
-        assert claim[k] == v, (k, claim[k], v)
-    report = conform(peer, n_steps=N, long_steps=LONG, diagnose=False)
-    assert len(report.comparisons) == 2 * len(STREAMS) + 1
-    assert report.passed, report.table()
-    if dtype == "float32":
-        assert report.worst.max_ulps > 0.1  # genuinely float32 rounding, not float64
+    # the peer's tensors, one trust ratio / moment each
+    check_pair_conforms(
+        peer, algo, {"shapes": ((3, 4), (5,)), **want}, dtype, n_steps=N, long_steps=LONG, diagnose=False
+    )
 
 
 @pytest.mark.parametrize("name", ["lamb", "lars", "fromage", "novograd"])

@@ -25,8 +25,10 @@ import jax  # noqa: E402
 
 import reference as ref  # noqa: E402
 from reference.cli import main  # noqa: E402
-from reference.conform import STREAMS, NotComparable, conform, optax_peer  # noqa: E402
+from reference.conform import NotComparable, conform, optax_peer  # noqa: E402
 from reference.conform.mappings.optimistic_noisy import JaxNoise  # noqa: E402
+
+from .peers_helpers import check_pair_conforms  # noqa: E402
 
 SHAPES = [(3, 4), (5,)]  # a two-tensor "model": flattened and concatenated
 N, LONG = 20, 200
@@ -99,17 +101,7 @@ def test_pair_conforms_all_streams_both_loops(
     pair: tuple[str, dict[str, Any], str, dict[str, Any]], dtype: str
 ) -> None:
     name, hp, algorithm, claim_kw = pair
-    peer = _peer(name, dtype, **hp)
-    assert peer.spec.algorithm == algorithm
-    claim = peer.spec.build().hyperparams  # the claim's keywords with the record's defaults
-    for k, v in claim_kw.items():
-        assert claim[k] == v, (k, claim[k], v)
-    report = conform(peer, n_steps=N, long_steps=LONG)
-    assert len(report.comparisons) == 2 * len(STREAMS) + 1
-    assert report.tolerance.dtype == dtype
-    assert report.passed, report.table()
-    if dtype == "float32":
-        assert report.worst.max_ulps > 0.1  # genuinely float32 rounding, not float64
+    check_pair_conforms(_peer(name, dtype, **hp), algorithm, claim_kw, dtype, n_steps=N, long_steps=LONG)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
