@@ -54,12 +54,13 @@ are ours):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,12 @@ GRID: dict[str, tuple[float, ...]] = {
     "adamw": (1e-5, 1e-4, 1e-3, 1e-2, 1e-1),
     "lion": (1e-6, 1e-5, 1e-4, 1e-3, 1e-2),
     "kfac": (1e-3, 1e-2, 1e-1, 1.0),
+}
+#: Stage 1 of the lazy rows' search (NTK parametrisation) for the methods without a theory scale.
+NTK_GRID: dict[str, tuple[float, ...]] = {
+    "adam": (1e-3, 1e-2, 1e-1),
+    "adamw": (1e-3, 1e-2, 1e-1),
+    "lion": (1e-4, 1e-3, 1e-2),
 }
 #: Stage 2 tries the stage-1 winner times these factors.
 REFINE = (1 / 3, 3.0)
@@ -262,6 +269,32 @@ TUNED: dict[int, dict[str, float]] = {
     8192: {"sgd": 1, "momentum": 0.1, "nesterov": 0.1, "adam": 0.001, "adamw": 0.03, "lion": 0.000333},
 }
 
+#: The lazy rows (NTK parametrisation, PK1-PK4 of specs/peaks.md): the learning rate of each
+#: first-order method at the recorded width (width -> method -> lr); ``NTK_LR_RULE`` says how.
+#: SGD, momentum, Nesterov: the theory's scale, eta = 1 / lambda_max and (1 - beta) / lambda_max,
+#: lambda_max = ``NTK_SHARPNESS`` the largest eigenvalue of the training loss's Hessian at theta_0
+#: (``sharpness``; power iteration with autograd Hessian-vector products). Adam, AdamW, Lion:
+#: ``SEARCH_RECORD_NTK`` (the search of SEARCH_PROTOCOL in the NTK parametrisation).
+NTK_SHARPNESS: dict[int, float] = {8192: 0.3777}
+NTK_LR_RULE = (
+    "sgd: 1/lambda_max, momentum and nesterov: (1 - beta)/lambda_max (the same effective step "
+    "eta/(1 - beta)), lambda_max = the largest Hessian eigenvalue of the training loss at theta_0 "
+    "(NTK coordinates; half of gradient descent's stability limit 2/lambda_max); adam, adamw, lion: "
+    "the learning-rate search (SEARCH_PROTOCOL, NTK parametrisation, the lazy rows' budget)"
+)
+SEARCH_RECORD_NTK: dict[int, dict[str, dict[float, float]]] = {8192: {}}
+TUNED_NTK: dict[int, dict[str, float]] = {
+    8192: {
+        "sgd": round(1 / NTK_SHARPNESS[8192], 3),
+        "momentum": round(0.1 / NTK_SHARPNESS[8192], 3),
+        "nesterov": round(0.1 / NTK_SHARPNESS[8192], 3),
+    }
+}
+#: A run is "lazy" when its weights moved by less than this fraction of their initial norm
+#: (specs/peaks.md, "The regime criterion": relative motion eps changes the pre-activations by
+#: O(eps) and flips O(eps) of the ReLU units, so the linearisation error is O(eps) of the change).
+LAZY_MOVE = 0.1
+
 #: Budgets of the default run and of ``--quick`` (a smoke run: seconds).
 DEFAULTS: dict[str, Any] = {
     "widths": "32,8192",
@@ -271,6 +304,8 @@ DEFAULTS: dict[str, Any] = {
     "gn_steps": 30,
     "lbfgs_steps": 300,
     "wide_lbfgs_steps": 40,
+    "lazy": "sgd,adam",
+    "lazy_curve_every": 5,
 }
 QUICK: dict[str, Any] = {
     "widths": "32",
@@ -280,6 +315,8 @@ QUICK: dict[str, Any] = {
     "gn_steps": 8,
     "lbfgs_steps": 30,
     "wide_lbfgs_steps": 3,
+    "lazy": "sgd,adam",
+    "lazy_curve_every": 1,
 }
 
 
@@ -295,6 +332,7 @@ class Budget:
     gn_steps: int = 30
     lbfgs_steps: int = 300
     batch_size: int = BATCH_SIZE
+    curve_every: int = 1  # first-order methods: the training loss every this many epochs
 
 
 @dataclass(frozen=True)
@@ -314,6 +352,22 @@ class RunResult:
     params: np.ndarray = field(repr=False)
     diverged: bool = False
     move: float = math.nan  # ||theta_T - theta_0|| / ||theta_0||: small in the lazy regime
+    lin: float = math.nan  # ||F(theta_T) - F_lin(theta_T)|| / ||F(theta_T) - F(theta_0)|| (PK7)
+    parametrization: str = "standard"
+    epochs: int = 0  # first-order and K-FAC: epochs trained (0: a full-batch method)
+    curve_every: int = 1  # epochs between two points of ``curve`` (first-order)
+
+    @property
+    def label(self) -> str:
+        """The table's method name: ``sgd``, or ``sgd-ntk`` for the NTK parametrisation."""
+        return self.method if self.parametrization == "standard" else f"{self.method}-ntk"
+
+    @property
+    def regime(self) -> str:
+        """ "lazy" if ``move`` < LAZY_MOVE, else "active" ("—" when diverged)."""
+        if not math.isfinite(self.move):
+            return "—"
+        return "lazy" if self.move < LAZY_MOVE else "active"
 
 
 def _streams(seq: np.random.SeedSequence, k: int) -> list[np.random.SeedSequence]:
@@ -333,6 +387,9 @@ def init_params(problem: Peaks, rng: np.random.Generator, scheme: str = "torch")
     "he" / "xavier" = the problem's own schemes, whose biases are 0."""
     if scheme not in INITS:
         raise ValueError(f"peaks: init must be one of {list(INITS)}, got {scheme!r}")
+    if problem.parametrization != "standard":  # the same network: theta = theta_std / S
+        std = dataclasses.replace(problem, parametrization="standard")
+        return problem.from_standard(init_params(std, rng, scheme))
     if scheme != "torch":
         return problem.init_params(rng, "he" if scheme == "he" else "xavier")
     w, c = problem.width, problem.output_dim
@@ -373,7 +430,7 @@ def _train_first_order(
             batch_size=budget.batch_size,
             rng=batch_rng,
             record_params=False,
-            loss_every=per_epoch if record_curve else None,
+            loss_every=per_epoch * budget.curve_every if record_curve else None,
         )
     except NonFiniteGradientError as exc:
         raise Diverged(f"{method}: {exc}") from exc
@@ -428,6 +485,11 @@ def train(
     """
     if method not in METHODS:
         raise ValueError(f"peaks: method must be one of {list(METHODS)}, got {method!r}")
+    if problem.parametrization != "standard" and method not in FIRST_ORDER:
+        raise ValueError(
+            f"peaks: the {problem.parametrization} parametrisation is run with the first-order "
+            f"methods {list(FIRST_ORDER)} only, got {method!r}"
+        )
     init_seq, batch_seq, target_seq = _streams(seq, 3)
     theta0 = init_params(problem, np.random.default_rng(init_seq), init)
     batch_rng = np.random.default_rng(batch_seq)
@@ -509,18 +571,99 @@ def evaluate(
         curve=tuple(curve),
         seconds=time.perf_counter() - t0,
         params=theta,
-        move=float(np.linalg.norm(theta - theta0) / np.linalg.norm(theta0)),
+        move=float(np.linalg.norm(theta - theta0) / np.linalg.norm(theta0)),  # (PK6)
+        lin=linearisation_error(problem, theta0, theta),
+        parametrization=problem.parametrization,
+        epochs=budget.epochs if _has_lr(method) else 0,
+        curve_every=budget.curve_every if method in FIRST_ORDER else 1,
     )
 
 
+def linearisation_error(problem: Peaks, theta0: np.ndarray, theta: np.ndarray) -> float:
+    """(PK7): ||F(theta) - F_lin(theta)|| / ||F(theta) - F(theta_0)|| over the training inputs,
+    F_lin(theta) = F(theta_0) + J(theta_0) (theta - theta_0) (note 002 eq. (14)); J times the
+    step by autograd's forward mode. 0 for a model linear in theta; nan if theta = theta_0."""
+    from autograd import make_jvp
+
+    delta = np.asarray(theta) - np.asarray(theta0)
+    f0, jd = make_jvp(lambda t: problem.predict(theta0 + t * delta, problem.X))(0.0)(1.0)
+    f1 = np.asarray(problem.predict(theta, problem.X))
+    change = float(np.linalg.norm(f1 - f0))
+    return float(np.linalg.norm(f1 - f0 - jd)) / change if change > 0 else math.nan
+
+
+def sharpness(problem: Peaks, theta: np.ndarray, iters: int = 20, seed: int = 0) -> float:
+    """lambda_max of the training loss's Hessian at ``theta`` (in the problem's coordinates), by
+    ``iters`` power iterations v <- H v / ||H v|| from a seeded Gaussian v, H v by autograd
+    (``hessian_vector_product``); the Rayleigh quotient v.Hv of the last iterate. Assumes the top
+    eigenvalue is the largest in magnitude (true at theta_0 here: the loss is near-convex there)."""
+    from autograd import hessian_vector_product
+
+    hvp = hessian_vector_product(problem.loss)
+    v = np.random.default_rng(seed).standard_normal(problem.dim)
+    v /= np.linalg.norm(v)
+    lam = math.nan
+    for _ in range(iters):
+        u = np.asarray(hvp(theta, v))
+        lam = float(v @ u)
+        v = u / np.linalg.norm(u)
+    return lam
+
+
+@contextlib.contextmanager
+def single_thread_blas() -> Iterator[None]:
+    """OpenBLAS at one thread for the block (restored after): on the shared 2-core machine a
+    minibatch step at width 8192 costs 5 times the CPU with two BLAS threads (threads spin while
+    other jobs hold the cores), and the numbers no longer depend on the machine's core count."""
+    import ctypes
+
+    libs = []
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = sorted(
+                {ln.split()[-1] for ln in fh if "openblas" in ln.lower() and ln.strip().endswith(".so")}
+            )
+    except OSError:
+        paths = []
+    for path in paths:
+        with contextlib.suppress(OSError):
+            libs.append(ctypes.CDLL(path))
+    names = (
+        ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+        ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
+        ("openblas_get_num_threads", "openblas_set_num_threads"),
+    )
+    restore = []
+    for lib in libs:
+        for get, put in names:
+            if hasattr(lib, get) and hasattr(lib, put):
+                restore.append((getattr(lib, put), int(getattr(lib, get)())))
+                getattr(lib, put)(1)
+                break
+    try:
+        yield
+    finally:
+        for put, n in restore:
+            put(n)
+
+
 def search(
-    method: str, width: int, budget: Budget, seed: int, init: str = "torch"
+    method: str,
+    width: int,
+    budget: Budget,
+    seed: int,
+    init: str = "torch",
+    parametrization: str = "standard",
+    grid: Sequence[float] | None = None,
 ) -> tuple[float, dict[float, float]]:
-    """The lr with the lowest validation loss, and every lr tried with its loss (SEARCH_PROTOCOL)."""
+    """The lr with the lowest validation loss, and every lr tried with its loss (SEARCH_PROTOCOL;
+    ``grid`` replaces GRID[method] as stage 1). In the NTK parametrisation (the lazy rows) a run
+    whose weights move by LAZY_MOVE or more of their norm scores inf: the best lazy step wins."""
     if method not in GRID:
         raise ValueError(f"peaks: method {method!r} has no learning-rate grid (GRID has {sorted(GRID)})")
-    full = peaks(width=width, seed=0)
-    sub = peaks(width=width, seed=0, n_samples=800, n_train=640)  # the same first 800 points
+    pz: Any = parametrization
+    full = peaks(width=width, seed=0, parametrization=pz)
+    sub = peaks(width=width, seed=0, n_samples=800, n_train=640, parametrization=pz)  # the first 800 points
     if not np.array_equal(sub.X, full.X[:640]) or not np.array_equal(sub.X_test, full.X[640:800]):
         raise RuntimeError("peaks: the search split is not a split of the training set")
     seq = np.random.SeedSequence(seed + 1000).spawn(1)[0]
@@ -534,6 +677,14 @@ def search(
             with np.errstate(over="ignore", invalid="ignore"):
                 theta, _ = train(method, sub, seq, lr=lr, budget=budget, record_curve=False, init=init)
             val = float(sub.test_loss(theta))
+            if parametrization != "standard":
+                theta0 = init_params(sub, np.random.default_rng(_streams(seq, 3)[0]), init)
+                move = float(np.linalg.norm(theta - theta0) / np.linalg.norm(theta0))
+                print(
+                    f"search {parametrization} {method} lr={lr:g}: val {val:.4f}, move {move:.3f}",
+                    file=sys.stderr,
+                )
+                val = val if move < LAZY_MOVE else math.inf
         except Diverged:
             val = math.inf
         scores[lr] = val if math.isfinite(val) else math.inf
@@ -541,7 +692,7 @@ def search(
     def best() -> float:
         return min(scores, key=lambda k: scores[k])
 
-    for lr in GRID[method]:
+    for lr in GRID[method] if grid is None else grid:
         score(lr)
     for _ in range(MAX_EXTEND):
         lo, hi = min(scores), max(scores)
@@ -557,12 +708,14 @@ def search(
     return best(), dict(sorted(scores.items()))
 
 
-def tuned_lr(method: str, width: int) -> float:
-    """TUNED's lr for ``method`` at the recorded width nearest to ``width`` (in log scale)."""
+def tuned_lr(method: str, width: int, parametrization: str = "standard") -> float:
+    """TUNED's (TUNED_NTK's) lr for ``method`` at the recorded width nearest to ``width`` (in log
+    scale); nan for a method without one."""
+    table_ = TUNED if parametrization == "standard" else TUNED_NTK
     if not _has_lr(method):
         return math.nan
-    w = min(TUNED, key=lambda k: abs(math.log(k / width)))
-    return TUNED[w][method]
+    w = min(table_, key=lambda k: abs(math.log(k / width)))
+    return table_[w].get(method, math.nan)
 
 
 def _fmt(vals: Sequence[float], digits: int) -> str:
@@ -577,15 +730,20 @@ def _fmt(vals: Sequence[float], digits: int) -> str:
 
 
 def table(results: list[RunResult]) -> str:
-    """Our mean ± std over trials beside the notes' figures, one row per (width, method)."""
+    """Our mean ± std over trials beside the notes' figures, one row per (width, method,
+    parametrisation); ``move`` (PK6) with its regime verdict (lazy below LAZY_MOVE), ``lin`` (PK7)."""
     head = (
         f"{'width':>5} {'method':<13} {'lr':>7} {'n':>2} {'train loss':>11} {'test loss':>11} "
-        f"{'train acc %':>12} {'test acc %':>12} {'move':>5} | {'note 001 loss tr/te, acc tr/te':<31}| note 000 acc tr/te"
+        f"{'train acc %':>12} {'test acc %':>12} {'move':>6} {'regime':>6} {'lin':>5} {'ep':>3} "
+        f"| {'note 001 loss tr/te, acc tr/te':<31}| note 000 acc tr/te"
     )
     lines = [head, "-" * len(head)]
-    keys = sorted({(r.width, r.method) for r in results}, key=lambda k: (k[0], _order(k[1])))
-    for w, m in keys:
-        rs = [r for r in results if r.width == w and r.method == m]
+    keys = sorted(
+        {(r.width, r.parametrization, r.method) for r in results},
+        key=lambda k: (k[0], k[1] != "standard", _order(k[2])),
+    )
+    for w, pz, m in keys:
+        rs = [r for r in results if r.width == w and r.method == m and r.parametrization == pz]
         s1 = SEED_001.get((m, w))
         s0 = SEED_000.get((m, w))
         s1s = f"{s1[0]:.2f}/{s1[1]:.2f}, {s1[2]:.1f}/{s1[3]:.1f}" if s1 else "—"
@@ -593,10 +751,16 @@ def table(results: list[RunResult]) -> str:
         lr = f"{rs[0].lr:g}" if math.isfinite(rs[0].lr) else "—"
         moves = [r.move for r in rs if math.isfinite(r.move)]
         move = f"{np.mean(moves):.3f}" if moves else "—"
+        regimes = {r.regime for r in rs if r.regime != "—"}
+        regime = "—" if not regimes else regimes.pop() if len(regimes) == 1 else "mixed"
+        lins = [r.lin for r in rs if math.isfinite(r.lin)]
+        lin = f"{np.mean(lins):.2f}" if lins else "—"
+        ep = str(rs[0].epochs) if rs[0].epochs else "—"
         lines.append(
-            f"{w:>5} {m:<13} {lr:>7} {len(rs):>2} {_fmt([r.train_loss for r in rs], 2):>11} "
+            f"{w:>5} {rs[0].label:<13} {lr:>7} {len(rs):>2} {_fmt([r.train_loss for r in rs], 2):>11} "
             f"{_fmt([r.test_loss for r in rs], 2):>11} {_fmt([r.train_acc for r in rs], 1):>12} "
-            f"{_fmt([r.test_acc for r in rs], 1):>12} {move:>5} | {s1s:<31}| {s0s}"
+            f"{_fmt([r.test_acc for r in rs], 1):>12} {move:>6} {regime:>6} {lin:>5} {ep:>3} "
+            f"| {s1s:<31}| {s0s}"
         )
     return "\n".join(lines)
 
@@ -634,13 +798,16 @@ def plot(results: list[RunResult], problems: dict[int, Peaks], out: Path) -> lis
     g = np.linspace(-3, 3, n_grid)
     G = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
     for w, prob in problems.items():
-        rs = sorted((r for r in results if r.width == w and r.trial == 0), key=lambda r: _order(r.method))
+        rs = sorted(
+            (r for r in results if r.width == w and r.trial == 0),
+            key=lambda r: (r.parametrization != "standard", _order(r.method)),
+        )
         if not rs:
             continue
         panels: list[tuple[str, np.ndarray | None]] = [("truth: level sets of peaks", peaks_labels(G))]
         panels += [
             (
-                f"{r.method}: train {r.train_acc:.1f}%, test {r.test_acc:.1f}%",
+                f"{r.label}: train {r.train_acc:.1f}%, test {r.test_acc:.1f}%",
                 None if r.diverged else _classes(prob, r.params, G),
             )
             for r in rs
@@ -689,16 +856,26 @@ def plot(results: list[RunResult], problems: dict[int, Peaks], out: Path) -> lis
 
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
         any2 = False
-        for m in sorted({r.method for r in results if r.width == w}, key=_order):
-            curves = [r.curve for r in results if r.width == w and r.method == m and not r.diverged]
-            if not curves:
+        groups = sorted(
+            {(r.parametrization, r.method) for r in results if r.width == w},
+            key=lambda k: (k[0] != "standard", _order(k[1])),
+        )
+        for pz, m in groups:
+            runs = [
+                r
+                for r in results
+                if r.width == w and r.method == m and r.parametrization == pz and not r.diverged
+            ]
+            if not runs:
                 continue
+            curves = [r.curve for r in runs]
             n = min(len(c) for c in curves)
             arr = np.asarray([c[:n] for c in curves])
-            x = np.arange(n)
+            x = np.arange(n) * runs[0].curve_every
             ax = ax1 if _has_lr(m) else ax2
             any2 |= ax is ax2
-            ax.semilogy(x, arr.mean(axis=0), label=m, color=_COLORS[m])
+            style = "-" if pz == "standard" else "--"
+            ax.semilogy(x, arr.mean(axis=0), style, label=runs[0].label, color=_COLORS[m])
             if len(curves) > 1:
                 ax.fill_between(
                     x, arr.min(axis=0), arr.max(axis=0), color=_COLORS[m], alpha=0.15, linewidth=0
@@ -769,6 +946,22 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[int], list[str
         help="learning-rate overrides, e.g. sgd=0.01,adam=1e-3 (all widths; beats --search)",
     )
     parser.add_argument(
+        "--lazy",
+        help="first-order methods of the lazy rows: NTK parametrisation at each width above "
+        f"{WIDE}, --epochs epochs (comma list, 'all' or 'none'; default {DEFAULTS['lazy']})",
+    )
+    parser.add_argument(
+        "--lazy-curve-every",
+        type=int,
+        help=f"lazy rows: training loss every this many epochs (default {DEFAULTS['lazy_curve_every']})",
+    )
+    parser.add_argument(
+        "--lazy-only", action="store_true", help="only the lazy rows (the standard rows are skipped)"
+    )
+    parser.add_argument(
+        "--ntk-lr", default="", help="learning-rate overrides of the lazy rows, e.g. sgd=2,adam=1e-3"
+    )
+    parser.add_argument(
         "--search", action="store_true", help="rerun the learning-rate search first, train with its winners"
     )
     parser.add_argument(
@@ -785,7 +978,15 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[int], list[str
     for k, v in base.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
-    for k in ("seeds", "epochs", "wide_epochs", "gn_steps", "lbfgs_steps", "wide_lbfgs_steps"):
+    for k in (
+        "seeds",
+        "epochs",
+        "wide_epochs",
+        "gn_steps",
+        "lbfgs_steps",
+        "wide_lbfgs_steps",
+        "lazy_curve_every",
+    ):
         if getattr(args, k) < 1:
             parser.error(f"--{k.replace('_', '-')} must be an integer >= 1, got {getattr(args, k)}")
     if args.seed < 0:
@@ -805,28 +1006,98 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[int], list[str
     missing = [m for m in wanted if m not in _registry.ALGORITHMS]
     if missing:
         parser.error(f"--methods: {missing} not registered in this install (ref.ALGORITHMS)")
-    args.lr_overrides = {}
-    for item in (x.strip() for x in str(args.lr).split(",") if x.strip()):
+    args.lr_overrides = _lr_items(parser, "--lr", str(args.lr), tuple(GRID))
+    args.ntk_lr_overrides = _lr_items(parser, "--ntk-lr", str(args.ntk_lr), FIRST_ORDER)
+    lazy = str(args.lazy).strip()
+    names = [] if lazy == "none" else list(FIRST_ORDER) if lazy == "all" else lazy.split(",")
+    args.lazy_methods = [m.strip() for m in names if m.strip()]
+    bad = [m for m in args.lazy_methods if m not in FIRST_ORDER]
+    if bad or (lazy not in ("none", "") and not args.lazy_methods):
+        parser.error(f"--lazy: unknown {bad}; choose from {', '.join(FIRST_ORDER)}, 'all' or 'none'")
+    args.lazy_methods = [m for m in args.lazy_methods if m in wanted]
+    if any(w > WIDE for w in widths) and not args.search:
+        for m in args.lazy_methods:
+            if m not in args.ntk_lr_overrides and not math.isfinite(tuned_lr(m, max(widths), "ntk")):
+                parser.error(
+                    f"--lazy: no recorded NTK learning rate for {m}; pass --ntk-lr {m}=<lr> or --search"
+                )
+    return args, widths, wanted
+
+
+def _lr_items(
+    parser: argparse.ArgumentParser, flag: str, text: str, allowed: Sequence[str]
+) -> dict[str, float]:
+    """The method=value pairs of a learning-rate flag (one-line parser error on a bad item)."""
+    out = {}
+    for item in (x.strip() for x in text.split(",") if x.strip()):
         name, _, value = item.partition("=")
         try:
             lr = float(value)
         except ValueError:
             lr = math.nan
-        if not _has_lr(name.strip()) or not (math.isfinite(lr) and lr > 0):
+        if name.strip() not in allowed or not (math.isfinite(lr) and lr > 0):
             parser.error(
-                f"--lr: expected method=value with a method from {', '.join(GRID)} and a value > 0, got {item!r}"
+                f"{flag}: expected method=value with a method from {', '.join(allowed)} and a value > 0, got {item!r}"
             )
-        args.lr_overrides[name.strip()] = lr
-    return args, widths, wanted
+        out[name.strip()] = lr
+    return out
+
+
+def _trials(
+    args: argparse.Namespace, prob: Peaks, methods: Sequence[str], lrs: dict[str, float], budget: Budget
+) -> list[RunResult]:
+    """``args.seeds`` trials of each method on ``prob``, each reported on stderr as it finishes."""
+    out = []
+    seqs = np.random.SeedSequence(args.seed).spawn(args.seeds)
+    for m in methods:
+        for k, seq in enumerate(seqs):
+            r = evaluate(m, prob, k, seq, lrs[m], budget, args.init)
+            out.append(r)
+            status = "DIVERGED" if r.diverged else f"train {r.train_acc:5.1f}% test {r.test_acc:5.1f}%"
+            regime = f", move {r.move:.3f} {r.regime}" if math.isfinite(r.move) else ""
+            print(
+                f"width {prob.width} {r.label:<13} trial {k}: {status}{regime} ({r.seconds:.1f} s)",
+                file=sys.stderr,
+            )
+    return out
+
+
+def _lazy_rows(
+    args: argparse.Namespace, width: int, record: dict[int, dict[str, dict[float, float]]]
+) -> list[RunResult]:
+    """The lazy rows at ``width``: NTK parametrisation (PK1), the width-32 epoch budget, the same
+    theta_0 networks and minibatches as the standard rows, lr from TUNED_NTK (NTK_LR_RULE)."""
+    prob = peaks(width=width, seed=0, parametrization="ntk")
+    budget = Budget(epochs=args.epochs, curve_every=args.lazy_curve_every)
+    lrs = {m: tuned_lr(m, width, "ntk") for m in args.lazy_methods}
+    if args.search:
+        for m in args.lazy_methods:
+            if m in NTK_GRID:
+                best, scores = search(m, width, budget, args.seed, args.init, "ntk", NTK_GRID[m])
+                lrs[m] = best
+                record.setdefault(-width, {})[m] = scores  # negative width: the NTK search
+                print(f"search ntk width {width} {m}: {scores} -> {best:g}", file=sys.stderr)
+    lrs.update({m: v for m, v in args.ntk_lr_overrides.items() if m in lrs})
+    print(
+        f"width {width}: lazy rows, NTK parametrisation, {budget.epochs} epochs, lr "
+        + ", ".join(f"{m}={v:g}" for m, v in lrs.items()),
+        file=sys.stderr,
+    )
+    return _trials(args, prob, args.lazy_methods, lrs, budget)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``optref peaks [options]``: train, print the table, write the PNGs; returns the exit status.
-
-    Long because it is the command top to bottom: parse, train each (width, method), print the
-    table, write the figures and the JSON, choose the exit status.
-    """
+    """``optref peaks [options]``: train, print the table, write the PNGs; returns the exit status."""
     args, widths, methods = _parse(sys.argv[1:] if argv is None else argv)
+    return _main(args, widths, methods)
+
+
+def _main(args: argparse.Namespace, widths: list[int], methods: list[str]) -> int:
+    """``main`` after parsing: train each (width, method), print the table, write the figures and
+    the JSON, choose the exit status.
+
+    Long because it is the command top to bottom; split, the order of the outputs would be scattered.
+    """
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results: list[RunResult] = []
@@ -845,14 +1116,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             lbfgs_steps=args.wide_lbfgs_steps if wide else args.lbfgs_steps,
         )
         ms = [m for m in methods if not (wide and m in ("gauss_newton", "kfac"))]
-        if len(ms) < len(methods):
+        if len(ms) < len(methods) and not args.lazy_only:
             print(
                 f"width {w}: Gauss-Newton and K-FAC skipped above width {WIDE} (p = {prob.dim}: "
                 "G is p x p; K-FAC inverts a (w+1) x (w+1) factor every step)",
                 file=sys.stderr,
             )
         lrs = {m: tuned_lr(m, w) for m in ms}
-        if args.search:
+        if args.search and not args.lazy_only:
             for m in ms:
                 if m in GRID:
                     best, scores = search(m, w, budget, args.seed, args.init)
@@ -865,19 +1136,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                         file=sys.stderr,
                     )
         lrs.update({m: v for m, v in args.lr_overrides.items() if m in lrs})
-        seqs = np.random.SeedSequence(args.seed).spawn(args.seeds)
-        for m in ms:
-            for k, seq in enumerate(seqs):
-                r = evaluate(m, prob, k, seq, lrs[m], budget, args.init)
-                results.append(r)
-                status = "DIVERGED" if r.diverged else f"train {r.train_acc:5.1f}% test {r.test_acc:5.1f}%"
-                print(f"width {w} {m:<13} trial {k}: {status} ({r.seconds:.1f} s)", file=sys.stderr)
+        if not args.lazy_only:
+            results += _trials(args, prob, ms, lrs, budget)
+        if wide and args.lazy_methods:
+            with single_thread_blas():
+                results += _lazy_rows(args, w, record)
         seconds[w] = time.perf_counter() - t_w
     text = table(results)
     timing = ", ".join(f"width {w}: {s:.0f} s" for w, s in seconds.items())
     text += (
-        f"\n\nmean ± sample std over {args.seeds} trial(s); move = mean ||theta_T - theta_0|| / ||theta_0||; "
-        f"init {args.init}"
+        f"\n\nmean ± sample std over {args.seeds} trial(s); move = mean ||theta_T - theta_0|| / ||theta_0|| "
+        f"in the trained coordinates, regime lazy if move < {LAZY_MOVE:g}; lin = mean linearisation error "
+        f"||F - F_lin|| / ||F - F_0|| on the training inputs; ep = epochs; -ntk rows: NTK parametrisation "
+        f"(specs/peaks.md); init {args.init}"
     )
     text += f"\nwall clock {timing} (total {time.perf_counter() - t_start:.0f} s)"
     print(text)
