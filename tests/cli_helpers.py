@@ -25,14 +25,16 @@ def shell_sigint() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def ctrl_c_session(child: subprocess.Popen[str]) -> Iterator[Callable[[], tuple[str, str]]]:
+def ctrl_c_session(
+    child: subprocess.Popen[str], timeout: float = 60
+) -> Iterator[Callable[[], tuple[str, str]]]:
     """Yields ``press()``: SIGINT to ``child`` (a user's Ctrl-C), then its (stdout, stderr) once it
-    has ended (60 s at most). On leaving, a child still running (an assertion failed before the
-    press, or it ignored it) is killed and reaped: no test leaves a process behind."""
+    has ended (``timeout`` seconds at most). On leaving, a child still running (an assertion failed
+    before the press, or it ignored it) is killed and reaped: no test leaves a process behind."""
 
     def press() -> tuple[str, str]:
         child.send_signal(signal.SIGINT)
-        return child.communicate(timeout=60)
+        return child.communicate(timeout=timeout)
 
     try:
         yield press

@@ -11,7 +11,7 @@ import pytest
 from reference.cli import main
 from reference.conform.cli import parse_hp, parse_shapes
 
-from .cli_helpers import shell_sigint
+from .cli_helpers import ctrl_c_session, shell_sigint
 
 IMPL = textwrap.dedent(
     """
@@ -548,7 +548,6 @@ def test_md_and_json_reports_state_the_verdict_and_the_versions(peers_dir: Path)
 
 def test_ctrl_c_exits_130_with_one_line(peers_dir: Path) -> None:
     import os
-    import signal
     import subprocess
     import sys
     import time
@@ -578,12 +577,14 @@ def test_ctrl_c_exits_130_with_one_line(peers_dir: Path) -> None:
             text=True,
             env=env,
         )
-    deadline = time.monotonic() + 120
-    while not (peers_dir / "started.flag").exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert (peers_dir / "started.flag").exists(), proc.communicate(timeout=60)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    with ctrl_c_session(proc, timeout=120) as press:
+        deadline = time.monotonic() + 120
+        while (
+            not (peers_dir / "started.flag").exists() and time.monotonic() < deadline and proc.poll() is None
+        ):
+            time.sleep(0.05)
+        assert (peers_dir / "started.flag").exists(), proc.communicate(timeout=60)
+        out, err = press()
     assert proc.returncode == INTERRUPTED, (out, err)
     one_line_error(err, "interrupted")
 
