@@ -88,7 +88,9 @@ from .ntk_regression import init as ntk_init
 from .ntk_regression import net as ntk_net
 
 NAME = "linear_probe"
-CLAIM = "the L2 logistic probe on frozen features has one optimum (two solvers agree within ||grad||/lambda); ridge probe on gradient features = NTK kernel ridge"
+CLAIM = (
+    "linear probe: one optimum, certified by ||grad F||/lambda; ridge probe on J(theta_0) = NTK kernel ridge"
+)
 SOURCE = "note 002 §3.3.2 (eq. 14) and its linear-probing subsection"
 SABOTAGE: tuple[str, ...] = ("hidden-layer", "wrong-penalty", "ridge-unscaled")
 JUSTIFICATION = "strong convexity (Nesterov 2004, Thm 2.1.10) certifies each answer by its gradient, measured by the check; float64 rounding bounds derived"
@@ -282,13 +284,13 @@ def run(ctx: Context) -> Outcome:
 def plot(result: CheckResult, path: str) -> None:
     from ._plot import save, subplots
 
-    fig, (ax,) = subplots()
+    fig, (ax,) = subplots(width=8.5)
     keys = ("stationarity", "uniqueness", "kernel")
     for i, key in enumerate(keys):
         vals = np.maximum(np.array(result.figure[key], dtype=float), 1e-300)
         ax.semilogy(np.full(vals.size, i), vals, "o", alpha=0.6)
     ax.axhline(1.0, color="k", ls="--", label="bound")
-    ax.set_xticks(range(len(keys)), ["(a) stationarity", "(b) uniqueness", "(c) primal = dual"])
+    ax.set_xticks(range(len(keys)), ["(a) certificate = grad F", "(b) uniqueness", "(c) primal = dual"])
     ax.set_ylabel("measured / derived bound")
     ax.legend()
     save(fig, path, result.claim)
