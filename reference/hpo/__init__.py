@@ -25,7 +25,11 @@ Modules (their code lines carry the labels, in this order):
     objective      F(eta), the unrolled validation loss (H1)-(H2); ``SearchResult``
     hypergradient  F'(eta) by autograd (H3); hypergradient descent ``tune_lr`` (H4)
     search         grid and random search (H5)-(H6); successive halving (H7)-(H8)
-    bayesian       GP with an RBF kernel, expected improvement, ``bayesian_optimization`` (H9)-(H13)
+    bayesian       GP with an RBF kernel, expected improvement, ``bayesian_optimization`` (H9)-(H13);
+                   several hyperparameters: ARD GP, EI by L-BFGS-B, ``bayesian_search`` (H14)-(H17)
+    space          a search space of several hyperparameters and its unit cube (H18)
+Hyperband and BOHB (reference/hpo/hyperband.py, bohb.py; specs/hyperband.md, specs/bohb.md) have
+their own specs and are imported from their modules, as is early_stopping.
 Every public name is re-exported here: ``reference.hpo.<name>`` and ``from reference.hpo import
 <name>`` are the public face.
 
@@ -58,12 +62,17 @@ References:
 from __future__ import annotations
 
 from .bayesian import (
+    ArdGaussianProcess,
     BOResult,
     GaussianProcess,
+    ard_kernel,
     bayesian_optimization,
+    bayesian_search,
     expected_improvement,
     fit_gp,
+    fit_gp_ard,
     log_marginal_likelihood,
+    maximize_ei,
     rbf_kernel,
 )
 from .hypergradient import hypergradient, tune_lr
@@ -78,8 +87,31 @@ from .search import (
     random_search,
     successive_halving,
 )
+from .space import (
+    Evaluation,
+    Param,
+    SearchSpace,
+    SpaceResult,
+    categorical,
+    integer,
+    random_space_search,
+    real,
+)
 
 __all__ = [
+    "ArdGaussianProcess",
+    "Evaluation",
+    "Param",
+    "SearchSpace",
+    "SpaceResult",
+    "ard_kernel",
+    "bayesian_search",
+    "categorical",
+    "fit_gp_ard",
+    "integer",
+    "maximize_ei",
+    "random_space_search",
+    "real",
     "BOResult",
     "BudgetObjective",
     "GaussianProcess",

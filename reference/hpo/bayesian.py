@@ -568,7 +568,7 @@ def bayesian_search(
     seen: set[tuple[Any, ...]] = set()
 
     def evaluate(u: Array) -> None:
-        c = space.from_unit(u)  # (H18)
+        c = space.from_unit(u)  # rounded by the space, eq. H18
         seen.add(space.key(c))
         evs.append(Evaluation(config=c, budget=budget, loss=score(objective, c, budget)))
 

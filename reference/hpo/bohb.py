@@ -58,7 +58,7 @@ def propose(
     ok = [b for b, D in by_budget.items() if len(D) >= min_points_in_model + 2]
     if not ok:  # (BH2)
         return space.sample(config_rng)
-    good, bad = _split(by_budget[max(ok)], min_points_in_model, top_fraction)  # (BH2) (BH3)
+    good, bad = _split(by_budget[max(ok)], min_points_in_model, top_fraction)  # (BH3)
     h_good = normal_reference_bandwidth(good, min_bandwidth)  # (BH4)
     h_bad = normal_reference_bandwidth(bad, min_bandwidth)
     centres = good[model_rng.integers(len(good), size=n_samples)]  # (BH5)
