@@ -27,12 +27,14 @@ Setup:
     sigma_k = 1e-4 a^{-10 k}, k = 0..3 (spacing exactly 10 periods of the a-growth: see Tolerance),
     ``ref.noisy_sgd(eta, eta=sigma^2, gamma=0, seed=...)`` fed the closed-form gradient
     (lambda x, -gamma y + y^3), theta_0 = 0; T = first t with ||theta_t|| >= r (censored at 120).
-    Quick: 8 seeds x 500 walkers per level; full: 32 seeds x 1000.
+    Quick: 8 groups x 500 walkers per level; full: 32 groups x 1000. One optimizer per level moves
+    all groups' walkers (its own seed from ``trial_seeds``); the groups use disjoint entries of the
+    draws, so they are independent replicates.
 
 Measured:
     (a) max_t |y_t| over 200 GD steps from (x_0, 0), ||x_0|| = 0.4, and ||theta_200||.
     (b) GD's exit step from each delta.
-    (c) per seed, the mean exit time at each sigma_k; the least-squares slope of those means against
+    (c) per group, the mean exit time at each sigma_k; the least-squares slope of those means against
     log(1/sigma_k); and their average over the levels.
     Report: the spread sd(T) (its prediction sqrt(pi^2 / (8 log^2 a) + 1/12): log|Z| has variance
     pi^2/8, and the ceiling adds Sheppard's 1/12), and the per-level means.
@@ -48,9 +50,9 @@ Prediction (c):
     log(1/sigma) over these levels is exactly 1/log a.
 
 Tolerance:
-    (c) Student-t intervals at the suite level over independent seeds (``_stats.t_interval``): of
-    the per-seed slopes (each a least-squares fit to 4 means of 1000 exit times, close to normal),
-    and of the per-seed averages of the level means. Two "stat" rows.
+    (c) Student-t intervals at the suite level over independent groups (``_stats.t_interval``): of
+    the per-group slopes (each a least-squares fit to 4 means of 500 or 1000 exit times, close to
+    normal), and of the per-group averages of the level means. Two "stat" rows.
     (a) exact: y_t = 0 is a fixed point of y - eta (-gamma y + y^3) in float64; ||theta_T|| <=
     ((1 - eta lambda_min)(1 + 8u))^T ||theta_0||: per coordinate fl(x - fl(eta fl(lambda x))) =
     (1 - eta lambda) x + rounding of at most (eta lambda 2.01u + u (1 + ...)) |x| <= 8u (1 - eta lambda) |x|
@@ -97,7 +99,8 @@ CLAIM = (
 SOURCE = "note 002, '2.4 Stochastic Gradient Descent (SGD)' (noise helps leave saddles)"
 SABOTAGE: tuple[str, ...] = ("stable-noise", "gamma-sign", "linear-slope")
 JUSTIFICATION = (
-    "Student-t intervals over seeds of the slope and the level of the mean exit time (exact law of the "
+    "Student-t intervals over independent groups of walkers of the slope and the level of the mean "
+    "exit time (exact law of the "
     "linearised exit time); exact float64 fixed point and exit steps for GD"
 )
 STAT_ROWS = 2
@@ -181,11 +184,21 @@ class Trial:
     sds: tuple[float, ...]
 
 
-def _trial(args: tuple[np.random.SeedSequence, int, str | None]) -> Trial:
-    seed, walkers, sabotage = args
-    ints = [int(s.generate_state(1)[0]) for s in seed.spawn(LEVELS)]
-    Ts = [exit_times(sig, walkers, s, sabotage) for sig, s in zip(SIGMAS, ints)]
-    return Trial(tuple(float(np.mean(T)) for T in Ts), tuple(float(np.std(T, ddof=1)) for T in Ts))
+def _level(args: tuple[np.random.SeedSequence, float, int, int, str | None]) -> Any:
+    """One sigma level: one optimizer moves the k groups of W walkers (its own seed); returns the
+    exit times as a (k, W) array, one independent group per row."""
+    seed, sigma, groups, walkers, sabotage = args
+    return exit_times(sigma, groups * walkers, int(seed.generate_state(1)[0]), sabotage).reshape(
+        groups, walkers
+    )
+
+
+def trials_from_levels(levels: list[Any]) -> list[Trial]:
+    """Group g's mean and sd at every level (the groups are independent replicates)."""
+    return [
+        Trial(tuple(float(np.mean(T[g])) for T in levels), tuple(float(np.std(T[g], ddof=1)) for T in levels))
+        for g in range(levels[0].shape[0])
+    ]
 
 
 @dataclass(frozen=True)
@@ -254,11 +267,19 @@ def row_slope(trials: list[Trial], sabotage: str | None) -> Row:
     iv = t_interval([ols_slope(x, t.means).estimate for t in trials])
     if sabotage == "linear-slope":
         return interval_row(
-            "slope of mean exit time vs log(1/sigma)", 1.0 / (ETA * GAMMA), iv, shown="1/(eta gamma) = 2"
+            "slope of mean exit time vs log(1/sigma)",
+            1.0 / (ETA * GAMMA),
+            iv,
+            shown="1/(eta gamma) = 2",
+            what="groups",
         )
     pred = 1.0 / math.log(A_RATE)
     return interval_row(
-        "slope of mean exit time vs log(1/sigma)", pred, iv, shown=f"1/log(1 + eta gamma) = {fmt(pred)}"
+        "slope of mean exit time vs log(1/sigma)",
+        pred,
+        iv,
+        shown=f"1/log(1 + eta gamma) = {fmt(pred)}",
+        what="groups",
     )
 
 
@@ -269,12 +290,14 @@ def row_level(trials: list[Trial], expected: list[float]) -> Row:
         float(np.mean(expected)),
         iv,
         shown=f"{fmt(float(np.mean(expected)))} (sum_j erf(h(r) a^-j / (s_W sqrt 2)), per level {fmt(expected)})",
+        what="groups",
     )
 
 
 def run(ctx: Context) -> Outcome:
     k, walkers = (8, 500) if ctx.tier == "quick" else (32, 1000)
-    trials: list[Trial] = ctx.map(_trial, [(s, walkers, ctx.sabotage) for s in trial_seeds(ctx, k)])
+    args = [(s, sig, k, walkers, ctx.sabotage) for s, sig in zip(trial_seeds(ctx, LEVELS), SIGMAS)]
+    trials = trials_from_levels(ctx.map(_level, args))
     gd = gd_runs(np.random.default_rng(trial_seeds(ctx, 1, stream=1)[0]), ctx.sabotage)
     h_r = koenigs(R)
     expected = [expected_exit(s, h_r) for s in SIGMAS]
