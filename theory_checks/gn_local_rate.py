@@ -97,6 +97,10 @@ Sabotage:
     "residual-sign": the predicted map with the residual term's sign flipped, M = +N^{-1} S*.
     "wrong-invariance": the invariance predicted with A^T in place of A^{-1} (the phi-step mapped
         to theta as A A^T delta_theta, the covariant law of a gradient).
+    Planted in a copy of reference/ (``tools.mutants`` ids, this check alone): caught gn-step-2pct
+    (a uniformly short step is still invariant; the map, ratio and zero-residual rows fail). Not
+    caught, by design: gn-matrix-no-scale and model-grad-no-scale (reduction "sum", s = 1;
+    gn_one_step catches them) and G without its symmetrisation (a rounding-level change).
 """
 
 from __future__ import annotations

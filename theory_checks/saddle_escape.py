@@ -74,6 +74,10 @@ Sabotage:
     "stable-noise": the noise is added only along the stable directions x (its y entries zeroed).
     "gamma-sign": the problem's -gamma y^2/2 with the wrong sign (+gamma: a minimum, not a saddle).
     "linear-slope": the predicted slope 1/(eta gamma) instead of 1/log(1 + eta gamma).
+    Planted in a copy of reference/ (this check alone): caught gd-lr-2pct and gd-lr-10pct-small
+    (``tools.mutants`` ids; row (b)), and, by hand in noisy_sgd, sigma = eta instead of sqrt(eta)
+    (both rows of (c)) and the noise not multiplied by the lr (the level row; the slope does not
+    depend on the noise scale). Not caught: gd-wd-sign (no weight decay here).
 """
 
 from __future__ import annotations
