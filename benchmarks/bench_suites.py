@@ -2,6 +2,7 @@
 
     python benchmarks/bench_suites.py                      # quick, full, peaks, two conform pairs
     python benchmarks/bench_suites.py --only quick,conform-torch --runs 3
+    python benchmarks/bench_suites.py --only conform-torch,conform-torch-plot --floor
 
 Each command runs ``--runs`` times (default 3) in a fresh ``python -m reference`` process (imports
 included, as a user pays them) and the median is printed with CPU time (user + system of the
@@ -32,6 +33,8 @@ SUITES: dict[str, tuple[list[str], float]] = {
     "peaks": (["peaks"], 300.0),
     "conform-torch": (["conform", "torch.optim.Adam", "--plot", ""], 1.0),
     "conform-optax": (["conform", "optax.adam", "--hp", "learning_rate=1e-3", "--plot", ""], 1.0),
+    # at its true defaults a pair also writes optref-conform.png (matplotlib import and one figure)
+    "conform-torch-plot": (["conform", "torch.optim.Adam"], 1.0),
 }
 
 FLOORS: dict[str, str] = {
