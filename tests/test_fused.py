@@ -232,7 +232,7 @@ def test_nesterov_equals_the_literal_step(form: str, wd: float) -> None:
     rng = np.random.default_rng(4)
     x0 = readonly(rng.standard_normal(N + 2 * B + 9))
     grads = [readonly(rng.standard_normal(x0.size) * s) for s in (1.0, 1e-3, 1e3, 1e-300)]
-    opt = ref.nesterov(lr=0.05, beta=0.9, form=form, weight_decay=wd)
+    opt = ref.make("nesterov", lr=0.05, beta=0.9, form=form, weight_decay=wd)
     state = opt.init(x0)
     for g in grads:
         state = opt.step(state, g)
