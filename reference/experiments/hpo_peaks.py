@@ -41,7 +41,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -50,7 +50,7 @@ from .._core import NonFiniteGradientError
 from ..hpo.bayesian import bayesian_search
 from ..hpo.bohb import bohb
 from ..hpo.hyperband import hyperband, hyperband_budget
-from ..hpo.space import Config, SearchSpace, SpaceResult, integer, random_space_search, real, space
+from ..hpo.space import Config, Param, SearchSpace, SpaceResult, integer, random_space_search, real, space
 from ..problems.peaks import Peaks, peaks
 from .peaks import _streams, init_params
 
@@ -200,13 +200,54 @@ def import_optuna() -> Any:
         raise ImportError(f"hpo: the Optuna rows need optuna: {INSTALL_HINT}") from exc
 
 
-def run_optuna(method: str, seed: int, R: int, eta: int, iterations: int) -> Row:
-    """One search by Optuna 4+ (``tpe``: TPESampler; ``tpe+hb``: with HyperbandPruner) on the same
-    objective and budget. ImportError (with the install hint) without optuna."""
+class Resumable(Protocol):
+    """A training run that can be advanced epoch by epoch (``Trainer``)."""
+
+    epochs: int
+
+    def advance(self, epochs: int) -> None: ...
+
+    def val_loss(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class OptunaResult:
+    """An Optuna search: the least loss reported, its configuration and epoch, the epochs spent, the
+    trials started."""
+
+    loss: float
+    config: Config
+    at_epochs: int
+    epochs: int
+    trainings: int
+
+
+def _suggest(trial: Any, p: Param) -> Any:
+    """The Optuna suggestion of one hyperparameter of a ``SearchSpace`` (same range and scale)."""
+    if p.kind == "categorical":
+        return trial.suggest_categorical(p.name, list(p.choices))
+    if p.kind == "int":
+        return trial.suggest_int(p.name, int(p.low), int(p.high), log=p.log)
+    return trial.suggest_float(p.name, p.low, p.high, log=p.log)
+
+
+def optuna_search(
+    space_: SearchSpace,
+    make_trainer: Callable[[Config], Resumable],
+    *,
+    R: int,
+    eta: int,
+    budget: int,
+    seed: int,
+    pruned: bool,
+) -> OptunaResult:
+    """Optuna's TPESampler(seed) on ``space_`` at an epoch ``budget``: without ``pruned`` each trial
+    trains R epochs (floor(budget / R) trials); with it, HyperbandPruner(min_resource=1,
+    max_resource=R, reduction_factor=eta) sees the loss after every epoch and trials start until
+    ``budget`` epochs are spent (the running trial is cut there, and told PRUNED). Every epoch
+    trained counts. ImportError (with the install hint) without optuna."""
     optuna = import_optuna()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    budget = iterations * hyperband_budget(R, eta)
-    pruned = method == "tpe+hb"
     pruner = (
         optuna.pruners.HyperbandPruner(min_resource=1, max_resource=R, reduction_factor=eta)
         if pruned
@@ -215,22 +256,18 @@ def run_optuna(method: str, seed: int, R: int, eta: int, iterations: int) -> Row
     study = optuna.create_study(
         direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner
     )
+    step = 1 if pruned else R
     spent, trainings = 0, 0
     best: tuple[float, Config, int] = (math.inf, {}, 0)
-    t0 = time.perf_counter()
-    while spent + (1 if pruned else R) <= budget:
+    while spent + step <= budget:
         trial = study.ask()
-        config: Config = {
-            "lr": trial.suggest_float("lr", 1e-3, 1.0, log=True),
-            "batch_size": trial.suggest_int("batch_size", 8, 128, log=True),
-            "width": trial.suggest_int("width", 8, 256, log=True),
-        }
-        trainer = Trainer(config, seed)
+        config: Config = {p.name: _suggest(trial, p) for p in space_.params}
+        trainer = make_trainer(config)
         trainings += 1
         value, state = math.inf, optuna.trial.TrialState.COMPLETE
-        for epoch in range(1, R + 1) if pruned else (R,):
-            trainer.advance(1 if pruned else R)
-            spent += 1 if pruned else R
+        for epoch in range(step, R + 1, step):
+            trainer.advance(step)
+            spent += step
             value = trainer.val_loss()
             if value < best[0]:
                 best = (value, dict(config), trainer.epochs)
@@ -243,15 +280,31 @@ def run_optuna(method: str, seed: int, R: int, eta: int, iterations: int) -> Row
             study.tell(trial, state=state)
         else:
             study.tell(trial, value)
+    return OptunaResult(loss=best[0], config=best[1], at_epochs=best[2], epochs=spent, trainings=trainings)
+
+
+def run_optuna(method: str, seed: int, R: int, eta: int, iterations: int) -> Row:
+    """One search by Optuna (``tpe``: TPESampler; ``tpe+hb``: with HyperbandPruner) on the Peaks
+    objective at the budget of ``iterations`` Hyperband runs."""
+    t0 = time.perf_counter()
+    res = optuna_search(
+        SPACE,
+        lambda c: Trainer(c, seed),
+        R=R,
+        eta=eta,
+        budget=iterations * hyperband_budget(R, eta),
+        seed=seed,
+        pruned=method == "tpe+hb",
+    )
     return Row(
         method=method,
         seed=seed,
-        loss=best[0],
-        config=best[1],
-        at_epochs=best[2],
-        epochs=spent,
-        resumed=spent,
-        trainings=trainings,
+        loss=res.loss,
+        config=res.config,
+        at_epochs=res.at_epochs,
+        epochs=res.epochs,
+        resumed=res.epochs,
+        trainings=res.trainings,
         seconds=time.perf_counter() - t0,
     )
 

@@ -73,7 +73,9 @@ class Param:
         if self.kind == "categorical":
             k = len(self.choices)
             return self.choices[min(int(math.floor(u * k)), k - 1)]  # (H18) categorical
-        if self.log:
+        if u in (0.0, 1.0):  # the end points exactly (exp(log low) may differ from low by an ulp)
+            x = self.low if u == 0.0 else self.high
+        elif self.log:
             x = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))  # (H18)
         else:
             x = self.low + u * (self.high - self.low)  # (H18) linear
