@@ -44,7 +44,7 @@ def _ranked(levels: int) -> tuple[Any, Any]:
     sp = space(categorical("k", list(range(levels))))
 
     def f(c: dict[str, Any], r: int) -> float:
-        return float(c["k"]) + 1.0 / r
+        return float(c["k"] + 1.0 / r)
 
     return sp, f
 
@@ -70,7 +70,7 @@ def test_hyperband_record_budget_and_determinism() -> None:
 
     def f(c: dict[str, Any], r: int) -> float:
         calls.append(r)
-        return abs(math.log10(c["x"]) + 2) + c["n"] / 10 + 1 / r
+        return float(abs(math.log10(c["x"]) + 2) + c["n"] / 10 + 1 / r)
 
     a = hyperband(f, sp, R=9, eta=3, seed=5, iterations=2)
     assert a.budget_spent == sum(calls) == 2 * 78
@@ -133,7 +133,7 @@ def test_hyperband_bad_inputs() -> None:
 
 
 def _bowl(c: dict[str, Any], r: int) -> float:
-    return (math.log10(c["lr"]) + 2) ** 2 / 4 + (c["m"] - 0.9) ** 2 + c["w"] / 100 + 1 / r
+    return float((math.log10(c["lr"]) + 2) ** 2 / 4 + (c["m"] - 0.9) ** 2 + c["w"] / 100 + 1 / r)
 
 
 _SPACE3 = space(real("lr", 1e-4, 1.0, log=True), real("m", 0.0, 1.0), integer("w", 1, 20))
@@ -182,14 +182,15 @@ def test_kde_golden_and_bandwidth() -> None:
 
 
 def test_bohb_bad_inputs() -> None:
-    for kw, msg in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"random_fraction": 1.5}, "random_fraction"),
         ({"top_fraction": 0.0}, "top_fraction"),
         ({"n_samples": 0}, "n_samples"),
         ({"bandwidth_factor": 0.0}, "bandwidth_factor"),
         ({"min_bandwidth": -1.0}, "min_bandwidth"),
         ({"min_points_in_model": 0}, "min_points_in_model"),
-    ]:
+    ]
+    for kw, msg in cases:
         with pytest.raises(ValueError, match=msg):
             bohb(_bowl, _SPACE3, R=9, **kw)
     with pytest.raises(TypeError, match="seed must be an int"):
@@ -204,7 +205,7 @@ _SPACE2 = space(real("lr", 1e-4, 1.0, log=True), real("m", 0.0, 1.0))
 
 def _bowl2(c: dict[str, Any], r: int) -> float:
     """Minimum 0 at lr = 1e-2 (u = 0.5), m = 0.9."""
-    return (math.log10(c["lr"]) + 2) ** 2 / 4 + (c["m"] - 0.9) ** 2
+    return float((math.log10(c["lr"]) + 2) ** 2 / 4 + (c["m"] - 0.9) ** 2)
 
 
 BO_SEEDS = range(3)
@@ -334,7 +335,7 @@ class _Synthetic:
         self.epochs += epochs
 
     def val_loss(self) -> float:
-        return abs(math.log10(self.config["lr"]) + 2) + self.config["w"] / 100 + 1 / self.epochs
+        return float(abs(math.log10(self.config["lr"]) + 2) + self.config["w"] / 100 + 1 / self.epochs)
 
 
 def test_optuna_peer_same_budget_accounting() -> None:
