@@ -379,7 +379,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``optref hpo``: exit 0 after the table, 2 on bad arguments or a requested Optuna method
-    without optuna."""
+    without optuna, 1 if a search fails (one line on stderr)."""
     args = _parse(sys.argv[1:] if argv is None else argv)
     base = QUICK if args.quick else DEFAULTS
     R = base["R"] if args.R is None else args.R
@@ -421,7 +421,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     for seed in range(seeds):
         for m in methods:
-            r = run(m, seed, R, eta, iterations)
+            try:
+                r = run(m, seed, R, eta, iterations)
+            except (ValueError, RuntimeError, ImportError) as exc:  # e.g. every run diverged
+                print(f"optref hpo: {m} seed {seed}: {exc}", file=sys.stderr)
+                return 1
             rows.append(r)
             if not args.no_progress:
                 c = r.config
