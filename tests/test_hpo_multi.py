@@ -347,6 +347,8 @@ def test_optuna_peer_same_budget_accounting() -> None:
     assert tpe.epochs == (budget // R) * R == 72 and tpe.trainings == 8
     hb = hpo_peaks.optuna_search(sp, _Synthetic, R=R, eta=eta, budget=budget, seed=0, pruned=True)
     assert hb.epochs == budget and hb.trainings > 8  # pruning buys more trials with the same epochs
+    again = hpo_peaks.optuna_search(sp, _Synthetic, R=R, eta=eta, budget=budget, seed=0, pruned=True)
+    assert again == hb  # reproducible: the study is named after the seed (the pruner hashes the name)
     ours = hyperband(lambda c, r: _trained(c, r), sp, R=R, eta=eta, seed=0)
     rs = hpo.random_space_search(lambda c, r: _trained(c, r), sp, n=budget // R, budget=R, seed=0)
     assert ours.budget_spent == budget and rs.budget_spent == tpe.epochs

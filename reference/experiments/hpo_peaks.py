@@ -252,7 +252,9 @@ def optuna_search(
     trains R epochs (floor(budget / R) trials); with it, HyperbandPruner(min_resource=1,
     max_resource=R, reduction_factor=eta) sees the loss after every epoch and trials start until
     ``budget`` epochs are spent (the running trial is cut there, and told PRUNED). Every epoch
-    trained counts. ImportError (with the install hint) without optuna."""
+    trained counts. The study is named after the seed, because HyperbandPruner assigns a trial to a
+    bracket by crc32 of the study's name and the trial number (an unnamed study gets a random name,
+    and the run is then not reproducible). ImportError (with the install hint) without optuna."""
     optuna = import_optuna()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pruner = (
@@ -260,8 +262,11 @@ def optuna_search(
         if pruned
         else optuna.pruners.NopPruner()
     )
-    study = optuna.create_study(
-        direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner
+    study = optuna.create_study(  # named: HyperbandPruner picks a trial's bracket by crc32(name_number)
+        study_name=f"optref-hpo-seed{seed}",
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=pruner,
     )
     step = 1 if pruned else R
     spent, trainings = 0, 0
