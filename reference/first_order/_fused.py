@@ -41,6 +41,7 @@ reach is ever written, so steps stay pure; the pool costs up to ``POOL_BYTES`` h
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -245,6 +246,8 @@ _REFCOUNTS = hasattr(sys, "getrefcount") and bool(getattr(sys, "_is_gil_enabled"
 POOL_BYTES = 1 << 29
 POOL_SLOTS = 8
 _POOL = _Pool(POOL_BYTES)
+if hasattr(os, "register_at_fork"):  # a child forked while another thread held the lock gets a free one
+    os.register_at_fork(after_in_child=lambda: setattr(_POOL, "lock", threading.Lock()))
 
 
 def set_buffer_pool(max_bytes: int) -> int:
