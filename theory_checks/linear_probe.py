@@ -46,7 +46,8 @@ Tolerance:
     |fl(Phi~ theta) - Phi~ theta| <= gamma_{d+1} |Phi~| |theta|, twice for two solutions. Dual solve:
     eigh is backward stable, exact for K + E with ||E|| <= 3 n^2 u ||K||_F (generous), so the
     coefficients move by <= ||E|| ||a|| / (s_min + ridge), times ||K(x, X)||_2; plus gamma_p
-    |J_x| |delta| for the primal prediction.
+    |J_x| |delta| for the primal prediction. Worst ratios measured over quick seeds 0-59 (full 0-9):
+    (a) 6.2e-4 (7.9e-4), (b) 0.16 (0.15), (c) 4.5e-5 (4.5e-5); 0 failed runs.
 
 References:
     Note 002 §3.3.2, eq. (14), and its linear-probing subsection. Alain, G. and Bengio, Y. (2017),
