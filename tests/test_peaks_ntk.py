@@ -154,10 +154,12 @@ def test_ntk_learning_rates_follow_the_stated_rule() -> None:
     for m in ("momentum", "nesterov"):
         assert pk.TUNED_NTK[8192][m] == pytest.approx((1 - pk.EXTRA_HP[m]["beta"]) / lam, rel=1e-3)
     assert pk.tuned_lr("sgd", 8192, "ntk") == pk.TUNED_NTK[8192]["sgd"]
-    for m, lr in pk.TUNED_NTK[8192].items():
-        if m in pk.NTK_GRID:  # searched: the winner of the recorded search
-            scores = pk.SEARCH_RECORD_NTK[8192][m]
-            assert lr == min(scores, key=lambda k: scores[k]) and math.isfinite(scores[lr])
+    for m, record in pk.SEARCH_RECORD_NTK[8192].items():  # searched: the best lazy run wins
+        lazy = {lr: val for lr, (val, move) in record.items() if move < pk.LAZY_MOVE}
+        assert pk.TUNED_NTK[8192][m] == min(lazy, key=lambda k: lazy[k])
+        assert set(pk.NTK_GRID[m]) <= set(record)  # the whole stage-1 grid was run
+    assert pk.TUNED_NTK[8192]["adamw"] == pk.TUNED_NTK[8192]["adam"]
+    assert pk.TUNED_NTK[8192]["lion"] == pytest.approx(pk.TUNED_NTK[8192]["adam"] / 10)
 
 
 def test_regime_verdict_from_move() -> None:
@@ -221,14 +223,12 @@ def test_the_ntk_problem_refuses_the_curvature_methods() -> None:
         (["--ntk-lr", "kfac=0.1"], "--ntk-lr: expected method=value"),
         (["--lazy-curve-every", "0"], "--lazy-curve-every must be an integer >= 1"),
         (
-            ["--lazy", "lion", "--widths", "8192", "--methods", "lion"],
-            "no recorded NTK learning rate for lion",
+            ["--lazy", "lion", "--widths", "16384", "--methods", "lion", "--ntk-lr", "lion=-1"],
+            "--ntk-lr: expected method=value",
         ),
     ],
 )
 def test_bad_lazy_flags(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    if "lion" in argv and math.isfinite(pk.tuned_lr("lion", 8192, "ntk")):
-        pytest.skip("lion has a recorded NTK learning rate")
     with pytest.raises(SystemExit) as exc:
         pk.main([*argv, "--out", "/nonexistent/never-created"])
     assert exc.value.code == 2 and message in capsys.readouterr().err
@@ -239,3 +239,15 @@ def test_bad_parametrization() -> None:
         peaks(parametrization="mean-field")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"params must have shape \(261,\)"):
         peaks(parametrization="ntk").from_standard(np.zeros(5))
+
+
+def test_a_lazy_method_without_a_recorded_rate_is_refused(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delitem(pk.TUNED_NTK[8192], "lion")
+    with pytest.raises(SystemExit) as exc:
+        pk.main(["--widths", "8192", "--methods", "lion", "--lazy", "lion", "--out", "/nonexistent/never"])
+    assert exc.value.code == 2
+    assert "--lazy: no recorded NTK learning rate for lion; pass --ntk-lr lion=<lr> or --search" in (
+        capsys.readouterr().err
+    )

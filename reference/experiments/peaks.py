@@ -33,6 +33,17 @@ are ours):
       factor A is (w+1) x (w+1) and inverted every step: 8193^3 flops per step at width 8192).
     * L-BFGS: full batch, history 10, strong Wolfe, ``lbfgs_steps`` = 300 steps at width <= 1024
       and ``wide_lbfgs_steps`` = 40 above (about 1.2 s a step at width 8192 on this machine).
+    * Lazy rows (``--lazy``; ``optref peaks --lazy-only`` runs SGD's and Adam's alone, the default
+      run has none: with them it would exceed 5 minutes; specs/peaks.md "The NTK parametrisation"): at
+      each width above 1024 the listed first-order methods again, in the NTK parametrisation
+      ``peaks(parametrization="ntk")`` (W1 = A1/sqrt(2), W2 = A2/sqrt(w), (PK1)), with the
+      width-32 budget ``epochs`` (100), from the same theta_0 networks (the torch draw mapped to
+      NTK coordinates) and the same minibatches as the standard rows, lr from ``TUNED_NTK``
+      (``NTK_LR_RULE``), the training loss every ``lazy_curve_every`` = 5 epochs, BLAS single-
+      threaded (``single_thread_blas``). ``--lazy-only`` runs them alone.
+    * Every row: ``move`` = ||theta_T - theta_0|| / ||theta_0|| (trained coordinates) with the
+      verdict "lazy" below ``LAZY_MOVE`` = 0.1, and ``lin`` = ||F - F_lin|| / ||F - F_0|| over
+      the training inputs, F_lin the linearisation at theta_0 (note 002 eq. (14)).
     * Reported: final train/test cross-entropy and accuracy, mean ± sample std over ``seeds`` = 3
       trials; the training-loss curve after every epoch (first-order, K-FAC) or every iteration
       (Gauss-Newton, L-BFGS), starting with the loss at theta_0.
@@ -282,12 +293,28 @@ NTK_LR_RULE = (
     "(NTK coordinates; half of gradient descent's stability limit 2/lambda_max); adam, adamw, lion: "
     "the learning-rate search (SEARCH_PROTOCOL, NTK parametrisation, the lazy rows' budget)"
 )
-SEARCH_RECORD_NTK: dict[int, dict[str, dict[float, float]]] = {8192: {}}
+#: The lazy-constrained search (``search`` on the NTK problem): lr -> (validation loss, move); a
+#: run with move >= LAZY_MOVE is not eligible. Stage 1 (1e-3, 1e-2, 1e-1) and its two extensions
+#: down; stage 2 (the winner times 1/3 and 3) was not run (machine time; specs/peaks.md).
+SEARCH_RECORD_NTK: dict[int, dict[str, dict[float, tuple[float, float]]]] = {
+    8192: {
+        "adam": {
+            1e-05: (1.4195, 0.019),
+            0.0001: (0.9607, 0.094),
+            0.001: (0.5777, 0.398),
+            0.01: (0.4130, 1.512),
+            0.1: (0.4581, 3.335),
+        }
+    }
+}
 TUNED_NTK: dict[int, dict[str, float]] = {
     8192: {
         "sgd": round(1 / NTK_SHARPNESS[8192], 3),
         "momentum": round(0.1 / NTK_SHARPNESS[8192], 3),
         "nesterov": round(0.1 / NTK_SHARPNESS[8192], 3),
+        "adam": 1e-4,
+        "adamw": 1e-4,  # Adam's lazy step (not searched)
+        "lion": 1e-5,  # a tenth of it (Chen et al. 2023; not searched)
     }
 }
 #: A run is "lazy" when its weights moved by less than this fraction of their initial norm
@@ -304,9 +331,11 @@ DEFAULTS: dict[str, Any] = {
     "gn_steps": 30,
     "lbfgs_steps": 300,
     "wide_lbfgs_steps": 40,
-    "lazy": "sgd,adam",
+    "lazy": "none",  # the lazy rows are their own run: --lazy-only (LAZY_ONLY), specs/peaks.md "Timing"
     "lazy_curve_every": 5,
 }
+#: The lazy rows of ``--lazy-only`` when --lazy is not given.
+LAZY_ONLY = "sgd,adam"
 QUICK: dict[str, Any] = {
     "widths": "32",
     "seeds": 1,
@@ -315,7 +344,7 @@ QUICK: dict[str, Any] = {
     "gn_steps": 8,
     "lbfgs_steps": 30,
     "wide_lbfgs_steps": 3,
-    "lazy": "sgd,adam",
+    "lazy": "none",
     "lazy_curve_every": 1,
 }
 
@@ -948,7 +977,7 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[int], list[str
     parser.add_argument(
         "--lazy",
         help="first-order methods of the lazy rows: NTK parametrisation at each width above "
-        f"{WIDE}, --epochs epochs (comma list, 'all' or 'none'; default {DEFAULTS['lazy']})",
+        f"{WIDE}, --epochs epochs (comma list, 'all' or 'none'; default none, {LAZY_ONLY} with --lazy-only)",
     )
     parser.add_argument(
         "--lazy-curve-every",
@@ -956,7 +985,9 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[int], list[str
         help=f"lazy rows: training loss every this many epochs (default {DEFAULTS['lazy_curve_every']})",
     )
     parser.add_argument(
-        "--lazy-only", action="store_true", help="only the lazy rows (the standard rows are skipped)"
+        "--lazy-only",
+        action="store_true",
+        help=f"only the lazy rows (default --lazy {LAZY_ONLY}; the standard rows are skipped)",
     )
     parser.add_argument(
         "--ntk-lr", default="", help="learning-rate overrides of the lazy rows, e.g. sgd=2,adam=1e-3"
@@ -975,6 +1006,8 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[int], list[str
     parser.add_argument("--no-plots", action="store_true", help="skip the PNGs")
     args = parser.parse_args(list(argv))
     base = QUICK if args.quick else DEFAULTS
+    if args.lazy is None and args.lazy_only:
+        args.lazy = LAZY_ONLY
     for k, v in base.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
