@@ -141,7 +141,7 @@ class Peaks(FiniteSumBase):
         """The multipliers of (PK1) for (W1, b1, W2, b2): all 1 in the standard parametrisation."""
         if self.parametrization == "standard":
             return (1.0, 1.0, 1.0, 1.0)
-        return (1 / np.sqrt(2.0), NTK_BETA, 1 / np.sqrt(float(self.width)), NTK_BETA)
+        return (1 / np.sqrt(2.0), NTK_BETA, 1 / np.sqrt(float(self.width)), NTK_BETA)  # (PK1)
 
     @property
     def scale(self) -> Array:
@@ -192,7 +192,7 @@ class Peaks(FiniteSumBase):
 
     def predict(self, params: Array, X: Array) -> Array:
         """(n, 5) logits W2 ReLU(W1 x + b1) + b2 for the rows of X (standard coordinates, PK2)."""
-        return _forward(*self._scaled(*self.unflatten(params)), X)  # type: ignore[no-any-return]
+        return _forward(*self._scaled(*self.unflatten(params)), X)  # type: ignore[no-any-return]  # (PK2)
 
     def predict_rowwise(self, thetas: Array, X: Array) -> Array:
         """(n, 5): sample i through the network with parameters Theta_i."""
