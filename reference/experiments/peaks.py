@@ -56,8 +56,9 @@ are ours):
       are never used); the lowest validation loss wins, a diverged run scores inf. 6-8 runs per
       method and width (51 at width 32, about 4 minutes; 45 at width 8192, about 5.5 minutes on
       the shared 2-core machine).
-    * Measured: the default run (both widths, 3 trials) took 8 min 36 s wall clock on the shared
-      2-core machine (width 32: 79 s, width 8192: 406 s); results and discussion in specs/peaks.md.
+    * Measured: the default run plus SGD's and Adam's lazy rows took 7 min 29 s wall clock on the
+      shared 2-core machine at load average 1.2-2.9 (width 32: 80 s, width 8192: 335 s, of which the
+      lazy rows 130 s); results and discussion in specs/peaks.md.
       ``TUNED`` holds the winners of the run recorded in ``SEARCH_RECORD``; ``--search`` reruns it
       and trains with its winners.
 """
