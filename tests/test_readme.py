@@ -229,7 +229,7 @@ def test_the_peers_extra_takes_ranges_and_ci_pins_the_recorded_versions() -> Non
     run = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     installs = [line for line in run.splitlines() if "pip install" in line]
     assert installs and all(
-        "-c .ci/constraints.txt" in line and ".[test,peers,dask]" in line for line in installs
+        "-c .ci/constraints.txt" in line and ".[test,peers,dask,hpo]" in line for line in installs
     )
 
 

@@ -25,7 +25,8 @@ Setup:
     ``kernel_fit``/``kernel_predict`` (NTK3) with ridge n lambda_p (the same objective times n).
     Quick tier 3 trials, full 12.
 
-Measured (every trial; the worst ratio to its bound is the row):
+Measured:
+    Every trial; the worst ratio to its bound is the row.
     (a) the certificate, measured by the check: ||G(theta_hat)|| with G the check's own closed form
         Phi~^T (softmax(Z) - Y) / n + lambda theta (Phi~ = [Phi, 1], Z = Phi~ theta), at both solvers'
         answers, against the certificate each solver reports (``Probe.grad_norm``, autograd):
