@@ -80,6 +80,38 @@ def test_gd_on_quadratic_sharpness_and_losses() -> None:
     assert runs[0].losses[1] == pytest.approx(1.125, rel=1e-15)
 
 
+def test_cold_cycle_finds_the_top_after_a_crossing() -> None:
+    # An operator whose top eigenvector changes as GD moves: at t = 0 (theta_0 = 1) it is 2 e_0 e_0^T, so
+    # the measurement there ends on e_0 to rounding; at t = 10 (theta_0 = 0.9^10) it is
+    # diag(1.9, 2, 48 values in [0, 1]). Warm-started from e_0, an exact eigenvector (eigenvalue 1.9),
+    # Lanczos breaks down at once and certifies 1.9.
+    rest = np.linspace(0.0, 1.0, 48)
+
+    def hvp(th: np.ndarray, V: np.ndarray) -> np.ndarray:
+        early = th[:, :1] > 0.95
+        diag = np.concatenate(
+            [np.full((th.shape[0], 2), [1.9, 2.0]), np.tile(rest, (th.shape[0], 1))], axis=1
+        )
+        first = np.zeros(50)
+        first[0] = 2.0
+        return V * np.where(early, first, diag)
+
+    loss = _quadratic(np.ones(50))
+    th0 = np.ones(50)
+    (warm,) = gd_sharpness(loss, th0, [0.1], 10, every=10, tol=1e-10, hvp=hvp, cold_check=False)
+    (both,) = gd_sharpness(loss, th0, [0.1], 10, every=10, tol=1e-10, hvp=hvp)
+    assert warm.sharpness[0] == pytest.approx(2.0, rel=1e-10) and both.sharpness[0] == pytest.approx(
+        2.0, rel=1e-10
+    )
+    assert warm.sharpness[1] == pytest.approx(
+        1.9, rel=1e-10
+    )  # the second eigenvalue, certified as an eigenvalue
+    assert both.sharpness[1] == pytest.approx(
+        2.0, rel=1e-10
+    )  # the cold cycle saw more, Lanczos went on from it
+    assert abs(both.final_vector[1]) == pytest.approx(1.0, rel=1e-8)
+
+
 def test_gd_above_two_over_lambda_diverges_and_is_reported() -> None:
     d = np.array([1.0, 4.0])
     # eta = 0.625 = 2.5 / 4 > 2 / lambda_max: |1 - 0.625 * 4| = 1.5, the loss grows 2.25x per step

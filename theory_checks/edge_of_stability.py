@@ -84,10 +84,10 @@ DELAY = 200 steps at or
     for each). This is the row's one assumption; it is not proved. Rounding: the computed
     difference of two losses is within 2 * 200 u L of the exact one, added to the measured drop.
     (e) Parlett's theorem (H symmetric): some eigenvalue lies within ||r|| of lambda; eigvalsh's
-    backward error is O(p u ||H||) <= 1e-9 ||H||. Measured to fail on correct code once in 300
-    quick seeds (seed 204): the warm-started Lanczos returned the second of a near-degenerate top
-    pair (0.6755 against 0.6946); a limitation of the measurement, stated in specs/sharpness.md
-    and not fixed yet, which this row exists to catch.
+    backward error is O(p u ||H||) <= 1e-9 ||H||. Before ``gd_sharpness`` gained its cold
+    Lanczos cycle this row failed on correct code once in 300 quick seeds (seed 204): the
+    warm-started Lanczos returned the second of a near-degenerate top pair (0.6755 against
+    0.6946); specs/sharpness.md gives the fix and why it is sound.
 
 References:
     Note 001, "Key Insights Across Three Lectures"; note 001, "Connection to Lecture 4". Cohen, J.

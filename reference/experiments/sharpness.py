@@ -192,12 +192,18 @@ def gd_sharpness(
     m: int = 8,
     max_loss: float = 1e6,
     hvp: StackedHvp | None = None,
+    cold_check: bool = True,
 ) -> tuple[SharpnessRun, ...]:
     """Full-batch GD (SH4) from ``theta0`` (shape (p,), shared, or (R, p)) at each step size of
     ``lrs``, all runs stacked through ``loss`` ((R, p) -> (R,), row-separable); the sharpness (SH1)
     every ``every`` steps and at the last step by ``top_eigen`` warm-started from the previous
-    vector (the first start from ``numpy.random.default_rng(seed)``). ``hvp`` replaces the
-    autograd product (``stacked_hvp(loss)``). Pure: the same arguments give the same runs.
+    vector (the first start from ``numpy.random.default_rng(seed)``). With ``cold_check`` (the
+    default) every measurement also runs one Lanczos cycle (m + 1 products) from a fresh random
+    start (the same generator); a Ritz value is a lower bound on lambda_max, so where that cycle's
+    exceeds the warm answer, the warm run settled on a lower eigenvalue (the second of a
+    near-degenerate top pair, after the two cross) and ``top_eigen`` continues from the cold
+    cycle's vector. ``hvp`` replaces the autograd
+    product (``stacked_hvp(loss)``). Pure: the same arguments give the same runs.
 
     Long because the step loop carries R runs, their divergence flags and their measurements.
     """
@@ -223,7 +229,8 @@ def gd_sharpness(
         return anp.sum(ls)
 
     value_and_grad = autograd.value_and_grad(total)
-    v = np.random.default_rng(seed).standard_normal(th.shape)
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(th.shape)
     active = np.ones(R, dtype=bool)
     diverged: list[int | None] = [None] * R
     losses: list[list[float]] = [[] for _ in range(R)]
@@ -247,7 +254,27 @@ def gd_sharpness(
                 break
             if t % every == 0 or t == steps:
                 frozen = th.copy()
-                eig = top_eigen(lambda V: _masked(hv, frozen, V, active), v, tol=tol, m=m)
+
+                def hvp_t(V: Array) -> Array:
+                    return _masked(hv, frozen, V, active)
+
+                eig = top_eigen(hvp_t, v, tol=tol, m=m)
+                if cold_check:  # (SH1): a Ritz value is a lower bound on lambda_max, from any start
+                    cold = top_eigen(hvp_t, rng.standard_normal(th.shape), tol=tol, m=m, max_hvp=m + 1)
+                    missed = cold.values > eig.values + eig.residuals  # above the warm pair: not the top
+                    if missed.any():
+                        again = top_eigen(
+                            hvp_t, np.where(missed[:, None], cold.vectors, eig.vectors), tol=tol, m=m
+                        )
+                        vals = np.where(missed, again.values, eig.values)
+                        res = np.where(missed, again.residuals, eig.residuals)
+                        eig = TopEigen(
+                            vals,
+                            np.where(missed[:, None], again.vectors, eig.vectors),
+                            res,
+                            eig.n_hvp + cold.n_hvp + again.n_hvp,
+                            bool(np.all(res <= tol * np.abs(vals))),
+                        )
                 for r in np.flatnonzero(active):
                     at[r].append(t)
                     sharp[r].append(float(eig.values[r]))
