@@ -13,10 +13,11 @@
    the step asks for f and grad f at x0 and at the accepted point, and one Hessian). The run prints
    what each timed step asked of the oracle and the alpha it accepted.
    Parts are timed beside the whole step: Newton's Hessian (autograd: d reverse passes, O(d^2)
-   here) and its Cholesky and two solves (O(d^3)); BFGS's update (B5) as the module writes it,
+   here) and its Cholesky and two solves (O(d^3)); BFGS's update (B5) in the spec's product form,
    (I - rho s y^T) H (I - rho y s^T) + rho s s^T (two d x d matrix products: O(d^3)), and the
-   same H expanded, H - rho (s u^T + u s^T) + (rho^2 y^T u + rho) s s^T with u = H y (O(d^2),
-   checked equal to the module's update in the run); and an L-BFGS step with m = 10 stored pairs
+   same H multiplied out as reference/curvature/bfgs.py computes it,
+   H - rho (s u^T + u s^T) + (rho^2 y^T u + rho) s s^T with u = H y (O(d^2), checked equal to the
+   product form in the run); and an L-BFGS step with m = 10 stored pairs
    (s_i random, y_i = H(x0) s_i: the two-loop's full work, O(m d)).
    The slope of log time against log d is fitted by least squares over the ladder's upper half
    (the d where the leading term should dominate) and printed beside the predicted 1, 2, 3, with
@@ -97,8 +98,8 @@ def separable(d: int) -> FunctionOracle:
     return FunctionOracle(f, dim=d)
 
 
-def bfgs_update_module(h: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(B5) as reference/curvature/bfgs.py writes it: two d x d matrix products."""
+def bfgs_update_product(h: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(B5) in the product form of specs/bfgs.md: two d x d matrix products."""
     rho = 1.0 / float(y @ s)
     left = np.eye(len(s)) - rho * np.outer(s, y)
     return left @ h @ left.T + rho * np.outer(s, s)  # type: ignore[no-any-return]
@@ -144,10 +145,12 @@ def ladder_rows(d: int) -> dict[str, Callable[[], Any]]:
     h = b_state.hinv
     s, y = b_state.s, b_state.y
     assert h is not None and s is not None and y is not None
-    h_prev = bfgs_update_module(h, s, y)  # any symmetric positive definite H will do for timing
-    gap = np.max(np.abs(bfgs_update_module(h_prev, s, y) - bfgs_update_rank2(h_prev, s, y)))
+    h_prev = bfgs_update_product(h, s, y)  # any symmetric positive definite H will do for timing
+    gap = np.max(np.abs(bfgs_update_product(h_prev, s, y) - bfgs_update_rank2(h_prev, s, y)))
     if gap > 1e-10 * np.max(np.abs(h_prev)):
-        raise SystemExit(f"bench_costs: the expanded (B5) differs from the module's by {gap:.3g} at d={d}")
+        raise SystemExit(
+            f"bench_costs: the expanded (B5) differs from the product form by {gap:.3g} at d={d}"
+        )
     hess = oracle.hessian(x0)
     g0 = oracle.grad(x0)
 
@@ -171,8 +174,8 @@ def ladder_rows(d: int) -> dict[str, Callable[[], Any]]:
         "gd": lambda: gd.step(gd_state, oracle.grad(gd_state.params)),
         "  gradient alone": lambda: oracle.grad(x0),
         "bfgs": lambda: bfgs.step(b_state, oracle),
-        "  (B5) as written": lambda: bfgs_update_module(h_prev, s, y),
-        "  (B5) expanded": lambda: bfgs_update_rank2(h_prev, s, y),
+        "  (B5) product form": lambda: bfgs_update_product(h_prev, s, y),
+        "  (B5) multiplied out": lambda: bfgs_update_rank2(h_prev, s, y),
         "  lbfgs m=10 step": lambda: lbfgs.step(l_state, oracle),
         "newton": lambda: newton.step(n_state, oracle),
         "  Hessian (autograd)": lambda: oracle.hessian(x0),

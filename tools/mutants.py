@@ -187,8 +187,8 @@ CATALOGUE: tuple[Mutant, ...] = (
     _m(
         "nesterov-step-from-theta",
         "first_order/nesterov.py",
-        "new_theta = q - eta * g  # (N3)",
-        "new_theta = theta - eta * g  # (N3)",
+        "new_theta = lookahead_descend(theta, v, g, beta, eta)  # (N3)",
+        "new_theta = descend(theta, eta, g)  # (N3)",
         "Nesterov's step taken from theta with the look-ahead gradient (no momentum in the iterate)",
         "nesterov_rate",
     ),
@@ -394,9 +394,9 @@ CATALOGUE: tuple[Mutant, ...] = (
     _m(
         "bfgs-update-transposed",
         "curvature/bfgs.py",
-        "left = np.eye(p) - rho * anp.outer(s, y)",
-        "left = np.eye(p) - rho * anp.outer(y, s)",
-        "BFGS inverse update with s y^T and y s^T swapped",
+        "u = anp.dot(hinv, y)  # H_{t-1} y_t",
+        "u = anp.dot(hinv, s)  # H_{t-1} y_t",
+        "BFGS inverse update with H s in place of H y (s and y swapped inside the update)",
         "convergence_orders",
     ),
     _m(

@@ -9,6 +9,7 @@ search's trial points. H is the inverse-Hessian approximation, H_0 = I.
     s_t     = alpha_t d_t,  theta_t = theta_{t-1} + s_t                          (B3)
     y_t     = g_t - g_{t-1}                                                      (B4)
     H_t     = (I - rho s y^T) H_{t-1} (I - rho y s^T) + rho s s^T,  rho = 1/(y^T s)   (B5)
+            = H_{t-1} - rho (s u^T + u s^T) + (rho^2 y^T u + rho) s s^T,  u = H_{t-1} y   (the form computed)
 
 The strong Wolfe conditions imply y^T s >= (c2 - 1) alpha g^T d > 0, so H stays positive definite
 and every direction is a descent direction. A pair with y^T s <= 0 (possible only when the line
@@ -149,8 +150,12 @@ def step(
         if scale_first and state.hinv is None:
             hinv = (ys / anp.dot(y, y)) * np.eye(p)
         rho = 1.0 / ys
-        left = np.eye(p) - rho * anp.outer(s, y)
-        hinv = anp.dot(anp.dot(left, hinv), anp.transpose(left)) + rho * anp.outer(s, s)  # (B5)
+        u = anp.dot(hinv, y)  # H_{t-1} y_t: (B5) multiplied out, O(p^2) instead of two p x p products
+        hinv = (
+            hinv
+            - rho * (anp.outer(s, u) + anp.outer(u, s))
+            + (rho * rho * anp.dot(y, u) + rho) * anp.outer(s, s)
+        )  # (B5)
     return BFGSState(
         params=theta_new,
         value=res.value,
