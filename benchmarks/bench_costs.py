@@ -44,16 +44,9 @@ BLAS is pinned to one thread (the machine may be shared); every figure is a medi
 
 from __future__ import annotations
 
-import os
+from _bench import one_thread, time_per_call  # benchmarks/_bench.py
 
-for _var in (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-):
-    os.environ[_var] = "1"
+one_thread()
 
 import argparse  # noqa: E402
 import math  # noqa: E402
@@ -75,17 +68,6 @@ from reference.problems.peaks import peaks  # noqa: E402
 MU = 1.0  # the ridge term of the separable objective (its Hessian is >= MU I)
 PREDICTED = {"gd": 1, "bfgs": 2, "newton": 3}
 CALLS: dict[str, dict[int, str]] = {}  # method -> d -> the timed step's accepted alpha and oracle calls
-
-
-def _time(fn: Callable[[], Any], min_seconds: float = 0.02) -> float:
-    """Mean seconds per call over enough calls to last ``min_seconds`` (one call at least)."""
-    calls, start = 0, time.perf_counter()
-    while True:
-        fn()
-        calls += 1
-        el = time.perf_counter() - start
-        if el >= min_seconds:
-            return el / calls
 
 
 def separable(d: int) -> FunctionOracle:
@@ -195,7 +177,7 @@ def per_iteration(dims: Sequence[int], reps: int) -> None:
         samples: dict[str, list[float]] = {n: [] for n in names}
         rs: dict[str, list[float]] = {k: [] for k in ratios}
         for _ in range(reps):  # interleaved: each repetition times every row once
-            t = {n: _time(fn) for n, fn in rows.items()}
+            t = {n: time_per_call(fn) for n, fn in rows.items()}
             for n in names:
                 samples[n].append(t[n])
             rs["bfgs/gd"].append(t["bfgs"] / t["gd"])
@@ -246,7 +228,7 @@ def gd_long_ladder(dims: Sequence[int], reps: int) -> None:
         st = gd.init(np.random.default_rng(1).standard_normal(d))
         fn = partial(_gd_iteration, gd, st, oracle)
         fn()
-        ts.append(statistics.median(_time(fn) for _ in range(reps)))
+        ts.append(statistics.median(time_per_call(fn) for _ in range(reps)))
     upper = dims[len(dims) // 2 :]
     print("   " + "".join(f"{d:>11d}" for d in dims))
     print("   " + "".join(f"{t * 1e3:11.3f}" for t in ts))
@@ -283,7 +265,7 @@ def race(targets: Sequence[float], epochs: int, hf_steps: int, reps: int) -> Non
     fg()
     r_gv, r_fg, t_ep = [], [], []
     for _ in range(reps):
-        te, tv, tg = _time(sgd_epoch), _time(gv), _time(fg)
+        te, tv, tg = time_per_call(sgd_epoch), time_per_call(gv), time_per_call(fg)
         r_gv.append(tv / te)
         r_fg.append(tg / te)
         t_ep.append(te)

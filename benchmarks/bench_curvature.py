@@ -21,20 +21,12 @@ of time(method) / time(gradient of the same repetition). BLAS is pinned to one t
 
 from __future__ import annotations
 
-import os
+from _bench import one_thread, time_per_call  # benchmarks/_bench.py
 
-for _var in (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-):
-    os.environ[_var] = "1"
+one_thread()
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
-import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from functools import partial  # noqa: E402
 from typing import Any
@@ -53,23 +45,12 @@ from reference.curvature.model_oracle import (  # noqa: E402
 from reference.problems.peaks import peaks  # noqa: E402
 
 
-def _time(fn: Callable[[], Any], min_seconds: float = 0.02) -> float:
-    """Mean seconds per call over enough calls to last ``min_seconds``."""
-    calls, start = 0, time.perf_counter()
-    while True:
-        fn()
-        calls += 1
-        el = time.perf_counter() - start
-        if el >= min_seconds:
-            return el / calls
-
-
 def ratio(name: str, fn: Callable[[], Any], grad: Callable[[], Any], reps: int) -> tuple[float, float]:
     fn(), grad()  # warm-up
     rs, ts = [], []
     for _ in range(reps):
-        tg = _time(grad)
-        tm = _time(fn)
+        tg = time_per_call(grad)
+        tm = time_per_call(fn)
         rs.append(tm / tg)
         ts.append(tm)
     r = statistics.median(rs)
@@ -87,7 +68,7 @@ def main() -> None:
     prob = peaks(width=32)
     theta = prob.init_params(np.random.default_rng(0))
     grad = lambda: prob.grad(theta)  # noqa: E731
-    tg = statistics.median(_time(grad) for _ in range(reps))
+    tg = statistics.median(time_per_call(grad) for _ in range(reps))
     print(f"Peaks width 32 (n = {prob.n_samples}, p = {prob.dim}); one gradient = {tg * 1e3:.3f} ms (median)")
     print("Gauss-Newton step (J, G, solve):")
     for act in (None, "relu"):
