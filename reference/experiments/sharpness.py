@@ -202,8 +202,8 @@ def gd_sharpness(
     start (the same generator); a Ritz value is a lower bound on lambda_max, so where that cycle's
     exceeds the warm answer, the warm run settled on a lower eigenvalue (the second of a
     near-degenerate top pair, after the two cross) and ``top_eigen`` continues from the cold
-    cycle's vector. ``hvp`` replaces the autograd
-    product (``stacked_hvp(loss)``). Pure: the same arguments give the same runs.
+    cycle's vector. ``hvp`` replaces the autograd product (``stacked_hvp(loss)``). Pure: the same
+    arguments give the same runs.
 
     Long because the step loop carries R runs, their divergence flags and their measurements.
     """
