@@ -1,14 +1,24 @@
-"""The figure process: draws the checks' figures while the runner goes on with the next checks.
+"""The second process of ``optref check``: runs a share of the checks and draws figures.
 
-``runner.FigureWorker`` starts ``python -m theory_checks._figures`` and writes it pickled jobs
-``(key, module, result, path)`` on standard input; this process imports ``module`` (a check),
-calls its ``plot(result, path)`` and answers ``(key, error)`` on standard output, ``error`` None
-or ``"Type: message"`` (the text of the runner's failed "figure" row). It ends at the end of its
-input. Ctrl-C is the runner's business: this process runs in its own session and ignores SIGINT;
-the runner kills it when it stops early.
+``runner`` starts ``python -m theory_checks._figures`` and writes it pickled jobs on standard
+input, one answer per job on standard output:
 
-Why a process: drawing 24 figures is as long as running the checks themselves (matplotlib is
-Python, so a thread would share the interpreter lock), and on two cores the two overlap.
+* ``("draw", key, module, result, path)``: import ``module`` (a check), call its
+  ``plot(result, path)``; answer ``(key, error)``, ``error`` None or ``"Type: message"`` (the text
+  of the runner's failed "figure" row). ``runner.FigureWorker`` sends these when the checks'
+  trials go through joblib or Dask (``--jobs N``, ``--scheduler``).
+* ``("run", key, module, tier, seed, sabotage, path)``: run the check under
+  ``Context(tier, seed, serial map, sabotage)`` exactly as the runner does (``runner.run_and_draw``:
+  the figure too when ``path`` is not None); answer ``(key, result)``. ``runner.Helper`` sends
+  these in the default serial mode, where the runner and this process share the checks.
+
+It ends at the end of its input. Ctrl-C is the runner's business: this process runs in its own
+session and ignores SIGINT; the runner kills it when it stops early. Its BLAS library runs one
+thread (set by the runner's environment before numpy loads), as the runner's does while the two
+share the checks, so a check's numbers do not depend on which process ran it.
+
+Why a process: matplotlib and the checks are Python, so a thread would share the interpreter
+lock; on two cores the two processes run side by side.
 """
 
 from __future__ import annotations
@@ -29,15 +39,29 @@ def draw_job(module: str, result: object, path: str) -> str | None:
     return None
 
 
+def run_job(module: str, tier: str, seed: int, sabotage: str | None, path: str | None) -> object:
+    """Run one check (and draw its figure when ``path`` is given) as the runner would."""
+    from . import runner
+    from ._base import Context
+
+    ctx = Context(tier=tier, seed=seed, map=runner.serial_map, sabotage=sabotage)  # type: ignore[arg-type]
+    return runner.run_and_draw(importlib.import_module(module), ctx, path)
+
+
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     while True:
         try:
-            key, module, result, path = pickle.load(inp)
+            job = pickle.load(inp)
         except EOFError:
             return 0
-        pickle.dump((key, draw_job(module, result, path)), out)
+        if job[0] == "run":
+            _, key, module, tier, seed, sabotage, path = job
+            pickle.dump((key, run_job(module, tier, seed, sabotage, path)), out)
+        else:
+            _, key, module, result, path = job
+            pickle.dump((key, draw_job(module, result, path)), out)
         out.flush()
 
 

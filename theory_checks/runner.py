@@ -42,7 +42,7 @@ from types import ModuleType
 from typing import Any, NoReturn, TextIO, cast
 
 from . import CHECKS
-from ._base import Check, CheckResult, Context, Outcome, Row, Tier
+from ._base import Check, CheckResult, Context, Outcome, Row, Tier, serial_map
 
 Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
 
@@ -67,9 +67,6 @@ class UsageError(ValueError):
 # ----------------------------------------------------------------------------------------------
 # Mappers: how independent trials run
 
-
-def serial_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-    return [fn(x) for x in items]
 
 
 def joblib_map(n_jobs: int) -> Mapper:
@@ -190,6 +187,14 @@ def draw(check: Check | ModuleType, result: CheckResult, path: str) -> CheckResu
     return result
 
 
+def run_and_draw(check: Check | ModuleType, ctx: Context, path: str | None) -> CheckResult:
+    """``run_one``, then the figure into ``path`` (None: no figure) unless the check failed to run."""
+    result = run_one(check, ctx)
+    if path is not None and not result.figure.get("error"):
+        result = draw(check, result, path)
+    return result
+
+
 def _figure_failed(result: CheckResult, error: str) -> CheckResult:
     row = Row("figure", "drawn", error, "-", False)
     return dataclasses.replace(result, rows=(*result.rows, row))
@@ -215,6 +220,10 @@ def _use_worker(checks: Sequence[Check | ModuleType], asked: bool | None) -> boo
     return sum(FigureWorker.accepts(c) for c in checks) >= 2 and _cores() >= 2
 
 
+def _nothing() -> None:
+    pass
+
+
 def _cores() -> int:
     affinity = getattr(os, "sched_getaffinity", None)
     return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
@@ -234,15 +243,12 @@ class FigureWorker:
         import subprocess
         import threading
 
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
-        env = dict(os.environ, PYTHONPATH=path, MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", f"{__package__}._figures"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=env,
+            env=_helper_env(),
             start_new_session=True,  # Ctrl-C reaches the runner only; it kills this process
         )
         self._jobs: queue.SimpleQueue[tuple[int, str, CheckResult, str] | None] = queue.SimpleQueue()
@@ -267,7 +273,7 @@ class FigureWorker:
             return
         with contextlib.suppress(OSError, ValueError):  # the process died or was killed
             while (job := self._jobs.get()) is not None:
-                pickle.dump(job, stdin)
+                pickle.dump(("draw", *job), stdin)
                 stdin.flush()
         with contextlib.suppress(OSError, ValueError):
             stdin.close()
@@ -303,6 +309,162 @@ class FigureWorker:
                     stream.close()
 
 
+def _helper_env() -> dict[str, str]:
+    """The second process's environment: this package importable, Agg, one BLAS thread."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, PYTHONPATH=path, MPLBACKEND="Agg")
+    env.update({var: "1" for var in BLAS_THREAD_VARS})
+    return env
+
+
+#: the environment variables that set the thread count of the BLAS and OpenMP libraries
+BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager[object]:
+    """This process's BLAS limited to one thread while the context lasts (threadpoolctl), as the
+    second process's is: a check's last digits then do not depend on which process ran it, nor on
+    the machine's core count (a threaded dot product sums in another order). A no-op without
+    threadpoolctl (part of the ``check`` extra)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - the check extra brings it
+        return contextlib.nullcontext()
+    return cast(contextlib.AbstractContextManager[object], threadpool_limits(limits=1, user_api="blas"))
+
+
+class Helper:
+    """The second process when the checks run serially (the default): it takes checks from the
+    same queue as the runner and runs each whole (``run_and_draw``: result and figure), so the two
+    cores share the suite. ``run`` sends one job and waits for its result; None means the process
+    died (the caller runs that check itself). ``close`` kills the process if it still runs."""
+
+    def __init__(self) -> None:
+        import subprocess
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", f"{__package__}._figures"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=_helper_env(),
+            start_new_session=True,  # Ctrl-C reaches the runner only; it kills this process
+        )
+
+    def run(self, key: int, check: ModuleType, ctx: Context, path: str | None) -> CheckResult | None:
+        import pickle
+
+        try:
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            pickle.dump(("run", key, check.__name__, ctx.tier, ctx.seed, ctx.sabotage, path), self.proc.stdin)
+            self.proc.stdin.flush()
+            got, result = pickle.load(self.proc.stdout)
+        except (OSError, EOFError, ValueError, pickle.UnpicklingError):
+            return None
+        return result if got == key and isinstance(result, CheckResult) else None
+
+    def close(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        try:
+            self.proc.wait(timeout=5)
+        except Exception:  # noqa: BLE001 - still running (Ctrl-C mid-check): stop it
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _previous_seconds(folder: ReportFolder | None) -> dict[str, float]:
+    """Each check's seconds in the report the run will replace (empty if none is readable)."""
+    if folder is None:
+        return {}
+    try:
+        with open(os.path.join(folder.target, "report.json"), encoding="utf-8") as fh:
+            doc = json.load(fh)
+        return {str(r["name"]): float(r["seconds"]) for r in doc["results"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+#: Without an earlier report, these checks start first (the quick tier's longest, in this order,
+#: on the 2-core machine of benchmarks/bench_theory_checks.py); a scheduling hint only.
+LONGEST_FIRST = ("edge_of_stability", "kkt_inequality", "robbins_monro", "sgd_temperature")
+
+
+def _shared_order(checks: Sequence[Check | ModuleType], previous: dict[str, float]) -> list[int]:
+    """The order the two processes take the checks in: longest first by the earlier report's
+    times (the longest-processing-time rule: the last check to start is a short one), checks that
+    report did not time first of all; without an earlier report, ``LONGEST_FIRST`` and then the
+    suite's own order. Only the order of work depends on it, never a result."""
+    names = [str(getattr(c, "NAME", "")) for c in checks]
+    if previous:
+        cost = [previous.get(n, math.inf) for n in names]
+    else:
+        cost = [
+            float(len(LONGEST_FIRST) - LONGEST_FIRST.index(n)) if n in LONGEST_FIRST else 0.0 for n in names
+        ]
+    return sorted(range(len(checks)), key=lambda i: -cost[i])
+
+
+def _run_shared(
+    checks: Sequence[Check | ModuleType],
+    ctx: Context,
+    paths: list[str | None],
+    order: list[int],
+    tick: Callable[[], None],
+) -> list[CheckResult]:
+    """Run ``checks`` in this process and a ``Helper`` side by side, each taking the next check of
+    ``order`` when it is free; results in the checks' order, each as ``run_and_draw`` gives it."""
+    import threading
+
+    for check in checks:  # an unknown sabotage word is the caller's mistake: before anything runs
+        check_sabotage(check, ctx.sabotage)
+    todo = list(order)
+    lock = threading.Lock()
+    results: list[CheckResult | None] = [None] * len(checks)
+
+    def take(helper: bool) -> int | None:
+        with lock:
+            for k, i in enumerate(todo):
+                if not helper or FigureWorker.accepts(checks[i]):
+                    return todo.pop(k)
+        return None
+
+    def done(i: int, result: CheckResult) -> None:
+        with lock:
+            results[i] = result
+        tick()
+
+    helper = Helper()
+
+    def helper_loop() -> None:
+        while (i := take(helper=True)) is not None:
+            result = helper.run(i, cast(ModuleType, checks[i]), ctx, paths[i])
+            if result is None:  # the process died: give the check back to the runner
+                with lock:
+                    todo.insert(0, i)
+                return
+            done(i, result)
+
+    thread = threading.Thread(target=helper_loop, name="check-helper", daemon=True)
+    try:
+        thread.start()
+        while True:
+            i = take(helper=False)
+            if i is None:
+                thread.join()  # the helper's last check, or one it gave back
+                i = take(helper=False)
+                if i is None:
+                    break
+            done(i, run_and_draw(checks[i], ctx, paths[i]))
+    finally:
+        helper.close()
+        thread.join(timeout=5)
+    return [r for r in results if r is not None]
+
+
 def run_suite(
     checks: Sequence[Check | ModuleType],
     ctx: Context,
@@ -316,9 +478,13 @@ def run_suite(
     """Run ``checks`` under ``ctx``; optionally write the report folder (whole: see
     ``ReportFolder``; an exception or Ctrl-C leaves the earlier report as it was). Returns the results.
 
-    ``figure_worker``: draw the figures in a second process while the next checks run
-    (``FigureWorker``); None (default) does so when there are two cores and two figures or more
-    to draw. The figures, the rows and the report are the same either way."""
+    ``figure_worker``: use a second process; None (default) does so when there are two cores and
+    two checks or more it can import. With the serial map (``--jobs 1``, the default) the two
+    processes share the checks, longest first by the earlier report's times (``Helper``,
+    ``_run_shared``); with another map (joblib, Dask) the trials are already spread and the second
+    process only draws the figures while the next checks run (``FigureWorker``). BLAS runs one
+    thread in each process throughout (``one_blas_thread``), so the rows, the figures and the
+    report are the same bit for bit in every mode, whichever process ran a check."""
     out = sys.stdout if stream is None else stream
     folder = ReportFolder(report) if isinstance(report, str) else report
     results: list[CheckResult] = []
@@ -326,31 +492,43 @@ def run_suite(
     worker: FigureWorker | None = None
     pending: dict[int, tuple[Check | ModuleType, str]] = {}
     try:
+        previous = _previous_seconds(folder)
         partial = folder.open() if folder is not None else None
-        if partial is not None and plots and _use_worker(checks, figure_worker):
+        second = _use_worker(checks, figure_worker)
+        shared = second and ctx.map is serial_map
+        if second and not shared and partial is not None and plots:
             worker = FigureWorker()
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=len(checks), file=sys.stderr, unit="check", leave=False)
         t0 = time.perf_counter()
-        for check in checks:
-            name = str(getattr(check, "NAME", "?"))
-            if bar is not None:
-                bar.set_description(name)
-            result = run_one(check, ctx)
-            if partial is not None and plots and not result.figure.get("error"):
-                path = os.path.join(partial, f"{result.name}.png")
-                if worker is not None and isinstance(check, ModuleType) and FigureWorker.accepts(check):
-                    worker.submit(len(results), check, result, path)
-                    pending[len(results)] = (check, path)
-                else:
-                    result = draw(check, result, path)
-            results.append(result)
-            if bar is not None:
-                bar.update(1)
-        if worker is not None:
-            _collect_figures(worker, pending, results)
+        with one_blas_thread():
+            if shared:
+                paths = [
+                    os.path.join(partial, f"{getattr(c, 'NAME', '?')}.png")
+                    if partial is not None and plots
+                    else None
+                    for c in checks
+                ]
+                tick = bar.update if bar is not None else _nothing
+                results = _run_shared(checks, ctx, paths, _shared_order(checks, previous), tick)
+            for check in () if shared else checks:
+                if bar is not None:
+                    bar.set_description(str(getattr(check, "NAME", "?")))
+                result = run_one(check, ctx)
+                if partial is not None and plots and not result.figure.get("error"):
+                    path = os.path.join(partial, f"{result.name}.png")
+                    if worker is not None and isinstance(check, ModuleType) and FigureWorker.accepts(check):
+                        worker.submit(len(results), check, result, path)
+                        pending[len(results)] = (check, path)
+                    else:
+                        result = draw(check, result, path)
+                results.append(result)
+                if bar is not None:
+                    bar.update(1)
+            if worker is not None:
+                _collect_figures(worker, pending, results)
         if bar is not None:
             bar.close()
             bar = None

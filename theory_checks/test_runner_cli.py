@@ -497,3 +497,79 @@ def test_figure_that_the_process_cannot_draw_is_a_failed_row(tmp_path: Path, mon
     assert res[0].rows[-1] == Row("figure", "drawn", "RuntimeError: no canvas", "-", False)
     assert not res[0].holds and res[1].holds
     assert sorted(os.listdir(tmp_path / "rep")) == sorted(["report.md", "report.json", f"{FAST}.png"])
+
+
+def test_second_process_only_draws_when_trials_use_another_map(tmp_path: Path) -> None:
+    """With a map other than the serial one (joblib, Dask) the second process draws the figures
+    (``FigureWorker``) and the runner runs every check: the same rows and figures as inline."""
+    checks = [runner.load(FAST), runner.load(FAST2)]
+
+    def listed_map(fn: Any, items: Any) -> list[Any]:
+        return [fn(x) for x in items]
+
+    runs = {}
+    for worker in (True, False):
+        rep = tmp_path / f"rep_{worker}"
+        res = runner.run_suite(
+            checks,
+            Context(map=listed_map),
+            report=str(rep),
+            progress=False,
+            stream=io.StringIO(),
+            figure_worker=worker,
+        )
+        runs[worker] = (res, {p.name: p.read_bytes() for p in rep.glob("*.png")})
+    assert [r.rows for r in runs[True][0]] == [r.rows for r in runs[False][0]]
+    assert runs[True][1] == runs[False][1] and len(runs[True][1]) == 2
+
+
+def test_checks_of_a_dead_helper_are_run_by_the_runner(tmp_path: Path, monkeypatch: Any) -> None:
+    """A helper process that dies (``Helper.run`` answers None) gives its check back: every check
+    still runs, once, in order, with its figure."""
+    calls: list[int] = []
+
+    def dead(self: Any, key: int, check: Any, ctx: Any, path: Any) -> None:
+        calls.append(key)
+        return None
+
+    monkeypatch.setattr(runner.Helper, "run", dead)
+    run_and_draw = runner.run_and_draw
+
+    def slow(*args: Any) -> Any:  # the runner sleeps first, so the helper thread takes a check
+        time.sleep(0.3)
+        return run_and_draw(*args)
+
+    monkeypatch.setattr(runner, "run_and_draw", slow)
+    checks = [runner.load(FAST), runner.load(FAST2)]
+    res = runner.run_suite(
+        checks,
+        Context(),
+        report=str(tmp_path / "rep"),
+        progress=False,
+        stream=io.StringIO(),
+        figure_worker=True,
+    )
+    assert len(calls) == 1  # the helper took one check, died, and took no other
+    assert [r.name for r in res] == [FAST, FAST2] and all(r.holds for r in res)
+    assert sorted(p.name for p in (tmp_path / "rep").glob("*.png")) == sorted([f"{FAST}.png", f"{FAST2}.png"])
+
+
+def test_shared_order_is_longest_first_by_the_earlier_report() -> None:
+    """The two processes take the checks longest first by the earlier report's seconds (checks it
+    did not time first); without a report, ``LONGEST_FIRST`` leads and the suite's order follows."""
+
+    class C:
+        def __init__(self, name: str) -> None:
+            self.NAME = name
+
+    checks: list[Any] = [C("a"), C("b"), C("edge_of_stability"), C("c"), C("robbins_monro")]
+    assert runner._shared_order(
+        checks, {"a": 1.0, "b": 3.0, "edge_of_stability": 2.0, "robbins_monro": 0.5}
+    ) == [
+        3,
+        1,
+        2,
+        0,
+        4,
+    ]
+    assert runner._shared_order(checks, {}) == [2, 4, 0, 1, 3]
