@@ -34,6 +34,7 @@ import platform
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import time
 import traceback
@@ -66,7 +67,6 @@ class UsageError(ValueError):
 
 # ----------------------------------------------------------------------------------------------
 # Mappers: how independent trials run
-
 
 
 def joblib_map(n_jobs: int) -> Mapper:
@@ -240,7 +240,6 @@ class FigureWorker:
 
     def __init__(self) -> None:
         import queue
-        import subprocess
         import threading
 
         self.proc = subprocess.Popen(
@@ -341,7 +340,6 @@ class Helper:
     died (the caller runs that check itself). ``close`` kills the process if it still runs."""
 
     def __init__(self) -> None:
-        import subprocess
 
         self.proc = subprocess.Popen(
             [sys.executable, "-m", f"{__package__}._figures"],
@@ -364,16 +362,22 @@ class Helper:
             return None
         return result if got == key and isinstance(result, CheckResult) else None
 
-    def close(self) -> None:
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
+    def close(self, *, kill: bool = False) -> None:
+        """End the process: at the end of its input (it has answered every job), or killed at
+        once (``kill``: Ctrl-C or an error in the runner, possibly in the middle of a check)."""
+        if kill and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()  # end of input: the process returns
         try:
-            self.proc.wait(timeout=5)
-        except Exception:  # noqa: BLE001 - still running (Ctrl-C mid-check): stop it
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - it did not end: stop it
             self.proc.kill()
             self.proc.wait()
+        if self.proc.stdout is not None:  # after the process ended: no read of it is pending
+            with contextlib.suppress(OSError):
+                self.proc.stdout.close()
 
 
 def _previous_seconds(folder: ReportFolder | None) -> dict[str, float]:
@@ -449,6 +453,7 @@ def _run_shared(
             done(i, result)
 
     thread = threading.Thread(target=helper_loop, name="check-helper", daemon=True)
+    finished = False
     try:
         thread.start()
         while True:
@@ -459,8 +464,9 @@ def _run_shared(
                 if i is None:
                     break
             done(i, run_and_draw(checks[i], ctx, paths[i]))
+        finished = True
     finally:
-        helper.close()
+        helper.close(kill=not finished)
         thread.join(timeout=5)
     return [r for r in results if r is not None]
 
