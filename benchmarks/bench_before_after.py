@@ -69,12 +69,16 @@ def table(variants: dict[str, list[dict[str, object]]]) -> list[str]:
     names = list(variants)
     per = {n: [_median_times(d) for d in docs] for n, docs in variants.items()}
     keys = list(per[names[0]][0])
-    head = ["step", "p"] + [f"{n} ref ms" for n in names] + ["torch ms"] + [f"{n} ref/torch" for n in names]
+    # (variant, implementation) columns: "ref", and "ref donated" where that tree has it
+    cols = [(n, impl) for n in names for impl in ("ref", "ref donated") if impl in per[n][0][keys[0]]]
+    label = {(n, impl): n if impl == "ref" else f"{n} donated" for n, impl in cols}
+    head = ["step", "p"] + [f"{label[c]} ref ms" for c in cols] + ["torch ms"]
+    head += [f"{label[c]} ref/torch" for c in cols]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for key in keys:
-        ref_ms = [statistics.median(run[key]["ref"] for run in per[n]) * 1e3 for n in names]
+        ref_ms = [statistics.median(run[key][impl] for run in per[n]) * 1e3 for n, impl in cols]
         torch_ms = statistics.median(run[key]["torch"] for n in names for run in per[n]) * 1e3
-        ratio = [statistics.median(run[key]["ref"] / run[key]["torch"] for run in per[n]) for n in names]
+        ratio = [statistics.median(run[key][impl] / run[key]["torch"] for run in per[n]) for n, impl in cols]
         cells = [key[0], f"{key[1]:.0e}", *(f"{x:.4g}" for x in ref_ms), f"{torch_ms:.4g}"]
         cells += [f"{x:.2f}" for x in ratio]
         lines.append("| " + " | ".join(cells) + " |")

@@ -16,6 +16,9 @@
    one parameter vector of size p, a fixed gradient, float64 (``jax_enable_x64``), one thread.
    The ref time includes ``Optimizer.step``'s shape and finiteness check of the gradient. Before
    timing, one step of each peer from the same start is checked against the reference.
+   "ref donated" is the same step with ``opt.step(state, grad, donate=True)`` (the opt-in buffer
+   donation of reference/_core.py: the new state is written into the old one's memory, the old
+   state is consumed; same bits), timed where the tree imported supports it.
 2. The bandwidth floor of each step: the bytes it must move (every state vector read and written
    once, the gradient read once: ``FLOOR_VECTORS`` x 8 p bytes) divided by the memory bandwidth
    measured here (an in-place ``np.add`` on 10^7 float64: 3 x 8e7 bytes).
@@ -51,6 +54,7 @@ os.environ["XLA_FLAGS"] = (
 ).strip()
 
 import argparse  # noqa: E402
+import inspect  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -106,7 +110,7 @@ OPTIMIZERS: dict[
 #: the gradient read (sgd 2 + 1; momentum, nesterov and rmsprop 4 + 1; adam and adamw 6 + 1).
 FLOOR_VECTORS = {"sgd": 3, "momentum": 5, "nesterov": 5, "rmsprop": 5, "adam": 7, "adamw": 7}
 
-IMPLS = ("ref", "torch", "optax jit", "optax donated")
+IMPLS = ("ref", "ref donated", "torch", "optax jit", "optax donated")
 
 
 #: the clock of every timing: ``time.perf_counter`` (wall) or ``time.process_time`` (CPU, --clock cpu)
@@ -186,6 +190,11 @@ def bench_optimizer(
     def ref_step() -> None:
         box["state"] = opt.step(box["state"], g)
 
+    dbox = {"state": opt.init(x0)}
+
+    def ref_donated() -> None:
+        dbox["state"] = opt.step(dbox["state"], g, donate=True)
+
     w = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
     w.grad = torch.tensor(g, dtype=torch.float64)
     topt = make_torch([w])
@@ -199,15 +208,23 @@ def bench_optimizer(
     w1.grad = torch.tensor(g, dtype=torch.float64)
     make_torch([w1]).step()
     peers = {"torch": w1.detach().numpy()}
+    impls = ["ref", "torch"]
     fns = [ref_step, torch_step]
+    if "donate" in inspect.signature(opt.step).parameters:  # the tree imported supports it
+        s1d = opt.step(opt.init(x0), g, donate=True)
+        if not np.array_equal(s1d.params, s1.params):
+            raise RuntimeError(f"{name}: the donated step differs from the pure step")
+        impls.insert(1, "ref donated")
+        fns.insert(1, ref_donated)
     if optax is not None and with_optax:
         jit_step, donated_step, peers["optax"] = _optax_steppers(make_optax, x0, g)
         fns += [jit_step, donated_step]
+        impls += ["optax jit", "optax donated"]
     for peer, after in peers.items():
         err = float(np.max(np.abs(s1.params - after)))
         if err > 1e-12:
             raise RuntimeError(f"{name}: ref and {peer} disagree after one step (max abs diff {err:.3g})")
-    return dict(zip(IMPLS, _interleaved(fns, reps, inner)))
+    return dict(zip(impls, _interleaved(fns, reps, inner)))
 
 
 def bench_peaks(width: int, reps: int, inner: int) -> tuple[list[float], list[float]]:
@@ -347,7 +364,9 @@ def main() -> None:
             results[(name, p)] = times = bench_optimizer(name, p, reps, inner, not args.no_optax)
             med = {k: statistics.median(v) for k, v in times.items()}
             floor = FLOOR_VECTORS[name] * 8 * p / bw
-            extra = "".join(f"  {k} {med[k] * 1e3:8.3f} ms" for k in IMPLS[2:] if k in med)
+            extra = "".join(
+                f"  {k} {med[k] * 1e3:8.3f} ms" for k in IMPLS if k not in ("ref", "torch") and k in med
+            )
             print(
                 f"  {name:8s} p={p:.0e}: ref {med['ref'] * 1e3:8.3f} ms (spread {_spread(times['ref']):.0%})  "
                 f"torch {med['torch'] * 1e3:8.3f} ms (spread {_spread(times['torch']):.0%}){extra}  "
@@ -360,11 +379,13 @@ def main() -> None:
         "what",
         "p",
         "ref ms",
+        "ref donated ms",
         "torch ms",
         "optax ms",
-        "donated ms",
+        "optax donated ms",
         "floor ms",
         "ref/torch",
+        "ref donated/torch",
         "ref/optax",
         "ref/floor",
         "torch/floor",
@@ -375,15 +396,18 @@ def main() -> None:
         med = {k: statistics.median(v) for k, v in times.items()}
         floor = FLOOR_VECTORS[name] * 8 * p / bw
         ox, dn = med.get("optax jit", float("nan")), med.get("optax donated", float("nan"))
+        rd = med.get("ref donated", float("nan"))
         cells = [
             f"{name} step",
             f"{p:.0e}",
             f"{med['ref'] * 1e3:.4g}",
+            f"{rd * 1e3:.4g}",
             f"{med['torch'] * 1e3:.4g}",
             f"{ox * 1e3:.4g}",
             f"{dn * 1e3:.4g}",
             f"{floor * 1e3:.4g}",
             f"{med['ref'] / med['torch']:.2f}",
+            f"{rd / med['torch']:.2f}",
             f"{med['ref'] / ox:.2f}",
             f"{med['ref'] / floor:.2f}",
             f"{med['torch'] / floor:.2f}",
@@ -394,7 +418,7 @@ def main() -> None:
         ta, tb = bench_peaks(w, reps, inner)
         tr, tt = statistics.median(ta), statistics.median(tb)
         print(
-            f"| peaks value+grad | w = {w} (p = {8 * w + 5}) | {tr * 1e3:.4g} | {tt * 1e3:.4g} | | | | {tr / tt:.2f} | | | |"
+            f"| peaks value+grad | w = {w} (p = {8 * w + 5}) | {tr * 1e3:.4g} | | {tt * 1e3:.4g} | | | | {tr / tt:.2f} | | | | |"
         )
     if args.png:
         plot(args.png, results, bw)

@@ -6,9 +6,9 @@
 
 Each command runs ``--runs`` times (default 3) in a fresh ``python -m reference`` process (imports
 included, as a user pays them) and the median is printed with CPU time (user + system of the
-process and everything it waited for: the figure process, joblib workers) beside wall time. On a
+process and everything it waited for: the helper process, joblib workers) beside wall time. On a
 loaded machine the wall time is an upper bound and the CPU time is the figure to compare; on an
-idle machine with two cores, wall < CPU means the figures were drawn beside the checks. The
+idle machine with two cores, wall < CPU means the two processes shared the checks. The
 targets (issue 13): quick <= 15 s, full <= 60 s, peaks <= 300 s, one conformance pair <= 1 s.
 ``--floor`` adds the imports alone and a peer's first step (python + numpy + reference; torch,
 and torch with one Adam step, whose first call imports torch._dynamo; jax and optax, with one

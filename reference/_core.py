@@ -16,8 +16,9 @@ learning rate or the initial point.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast
 
 import numpy as np
@@ -122,10 +123,139 @@ class Optimizer(Method[S, Array]):
 
     allow_nonfinite: bool = False
 
-    def step(self, state: S, grad: ArrayLike) -> S:
-        """One step: check ``grad`` against ``state.params``, then apply the update rule."""
+    def step(self, state: S, grad: ArrayLike, *, donate: bool = False) -> S:
+        """One step: check ``grad`` against ``state.params``, then apply the update rule.
+
+        ``donate=True`` (opt-in, as JAX's buffer donation): the caller gives ``state`` up, and the
+        step may write the new state's arrays into the memory of the old one's instead of fresh
+        arrays (no new pages, no copy: the traffic of an in-place update). The new state is the
+        same bit for bit. The old ``state`` is consumed even if the step raises after the gradient
+        check: its array fields are replaced by ``Donated`` markers, which raise
+        ``DonatedStateError`` on any use. Only an array that nothing but ``state`` references is
+        written (``donatable``); one the caller still holds is left alone. Supported by the steps in
+        ``DONATING``; others, and a state or gradient being traced by autograd, raise ValueError.
+        """
         g = check_grad(grad, state.params, t=state.t, allow_nonfinite=self.allow_nonfinite)
-        return self.step_fn(state, g)
+        if not donate:
+            return self.step_fn(state, g)
+        refused = donation_refused(self.name, self.hyperparams)
+        if refused is not None:
+            raise ValueError(refused)
+        if _traced(state, g, self.hyperparams):
+            raise ValueError(
+                f"{self.name}: donate=True cannot be used while autograd traces the step (the "
+                "backward pass needs the old state's values); call step without donate"
+            )
+        from .first_order._fused import FUSE_MIN, donating
+
+        try:
+            if np.size(state.params) < FUSE_MIN:  # the primitives' literal path: nothing to write into
+                return self.step_fn(state, g)
+            with donating(donatable(state)):
+                return self.step_fn(state, g)
+        finally:
+            consume(state)
+
+
+# ----------------------------------------------------------------------------------------------
+# Opt-in buffer donation (``Optimizer.step(state, grad, donate=True)``)
+
+#: the steps whose every fused primitive writes a donated buffer after the step's last read of it
+#: (their own lines say so; tests/test_donate.py checks donated == pure bit for bit, every variant)
+DONATING = ("gd", "sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+
+
+def donation_refused(name: str, hyperparams: Mapping[str, object]) -> str | None:
+    """Why ``name`` with ``hyperparams`` cannot take ``donate=True``; None if it can."""
+    if name not in DONATING:
+        return (
+            f"{name}: donate=True is not supported (supported: {', '.join(DONATING)}); call step without it"
+        )
+    if name == "nesterov" and hyperparams.get("form") == "lookahead":
+        return (
+            "nesterov: donate=True is not supported with form='lookahead' (the step reads theta_{t-1} "
+            "after (N3) to form v_t); use form='torch' or 'sutskever', or call step without donate"
+        )
+    return None
+
+
+def _traced(state: object, grad: object, hyperparams: Mapping[str, object]) -> bool:
+    """Whether autograd traces anything the step reads: the gradient, a state field, a
+    hyperparameter, or the learning rate a schedule gives at this step (a schedule is a pure
+    function of t, so calling it here changes nothing)."""
+    if isbox(grad) or any(isbox(getattr(state, f.name)) for f in fields(cast(Any, state))):
+        return True
+    if any(isbox(v) for v in hyperparams.values()):
+        return True
+    lr = hyperparams.get("lr")
+    t = getattr(state, "t", 0)
+    return callable(lr) and isinstance(t, int) and isbox(lr_at(cast(LearningRate, lr), t))
+
+
+class DonatedStateError(ValueError):
+    """A state given to ``step(..., donate=True)`` was used again."""
+
+
+class Donated:
+    """What a consumed state holds in place of each array: any use raises ``DonatedStateError``."""
+
+    __slots__ = ("_what",)
+
+    def __init__(self, what: str) -> None:
+        object.__setattr__(self, "_what", what)
+
+    def _raise(self, *args: object, **kwargs: object) -> Any:
+        raise DonatedStateError(
+            f"{self._what} belongs to a state given to step(..., donate=True); use the state that step returned"
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return self._raise()
+
+    __array__ = __len__ = __iter__ = __getitem__ = __float__ = __array_ufunc__ = _raise
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __neg__ = _raise
+
+    def __repr__(self) -> str:
+        return f"<donated: {self._what}>"
+
+
+def donatable(state: object) -> list[Array]:
+    """The arrays of ``state`` that a donated step may overwrite: float64, C-contiguous, writeable,
+    owning their memory (``base is None``: no view of another array) and referenced by nothing but
+    ``state`` (and the fused primitives' buffer pool): any view, any variable or object of the
+    caller holding one raises its reference count, so writing it is observable only through
+    ``state``, which ``consume`` then retires. (Where reference counts do not say this -- no
+    ``sys.getrefcount``, free-threaded CPython -- nothing is donated.)"""
+    from .first_order._fused import _POOL, _REFCOUNTS
+
+    if not _REFCOUNTS:
+        return []
+    out = []
+    with _POOL.lock:
+        pooled = {id(a) for a in _POOL.arrays}
+    for f in fields(cast(Any, state)):
+        a = getattr(state, f.name)
+        if not (
+            type(a) is np.ndarray
+            and a.dtype == np.float64
+            and a.base is None
+            and a.flags.c_contiguous
+            and a.flags.writeable
+        ):
+            continue
+        # referrers: the state's field, the local ``a``, getrefcount's argument, the pool (if pooled)
+        if sys.getrefcount(a) == 3 + (id(a) in pooled):
+            out.append(a)
+        del a
+    return out
+
+
+def consume(state: object) -> None:
+    """Retire a donated state: each array field becomes a ``Donated`` marker (states are frozen;
+    this is the one place that writes one, and only a state its owner gave up)."""
+    for f in fields(cast(Any, state)):
+        if isinstance(getattr(state, f.name), np.ndarray) or isbox(getattr(state, f.name)):
+            object.__setattr__(state, f.name, Donated(f"{type(state).__name__}.{f.name}"))
 
 
 # ----------------------------------------------------------------------------------------------

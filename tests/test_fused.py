@@ -197,9 +197,9 @@ def test_the_block_path_runs_from_fuse_min_on(monkeypatch: pytest.MonkeyPatch) -
     calls: list[int] = []
     real = F._blocked
 
-    def counting(kernel: Any, arrays: Any, scalars: Any) -> np.ndarray:
+    def counting(kernel: Any, arrays: Any, scalars: Any, *rest: Any) -> np.ndarray:
         calls.append(arrays[0].size)
-        return real(kernel, arrays, scalars)
+        return real(kernel, arrays, scalars, *rest)
 
     monkeypatch.setattr(F, "_blocked", counting)
     for n in (N - 1, N):

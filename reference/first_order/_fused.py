@@ -41,10 +41,12 @@ reach is ever written, so steps stay pure; the pool costs up to ``POOL_BYTES`` h
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import autograd.numpy as anp
@@ -133,8 +135,8 @@ def _accumulate_k(o: Array, t: Array, old: Array, new: Array, beta: Scalar) -> N
 
 
 def _descend_k(o: Array, t: Array, theta: Array, u: Array, eta: Scalar) -> None:
-    np.multiply(eta, u, out=o)
-    np.subtract(theta, o, out=o)
+    np.multiply(eta, u, out=t)
+    np.subtract(theta, t, out=o)
 
 
 def _lookahead_descend_k(
@@ -162,23 +164,32 @@ def _nesterov_update_k(
 
 
 def _adam_update_k(
-    o: Array, t: Array, theta: Array, m: Array, v: Array, eta: Scalar, bc1: Scalar, bc2: Scalar, eps: Scalar
+    o: Array,
+    t: Array,
+    t2: Array,
+    theta: Array,
+    m: Array,
+    v: Array,
+    eta: Scalar,
+    bc1: Scalar,
+    bc2: Scalar,
+    eps: Scalar,
 ) -> None:
-    np.divide(m, bc1, out=o)  # mhat
-    np.multiply(-eta, o, out=o)  # (-eta) mhat
+    np.divide(m, bc1, out=t2)  # mhat
+    np.multiply(-eta, t2, out=t2)  # (-eta) mhat
     np.divide(v, bc2, out=t)  # vhat
     np.sqrt(t, out=t)
     np.add(t, eps, out=t)  # sqrt(vhat) + eps
-    np.divide(o, t, out=o)
-    np.add(theta, o, out=o)
+    np.divide(t2, t, out=t)
+    np.add(theta, t, out=o)
 
 
 def _rms_update_k(o: Array, t: Array, theta: Array, g: Array, v: Array, eta: Scalar, eps: Scalar) -> None:
     np.sqrt(v, out=t)
     np.add(t, eps, out=t)  # d = sqrt(v) + eps
-    np.divide(g, t, out=o)  # g / d
-    np.multiply(-eta, o, out=o)
-    np.add(theta, o, out=o)
+    np.divide(g, t, out=t)  # g / d
+    np.multiply(-eta, t, out=t)
+    np.add(theta, t, out=o)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -266,26 +277,83 @@ def set_buffer_pool(max_bytes: int) -> int:
     return previous
 
 
-def _blocked(kernel: Callable[..., None], arrays: tuple[Array, ...], scalars: tuple[Scalar, ...]) -> Array:
-    """Run ``kernel`` over blocks of ``BLOCK`` elements into one output array nothing else references."""
-    out = _POOL.empty(arrays[0].shape)
+def _blocked(
+    kernel: Callable[..., None],
+    arrays: tuple[Array, ...],
+    scalars: tuple[Scalar, ...],
+    out: Array | None = None,
+    scratch: int = 1,
+) -> Array:
+    """Run ``kernel`` over blocks of ``BLOCK`` elements into ``out`` (a donated input, see
+    ``donating``), or else into one output array nothing else references."""
+    if out is None:
+        out = _POOL.empty(arrays[0].shape)
     o = out.reshape(-1)
     flat = [np.ravel(a) for a in arrays]  # views of contiguous inputs (a read-only copy otherwise)
     n = o.size
-    scratch = _POOL.empty((min(n, BLOCK),))
+    scratches = [_POOL.empty((min(n, BLOCK),)) for _ in range(scratch)]
     for i in range(0, n, BLOCK):
         j = min(i + BLOCK, n)
-        kernel(o[i:j], scratch[: j - i], *(a[i:j] for a in flat), *scalars)
+        kernel(o[i:j], *(t[: j - i] for t in scratches), *(a[i:j] for a in flat), *scalars)
     return out
 
 
+# ----------------------------------------------------------------------------------------------
+# Opt-in donation: a step may write its result into the state it replaces
+
+#: ids of the arrays the running step may overwrite (set by ``donating``; empty otherwise)
+_DONATED: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar("donated", default=frozenset())
+
+
+@contextlib.contextmanager
+def donating(arrays: Iterable[Array]) -> Iterator[None]:
+    """While the context lasts, a primitive whose *own* argument (the old value its result
+    replaces: theta of ``descend``, old of ``ema``, ...) is one of ``arrays`` writes its result
+    into that argument instead of a fresh array. Only ``Optimizer.step(..., donate=True)`` uses it,
+    after checking that nothing but the donated state references those arrays; see
+    ``_core.donatable`` for the conditions and what the caller gives up."""
+    token = _DONATED.set(frozenset(id(a) for a in arrays))
+    try:
+        yield
+    finally:
+        _DONATED.reset(token)
+
+
+def _donated_out(
+    args: tuple[Any, ...], own: int, array_args: tuple[int, ...], writes_last: bool
+) -> Array | None:
+    """``args[own]`` if it was donated and writing the result there is exact: every other array
+    argument is a different array (no view of a donated array exists: ``_core.donatable``), or the
+    same array and the kernel writes its output block only after reading every input block
+    (``writes_last``)."""
+    donated = _DONATED.get()
+    target = args[own]
+    if not donated or id(target) not in donated:
+        return None
+    if not (target.flags.c_contiguous and target.flags.writeable):
+        return None
+    if not writes_last and any(args[i] is target for i in array_args if i != own):
+        return None
+    return target  # type: ignore[no-any-return]
+
+
 def _fused(
-    name: str, literal: Callable[..., Array], kernel: Callable[..., None], array_args: tuple[int, ...]
+    name: str,
+    literal: Callable[..., Array],
+    kernel: Callable[..., None],
+    array_args: tuple[int, ...],
+    *,
+    own: int = 0,
+    writes_last: bool = False,
+    scratch: int = 1,
 ) -> Callable[..., Array]:
     """The primitive ``name``: fused forward via ``kernel``, VJPs of ``literal`` by autograd.
 
     ``array_args`` are the positions of the array arguments; the others are scalars. The kernel
-    takes the arrays first (in argument order), then the scalars.
+    takes the output block, ``scratch`` scratch blocks, the arrays (in argument order), then the
+    scalars. ``own`` is the argument whose old value the result replaces (it may receive the result
+    under ``donating``); the kernel reads it only before its first write to the output block, and
+    ``writes_last`` says the kernel writes the output block only in its last operation.
     """
 
     first = array_args[0]
@@ -297,7 +365,7 @@ def _fused(
         scalars = tuple(a for i, a in enumerate(args) if i not in array_args)
         if not _fusable(arrays, scalars):
             return literal(*args)
-        return _blocked(kernel, arrays, scalars)
+        return _blocked(kernel, arrays, scalars, _donated_out(args, own, array_args, writes_last), scratch)
 
     forward.__name__ = forward.__qualname__ = name
     forward.__doc__ = f"{name}: the literal form {literal.__name__}, fused; see the module docstring."
@@ -323,12 +391,16 @@ def _fused(
 ema = _fused("ema", ema_literal, _ema_k, (0, 1))
 ema_sq = _fused("ema_sq", ema_sq_literal, _ema_sq_k, (0, 1))
 accumulate = _fused("accumulate", accumulate_literal, _accumulate_k, (0, 1))
-descend = _fused("descend", descend_literal, _descend_k, (0, 2))
+descend = _fused("descend", descend_literal, _descend_k, (0, 2), writes_last=True)
 lookahead_descend = _fused("lookahead_descend", lookahead_descend_literal, _lookahead_descend_k, (0, 1, 2))
 velocity = _fused("velocity", velocity_literal, _velocity_k, (0, 1))
-nesterov_update = _fused("nesterov_update", nesterov_update_literal, _nesterov_update_k, (0, 1, 2))
-adam_update = _fused("adam_update", adam_update_literal, _adam_update_k, (0, 1, 2))
-rms_update = _fused("rms_update", rms_update_literal, _rms_update_k, (0, 1, 2))
+nesterov_update = _fused(
+    "nesterov_update", nesterov_update_literal, _nesterov_update_k, (0, 1, 2), writes_last=True
+)
+adam_update = _fused(
+    "adam_update", adam_update_literal, _adam_update_k, (0, 1, 2), writes_last=True, scratch=2
+)
+rms_update = _fused("rms_update", rms_update_literal, _rms_update_k, (0, 1, 2), writes_last=True)
 
 #: name -> (fused primitive, literal form), for the tests
 PRIMITIVES: dict[str, tuple[Callable[..., Array], Callable[..., Array]]] = {
