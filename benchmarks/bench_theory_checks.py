@@ -15,7 +15,7 @@ import sys
 import time
 
 from theory_checks import runner
-from theory_checks._base import Context
+from theory_checks._base import Context, serial_map
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     names = runner.parse_only(args.only)
-    mapper = runner.joblib_map(args.jobs) if args.jobs > 1 else runner.serial_map
+    mapper = runner.joblib_map(args.jobs) if args.jobs > 1 else serial_map
     tiers = ("quick", "full") if args.tier == "both" else (args.tier,)
     status = 0
     for tier in tiers:

@@ -42,9 +42,9 @@ def draw_job(module: str, result: object, path: str) -> str | None:
 def run_job(module: str, tier: str, seed: int, sabotage: str | None, path: str | None) -> object:
     """Run one check (and draw its figure when ``path`` is given) as the runner would."""
     from . import runner
-    from ._base import Context
+    from ._base import Context, serial_map
 
-    ctx = Context(tier=tier, seed=seed, map=runner.serial_map, sabotage=sabotage)  # type: ignore[arg-type]
+    ctx = Context(tier=tier, seed=seed, map=serial_map, sabotage=sabotage)  # type: ignore[arg-type]
     return runner.run_and_draw(importlib.import_module(module), ctx, path)
 
 
