@@ -5,6 +5,7 @@ with a one-line ValueError."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import autograd.numpy as anp
@@ -112,6 +113,22 @@ def test_an_array_the_caller_holds_is_never_written() -> None:
     state = opt.step(opt.init(rng.standard_normal(p)), g)
     expected = opt.step(state, state.params).params
     new = opt.step(state, state.params, donate=True)
+    assert np.array_equal(new.params, expected)
+
+
+def test_a_state_array_that_is_a_view_of_the_callers_array_is_not_written() -> None:
+    """A state built by the caller around a view of its own array (``base`` is the caller's):
+    the view's reference count says nothing about the base's, so it is never donated."""
+    p = F.BLOCK + 5
+    rng = np.random.default_rng(3)
+    big = rng.standard_normal(2 * p)
+    before = big.copy()
+    opt = ref.sgd(lr=0.1)
+    g = rng.standard_normal(p)
+    state = dataclasses.replace(opt.init(np.zeros(p)), params=big[:p])
+    expected = big[:p] - 0.1 * g
+    new = opt.step(state, g, donate=True)
+    assert np.array_equal(big, before)
     assert np.array_equal(new.params, expected)
 
 
