@@ -326,6 +326,8 @@ def one_blas_thread() -> contextlib.AbstractContextManager[object]:
     second process's is: a check's last digits then do not depend on which process ran it, nor on
     the machine's core count (a threaded dot product sums in another order). A no-op without
     threadpoolctl (part of the ``check`` extra)."""
+    import numpy  # noqa: F401 - loads the BLAS library now: a limit covers only those already loaded
+
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - the check extra brings it

@@ -573,3 +573,27 @@ def test_shared_order_is_longest_first_by_the_earlier_report() -> None:
         4,
     ]
     assert runner._shared_order(checks, {}) == [2, 4, 0, 1, 3]
+
+
+def test_checks_run_with_one_blas_thread_in_the_runner_and_the_helper(tmp_path: Path) -> None:
+    """``run_suite`` holds BLAS to one thread in the runner (threadpoolctl) and the helper process
+    starts with one (its environment), so a check's digits do not depend on the process."""
+    from threadpoolctl import threadpool_info
+
+    seen: list[int] = []
+
+    def run(ctx: Context) -> Any:
+        seen.extend(d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas")
+        from theory_checks._base import Outcome
+
+        return Outcome(rows=(Row("x", "1", "1", "exact", True),))
+
+    probe = types.ModuleType("blas_probe")  # in memory: the helper cannot take it, the runner runs it
+    probe.__dict__.update(
+        NAME="blas_probe", CLAIM="c", SOURCE="s", JUSTIFICATION="j", SABOTAGE=("x",), run=run
+    )
+    (res,) = runner.run_suite([probe], Context(), progress=False, stream=io.StringIO())
+    assert res.holds, res.rows
+    assert seen and set(seen) == {1}
+    env = runner._helper_env()
+    assert all(env[var] == "1" for var in runner.BLAS_THREAD_VARS)
