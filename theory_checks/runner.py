@@ -242,14 +242,7 @@ class FigureWorker:
         import queue
         import threading
 
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", f"{__package__}._figures"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=_helper_env(),
-            start_new_session=True,  # Ctrl-C reaches the runner only; it kills this process
-        )
+        self.proc = _second_process()
         self._jobs: queue.SimpleQueue[tuple[int, str, CheckResult, str] | None] = queue.SimpleQueue()
         self._feeder = threading.Thread(target=self._feed, name="figure-feeder", daemon=True)
         self._feeder.start()
@@ -308,6 +301,19 @@ class FigureWorker:
                     stream.close()
 
 
+def _second_process() -> subprocess.Popen[bytes]:
+    """``python -m theory_checks._figures`` with pipes for jobs and answers, in its own session
+    (Ctrl-C reaches the runner only; the runner kills it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", f"{__package__}._figures"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=_helper_env(),
+        start_new_session=True,
+    )
+
+
 def _helper_env() -> dict[str, str]:
     """The second process's environment: this package importable, Agg, one BLAS thread."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -342,15 +348,7 @@ class Helper:
     died (the caller runs that check itself). ``close`` kills the process if it still runs."""
 
     def __init__(self) -> None:
-
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", f"{__package__}._figures"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=_helper_env(),
-            start_new_session=True,  # Ctrl-C reaches the runner only; it kills this process
-        )
+        self.proc = _second_process()
 
     def run(self, key: int, check: ModuleType, ctx: Context, path: str | None) -> CheckResult | None:
         import pickle
