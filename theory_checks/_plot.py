@@ -8,8 +8,9 @@ log axes' tick labels are written with Unicode superscripts (``10⁻³``) instea
 (``$10^{-3}$``), whose parser was a quarter of the drawing time; the figure looks the same.
 A log axis spanning more than ``MINOR_DECADES`` decades draws no minor ticks: each tick is four
 artists that ``tight_layout`` and ``savefig`` both measure, and the eight minor ticks per decade
-were three tenths of the figures' CPU time (10.2 -> 7.2 s for the quick tier's 36 figures); the
-labelled ticks at every decade remain, and shorter axes, which need them, keep their minor ticks.
+were a quarter of the figures' CPU time (10.2 -> 7.5 s for the quick tier's 36 figures, with the
+rule below for minor labels); the labelled ticks at every decade remain, and shorter axes, which
+need them, keep their minor ticks.
 """
 
 from __future__ import annotations

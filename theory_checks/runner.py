@@ -155,7 +155,7 @@ def run_one(check: Check | ModuleType, ctx: Context) -> CheckResult:
     """Run one check; an exception becomes a failed result carrying the error. An unknown
     sabotage word raises ``UnknownSabotage`` (it is the caller's mistake, not the check's)."""
     check_sabotage(check, ctx.sabotage)
-    name = str(getattr(check, "NAME", getattr(check, "__name__", "?")))
+    name = _name(check)
     t0 = time.perf_counter()
     try:
         result = _result(check, cast(Check, check).run(ctx))
@@ -218,6 +218,11 @@ def _use_worker(checks: Sequence[Check | ModuleType], asked: bool | None) -> boo
     if asked is not None:
         return asked
     return sum(FigureWorker.accepts(c) for c in checks) >= 2 and _cores() >= 2
+
+
+def _name(check: Check | ModuleType) -> str:
+    """The name ``run_one`` gives the check's result (and its figure file)."""
+    return str(getattr(check, "NAME", getattr(check, "__name__", "?")))
 
 
 def _nothing() -> None:
@@ -402,7 +407,7 @@ def _shared_order(checks: Sequence[Check | ModuleType], previous: dict[str, floa
     times (the longest-processing-time rule: the last check to start is a short one), checks that
     report did not time first of all; without an earlier report, ``LONGEST_FIRST`` and then the
     suite's own order. Only the order of work depends on it, never a result."""
-    names = [str(getattr(c, "NAME", "")) for c in checks]
+    names = [_name(c) for c in checks]
     if previous:
         cost = [previous.get(n, math.inf) for n in names]
     else:
@@ -509,27 +514,24 @@ def run_suite(
 
             bar = tqdm(total=len(checks), file=sys.stderr, unit="check", leave=False)
         t0 = time.perf_counter()
+        paths = [
+            os.path.join(partial, f"{_name(c)}.png") if partial is not None and plots else None
+            for c in checks
+        ]
         with one_blas_thread():
             if shared:
-                paths = [
-                    os.path.join(partial, f"{getattr(c, 'NAME', '?')}.png")
-                    if partial is not None and plots
-                    else None
-                    for c in checks
-                ]
                 tick = bar.update if bar is not None else _nothing
                 results = _run_shared(checks, ctx, paths, _shared_order(checks, previous), tick)
-            for check in () if shared else checks:
+            for check, path in () if shared else zip(checks, paths):
                 if bar is not None:
-                    bar.set_description(str(getattr(check, "NAME", "?")))
-                result = run_one(check, ctx)
-                if partial is not None and plots and not result.figure.get("error"):
-                    path = os.path.join(partial, f"{result.name}.png")
-                    if worker is not None and isinstance(check, ModuleType) and FigureWorker.accepts(check):
-                        worker.submit(len(results), check, result, path)
+                    bar.set_description(_name(check))
+                if worker is not None and path is not None and FigureWorker.accepts(check):
+                    result = run_one(check, ctx)
+                    if not result.figure.get("error"):
+                        worker.submit(len(results), cast(ModuleType, check), result, path)
                         pending[len(results)] = (check, path)
-                    else:
-                        result = draw(check, result, path)
+                else:
+                    result = run_and_draw(check, ctx, path)
                 results.append(result)
                 if bar is not None:
                     bar.update(1)
